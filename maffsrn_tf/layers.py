@@ -1,0 +1,419 @@
+"""Keras 3 layers of MAFFSRN, each matching one module of the official PyTorch code.
+
+Sublayers are named after the official modules (``conv01``, ``reduce_channels``, ``tail_k3``
+...) so that porting a PyTorch state dict is a name map (see ``maffsrn_tf.porting``).
+Every layer here works on NHWC tensors and on dynamic height and width.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PACKAGE = "maffsrn_tf"
+LEAKY_SLOPE = 0.05  # activation('lrelu') of the official code
+
+
+def torch_kernel_initializer():
+    """PyTorch's default conv init (kaiming_uniform with a=sqrt(5)): U(+-1/sqrt(fan_in))."""
+    return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def torch_bias_initializer(fan_in):
+    """PyTorch's default conv bias init: U(+-1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def conv2d(filters, kernel_size, name, in_channels, dilation=1):
+    """A stride-1 conv with symmetric zero padding, as ``nn.Conv2d(padding=k//2*d)``."""
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        padding="same",
+        dilation_rate=dilation,
+        kernel_initializer=torch_kernel_initializer(),
+        bias_initializer=torch_bias_initializer(in_channels * kernel_size**2),
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WeightNormConv2D(keras.layers.Layer):
+    """Conv2D with PyTorch ``weight_norm`` semantics: ``w = g * v / ||v||`` per output channel.
+
+    ``v`` is stored as a Keras kernel (HWIO) and ``g`` with shape ``(filters,)``. As in
+    PyTorch, ``g`` starts at ``||v||`` so that the initial effective kernel equals ``v``.
+    Stride 1, symmetric "same" padding (all uses in MAFFSRN are stride 1, odd kernels).
+    """
+
+    def __init__(self, filters, kernel_size, use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.use_bias = use_bias
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        k = self.kernel_size
+        self.v = self.add_weight(
+            name="v", shape=(k, k, in_channels, self.filters),
+            initializer=torch_kernel_initializer(),
+        )
+        v_norm = np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(self.v)), axis=(0, 1, 2)))
+        self.g = self.add_weight(
+            name="g", shape=(self.filters,),
+            initializer=keras.initializers.Constant(v_norm),
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.filters,),
+                initializer=torch_bias_initializer(in_channels * k * k),
+            )
+
+    def effective_kernel(self):
+        """The kernel the convolution actually uses, ``g * v / ||v||`` (HWIO)."""
+        v = tf.convert_to_tensor(self.v)
+        norm = tf.sqrt(tf.reduce_sum(tf.square(v), axis=(0, 1, 2)))
+        return v * (tf.convert_to_tensor(self.g) / norm)
+
+    def call(self, x):
+        y = tf.nn.conv2d(x, self.effective_kernel(), strides=1, padding="SAME")
+        if self.bias is not None:
+            y = tf.nn.bias_add(y, self.bias)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, use_bias=self.use_bias)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Scale(keras.layers.Layer):
+    """The trainable scalar lambda of the official ``Scale`` module: ``x * scale``."""
+
+    def __init__(self, init_value=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.init_value = init_value
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(
+            name="scale", shape=(1,),
+            initializer=keras.initializers.Constant(self.init_value),
+        )
+
+    def call(self, x):
+        return x * self.scale
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(init_value=self.init_value)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelShuffle(keras.layers.Layer):
+    """ShuffleNet channel shuffle in NHWC, identical to the official NCHW ``channel_shuffle``.
+
+    Output channel ``c * groups + g`` is input channel ``g * (C // groups) + c``.
+    """
+
+    def __init__(self, groups=2, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = groups
+
+    def call(self, x):
+        shape = tf.shape(x)
+        channels = x.shape[-1]
+        if channels % self.groups:
+            raise ValueError(f"{channels} channels cannot be shuffled in {self.groups} groups")
+        y = tf.reshape(x, [shape[0], shape[1], shape[2], self.groups, channels // self.groups])
+        y = tf.transpose(y, [0, 1, 2, 4, 3])
+        return tf.reshape(y, [shape[0], shape[1], shape[2], channels])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(groups=self.groups)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PixelShuffle(keras.layers.Layer):
+    """Sub-pixel upsampling with ``tf.nn.depth_to_space`` (TFLite builtin DEPTH_TO_SPACE).
+
+    Channel order is TF's ``(i * r + j) * C + c``; ported PyTorch tails are permuted to it.
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.scale)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(scale=self.scale)
+        return config
+
+
+def torch_bicubic_phase_weights(scale, a=-0.75):
+    """Taps of PyTorch's bicubic upsampling (align_corners=False) for an integer scale.
+
+    Returns a ``(scale, 5)`` array: output phase ``p`` of source pixel ``k`` is
+    ``sum_t w[p, t] * x[k - 2 + t]`` (indices clamped at the borders).
+    """
+
+    def cubic(d):
+        d = abs(d)
+        if d <= 1:
+            return ((a + 2) * d - (a + 3)) * d * d + 1
+        if d < 2:
+            return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+        return 0.0
+
+    weights = np.zeros((scale, 5), np.float64)
+    for p in range(scale):
+        src = (p + 0.5) / scale - 0.5  # relative to k
+        base = math.floor(src)
+        t = src - base
+        for m in range(-1, 3):
+            weights[p, base + m + 2] += cubic(m - t)
+    return weights
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BicubicUpsample(keras.layers.Layer):
+    """PyTorch ``interpolate(mode='bicubic', align_corners=False)`` by an integer factor.
+
+    Built from TFLite builtin ops only: edge replication by slicing and concatenation
+    (PyTorch clamps out-of-range taps), one fixed 5x5 convolution producing the
+    ``scale**2`` phases of each colour channel, and ``depth_to_space``.
+    ``tf.image.resize(..., 'bicubic')`` uses a different kernel and has no TFLite builtin.
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        s = self.scale
+        w = torch_bicubic_phase_weights(s)
+        kernel = np.zeros((5, 5, channels, s * s * channels), np.float32)
+        for i in range(s):
+            for j in range(s):
+                for c in range(channels):
+                    kernel[:, :, c, (i * s + j) * channels + c] = np.outer(w[i], w[j])
+        self._kernel = tf.constant(kernel)
+
+    @staticmethod
+    def _replicate_pad(x, axis):
+        first = x[:, :1] if axis == 1 else x[:, :, :1]
+        last = x[:, -1:] if axis == 1 else x[:, :, -1:]
+        return tf.concat([first, first, x, last, last], axis=axis)
+
+    def call(self, x):
+        x = self._replicate_pad(self._replicate_pad(x, 1), 2)
+        y = tf.nn.conv2d(x, tf.cast(self._kernel, x.dtype), strides=1, padding="VALID")
+        return tf.nn.depth_to_space(y, self.scale)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(scale=self.scale)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DilatedESA(keras.layers.Layer):
+    """Enhanced spatial attention with a dilated conv branch (first half of the official MAB).
+
+    1x1 reduce -> 3x3 stride-2 conv (1 pixel zero padding on every side) -> 7x7/3 max-pool
+    (no padding) -> 3x3 conv + 3x3 dilation-2 conv (LeakyReLU 0.05 each, summed) -> legacy
+    nearest upsample to the reduced map's size -> + reduced map -> 1x1 conv -> ReLU -> sigmoid.
+    Returns the attention map (same shape as the input).
+    """
+
+    MIN_SIZE = 13  # stride-2 conv then a 7x7 pool need at least 13 input pixels per side
+
+    def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
+        super().__init__(**kwargs)
+        self.n_feats = n_feats
+        self.reduction_factor = reduction_factor
+        f = n_feats // reduction_factor
+        self.reduce_channels = conv2d(f, 1, "reduce_channels", n_feats)
+        self.reduce_spatial_size = keras.layers.Conv2D(
+            f, 3, strides=2, padding="valid", name="reduce_spatial_size",
+            kernel_initializer=torch_kernel_initializer(),
+            bias_initializer=torch_bias_initializer(f * 9),
+        )
+        self.conv1 = conv2d(f, 3, "conv1", f)
+        self.conv2 = conv2d(f, 3, "conv2", f, dilation=2)
+        self.increase_channels = conv2d(n_feats, 1, "increase_channels", f)
+
+    def build(self, input_shape):
+        f = self.n_feats // self.reduction_factor
+        self.reduce_channels.build(input_shape)
+        reduced = (*input_shape[:-1], f)
+        self.reduce_spatial_size.build(reduced)
+        self.conv1.build(reduced)
+        self.conv2.build(reduced)
+        self.increase_channels.build(reduced)
+
+    def call(self, x):
+        rc = self.reduce_channels(x)
+        rs = self.reduce_spatial_size(tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
+        pool = tf.nn.max_pool2d(rs, 7, 3, "VALID")
+        lrelu = tf.nn.leaky_relu
+        conv = lrelu(self.conv2(pool), LEAKY_SLOPE) + lrelu(self.conv1(pool), LEAKY_SLOPE)
+        # PyTorch's legacy 'nearest': src = floor(dst * (in / out)) in float32; TF's
+        # half_pixel_centers=False resize computes exactly that.
+        up = tf.raw_ops.ResizeNearestNeighbor(
+            images=conv, size=tf.shape(rc)[1:3], align_corners=False, half_pixel_centers=False
+        )
+        return tf.sigmoid(tf.nn.relu(self.increase_channels(up + rc)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_feats=self.n_feats, reduction_factor=self.reduction_factor)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CEA(keras.layers.Layer):
+    """Cost-efficient attention: sigmoid(depthwise 5x5(1x1 conv(x))), no activations between."""
+
+    def __init__(self, n_feats=32, **kwargs):
+        super().__init__(**kwargs)
+        self.n_feats = n_feats
+        self.bottom11 = conv2d(n_feats, 1, "bottom11", n_feats)
+        self.bottom11_dw = keras.layers.DepthwiseConv2D(
+            5, padding="same", name="bottom11_dw",
+            depthwise_initializer=torch_kernel_initializer(),
+            bias_initializer=torch_bias_initializer(25),
+        )
+
+    def build(self, input_shape):
+        self.bottom11.build(input_shape)
+        self.bottom11_dw.build((*input_shape[:-1], self.n_feats))
+
+    def call(self, x):
+        return tf.sigmoid(self.bottom11_dw(self.bottom11(x)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_feats=self.n_feats)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MAB(keras.layers.Layer):
+    """Multi-attention block: ``x = conv00(lrelu(conv01(x)))``, then ``esa(x) * x * cea(x)``."""
+
+    def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
+        super().__init__(**kwargs)
+        self.n_feats = n_feats
+        self.reduction_factor = reduction_factor
+        self.conv01 = conv2d(n_feats, 3, "conv01", n_feats)
+        self.conv00 = conv2d(n_feats, 3, "conv00", n_feats)
+        self.esa = DilatedESA(n_feats, reduction_factor, name="esa")
+        self.cea = CEA(n_feats, name="cea")
+
+    def build(self, input_shape):
+        shape = (*input_shape[:-1], self.n_feats)
+        for layer in (self.conv01, self.conv00, self.esa, self.cea):
+            layer.build(shape)
+
+    def call(self, x):
+        x = self.conv00(tf.nn.leaky_relu(self.conv01(x), LEAKY_SLOPE))
+        return (self.esa(x) * x) * self.cea(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_feats=self.n_feats, reduction_factor=self.reduction_factor)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FFG(keras.layers.Layer):
+    """Feature fusion group: four MABs fused by the modified binarized feature fusion.
+
+    ``x0 = b0(x); x1 = b1(x0) + x0; x2 = b2(x1) + x1; x3 = b3(x2)``; then three weight-normed
+    1x1 convs each fuse a channel-shuffled (2 groups) concatenation:
+    ``res = r3(shuf[r2(shuf[r1(shuf[x0, x1]), x2]), x3])``; output ``res_scale*res + x_scale*x``.
+    """
+
+    def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
+        super().__init__(**kwargs)
+        self.n_feats = n_feats
+        self.reduction_factor = reduction_factor
+        self.blocks = [MAB(n_feats, reduction_factor, name=f"b{j}") for j in range(4)]
+        self.reductions = [WeightNormConv2D(n_feats, 1, name=f"reduction{j}") for j in (1, 2, 3)]
+        self.shuffle = ChannelShuffle(2, name="shuffle")
+        self.res_scale = Scale(1.0, name="res_scale")
+        self.x_scale = Scale(1.0, name="x_scale")
+
+    def build(self, input_shape):
+        shape = (*input_shape[:-1], self.n_feats)
+        for block in self.blocks:
+            block.build(shape)
+        for reduction in self.reductions:
+            reduction.build((*input_shape[:-1], 2 * self.n_feats))
+        self.res_scale.build(shape)
+        self.x_scale.build(shape)
+
+    def call(self, x):
+        b0, b1, b2, b3 = self.blocks
+        x0 = b0(x)
+        x1 = b1(x0) + x0
+        x2 = b2(x1) + x1
+        x3 = b3(x2)
+        res = x0
+        for reduction, other in zip(self.reductions, (x1, x2, x3)):
+            res = reduction(self.shuffle(tf.concat([res, other], axis=-1)))
+        return self.res_scale(res) + self.x_scale(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_feats=self.n_feats, reduction_factor=self.reduction_factor)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Tail(keras.layers.Layer):
+    """Reconstruction: ``pixelshuffle(0.5-init λ * wn3x3(x)) + pixelshuffle(λ * wn5x5(x))``."""
+
+    def __init__(self, scale, n_feats=32, n_colors=3, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+        self.n_feats = n_feats
+        self.n_colors = n_colors
+        out = scale * scale * n_colors
+        self.tail_k3 = WeightNormConv2D(out, 3, name="tail_k3")
+        self.tail_k5 = WeightNormConv2D(out, 5, name="tail_k5")
+        self.scale_k3 = Scale(0.5, name="scale_k3")
+        self.scale_k5 = Scale(0.5, name="scale_k5")
+        self.pixelshuffle = PixelShuffle(scale, name="pixelshuffle")
+
+    def build(self, input_shape):
+        out_shape = (*input_shape[:-1], self.scale * self.scale * self.n_colors)
+        self.tail_k3.build(input_shape)
+        self.tail_k5.build(input_shape)
+        self.scale_k3.build(out_shape)
+        self.scale_k5.build(out_shape)
+
+    def call(self, x):
+        x0 = self.pixelshuffle(self.scale_k3(self.tail_k3(x)))
+        x1 = self.pixelshuffle(self.scale_k5(self.tail_k5(x)))
+        return x0 + x1
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(scale=self.scale, n_feats=self.n_feats, n_colors=self.n_colors)
+        return config

@@ -1,0 +1,39 @@
+"""Small shared helpers: atomic file output and the location of ``../shared`` data."""
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success.
+
+    On any error the temporary file is removed and ``path`` is left untouched, so a crash
+    never leaves a half-written output.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"output directory does not exist: {directory}")
+    if not os.access(directory, os.W_OK):
+        raise PermissionError(f"output directory is not writable: {directory}")
+    base = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + base, dir=directory)
+    os.close(fd)
+    os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def shared_dir():
+    """The shared data folder: ``$MAFFSRN_SHARED`` or ``../shared`` beside the repository."""
+    env = os.environ.get("MAFFSRN_SHARED")
+    if env:
+        return env
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(os.path.dirname(repo), "shared")

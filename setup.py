@@ -1,0 +1,37 @@
+"""Install maffsrn_tf: ``pip install .`` (CPU or GPU TensorFlow 2.21, Keras 3)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="maffsrn_tf",
+    version="0.1.0",
+    description="MAFFSRN lightweight image super-resolution in TensorFlow / Keras 3, with TFLite export",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["maffsrn_tf", "maffsrn_tf.*"]),
+    package_data={"maffsrn_tf": ["weights/*.weights.h5", "weights/*.json"]},
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<4",
+        "numpy>=1.26",
+        "pillow>=11",
+        "absl-py>=2.1",
+        "tensorboard>=2.21,<2.22",
+        "ai-edge-litert>=2.3,<3",
+        "psutil>=5.9",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff==0.17.6", "scipy>=1.13"],
+        # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
+        "torch": ["torch==2.13.0"],
+        "tfds": ["tensorflow-datasets>=4.9.10"],
+    },
+    entry_points={
+        "console_scripts": [
+            "maffsrn-profile=maffsrn_tf.profile:cli",
+            "maffsrn-convert-weights=maffsrn_tf.convert_weights:cli",
+        ]
+    },
+)
