@@ -15,7 +15,9 @@ from maffsrn_tf.porting import convert_checkpoint
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Official PyTorch state dict (.pt, .pth or .npz).")
-flags.DEFINE_enum("preset", "maffsrn_x2", list(PRESETS), "Model preset the checkpoint was trained as.")
+flags.DEFINE_enum(
+    "preset", "maffsrn_x2", list(PRESETS), "Model preset the checkpoint was trained as."
+)
 flags.DEFINE_string("output", None, "Output Keras weights file (.weights.h5) or model (.keras).")
 
 

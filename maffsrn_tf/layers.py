@@ -58,18 +58,22 @@ class WeightNormConv2D(keras.layers.Layer):
         in_channels = input_shape[-1]
         k = self.kernel_size
         self.v = self.add_weight(
-            name="v", shape=(k, k, in_channels, self.filters),
+            name="v",
+            shape=(k, k, in_channels, self.filters),
             initializer=torch_kernel_initializer(),
         )
         v_norm = np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(self.v)), axis=(0, 1, 2)))
         self.g = self.add_weight(
-            name="g", shape=(self.filters,),
+            name="g",
+            shape=(self.filters,),
             initializer=keras.initializers.Constant(v_norm),
         )
+        self.g.adamp_channel_axis = 0  # AdamP: one output channel per entry, like (O,1,1,1)
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                name="bias", shape=(self.filters,),
+                name="bias",
+                shape=(self.filters,),
                 initializer=torch_bias_initializer(in_channels * k * k),
             )
 
@@ -104,7 +108,8 @@ class Scale(keras.layers.Layer):
 
     def build(self, input_shape):
         self.scale = self.add_weight(
-            name="scale", shape=(1,),
+            name="scale",
+            shape=(1,),
             initializer=keras.initializers.Constant(self.init_value),
         )
 
@@ -249,7 +254,11 @@ class DilatedESA(keras.layers.Layer):
         f = n_feats // reduction_factor
         self.reduce_channels = conv2d(f, 1, "reduce_channels", n_feats)
         self.reduce_spatial_size = keras.layers.Conv2D(
-            f, 3, strides=2, padding="valid", name="reduce_spatial_size",
+            f,
+            3,
+            strides=2,
+            padding="valid",
+            name="reduce_spatial_size",
             kernel_initializer=torch_kernel_initializer(),
             bias_initializer=torch_bias_initializer(f * 9),
         )
@@ -294,7 +303,9 @@ class CEA(keras.layers.Layer):
         self.n_feats = n_feats
         self.bottom11 = conv2d(n_feats, 1, "bottom11", n_feats)
         self.bottom11_dw = keras.layers.DepthwiseConv2D(
-            5, padding="same", name="bottom11_dw",
+            5,
+            padding="same",
+            name="bottom11_dw",
             depthwise_initializer=torch_kernel_initializer(),
             bias_initializer=torch_bias_initializer(25),
         )
@@ -302,6 +313,7 @@ class CEA(keras.layers.Layer):
     def build(self, input_shape):
         self.bottom11.build(input_shape)
         self.bottom11_dw.build((*input_shape[:-1], self.n_feats))
+        self.bottom11_dw.kernel.adamp_channel_axis = 2  # (kh, kw, C, 1): output channel is C
 
     def call(self, x):
         return tf.sigmoid(self.bottom11_dw(self.bottom11(x)))

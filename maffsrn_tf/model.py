@@ -66,7 +66,8 @@ class MAFFSRN(keras.Model):
     def call(self, x):
         check_input_size(x.shape[1], x.shape[2])
         tf.debugging.assert_greater_equal(
-            tf.reduce_min(tf.shape(x)[1:3]), MIN_INPUT_SIZE,
+            tf.reduce_min(tf.shape(x)[1:3]),
+            MIN_INPUT_SIZE,
             message=f"input height and width must be at least {MIN_INPUT_SIZE} pixels",
         )
         features = self.head(x)

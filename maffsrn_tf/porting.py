@@ -97,7 +97,7 @@ def read_state_dict(path):
         with np.load(path, allow_pickle=False) as data:
             keys = [k for k in data.files if k.startswith("state_dict/")]
             if keys:
-                return {k[len("state_dict/"):]: data[k] for k in keys}
+                return {k[len("state_dict/") :]: data[k] for k in keys}
             return {k: data[k] for k in data.files}
     try:
         import torch
@@ -153,7 +153,8 @@ def load_pytorch_weights(model, path_or_state_dict):
         )
     if problems:
         raise ValueError(
-            "checkpoint does not match the model: " + "; ".join(problems)
+            "checkpoint does not match the model: "
+            + "; ".join(problems)
             + ". Check --preset / scale (MAFFSRN has 4 FFGs, MAFFSRN-L 8)."
         )
     for key, (variable, _) in entries.items():

@@ -52,8 +52,11 @@ def test_pt_checkpoint_loads_like_npz():
 
 
 def test_checkpoint_errors_name_the_keys():
-    state = {k[11:]: v for k, v in np.load(shared_path("golden", "maffsrn_x2.npz")).items()
-             if k.startswith("state_dict/")}
+    state = {
+        k[11:]: v
+        for k, v in np.load(shared_path("golden", "maffsrn_x2.npz")).items()
+        if k.startswith("state_dict/")
+    }
     model = build_model("maffsrn_x4")
     with pytest.raises(ValueError, match=r"mis-shaped keys .*tail\.tail_k3\.weight_v"):
         maffsrn_tf.load_pytorch_weights(model, state)
@@ -113,8 +116,11 @@ def test_bicubic_skip_matches_pytorch_formula():
                 for k in range(-1, 3):
                     d = abs(k - t)
                     a = -0.75
-                    w = ((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else (
-                        ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+                    w = (
+                        ((a + 2) * d - (a + 3)) * d * d + 1
+                        if d <= 1
+                        else (((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+                    )
                     m[o, min(max(f + k, 0), n_in - 1)] += w
             return m
 

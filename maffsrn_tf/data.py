@@ -1,0 +1,255 @@
+"""Training and evaluation data: DIV2K (folder layout or TFDS), HR image folders, tf.data patches.
+
+Sources give aligned (LR, HR) uint8 image pairs with ``HR size == LR size * scale``:
+
+* ``div2k_pairs(root, scale)``: ``DIV2K_train_HR/0001.png`` and
+  ``DIV2K_train_LR_bicubic/X{s}/0001x{s}.png`` (the official layout);
+* ``folder_pairs(folder, scale, cache_dir)``: any folder of HR images; LR made once by the
+  MATLAB-exact ``imresize`` and cached as PNG on disk;
+* ``tfds_dataset(scale)``: TensorFlow Datasets ``div2k/bicubic_x{s}``.
+
+Every file is opened and verified up front, so a corrupt file stops the run at once with an
+error naming it, never mid-epoch; images smaller than a patch are skipped with a warning.
+"""
+
+import hashlib
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from maffsrn_tf.imresize import imresize, mod_crop
+from maffsrn_tf.utils import atomic_output
+
+IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+log = logging.getLogger("maffsrn_tf")
+
+
+class DataError(ValueError):
+    """A data file or folder that cannot be used, with the path and the fix in the message."""
+
+
+def list_images(folder):
+    """Sorted image files of a folder (non-recursive)."""
+    if not os.path.isdir(folder):
+        raise DataError(f"not a folder: {folder}")
+    files = sorted(
+        os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
+    )
+    if not files:
+        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    return files
+
+
+def image_size(path):
+    """(height, width) of an image file, after verifying that the file decodes."""
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            im.load()
+            return im.height, im.width
+    except Exception as err:  # PIL raises many types for corrupt files
+        raise DataError(f"cannot read image {path}: {err}") from None
+
+
+def read_rgb(path):
+    """Decode an image file to uint8 RGB ``H x W x 3``, naming the file on failure."""
+    try:
+        with Image.open(path) as im:
+            return np.array(im.convert("RGB"))
+    except Exception as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
+
+
+def _keep(lr_path, lr_size, patch):
+    if patch and (lr_size[0] < patch or lr_size[1] < patch):
+        log.warning(
+            "skipping %s: LR %dx%d is smaller than the %d-pixel patch",
+            lr_path,
+            lr_size[1],
+            lr_size[0],
+            patch,
+        )
+        return False
+    return True
+
+
+def div2k_pairs(root, scale, split="train", patch=None):
+    """(lr_path, hr_path) pairs of DIV2K in its standard folder layout."""
+    hr_dir = os.path.join(root, f"DIV2K_{split}_HR")
+    lr_dir = os.path.join(root, f"DIV2K_{split}_LR_bicubic", f"X{scale}")
+    for d in (hr_dir, lr_dir):
+        if not os.path.isdir(d):
+            raise DataError(
+                f"DIV2K folder missing: {d} (expected DIV2K_{split}_HR/ and "
+                f"DIV2K_{split}_LR_bicubic/X{scale}/ under {root})"
+            )
+    pairs = []
+    for hr_path in list_images(hr_dir):
+        stem = os.path.splitext(os.path.basename(hr_path))[0]
+        lr_path = os.path.join(lr_dir, f"{stem}x{scale}.png")
+        if not os.path.exists(lr_path):
+            raise DataError(f"LR image missing for {hr_path}: expected {lr_path}")
+        hr_size, lr_size = image_size(hr_path), image_size(lr_path)
+        if (hr_size[0] // scale, hr_size[1] // scale) != lr_size:
+            raise DataError(f"{lr_path} is {lr_size}, expected HR {hr_size} / {scale}")
+        if _keep(lr_path, lr_size, patch):
+            pairs.append((lr_path, hr_path))
+    return pairs
+
+
+def default_cache_dir():
+    return os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf", "lr")
+
+
+def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True):
+    """(lr_path, hr_path) pairs for a folder of HR images; LR made by imresize, cached.
+
+    HR images are mod-cropped to the scale on the fly (the pipeline crops; the cached LR
+    is ``imresize(mod_crop(hr), 1/scale)``). The cache key includes the folder's absolute
+    path, so read-only data folders work.
+    """
+    files = list_images(folder)
+    key = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
+    cache = os.path.join(cache_dir or default_cache_dir(), f"{key}_x{scale}")
+    os.makedirs(cache, exist_ok=True)
+    pairs = []
+    made = 0
+    for i, hr_path in enumerate(files):
+        h, w = image_size(hr_path)
+        lr_size = (h // scale, w // scale)
+        if not _keep(hr_path, lr_size, patch):
+            continue
+        stem = os.path.splitext(os.path.basename(hr_path))[0]
+        lr_path = os.path.join(cache, f"{stem}.png")
+        if not os.path.exists(lr_path) or os.path.getmtime(lr_path) < os.path.getmtime(hr_path):
+            lr = imresize(mod_crop(read_rgb(hr_path), scale), 1.0 / scale)
+            with atomic_output(lr_path) as tmp:
+                Image.fromarray(lr).save(tmp, format="PNG")
+            made += 1
+            if progress and made % 25 == 0:
+                print(f"  made LR x{scale}: {i + 1}/{len(files)}", flush=True)
+        pairs.append((lr_path, hr_path))
+    if not pairs:
+        raise DataError(f"no usable images in {folder} (all smaller than the patch?)")
+    return pairs
+
+
+def _decode(path):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _decode_pair(lr_path, hr_path, scale):
+    lr, hr = _decode(lr_path), _decode(hr_path)
+    shape = tf.shape(lr)
+    return lr, hr[: shape[0] * scale, : shape[1] * scale]  # mod-crop HR
+
+
+def random_patch(lr, hr, scale, patch, seed):
+    """Aligned random crop (HR offset = LR offset x scale) and one of the 8 dihedral transforms.
+
+    ``seed`` is a stateless seed ``[2]``: same seed, same patch.
+    """
+    shape = tf.shape(lr)
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    y = tf.random.stateless_uniform([], seeds[0], 0, shape[0] - patch + 1, tf.int32)
+    x = tf.random.stateless_uniform([], seeds[1], 0, shape[1] - patch + 1, tf.int32)
+    lr_p = lr[y : y + patch, x : x + patch]
+    hp = patch * scale
+    hr_p = hr[y * scale : y * scale + hp, x * scale : x * scale + hp]
+    k = tf.random.stateless_uniform([], seeds[2], 0, 4, tf.int32)
+    flip = tf.random.stateless_uniform([], seeds[3], 0, 2, tf.int32)
+    lr_p, hr_p = tf.image.rot90(lr_p, k), tf.image.rot90(hr_p, k)
+    lr_p = tf.cond(flip > 0, lambda: tf.image.flip_left_right(lr_p), lambda: lr_p)
+    hr_p = tf.cond(flip > 0, lambda: tf.image.flip_left_right(hr_p), lambda: hr_p)
+    lr_p = tf.ensure_shape(lr_p, [patch, patch, 3])
+    hr_p = tf.ensure_shape(hr_p, [hp, hp, 3])
+    return tf.cast(lr_p, tf.float32) / 255.0, tf.cast(hr_p, tf.float32) / 255.0
+
+
+def patch_dataset(images, scale, patch=48, batch_size=16, seed=0, cache="", augment=True):
+    """Infinite batches of (LR, HR) float32 patches in [0, 1] from a dataset of uint8 pairs.
+
+    ``images`` yields ``(lr, hr)`` uint8 images. Decoded images are cached (in memory, or
+    in the file ``cache`` when given), then shuffled, repeated, cropped, augmented and batched
+    by ``batch_size`` (the *global* batch under ``tf.distribute``), and prefetched.
+    """
+    if augment:
+        crop = lambda s, p: random_patch(p[0], p[1], scale, patch, [seed, s])  # noqa: E731
+    else:
+
+        def crop(s, p):
+            lr, hr = p
+            lr_p, hr_p = lr[:patch, :patch], hr[: patch * scale, : patch * scale]
+            return tf.cast(lr_p, tf.float32) / 255.0, tf.cast(hr_p, tf.float32) / 255.0
+
+    ds = images.cache(cache).shuffle(64, seed=seed).repeat()
+    ds = ds.enumerate().map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def pairs_dataset(pairs, scale):
+    """tf.data of decoded uint8 (lr, hr) images from (lr_path, hr_path) pairs."""
+    lr_paths, hr_paths = zip(*pairs)
+    ds = tf.data.Dataset.from_tensor_slices((list(lr_paths), list(hr_paths)))
+    return ds.map(lambda a, b: _decode_pair(a, b, scale), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def tfds_dataset(scale, split="train", data_dir=None, patch=None):
+    """DIV2K from TensorFlow Datasets (``div2k/bicubic_x{scale}``) as uint8 (lr, hr) pairs."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as err:
+        raise DataError("TFDS source needs: pip install 'maffsrn_tf[tfds]'") from err
+    ds = tfds.load(f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir)
+    ds = ds.map(lambda ex: (ex["lr"], ex["hr"]))
+    if patch:
+        ds = ds.filter(lambda lr, hr: tf.reduce_min(tf.shape(lr)[:2]) >= patch)
+    return ds
+
+
+def training_images(source, path, scale, patch, cache_dir=None):
+    """The uint8 (lr, hr) dataset of a source: ``folder``, ``div2k`` or ``tfds``."""
+    if source == "folder":
+        return pairs_dataset(folder_pairs(path, scale, cache_dir, patch), scale)
+    if source == "div2k":
+        return pairs_dataset(div2k_pairs(path, scale, patch=patch), scale)
+    if source == "tfds":
+        return tfds_dataset(scale, data_dir=path or None, patch=patch)
+    raise DataError(f"unknown data source {source!r}: use folder, div2k or tfds")
+
+
+def load_benchmark(folder, scale, lr_folder=None):
+    """Benchmark images as a list of ``(name, hr_uint8, lr_uint8)``.
+
+    HR is mod-cropped to the scale; LR is read from ``lr_folder`` (same file stems) or made
+    by the MATLAB-exact ``imresize``. Grayscale HR stays 2-D (evaluated on its own values).
+    """
+    items = []
+    for path in list_images(folder):
+        name = os.path.splitext(os.path.basename(path))[0]
+        try:
+            with Image.open(path) as im:
+                im = im.convert("L") if im.mode in ("L", "I;16", "I") else im.convert("RGB")
+                hr = mod_crop(np.array(im), scale)
+        except Exception as err:
+            raise DataError(f"cannot read image {path}: {err}") from None
+        if lr_folder:
+            candidates = [
+                f
+                for f in list_images(lr_folder)
+                if os.path.splitext(os.path.basename(f))[0] in (name, f"{name}x{scale}")
+            ]
+            if not candidates:
+                raise DataError(f"no LR image for {path} in {lr_folder}")
+            with Image.open(candidates[0]) as im:
+                lr = np.array(im.convert("L") if hr.ndim == 2 else im.convert("RGB"))
+        else:
+            lr = imresize(hr, 1.0 / scale)
+        items.append((name, hr, lr))
+    return items

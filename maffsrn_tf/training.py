@@ -1,0 +1,302 @@
+"""Training with ``model.fit``: strategy, optimizer and schedule, callbacks, resumable runs.
+
+Defaults follow the paper: L1 loss, AdamP (lr 2e-4, betas 0.9/0.999), batch 16, 48x48 LR
+patches with flips and 90-degree rotations, 1000 epochs of 1000 iterations, learning rate
+halved every 200 epochs.
+"""
+
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from maffsrn_tf import data as data_lib
+from maffsrn_tf import metrics
+from maffsrn_tf.model import build_model
+from maffsrn_tf.optimizers import AdamP
+from maffsrn_tf.utils import atomic_output
+
+
+@keras.saving.register_keras_serializable(package="maffsrn_tf")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``initial * factor ** floor(step / decay_steps)`` (the paper: x0.5 every 200 epochs).
+
+    ``max_decays`` limits the number of halvings (the official script's default halves once).
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, factor=0.5, max_decays=None):
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.factor = factor
+        self.max_decays = max_decays
+
+    def __call__(self, step):
+        n = tf.floor(tf.cast(step, tf.float32) / float(self.decay_steps))
+        if self.max_decays is not None:
+            n = tf.minimum(n, float(self.max_decays))
+        return self.initial_learning_rate * tf.pow(float(self.factor), n)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "factor": self.factor,
+            "max_decays": self.max_decays,
+        }
+
+
+def make_strategy(name="auto", tpu_address=""):
+    """A ``tf.distribute`` strategy: auto, one_device, mirrored, multi_worker or tpu."""
+    if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        if len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
+
+
+def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
+    if name == "adamp":
+        return AdamP(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
+    raise ValueError(f"unknown optimizer {name!r}: adamp or adam")
+
+
+def load_initial_weights(model, path, skip_tail=False):
+    """Initialize from a ``.weights.h5``/``.keras`` of another run (e.g. x3 from a trained x2).
+
+    With ``skip_tail`` the scale-specific tail keeps its fresh initialization.
+    """
+    source = keras.saving.load_model(path) if path.endswith(".keras") else None
+    if source is None:
+        from maffsrn_tf.model import MAFFSRN
+
+        source = MAFFSRN.from_config(model.get_config())
+        probe = build_model("maffsrn_x2") if skip_tail else None
+        if skip_tail:  # the file is of another scale: load it into a model of that scale
+            for name in ("maffsrn_x2", "maffsrn_x3", "maffsrn_x4"):
+                probe = build_model(name, n_ffgs=model.n_ffgs)
+                try:
+                    probe.load_weights(path)
+                    break
+                except ValueError:
+                    probe = None
+            if probe is None:
+                raise ValueError(f"{path} matches no MAFFSRN scale with {model.n_ffgs} FFGs")
+            source = probe
+        else:
+            source.build((None, None, None, 3))
+            source.load_weights(path)
+    copied = 0
+    for layer, src in zip(
+        [model.head, *model.body, model.tail], [source.head, *source.body, source.tail]
+    ):
+        if layer is model.tail and skip_tail:
+            continue
+        for dst_w, src_w in zip(layer.weights, src.weights):
+            dst_w.assign(src_w)
+            copied += 1
+    return copied
+
+
+class Validation(keras.callbacks.Callback):
+    """Whole-image PSNR/SSIM (MATLAB protocol, uint8 outputs) at the end of each epoch.
+
+    Adds ``val_psnr`` and ``val_ssim`` to the epoch logs (for checkpointing, CSV, TensorBoard).
+    """
+
+    def __init__(self, images, scale):
+        super().__init__()
+        self.images = images
+        self.scale = scale
+
+    def evaluate(self):
+        psnrs, ssims = [], []
+        for _, hr, lr in self.images:
+            lr_rgb = np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr
+            sr = self.model(lr_rgb[None].astype(np.float32) / 255.0, training=False)
+            sr = np.clip(np.round(np.asarray(sr)[0] * 255.0), 0, 255).astype(np.uint8)
+            psnrs.append(metrics.psnr(hr, sr, self.scale))
+            ssims.append(metrics.ssim(hr, sr, self.scale))
+        return float(np.mean(psnrs)), float(np.mean(ssims))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs["val_psnr"], logs["val_ssim"] = self.evaluate()
+        print(
+            f"\nepoch {epoch + 1}: val_psnr {logs['val_psnr']:.3f} dB, "
+            f"val_ssim {logs['val_ssim']:.4f}",
+            flush=True,
+        )
+
+
+class SaveBest(keras.callbacks.Callback):
+    """Save weights and ``.keras`` (atomically) whenever ``val_psnr`` improves."""
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = directory
+        self.best_path = os.path.join(directory, "best.json")
+        self.best = -math.inf
+        if os.path.exists(self.best_path):
+            with open(self.best_path) as f:
+                self.best = json.load(f)["val_psnr"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_psnr")
+        if value is None or value <= self.best:
+            return
+        self.best = value
+        with atomic_output(os.path.join(self.directory, "best.weights.h5")) as tmp:
+            self.model.save_weights(tmp)
+        with atomic_output(os.path.join(self.directory, "best.keras")) as tmp:
+            self.model.save(tmp, include_optimizer=False)
+        with atomic_output(self.best_path) as tmp, open(tmp, "w") as f:
+            json.dump(
+                {
+                    "epoch": epoch + 1,
+                    "val_psnr": value,
+                    "val_ssim": logs.get("val_ssim"),
+                    "iterations": int(self.model.optimizer.iterations.numpy()),
+                },
+                f,
+            )
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backups are written to temporary files and renamed.
+
+    A run killed at any moment (even while saving) leaves the previous complete backup.
+    The backup is kept after training (``delete_checkpoint=False``) so a finished run is
+    not restarted by the same command.
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch"):
+        super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with atomic_output(self._weights_path) as tmp:
+            self.model.save_weights(tmp)
+        with atomic_output(self._training_metadata_path) as tmp, open(tmp, "w") as f:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Adds ``sec_per_step`` and the learning rate to the epoch logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._steps:
+            logs["sec_per_step"] = (time.time() - self._start) / self._steps
+            opt = self.model.optimizer
+            logs["learning_rate"] = float(
+                keras.ops.convert_to_numpy(
+                    opt.learning_rate
+                    if not callable(opt._learning_rate)
+                    else opt._learning_rate(opt.iterations)
+                )
+            )
+
+
+def compile_model(
+    model,
+    optimizer="adamp",
+    learning_rate=2e-4,
+    decay_steps=200_000,
+    decay_factor=0.5,
+    max_decays=None,
+    jit_compile=False,
+):
+    schedule = StepDecay(learning_rate, decay_steps, decay_factor, max_decays)
+    model.compile(
+        optimizer=make_optimizer(optimizer, schedule),
+        loss=keras.losses.MeanAbsoluteError(),
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def train(config):
+    """Train from a config dict (the resolved flags of ``maffsrn-train``); returns the History.
+
+    Writes into ``config["model_dir"]``: ``flags.json``, ``backup/`` (resume state),
+    ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5``, ``log.csv``,
+    ``tensorboard/``. Rerunning the same command resumes from ``backup/``.
+    """
+    c = dict(config)
+    model_dir = c["model_dir"]
+    os.makedirs(model_dir, exist_ok=True)
+    with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
+        json.dump(c, f, indent=2, sort_keys=True)
+    keras.utils.set_random_seed(c["seed"])
+    if c.get("mixed_precision"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    strategy = make_strategy(c["strategy"], c.get("tpu", ""))
+    scale = c["scale"]
+    images = data_lib.training_images(
+        c["data_source"], c["data_dir"], scale, c["patch_size"], c.get("cache_dir") or None
+    )
+    dataset = data_lib.patch_dataset(images, scale, c["patch_size"], c["batch_size"], c["seed"])
+    with strategy.scope():
+        model = build_model(c["preset"])
+        if c.get("init_weights"):
+            load_initial_weights(model, c["init_weights"], skip_tail=c.get("init_skip_tail", False))
+        compile_model(
+            model,
+            c["optimizer"],
+            c["learning_rate"],
+            c["decay_epochs"] * c["steps_per_epoch"],
+            c["decay_factor"],
+            c.get("max_decays"),
+            c.get("jit_compile", False),
+        )
+    callbacks = [
+        AtomicBackupAndRestore(
+            os.path.join(model_dir, "backup"), save_freq=c.get("backup_every_steps") or "epoch"
+        ),
+        StepTimer(),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if c.get("val_dir"):
+        val = data_lib.load_benchmark(c["val_dir"], scale)
+        callbacks += [Validation(val, scale), SaveBest(model_dir)]
+    callbacks += [
+        keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"),
+    ]
+    history = model.fit(
+        dataset,
+        epochs=c["epochs"],
+        steps_per_epoch=c["steps_per_epoch"],
+        callbacks=callbacks,
+        verbose=c.get("verbose", 1),
+    )
+    with atomic_output(os.path.join(model_dir, "final.weights.h5")) as tmp:
+        model.save_weights(tmp)
+    return history
