@@ -5,7 +5,7 @@ from setuptools import find_packages, setup
 setup(
     name="maffsrn_tf",
     version="0.1.0",
-    description="MAFFSRN lightweight image super-resolution in TensorFlow / Keras 3, with TFLite export",
+    description="MAFFSRN lightweight super-resolution in TensorFlow/Keras 3, with TFLite export",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
