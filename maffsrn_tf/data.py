@@ -179,14 +179,13 @@ def patch_dataset(images, scale, patch=48, batch_size=16, seed=0, cache="", augm
     in the file ``cache`` when given), then shuffled, repeated, cropped, augmented and batched
     by ``batch_size`` (the *global* batch under ``tf.distribute``), and prefetched.
     """
-    if augment:
-        crop = lambda s, p: random_patch(p[0], p[1], scale, patch, [seed, s])  # noqa: E731
-    else:
 
-        def crop(s, p):
-            lr, hr = p
-            lr_p, hr_p = lr[:patch, :patch], hr[: patch * scale, : patch * scale]
-            return tf.cast(lr_p, tf.float32) / 255.0, tf.cast(hr_p, tf.float32) / 255.0
+    def crop(index, pair):
+        lr, hr = pair
+        if augment:
+            return random_patch(lr, hr, scale, patch, tf.stack([tf.cast(seed, tf.int64), index]))
+        lr_p, hr_p = lr[:patch, :patch], hr[: patch * scale, : patch * scale]
+        return tf.cast(lr_p, tf.float32) / 255.0, tf.cast(hr_p, tf.float32) / 255.0
 
     ds = images.cache(cache).shuffle(64, seed=seed).repeat()
     ds = ds.enumerate().map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -197,7 +196,11 @@ def pairs_dataset(pairs, scale):
     """tf.data of decoded uint8 (lr, hr) images from (lr_path, hr_path) pairs."""
     lr_paths, hr_paths = zip(*pairs)
     ds = tf.data.Dataset.from_tensor_slices((list(lr_paths), list(hr_paths)))
-    return ds.map(lambda a, b: _decode_pair(a, b, scale), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def decode(lr_path, hr_path):
+        return _decode_pair(lr_path, hr_path, scale)
+
+    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def tfds_dataset(scale, split="train", data_dir=None, patch=None):
@@ -207,10 +210,15 @@ def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     except ImportError as err:
         raise DataError("TFDS source needs: pip install 'maffsrn_tf[tfds]'") from err
     ds = tfds.load(f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir)
-    ds = ds.map(lambda ex: (ex["lr"], ex["hr"]))
-    if patch:
-        ds = ds.filter(lambda lr, hr: tf.reduce_min(tf.shape(lr)[:2]) >= patch)
-    return ds
+
+    def to_pair(example):
+        return example["lr"], example["hr"]
+
+    def big_enough(lr, hr):
+        return tf.reduce_min(tf.shape(lr)[:2]) >= patch
+
+    ds = ds.map(to_pair)
+    return ds.filter(big_enough) if patch else ds
 
 
 def training_images(source, path, scale, patch, cache_dir=None):

@@ -1,0 +1,234 @@
+"""TFLite export: a folded inference graph, five quantization modes, builtin ops only.
+
+The inference graph (``InferenceGraph``) computes exactly the Keras model with:
+weight norm evaluated once into plain kernels; the FFG channel shuffle folded into the input
+channels of the 1x1 fusion convs (no reshape/transpose); ``res_scale`` folded into the last
+fusion conv; the tail's two weighted branches merged into one 5x5 conv (the 3x3 kernel
+zero-padded) whose output shares one DEPTH_TO_SPACE with the bicubic skip; dilated convs as
+single CONV_2D ops with a dilation factor; the output clamped to [0, 1].
+``x_scale`` stays one constant MUL per FFG (it scales the group's input, not a conv output).
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from maffsrn_tf.layers import LEAKY_SLOPE
+from maffsrn_tf.model import MIN_INPUT_SIZE
+
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
+TFLITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tflite")
+
+
+def _np(v):
+    return np.asarray(tf.convert_to_tensor(v), np.float32)
+
+
+def _kernel(layer):
+    """(HWIO kernel, bias) of a Conv2D or a WeightNormConv2D."""
+    if hasattr(layer, "effective_kernel"):
+        return _np(layer.effective_kernel()), _np(layer.bias)
+    return _np(layer.kernel), _np(layer.bias)
+
+
+def shuffle_permutation(channels, groups=2):
+    """``perm[k]``: the concatenated channel that the shuffle puts at position ``k``."""
+    per = channels // groups
+    return np.array([(k % groups) * per + k // groups for k in range(channels)])
+
+
+def fold_weights(model):
+    """All constants of the inference graph, as NumPy arrays."""
+    w = {"scale": int(model.scale), "head": _kernel(model.head), "ffgs": []}
+    for ffg in model.body:
+        blocks = []
+        for mab in ffg.blocks:
+            esa, cea = mab.esa, mab.cea
+            dw_kernel, dw_bias = _np(cea.bottom11_dw.kernel), _np(cea.bottom11_dw.bias)
+            blocks.append(
+                {
+                    "conv01": _kernel(mab.conv01),
+                    "conv00": _kernel(mab.conv00),
+                    "reduce_channels": _kernel(esa.reduce_channels),
+                    "reduce_spatial_size": _kernel(esa.reduce_spatial_size),
+                    "conv1": _kernel(esa.conv1),
+                    "conv2": _kernel(esa.conv2),
+                    "increase_channels": _kernel(esa.increase_channels),
+                    "bottom11": _kernel(cea.bottom11),
+                    "bottom11_dw": (dw_kernel, dw_bias),
+                }
+            )
+        reductions = []
+        for k, layer in enumerate(ffg.reductions):
+            kernel, bias = _kernel(layer)
+            perm = shuffle_permutation(kernel.shape[2])
+            folded = np.zeros_like(kernel)
+            folded[:, :, perm, :] = kernel  # conv input k reads concat channel perm[k]
+            if k == len(ffg.reductions) - 1:
+                res = float(_np(ffg.res_scale.scale)[0])
+                folded, bias = folded * res, bias * res
+            reductions.append((folded, bias))
+        w["ffgs"].append(
+            {
+                "blocks": blocks,
+                "reductions": reductions,
+                "x_scale": float(_np(ffg.x_scale.scale)[0]),
+            }
+        )
+    k3, b3 = _kernel(model.tail.tail_k3)
+    k5, b5 = _kernel(model.tail.tail_k5)
+    l3, l5 = float(_np(model.tail.scale_k3.scale)[0]), float(_np(model.tail.scale_k5.scale)[0])
+    tail = l5 * k5
+    tail[1:4, 1:4] += l3 * k3
+    w["tail"] = (tail, l3 * b3 + l5 * b5)
+    model.upsample.build((None, None, None, 3))
+    w["skip"] = _np(model.upsample._kernel)
+    return w
+
+
+class InferenceGraph(tf.Module):
+    """The folded MAFFSRN as a ``tf.function`` of plain TFLite-builtin ops."""
+
+    def __init__(self, model, clamp=True):
+        super().__init__(name="maffsrn_inference")
+        self.w = fold_weights(model)
+        self.scale = self.w["scale"]
+        self.clamp = clamp
+
+    @staticmethod
+    def _conv(x, kb, dilation=1, stride=1, padding="SAME"):
+        kernel, bias = kb
+        y = tf.nn.conv2d(x, tf.constant(kernel), stride, padding, dilations=dilation)
+        return tf.nn.bias_add(y, tf.constant(bias))
+
+    def _mab(self, x, b):
+        c = self._conv
+        x = c(tf.nn.leaky_relu(c(x, b["conv01"]), LEAKY_SLOPE), b["conv00"])
+        rc = c(x, b["reduce_channels"])
+        rs = c(
+            tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+            b["reduce_spatial_size"],
+            stride=2,
+            padding="VALID",
+        )
+        pool = tf.nn.max_pool2d(rs, 7, 3, "VALID")
+        conv = tf.nn.leaky_relu(c(pool, b["conv2"], dilation=2), LEAKY_SLOPE) + tf.nn.leaky_relu(
+            c(pool, b["conv1"]), LEAKY_SLOPE
+        )
+        up = tf.raw_ops.ResizeNearestNeighbor(
+            images=conv, size=tf.shape(rc)[1:3], align_corners=False, half_pixel_centers=False
+        )
+        esa = tf.sigmoid(tf.nn.relu(c(up + rc, b["increase_channels"])))
+        dw_kernel, dw_bias = b["bottom11_dw"]
+        cea = tf.nn.depthwise_conv2d(
+            c(x, b["bottom11"]), tf.constant(dw_kernel), [1, 1, 1, 1], "SAME"
+        )
+        cea = tf.sigmoid(tf.nn.bias_add(cea, tf.constant(dw_bias)))
+        return (esa * x) * cea
+
+    def _ffg(self, x, f):
+        b0, b1, b2, b3 = f["blocks"]
+        x0 = self._mab(x, b0)
+        x1 = self._mab(x0, b1) + x0
+        x2 = self._mab(x1, b2) + x1
+        x3 = self._mab(x2, b3)
+        res = x0
+        for kb, other in zip(f["reductions"], (x1, x2, x3)):
+            res = self._conv(tf.concat([res, other], -1), kb)
+        return res + f["x_scale"] * x
+
+    def _replicate_pad(self, x):
+        for axis in (1, 2):
+            first = x[:, :1] if axis == 1 else x[:, :, :1]
+            last = x[:, -1:] if axis == 1 else x[:, :, -1:]
+            x = tf.concat([first, first, x, last, last], axis)
+        return x
+
+    def __call__(self, x):
+        h = self._conv(x, self.w["head"])
+        for f in self.w["ffgs"]:
+            h = self._ffg(h, f)
+        tail = self._conv(h, self.w["tail"])
+        skip = tf.nn.conv2d(self._replicate_pad(x), tf.constant(self.w["skip"]), 1, "VALID")
+        y = tf.nn.depth_to_space(tail + skip, self.scale)
+        return tf.clip_by_value(y, 0.0, 1.0) if self.clamp else y
+
+    def concrete_function(self, height=None, width=None):
+        spec = tf.TensorSpec([1, height, width, 3], tf.float32, name="lr")
+        fn = tf.function(lambda lr: {"sr": self(lr)})
+        return fn.get_concrete_function(spec)
+
+
+def representative_patches(folder, count=64, size=64, seed=0):
+    """LR training patches (float RGB in [0, 1]) for int8 calibration, from HR images."""
+    from maffsrn_tf.data import list_images, read_rgb
+
+    rng = np.random.default_rng(seed)
+    files = list_images(folder)
+    patches = []
+    while len(patches) < count:
+        image = read_rgb(files[rng.integers(len(files))])
+        h, w = image.shape[:2]
+        if h < size or w < size:
+            continue
+        y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
+        patches.append(image[y : y + size, x : x + size].astype(np.float32) / 255.0)
+    return patches
+
+
+def convert(model, quantization="float32", input_shape=None, representative_data=None):
+    """Convert a Keras MAFFSRN to TFLite bytes (builtin ops only).
+
+    ``input_shape``: ``None`` for a dynamic ``[1, None, None, 3]`` model, or ``(H, W)`` for a
+    fixed-size tile model. ``representative_data``: a list of float ``H x W x 3`` arrays in
+    [0, 1], needed by ``int8`` and ``int16x8``.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"unknown quantization {quantization!r}; one of {', '.join(QUANTIZATIONS)}"
+        )
+    if quantization in ("int8", "int16x8") and not representative_data:
+        raise ValueError(f"{quantization} needs representative_data (calibration patches)")
+    if input_shape is not None and min(input_shape) < MIN_INPUT_SIZE:
+        raise ValueError(f"input_shape {input_shape} is below the minimum of {MIN_INPUT_SIZE}")
+    graph = InferenceGraph(model)
+    h, w = input_shape if input_shape is not None else (None, None)
+    fn = graph.concrete_function(h, w)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], graph)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization in ("int8", "int16x8"):
+
+        def gen():
+            for patch in representative_data:
+                if input_shape is not None:
+                    patch = patch[: input_shape[0], : input_shape[1]]
+                yield [np.asarray(patch, np.float32)[None]]
+
+        converter.representative_dataset = gen
+        if quantization == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
+    return converter.convert()
+
+
+def op_names(tflite_bytes):
+    """Sorted builtin/custom op names used by a TFLite model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite_bytes)
+    return sorted({d["op_name"] for d in interpreter._get_ops_details()})
+
+
+def shipped_tflite(scale, variant="float16"):
+    path = os.path.join(TFLITE_DIR, f"maffsrn_x{scale}_{variant}.tflite")
+    if not os.path.exists(path):
+        raise ValueError(f"no shipped TFLite model {path}; make it with `make tflite`")
+    return path

@@ -1,0 +1,127 @@
+"""Reading and writing images as people have them, with clear errors and atomic writes.
+
+Handles RGB, grayscale, RGBA/LA (alpha kept), palette, 16-bit PNG (grayscale through Pillow,
+RGB/RGBA through pypng, which Pillow cannot write), CMYK JPEG (converted to RGB through its
+ICC profile when present), EXIF orientation (applied), and the ICC profile of RGB images
+(kept). Decompression bombs are refused.
+"""
+
+import io
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+from maffsrn_tf.utils import atomic_output
+
+MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
+
+
+class ImageError(ValueError):
+    """An input or output image problem, with the path and the fix in the message."""
+
+
+def _read_png16(path):
+    import png
+
+    width, height, rows, info = png.Reader(filename=path).asDirect()
+    planes = info["planes"]
+    data = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
+    return data[..., 0] if planes == 1 else data
+
+
+def _is_png16_color(path):
+    with open(path, "rb") as f:
+        head = f.read(33)
+    # PNG signature, IHDR: bit depth at byte 24, colour type at byte 25
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def read_image(path):
+    """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx3 or HxWx4.
+
+    ``info`` holds ``icc_profile`` (RGB images) and ``format``.
+    """
+    if not os.path.exists(path):
+        raise ImageError(f"input not found: {path}")
+    if os.path.isdir(path):
+        raise ImageError(f"input is a folder, expected an image file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            with Image.open(path) as im:
+                im.load()
+                fmt = im.format
+                if fmt == "PNG" and _is_png16_color(path):
+                    return _read_png16(path), {"format": fmt, "icc_profile": None}
+                im = ImageOps.exif_transpose(im)
+                icc = im.info.get("icc_profile")
+                if im.mode == "CMYK":
+                    im = _cmyk_to_rgb(im, icc)
+                    icc = None
+                elif im.mode == "P":
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                elif im.mode in ("I;16", "I;16B", "I;16L"):
+                    arr = np.asarray(im).astype(np.uint16)
+                    return arr, {"format": fmt, "icc_profile": None}
+                elif im.mode in ("I", "F"):
+                    arr = np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+                    return arr, {"format": fmt, "icc_profile": None}
+                elif im.mode == "1":
+                    im = im.convert("L")
+                elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+                    im = im.convert("RGB")
+                return np.array(im), {"format": fmt, "icc_profile": icc}
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageError(f"refusing {path}: {err}") from None
+    except ImageError:
+        raise
+    except Exception as err:
+        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from None
+
+
+def _cmyk_to_rgb(im, icc):
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            dst = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+        except Exception:  # a broken profile: fall back to the naive conversion
+            pass
+    return im.convert("RGB")
+
+
+def write_image(path, array, info=None, overwrite=True):
+    """Write ``array`` atomically (temporary file, then rename); 16-bit colour via pypng."""
+    info = info or {}
+    if os.path.exists(path) and not overwrite:
+        raise ImageError(f"output exists: {path} (pass --overwrite to replace it)")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        with atomic_output(path) as tmp:
+            if array.dtype == np.uint16 and array.ndim == 3:
+                if ext != ".png":
+                    raise ImageError(f"16-bit colour output needs a .png path, got {path}")
+                import png
+
+                h, w, c = array.shape
+                writer = png.Writer(w, h, greyscale=False, alpha=c == 4, bitdepth=16)
+                with open(tmp, "wb") as f:
+                    writer.write(f, array.reshape(h, w * c).tolist())
+            else:
+                im = Image.fromarray(array)
+                kwargs = {}
+                if info.get("icc_profile") and im.mode in ("RGB", "RGBA"):
+                    kwargs["icc_profile"] = info["icc_profile"]
+                if ext in (".jpg", ".jpeg"):
+                    if im.mode in ("RGBA", "LA"):
+                        im = im.convert("RGB" if im.mode == "RGBA" else "L")
+                    kwargs["quality"] = 95
+                im.save(tmp, format=Image.registered_extensions().get(ext, "PNG"), **kwargs)
+    except (FileNotFoundError, PermissionError) as err:
+        raise ImageError(f"cannot write {path}: {err}") from None
+    except OSError as err:
+        raise ImageError(f"cannot write {path}: {err}") from None
+    return path

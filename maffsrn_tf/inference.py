@@ -1,0 +1,178 @@
+"""Inference: Keras and TFLite backends, self-ensemble, and tiled upscaling with bounded memory.
+
+Large images are cut into overlapping tiles (``tile`` LR pixels, ``overlap`` pixels shared with
+each neighbour); outputs are blended with linear ramps across each overlap, so no seam shows.
+Tiles are processed one row of tiles at a time and finished rows are written straight into
+the output array, so memory beyond the input and output images is one strip of tiles.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from maffsrn_tf.model import MIN_INPUT_SIZE, check_input_size
+
+# Measured by benchmarks/tiling.py on Set5 (see README): tiled vs whole image >= 45 dB.
+DEFAULT_TILE = 192
+DEFAULT_OVERLAP = 24
+
+
+class KerasBackend:
+    """Runs a Keras MAFFSRN on float32 ``1 x H x W x 3`` arrays (one trace for all sizes)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.scale = int(model.scale)
+        self.fixed_size = None
+        self._fn = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)],
+        )
+
+    def __call__(self, x):
+        return self._fn(tf.convert_to_tensor(x, tf.float32)).numpy()
+
+
+class TFLiteBackend:
+    """Runs a ``.tflite`` MAFFSRN with ai-edge-litert (dynamic shape resized per input)."""
+
+    def __init__(self, path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        shape, signature = self.input["shape"], self.input["shape_signature"]
+        self.fixed_size = None if -1 in signature[1:3] else (int(shape[1]), int(shape[2]))
+        self._shape = tuple(shape)
+        out = self.output["shape"]
+        self.scale = int(out[1] // shape[1]) if shape[1] > 1 else None
+
+    def __call__(self, x):
+        x = np.asarray(x, np.float32)
+        if tuple(x.shape) != self._shape:
+            if self.fixed_size:
+                raise ValueError(
+                    f"this TFLite model takes {self.fixed_size[0]}x{self.fixed_size[1]} inputs only"
+                )
+            self.interpreter.resize_tensor_input(self.input["index"], x.shape, strict=False)
+            self.interpreter.allocate_tensors()
+            self.output = self.interpreter.get_output_details()[0]
+            self._shape = tuple(x.shape)
+        self.interpreter.set_tensor(self.input["index"], x)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self.output["index"])
+        if self.scale is None:
+            self.scale = out.shape[1] // x.shape[1]
+        return out
+
+
+def _dihedral(x, k, flip):
+    x = np.rot90(x, k, axes=(1, 2))
+    return x[:, :, ::-1] if flip else x
+
+
+def _undo_dihedral(y, k, flip):
+    y = y[:, :, ::-1] if flip else y
+    return np.rot90(y, -k, axes=(1, 2))
+
+
+def run_backend(backend, x, self_ensemble=False):
+    """Backend output for a float ``1 x H x W x 3`` array; x8 geometric ensemble if asked."""
+    if not self_ensemble:
+        return backend(x)
+    out = None
+    for k in range(4):
+        for flip in (False, True):
+            y = _undo_dihedral(backend(np.ascontiguousarray(_dihedral(x, k, flip))), k, flip)
+            out = y.astype(np.float64) if out is None else out + y
+    return (out / 8).astype(np.float32)
+
+
+def _starts(length, tile, overlap):
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def _ramp(n_out, left, right, scale):
+    """Blend weights along one axis of a tile: ramps over the overlaps with its neighbours."""
+    w = np.ones(n_out, np.float32)
+    if left:
+        n = left * scale
+        w[:n] = (np.arange(n) + 0.5) / n
+    if right:
+        n = right * scale
+        w[n_out - n :] = np.minimum(w[n_out - n :], (np.arange(n)[::-1] + 0.5) / n)
+    return w
+
+
+def tiled_predict(
+    backend,
+    image,
+    scale,
+    tile=DEFAULT_TILE,
+    overlap=DEFAULT_OVERLAP,
+    self_ensemble=False,
+    out_dtype=np.uint8,
+    max_value=255.0,
+    progress=None,
+):
+    """Upscale a float ``H x W x 3`` image in [0, 1]; returns ``out_dtype`` scaled to ``max_value``.
+
+    ``tile=0`` runs the whole image at once. ``progress(done, total)`` is called per tile.
+    """
+    h, w = image.shape[:2]
+    check_input_size(h, w)
+    if backend.fixed_size:
+        if tile and tile != backend.fixed_size[0]:
+            raise ValueError(f"the model is fixed to {backend.fixed_size[0]}-pixel tiles")
+        tile = backend.fixed_size[0]
+        if h < tile or w < tile:
+            raise ValueError(f"image {h}x{w} is smaller than the model's fixed {tile}x{tile} tile")
+    if not tile:
+        tile = max(h, w)
+    if tile < MIN_INPUT_SIZE:
+        raise ValueError(f"tile {tile} is below the model's minimum of {MIN_INPUT_SIZE}")
+    if overlap < 0 or 2 * overlap >= tile:
+        raise ValueError(f"overlap must be in [0, tile/2): got overlap {overlap}, tile {tile}")
+    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    out = np.empty((h * scale, w * scale, 3), out_dtype)
+    total, done = len(ys) * len(xs), 0
+    acc = wsum = None
+    acc_top = 0  # first output row held in the accumulator
+    for r, y0 in enumerate(ys):
+        th = min(tile, h - y0)
+        y_end = (y0 + th) * scale
+        # move rows still shared with this strip into a fresh accumulator
+        new_acc = np.zeros((y_end - y0 * scale, w * scale, 3), np.float32)
+        new_w = np.zeros((y_end - y0 * scale, w * scale, 1), np.float32)
+        if acc is not None:
+            keep = acc_top + acc.shape[0] - y0 * scale
+            if keep > 0:
+                new_acc[:keep] = acc[-keep:]
+                new_w[:keep] = wsum[-keep:]
+        acc, wsum, acc_top = new_acc, new_w, y0 * scale
+        top = ys[r - 1] + tile - y0 if r > 0 else 0
+        bottom = y0 + th - ys[r + 1] if r + 1 < len(ys) else 0
+        wy = _ramp(th * scale, max(top, 0), max(bottom, 0), scale)
+        for c, x0 in enumerate(xs):
+            tw = min(tile, w - x0)
+            patch = image[None, y0 : y0 + th, x0 : x0 + tw]
+            sr = run_backend(backend, np.ascontiguousarray(patch, np.float32), self_ensemble)[0]
+            left = xs[c - 1] + tile - x0 if c > 0 else 0
+            right = x0 + tw - xs[c + 1] if c + 1 < len(xs) else 0
+            wgt = wy[:, None] * _ramp(tw * scale, max(left, 0), max(right, 0), scale)[None, :]
+            acc[:, x0 * scale : (x0 + tw) * scale] += sr * wgt[..., None]
+            wsum[:, x0 * scale : (x0 + tw) * scale] += wgt[..., None]
+            done += 1
+            if progress:
+                progress(done, total)
+        final_end = ys[r + 1] * scale if r + 1 < len(ys) else y_end
+        n = final_end - acc_top
+        rows = acc[:n] / wsum[:n]
+        out[acc_top:final_end] = np.clip(np.round(rows * max_value), 0, max_value).astype(out_dtype)
+    return out

@@ -1,0 +1,69 @@
+"""Upscale images with MAFFSRN (the shipped weights by default).
+
+Usage::
+
+    maffsrn-upscale                                  # a sample photo -> out/sample_x2.png + comparison
+    maffsrn-upscale --input photo.jpg --output photo_x4.png --scale 4
+    maffsrn-upscale --input photos/ --output photos_x2/ --scale 2 --compare
+    maffsrn-upscale --input photo.png --backend tflite --scale 2      # shipped float16 TFLite
+
+Images of any size are processed in overlapping tiles (``--tile``, ``--overlap``) with
+bounded memory. Outputs are written to a temporary file and renamed, so a failure never
+leaves a partial file; an existing output is only replaced with ``--overwrite``.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo).")
+flags.DEFINE_string("output", "", "Output file or folder (default: NAME_x{scale}.png in ./out).")
+flags.DEFINE_integer("scale", 2, "Upscaling factor: 2, 3 or 4.")
+flags.DEFINE_enum("backend", "keras", ["keras", "tflite"], "Inference backend.")
+flags.DEFINE_string(
+    "model", "", "Weights (.weights.h5/.keras) or a .tflite file (default: shipped for the scale)."
+)
+flags.DEFINE_integer("tile", DEFAULT_TILE, "Tile size in LR pixels (0: whole image at once).")
+flags.DEFINE_integer("overlap", DEFAULT_OVERLAP, "Overlap between tiles in LR pixels.")
+flags.DEFINE_bool("self_ensemble", False, "Average the 8 flips/rotations (8x slower, +~0.1 dB).")
+flags.DEFINE_bool("compare", False, "Also write NAME_compare.png: bicubic | MAFFSRN.")
+flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (decompression bombs).")
+
+
+def main(argv):
+    del argv
+    from maffsrn_tf.upscale_files import UpscaleError, run
+
+    try:
+        written = run(
+            FLAGS.input,
+            FLAGS.output,
+            FLAGS.scale,
+            backend=FLAGS.backend,
+            model=FLAGS.model or None,
+            tile=FLAGS.tile,
+            overlap=FLAGS.overlap,
+            self_ensemble=FLAGS.self_ensemble,
+            compare=FLAGS.compare,
+            overwrite=FLAGS.overwrite,
+            max_pixels=int(FLAGS.max_megapixels * 1e6),
+        )
+    except UpscaleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(os.path.relpath(path))
+    return 0
+
+
+def cli():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    cli()

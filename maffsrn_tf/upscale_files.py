@@ -1,0 +1,217 @@
+"""File and folder handling behind ``maffsrn-upscale``: paths, checks, progress, comparison."""
+
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from maffsrn_tf import images
+from maffsrn_tf.data import IMAGE_EXTENSIONS
+
+
+class UpscaleError(Exception):
+    """A problem with the user's request: printed as one line, exit code 1."""
+
+
+def sample_image_path():
+    """A sample photo available offline: matplotlib's ``grace_hopper.jpg`` (public domain)."""
+    try:
+        from matplotlib import cbook
+
+        return str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    except Exception as err:
+        raise UpscaleError(f"no sample image ({err}); pass --input IMAGE") from None
+
+
+def output_path_for(input_path, output, scale, dtype_16bit_color=False):
+    stem, ext = os.path.splitext(os.path.basename(input_path))
+    ext = (
+        ".png"
+        if dtype_16bit_color
+        or ext.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+        else ext
+    )
+    name = f"{stem}_x{scale}{ext}"
+    if not output:
+        return os.path.join("out", name)
+    if os.path.isdir(output) or output.endswith(os.sep):
+        return os.path.join(output, name)
+    return output
+
+
+def _progress_printer(label):
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done, total):
+        bar = "#" * int(30 * done / total)
+        print(f"\r{label} [{bar:<30}] {done}/{total} tiles", end="", file=sys.stderr)
+        if done == total:
+            print(file=sys.stderr)
+
+    return show
+
+
+def comparison(low, high, scale):
+    """Side by side: bicubic upscaling of ``low`` | ``high`` (8-bit RGB), labelled."""
+
+    def to8(a):
+        a = a if a.dtype == np.uint8 else (a >> 8).astype(np.uint8)
+        a = a[..., :3] if a.ndim == 3 else np.repeat(a[..., None], 3, -1)
+        return Image.fromarray(np.ascontiguousarray(a))
+
+    lo, hi = to8(low), to8(high)
+    bicubic = lo.resize(hi.size, Image.BICUBIC)
+    canvas = Image.new("RGB", (hi.width * 2 + 8, hi.height), "white")
+    canvas.paste(bicubic, (0, 0))
+    canvas.paste(hi, (hi.width + 8, 0))
+    draw = ImageDraw.Draw(canvas)
+    for x, text in ((4, f"bicubic x{scale}"), (hi.width + 12, f"MAFFSRN x{scale}")):
+        draw.rectangle((x - 2, 2, x + 8 * len(text), 16), fill="black")
+        draw.text((x, 4), text, fill="white")
+    return np.asarray(canvas)
+
+
+def _check_output(in_path, out_path, overwrite):
+    if os.path.abspath(in_path) == os.path.abspath(out_path) and not overwrite:
+        raise UpscaleError(
+            f"output {out_path} is the input; choose another --output "
+            "(or pass --overwrite to replace the input)"
+        )
+    if os.path.exists(out_path) and not overwrite:
+        raise UpscaleError(f"output exists: {out_path} (pass --overwrite to replace it)")
+    directory = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(directory):
+        raise UpscaleError(f"output directory does not exist: {directory}")
+    if not os.access(directory, os.W_OK):
+        raise UpscaleError(f"output directory is not writable: {directory}")
+
+
+def upscale_file(
+    in_path,
+    out_path,
+    scale,
+    backend,
+    tile,
+    overlap,
+    self_ensemble,
+    compare,
+    overwrite,
+    max_pixels,
+    label="",
+):
+    from maffsrn_tf.upscaler import upscale
+
+    images.MAX_PIXELS = max_pixels
+    try:
+        array, info = images.read_image(in_path)
+    except images.ImageError as err:
+        raise UpscaleError(str(err)) from None
+    out_path = output_path_for(
+        in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3
+    )
+    _check_output(in_path, out_path, overwrite)
+    compare_path = os.path.splitext(out_path)[0] + "_compare.png"
+    if compare:
+        _check_output(in_path, compare_path, overwrite)
+    try:
+        result = upscale(
+            array,
+            scale,
+            model=backend,
+            tile=tile,
+            overlap=overlap,
+            self_ensemble=self_ensemble,
+            progress=_progress_printer(label),
+        )
+    except ValueError as err:
+        raise UpscaleError(f"{in_path}: {err}") from None
+    try:
+        written = [images.write_image(out_path, result, info)]
+        if compare:
+            written.append(images.write_image(compare_path, comparison(array, result, scale)))
+    except images.ImageError as err:
+        raise UpscaleError(str(err)) from None
+    return written
+
+
+def run(
+    input_path,
+    output,
+    scale,
+    backend="keras",
+    model=None,
+    tile=192,
+    overlap=24,
+    self_ensemble=False,
+    compare=False,
+    overwrite=False,
+    max_pixels=200_000_000,
+):
+    """Upscale a file or every image of a folder; returns the paths written."""
+    from maffsrn_tf.upscaler import make_backend
+
+    if scale not in (2, 3, 4):
+        raise UpscaleError(f"unsupported --scale {scale}: MAFFSRN upscales x2, x3 or x4")
+    sample = not input_path
+    if sample:
+        input_path = sample_image_path()
+        compare = True
+        output = output or os.path.join("out", f"sample_x{scale}.png")
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        overwrite = True
+    if not os.path.exists(input_path):
+        raise UpscaleError(f"input not found: {input_path}")
+    if not output:
+        os.makedirs("out", exist_ok=True)
+    try:
+        engine = make_backend(scale, model, backend)
+    except (ValueError, FileNotFoundError) as err:
+        raise UpscaleError(str(err)) from None
+    if not os.path.isdir(input_path):
+        return upscale_file(
+            input_path,
+            output,
+            scale,
+            engine,
+            tile,
+            overlap,
+            self_ensemble,
+            compare,
+            overwrite,
+            max_pixels,
+        )
+    files = sorted(f for f in os.listdir(input_path) if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise UpscaleError(f"no images in folder {input_path}")
+    out_dir = output or "out"
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UpscaleError(f"--output must be a folder when --input is a folder: {out_dir}")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as err:
+        raise UpscaleError(f"cannot create output folder {out_dir}: {err}") from None
+    written, failed = [], []
+    for i, name in enumerate(files, 1):
+        print(f"[{i}/{len(files)}] {name}", file=sys.stderr, flush=True)
+        try:
+            written += upscale_file(
+                os.path.join(input_path, name),
+                out_dir + os.sep,
+                scale,
+                engine,
+                tile,
+                overlap,
+                self_ensemble,
+                compare,
+                overwrite,
+                max_pixels,
+                label=f"[{i}/{len(files)}]",
+            )
+        except UpscaleError as err:  # report, go on with the other images
+            print(f"error: {err}", file=sys.stderr)
+            failed.append(name)
+    if failed:
+        raise UpscaleError(f"{len(failed)} of {len(files)} images failed: {', '.join(failed)}")
+    return written

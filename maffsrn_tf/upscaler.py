@@ -1,0 +1,112 @@
+"""``upscale()``: super-resolve an image of any size, kind and bit depth with MAFFSRN.
+
+Colour goes through the model; grayscale is run as RGB and averaged back; alpha is upscaled
+separately by bicubic interpolation; images below the model's minimum size are padded
+(edge-replicated) and the padding is cropped from the result.
+"""
+
+import numpy as np
+from PIL import Image
+
+from maffsrn_tf.inference import (
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+    KerasBackend,
+    TFLiteBackend,
+    tiled_predict,
+)
+from maffsrn_tf.model import MIN_INPUT_SIZE
+
+
+def make_backend(scale, model=None, backend="keras", num_threads=2):
+    """A backend for ``scale``: a Keras model, a weights/``.keras``/``.tflite`` path, or shipped."""
+    if scale not in (2, 3, 4):
+        raise ValueError(f"unsupported scale {scale!r}: MAFFSRN upscales x2, x3 or x4")
+    if isinstance(model, (KerasBackend, TFLiteBackend)):
+        return model
+    if isinstance(model, str) and model.endswith(".tflite"):
+        backend = "tflite"
+    if backend == "tflite":
+        if not isinstance(model, str):
+            from maffsrn_tf.export import shipped_tflite
+
+            model = shipped_tflite(scale)
+        b = TFLiteBackend(model, num_threads)
+    elif backend == "keras":
+        if model is None or isinstance(model, str):
+            from maffsrn_tf.pretrained import load_model_for
+
+            model = load_model_for(scale, model)
+        b = KerasBackend(model)
+    else:
+        raise ValueError(f"unknown backend {backend!r}: keras or tflite")
+    if b.scale is not None and b.scale != scale:
+        raise ValueError(f"the model upscales x{b.scale}, but --scale {scale} was asked for")
+    return b
+
+
+def _resize_channel(channel, scale):
+    """Bicubic resize of one 8- or 16-bit channel (used for alpha)."""
+    h, w = channel.shape
+    im = Image.fromarray(channel.astype(np.float32), mode="F")
+    out = np.asarray(im.resize((w * scale, h * scale), Image.BICUBIC))
+    top = 65535 if channel.dtype == np.uint16 else 255
+    return np.clip(np.round(out), 0, top).astype(channel.dtype)
+
+
+def upscale(
+    image,
+    scale=2,
+    model=None,
+    tile=DEFAULT_TILE,
+    overlap=DEFAULT_OVERLAP,
+    self_ensemble=False,
+    backend="keras",
+    progress=None,
+):
+    """Upscale a NumPy uint8/uint16 array (HxW, HxWx1, HxWx3, HxWx4) or a PIL image.
+
+    Returns the same kind: an array of the same dtype and channels, or a PIL image.
+    ``model``: None (shipped weights), a Keras model, or a ``.weights.h5``/``.keras``/
+    ``.tflite`` path. ``tile=0`` runs the whole image at once.
+    """
+    as_pil = isinstance(image, Image.Image)
+    if as_pil:
+        mode = image.mode
+        if mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
+            image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
+        array = np.array(image)
+    else:
+        array = np.asarray(image)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected a uint8 or uint16 image, got {array.dtype}")
+    squeeze = array.ndim == 3 and array.shape[-1] == 1
+    if squeeze:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (2, 3, 4)):
+        raise ValueError(f"expected HxW, HxWx3 or HxWx4 image, got shape {array.shape}")
+    b = make_backend(scale, model, backend)
+    top = 65535.0 if array.dtype == np.uint16 else 255.0
+    gray = array.ndim == 2 or array.shape[-1] == 2
+    color = array if array.ndim == 2 else array[..., : 1 if gray else 3]
+    alpha = array[..., -1] if array.ndim == 3 and array.shape[-1] in (2, 4) else None
+    rgb = np.repeat(color.reshape(*color.shape[:2], 1), 3, -1) if gray else color
+    h, w = rgb.shape[:2]
+    pad_h, pad_w = max(0, MIN_INPUT_SIZE - h), max(0, MIN_INPUT_SIZE - w)
+    x = rgb.astype(np.float32) / top
+    if pad_h or pad_w:
+        x = np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    out = tiled_predict(b, x, scale, tile, overlap, self_ensemble, array.dtype, top, progress)
+    out = out[: h * scale, : w * scale]
+    if gray:
+        out = np.round(out.astype(np.float32).mean(-1)).astype(array.dtype)
+    if alpha is not None:
+        a = _resize_channel(alpha, scale)
+        out = np.dstack([out, a])
+    if squeeze:
+        out = out[..., None]
+    if as_pil:
+        result = Image.fromarray(out)
+        result.info.update({k: v for k, v in image.info.items() if k == "icc_profile"})
+        return result
+    return out
