@@ -2,7 +2,7 @@
 
 Usage::
 
-    maffsrn-evaluate --scale 2 --datasets ../shared/data/benchmark/Set5,../shared/data/benchmark/Set14
+    maffsrn-evaluate --scale 2 --datasets data/Set5,data/Set14
     maffsrn-evaluate --scale 4 --datasets DIR --weights runs/x4/best.weights.h5 --json x4.json
     maffsrn-evaluate --scale 2 --datasets DIR --tflite tflite/maffsrn_x2_int8.tflite
     maffsrn-evaluate --scale 3 --datasets DIR --bicubic_only

@@ -49,7 +49,7 @@ def load_pretrained(name="maffsrn_x2"):
 
 
 def load_model_for(scale, weights=None, preset=None):
-    """A model for ``scale``: the given weights file (``.weights.h5``/``.keras``) or shipped ones."""
+    """A model for ``scale`` from a ``.weights.h5``/``.keras`` file, or the shipped weights."""
     from maffsrn_tf.model import preset_for_scale
 
     name = preset or preset_for_scale(scale)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    maffsrn-upscale                                  # a sample photo -> out/sample_x2.png + comparison
+    maffsrn-upscale          # a sample photo -> out/sample_x2.png + out/sample_x2_compare.png
     maffsrn-upscale --input photo.jpg --output photo_x4.png --scale 4
     maffsrn-upscale --input photos/ --output photos_x2/ --scale 2 --compare
     maffsrn-upscale --input photo.png --backend tflite --scale 2      # shipped float16 TFLite
