@@ -1,0 +1,139 @@
+"""The tf.data pipeline: alignment, augmentation pairing, determinism, sources and errors."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from maffsrn_tf import data
+from maffsrn_tf.imresize import imresize
+
+SCALE = 3
+
+
+def smooth_image(rng, h, w):
+    """A random but smooth RGB image (so LR is a faithful shrink of HR)."""
+    small = rng.integers(0, 256, (h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8)
+    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+@pytest.fixture()
+def div2k(tmp_path):
+    """A tiny DIV2K-layout folder: 3 usable images and one too small for a patch."""
+    rng = np.random.default_rng(0)
+    hr_dir = tmp_path / "DIV2K_train_HR"
+    lr_dir = tmp_path / "DIV2K_train_LR_bicubic" / f"X{SCALE}"
+    hr_dir.mkdir()
+    lr_dir.mkdir(parents=True)
+    for i, (h, w) in enumerate([(72, 90), (96, 66), (60, 60), (30, 90)], start=1):
+        hr = smooth_image(rng, h, w)
+        Image.fromarray(hr).save(hr_dir / f"{i:04d}.png")
+        Image.fromarray(imresize(hr, 1 / SCALE)).save(lr_dir / f"{i:04d}x{SCALE}.png")
+    return tmp_path
+
+
+def decoded(pairs):
+    return {hr: (np.array(Image.open(lr)), np.array(Image.open(hr))) for lr, hr in pairs}
+
+
+def test_div2k_patches_are_aligned_augmented_and_deterministic(div2k, caplog):
+    with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+        pairs = data.div2k_pairs(str(div2k), SCALE, patch=16)
+    assert len(pairs) == 3 and "smaller than the 16-pixel patch" in caplog.text
+    images = decoded(pairs)
+    ds = data.patch_dataset(data.pairs_dataset(pairs, SCALE), SCALE, patch=16, batch_size=4, seed=7)
+    lr, hr = next(iter(ds))
+    assert lr.shape == (4, 16, 16, 3) and hr.shape == (4, 48, 48, 3)
+    assert lr.dtype == tf.float32 and 0 <= float(tf.reduce_min(hr)) <= float(tf.reduce_max(hr)) <= 1
+    transforms = set()
+    for lr_b, hr_b in ds.take(6):
+        for lr_p, hr_p in zip(lr_b.numpy(), hr_b.numpy()):
+            lr_u8 = np.round(lr_p * 255).astype(np.uint8)
+            hr_u8 = np.round(hr_p * 255).astype(np.uint8)
+            found = False
+            for k in range(4):
+                for flip in (False, True):
+                    # undo the dihedral transform, then find the crop in a source image
+                    hr_c = np.rot90(hr_u8[:, ::-1] if flip else hr_u8, -k)
+                    lr_c = np.rot90(lr_u8[:, ::-1] if flip else lr_u8, -k)
+                    for lr_img, hr_img in images.values():
+                        ys, xs = np.nonzero((lr_img[:-15, :-15] == lr_c[0, 0]).all(-1))
+                        for y, x in zip(ys, xs):
+                            if (lr_img[y : y + 16, x : x + 16] == lr_c).all() and (
+                                hr_img[y * SCALE : y * SCALE + 48, x * SCALE : x * SCALE + 48]
+                                == hr_c
+                            ).all():
+                                found = True
+                    if found:
+                        transforms.add((k, flip))
+                        break
+                if found:
+                    break
+            assert found, "LR patch is not the crop of the LR image at HR offset / scale"
+    assert len(transforms) >= 4  # the 8 dihedral transforms are drawn
+    # a fresh pipeline with the same seed gives the same batches (a new run, a new process)
+    fresh = [
+        data.patch_dataset(data.pairs_dataset(pairs, SCALE), SCALE, 16, 4, seed=s)
+        for s in (7, 7, 8)
+    ]
+    a, b, c = (next(iter(d))[0].numpy() for d in fresh)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_folder_source_caches_imresize_lr(tmp_path):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    hr = smooth_image(rng, 50, 61)
+    Image.fromarray(hr).save(folder / "a.png")
+    pairs = data.folder_pairs(str(folder), 2, cache_dir=str(tmp_path / "cache"), patch=8)
+    lr = np.array(Image.open(pairs[0][0]))
+    np.testing.assert_array_equal(lr, imresize(hr[:50, :60], 0.5))
+    mtime = (tmp_path / "cache").stat().st_mtime
+    assert data.folder_pairs(str(folder), 2, cache_dir=str(tmp_path / "cache"), patch=8) == pairs
+    assert (tmp_path / "cache").stat().st_mtime == mtime
+
+
+def test_corrupt_file_stops_with_its_name(div2k):
+    bad = div2k / "DIV2K_train_HR" / "0002.png"
+    bad.write_bytes(bad.read_bytes()[:100])
+    with pytest.raises(data.DataError, match="0002.png"):
+        data.div2k_pairs(str(div2k), SCALE, patch=16)
+    with pytest.raises(data.DataError, match="DIV2K folder missing"):
+        data.div2k_pairs(str(div2k), 4)
+
+
+def test_tfds_source_with_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    requested = []
+
+    def as_dataset(builder, split, **kwargs):
+        requested.append((builder.info.full_name, split))
+        rng = np.random.default_rng(0)
+        hrs = [smooth_image(rng, 64, 80), smooth_image(rng, 70, 52), smooth_image(rng, 20, 20)]
+        examples = [{"lr": imresize(hr, 0.5), "hr": hr} for hr in hrs]
+
+        def gen():
+            yield from examples
+
+        spec = {
+            "lr": tf.TensorSpec([None, None, 3], tf.uint8),
+            "hr": tf.TensorSpec([None, None, 3], tf.uint8),
+        }
+        return tf.data.Dataset.from_generator(gen, output_signature=spec)
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        ds = data.tfds_dataset(2, patch=16)
+        pairs = list(ds)
+    assert requested[0][0].startswith("div2k/bicubic_x2") and requested[0][1] == "train"
+    assert len(pairs) == 2  # the 10x10 LR image is filtered out
+    for lr, hr in pairs:
+        assert lr.dtype == tf.uint8 and hr.shape[0] == 2 * lr.shape[0]
+        assert hr.shape[1] == 2 * lr.shape[1]
+    batches = data.patch_dataset(ds, 2, patch=16, batch_size=2, seed=0)
+    lr, hr = next(iter(batches))
+    assert lr.shape == (2, 16, 16, 3) and hr.shape == (2, 32, 32, 3)
