@@ -75,6 +75,44 @@ class MAFFSRN(keras.Model):
             features = ffg(features)
         return self.tail(features) + self.upsample(x)
 
+    def _is_multi_worker(self):
+        return isinstance(self._distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        if self._is_multi_worker():
+            # Keras 3 reduces step outputs with strategy.reduce("MEAN", v, axis=0) under
+            # multi-worker collectives, which fails on scalars: give each a leading axis.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
+
+    def test_step(self, data):
+        logs = super().test_step(data)
+        if self._is_multi_worker():
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras 3's ``fit`` builds from one batch that it *reduces* across replicas with an
+        eager ``strategy.reduce``; MultiWorkerMirroredStrategy cannot reduce a PerReplica
+        eagerly (keras-team/keras#20585). Only the shapes matter, so take this worker's first
+        local replica batch instead; other strategies behave as before."""
+        if iterator is not None and self._is_multi_worker():
+            strategy = self._distribute_strategy
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tf.nest.map_structure(
+                    lambda v: (
+                        strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
+                    batch,
+                )
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def predict(self, x, *args, **kwargs):
         shape = getattr(x, "shape", None)
         if shape is not None and len(shape) == 4:

@@ -276,19 +276,17 @@ def train(config):
             c.get("max_decays"),
             c.get("jit_compile", False),
         )
-    callbacks = [
-        AtomicBackupAndRestore(
-            os.path.join(model_dir, "backup"), save_freq=c.get("backup_every_steps") or "epoch"
-        ),
-        StepTimer(),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    callbacks = [StepTimer(), keras.callbacks.TerminateOnNaN()]
     if c.get("val_dir"):
         val = data_lib.load_benchmark(c["val_dir"], scale)
         callbacks += [Validation(val, scale), SaveBest(model_dir)]
     callbacks += [
         keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"),
+        # last: an epoch counts as done for resuming only once it is validated and logged
+        AtomicBackupAndRestore(
+            os.path.join(model_dir, "backup"), save_freq=c.get("backup_every_steps") or "epoch"
+        ),
     ]
     history = model.fit(
         dataset,
@@ -299,4 +297,6 @@ def train(config):
     )
     with atomic_output(os.path.join(model_dir, "final.weights.h5")) as tmp:
         model.save_weights(tmp)
+    with atomic_output(os.path.join(model_dir, "final.json")) as tmp, open(tmp, "w") as f:
+        json.dump({"epochs": c["epochs"], "iterations": int(model.optimizer.iterations.numpy())}, f)
     return history

@@ -1,0 +1,174 @@
+"""Training: schedule, fine-tuning init, tf.distribute (mirrored, multi-worker), kill/resume."""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maffsrn_tf.model import build_model
+from maffsrn_tf.training import StepDecay, load_initial_weights
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "workers", "distributed.py")
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+
+
+def test_step_decay_halves_every_period_and_can_stop():
+    s = StepDecay(2e-4, decay_steps=200_000)
+    assert [float(s(x)) for x in (0, 199_999, 200_000, 999_999)] == pytest.approx(
+        [2e-4, 2e-4, 1e-4, 1.25e-5]
+    )
+    once = StepDecay.from_config(StepDecay(2e-4, 200_000, max_decays=1).get_config())
+    assert float(once(900_000)) == pytest.approx(1e-4)
+
+
+def test_finetune_init_copies_all_but_the_tail(tmp_path):
+    x2 = build_model("maffsrn_x2")
+    path = str(tmp_path / "x2.weights.h5")
+    x2.save_weights(path)
+    x3 = build_model("maffsrn_x3")
+    tail_before = [w.numpy().copy() for w in x3.tail.weights]
+    copied = load_initial_weights(x3, path, skip_tail=True)
+    assert copied == len(x2.weights) - len(x2.tail.weights)
+    np.testing.assert_array_equal(
+        x3.body[2].blocks[1].conv01.kernel, x2.body[2].blocks[1].conv01.kernel
+    )
+    np.testing.assert_array_equal(x3.head.v, x2.head.v)
+    for before, w in zip(tail_before, x3.tail.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+
+
+def test_mirrored_two_cpus_matches_one_device(tmp_path):
+    out = tmp_path / "m.npz"
+    proc = subprocess.run(
+        [sys.executable, WORKER, "mirrored", str(out)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = np.load(out)
+    assert r["one_iterations"] == r["mirrored_iterations"] == 1
+    assert r["mirrored_loss"] == pytest.approx(float(r["one_loss"]), rel=1e-5)
+    keys = [k[4:] for k in r.files if k.startswith("one_w")]
+    for k in keys:
+        np.testing.assert_allclose(r[f"mirrored_{k}"], r[f"one_{k}"], atol=2e-5, err_msg=k)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_end_identical(tmp_path):
+    ports = [free_port(), free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for i in range(2):
+        env = dict(
+            ENV, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, WORKER, "multi_worker", str(tmp_path / f"w{i}.npz")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-3000:]
+    a, b = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
+    assert a["iterations"] == b["iterations"] == 6
+    assert a["changed"] > 0  # the weights did train
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def make_folder(path, sizes, seed):
+    path.mkdir()
+    rng = np.random.default_rng(seed)
+    for i, (h, w) in enumerate(sizes):
+        small = rng.integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((w, h), Image.BICUBIC).save(path / f"{i}.png")
+    return str(path)
+
+
+def train_command(tmp_path, epochs):
+    return [
+        sys.executable,
+        "-m",
+        "maffsrn_tf.train",
+        "--data_dir",
+        str(tmp_path / "train"),
+        "--val_dir",
+        str(tmp_path / "val"),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        "--scale",
+        "2",
+        "--patch_size",
+        "16",
+        "--batch_size",
+        "4",
+        "--epochs",
+        str(epochs),
+        "--steps_per_epoch",
+        "12",
+        "--learning_rate",
+        "1e-3",
+        "--model_dir",
+        str(tmp_path / "run"),
+        "--verbose",
+        "2",
+    ]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_backup(tmp_path):
+    make_folder(tmp_path / "train", [(64, 64), (80, 48), (48, 96)], 0)
+    make_folder(tmp_path / "val", [(40, 40), (32, 48)], 1)
+    run = tmp_path / "run"
+    meta = run / "backup" / "training_metadata.json"
+    proc = subprocess.Popen(
+        train_command(tmp_path, 4), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 400
+    while time.time() < deadline and not (
+        meta.exists() and json.loads(meta.read_text())["epoch"] >= 2
+    ):
+        time.sleep(0.2)
+    time.sleep(1.0)  # now mid-way through epoch 3
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads(meta.read_text())["epoch"] >= 2, "no backup before the kill"
+    assert not (run / "final.json").exists()
+    resumed = subprocess.run(
+        train_command(tmp_path, 4), env=ENV, capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    final = json.loads((run / "final.json").read_text())
+    assert final["iterations"] == 4 * 12  # optimizer iterations continued, not restarted
+    with open(run / "log.csv") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs[-1] == 3 and sorted(set(epochs)) == [0, 1, 2, 3]
+    assert "Epoch 1/4" not in resumed.stdout  # resumed at a later epoch
+    assert not [p for p in run.rglob(".tmp-*")]  # nothing half-written left
+    model = build_model("maffsrn_x2")
+    model.load_weights(run / "backup" / "latest.weights.h5")  # backup is loadable
+    model.load_weights(run / "best.weights.h5")
+    assert json.loads((run / "best.json").read_text())["val_psnr"] > 0
+    assert json.loads((run / "flags.json").read_text())["steps_per_epoch"] == 12
