@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -84,8 +85,12 @@ def _check_output(in_path, out_path, overwrite):
     directory = os.path.dirname(os.path.abspath(out_path))
     if not os.path.isdir(directory):
         raise UpscaleError(f"output directory does not exist: {directory}")
-    if not os.access(directory, os.W_OK):
-        raise UpscaleError(f"output directory is not writable: {directory}")
+    try:  # a real probe: permissions, read-only file systems, pseudo file systems
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UpscaleError(f"output directory is not writable: {directory} ({err.strerror})")
 
 
 def upscale_file(

@@ -1,0 +1,57 @@
+"""Tiled vs whole-image inference on a benchmark folder: PSNR vs HR and agreement (dB).
+
+    python benchmarks/tiling.py --scale 2 --weights runs/x2/best.weights.h5 \
+        --tiles 48,64,96 --overlaps 8,16,24
+
+Prints, per (tile, overlap): mean PSNR vs HR of whole-image and tiled outputs, the
+difference, and the PSNR of tiled against whole (agreement). Used to pick the defaults
+in maffsrn_tf/inference.py.
+"""
+
+import argparse
+import os
+
+import numpy as np
+
+from maffsrn_tf import metrics
+from maffsrn_tf.data import load_benchmark
+from maffsrn_tf.inference import KerasBackend, tiled_predict
+from maffsrn_tf.pretrained import load_model_for
+from maffsrn_tf.utils import shared_dir
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--weights", default="")
+    p.add_argument("--dataset", default=os.path.join(shared_dir(), "data", "benchmark", "Set5"))
+    p.add_argument("--tiles", default="48,64,96,192")
+    p.add_argument("--overlaps", default="8,16,24")
+    a = p.parse_args()
+    backend = KerasBackend(load_model_for(a.scale, a.weights or None))
+    items = load_benchmark(a.dataset, a.scale)
+    whole = {}
+    for name, _, lr in items:
+        whole[name] = tiled_predict(backend, lr.astype(np.float32) / 255.0, a.scale, tile=0)
+    base = np.mean([metrics.psnr(hr, whole[n], a.scale) for n, hr, _ in items])
+    print(f"whole image: {base:.3f} dB on {os.path.basename(a.dataset)} x{a.scale}")
+    print("| tile | overlap | tiled PSNR | diff vs whole | tiled vs whole |")
+    print("|---|---|---|---|---|")
+    for tile in (int(t) for t in a.tiles.split(",")):
+        for overlap in (int(o) for o in a.overlaps.split(",")):
+            if 2 * overlap >= tile:
+                continue
+            psnrs, agree = [], []
+            for name, hr, lr in items:
+                out = tiled_predict(backend, lr.astype(np.float32) / 255.0, a.scale, tile, overlap)
+                psnrs.append(metrics.psnr(hr, out, a.scale))
+                agree.append(metrics.psnr(whole[name], out, 0))
+            print(
+                f"| {tile} | {overlap} | {np.mean(psnrs):.3f} | {np.mean(psnrs) - base:+.4f} | "
+                f"{np.min(agree):.2f} (min) |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
