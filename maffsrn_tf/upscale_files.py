@@ -90,7 +90,9 @@ def _check_output(in_path, out_path, overwrite):
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise UpscaleError(f"output directory is not writable: {directory} ({err.strerror})")
+        raise UpscaleError(
+            f"output directory is not writable: {directory} ({err.strerror})"
+        ) from None
 
 
 def upscale_file(
