@@ -213,8 +213,10 @@ def convert(model, quantization="float32", input_shape=None, representative_data
         if quantization == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         else:
+            # DEPTH_TO_SPACE has no 16x8 kernel: it (and only what lacks one) stays float
             converter.target_spec.supported_ops = [
-                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
             ]
     return converter.convert()
 
@@ -232,3 +234,110 @@ def shipped_tflite(scale, variant="float16"):
     if not os.path.exists(path):
         raise ValueError(f"no shipped TFLite model {path}; make it with `make tflite`")
     return path
+
+
+def measure_latency(path, height=128, width=128, runs=5, num_threads=2):
+    """Median seconds per inference of a ``.tflite`` at ``height x width`` (after one warm-up)."""
+    import time
+
+    from maffsrn_tf.inference import TFLiteBackend
+
+    backend = TFLiteBackend(path, num_threads)
+    if backend.fixed_size:
+        height, width = backend.fixed_size
+    x = np.random.default_rng(0).random((1, height, width, 3), np.float32)
+    backend(x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        backend(x)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), (height, width)
+
+
+def verify(model, tflite_path, datasets, scale, max_drop=0.5):
+    """Run a ``.tflite`` on benchmark images next to the Keras float model.
+
+    Returns ``{dataset: {"psnr", "ssim", "keras_psnr", "keras_ssim", "drop",
+    "max_abs_diff"}}``; raises ``ValueError`` when the file uses non-builtin ops, gives
+    wrong shapes, or loses more than ``max_drop`` dB PSNR on any dataset.
+    """
+    from maffsrn_tf import metrics
+    from maffsrn_tf.data import load_benchmark
+    from maffsrn_tf.evaluation import model_predict
+    from maffsrn_tf.inference import KerasBackend, TFLiteBackend
+
+    with open(tflite_path, "rb") as f:
+        ops = op_names(f.read())
+    flex = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    if flex:
+        raise ValueError(f"{tflite_path} needs non-builtin ops: {flex}")
+    lite, keras_backend = TFLiteBackend(tflite_path), KerasBackend(model)
+    report = {}
+    for folder in datasets:
+        name = os.path.basename(os.path.normpath(folder))
+        rows = []
+        for _, hr, lr in load_benchmark(folder, scale):
+            sr_lite = model_predict(lite, lr)
+            sr_keras = model_predict(keras_backend, lr)
+            if sr_lite.shape != hr.shape[: sr_lite.ndim]:
+                raise ValueError(f"{tflite_path}: output {sr_lite.shape} for HR {hr.shape}")
+            rows.append(
+                (
+                    metrics.psnr(hr, sr_lite, scale),
+                    metrics.ssim(hr, sr_lite, scale),
+                    metrics.psnr(hr, sr_keras, scale),
+                    metrics.ssim(hr, sr_keras, scale),
+                    float(np.abs(sr_lite.astype(int) - sr_keras.astype(int)).max()),
+                )
+            )
+        r = np.array(rows)
+        entry = {
+            "psnr": float(r[:, 0].mean()),
+            "ssim": float(r[:, 1].mean()),
+            "keras_psnr": float(r[:, 2].mean()),
+            "keras_ssim": float(r[:, 3].mean()),
+            "max_abs_diff_uint8": float(r[:, 4].max()),
+            "images": len(rows),
+        }
+        entry["drop"] = entry["keras_psnr"] - entry["psnr"]
+        if entry["drop"] > max_drop:
+            raise ValueError(
+                f"{tflite_path} loses {entry['drop']:.3f} dB on {name} "
+                f"(limit {max_drop}); not written"
+            )
+        report[name] = entry
+    return report
+
+
+def export(
+    model, path, quantization, datasets, input_shape=None, representative_data=None, max_drop=0.5
+):
+    """Convert, verify against the Keras model, then write ``path`` atomically.
+
+    Returns the report entry (accuracy per dataset, file size, latency, ops).
+    """
+    import shutil
+    import tempfile
+
+    from maffsrn_tf.utils import atomic_output
+
+    data = convert(model, quantization, input_shape, representative_data)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = os.path.join(tmp_dir, os.path.basename(path))
+        with open(tmp, "wb") as f:
+            f.write(data)
+        accuracy = verify(model, tmp, datasets, int(model.scale), max_drop) if datasets else {}
+        latency, size = measure_latency(tmp)
+        with atomic_output(path) as out:
+            shutil.copyfile(tmp, out)
+    return {
+        "file": os.path.basename(path),
+        "quantization": quantization,
+        "input_shape": list(input_shape) if input_shape else None,
+        "bytes": len(data),
+        "ops": op_names(data),
+        "accuracy": accuracy,
+        "latency_s": latency,
+        "latency_input": list(size),
+    }

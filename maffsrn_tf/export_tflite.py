@@ -1,0 +1,120 @@
+"""Export MAFFSRN to TFLite, verified against the Keras model before anything is written.
+
+Usage::
+
+    # the shipped models: tflite/maffsrn_x{2,3,4}_{float16,int8}.tflite + tflite/REPORT.md
+    maffsrn-export --scales 2,3,4 --quantizations float16,int8 --output_dir tflite
+
+    # one model from other weights, fixed 256x256 tiles for GPU/NPU delegates
+    maffsrn-export --scales 2 --weights runs/x2/best.weights.h5 --quantizations int8 \\
+        --tile 256 --output_dir /tmp/out
+
+Every export is run with ai-edge-litert on the validation datasets and compared with the
+Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
+latency (2 threads) measured; the report is written as REPORT.md and report.json.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from maffsrn_tf.utils import shared_dir
+
+_BENCH = os.path.join(shared_dir(), "data", "benchmark")
+FLAGS = flags.FLAGS
+flags.DEFINE_list("scales", ["2", "3", "4"], "Scales to export.")
+flags.DEFINE_list("quantizations", ["float16", "int8"], "float32, float16, dynamic, int8, int16x8.")
+flags.DEFINE_string("weights", "", "Keras weights (default: the shipped weights per scale).")
+flags.DEFINE_string("output_dir", "tflite", "Where the .tflite files and the report go.")
+flags.DEFINE_integer("tile", 0, "Fixed LR tile size (0: dynamic-shape model).")
+flags.DEFINE_list(
+    "datasets",
+    [os.path.join(_BENCH, "Set5"), os.path.join(_BENCH, "Set14")],
+    "Validation folders of HR images.",
+)
+flags.DEFINE_string(
+    "calibration_dir",
+    os.path.join(shared_dir(), "data", "train", "SR291"),
+    "HR images whose patches calibrate int8/int16x8.",
+)
+flags.DEFINE_integer("calibration_patches", 128, "Number of calibration patches.")
+flags.DEFINE_integer("calibration_size", 96, "Calibration patch size (LR pixels).")
+flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
+flags.DEFINE_string("report", "REPORT", "Report base name in --output_dir ('' for none).")
+
+
+def report_markdown(entries):
+    lines = [
+        "| model | quantization | size (KB) | Set5 PSNR / SSIM | drop vs Keras (dB) | "
+        "Set14 PSNR / SSIM | drop vs Keras (dB) | latency (ms, 2 threads) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        cells = []
+        for name in ("Set5", "Set14"):
+            a = e["accuracy"].get(name)
+            cells += (
+                [f"{a['psnr']:.2f} / {a['ssim']:.4f}", f"{a['drop']:+.3f}"] if a else ["-", "-"]
+            )
+        h, w = e["latency_input"]
+        lines.append(
+            f"| {e['file']} | {e['quantization']} | {e['bytes'] / 1024:.0f} | "
+            f"{cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
+            f"{e['latency_s'] * 1000:.0f} ({h}x{w} LR) |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    from maffsrn_tf.export import QUANTIZATIONS, export, representative_patches
+    from maffsrn_tf.pretrained import load_model_for
+    from maffsrn_tf.utils import atomic_output
+
+    bad = [q for q in FLAGS.quantizations if q not in QUANTIZATIONS]
+    if bad:
+        print(f"error: unknown quantization {bad}; use {', '.join(QUANTIZATIONS)}", file=sys.stderr)
+        return 1
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    entries = []
+    rep = None
+    if any(q in ("int8", "int16x8") for q in FLAGS.quantizations):
+        rep = representative_patches(
+            FLAGS.calibration_dir, FLAGS.calibration_patches, FLAGS.calibration_size
+        )
+    datasets = [d for d in FLAGS.datasets if os.path.isdir(d)]
+    for scale in (int(s) for s in FLAGS.scales):
+        model = load_model_for(scale, FLAGS.weights or None)
+        for q in FLAGS.quantizations:
+            suffix = f"_{FLAGS.tile}px" if FLAGS.tile else ""
+            path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}_{q}{suffix}.tflite")
+            shape = (FLAGS.tile, FLAGS.tile) if FLAGS.tile else None
+            try:
+                entry = export(model, path, q, datasets, shape, rep, FLAGS.max_drop)
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+            entry["scale"] = scale
+            entries.append(entry)
+            acc = ", ".join(
+                f"{k} {v['psnr']:.2f} dB ({v['drop']:+.3f})" for k, v in entry["accuracy"].items()
+            )
+            print(f"wrote {path}: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
+    if FLAGS.report:
+        base = os.path.join(FLAGS.output_dir, FLAGS.report)
+        with atomic_output(base + ".md") as tmp, open(tmp, "w") as f:
+            f.write(report_markdown(entries) + "\n")
+        with atomic_output(base + ".json") as tmp, open(tmp, "w") as f:
+            json.dump(entries, f, indent=2)
+        print(report_markdown(entries))
+    return 0
+
+
+def cli():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    cli()
