@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast lint upscale evaluate bench clean
+.PHONY: install test test-fast lint upscale evaluate tflite bench clean
+
+INPUT ?=
+SCALE ?= 2
+BENCH := $(MAFFSRN_SHARED)/data/benchmark
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +30,24 @@ test: lint
 
 test-fast: lint
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+# The main job: upscale INPUT (a file or folder; default: a sample photo) into out/, with a
+# bicubic | MAFFSRN comparison image next to it.
+upscale: $(STAMP)
+	$(BIN)/maffsrn-upscale --scale $(SCALE) --compare $(if $(INPUT),--input "$(INPUT)",)
+
+# Set5/Set14 tables of the shipped weights at x2, x3, x4 (MATLAB protocol).
+evaluate: $(STAMP)
+	for s in 2 3 4; do $(BIN)/maffsrn-evaluate --scale $$s --datasets $(BENCH)/Set5,$(BENCH)/Set14 || exit 1; done
+
+# The shipped TFLite models and their report, from the shipped weights.
+tflite: $(STAMP)
+	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --output_dir tflite
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/tiling.py --scale 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

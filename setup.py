@@ -21,6 +21,10 @@ setup(
         "tensorboard>=2.21,<2.22",
         "ai-edge-litert>=2.3,<3",
         "psutil>=5.9",
+        # 16-bit RGB PNG read/write (Pillow only does 16-bit grayscale).
+        "pypng>=0.20220715",
+        # Ships the offline sample photo (grace_hopper.jpg) used by `maffsrn-upscale` with no input.
+        "matplotlib>=3.8",
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff==0.17.6", "scipy>=1.13"],
@@ -32,6 +36,10 @@ setup(
         "console_scripts": [
             "maffsrn-profile=maffsrn_tf.profile:cli",
             "maffsrn-convert-weights=maffsrn_tf.convert_weights:cli",
+            "maffsrn-train=maffsrn_tf.train:cli",
+            "maffsrn-evaluate=maffsrn_tf.evaluate:cli",
+            "maffsrn-upscale=maffsrn_tf.upscale_cli:cli",
+            "maffsrn-export=maffsrn_tf.export_tflite:cli",
         ]
     },
 )

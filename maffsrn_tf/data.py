@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from maffsrn_tf.imresize import imresize, mod_crop
+from maffsrn_tf.matlab import imresize, mod_crop
 from maffsrn_tf.utils import atomic_output
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")

@@ -8,7 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from maffsrn_tf import data
-from maffsrn_tf.imresize import imresize
+from maffsrn_tf.matlab import imresize
 
 SCALE = 3
 

@@ -11,7 +11,7 @@ from conftest import shared_path
 from PIL import Image
 
 from maffsrn_tf import metrics
-from maffsrn_tf.imresize import imresize, mod_crop
+from maffsrn_tf.matlab import imresize, mod_crop
 
 NAMES = ["baby", "bird", "butterfly", "head", "woman"]
 RCAN = {

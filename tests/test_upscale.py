@@ -183,7 +183,7 @@ def test_bad_input_errors_and_no_damage(tiny, tmp_path):
 def test_cli_bad_input_one_line_and_exit_code(tmp_path, tiny, args, message):
     _, model = tiny
     proc = subprocess.run(
-        [sys.executable, "-m", "maffsrn_tf.upscale", "--model", model, *args],
+        [sys.executable, "-m", "maffsrn_tf.upscale_cli", "--model", model, *args],
         capture_output=True,
         text=True,
         env=ENV,
@@ -205,7 +205,7 @@ def test_cli_folder_with_progress(tmp_path, tiny):
         [
             sys.executable,
             "-m",
-            "maffsrn_tf.upscale",
+            "maffsrn_tf.upscale_cli",
             "--model",
             model,
             "--input",

@@ -1,0 +1,52 @@
+"""The shipped weights: they load, beat bicubic clearly, match their model card, tile cleanly."""
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+from maffsrn_tf import load_pretrained, metrics
+from maffsrn_tf.data import load_benchmark
+from maffsrn_tf.evaluation import evaluate
+from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE, KerasBackend, tiled_predict
+from maffsrn_tf.pretrained import available, model_card
+
+# A broken or mismatched file lands near or below bicubic; trained weights are far above.
+MIN_GAIN_OVER_BICUBIC = {2: 3.0, 3: 2.5, 4: 2.0}
+
+
+def test_all_three_scales_are_shipped_and_l_is_not():
+    assert {"maffsrn_x2", "maffsrn_x3", "maffsrn_x4"} <= set(available())
+    with pytest.raises(ValueError, match="no pretrained weights are shipped for 'maffsrn_l_x2'"):
+        load_pretrained("maffsrn_l_x2")
+    with pytest.raises(ValueError, match="unknown preset"):
+        load_pretrained("maffsrn_x5")
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_weights_beat_bicubic_and_match_their_card(scale):
+    set5 = shared_path("data", "benchmark", "Set5")
+    name = f"maffsrn_x{scale}"
+    model = load_pretrained(name)
+    assert model.scale == scale
+    result = evaluate([set5], scale, KerasBackend(model), progress=False)["Set5"]
+    gain = result["model"]["psnr"] - result["bicubic"]["psnr"]
+    assert gain > MIN_GAIN_OVER_BICUBIC[scale], result
+    card = model_card(name)["evaluation"]["Set5"]
+    assert card["ours"][0] == pytest.approx(result["model"]["psnr"], abs=0.006)
+    assert card["ours"][1] == pytest.approx(result["model"]["ssim"], abs=6e-5)
+
+
+@pytest.mark.parametrize("tile, overlap", [(DEFAULT_TILE, DEFAULT_OVERLAP), (64, 16)])
+def test_tiled_matches_whole_image_on_set5(tile, overlap):
+    """Tiling changes ESA's pooling grid: the defaults must keep that invisible (issue 7)."""
+    items = load_benchmark(shared_path("data", "benchmark", "Set5"), 2)
+    backend = KerasBackend(load_pretrained("maffsrn_x2"))
+    whole_psnr, tiled_psnr = [], []
+    for _, hr, lr in items:
+        x = lr.astype(np.float32) / 255.0
+        whole = tiled_predict(backend, x, 2, tile=0)
+        tiled = tiled_predict(backend, x, 2, tile=tile, overlap=overlap)
+        assert metrics.psnr(whole, tiled, 0) >= 45.0
+        whole_psnr.append(metrics.psnr(hr, whole, 2))
+        tiled_psnr.append(metrics.psnr(hr, tiled, 2))
+    assert abs(np.mean(tiled_psnr) - np.mean(whole_psnr)) <= 0.02
