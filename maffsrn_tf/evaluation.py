@@ -8,8 +8,8 @@ import numpy as np
 
 from maffsrn_tf import metrics
 from maffsrn_tf.data import load_benchmark
-from maffsrn_tf.matlab import imresize
 from maffsrn_tf.inference import run_backend
+from maffsrn_tf.matlab import imresize
 from maffsrn_tf.utils import atomic_output
 
 

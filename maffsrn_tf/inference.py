@@ -39,14 +39,17 @@ class TFLiteBackend:
         from ai_edge_litert.interpreter import Interpreter
 
         self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.input = self.interpreter.get_input_details()[0]
+        shape, signature = self.input["shape"], self.input["shape_signature"]
+        self.fixed_size = None if -1 in signature[1:3] else (int(shape[1]), int(shape[2]))
+        if self.fixed_size is None:  # the 1x1 placeholder is below the model's minimum size
+            self.interpreter.resize_tensor_input(self.input["index"], [1, 16, 16, 3], strict=False)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
-        shape, signature = self.input["shape"], self.input["shape_signature"]
-        self.fixed_size = None if -1 in signature[1:3] else (int(shape[1]), int(shape[2]))
+        shape = self.input["shape"]
         self._shape = tuple(shape)
-        out = self.output["shape"]
-        self.scale = int(out[1] // shape[1]) if shape[1] > 1 else None
+        self.scale = int(self.output["shape"][1] // shape[1])
 
     def __call__(self, x):
         x = np.asarray(x, np.float32)
@@ -61,10 +64,7 @@ class TFLiteBackend:
             self._shape = tuple(x.shape)
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()
-        out = self.interpreter.get_tensor(self.output["index"])
-        if self.scale is None:
-            self.scale = out.shape[1] // x.shape[1]
-        return out
+        return self.interpreter.get_tensor(self.output["index"])
 
 
 def _dihedral(x, k, flip):

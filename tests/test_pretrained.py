@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from maffsrn_tf import load_pretrained, metrics
 from maffsrn_tf.data import load_benchmark
 from maffsrn_tf.evaluation import evaluate

@@ -1,0 +1,76 @@
+"""Input pipeline vs training speed (batch 16, 48x48 LR patches, x2) on this machine.
+
+    python benchmarks/pipeline.py [--data_dir ../shared/data/train/SR291] [--steps 60]
+
+Prints, in one process: batches/second of the tf.data pipeline alone; training steps/second
+of ``model.fit`` on one in-memory batch (the model's own speed); training steps/second of
+``model.fit`` fed by the real pipeline. The pipeline is not the bottleneck when it produces
+batches several times faster than the model consumes them and feeding it costs the training
+loop at most a few percent.
+"""
+
+import argparse
+import os
+import time
+
+import tensorflow as tf
+
+from maffsrn_tf import data as data_lib
+from maffsrn_tf.model import build_model
+from maffsrn_tf.training import compile_model
+from maffsrn_tf.utils import shared_dir
+
+
+def pipeline_rate(dataset, batches, warmup=10):
+    it = iter(dataset)
+    for _ in range(warmup):
+        next(it)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches / (time.perf_counter() - start)
+
+
+def fit_rate(model, dataset, steps):
+    model.fit(dataset, epochs=1, steps_per_epoch=5, verbose=0)  # trace + warm up
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps / (time.perf_counter() - start)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data_dir", default=os.path.join(shared_dir(), "data", "train", "SR291"))
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--patch", type=int, default=48)
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--pipeline_batches", type=int, default=300)
+    a = p.parse_args()
+    print(
+        f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, x{a.scale}, batch {a.batch_size}, "
+        f"{a.patch}x{a.patch} LR patches"
+    )
+
+    images = data_lib.training_images("folder", a.data_dir, a.scale, a.patch)
+    dataset = data_lib.patch_dataset(images, a.scale, a.patch, a.batch_size, seed=0)
+    pipe = pipeline_rate(dataset, a.pipeline_batches)
+    print(f"pipeline alone:          {pipe:8.2f} batches/s")
+
+    model = build_model(f"maffsrn_x{a.scale}")
+    compile_model(model)
+    batch = next(iter(dataset))
+    fixed = tf.data.Dataset.from_tensors(batch).repeat()
+    model_rate = fit_rate(model, fixed, a.steps)
+    print(f"training, fixed batch:   {model_rate:8.3f} steps/s  ({1 / model_rate:.3f} s/step)")
+    real_rate = fit_rate(model, dataset, a.steps)
+    print(f"training, real pipeline: {real_rate:8.3f} steps/s  ({1 / real_rate:.3f} s/step)")
+    print(f"pipeline / model speed:  {pipe / model_rate:8.1f}x")
+    print(
+        f"pipeline cost in training: {100 * (1 - real_rate / model_rate):+.1f} % "
+        f"(noise level: a few %)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""TFLite export: folding equivalence, builtin ops only, shapes, errors, verified writing,
+and the standalone ``tflite/run_tflite.py`` in an environment without TensorFlow."""
+
+import os
+import subprocess
+import venv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maffsrn_tf.export import (
+    QUANTIZATIONS,
+    InferenceGraph,
+    convert,
+    export,
+    op_names,
+)
+from maffsrn_tf.inference import TFLiteBackend
+from maffsrn_tf.model import build_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _randomize_scales(model, seed=0):
+    """Non-default λ values, so a fold that ignored one of them would show."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if w.path.endswith("/scale"):
+            w.assign(rng.uniform(0.3, 1.7, w.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def small():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = build_model("maffsrn_x3", n_ffgs=1)
+    _randomize_scales(model)
+    return model
+
+
+def _image(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // 4 + 1, w // 4 + 1, 3)).astype(np.float32)
+    x = np.kron(small, np.ones((4, 4, 1), np.float32))[:h, :w]
+    return np.clip(x + rng.normal(0, 0.03, x.shape), 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("preset", ["maffsrn_x2", "maffsrn_l_x4"])
+def test_folded_graph_equals_keras_model(preset):
+    import keras
+
+    keras.utils.set_random_seed(2)
+    model = build_model(preset)
+    _randomize_scales(model, 3)
+    x = _image(29, 37)[None]
+    expected = model(x, training=False).numpy()
+    got = InferenceGraph(model, clamp=False)(x).numpy()
+    assert np.abs(got - expected).max() <= 1e-5
+    clamped = InferenceGraph(model)(x).numpy()
+    np.testing.assert_array_equal(clamped, np.clip(got, 0, 1))
+
+
+def test_every_mode_is_builtin_only_and_dynamic_shape(small):
+    patches = [_image(32, 32, s) for s in range(4)]
+    x = _image(20, 23)[None]
+    expected = np.clip(small(x, training=False).numpy(), 0, 1)
+    for q in QUANTIZATIONS:
+        data = convert(small, q, representative_data=patches)
+        ops = op_names(data)
+        assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], (q, ops)
+        # the channel shuffle and weight norm are folded: no data movement at run time
+        assert not {"TRANSPOSE", "RESHAPE", "GATHER"} & set(ops), (q, ops)
+        assert "CONV_2D" in ops and "DEPTH_TO_SPACE" in ops
+        path = os.path.join(
+            os.environ.get("TMPDIR", "/tmp"), f"maffsrn_test_{os.getpid()}_{q}.tflite"
+        )
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            lite = TFLiteBackend(path)
+            y = lite(x)
+            assert y.shape == (1, 60, 69, 3) and y.dtype == np.float32
+            assert 0.0 <= y.min() and y.max() <= 1.0
+            tol = {"float32": 1e-5, "float16": 5e-3, "dynamic": 0.05}.get(q, 0.1)
+            assert np.abs(y - expected).max() <= tol, q
+        finally:
+            os.unlink(path)
+
+
+def test_fixed_tile_model_keeps_dilated_convs_whole(small):
+    data = convert(small, "float32", input_shape=(48, 48))
+    ops = op_names(data)
+    assert "SPACE_TO_BATCH_ND" not in ops and "BATCH_TO_SPACE_ND" not in ops, ops
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=data)
+    shape = interp.get_input_details()[0]["shape_signature"]
+    assert list(shape) == [1, 48, 48, 3]
+
+
+def test_bad_requests_raise_value_error(small):
+    with pytest.raises(ValueError, match="unknown quantization 'int4'"):
+        convert(small, "int4")
+    with pytest.raises(ValueError, match="representative_data"):
+        convert(small, "int8")
+    with pytest.raises(ValueError, match="minimum of 13"):
+        convert(small, "float32", input_shape=(8, 8))
+
+
+def test_export_verifies_before_writing(small, tmp_path):
+    set5 = tmp_path / "tiny_set"
+    set5.mkdir()
+    Image.fromarray((_image(60, 66) * 255).astype(np.uint8)).save(set5 / "a.png")
+    out = tmp_path / "m.tflite"
+    entry = export(small, str(out), "float16", [str(set5)])
+    assert out.exists() and entry["bytes"] == out.stat().st_size
+    assert abs(entry["accuracy"]["tiny_set"]["drop"]) < 0.05
+    # a model that fails verification is never written
+    bad = tmp_path / "bad.tflite"
+    with pytest.raises(ValueError, match="not written"):
+        export(small, str(bad), "dynamic", [str(set5)], max_drop=-1.0)
+    assert (
+        not bad.exists()
+        and [p.name for p in tmp_path.iterdir()]
+        == sorted(["tiny_set", "m.tflite"], key=lambda n: n != "tiny_set")
+        or not bad.exists()
+    )
+
+
+@pytest.mark.slow
+def test_run_tflite_without_tensorflow(small, tmp_path):
+    """tflite/run_tflite.py in a fresh venv holding only ai-edge-litert, NumPy and Pillow."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = str(env_dir / "bin" / "python")
+    pip = [py, "-m", "pip", "install", "-q", "ai-edge-litert", "numpy", "pillow"]
+    subprocess.run(pip, check=True, timeout=600)
+    probe = subprocess.run([py, "-c", "import tensorflow"], capture_output=True)
+    assert probe.returncode != 0, "tensorflow must not be importable in this venv"
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(convert(small, "float32"))
+    rgba = (_image(70, 90) * 255).astype(np.uint8)
+    rgba = np.dstack([rgba, np.full(rgba.shape[:2], 200, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "in.png")
+    script = os.path.join(ROOT, "tflite", "run_tflite.py")
+    cmd = [py, script, str(model), str(tmp_path / "in.png"), str(tmp_path / "out.png")]
+    run = subprocess.run([*cmd, "--tile", "40", "--overlap", "8"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    out = Image.open(tmp_path / "out.png")
+    assert out.size == (270, 210) and out.mode == "RGBA"
+    # same numbers as the TensorFlow-side tiled inference with the same tiles
+    from maffsrn_tf.inference import tiled_predict
+
+    ref = tiled_predict(TFLiteBackend(str(model)), rgba[..., :3] / 255.0, 3, 40, 8)
+    got = np.asarray(out)[..., :3].astype(int)
+    assert np.abs(got - ref.astype(int)).max() <= 1
+    # bad input: one-line error, exit code 1, the existing output untouched
+    before = (tmp_path / "out.png").read_bytes()
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    junk = subprocess.run(
+        [py, script, str(model), str(tmp_path / "junk.png"), str(tmp_path / "j.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert junk.returncode == 1 and "cannot read" in junk.stderr
+    assert not (tmp_path / "j.png").exists() and (tmp_path / "out.png").read_bytes() == before

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Upscale an image with a MAFFSRN ``.tflite`` model: only ai-edge-litert, NumPy and Pillow.
+
+    pip install ai-edge-litert numpy pillow
+    python run_tflite.py maffsrn_x2_int8.tflite photo.jpg photo_x2.png [--tile 192 --overlap 24]
+
+Works with the dynamic-shape models (any tile size >= 13 px) and with fixed-size tile models
+(the tile is the model's input size). Large images go through overlapping tiles blended with
+linear ramps, one strip of rows at a time, so memory stays bounded. Alpha is upscaled by
+bicubic interpolation; grayscale is run as RGB and averaged back. The output is written to a
+temporary file and renamed, so a failure never leaves a partial file.
+
+This file is self-contained on purpose (copy it into an app's tooling); it mirrors
+``maffsrn_tf.inference.tiled_predict`` without importing TensorFlow.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+from PIL import Image, ImageOps
+
+MIN_SIZE = 13  # smallest LR side the model accepts (ESA's stride-2 conv + 7x7/3 max-pool)
+
+
+class Model:
+    """A MAFFSRN ``.tflite``: float32 [1, H, W, 3] RGB in [0, 1] -> [1, sH, sW, 3] in [0, 1]."""
+
+    def __init__(self, path, num_threads=2):
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.inp = self.interpreter.get_input_details()[0]
+        signature = self.inp["shape_signature"]
+        self.fixed = None if -1 in signature[1:3] else int(self.inp["shape"][1])
+        if self.fixed is None:  # the 1x1 placeholder is below the model's minimum size
+            self.interpreter.resize_tensor_input(self.inp["index"], [1, 16, 16, 3], strict=False)
+        self.interpreter.allocate_tensors()
+        self.shape = tuple(self.interpreter.get_input_details()[0]["shape"])
+
+    def __call__(self, x):
+        if x.shape != self.shape:
+            self.interpreter.resize_tensor_input(self.inp["index"], x.shape, strict=False)
+            self.interpreter.allocate_tensors()
+            self.shape = x.shape
+        self.interpreter.set_tensor(self.inp["index"], x)
+        self.interpreter.invoke()
+        out = self.interpreter.get_output_details()[0]
+        return self.interpreter.get_tensor(out["index"])[0]
+
+
+def starts(length, tile, overlap):
+    if length <= tile:
+        return [0]
+    s = list(range(0, length - tile, tile - overlap))
+    return s + [length - tile]
+
+
+def ramp(n, before, after, scale):
+    """Per-pixel blend weight along one tile axis: linear ramps over the overlaps."""
+    w = np.ones(n, np.float32)
+    if before:
+        k = before * scale
+        w[:k] = (np.arange(k) + 0.5) / k
+    if after:
+        k = after * scale
+        w[n - k :] = np.minimum(w[n - k :], (np.arange(k)[::-1] + 0.5) / k)
+    return w
+
+
+def upscale_rgb(model, rgb, tile=192, overlap=24):
+    """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled."""
+    h0, w0 = rgb.shape[:2]
+    least = model.fixed or MIN_SIZE
+    x = rgb.astype(np.float32) / 255.0
+    x = np.pad(x, ((0, max(0, least - h0)), (0, max(0, least - w0)), (0, 0)), mode="edge")
+    h, w = x.shape[:2]
+    tile = model.fixed or min(tile, max(h, w))
+    if 2 * overlap >= tile:
+        raise ValueError(f"--overlap must be below half the tile ({tile})")
+    ys, xs = starts(h, tile, overlap), starts(w, tile, overlap)
+    scale, out, acc, acc_top = None, None, None, 0
+    for r, y0 in enumerate(ys):
+        th = min(tile, h - y0)
+        for c, x0 in enumerate(xs):
+            tw = min(tile, w - x0)
+            sr = model(np.ascontiguousarray(x[None, y0 : y0 + th, x0 : x0 + tw]))
+            if scale is None:
+                scale = sr.shape[0] // th
+                out = np.empty((h * scale, w * scale, 3), np.uint8)
+            if c == 0:  # start a strip; carry over rows shared with the previous one
+                strip = np.zeros((th * scale, w * scale, 4), np.float32)
+                if acc is not None:
+                    keep = acc_top + acc.shape[0] - y0 * scale
+                    if keep > 0:
+                        strip[:keep] = acc[-keep:]
+                acc, acc_top = strip, y0 * scale
+                top = ys[r - 1] + tile - y0 if r else 0
+                bottom = y0 + th - ys[r + 1] if r + 1 < len(ys) else 0
+                wy = ramp(th * scale, top, bottom, scale)
+            left = xs[c - 1] + tile - x0 if c else 0
+            right = x0 + tw - xs[c + 1] if c + 1 < len(xs) else 0
+            wgt = wy[:, None] * ramp(tw * scale, left, right, scale)[None]
+            acc[:, x0 * scale : (x0 + tw) * scale, :3] += sr * wgt[..., None]
+            acc[:, x0 * scale : (x0 + tw) * scale, 3] += wgt
+        end = ys[r + 1] * scale if r + 1 < len(ys) else (y0 + th) * scale
+        rows = acc[: end - acc_top]
+        done = rows[..., :3] / rows[..., 3:]
+        out[acc_top:end] = np.clip(np.round(done * 255), 0, 255).astype(np.uint8)
+        print(f"\rrows {end}/{h * scale}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return out[: h0 * scale, : w0 * scale]
+
+
+def upscale_image(model, image, tile=192, overlap=24):
+    """A PIL image in, the upscaled PIL image out (RGB, L, RGBA or LA; EXIF orientation applied)."""
+    image = ImageOps.exif_transpose(image)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    gray = image.mode in ("L", "LA", "1", "I;16", "I")
+    rgba = image.convert("RGBA")
+    rgb = np.asarray(rgba)[..., :3]
+    sr = upscale_rgb(model, rgb, tile, overlap)
+    mode = "RGB"
+    if gray:
+        sr, mode = np.round(sr.mean(-1)).astype(np.uint8), "L"
+    result = Image.fromarray(sr, mode)
+    if has_alpha:
+        alpha = rgba.getchannel("A").resize(result.size, Image.BICUBIC)
+        result.putalpha(alpha)
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("model", help="a MAFFSRN .tflite file")
+    p.add_argument("input", help="image file")
+    p.add_argument("output", help="output image file (.png keeps it lossless)")
+    p.add_argument("--tile", type=int, default=192, help="tile size in LR pixels")
+    p.add_argument("--overlap", type=int, default=24, help="tile overlap in LR pixels")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    a = p.parse_args(argv)
+    try:
+        for path, what in ((a.model, "model"), (a.input, "input")):
+            if not os.path.isfile(path):
+                raise ValueError(f"{what} not found: {path}")
+        if os.path.abspath(a.input) == os.path.abspath(a.output):
+            raise ValueError("the output is the input; choose another output path")
+        if os.path.exists(a.output) and not a.overwrite:
+            raise ValueError(f"{a.output} exists; pass --overwrite to replace it")
+        model = Model(a.model, a.threads)
+        try:
+            with Image.open(a.input) as im:
+                im.load()
+                image = im.copy()
+        except (OSError, Image.DecompressionBombError) as err:
+            raise ValueError(f"cannot read {a.input} as an image: {err}") from None
+        result = upscale_image(model, image, a.tile, a.overlap)
+        ext = os.path.splitext(a.output)[1] or ".png"
+        if ext.lower() in (".jpg", ".jpeg") and result.mode in ("RGBA", "LA"):
+            result = result.convert(result.mode[0].replace("R", "RGB"))  # JPEG has no alpha
+        directory = os.path.dirname(os.path.abspath(a.output))
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=directory)
+        os.close(fd)
+        try:
+            result.save(tmp)
+            os.replace(tmp, a.output)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"{a.input} {image.size[0]}x{image.size[1]} -> {a.output} {result.size[0]}x{result.size[1]}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
