@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast lint upscale evaluate tflite bench clean
+.PHONY: install test test-fast lint upscale evaluate tflite tflite-study bench clean
 
 INPUT ?=
 SCALE ?= 2
@@ -43,6 +43,11 @@ evaluate: $(STAMP)
 # The shipped TFLite models and their report, from the shipped weights.
 tflite: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --output_dir tflite
+
+# All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
+tflite-study: $(STAMP)
+	$(BIN)/maffsrn-export --scales 2,4 --quantizations float32,float16,dynamic,int8,int16x8 \
+		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py

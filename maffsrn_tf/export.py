@@ -340,4 +340,38 @@ def export(
         "accuracy": accuracy,
         "latency_s": latency,
         "latency_input": list(size),
+        "io": io_contract(data),
     }
+
+
+def io_contract(tflite_bytes):
+    """Names, dtypes, shape signatures and quantization of the model's I/O tensors.
+
+    For float-I/O quantized models also the int8/int16 tensors right after the input's
+    QUANTIZE and right before the output's DEQUANTIZE (the integer core's I/O).
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite_bytes)
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+
+    def describe(t):
+        scale, zero = t["quantization"]
+        d = {
+            "name": t["name"],
+            "dtype": np.dtype(t["dtype"]).name,
+            "shape_signature": [int(v) for v in t.get("shape_signature", t["shape"])],
+        }
+        if scale:
+            d["quantization"] = {"scale": float(scale), "zero_point": int(zero)}
+        return d
+
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    result = {"input": describe(inp), "output": describe(out)}
+    result["signatures"] = interp.get_signature_list()
+    for op in interp._get_ops_details():
+        if op["op_name"] == "QUANTIZE" and inp["index"] in op["inputs"]:
+            result["core_input"] = describe(tensors[op["outputs"][0]])
+        if op["op_name"] == "DEQUANTIZE" and out["index"] in op["outputs"]:
+            result["core_output"] = describe(tensors[op["inputs"][0]])
+    return result

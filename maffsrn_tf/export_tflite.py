@@ -42,7 +42,8 @@ flags.DEFINE_string(
 flags.DEFINE_integer("calibration_patches", 128, "Number of calibration patches.")
 flags.DEFINE_integer("calibration_size", 96, "Calibration patch size (LR pixels).")
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
-flags.DEFINE_string("report", "REPORT", "Report base name in --output_dir ('' for none).")
+flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
+flags.DEFINE_string("report_dir", "", "Where the report goes (default: --output_dir).")
 
 
 def report_markdown(entries):
@@ -56,7 +57,7 @@ def report_markdown(entries):
         for name in ("Set5", "Set14"):
             a = e["accuracy"].get(name)
             cells += (
-                [f"{a['psnr']:.2f} / {a['ssim']:.4f}", f"{a['drop']:+.3f}"] if a else ["-", "-"]
+                [f"{a['psnr']:.2f} / {a['ssim']:.4f}", f"{a['drop']:+.4f}"] if a else ["-", "-"]
             )
         h, w = e["latency_input"]
         lines.append(
@@ -67,8 +68,33 @@ def report_markdown(entries):
     return "\n".join(lines)
 
 
+def io_markdown(entries):
+    """The input/output contract of each exported file."""
+    lines = [
+        "| model | input (signature `lr`) | output (signature `sr`) | integer core I/O |",
+        "|---|---|---|---|",
+    ]
+    for e in entries:
+        io = e["io"]
+
+        def cell(t):
+            dims = [
+                ("?", "H", "W", "?")[i] if v == -1 else str(v)
+                for i, v in enumerate(t["shape_signature"])
+            ]
+            shape = "[" + ", ".join(dims) + "]"
+            q = t.get("quantization")
+            extra = f", scale {q['scale']:.9g}, zero point {q['zero_point']}" if q else ""
+            return f"`{t['name']}` {t['dtype']} {shape}{extra}"
+
+        core = "; ".join(cell(io[k]) for k in ("core_input", "core_output") if k in io) or "-"
+        lines.append(f"| {e['file']} | {cell(io['input'])} | {cell(io['output'])} | {core} |")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
+    command = "maffsrn-export " + " ".join(sys.argv[1:])
     from maffsrn_tf.export import QUANTIZATIONS, export, representative_patches
     from maffsrn_tf.pretrained import load_model_for
     from maffsrn_tf.utils import atomic_output
@@ -99,13 +125,27 @@ def main(argv):
             entry["scale"] = scale
             entries.append(entry)
             acc = ", ".join(
-                f"{k} {v['psnr']:.2f} dB ({v['drop']:+.3f})" for k, v in entry["accuracy"].items()
+                f"{k} {v['psnr']:.2f} dB (drop {v['drop']:+.4f})"
+                for k, v in entry["accuracy"].items()
             )
             print(f"wrote {path}: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
     if FLAGS.report:
-        base = os.path.join(FLAGS.output_dir, FLAGS.report)
+        base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
+        import platform
+        import time
+
+        from maffsrn_tf.utils import cpu_name
+
+        header = (
+            f"# TFLite export report\n\nMade by `{command.strip()}` on "
+            f"{time.strftime('%Y-%m-%d')} ({cpu_name()}, Python {platform.python_version()}). "
+            "PSNR/SSIM by the MATLAB protocol; *drop* is Keras float PSNR minus TFLite PSNR "
+            "on the same images (positive = the TFLite model is worse). Latency: median of 5 "
+            "runs, ai-edge-litert, 2 threads.\n\n"
+        )
         with atomic_output(base + ".md") as tmp, open(tmp, "w") as f:
-            f.write(report_markdown(entries) + "\n")
+            f.write(header + report_markdown(entries) + "\n\n## I/O contract\n\n")
+            f.write(io_markdown(entries) + "\n")
         with atomic_output(base + ".json") as tmp, open(tmp, "w") as f:
             json.dump(entries, f, indent=2)
         print(report_markdown(entries))

@@ -49,6 +49,21 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def worker_suffix():
+    """'' for a single process or the chief of a ``TF_CONFIG`` cluster; else ``type-index``.
+
+    The chief is the ``chief`` task, or worker 0 when the cluster has no chief task.
+    """
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    kind, index = task.get("type"), int(task.get("index", 0))
+    if not kind or kind == "chief":
+        return ""
+    if kind == "worker" and index == 0 and "chief" not in config.get("cluster", {}):
+        return ""
+    return f"{kind}-{index}"
+
+
 def make_strategy(name="auto", tpu_address=""):
     """A ``tf.distribute`` strategy: auto, one_device, mirrored, multi_worker or tpu."""
     if name == "auto":
@@ -251,6 +266,9 @@ def train(config):
     """
     c = dict(config)
     model_dir = c["model_dir"]
+    worker = worker_suffix()
+    if worker:  # non-chief workers of a multi-worker run keep their files apart from the chief's
+        model_dir = os.path.join(model_dir, "workers", worker)
     os.makedirs(model_dir, exist_ok=True)
     with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
         json.dump(c, f, indent=2, sort_keys=True)

@@ -37,3 +37,15 @@ def shared_dir():
         return env
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return os.path.join(os.path.dirname(repo), "shared")
+
+
+def cpu_name():
+    """The CPU model and core count, for reports ("AMD EPYC, 2 cores")."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        import platform
+
+        model = platform.processor() or "unknown CPU"
+    return f"{model}, {os.cpu_count()} cores"

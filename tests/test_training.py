@@ -30,6 +30,41 @@ def test_step_decay_halves_every_period_and_can_stop():
     assert float(once(900_000)) == pytest.approx(1e-4)
 
 
+@pytest.mark.parametrize(
+    "tf_config, suffix",
+    [
+        (None, ""),
+        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, ""),
+        (
+            {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}},
+            "worker-1",
+        ),
+        (
+            {
+                "cluster": {"chief": ["c:0"], "worker": ["a:1"]},
+                "task": {"type": "worker", "index": 0},
+            },
+            "worker-0",
+        ),
+        (
+            {
+                "cluster": {"chief": ["c:0"], "worker": ["a:1"]},
+                "task": {"type": "chief", "index": 0},
+            },
+            "",
+        ),
+    ],
+)
+def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
+    from maffsrn_tf.training import worker_suffix
+
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert worker_suffix() == suffix
+
+
 def test_finetune_init_copies_all_but_the_tail(tmp_path):
     x2 = build_model("maffsrn_x2")
     path = str(tmp_path / "x2.weights.h5")

@@ -14,7 +14,6 @@ the weights on each dataset computed by ``maffsrn_tf.evaluation`` (same numbers 
 import csv
 import json
 import os
-import platform
 import shutil
 
 from absl import app, flags
@@ -30,19 +29,11 @@ flags.mark_flags_as_required(["run_dir", "name"])
 PAPER_SET5_PSNR = {"maffsrn_x2": 37.97, "maffsrn_x3": 34.32, "maffsrn_x4": 32.18}
 
 
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    return f"{model}, {os.cpu_count()} cores, no GPU"
-
-
 def card(run_dir, name, datasets, hardware=""):
     from maffsrn_tf.evaluation import evaluate
     from maffsrn_tf.inference import KerasBackend
     from maffsrn_tf.model import build_model
+    from maffsrn_tf.utils import cpu_name
 
     with open(os.path.join(run_dir, "flags.json")) as f:
         run_flags = json.load(f)
@@ -65,7 +56,7 @@ def card(run_dir, name, datasets, hardware=""):
         "epochs_run": len(log),
         "total_steps": len(log) * steps,
         "wall_time_hours": round(wall / 3600, 2),
-        "hardware": hardware or _cpu(),
+        "hardware": hardware or cpu_name() + ", no GPU",
         "evaluation": {
             ds: {
                 "bicubic": [round(r["bicubic"]["psnr"], 2), round(r["bicubic"]["ssim"], 4)],
