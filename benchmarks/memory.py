@@ -38,9 +38,10 @@ def main():
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--tile", type=int, default=DEFAULT_TILE)
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
+    p.add_argument("--model", default=None, help="weights or .tflite (default: shipped)")
     a = p.parse_args()
     w, h = (int(v) for v in a.size.lower().split("x"))
-    backend = make_backend(a.scale)
+    backend = make_backend(a.scale, a.model)
     image = synthetic_photo(h, w)
     backend(np.zeros((1, 64, 64, 3), np.float32))  # load kernels before the baseline
     base = psutil.Process().memory_info().rss / 2**20

@@ -176,19 +176,18 @@ def run(
         engine = make_backend(scale, model, backend)
     except (ValueError, FileNotFoundError) as err:
         raise UpscaleError(str(err)) from None
+    settings = dict(
+        scale=scale,
+        backend=engine,
+        tile=tile,
+        overlap=overlap,
+        self_ensemble=self_ensemble,
+        compare=compare,
+        overwrite=overwrite,
+        max_pixels=max_pixels,
+    )
     if not os.path.isdir(input_path):
-        return upscale_file(
-            input_path,
-            output,
-            scale,
-            engine,
-            tile,
-            overlap,
-            self_ensemble,
-            compare,
-            overwrite,
-            max_pixels,
-        )
+        return upscale_file(input_path, output, **settings)
     files = sorted(f for f in os.listdir(input_path) if f.lower().endswith(IMAGE_EXTENSIONS))
     if not files:
         raise UpscaleError(f"no images in folder {input_path}")
@@ -206,15 +205,8 @@ def run(
             written += upscale_file(
                 os.path.join(input_path, name),
                 out_dir + os.sep,
-                scale,
-                engine,
-                tile,
-                overlap,
-                self_ensemble,
-                compare,
-                overwrite,
-                max_pixels,
                 label=f"[{i}/{len(files)}]",
+                **settings,
             )
         except UpscaleError as err:  # report, go on with the other images
             print(f"error: {err}", file=sys.stderr)
