@@ -172,7 +172,11 @@ def tiled_predict(
             if progress:
                 progress(done, total)
         final_end = ys[r + 1] * scale if r + 1 < len(ys) else y_end
-        n = final_end - acc_top
-        rows = acc[:n] / wsum[:n]
-        out[acc_top:final_end] = np.clip(np.round(rows * max_value), 0, max_value).astype(out_dtype)
+        # finished rows, normalized in place (no full-strip temporaries: memory stays bounded)
+        rows = acc[: final_end - acc_top]
+        rows /= wsum[: final_end - acc_top]
+        rows *= max_value
+        np.round(rows, out=rows)
+        np.clip(rows, 0, max_value, out=rows)
+        out[acc_top:final_end] = rows
     return out

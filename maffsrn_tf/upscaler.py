@@ -93,7 +93,7 @@ def upscale(
     rgb = np.repeat(color.reshape(*color.shape[:2], 1), 3, -1) if gray else color
     h, w = rgb.shape[:2]
     pad_h, pad_w = max(0, MIN_INPUT_SIZE - h), max(0, MIN_INPUT_SIZE - w)
-    x = rgb.astype(np.float32) / top
+    x = np.multiply(rgb, np.float32(1.0 / top), dtype=np.float32)
     if pad_h or pad_w:
         x = np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     out = tiled_predict(b, x, scale, tile, overlap, self_ensemble, array.dtype, top, progress)
