@@ -11,7 +11,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["maffsrn_tf", "maffsrn_tf.*"]),
-    package_data={"maffsrn_tf": ["weights/*.weights.h5", "weights/*.json"]},
+    package_data={"maffsrn_tf": ["weights/*.npz", "weights/*.json"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",

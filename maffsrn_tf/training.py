@@ -96,10 +96,12 @@ def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
 
 
 def load_initial_weights(model, path, skip_tail=False):
-    """Initialize from a ``.weights.h5``/``.keras`` of another run (e.g. x3 from a trained x2).
+    """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2).
 
     With ``skip_tail`` the scale-specific tail keeps its fresh initialization.
     """
+    from maffsrn_tf.pretrained import load_weights_file
+
     source = keras.saving.load_model(path) if path.endswith(".keras") else None
     if source is None:
         from maffsrn_tf.model import MAFFSRN
@@ -110,7 +112,7 @@ def load_initial_weights(model, path, skip_tail=False):
             for name in ("maffsrn_x2", "maffsrn_x3", "maffsrn_x4"):
                 probe = build_model(name, n_ffgs=model.n_ffgs)
                 try:
-                    probe.load_weights(path)
+                    load_weights_file(probe, path)
                     break
                 except ValueError:
                     probe = None
@@ -119,7 +121,7 @@ def load_initial_weights(model, path, skip_tail=False):
             source = probe
         else:
             source.build((None, None, None, 3))
-            source.load_weights(path)
+            load_weights_file(source, path)
     copied = 0
     for layer, src in zip(
         [model.head, *model.body, model.tail], [source.head, *source.body, source.tail]

@@ -50,3 +50,22 @@ def test_tiled_matches_whole_image_on_set5(tile, overlap):
         whole_psnr.append(metrics.psnr(hr, whole, 2))
         tiled_psnr.append(metrics.psnr(hr, tiled, 2))
     assert abs(np.mean(tiled_psnr) - np.mean(whole_psnr)) <= 0.02
+
+
+def test_npz_weights_name_the_mismatch(tmp_path):
+    from maffsrn_tf.model import build_model
+    from maffsrn_tf.pretrained import load_npz, save_npz, weights_path
+
+    x3 = build_model("maffsrn_x3")
+    with pytest.raises(ValueError, match=r"mis-shaped \['tail/tail_k3/v: file"):
+        load_npz(x3, weights_path("maffsrn_x2"))
+    small = build_model("maffsrn_x2", n_ffgs=1)
+    with pytest.raises(ValueError, match=r"unexpected \['body.1/"):
+        load_npz(small, weights_path("maffsrn_x2"))
+    # round trip
+    path = str(tmp_path / "w.npz")
+    save_npz(small, path)
+    again = build_model("maffsrn_x2", n_ffgs=1)
+    load_npz(again, path)
+    for a, b in zip(small.weights, again.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -5,16 +5,15 @@ Usage::
     python tools/ship_weights.py --run_dir runs/x2 --name maffsrn_x2 \
         --datasets ../shared/data/benchmark/Set5,../shared/data/benchmark/Set14
 
-Writes ``maffsrn_tf/weights/{name}.weights.h5`` and ``{name}.json``: the training flags, the
-best epoch, steps, wall time (sum of the logged per-step times), the hardware, and PSNR/SSIM of
-the weights on each dataset computed by ``maffsrn_tf.evaluation`` (same numbers as
-``maffsrn-evaluate``). Both files are written atomically.
+Writes ``maffsrn_tf/weights/{name}.npz`` (see ``maffsrn_tf.pretrained``) and ``{name}.json``:
+the training flags, the best epoch, steps, wall time (sum of the logged per-step times), the
+hardware, and PSNR/SSIM of the weights on each dataset computed by ``maffsrn_tf.evaluation``
+(same numbers as ``maffsrn-evaluate``). Both files are written atomically.
 """
 
 import csv
 import json
 import os
-import shutil
 
 from absl import app, flags
 
@@ -192,13 +191,16 @@ def main(argv):
 
 
 def ship(run_dir, name, datasets, hardware):
-    from maffsrn_tf.pretrained import WEIGHTS_DIR
+    from maffsrn_tf.model import build_model
+    from maffsrn_tf.pretrained import SHIPPED_EXT, WEIGHTS_DIR, save_npz
     from maffsrn_tf.utils import atomic_output
 
     info = card(run_dir, name, datasets, hardware)
     os.makedirs(WEIGHTS_DIR, exist_ok=True)
-    with atomic_output(os.path.join(WEIGHTS_DIR, f"{name}.weights.h5")) as tmp:
-        shutil.copyfile(os.path.join(run_dir, "best.weights.h5"), tmp)
+    model = build_model(name)
+    model.load_weights(os.path.join(run_dir, "best.weights.h5"))
+    with atomic_output(os.path.join(WEIGHTS_DIR, name + SHIPPED_EXT)) as tmp:
+        save_npz(model, tmp)
     with atomic_output(os.path.join(WEIGHTS_DIR, f"{name}.json")) as tmp:
         with open(tmp, "w") as f:
             json.dump(info, f, indent=2)
