@@ -177,17 +177,22 @@ def representative_patches(folder, count=64, size=64, seed=0):
     return patches
 
 
-def convert(model, quantization="float32", input_shape=None, representative_data=None):
+def convert(
+    model, quantization="float32", input_shape=None, representative_data=None, uint8_io=False
+):
     """Convert a Keras MAFFSRN to TFLite bytes (builtin ops only).
 
     ``input_shape``: ``None`` for a dynamic ``[1, None, None, 3]`` model, or ``(H, W)`` for a
     fixed-size tile model. ``representative_data``: a list of float ``H x W x 3`` arrays in
-    [0, 1], needed by ``int8`` and ``int16x8``.
+    [0, 1], needed by ``int8`` and ``int16x8``. ``uint8_io`` (``int8`` only): uint8 input and
+    output tensors (pixel values 0..255, scale 1/255, zero point 0) instead of float32 ones.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"unknown quantization {quantization!r}; one of {', '.join(QUANTIZATIONS)}"
         )
+    if uint8_io and quantization != "int8":
+        raise ValueError(f"uint8_io needs quantization 'int8', not {quantization!r}")
     if quantization in ("int8", "int16x8") and not representative_data:
         raise ValueError(f"{quantization} needs representative_data (calibration patches)")
     if input_shape is not None and min(input_shape) < MIN_INPUT_SIZE:
@@ -212,6 +217,9 @@ def convert(model, quantization="float32", input_shape=None, representative_data
         converter.representative_dataset = gen
         if quantization == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if uint8_io:
+                converter.inference_input_type = tf.uint8
+                converter.inference_output_type = tf.uint8
         else:
             # DEPTH_TO_SPACE has no 16x8 kernel: it (and only what lacks one) stays float
             converter.target_spec.supported_ops = [
@@ -311,7 +319,14 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
 
 
 def export(
-    model, path, quantization, datasets, input_shape=None, representative_data=None, max_drop=0.5
+    model,
+    path,
+    quantization,
+    datasets,
+    input_shape=None,
+    representative_data=None,
+    max_drop=0.5,
+    uint8_io=False,
 ):
     """Convert, verify against the Keras model, then write ``path`` atomically.
 
@@ -322,7 +337,7 @@ def export(
 
     from maffsrn_tf.utils import atomic_output
 
-    data = convert(model, quantization, input_shape, representative_data)
+    data = convert(model, quantization, input_shape, representative_data, uint8_io)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = os.path.join(tmp_dir, os.path.basename(path))
         with open(tmp, "wb") as f:

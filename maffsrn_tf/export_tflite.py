@@ -29,6 +29,7 @@ flags.DEFINE_list("quantizations", ["float16", "int8"], "float32, float16, dynam
 flags.DEFINE_string("weights", "", "Keras weights (default: the shipped weights per scale).")
 flags.DEFINE_string("output_dir", "tflite", "Where the .tflite files and the report go.")
 flags.DEFINE_integer("tile", 0, "Fixed LR tile size (0: dynamic-shape model).")
+flags.DEFINE_bool("uint8_io", False, "int8 models with uint8 pixel input/output (0..255).")
 flags.DEFINE_list(
     "datasets",
     [os.path.join(_BENCH, "Set5"), os.path.join(_BENCH, "Set14")],
@@ -115,10 +116,12 @@ def main(argv):
         model = load_model_for(scale, FLAGS.weights or None)
         for q in FLAGS.quantizations:
             suffix = f"_{FLAGS.tile}px" if FLAGS.tile else ""
+            uint8_io = FLAGS.uint8_io and q == "int8"
+            suffix += "_uint8io" if uint8_io else ""
             path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}_{q}{suffix}.tflite")
             shape = (FLAGS.tile, FLAGS.tile) if FLAGS.tile else None
             try:
-                entry = export(model, path, q, datasets, shape, rep, FLAGS.max_drop)
+                entry = export(model, path, q, datasets, shape, rep, FLAGS.max_drop, uint8_io)
             except ValueError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1

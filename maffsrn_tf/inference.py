@@ -52,6 +52,8 @@ class TFLiteBackend:
         self.scale = int(self.output["shape"][1] // shape[1])
 
     def __call__(self, x):
+        """float32 in [0, 1] in and out, whatever the model's I/O types (uint8 I/O is mapped
+        through the tensors' quantization parameters)."""
         x = np.asarray(x, np.float32)
         if tuple(x.shape) != self._shape:
             if self.fixed_size:
@@ -62,9 +64,18 @@ class TFLiteBackend:
             self.interpreter.allocate_tensors()
             self.output = self.interpreter.get_output_details()[0]
             self._shape = tuple(x.shape)
+        dtype = self.input["dtype"]
+        if dtype != np.float32:
+            scale, zero = self.input["quantization"]
+            info = np.iinfo(dtype)
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output["index"])
+        y = self.interpreter.get_tensor(self.output["index"])
+        if y.dtype != np.float32:
+            scale, zero = self.output["quantization"]
+            y = (y.astype(np.float32) - zero) * np.float32(scale)
+        return y
 
 
 def _dihedral(x, k, flip):

@@ -89,6 +89,24 @@ def test_every_mode_is_builtin_only_and_dynamic_shape(small):
             os.unlink(path)
 
 
+def test_uint8_io_variant_takes_pixels(small, tmp_path):
+    patches = [_image(32, 32, s) for s in range(4)]
+    data = convert(small, "int8", representative_data=patches, uint8_io=True)
+    path = tmp_path / "u8.tflite"
+    path.write_bytes(data)
+    lite = TFLiteBackend(str(path))
+    assert lite.input["dtype"] == np.uint8 and lite.output["dtype"] == np.uint8
+    scale, zero = lite.input["quantization"]
+    assert zero == 0 and scale == pytest.approx(1 / 255, rel=1e-3)
+    x = np.round(_image(20, 23)[None] * 255) / 255
+    float_io = tmp_path / "f.tflite"
+    float_io.write_bytes(convert(small, "int8", representative_data=patches))
+    expected = TFLiteBackend(str(float_io))(x)
+    assert np.abs(lite(x) - expected).max() <= 2.5 / 255
+    with pytest.raises(ValueError, match="uint8_io needs quantization 'int8'"):
+        convert(small, "float16", uint8_io=True)
+
+
 def test_fixed_tile_model_keeps_dilated_convs_whole(small):
     data = convert(small, "float32", input_shape=(48, 48))
     ops = op_names(data)
