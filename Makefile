@@ -47,7 +47,8 @@ tflite: $(STAMP)
 # All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
 tflite-study: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,4 --quantizations float32,float16,dynamic,int8,int16x8 \
-		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION
+		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION \
+		--datasets $(BENCH)/Set5
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py

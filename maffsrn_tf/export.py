@@ -18,6 +18,8 @@ from maffsrn_tf.layers import LEAKY_SLOPE
 from maffsrn_tf.model import MIN_INPUT_SIZE
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
+# Chosen on x2 (Set5 and Set14 drops, tflite/QUANTIZATION.md); 100 (min/max) lost 0.20-0.27 dB.
+DEFAULT_CALIBRATION_PERCENTILE = 65.0
 TFLITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tflite")
 
 
@@ -177,8 +179,72 @@ def representative_patches(folder, count=64, size=64, seed=0):
     return patches
 
 
+def _pixel_tensors(model):
+    """The input and the tensors that only move its pixels (the skip's replicate padding):
+    they share the input's quantization (CONCATENATION needs equal scales), so they keep
+    its full [0, 1] range."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    moving = {"SLICE", "STRIDED_SLICE", "CONCATENATION", "PAD", "RESHAPE"}
+    graph = model.subgraphs[0]
+    pixels = {int(i) for i in graph.inputs}
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+        if name in moving and int(op.inputs[0]) in pixels:
+            pixels.update(int(o) for o in op.outputs)
+    return pixels
+
+
+def percentile_calibrated(float_model, samples, percentile):
+    """A calibrated float model whose activation ranges are robust to outlier patches.
+
+    TFLite calibrates with the min/max over *all* samples, so one unusual patch widens a
+    tensor's range and coarsens its int8 grid for every image (more calibration data made
+    our int8 models worse). Here each sample is calibrated on its own and a tensor's range is
+    the ``percentile`` of the per-sample maxima (and ``100 - percentile`` of the minima):
+    the rare extremes are clipped, the common values keep a fine grid.
+    """
+    from tensorflow.lite.python.optimize import calibrator
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = calibrator.add_intermediate_tensors(float_model)
+    lows, highs, last = [], [], None
+    for sample in samples:
+        feed = [np.asarray(sample, np.float32)[None]]
+        last = calibrator.Calibrator(model, [], []).calibrate(lambda feed=feed: iter([feed]))
+        tensors = flatbuffer_utils.convert_bytearray_to_object(bytearray(last)).subgraphs[0].tensors
+        ranges = [
+            (t.quantization.min[0], t.quantization.max[0])
+            if t.quantization is not None
+            and t.quantization.min is not None
+            and len(t.quantization.min)
+            else (np.nan, np.nan)
+            for t in tensors
+        ]
+        lows.append([r[0] for r in ranges])
+        highs.append([r[1] for r in ranges])
+    low = np.percentile(np.array(lows), 100 - percentile, axis=0)
+    high = np.percentile(np.array(highs), percentile, axis=0)
+    calibrated = flatbuffer_utils.convert_bytearray_to_object(bytearray(last))
+    graph = calibrated.subgraphs[0]
+    pixels = _pixel_tensors(calibrated)
+    for i, t in enumerate(graph.tensors):
+        if i in pixels:  # the input's range is known: [0, 1] (never clip highlights)
+            t.quantization.min, t.quantization.max = [0.0], [1.0]
+        elif not np.isnan(low[i]):
+            t.quantization.min, t.quantization.max = [float(low[i])], [float(high[i])]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(calibrated))
+
+
 def convert(
-    model, quantization="float32", input_shape=None, representative_data=None, uint8_io=False
+    model,
+    quantization="float32",
+    input_shape=None,
+    representative_data=None,
+    uint8_io=False,
+    calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
 ):
     """Convert a Keras MAFFSRN to TFLite bytes (builtin ops only).
 
@@ -186,6 +252,8 @@ def convert(
     fixed-size tile model. ``representative_data``: a list of float ``H x W x 3`` arrays in
     [0, 1], needed by ``int8`` and ``int16x8``. ``uint8_io`` (``int8`` only): uint8 input and
     output tensors (pixel values 0..255, scale 1/255, zero point 0) instead of float32 ones.
+    ``calibration_percentile`` (``int8``): activation ranges from that percentile of the
+    per-sample extremes (``percentile_calibrated``); ``100`` is TFLite's plain min/max.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
@@ -197,11 +265,25 @@ def convert(
         raise ValueError(f"{quantization} needs representative_data (calibration patches)")
     if input_shape is not None and min(input_shape) < MIN_INPUT_SIZE:
         raise ValueError(f"input_shape {input_shape} is below the minimum of {MIN_INPUT_SIZE}")
+    if not 0 < calibration_percentile <= 100:
+        raise ValueError(
+            f"calibration_percentile must be in (0, 100], got {calibration_percentile}"
+        )
     graph = InferenceGraph(model)
     h, w = input_shape if input_shape is not None else (None, None)
     fn = graph.concrete_function(h, w)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], graph)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "int8" and calibration_percentile < 100:
+        from tensorflow.lite.python.convert import mlir_quantize
+
+        samples = [
+            p[: input_shape[0], : input_shape[1]] if input_shape is not None else p
+            for p in representative_data
+        ]
+        calibrated = percentile_calibrated(converter.convert(), samples, calibration_percentile)
+        io = tf.uint8 if uint8_io else tf.float32
+        return mlir_quantize(calibrated, input_data_type=io, output_data_type=io)
     if quantization != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
@@ -327,6 +409,7 @@ def export(
     representative_data=None,
     max_drop=0.5,
     uint8_io=False,
+    calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
 ):
     """Convert, verify against the Keras model, then write ``path`` atomically.
 
@@ -337,7 +420,9 @@ def export(
 
     from maffsrn_tf.utils import atomic_output
 
-    data = convert(model, quantization, input_shape, representative_data, uint8_io)
+    data = convert(
+        model, quantization, input_shape, representative_data, uint8_io, calibration_percentile
+    )
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = os.path.join(tmp_dir, os.path.basename(path))
         with open(tmp, "wb") as f:
@@ -350,6 +435,7 @@ def export(
         "file": os.path.basename(path),
         "quantization": quantization,
         "input_shape": list(input_shape) if input_shape else None,
+        "calibration_percentile": calibration_percentile if quantization == "int8" else None,
         "bytes": len(data),
         "ops": op_names(data),
         "accuracy": accuracy,

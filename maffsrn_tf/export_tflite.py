@@ -20,6 +20,7 @@ import sys
 
 from absl import app, flags
 
+from maffsrn_tf.export import DEFAULT_CALIBRATION_PERCENTILE
 from maffsrn_tf.utils import shared_dir
 
 _BENCH = os.path.join(shared_dir(), "data", "benchmark")
@@ -41,7 +42,12 @@ flags.DEFINE_string(
     "HR images whose patches calibrate int8/int16x8.",
 )
 flags.DEFINE_integer("calibration_patches", 128, "Number of calibration patches.")
-flags.DEFINE_integer("calibration_size", 96, "Calibration patch size (LR pixels).")
+flags.DEFINE_integer("calibration_size", 64, "Calibration patch size (LR pixels).")
+flags.DEFINE_float(
+    "calibration_percentile",
+    DEFAULT_CALIBRATION_PERCENTILE,
+    "int8 activation ranges: this percentile of the per-patch extremes (100: plain min/max).",
+)
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
 flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
 flags.DEFINE_string("report_dir", "", "Where the report goes (default: --output_dir).")
@@ -121,7 +127,17 @@ def main(argv):
             path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}_{q}{suffix}.tflite")
             shape = (FLAGS.tile, FLAGS.tile) if FLAGS.tile else None
             try:
-                entry = export(model, path, q, datasets, shape, rep, FLAGS.max_drop, uint8_io)
+                entry = export(
+                    model,
+                    path,
+                    q,
+                    datasets,
+                    shape,
+                    rep,
+                    FLAGS.max_drop,
+                    uint8_io,
+                    FLAGS.calibration_percentile,
+                )
             except ValueError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1

@@ -125,6 +125,30 @@ def test_bad_requests_raise_value_error(small):
         convert(small, "int8")
     with pytest.raises(ValueError, match="minimum of 13"):
         convert(small, "float32", input_shape=(8, 8))
+    with pytest.raises(ValueError, match="calibration_percentile"):
+        convert(small, "int8", representative_data=[_image(32, 32)], calibration_percentile=0)
+
+
+def test_percentile_calibration_ignores_an_outlier_patch(small, tmp_path):
+    """One outlier patch sets TFLite's min/max ranges and coarsens every tensor's grid; the
+    percentile ranges ignore it, so typical images come out closer to the float model."""
+    from maffsrn_tf.export import io_contract
+
+    typical = [_image(32, 32, s) * 0.5 for s in range(8)]
+    patches = typical + [np.ones((32, 32, 3), np.float32) * s for s in (0, 1)]
+    x = _image(24, 24, 99)[None] * 0.5
+    expected = small(x, training=False).numpy()
+    errors = {}
+    for pct in (100, 65):
+        data = convert(small, "int8", representative_data=patches, calibration_percentile=pct)
+        # the input keeps its full [0, 1] range either way: highlights are never clipped
+        assert io_contract(data)["core_input"]["quantization"]["scale"] == pytest.approx(
+            1 / 255, rel=0.02
+        )
+        path = tmp_path / f"p{pct}.tflite"
+        path.write_bytes(data)
+        errors[pct] = np.abs(TFLiteBackend(str(path))(x) - expected).mean()
+    assert errors[65] < 0.8 * errors[100], errors
 
 
 def test_export_verifies_before_writing(small, tmp_path):
