@@ -1,11 +1,14 @@
 """Which tensors lose accuracy under int8: per-layer quantization error of a MAFFSRN.
 
-    python benchmarks/int8_layers.py --scale 2 [--top 15] [--csv out/int8_layers.csv]
+    python benchmarks/int8_layers.py --scale 2 [--top 15] [--csv out/int8_layers.csv] [--ablate]
 
 Runs TensorFlow Lite's QuantizationDebugger on the folded inference graph with the same
 calibration patches as ``maffsrn-export`` and prints the tensors with the largest
 RMSE / quantization-step ratio (a well-quantized tensor has about 0.29 = 1/sqrt(12): pure
-rounding noise; much more means clipped ranges or outliers), and the value ranges seen.
+rounding noise; much more means clipped ranges or outliers). With ``--ablate`` it also
+keeps each quarter of the network (in tensor order) and the tail in float in turn and prints
+the Set5 PSNR drop of each mixed model against the Keras model (plain min/max calibration):
+where the int8 loss accumulates.
 """
 
 import argparse
@@ -46,6 +49,8 @@ def main():
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--csv", default="")
+    p.add_argument("--ablate", action="store_true")
+    p.add_argument("--set5", default=os.path.join(shared_dir(), "data", "benchmark", "Set5"))
     a = p.parse_args()
     model = load_model_for(a.scale, a.weights or None)
     patches = representative_patches(a.calibration_dir, a.patches, a.size)
@@ -69,6 +74,47 @@ def main():
             f"{float(r['scale']):.4g} | {float(r['max_abs_error']):.4g} |"
         )
     print(f"full statistics: {path}")
+    if a.ablate:
+        ablate(model, patches, rows, a.set5)
+
+
+def ablate(model, patches, rows, set5):
+    """Set5 drop with groups of tensors kept in float (QuantizationDebugger denylist)."""
+    import tempfile
+
+    from maffsrn_tf.export import verify
+
+    names = [r["tensor_name"] for r in sorted(rows, key=lambda r: int(r["tensor_idx"]))]
+    n = len(names)
+    groups = {"none (all int8)": []}
+    groups.update(
+        {f"quarter {i + 1} in float": names[i * n // 4 : (i + 1) * n // 4] for i in range(4)}
+    )
+    groups["tail (last 6 tensors) in float"] = names[-6:]
+    print("| kept in float | tensors | Set5 drop (dB) |")
+    print("|---|---|---|")
+    for label, nodes in groups.items():
+        graph = InferenceGraph(model)
+        fn = graph.concrete_function()
+
+        def gen():
+            for p in patches:
+                yield [np.asarray(p, np.float32)[None]]
+
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], graph)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = gen
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=gen, debug_options=options
+        )
+        data = debugger.get_nondebug_quantized_model()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.tflite")
+            with open(path, "wb") as f:
+                f.write(data)
+            drop = verify(model, path, [set5], int(model.scale), max_drop=10)["Set5"]["drop"]
+        print(f"| {label} | {len(nodes)} | {drop:+.4f} |", flush=True)
 
 
 if __name__ == "__main__":
