@@ -86,7 +86,24 @@ def fold_weights(model):
     w["tail"] = (tail, l3 * b3 + l5 * b5)
     model.upsample.build((None, None, None, 3))
     w["skip"] = _np(model.upsample._kernel)
+    w["skip_split"] = split_for_int8(w["skip"])
     return w
+
+
+def split_for_int8(kernel):
+    """``kernel`` as two kernels that sum to it: one exactly on the per-output-channel int8
+    grid TFLite quantizes weights to, and the (127x smaller) remainder.
+
+    The bicubic skip's fixed coefficients are not int8 numbers: quantized, they shift every
+    output pixel (0.1 dB at x4 in the dynamic, int8 and int16x8 models). Split this way the
+    first part quantizes exactly and the second one's error is ~250x smaller; in float the
+    two convolutions (3 input channels) add a negligible cost.
+    """
+    kernel = np.asarray(kernel, np.float64)
+    step = np.abs(kernel).max(axis=(0, 1, 2)) / 127.0
+    step[step == 0] = 1.0
+    high = np.round(kernel / step) * step
+    return high.astype(np.float32), (kernel - high).astype(np.float32)
 
 
 class InferenceGraph(tf.Module):
@@ -152,7 +169,8 @@ class InferenceGraph(tf.Module):
         for f in self.w["ffgs"]:
             h = self._ffg(h, f)
         tail = self._conv(h, self.w["tail"])
-        skip = tf.nn.conv2d(self._replicate_pad(x), tf.constant(self.w["skip"]), 1, "VALID")
+        padded = self._replicate_pad(x)
+        skip = sum(tf.nn.conv2d(padded, tf.constant(k), 1, "VALID") for k in self.w["skip_split"])
         y = tf.nn.depth_to_space(tail + skip, self.scale)
         return tf.clip_by_value(y, 0.0, 1.0) if self.clamp else y
 

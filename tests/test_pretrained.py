@@ -69,3 +69,33 @@ def test_npz_weights_name_the_mismatch(tmp_path):
     load_npz(again, path)
     for a, b in zip(small.weights, again.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_tflite_models_keep_their_contract(scale):
+    from maffsrn_tf.export import io_contract, op_names, shipped_tflite
+    from maffsrn_tf.inference import TFLiteBackend
+
+    for variant in ("float16", "int8"):
+        path = shipped_tflite(scale, variant)
+        with open(path, "rb") as f:
+            data = f.read()
+        assert not [op for op in op_names(data) if op.startswith("Flex") or op == "CUSTOM"]
+        io = io_contract(data)
+        assert io["signatures"]["serving_default"] == {"inputs": ["lr"], "outputs": ["sr"]}
+        for key in ("input", "output"):
+            assert io[key]["dtype"] == "float32"
+            assert io[key]["shape_signature"] == [1, -1, -1, 3]
+        y = TFLiteBackend(path)(np.full((1, 13, 17, 3), 0.5, np.float32))
+        assert y.shape == (1, 13 * scale, 17 * scale, 3)
+        assert 0.0 <= y.min() and y.max() <= 1.0
+
+
+def test_shipped_float16_x2_matches_keras_on_set5():
+    from maffsrn_tf.export import shipped_tflite
+    from maffsrn_tf.inference import TFLiteBackend
+
+    set5 = shared_path("data", "benchmark", "Set5")
+    lite = evaluate([set5], 2, TFLiteBackend(shipped_tflite(2, "float16")), progress=False)
+    keras_psnr = model_card("maffsrn_x2")["evaluation"]["Set5"]["ours"][0]
+    assert abs(lite["Set5"]["model"]["psnr"] - keras_psnr) <= 0.01
