@@ -211,3 +211,15 @@ def test_run_tflite_without_tensorflow(small, tmp_path):
     )
     assert junk.returncode == 1 and "cannot read" in junk.stderr
     assert not (tmp_path / "j.png").exists() and (tmp_path / "out.png").read_bytes() == before
+
+
+def test_skip_split_is_exact_on_the_int8_grid():
+    from maffsrn_tf.export import fold_weights, split_for_int8
+
+    kernel = fold_weights(build_model("maffsrn_x4", n_ffgs=1))["skip"]
+    high, low = split_for_int8(kernel)
+    np.testing.assert_allclose(high + low, kernel, atol=1e-7)
+    step = np.abs(kernel).max(axis=(0, 1, 2)) / 127
+    q = high / step
+    np.testing.assert_allclose(q, np.round(q), atol=1e-4)  # integers: quantizes exactly
+    assert np.abs(low).max() <= step.max() / 2 + 1e-7

@@ -65,10 +65,13 @@ def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
     assert worker_suffix() == suffix
 
 
-def test_finetune_init_copies_all_but_the_tail(tmp_path):
+@pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
+def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
+    from maffsrn_tf.pretrained import save_npz
+
     x2 = build_model("maffsrn_x2")
-    path = str(tmp_path / "x2.weights.h5")
-    x2.save_weights(path)
+    path = str(tmp_path / f"x2.{fmt}")
+    save_npz(x2, path) if fmt == "npz" else x2.save_weights(path)
     x3 = build_model("maffsrn_x3")
     tail_before = [w.numpy().copy() for w in x3.tail.weights]
     copied = load_initial_weights(x3, path, skip_tail=True)

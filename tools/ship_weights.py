@@ -87,6 +87,12 @@ def command_line(flags_dict):
         "init_weights": "",
     }
     parts = ["maffsrn-train"]
+    flags_dict = dict(flags_dict)
+    init = flags_dict.get("init_weights", "")
+    if init.startswith("maffsrn_tf/weights/") and init.endswith(".weights.h5"):
+        # the shipped x2 weights were an .h5 when x3/x4 were trained; the same values now
+        # ship as .npz, which --init_weights reads too
+        flags_dict["init_weights"] = init[: -len(".weights.h5")] + ".npz"
     for key, value in flags_dict.items():
         if key in skip or defaults.get(key, object()) == value:
             continue
@@ -159,7 +165,7 @@ def render(cards):
             f"- Optimizer: {f['optimizer']}, lr {f['learning_rate']:g} halved every "
             f"{f['decay_epochs']} epochs; L1 loss."
             + (
-                f" Initialized from `{f['init_weights']}` (all but the tail)."
+                " Initialized from the shipped x2 weights (all but the scale-specific tail)."
                 if f["init_weights"]
                 else ""
             ),
