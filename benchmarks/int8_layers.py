@@ -23,7 +23,8 @@ from maffsrn_tf.pretrained import load_model_for
 from maffsrn_tf.utils import shared_dir
 
 
-def debugger_for(model, patches):
+def debugger_for(model, patches, denylisted_nodes=None):
+    """A QuantizationDebugger over the folded graph; ``denylisted_nodes`` stay in float."""
     graph = InferenceGraph(model)
     fn = graph.concrete_function()
 
@@ -34,8 +35,13 @@ def debugger_for(model, patches):
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], graph)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = gen
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
+    if denylisted_nodes is None:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted_nodes)
+    return tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=gen, debug_options=options
+    )
 
 
 def main():
@@ -94,20 +100,7 @@ def ablate(model, patches, rows, set5):
     print("| kept in float | tensors | Set5 drop (dB) |")
     print("|---|---|---|")
     for label, nodes in groups.items():
-        graph = InferenceGraph(model)
-        fn = graph.concrete_function()
-
-        def gen():
-            for p in patches:
-                yield [np.asarray(p, np.float32)[None]]
-
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], graph)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = gen
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=gen, debug_options=options
-        )
+        debugger = debugger_for(model, patches, nodes)
         data = debugger.get_nondebug_quantized_model()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "m.tflite")

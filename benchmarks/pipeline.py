@@ -1,6 +1,6 @@
 """Input pipeline vs training speed (batch 16, 48x48 LR patches, x2) on this machine.
 
-    python benchmarks/pipeline.py [--data_dir ../shared/data/train/SR291] [--steps 60]
+    python benchmarks/pipeline.py [--data_dir ../shared/data/train/SR291] [--steps 100]
 
 Prints, in one process: batches/second of the tf.data pipeline alone; training steps/second
 of ``model.fit`` on one in-memory batch (the model's own speed); training steps/second of
@@ -44,7 +44,7 @@ def main():
     p.add_argument("--scale", type=int, default=2)
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--patch", type=int, default=48)
-    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--steps", type=int, default=100)
     p.add_argument("--pipeline_batches", type=int, default=300)
     a = p.parse_args()
     print(
