@@ -47,9 +47,10 @@ class TFLiteBackend:
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
-        shape = self.input["shape"]
-        self._shape = tuple(shape)
-        self.scale = int(self.output["shape"][1] // shape[1])
+        self._shape = tuple(self.input["shape"])
+        # the output's size is only known after a run (it depends on a SHAPE op)
+        probe = np.zeros(self._shape, np.float32)
+        self.scale = int(self(probe).shape[1] // self._shape[1])
 
     def __call__(self, x):
         """float32 in [0, 1] in and out, whatever the model's I/O types (uint8 I/O is mapped

@@ -86,9 +86,27 @@ def test_shipped_tflite_models_keep_their_contract(scale):
         for key in ("input", "output"):
             assert io[key]["dtype"] == "float32"
             assert io[key]["shape_signature"] == [1, -1, -1, 3]
-        y = TFLiteBackend(path)(np.full((1, 13, 17, 3), 0.5, np.float32))
+        backend = TFLiteBackend(path)
+        assert backend.scale == scale and backend.fixed_size is None
+        y = backend(np.full((1, 13, 17, 3), 0.5, np.float32))
         assert y.shape == (1, 13 * scale, 17 * scale, 3)
         assert 0.0 <= y.min() and y.max() <= 1.0
+
+
+def test_upscale_with_the_shipped_tflite_backend():
+    from maffsrn_tf.upscaler import upscale
+
+    image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    out = upscale(image, scale=4, backend="tflite")
+    assert out.shape == (80, 120, 3) and out.dtype == np.uint8
+    with pytest.raises(ValueError, match="upscales x4, but --scale 2"):
+        upscale(image, scale=2, model=shipped_tflite_path(4))
+
+
+def shipped_tflite_path(scale):
+    from maffsrn_tf.export import shipped_tflite
+
+    return shipped_tflite(scale, "int8")
 
 
 def test_shipped_float16_x2_matches_keras_on_set5():
