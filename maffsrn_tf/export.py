@@ -228,11 +228,12 @@ def percentile_calibrated(float_model, samples, percentile):
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = calibrator.add_intermediate_tensors(float_model)
-    lows, highs, last = [], [], None
+    lows, highs, calibrated = [], [], None
     for sample in samples:
         feed = [np.asarray(sample, np.float32)[None]]
-        last = calibrator.Calibrator(model, [], []).calibrate(lambda feed=feed: iter([feed]))
-        tensors = flatbuffer_utils.convert_bytearray_to_object(bytearray(last)).subgraphs[0].tensors
+        stats = calibrator.Calibrator(model, [], []).calibrate(lambda feed=feed: iter([feed]))
+        calibrated = flatbuffer_utils.convert_bytearray_to_object(bytearray(stats))
+        tensors = calibrated.subgraphs[0].tensors
         ranges = [
             (t.quantization.min[0], t.quantization.max[0])
             if t.quantization is not None
@@ -245,8 +246,7 @@ def percentile_calibrated(float_model, samples, percentile):
         highs.append([r[1] for r in ranges])
     low = np.percentile(np.array(lows), 100 - percentile, axis=0)
     high = np.percentile(np.array(highs), percentile, axis=0)
-    calibrated = flatbuffer_utils.convert_bytearray_to_object(bytearray(last))
-    graph = calibrated.subgraphs[0]
+    graph = calibrated.subgraphs[0]  # the last sample's model: its ranges are replaced below
     pixels = _pixel_tensors(calibrated)
     for i, t in enumerate(graph.tensors):
         if i in pixels:  # the input's range is known: [0, 1] (never clip highlights)
