@@ -40,9 +40,10 @@ upscale: $(STAMP)
 evaluate: $(STAMP)
 	for s in 2 3 4; do $(BIN)/maffsrn-evaluate --scale $$s --datasets $(BENCH)/Set5,$(BENCH)/Set14 || exit 1; done
 
-# The shipped TFLite models and their report, from the shipped weights.
+# The shipped TFLite models (inside the package) and their report (tflite/), from the shipped weights.
 tflite: $(STAMP)
-	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --output_dir tflite
+	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 \
+		--output_dir maffsrn_tf/weights --report_dir tflite
 
 # All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
 tflite-study: $(STAMP)

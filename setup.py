@@ -11,7 +11,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["maffsrn_tf", "maffsrn_tf.*"]),
-    package_data={"maffsrn_tf": ["weights/*.npz", "weights/*.json"]},
+    package_data={"maffsrn_tf": ["weights/*.npz", "weights/*.json", "weights/*.tflite"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -34,12 +34,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "maffsrn-profile=maffsrn_tf.profile:cli",
-            "maffsrn-convert-weights=maffsrn_tf.convert_weights:cli",
-            "maffsrn-train=maffsrn_tf.train:cli",
-            "maffsrn-evaluate=maffsrn_tf.evaluate:cli",
-            "maffsrn-upscale=maffsrn_tf.upscale_cli:cli",
-            "maffsrn-export=maffsrn_tf.export_tflite:cli",
+            f"maffsrn-{name.replace('_', '-')}=maffsrn_tf.cli.{name}:cli"
+            for name in ("train", "evaluate", "upscale", "export", "profile", "convert_weights")
         ]
     },
 )

@@ -7,23 +7,36 @@ The public API::
     maffsrn_tf.upscale(image, scale=2)         # NumPy/PIL image in, same kind out (tiled)
     maffsrn_tf.imresize(image_uint8, 0.5)      # MATLAB's bicubic imresize, bit-exact
     maffsrn_tf.load_pytorch_weights(model, "official.pt")
+
+Names are resolved lazily: ``import maffsrn_tf`` does not import TensorFlow, so the
+command lines check their arguments first.
 """
 
-from maffsrn_tf.matlab import imresize
-from maffsrn_tf.model import MAFFSRN, MIN_INPUT_SIZE, PRESETS, build_model
-from maffsrn_tf.porting import load_pytorch_weights
-from maffsrn_tf.pretrained import load_pretrained
-from maffsrn_tf.upscaler import upscale
+import importlib
+
+from maffsrn_tf.presets import MIN_INPUT_SIZE, PRESETS
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MAFFSRN",
-    "MIN_INPUT_SIZE",
-    "PRESETS",
-    "build_model",
-    "imresize",
-    "load_pretrained",
-    "load_pytorch_weights",
-    "upscale",
-]
+_LAZY = {
+    "MAFFSRN": "maffsrn_tf.model",
+    "build_model": "maffsrn_tf.model",
+    "imresize": "maffsrn_tf.matlab",
+    "load_pretrained": "maffsrn_tf.pretrained",
+    "load_pytorch_weights": "maffsrn_tf.porting",
+    "upscale": "maffsrn_tf.upscaler",
+}
+
+__all__ = ["MIN_INPUT_SIZE", "PRESETS", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'maffsrn_tf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

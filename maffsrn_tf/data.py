@@ -20,10 +20,10 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from maffsrn_tf.images import ImageError, list_images, read_image, read_rgb, to_uint8
 from maffsrn_tf.matlab import imresize, mod_crop
 from maffsrn_tf.utils import atomic_output
 
-IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 log = logging.getLogger("maffsrn_tf")
 
 
@@ -31,37 +31,12 @@ class DataError(ValueError):
     """A data file or folder that cannot be used, with the path and the fix in the message."""
 
 
-def list_images(folder):
-    """Sorted image files of a folder (non-recursive)."""
-    if not os.path.isdir(folder):
-        raise DataError(f"not a folder: {folder}")
-    files = sorted(
-        os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
-    )
-    if not files:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
-    return files
-
-
-def image_size(path):
-    """(height, width) of an image file, after verifying that the file decodes."""
+def _checked_size(path):
+    """(height, width) of an image file, after verifying that the whole file decodes."""
     try:
-        with Image.open(path) as im:
-            im.verify()
-        with Image.open(path) as im:
-            im.load()
-            return im.height, im.width
-    except Exception as err:  # PIL raises many types for corrupt files
-        raise DataError(f"cannot read image {path}: {err}") from None
-
-
-def read_rgb(path):
-    """Decode an image file to uint8 RGB ``H x W x 3``, naming the file on failure."""
-    try:
-        with Image.open(path) as im:
-            return np.array(im.convert("RGB"))
-    except Exception as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
+        return read_image(path)[0].shape[:2]
+    except ImageError as err:
+        raise DataError(str(err)) from None
 
 
 def _keep(lr_path, lr_size, patch):
@@ -93,7 +68,7 @@ def div2k_pairs(root, scale, split="train", patch=None):
         lr_path = os.path.join(lr_dir, f"{stem}x{scale}.png")
         if not os.path.exists(lr_path):
             raise DataError(f"LR image missing for {hr_path}: expected {lr_path}")
-        hr_size, lr_size = image_size(hr_path), image_size(lr_path)
+        hr_size, lr_size = _checked_size(hr_path), _checked_size(lr_path)
         if (hr_size[0] // scale, hr_size[1] // scale) != lr_size:
             raise DataError(f"{lr_path} is {lr_size}, expected HR {hr_size} / {scale}")
         if _keep(lr_path, lr_size, patch):
@@ -119,7 +94,7 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True):
     pairs = []
     made = 0
     for i, hr_path in enumerate(files):
-        h, w = image_size(hr_path)
+        h, w = _checked_size(hr_path)
         lr_size = (h // scale, w // scale)
         if not _keep(hr_path, lr_size, patch):
             continue
@@ -139,7 +114,8 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True):
 
 
 def _decode(path):
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    """``images.read_rgb`` inside tf.data (the same reader as everywhere else)."""
+    image = tf.numpy_function(lambda p: read_rgb(p.decode()), [path], tf.uint8, stateful=False)
     image.set_shape([None, None, 3])
     return image
 
@@ -241,12 +217,7 @@ def load_benchmark(folder, scale, lr_folder=None):
     items = []
     for path in list_images(folder):
         name = os.path.splitext(os.path.basename(path))[0]
-        try:
-            with Image.open(path) as im:
-                im = im.convert("L") if im.mode in ("L", "I;16", "I") else im.convert("RGB")
-                hr = mod_crop(np.array(im), scale)
-        except Exception as err:
-            raise DataError(f"cannot read image {path}: {err}") from None
+        hr = mod_crop(_gray_or_rgb(path), scale)
         if lr_folder:
             candidates = [
                 f
@@ -255,9 +226,23 @@ def load_benchmark(folder, scale, lr_folder=None):
             ]
             if not candidates:
                 raise DataError(f"no LR image for {path} in {lr_folder}")
-            with Image.open(candidates[0]) as im:
-                lr = np.array(im.convert("L") if hr.ndim == 2 else im.convert("RGB"))
+            lr = _gray_or_rgb(candidates[0])
+            if hr.ndim == 2 and lr.ndim == 3:
+                lr = np.array(Image.fromarray(lr).convert("L"))
+            elif hr.ndim == 3 and lr.ndim == 2:
+                lr = np.repeat(lr[..., None], 3, -1)
         else:
             lr = imresize(hr, 1.0 / scale)
         items.append((name, hr, lr))
     return items
+
+
+def _gray_or_rgb(path):
+    """uint8 image: grayscale stays 2-D (evaluated on its own values), alpha dropped."""
+    try:
+        array = to_uint8(read_image(path)[0])
+    except ImageError as err:
+        raise DataError(str(err)) from None
+    if array.ndim == 3 and array.shape[-1] == 2:
+        return array[..., 0]
+    return array[..., :3] if array.ndim == 3 else array

@@ -1,5 +1,9 @@
 """Reading and writing images as people have them, with clear errors and atomic writes.
 
+The one image reader of the package: training data, evaluation, calibration and the
+upscaler all read through ``read_image`` (or ``read_rgb`` on top of it), so EXIF
+orientation, palettes, 16-bit and CMYK files are handled the same way everywhere.
+
 Handles RGB, grayscale, RGBA/LA (alpha kept), palette, 16-bit PNG (grayscale through Pillow,
 RGB/RGBA through pypng, which Pillow cannot write), CMYK JPEG (converted to RGB through its
 ICC profile when present), EXIF orientation (applied), and the ICC profile of RGB images
@@ -16,10 +20,51 @@ from PIL import Image, ImageCms, ImageOps
 from maffsrn_tf.utils import atomic_output
 
 MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
+IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
 class ImageError(ValueError):
     """An input or output image problem, with the path and the fix in the message."""
+
+
+def list_images(folder):
+    """Sorted image files of a folder (non-recursive); ``ImageError`` when there are none."""
+    if not os.path.isdir(folder):
+        raise ImageError(f"not a folder: {folder}")
+    files = sorted(
+        os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
+    )
+    if not files:
+        raise ImageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    return files
+
+
+def image_size(path):
+    """(height, width) as displayed (EXIF orientation applied), from the header only."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112, 1)
+    except Exception as err:
+        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+def to_uint8(array):
+    """8-bit version of a ``read_image`` array (16-bit values scaled by 255/65535)."""
+    if array.dtype == np.uint8:
+        return array
+    return np.round(array.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+
+
+def read_rgb(path):
+    """``read_image`` as uint8 RGB ``H x W x 3`` (grayscale repeated, alpha dropped)."""
+    array = to_uint8(read_image(path)[0])
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, -1)
+    if array.shape[-1] == 2:
+        return np.repeat(array[..., :1], 3, -1)
+    return np.ascontiguousarray(array[..., :3])
 
 
 def _read_png16(path):

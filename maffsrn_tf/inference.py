@@ -9,7 +9,7 @@ the output array, so memory beyond the input and output images is one strip of t
 import numpy as np
 import tensorflow as tf
 
-from maffsrn_tf.model import MIN_INPUT_SIZE, check_input_size
+from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 
 # Measured by benchmarks/tiling.py on Set5 (see README): tiled vs whole image >= 45 dB.
 DEFAULT_TILE = 192

@@ -3,16 +3,62 @@
 Sublayers are named after the official modules (``conv01``, ``reduce_channels``, ``tail_k3``
 ...) so that porting a PyTorch state dict is a name map (see ``maffsrn_tf.porting``).
 Every layer here works on NHWC tensors and on dynamic height and width.
+
+Each composite layer writes its forward pass once, as a static function of its parts
+(``_attend``, ``_combine``, ``_fuse``); ``call()`` passes the Keras sublayers and
+``folded()`` passes frozen, folded equivalents (weight norm evaluated once, the channel
+shuffle and ``res_scale`` folded into the fusion kernels, the tail's two branches merged).
+The TFLite export (``maffsrn_tf.export``) is built from ``MAFFSRN.folded()``, so the
+inference graph cannot drift from the training graph.
 """
 
+import functools
 import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from maffsrn_tf.presets import MIN_INPUT_SIZE
+
 PACKAGE = "maffsrn_tf"
 LEAKY_SLOPE = 0.05  # activation('lrelu') of the official code
+
+
+def _np(value):
+    return np.asarray(keras.ops.convert_to_numpy(value), np.float32)
+
+
+def conv_weights(layer):
+    """(kernel, bias) as float32 NumPy arrays; a weight-normed kernel is evaluated once."""
+    kernel = layer.effective_kernel() if hasattr(layer, "effective_kernel") else layer.kernel
+    return _np(kernel), _np(layer.bias)
+
+
+def fold_conv(layer, kernel=None, bias=None):
+    """A plain-TF function computing ``layer`` (Conv2D, DepthwiseConv2D or WeightNormConv2D)
+    with frozen weights (``kernel``/``bias`` replace the layer's own when given).
+
+    The weights are NumPy arrays turned into graph constants when the function is traced.
+    """
+    if kernel is None:
+        kernel, bias = conv_weights(layer)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+
+        def depthwise(x):
+            y = tf.nn.depthwise_conv2d(x, tf.constant(kernel), [1, 1, 1, 1], "SAME")
+            return tf.nn.bias_add(y, tf.constant(bias))
+
+        return depthwise
+    stride = getattr(layer, "strides", (1, 1))[0]
+    padding = getattr(layer, "padding", "same").upper()
+    dilation = getattr(layer, "dilation_rate", (1, 1))[0]
+
+    def conv(x):
+        y = tf.nn.conv2d(x, tf.constant(kernel), stride, padding, dilations=dilation)
+        return tf.nn.bias_add(y, tf.constant(bias))
+
+    return conv
 
 
 def torch_kernel_initializer():
@@ -142,6 +188,11 @@ class ChannelShuffle(keras.layers.Layer):
         y = tf.transpose(y, [0, 1, 2, 4, 3])
         return tf.reshape(y, [shape[0], shape[1], shape[2], channels])
 
+    def permutation(self, channels):
+        """``perm[k]``: the input channel that the shuffle puts at position ``k``."""
+        per = channels // self.groups
+        return np.array([(k % self.groups) * per + k // self.groups for k in range(channels)])
+
     def get_config(self):
         config = super().get_config()
         config.update(groups=self.groups)
@@ -216,18 +267,33 @@ class BicubicUpsample(keras.layers.Layer):
             for j in range(s):
                 for c in range(channels):
                     kernel[:, :, c, (i * s + j) * channels + c] = np.outer(w[i], w[j])
-        self._kernel = tf.constant(kernel)
+        self.coefficients = kernel  # fixed (NumPy), not a weight
 
     @staticmethod
-    def _replicate_pad(x, axis):
-        first = x[:, :1] if axis == 1 else x[:, :, :1]
-        last = x[:, -1:] if axis == 1 else x[:, :, -1:]
-        return tf.concat([first, first, x, last, last], axis=axis)
+    def _replicate_pad(x):
+        for axis in (1, 2):
+            first = x[:, :1] if axis == 1 else x[:, :, :1]
+            last = x[:, -1:] if axis == 1 else x[:, :, -1:]
+            x = tf.concat([first, first, x, last, last], axis=axis)
+        return x
 
     def call(self, x):
-        x = self._replicate_pad(self._replicate_pad(x, 1), 2)
-        y = tf.nn.conv2d(x, tf.cast(self._kernel, x.dtype), strides=1, padding="VALID")
+        y = tf.nn.conv2d(self._replicate_pad(x), tf.cast(self.coefficients, x.dtype), 1, "VALID")
         return tf.nn.depth_to_space(y, self.scale)
+
+    def folded(self, kernels=None):
+        """The upsampling *before* ``depth_to_space`` (the phases), as a plain-TF function.
+
+        ``kernels``: kernels that sum to ``self.coefficients`` (the export splits it so that
+        int8 quantization stays exact), each applied as its own convolution.
+        """
+        kernels = [self.coefficients] if kernels is None else kernels
+
+        def phases(x):
+            padded = self._replicate_pad(x)
+            return sum(tf.nn.conv2d(padded, tf.constant(k), 1, "VALID") for k in kernels)
+
+        return phases
 
     def get_config(self):
         config = super().get_config()
@@ -245,7 +311,8 @@ class DilatedESA(keras.layers.Layer):
     Returns the attention map (same shape as the input).
     """
 
-    MIN_SIZE = 13  # stride-2 conv then a 7x7 pool need at least 13 input pixels per side
+    MIN_SIZE = MIN_INPUT_SIZE  # stride-2 conv then a 7x7 pool need 13 input pixels per side
+    PARTS = ("reduce_channels", "reduce_spatial_size", "conv1", "conv2", "increase_channels")
 
     def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
         super().__init__(**kwargs)
@@ -276,17 +343,25 @@ class DilatedESA(keras.layers.Layer):
         self.increase_channels.build(reduced)
 
     def call(self, x):
-        rc = self.reduce_channels(x)
-        rs = self.reduce_spatial_size(tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
+        return self._attend(x, *(getattr(self, name) for name in self.PARTS))
+
+    def folded(self):
+        parts = [fold_conv(getattr(self, name)) for name in self.PARTS]
+        return lambda x: self._attend(x, *parts)
+
+    @staticmethod
+    def _attend(x, reduce_channels, reduce_spatial_size, conv1, conv2, increase_channels):
+        rc = reduce_channels(x)
+        rs = reduce_spatial_size(tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
         pool = tf.nn.max_pool2d(rs, 7, 3, "VALID")
         lrelu = tf.nn.leaky_relu
-        conv = lrelu(self.conv2(pool), LEAKY_SLOPE) + lrelu(self.conv1(pool), LEAKY_SLOPE)
+        conv = lrelu(conv2(pool), LEAKY_SLOPE) + lrelu(conv1(pool), LEAKY_SLOPE)
         # PyTorch's legacy 'nearest': src = floor(dst * (in / out)) in float32; TF's
         # half_pixel_centers=False resize computes exactly that.
         up = tf.raw_ops.ResizeNearestNeighbor(
             images=conv, size=tf.shape(rc)[1:3], align_corners=False, half_pixel_centers=False
         )
-        return tf.sigmoid(tf.nn.relu(self.increase_channels(up + rc)))
+        return tf.sigmoid(tf.nn.relu(increase_channels(up + rc)))
 
     def get_config(self):
         config = super().get_config()
@@ -316,7 +391,15 @@ class CEA(keras.layers.Layer):
         self.bottom11_dw.kernel.adamp_channel_axis = 2  # (kh, kw, C, 1): output channel is C
 
     def call(self, x):
-        return tf.sigmoid(self.bottom11_dw(self.bottom11(x)))
+        return self._attend(x, self.bottom11, self.bottom11_dw)
+
+    def folded(self):
+        bottom11, bottom11_dw = fold_conv(self.bottom11), fold_conv(self.bottom11_dw)
+        return lambda x: self._attend(x, bottom11, bottom11_dw)
+
+    @staticmethod
+    def _attend(x, bottom11, bottom11_dw):
+        return tf.sigmoid(bottom11_dw(bottom11(x)))
 
     def get_config(self):
         config = super().get_config()
@@ -343,8 +426,21 @@ class MAB(keras.layers.Layer):
             layer.build(shape)
 
     def call(self, x):
-        x = self.conv00(tf.nn.leaky_relu(self.conv01(x), LEAKY_SLOPE))
-        return (self.esa(x) * x) * self.cea(x)
+        return self._combine(x, self.conv01, self.conv00, self.esa, self.cea)
+
+    def folded(self):
+        return functools.partial(
+            self._combine,
+            conv01=fold_conv(self.conv01),
+            conv00=fold_conv(self.conv00),
+            esa=self.esa.folded(),
+            cea=self.cea.folded(),
+        )
+
+    @staticmethod
+    def _combine(x, conv01, conv00, esa, cea):
+        x = conv00(tf.nn.leaky_relu(conv01(x), LEAKY_SLOPE))
+        return (esa(x) * x) * cea(x)
 
     def get_config(self):
         config = super().get_config()
@@ -381,15 +477,41 @@ class FFG(keras.layers.Layer):
         self.x_scale.build(shape)
 
     def call(self, x):
-        b0, b1, b2, b3 = self.blocks
+        reductions = [lambda t, r=r: r(self.shuffle(t)) for r in self.reductions]
+        return self._fuse(x, self.blocks, reductions, self.res_scale, self.x_scale)
+
+    def folded(self):
+        """The shuffle folded into the fusion kernels' input channels, ``res_scale`` into
+        the last one; ``x_scale`` stays one multiplication."""
+        reductions = []
+        for k, layer in enumerate(self.reductions):
+            kernel, bias = conv_weights(layer)
+            folded = np.zeros_like(kernel)
+            folded[:, :, self.shuffle.permutation(kernel.shape[2]), :] = kernel
+            if k == len(self.reductions) - 1:
+                res = float(_np(self.res_scale.scale)[0])
+                folded, bias = folded * res, bias * res
+            reductions.append(fold_conv(layer, folded, bias))
+        x_scale = float(_np(self.x_scale.scale)[0])
+        return functools.partial(
+            self._fuse,
+            blocks=[block.folded() for block in self.blocks],
+            reductions=reductions,
+            res_scale=lambda t: t,
+            x_scale=lambda t: x_scale * t,
+        )
+
+    @staticmethod
+    def _fuse(x, blocks, reductions, res_scale, x_scale):
+        b0, b1, b2, b3 = blocks
         x0 = b0(x)
         x1 = b1(x0) + x0
         x2 = b2(x1) + x1
         x3 = b3(x2)
         res = x0
-        for reduction, other in zip(self.reductions, (x1, x2, x3)):
-            res = reduction(self.shuffle(tf.concat([res, other], axis=-1)))
-        return self.res_scale(res) + self.x_scale(x)
+        for reduction, other in zip(reductions, (x1, x2, x3)):
+            res = reduction(tf.concat([res, other], axis=-1))
+        return res_scale(res) + x_scale(x)
 
     def get_config(self):
         config = super().get_config()
@@ -424,6 +546,16 @@ class Tail(keras.layers.Layer):
         x0 = self.pixelshuffle(self.scale_k3(self.tail_k3(x)))
         x1 = self.pixelshuffle(self.scale_k5(self.tail_k5(x)))
         return x0 + x1
+
+    def folded(self):
+        """The tail *before* the pixel shuffle (which is linear, so it is shared with the
+        skip): one 5x5 conv, the λ-weighted 3x3 kernel zero-padded into the 5x5 one."""
+        k3, b3 = conv_weights(self.tail_k3)
+        k5, b5 = conv_weights(self.tail_k5)
+        l3, l5 = float(_np(self.scale_k3.scale)[0]), float(_np(self.scale_k5.scale)[0])
+        kernel = l5 * k5
+        kernel[1:4, 1:4] += l3 * k3
+        return fold_conv(self.tail_k5, kernel, l3 * b3 + l5 * b5)
 
     def get_config(self):
         config = super().get_config()

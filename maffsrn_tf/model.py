@@ -1,40 +1,19 @@
-"""The MAFFSRN model, its presets, and the minimum-input-size check.
+"""The MAFFSRN model and ``build_model`` (presets are in ``maffsrn_tf.presets``).
 
 The input is RGB float in [0, 1] with dynamic height and width (no mean shift, as in the
 official code); the output is the super-resolved image, not clipped.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from maffsrn_tf.layers import FFG, PACKAGE, BicubicUpsample, DilatedESA, Tail, WeightNormConv2D
-
-MIN_INPUT_SIZE = DilatedESA.MIN_SIZE
-
-PRESETS = {
-    "maffsrn_x2": {"scale": 2, "n_ffgs": 4, "n_feats": 32, "params": 402394},
-    "maffsrn_x3": {"scale": 3, "n_ffgs": 4, "n_feats": 32, "params": 418774},
-    "maffsrn_x4": {"scale": 4, "n_ffgs": 4, "n_feats": 32, "params": 441706},
-    "maffsrn_l_x2": {"scale": 2, "n_ffgs": 8, "n_feats": 32, "params": 790754},
-    "maffsrn_l_x3": {"scale": 3, "n_ffgs": 8, "n_feats": 32, "params": 807134},
-    "maffsrn_l_x4": {"scale": 4, "n_ffgs": 8, "n_feats": 32, "params": 830066},
-}
-
-
-def check_input_size(height, width):
-    """Raise ``ValueError`` when an input is smaller than the model accepts."""
-    for name, size in (("height", height), ("width", width)):
-        if size is not None and int(size) < MIN_INPUT_SIZE:
-            raise ValueError(
-                f"input {name} {int(size)} is below MAFFSRN's minimum of {MIN_INPUT_SIZE} pixels "
-                f"(its attention branch downsamples by 2 and max-pools 7x7); pad or upscale the "
-                f"image to at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} first"
-            )
+from maffsrn_tf.keras_compat import MultiWorkerFit
+from maffsrn_tf.layers import FFG, PACKAGE, BicubicUpsample, Tail, WeightNormConv2D, fold_conv
+from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size, preset_config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MAFFSRN(keras.Model):
+class MAFFSRN(MultiWorkerFit, keras.Model):
     """MAFFSRN / MAFFSRN-L: head conv, ``n_ffgs`` feature fusion groups, two-branch tail,
     plus PyTorch-bicubic upsampling of the input as global skip."""
 
@@ -75,43 +54,24 @@ class MAFFSRN(keras.Model):
             features = ffg(features)
         return self.tail(features) + self.upsample(x)
 
-    def _is_multi_worker(self):
-        return isinstance(self._distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    def folded(self, skip_kernels=None, clamp=True):
+        """The model as a plain-TF function of frozen, folded weights (for export).
 
-    def train_step(self, data):
-        logs = super().train_step(data)
-        if self._is_multi_worker():
-            # Keras 3 reduces step outputs with strategy.reduce("MEAN", v, axis=0) under
-            # multi-worker collectives, which fails on scalars: give each a leading axis.
-            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
-        return logs
+        Computes ``call`` with the tail and the skip sharing one ``depth_to_space``;
+        ``skip_kernels`` as in ``BicubicUpsample.folded``; ``clamp`` clips to [0, 1].
+        """
+        head = fold_conv(self.head)
+        body = [ffg.folded() for ffg in self.body]
+        tail, skip = self.tail.folded(), self.upsample.folded(skip_kernels)
 
-    def test_step(self, data):
-        logs = super().test_step(data)
-        if self._is_multi_worker():
-            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
-        return logs
+        def forward(x):
+            features = head(x)
+            for ffg in body:
+                features = ffg(features)
+            y = tf.nn.depth_to_space(tail(features) + skip(x), self.scale)
+            return tf.clip_by_value(y, 0.0, 1.0) if clamp else y
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Keras 3's ``fit`` builds from one batch that it *reduces* across replicas with an
-        eager ``strategy.reduce``; MultiWorkerMirroredStrategy cannot reduce a PerReplica
-        eagerly (keras-team/keras#20585). Only the shapes matter, so take this worker's first
-        local replica batch instead; other strategies behave as before."""
-        if iterator is not None and self._is_multi_worker():
-            strategy = self._distribute_strategy
-            for _, _, it in iterator:
-                batch = next(it)
-                data_batch = tf.nest.map_structure(
-                    lambda v: (
-                        strategy.experimental_local_results(v)[0]
-                        if isinstance(v, tf.distribute.DistributedValues)
-                        else v
-                    ),
-                    batch,
-                )
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        return forward
 
     def predict(self, x, *args, **kwargs):
         shape = getattr(x, "shape", None)
@@ -127,21 +87,6 @@ class MAFFSRN(keras.Model):
         return config
 
 
-def preset_config(name):
-    """The constructor arguments of a preset (without its declared parameter count)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return {k: v for k, v in PRESETS[name].items() if k != "params"}
-
-
-def preset_for_scale(scale, large=False):
-    """The preset name for a scale, e.g. ``maffsrn_x2`` or ``maffsrn_l_x2``."""
-    name = f"maffsrn_{'l_' if large else ''}x{scale}"
-    if name not in PRESETS:
-        raise ValueError(f"unsupported scale {scale!r}; MAFFSRN exists for x2, x3 and x4")
-    return name
-
-
 def build_model(name="maffsrn_x2", **overrides):
     """Build a preset (``maffsrn_x2`` ... ``maffsrn_l_x4``) with built weights."""
     config = preset_config(name)
@@ -149,19 +94,3 @@ def build_model(name="maffsrn_x2", **overrides):
     model = MAFFSRN(**config, name=name)
     model.build((None, None, None, config.get("n_colors", 3)))
     return model
-
-
-def model_scale(model):
-    """The upscaling factor of a MAFFSRN model."""
-    return int(model.scale)
-
-
-def run(model, lr):
-    """Run a model on a float NHWC (or HWC) array in one call, returning a NumPy array."""
-    lr = np.asarray(lr, np.float32)
-    single = lr.ndim == 3
-    batch = lr[None] if single else lr
-    check_input_size(batch.shape[1], batch.shape[2])
-    out = model(tf.convert_to_tensor(batch), training=False)
-    out = keras.ops.convert_to_numpy(out)
-    return out[0] if single else out

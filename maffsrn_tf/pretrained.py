@@ -1,19 +1,20 @@
-"""The pretrained weights shipped inside the package (``maffsrn_tf/weights/``).
+"""Weight files: the shipped pretrained weights, our ``.npz`` format, and loading a model
+for a scale from whatever file a user passes.
 
-They are stored as compressed ``.npz`` files keyed by each variable's path inside the model
-(``head/v``, ``body.0/b0/conv01/kernel``…, the official module names): 1.5 MB per model
+The shipped weights (found by ``maffsrn_tf.assets``) are compressed ``.npz`` files keyed by
+each variable's path inside the model (``head/v``, ``body.0/b0/conv01/kernel``…, the
+official module names): 1.5 MB per model
 instead of the 5.7 MB of Keras' ``.weights.h5``, whose HDF5 overhead per variable dominates
 for a model of 343 small tensors. ``load_weights_file`` reads either format.
 """
 
-import json
 import os
 
 import numpy as np
 
-from maffsrn_tf.model import PRESETS, build_model
-
-SHIPPED_EXT = ".npz"
+from maffsrn_tf.assets import weights_path
+from maffsrn_tf.model import build_model
+from maffsrn_tf.presets import preset_for_scale
 
 
 def _key(model, variable):
@@ -57,40 +58,6 @@ def load_weights_file(model, path):
         model.load_weights(path)
 
 
-WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
-
-
-def weights_path(name):
-    """Path of a preset's shipped weights; ``ValueError`` when none is shipped."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    path = os.path.join(WEIGHTS_DIR, name + SHIPPED_EXT)
-    if not os.path.exists(path):
-        shipped = ", ".join(available()) or "none"
-        raise ValueError(
-            f"no pretrained weights are shipped for {name!r} (shipped: {shipped}); train them "
-            f"with maffsrn-train and pass the file with --weights / model.load_weights()"
-        )
-    return path
-
-
-def available():
-    """Presets with shipped weights."""
-    if not os.path.isdir(WEIGHTS_DIR):
-        return []
-    files = os.listdir(WEIGHTS_DIR)
-    return sorted(f[: -len(SHIPPED_EXT)] for f in files if f.endswith(SHIPPED_EXT))
-
-
-def model_card(name):
-    """The training record shipped next to a preset's weights (``{name}.json``), or {}."""
-    path = os.path.join(WEIGHTS_DIR, f"{name}.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
 def load_pretrained(name="maffsrn_x2"):
     """A ready Keras MAFFSRN with the shipped weights (input RGB float in [0, 1])."""
     path = weights_path(name)
@@ -101,8 +68,6 @@ def load_pretrained(name="maffsrn_x2"):
 
 def load_model_for(scale, weights=None, preset=None):
     """A model for ``scale`` from a ``.weights.h5``/``.npz``/``.keras`` file, or the shipped."""
-    from maffsrn_tf.model import preset_for_scale
-
     name = preset or preset_for_scale(scale)
     if not weights:
         return load_pretrained(name)

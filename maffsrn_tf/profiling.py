@@ -42,12 +42,3 @@ def profile(model, height, width):
         scope = op.name.rsplit("/", 1)[0]
         per_layer[scope] = per_layer.get(scope, 0) + n
     return {"params": model.count_params(), "macs": macs, "macs_skip": skip, "per_layer": per_layer}
-
-
-def parse_size(text):
-    """Parse ``HxW`` (e.g. ``360x640``) into ``(height, width)``."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}") from None
-    return h, w

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
 from maffsrn_tf import metrics
+from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate
 from maffsrn_tf.model import build_model
 from maffsrn_tf.optimizers import AdamP
 from maffsrn_tf.utils import atomic_output
@@ -199,25 +200,6 @@ class SaveBest(keras.callbacks.Callback):
             )
 
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose backups are written to temporary files and renamed.
-
-    A run killed at any moment (even while saving) leaves the previous complete backup.
-    The backup is kept after training (``delete_checkpoint=False``) so a finished run is
-    not restarted by the same command.
-    """
-
-    def __init__(self, backup_dir, save_freq="epoch"):
-        super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
-
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        with atomic_output(self._weights_path) as tmp:
-            self.model.save_weights(tmp)
-        with atomic_output(self._training_metadata_path) as tmp, open(tmp, "w") as f:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
-
-
 class StepTimer(keras.callbacks.Callback):
     """Adds ``sec_per_step`` and the learning rate to the epoch logs."""
 
@@ -231,14 +213,7 @@ class StepTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._steps:
             logs["sec_per_step"] = (time.time() - self._start) / self._steps
-            opt = self.model.optimizer
-            logs["learning_rate"] = float(
-                keras.ops.convert_to_numpy(
-                    opt.learning_rate
-                    if not callable(opt._learning_rate)
-                    else opt._learning_rate(opt.iterations)
-                )
-            )
+            logs["learning_rate"] = current_learning_rate(self.model.optimizer)
 
 
 def compile_model(

@@ -24,6 +24,8 @@ def atomic_output(path):
     os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
     try:
         yield tmp
+        with open(tmp, "rb+") as f:  # on disk before the rename: a crash never leaves junk
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

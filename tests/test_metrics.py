@@ -83,7 +83,7 @@ def test_evaluate_cli_bicubic_rows(tmp_path):
     set14 = shared_path("data", "benchmark", "Set14")
     out = tmp_path / "r.json"
     proc = run_cli(
-        "maffsrn_tf.evaluate",
+        "maffsrn_tf.cli.evaluate",
         "--scale",
         "3",
         "--datasets",
@@ -99,9 +99,15 @@ def test_evaluate_cli_bicubic_rows(tmp_path):
     result = json.loads(out.read_text())
     assert result["datasets"]["Set14"]["images"] == 14
     assert len(result["datasets"]["Set5"]["per_image"]) == 5
-    bad = run_cli("maffsrn_tf.evaluate", "--scale", "5", "--datasets", set5, "--bicubic_only")
-    assert bad.returncode == 1 and "unsupported --scale 5" in bad.stderr
+    bad = run_cli("maffsrn_tf.cli.evaluate", "--scale", "5", "--datasets", set5, "--bicubic_only")
+    assert bad.returncode == 1 and "--scale must be 2, 3 or 4" in bad.stderr
+    assert len(bad.stderr.splitlines()) == 1, bad.stderr
     missing = run_cli(
-        "maffsrn_tf.evaluate", "--scale", "2", "--datasets", str(tmp_path / "x"), "--bicubic_only"
+        "maffsrn_tf.cli.evaluate",
+        "--scale",
+        "2",
+        "--datasets",
+        str(tmp_path / "x"),
+        "--bicubic_only",
     )
-    assert missing.returncode == 1 and "not a folder" in missing.stderr
+    assert missing.returncode == 1 and "dataset folder not found" in missing.stderr

@@ -10,7 +10,8 @@ from conftest import shared_path
 
 import maffsrn_tf
 from maffsrn_tf import layers
-from maffsrn_tf.model import PRESETS, build_model
+from maffsrn_tf.model import build_model
+from maffsrn_tf.presets import PRESETS
 from maffsrn_tf.profiling import profile
 
 GOLDEN = ["x2", "x3", "x4", "l_x2"]

@@ -5,10 +5,10 @@ import pytest
 from conftest import shared_path
 
 from maffsrn_tf import load_pretrained, metrics
+from maffsrn_tf.assets import available, model_card
 from maffsrn_tf.data import load_benchmark
 from maffsrn_tf.evaluation import evaluate
 from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE, KerasBackend, tiled_predict
-from maffsrn_tf.pretrained import available, model_card
 
 # A broken or mismatched file lands near or below bicubic; trained weights are far above.
 MIN_GAIN_OVER_BICUBIC = {2: 3.0, 3: 2.5, 4: 2.0}
@@ -53,8 +53,9 @@ def test_tiled_matches_whole_image_on_set5(tile, overlap):
 
 
 def test_npz_weights_name_the_mismatch(tmp_path):
+    from maffsrn_tf.assets import weights_path
     from maffsrn_tf.model import build_model
-    from maffsrn_tf.pretrained import load_npz, save_npz, weights_path
+    from maffsrn_tf.pretrained import load_npz, save_npz
 
     x3 = build_model("maffsrn_x3")
     with pytest.raises(ValueError, match=r"mis-shaped \['tail/tail_k3/v: file"):
@@ -73,11 +74,12 @@ def test_npz_weights_name_the_mismatch(tmp_path):
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_shipped_tflite_models_keep_their_contract(scale):
-    from maffsrn_tf.export import io_contract, op_names, shipped_tflite
+    from maffsrn_tf.assets import tflite_path
+    from maffsrn_tf.export import io_contract, op_names
     from maffsrn_tf.inference import TFLiteBackend
 
     for variant in ("float16", "int8"):
-        path = shipped_tflite(scale, variant)
+        path = tflite_path(scale, variant)
         with open(path, "rb") as f:
             data = f.read()
         assert not [op for op in op_names(data) if op.startswith("Flex") or op == "CUSTOM"]
@@ -104,16 +106,16 @@ def test_upscale_with_the_shipped_tflite_backend():
 
 
 def shipped_tflite_path(scale):
-    from maffsrn_tf.export import shipped_tflite
+    from maffsrn_tf.assets import tflite_path
 
-    return shipped_tflite(scale, "int8")
+    return tflite_path(scale, "int8")
 
 
 def test_shipped_float16_x2_matches_keras_on_set5():
-    from maffsrn_tf.export import shipped_tflite
+    from maffsrn_tf.assets import tflite_path
     from maffsrn_tf.inference import TFLiteBackend
 
     set5 = shared_path("data", "benchmark", "Set5")
-    lite = evaluate([set5], 2, TFLiteBackend(shipped_tflite(2, "float16")), progress=False)
+    lite = evaluate([set5], 2, TFLiteBackend(tflite_path(2, "float16")), progress=False)
     keras_psnr = model_card("maffsrn_x2")["evaluation"]["Set5"]["ours"][0]
     assert abs(lite["Set5"]["model"]["psnr"] - keras_psnr) <= 0.01

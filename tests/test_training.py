@@ -149,7 +149,7 @@ def train_command(tmp_path, epochs):
     return [
         sys.executable,
         "-m",
-        "maffsrn_tf.train",
+        "maffsrn_tf.cli.train",
         "--data_dir",
         str(tmp_path / "train"),
         "--val_dir",

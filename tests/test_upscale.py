@@ -14,8 +14,7 @@ from PIL import Image, ImageCms
 from maffsrn_tf import images
 from maffsrn_tf.inference import KerasBackend, tiled_predict
 from maffsrn_tf.model import build_model
-from maffsrn_tf.upscale_files import UpscaleError, run
-from maffsrn_tf.upscaler import upscale
+from maffsrn_tf.upscaler import UpscaleError, upscale, upscale_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -109,7 +108,7 @@ def test_files_formats(tiny, tmp_path):
     rgb16 = photo().astype(np.uint16) * 257
     with open(tmp_path / "c16.png", "wb") as f:
         png.Writer(52, 40, greyscale=False, bitdepth=16).write(f, rgb16.reshape(40, -1).tolist())
-    written = run(str(tmp_path), str(out), 2, model=model, compare=True)
+    written = upscale_path(str(tmp_path), str(out), 2, model=model, compare=True)
     assert len(written) == 10
     cm = Image.open(out / "cmyk_x2.jpg")
     assert cm.mode == "RGB" and cm.size == (104, 80)
@@ -168,9 +167,9 @@ def test_bad_input_errors_and_no_damage(tiny, tmp_path):
     cases.append((dict(input_path=good, output=os.path.join(unwritable, "o.png")), "not writable"))
     for kwargs, message in cases:
         with pytest.raises(UpscaleError, match=message):
-            run(scale=2, model=model, **kwargs)
+            upscale_path(scale=2, model=model, **kwargs)
     with pytest.raises(UpscaleError, match="unsupported --scale 5"):
-        run(good, str(tmp_path / "o.png"), 5, model=model)
+        upscale_path(good, str(tmp_path / "o.png"), 5, model=model)
     assert sorted(os.listdir(locked)) == []
     assert sorted(os.listdir(tmp_path)) == before  # nothing written, nothing damaged
     assert Image.open(good).size == (52, 40)
@@ -178,12 +177,15 @@ def test_bad_input_errors_and_no_damage(tiny, tmp_path):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--input", "missing.png"], "input not found"), (["--scale", "5"], "unsupported --scale")],
+    [
+        (["--input", "missing.png"], "input not found"),
+        (["--scale", "5"], "--scale must be 2, 3 or 4"),
+    ],
 )
 def test_cli_bad_input_one_line_and_exit_code(tmp_path, tiny, args, message):
     _, model = tiny
     proc = subprocess.run(
-        [sys.executable, "-m", "maffsrn_tf.upscale_cli", "--model", model, *args],
+        [sys.executable, "-m", "maffsrn_tf.cli.upscale", "--model", model, *args],
         capture_output=True,
         text=True,
         env=ENV,
@@ -205,7 +207,7 @@ def test_cli_folder_with_progress(tmp_path, tiny):
         [
             sys.executable,
             "-m",
-            "maffsrn_tf.upscale_cli",
+            "maffsrn_tf.cli.upscale",
             "--model",
             model,
             "--input",

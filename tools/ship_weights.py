@@ -182,7 +182,7 @@ def render(cards):
 
 def main(argv):
     del argv
-    from maffsrn_tf.pretrained import available, model_card
+    from maffsrn_tf.assets import available, model_card
     from maffsrn_tf.utils import atomic_output
 
     if not FLAGS.render_only:
@@ -197,15 +197,17 @@ def main(argv):
 
 
 def ship(run_dir, name, datasets, hardware):
+    from maffsrn_tf.assets import WEIGHTS_EXT
     from maffsrn_tf.model import build_model
-    from maffsrn_tf.pretrained import SHIPPED_EXT, WEIGHTS_DIR, save_npz
+    from maffsrn_tf.pretrained import save_npz
     from maffsrn_tf.utils import atomic_output
 
     info = card(run_dir, name, datasets, hardware)
+    WEIGHTS_DIR = os.path.join(ROOT, "maffsrn_tf", "weights")  # noqa: N806 (the repo's copy)
     os.makedirs(WEIGHTS_DIR, exist_ok=True)
     model = build_model(name)
     model.load_weights(os.path.join(run_dir, "best.weights.h5"))
-    with atomic_output(os.path.join(WEIGHTS_DIR, name + SHIPPED_EXT)) as tmp:
+    with atomic_output(os.path.join(WEIGHTS_DIR, name + WEIGHTS_EXT)) as tmp:
         save_npz(model, tmp)
     with atomic_output(os.path.join(WEIGHTS_DIR, f"{name}.json")) as tmp:
         with open(tmp, "w") as f:

@@ -15,7 +15,7 @@ from maffsrn_tf.inference import (
     TFLiteBackend,
     tiled_predict,
 )
-from maffsrn_tf.model import MIN_INPUT_SIZE
+from maffsrn_tf.presets import MIN_INPUT_SIZE
 
 
 def make_backend(scale, model=None, backend="keras", num_threads=2):
@@ -28,9 +28,9 @@ def make_backend(scale, model=None, backend="keras", num_threads=2):
         backend = "tflite"
     if backend == "tflite":
         if not isinstance(model, str):
-            from maffsrn_tf.export import shipped_tflite
+            from maffsrn_tf.assets import tflite_path
 
-            model = shipped_tflite(scale)
+            model = tflite_path(scale)
         b = TFLiteBackend(model, num_threads)
     elif backend == "keras":
         if model is None or isinstance(model, str):

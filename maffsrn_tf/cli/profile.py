@@ -5,26 +5,39 @@ Usage::
     maffsrn-profile --preset maffsrn_x2 --input 360x640     # height x width of the LR input
 """
 
-from absl import app, flags
+from absl import flags
 
-from maffsrn_tf.model import PRESETS, build_model
-from maffsrn_tf.profiling import parse_size, profile
+from maffsrn_tf.cli.common import fail, run
+from maffsrn_tf.presets import PRESETS, check_input_size, preset_for_scale
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("preset", "maffsrn_x2", list(PRESETS), "Model preset.")
 flags.DEFINE_string("input", "360x640", "LR input size, HEIGHTxWIDTH.")
 flags.DEFINE_bool("per_layer", False, "Also print MACs per layer.")
 
 
+def parse_size(text):
+    """Parse ``HxW`` (e.g. ``360x640``) into ``(height, width)``."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}") from None
+    check_input_size(h, w)
+    return h, w
+
+
 def main(argv):
     del argv
+    preset = FLAGS.preset or preset_for_scale(FLAGS.scale)
     try:
         h, w = parse_size(FLAGS.input)
-        result = profile(build_model(FLAGS.preset), h, w)
     except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-    scale = PRESETS[FLAGS.preset]["scale"]
-    print(f"preset      {FLAGS.preset}")
+        fail(str(err))
+    from maffsrn_tf.model import build_model
+    from maffsrn_tf.profiling import profile
+
+    result = profile(build_model(preset), h, w)
+    scale = PRESETS[preset]["scale"]
+    print(f"preset      {preset}")
     print(f"input       {h}x{w} -> output {h * scale}x{w * scale}")
     print(f"parameters  {result['params']:,}")
     print(f"MACs        {result['macs'] / 1e9:.2f} G (learned convolutions)")
@@ -35,7 +48,7 @@ def main(argv):
 
 
 def cli():
-    app.run(main)
+    run(main)
 
 
 if __name__ == "__main__":

@@ -4,22 +4,20 @@ Usage::
 
     maffsrn-evaluate --scale 2 --datasets data/Set5,data/Set14
     maffsrn-evaluate --scale 4 --datasets DIR --weights runs/x4/best.weights.h5 --json x4.json
-    maffsrn-evaluate --scale 2 --datasets DIR --tflite tflite/maffsrn_x2_int8.tflite
+    maffsrn-evaluate --scale 2 --datasets DIR --tflite maffsrn_tf/weights/maffsrn_x2_int8.tflite
     maffsrn-evaluate --scale 3 --datasets DIR --bicubic_only
 
 HR images are mod-cropped to the scale and LR made by MATLAB-exact bicubic ``imresize``
 (or read from ``--lr_dirs``). Prints a markdown table: bicubic and model rows per dataset.
 """
 
-import sys
+from absl import flags
 
-from absl import app, flags
+from maffsrn_tf.cli.common import fail, require_path, run
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("scale", 2, "Upscaling factor: 2, 3 or 4.")
 flags.DEFINE_list("datasets", [], "Comma-separated folders of HR images.")
 flags.DEFINE_list("lr_dirs", [], "Optional LR folders, one per dataset (same file stems).")
-flags.DEFINE_string("preset", "", "Model preset (default maffsrn_x{scale}).")
 flags.DEFINE_string("weights", "", "Keras weights (.weights.h5/.keras); default: shipped.")
 flags.DEFINE_string("tflite", "", "Evaluate this .tflite model instead of Keras.")
 flags.DEFINE_bool("bicubic_only", False, "Only the bicubic baseline rows.")
@@ -31,18 +29,19 @@ flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
 
 def main(argv):
     del argv
-    from maffsrn_tf import evaluation
-    from maffsrn_tf.data import DataError
-
-    if FLAGS.scale not in (2, 3, 4):
-        print(f"error: unsupported --scale {FLAGS.scale}: use 2, 3 or 4", file=sys.stderr)
-        return 1
     if not FLAGS.datasets:
-        print("error: --datasets DIR[,DIR...] is required", file=sys.stderr)
-        return 1
+        fail("--datasets DIR[,DIR...] is required")
+    for folder in FLAGS.datasets:
+        require_path(folder, "dataset folder", folder=True)
     if FLAGS.lr_dirs and len(FLAGS.lr_dirs) != len(FLAGS.datasets):
-        print("error: --lr_dirs needs one folder per dataset", file=sys.stderr)
-        return 1
+        fail("--lr_dirs needs one folder per dataset")
+    for folder in FLAGS.lr_dirs:
+        require_path(folder, "LR folder", folder=True)
+    for path, what in ((FLAGS.weights, "--weights"), (FLAGS.tflite, "--tflite")):
+        if path:
+            require_path(path, what, folder=False)
+    from maffsrn_tf import evaluation
+
     backend, label = None, "bicubic only"
     try:
         if FLAGS.tflite:
@@ -53,7 +52,7 @@ def main(argv):
             from maffsrn_tf.inference import KerasBackend
             from maffsrn_tf.pretrained import load_model_for
 
-            model = load_model_for(FLAGS.scale, FLAGS.weights or None, FLAGS.preset or None)
+            model = load_model_for(FLAGS.scale, FLAGS.weights or None, FLAGS.preset)
             backend, label = KerasBackend(model), model.name
         results = evaluation.evaluate(
             FLAGS.datasets,
@@ -62,9 +61,8 @@ def main(argv):
             FLAGS.self_ensemble,
             dict(zip(FLAGS.datasets, FLAGS.lr_dirs)),
         )
-    except (ValueError, FileNotFoundError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except (ValueError, FileNotFoundError) as err:
+        fail(str(err))
     name = label + (" +self-ensemble" if FLAGS.self_ensemble else "")
     print(evaluation.markdown_table(results, FLAGS.scale, name))
     if FLAGS.per_image:
@@ -87,7 +85,7 @@ def main(argv):
 
 
 def cli():
-    app.run(main)
+    run(main)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,17 @@ leaves a partial file; an existing output is only replaced with ``--overwrite``.
 """
 
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
-from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+from maffsrn_tf.cli.common import fail, require_path, run
+
+# tiled_predict's defaults (maffsrn_tf.inference), repeated so that --help needs no TensorFlow
+DEFAULT_TILE, DEFAULT_OVERLAP = 192, 24
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo).")
 flags.DEFINE_string("output", "", "Output file or folder (default: NAME_x{scale}.png in ./out).")
-flags.DEFINE_integer("scale", 2, "Upscaling factor: 2, 3 or 4.")
 flags.DEFINE_enum("backend", "keras", ["keras", "tflite"], "Inference backend.")
 flags.DEFINE_string(
     "model", "", "Weights (.weights.h5/.keras) or a .tflite file (default: shipped for the scale)."
@@ -37,10 +38,14 @@ flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (dec
 
 def main(argv):
     del argv
-    from maffsrn_tf.upscale_files import UpscaleError, run
+    if FLAGS.input:
+        require_path(FLAGS.input, "input")
+    if FLAGS.model:
+        require_path(FLAGS.model, "--model", folder=False)
+    from maffsrn_tf.upscaler import UpscaleError, upscale_path
 
     try:
-        written = run(
+        written = upscale_path(
             FLAGS.input,
             FLAGS.output,
             FLAGS.scale,
@@ -54,15 +59,14 @@ def main(argv):
             max_pixels=int(FLAGS.max_megapixels * 1e6),
         )
     except UpscaleError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        fail(str(err))
     for path in written:
         print(os.path.relpath(path))
     return 0
 
 
 def cli():
-    app.run(main)
+    run(main)
 
 
 if __name__ == "__main__":

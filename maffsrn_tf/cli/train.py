@@ -16,13 +16,12 @@ Usage::
 Rerunning the same command resumes a killed run from ``MODEL_DIR/backup``.
 """
 
-from absl import app, flags
+from absl import flags
+
+from maffsrn_tf.cli.common import fail, require_path, run
+from maffsrn_tf.presets import preset_config, preset_for_scale
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "preset", None, "Model preset; default maffsrn_x{scale} (or maffsrn_l_x{scale} with --large)."
-)
-flags.DEFINE_enum("scale", "2", ["2", "3", "4"], "Upscaling factor.")
 flags.DEFINE_bool("large", False, "Train MAFFSRN-L (8 FFGs).")
 flags.DEFINE_enum(
     "data_source",
@@ -74,9 +73,7 @@ flags.DEFINE_integer("verbose", 1, "Keras progress: 0 silent, 1 progress bar, 2 
 
 def resolved_config():
     """The flags as the dict ``training.train`` takes (written to MODEL_DIR/flags.json)."""
-    from maffsrn_tf.model import preset_config, preset_for_scale
-
-    scale = int(FLAGS.scale)
+    scale = FLAGS.scale
     preset = FLAGS.preset or preset_for_scale(scale, FLAGS.large)
     scale = preset_config(preset)["scale"]
     skip_tail = FLAGS.init_skip_tail
@@ -113,19 +110,23 @@ def resolved_config():
 
 def main(argv):
     del argv
-    from maffsrn_tf.data import DataError
+    if FLAGS.data_source != "tfds":
+        require_path(FLAGS.data_dir, "--data_dir", folder=True)
+    if FLAGS.val_dir:
+        require_path(FLAGS.val_dir, "--val_dir", folder=True)
+    if FLAGS.init_weights:
+        require_path(FLAGS.init_weights, "--init_weights", folder=False)
+    config = resolved_config()
     from maffsrn_tf.training import train
 
-    if FLAGS.data_source != "tfds" and not FLAGS.data_dir:
-        raise app.UsageError("--data_dir is required for --data_source folder/div2k")
     try:
-        train(resolved_config())
-    except DataError as err:
-        raise SystemExit(f"error: {err}") from None
+        train(config)
+    except ValueError as err:  # DataError, ImageError, mismatched --init_weights
+        fail(str(err))
 
 
 def cli():
-    app.run(main)
+    run(main)
 
 
 if __name__ == "__main__":

@@ -8,31 +8,32 @@ Usage::
 ``.pt``/``.pth`` needs PyTorch (``pip install "maffsrn_tf[torch]"``); ``.npz`` state dicts do not.
 """
 
-from absl import app, flags
+from absl import flags
 
-from maffsrn_tf.model import PRESETS
-from maffsrn_tf.porting import convert_checkpoint
+from maffsrn_tf.cli.common import fail, require_path, run
+from maffsrn_tf.presets import preset_for_scale
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Official PyTorch state dict (.pt, .pth or .npz).")
-flags.DEFINE_enum(
-    "preset", "maffsrn_x2", list(PRESETS), "Model preset the checkpoint was trained as."
-)
 flags.DEFINE_string("output", None, "Output Keras weights file (.weights.h5) or model (.keras).")
 
 
 def main(argv):
     del argv
-    if not FLAGS.checkpoint or not FLAGS.output:
-        raise app.UsageError("--checkpoint and --output are required")
+    require_path(FLAGS.checkpoint, "--checkpoint", folder=False)
+    if not FLAGS.output:
+        fail("--output is required (a .weights.h5 or .keras file)")
+    preset = FLAGS.preset or preset_for_scale(FLAGS.scale)
+    from maffsrn_tf.porting import convert_checkpoint
+
     try:
-        print(convert_checkpoint(FLAGS.checkpoint, FLAGS.preset, FLAGS.output))
+        print(convert_checkpoint(FLAGS.checkpoint, preset, FLAGS.output))
     except (ValueError, FileNotFoundError, ImportError) as err:
-        raise SystemExit(f"error: {err}") from None
+        fail(str(err))
 
 
 def cli():
-    app.run(main)
+    run(main)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""File and folder handling behind ``maffsrn-upscale``: paths, checks, progress, comparison."""
+"""Files and folders for ``maffsrn-upscale``: paths, checks, progress, comparison image."""
 
 import os
 import sys
@@ -8,7 +8,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from maffsrn_tf import images
-from maffsrn_tf.data import IMAGE_EXTENSIONS
+from maffsrn_tf.images import IMAGE_EXTENSIONS
+from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+from maffsrn_tf.upscaler.arrays import make_backend, upscale
 
 
 class UpscaleError(Exception):
@@ -108,8 +110,6 @@ def upscale_file(
     max_pixels,
     label="",
 ):
-    from maffsrn_tf.upscaler import upscale
-
     images.MAX_PIXELS = max_pixels
     try:
         array, info = images.read_image(in_path)
@@ -143,22 +143,20 @@ def upscale_file(
     return written
 
 
-def run(
+def upscale_path(
     input_path,
     output,
     scale,
     backend="keras",
     model=None,
-    tile=192,
-    overlap=24,
+    tile=DEFAULT_TILE,
+    overlap=DEFAULT_OVERLAP,
     self_ensemble=False,
     compare=False,
     overwrite=False,
     max_pixels=200_000_000,
 ):
     """Upscale a file or every image of a folder; returns the paths written."""
-    from maffsrn_tf.upscaler import make_backend
-
     if scale not in (2, 3, 4):
         raise UpscaleError(f"unsupported --scale {scale}: MAFFSRN upscales x2, x3 or x4")
     sample = not input_path

@@ -1,0 +1,60 @@
+"""The files shipped inside the package, found through ``importlib.resources``.
+
+``maffsrn_tf/weights/`` holds, per preset, the trained weights (``{preset}.npz``), their
+training record (``{preset}.json``) and the exported TFLite models
+(``maffsrn_x{scale}_{variant}.tflite``). They install with the package, so a plain
+``pip install`` has everything ``load_pretrained`` and ``--backend tflite`` need.
+"""
+
+import json
+from importlib import resources
+
+from maffsrn_tf.presets import PRESETS
+
+WEIGHTS_EXT = ".npz"
+
+
+def _folder():
+    return resources.files("maffsrn_tf") / "weights"
+
+
+def _files():
+    folder = _folder()
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def available():
+    """Presets with shipped weights."""
+    return [f[: -len(WEIGHTS_EXT)] for f in _files() if f.endswith(WEIGHTS_EXT)]
+
+
+def weights_path(name):
+    """Path of a preset's shipped weights; ``ValueError`` when none is shipped."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    path = _folder() / (name + WEIGHTS_EXT)
+    if not path.is_file():
+        shipped = ", ".join(available()) or "none"
+        raise ValueError(
+            f"no pretrained weights are shipped for {name!r} (shipped: {shipped}); train them "
+            f"with maffsrn-train and pass the file with --weights / model.load_weights()"
+        )
+    return str(path)
+
+
+def model_card(name):
+    """The training record shipped next to a preset's weights (``{name}.json``), or {}."""
+    path = _folder() / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def tflite_path(scale, variant="float16"):
+    """Path of a shipped ``.tflite`` model; ``ValueError`` listing the shipped ones."""
+    path = _folder() / f"maffsrn_x{scale}_{variant}.tflite"
+    if not path.is_file():
+        shipped = ", ".join(f for f in _files() if f.endswith(".tflite")) or "none"
+        raise ValueError(
+            f"no shipped TFLite model {path.name} (shipped: {shipped}); export one with "
+            "maffsrn-export and pass it with --model"
+        )
+    return str(path)

@@ -1,0 +1,99 @@
+"""What every command line shares: the common flags, one way to fail, quiet TensorFlow.
+
+No TensorFlow here: commands validate their arguments before they import it, so a bad
+argument costs milliseconds and prints one line.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+from maffsrn_tf.presets import PRESETS, SCALES
+
+TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
+FLAGS = flags.FLAGS
+
+flags.DEFINE_integer("scale", 2, "Upscaling factor: 2, 3 or 4.")
+flags.register_validator("scale", lambda v: v in SCALES, message="--scale must be 2, 3 or 4")
+flags.DEFINE_enum(
+    "preset", None, list(PRESETS), "Model preset (default: maffsrn_x{scale}, or as stated)."
+)
+flags.DEFINE_bool(
+    "tf_logs",
+    False,
+    f"Show TensorFlow's native logging (start-up lines, oneDNN, CUDA); also {TF_LOGS_ENV}=1.",
+)
+
+
+def fail(message):
+    """Print ``error: message`` as one line on stderr and exit with status 1."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def require_path(path, what, folder=None):
+    """Fail unless ``path`` exists (and is a folder / a file when ``folder`` says so)."""
+    if not path:
+        fail(f"{what} is required")
+    if not os.path.exists(path):
+        fail(f"{what} not found: {path}")
+    if folder is True and not os.path.isdir(path):
+        fail(f"{what} must be a folder: {path}")
+    if folder is False and os.path.isdir(path):
+        fail(f"{what} must be a file, not a folder: {path}")
+
+
+def scales_list(values, flag="--scales"):
+    """A list flag of scales as integers, each 2, 3 or 4."""
+    try:
+        scales = [int(v) for v in values]
+    except ValueError:
+        fail(f"{flag} takes 2, 3 and/or 4, comma-separated; got {','.join(values)}")
+    bad = [s for s in scales if s not in SCALES]
+    if bad or not scales:
+        fail(f"{flag} takes 2, 3 and/or 4, comma-separated; got {','.join(values)}")
+    return scales
+
+
+def quiet_native_logs():
+    """Send file descriptor 2 (where TensorFlow's C++ code logs) to /dev/null, and Python's
+    ``sys.stderr`` to a copy of the real stderr: our messages, warnings and progress bars
+    still show, the native start-up lines do not."""
+    sys.stderr.flush()
+    real = os.dup(2)
+    sys.stderr = os.fdopen(real, "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _print_help(module):
+    """The command's docstring and its flags, then the flags every command shares."""
+    print((sys.modules[module].__doc__ or "").strip() + "\n")
+    for name in sorted(FLAGS.flags_by_module_dict()):
+        if name in (module, "__main__") or name == __name__:
+            print(FLAGS.module_help(name) + "\n")
+
+
+def run(main):
+    """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
+    console script or with ``python -m``), one-line flag errors, and TensorFlow's native
+    logging off unless ``--tf_logs``."""
+
+    def parse(argv):
+        if any(a in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
+            _print_help(main.__module__)
+            sys.exit(0)
+        try:
+            return FLAGS(argv)
+        except flags.Error as err:
+            fail(f"{err} (see --help)")
+
+    def wrapped(argv):
+        if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):
+            quiet_native_logs()
+        return main(argv)
+
+    app.run(wrapped, flags_parser=parse)

@@ -1,0 +1,148 @@
+"""TFLite export: ``convert(model, quantization) -> bytes``, and ``export`` that verifies a
+converted model against Keras before it writes the file.
+
+Five quantization modes (float32, float16, dynamic, int8, int16x8), builtin ops only, from
+the folded inference graph (``export.graph``); int8 calibrated by ``export.calibrate``,
+checked by ``export.verify``, reported by ``export.report``.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from maffsrn_tf.export.calibrate import percentile_calibrated, representative_patches
+from maffsrn_tf.export.graph import InferenceGraph, split_for_int8
+from maffsrn_tf.export.verify import io_contract, measure_latency, op_names, verify
+from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
+from maffsrn_tf.utils import atomic_output
+
+__all__ = [
+    "DEFAULT_CALIBRATION_PERCENTILE",
+    "QUANTIZATIONS",
+    "InferenceGraph",
+    "convert",
+    "export",
+    "io_contract",
+    "measure_latency",
+    "op_names",
+    "percentile_calibrated",
+    "representative_patches",
+    "split_for_int8",
+    "verify",
+]
+
+
+def convert(
+    model,
+    quantization="float32",
+    input_shape=None,
+    representative_data=None,
+    uint8_io=False,
+    calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
+):
+    """Convert a Keras MAFFSRN to TFLite bytes (builtin ops only).
+
+    ``input_shape``: ``None`` for a dynamic ``[1, None, None, 3]`` model, or ``(H, W)`` for a
+    fixed-size tile model. ``representative_data``: a list of float ``H x W x 3`` arrays in
+    [0, 1], needed by ``int8`` and ``int16x8``. ``uint8_io`` (``int8`` only): uint8 input and
+    output tensors (pixel values 0..255, scale 1/255, zero point 0) instead of float32 ones.
+    ``calibration_percentile`` (``int8``): activation ranges from that percentile of the
+    per-sample extremes (``percentile_calibrated``); ``100`` is TFLite's plain min/max.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"unknown quantization {quantization!r}; one of {', '.join(QUANTIZATIONS)}"
+        )
+    if uint8_io and quantization != "int8":
+        raise ValueError(f"uint8_io needs quantization 'int8', not {quantization!r}")
+    if quantization in ("int8", "int16x8") and not representative_data:
+        raise ValueError(f"{quantization} needs representative_data (calibration patches)")
+    if input_shape is not None and min(input_shape) < MIN_INPUT_SIZE:
+        raise ValueError(f"input_shape {input_shape} is below the minimum of {MIN_INPUT_SIZE}")
+    if not 0 < calibration_percentile <= 100:
+        raise ValueError(
+            f"calibration_percentile must be in (0, 100], got {calibration_percentile}"
+        )
+    graph = InferenceGraph(model)
+    h, w = input_shape if input_shape is not None else (None, None)
+    fn = graph.concrete_function(h, w)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], graph)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "int8" and calibration_percentile < 100:
+        from tensorflow.lite.python.convert import mlir_quantize
+
+        samples = [
+            p[: input_shape[0], : input_shape[1]] if input_shape is not None else p
+            for p in representative_data
+        ]
+        calibrated = percentile_calibrated(converter.convert(), samples, calibration_percentile)
+        io = tf.uint8 if uint8_io else tf.float32
+        return mlir_quantize(calibrated, input_data_type=io, output_data_type=io)
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization in ("int8", "int16x8"):
+
+        def gen():
+            for patch in representative_data:
+                if input_shape is not None:
+                    patch = patch[: input_shape[0], : input_shape[1]]
+                yield [np.asarray(patch, np.float32)[None]]
+
+        converter.representative_dataset = gen
+        if quantization == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if uint8_io:
+                converter.inference_input_type = tf.uint8
+                converter.inference_output_type = tf.uint8
+        else:
+            # DEPTH_TO_SPACE has no 16x8 kernel: it (and only what lacks one) stays float
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+    return converter.convert()
+
+
+def export(
+    model,
+    path,
+    quantization,
+    datasets,
+    input_shape=None,
+    representative_data=None,
+    max_drop=0.5,
+    uint8_io=False,
+    calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
+):
+    """Convert, verify against the Keras model, then write ``path`` atomically.
+
+    Returns the report entry (accuracy per dataset, file size, latency, ops).
+    """
+    data = convert(
+        model, quantization, input_shape, representative_data, uint8_io, calibration_percentile
+    )
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = os.path.join(tmp_dir, os.path.basename(path))
+        with open(tmp, "wb") as f:
+            f.write(data)
+        accuracy = verify(model, tmp, datasets, int(model.scale), max_drop) if datasets else {}
+        latency, size = measure_latency(tmp)
+        with atomic_output(path) as out:
+            shutil.copyfile(tmp, out)
+    return {
+        "file": os.path.basename(path),
+        "quantization": quantization,
+        "input_shape": list(input_shape) if input_shape else None,
+        "calibration_percentile": calibration_percentile if quantization == "int8" else None,
+        "bytes": len(data),
+        "ops": op_names(data),
+        "accuracy": accuracy,
+        "latency_s": latency,
+        "latency_input": list(size),
+        "io": io_contract(data),
+    }

@@ -1,0 +1,120 @@
+"""Checks of an exported model before it is written: ops, accuracy against Keras, latency,
+and its I/O contract."""
+
+import os
+import time
+
+import numpy as np
+
+
+def op_names(tflite_bytes):
+    """Sorted builtin/custom op names used by a TFLite model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite_bytes)
+    return sorted({d["op_name"] for d in interpreter._get_ops_details()})
+
+
+def measure_latency(path, height=128, width=128, runs=5, num_threads=2):
+    """Median seconds per inference of a ``.tflite`` at ``height x width`` (after one warm-up)."""
+    from maffsrn_tf.inference import TFLiteBackend
+
+    backend = TFLiteBackend(path, num_threads)
+    if backend.fixed_size:
+        height, width = backend.fixed_size
+    x = np.random.default_rng(0).random((1, height, width, 3), np.float32)
+    backend(x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        backend(x)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), (height, width)
+
+
+def verify(model, tflite_path, datasets, scale, max_drop=0.5):
+    """Run a ``.tflite`` on benchmark images next to the Keras float model.
+
+    Returns ``{dataset: {"psnr", "ssim", "keras_psnr", "keras_ssim", "drop",
+    "max_abs_diff"}}``; raises ``ValueError`` when the file uses non-builtin ops, gives
+    wrong shapes, or loses more than ``max_drop`` dB PSNR on any dataset.
+    """
+    from maffsrn_tf import metrics
+    from maffsrn_tf.data import load_benchmark
+    from maffsrn_tf.evaluation import model_predict
+    from maffsrn_tf.inference import KerasBackend, TFLiteBackend
+
+    with open(tflite_path, "rb") as f:
+        ops = op_names(f.read())
+    flex = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
+    if flex:
+        raise ValueError(f"{tflite_path} needs non-builtin ops: {flex}")
+    lite, keras_backend = TFLiteBackend(tflite_path), KerasBackend(model)
+    report = {}
+    for folder in datasets:
+        name = os.path.basename(os.path.normpath(folder))
+        rows = []
+        for _, hr, lr in load_benchmark(folder, scale):
+            sr_lite = model_predict(lite, lr)
+            sr_keras = model_predict(keras_backend, lr)
+            if sr_lite.shape != hr.shape[: sr_lite.ndim]:
+                raise ValueError(f"{tflite_path}: output {sr_lite.shape} for HR {hr.shape}")
+            rows.append(
+                (
+                    metrics.psnr(hr, sr_lite, scale),
+                    metrics.ssim(hr, sr_lite, scale),
+                    metrics.psnr(hr, sr_keras, scale),
+                    metrics.ssim(hr, sr_keras, scale),
+                    float(np.abs(sr_lite.astype(int) - sr_keras.astype(int)).max()),
+                )
+            )
+        r = np.array(rows)
+        entry = {
+            "psnr": float(r[:, 0].mean()),
+            "ssim": float(r[:, 1].mean()),
+            "keras_psnr": float(r[:, 2].mean()),
+            "keras_ssim": float(r[:, 3].mean()),
+            "max_abs_diff_uint8": float(r[:, 4].max()),
+            "images": len(rows),
+        }
+        entry["drop"] = entry["keras_psnr"] - entry["psnr"]
+        if entry["drop"] > max_drop:
+            raise ValueError(
+                f"{tflite_path} loses {entry['drop']:.3f} dB on {name} "
+                f"(limit {max_drop}); not written"
+            )
+        report[name] = entry
+    return report
+
+
+def io_contract(tflite_bytes):
+    """Names, dtypes, shape signatures and quantization of the model's I/O tensors.
+
+    For float-I/O quantized models also the int8/int16 tensors right after the input's
+    QUANTIZE and right before the output's DEQUANTIZE (the integer core's I/O).
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite_bytes)
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+
+    def describe(t):
+        scale, zero = t["quantization"]
+        d = {
+            "name": t["name"],
+            "dtype": np.dtype(t["dtype"]).name,
+            "shape_signature": [int(v) for v in t.get("shape_signature", t["shape"])],
+        }
+        if scale:
+            d["quantization"] = {"scale": float(scale), "zero_point": int(zero)}
+        return d
+
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    result = {"input": describe(inp), "output": describe(out)}
+    result["signatures"] = interp.get_signature_list()
+    for op in interp._get_ops_details():
+        if op["op_name"] == "QUANTIZE" and inp["index"] in op["inputs"]:
+            result["core_input"] = describe(tensors[op["outputs"][0]])
+        if op["op_name"] == "DEQUANTIZE" and out["index"] in op["outputs"]:
+            result["core_output"] = describe(tensors[op["inputs"][0]])
+    return result

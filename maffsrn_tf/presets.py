@@ -1,0 +1,51 @@
+"""Preset names and configurations, the model's minimum input size, and the export's
+quantization modes.
+
+Plain Python, no TensorFlow: command lines validate ``--preset``/``--scale`` and image sizes
+with it before they import TensorFlow.
+"""
+
+SCALES = (2, 3, 4)
+
+# ESA's stride-2 conv followed by its 7x7/3 max-pool needs at least 13 pixels per side.
+MIN_INPUT_SIZE = 13
+
+PRESETS = {
+    "maffsrn_x2": {"scale": 2, "n_ffgs": 4, "n_feats": 32, "params": 402394},
+    "maffsrn_x3": {"scale": 3, "n_ffgs": 4, "n_feats": 32, "params": 418774},
+    "maffsrn_x4": {"scale": 4, "n_ffgs": 4, "n_feats": 32, "params": 441706},
+    "maffsrn_l_x2": {"scale": 2, "n_ffgs": 8, "n_feats": 32, "params": 790754},
+    "maffsrn_l_x3": {"scale": 3, "n_ffgs": 8, "n_feats": 32, "params": 807134},
+    "maffsrn_l_x4": {"scale": 4, "n_ffgs": 8, "n_feats": 32, "params": 830066},
+}
+
+# TFLite export (maffsrn_tf.export). The percentile was chosen on x2 (Set5 and Set14 drops,
+# tflite/QUANTIZATION.md); 100 (TFLite's min/max) lost 0.20-0.27 dB.
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
+DEFAULT_CALIBRATION_PERCENTILE = 65.0
+
+
+def preset_config(name):
+    """The constructor arguments of a preset (without its declared parameter count)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return {k: v for k, v in PRESETS[name].items() if k != "params"}
+
+
+def preset_for_scale(scale, large=False):
+    """The preset name for a scale, e.g. ``maffsrn_x2`` or ``maffsrn_l_x2``."""
+    name = f"maffsrn_{'l_' if large else ''}x{scale}"
+    if name not in PRESETS:
+        raise ValueError(f"unsupported scale {scale!r}; MAFFSRN exists for x2, x3 and x4")
+    return name
+
+
+def check_input_size(height, width):
+    """Raise ``ValueError`` when an input is smaller than the model accepts."""
+    for name, size in (("height", height), ("width", width)):
+        if size is not None and int(size) < MIN_INPUT_SIZE:
+            raise ValueError(
+                f"input {name} {int(size)} is below MAFFSRN's minimum of {MIN_INPUT_SIZE} pixels "
+                f"(its attention branch downsamples by 2 and max-pools 7x7); pad or upscale the "
+                f"image to at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} first"
+            )

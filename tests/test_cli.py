@@ -1,0 +1,88 @@
+"""Every console script: bad arguments and missing paths give one ``error:`` line on stderr and
+exit code 1 before TensorFlow is imported; console scripts and ``python -m`` both run."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+# Runs a command module as __main__ and reports, on stdout, whether TensorFlow was imported
+# by the time it exited.
+PROBE = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+print("tensorflow" in sys.modules)
+sys.exit(code)
+"""
+
+MISSING = "/nonexistent/maffsrn"
+CASES = {
+    "train": [
+        (["--data_dir", MISSING], "--data_dir not found"),
+        (["--data_dir", ".", "--scale", "5"], "--scale must be 2, 3 or 4"),
+        (["--data_dir", ".", "--init_weights", MISSING + ".h5"], "--init_weights not found"),
+    ],
+    "evaluate": [
+        (["--datasets", MISSING], "dataset folder not found"),
+        (["--datasets", ".", "--preset", "maffsrn_x9"], "flag --preset"),
+    ],
+    "upscale": [
+        (["--input", MISSING + ".png"], "input not found"),
+        (["--input", ".", "--scale", "7"], "--scale must be 2, 3 or 4"),
+    ],
+    "export": [
+        (["--scales", "2,5"], "--scales takes 2, 3 and/or 4"),
+        (["--datasets", MISSING], "validation folder"),
+        (["--weights", MISSING + ".h5"], "--weights not found"),
+    ],
+    "profile": [(["--input", "360by640"], "--input must be HEIGHTxWIDTH")],
+    "convert_weights": [
+        (["--checkpoint", MISSING + ".pt", "--output", "x.weights.h5"], "--checkpoint not found")
+    ],
+}
+
+
+def _run(name, args, cwd):
+    cmd = [sys.executable, "-c", PROBE, f"maffsrn_tf.cli.{name}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "name, args, message",
+    [(name, args, message) for name, cases in CASES.items() for args, message in cases],
+)
+def test_bad_argument_is_one_line_before_tensorflow(tmp_path, name, args, message):
+    proc = _run(name, args, tmp_path)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert proc.stdout.strip() == "False", "TensorFlow was imported before the error"
+    assert os.listdir(tmp_path) == []  # nothing written
+
+
+def test_console_scripts_are_installed_and_show_help():
+    bin_dir = os.path.dirname(sys.executable)
+    for name in CASES:
+        script = shutil.which(f"maffsrn-{name.replace('_', '-')}", path=bin_dir)
+        assert script, f"maffsrn-{name} is not installed"
+        proc = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "--scale" in proc.stdout + proc.stderr
+
+
+def test_profile_runs_quietly_and_tf_logs_shows_tensorflow():
+    cmd = [sys.executable, "-m", "maffsrn_tf.cli.profile", "--preset", "maffsrn_x2"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "402,394" in quiet.stdout and "86.07 G" in quiet.stdout
+    assert quiet.stderr == "", quiet.stderr  # no absl/oneDNN/CUDA start-up lines
+    env = {**os.environ, "MAFFSRN_TF_LOGS": "1", "TF_CPP_MIN_LOG_LEVEL": "0"}
+    loud = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert loud.returncode == 0 and loud.stderr != ""
