@@ -26,10 +26,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -n 2 --durations=15 -q
+	$(BIN)/python -m pytest -n 2 --durations=15 -q -rs
 
 test-fast: lint
-	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+	$(BIN)/python -m pytest -n 2 -q -rs -m "not slow"
 
 # The main job: upscale INPUT (a file or folder; default: a sample photo) into out/, with a
 # bicubic | MAFFSRN comparison image next to it.

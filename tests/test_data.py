@@ -92,9 +92,14 @@ def test_folder_source_caches_imresize_lr(tmp_path):
     pairs = data.folder_pairs(str(folder), 2, cache_dir=str(tmp_path / "cache"), patch=8)
     lr = np.array(Image.open(pairs[0][0]))
     np.testing.assert_array_equal(lr, imresize(hr[:50, :60], 0.5))
-    mtime = (tmp_path / "cache").stat().st_mtime
+
+    def cached():
+        return {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*")}
+
+    before = cached()
+    assert len([p for p in before if p.is_file()]) == len(pairs)
     assert data.folder_pairs(str(folder), 2, cache_dir=str(tmp_path / "cache"), patch=8) == pairs
-    assert (tmp_path / "cache").stat().st_mtime == mtime
+    assert cached() == before  # no LR file rewritten, none added
 
 
 def test_corrupt_file_stops_with_its_name(div2k):

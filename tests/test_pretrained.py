@@ -36,20 +36,48 @@ def test_shipped_weights_beat_bicubic_and_match_their_card(scale):
     assert card["ours"][1] == pytest.approx(result["model"]["ssim"], abs=6e-5)
 
 
-@pytest.mark.parametrize("tile, overlap", [(DEFAULT_TILE, DEFAULT_OVERLAP), (64, 16)])
-def test_tiled_matches_whole_image_on_set5(tile, overlap):
-    """Tiling changes ESA's pooling grid: the defaults must keep that invisible (issue 7)."""
-    items = load_benchmark(shared_path("data", "benchmark", "Set5"), 2)
+def _tiled_vs_whole(items, tile, overlap):
+    """Per image: (tiles used, PSNR of tiled vs whole, whole and tiled PSNR vs HR)."""
     backend = KerasBackend(load_pretrained("maffsrn_x2"))
-    whole_psnr, tiled_psnr = [], []
+    rows = []
     for _, hr, lr in items:
-        x = lr.astype(np.float32) / 255.0
+        x = (np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr).astype(np.float32) / 255
+        hr = np.repeat(hr[..., None], 3, -1) if hr.ndim == 2 else hr
+        tiles = []
         whole = tiled_predict(backend, x, 2, tile=0)
-        tiled = tiled_predict(backend, x, 2, tile=tile, overlap=overlap)
-        assert metrics.psnr(whole, tiled, 0) >= 45.0
-        whole_psnr.append(metrics.psnr(hr, whole, 2))
-        tiled_psnr.append(metrics.psnr(hr, tiled, 2))
-    assert abs(np.mean(tiled_psnr) - np.mean(whole_psnr)) <= 0.02
+        tiled = tiled_predict(
+            backend,
+            x,
+            2,
+            tile=tile,
+            overlap=overlap,
+            progress=lambda d, t, seen=tiles: seen.append(t),
+        )
+        psnr = metrics.psnr(whole, tiled, 0)
+        rows.append((tiles[-1], psnr, metrics.psnr(hr, whole, 2), metrics.psnr(hr, tiled, 2)))
+    return rows
+
+
+def test_default_tiles_match_whole_image_on_set14():
+    """Tiling changes ESA's pooling grid: the defaults must keep that invisible (issue 7), on
+    every Set14 image whose x2 LR is larger than one default tile."""
+    items = [
+        item
+        for item in load_benchmark(shared_path("data", "benchmark", "Set14"), 2)
+        if max(item[2].shape[:2]) > DEFAULT_TILE
+    ]
+    assert len(items) >= 8, f"only {len(items)} Set14 images exceed a {DEFAULT_TILE}px tile"
+    rows = _tiled_vs_whole(items, DEFAULT_TILE, DEFAULT_OVERLAP)
+    assert all(tiles >= 2 for tiles, *_ in rows), rows
+    assert all(psnr >= 45.0 for _, psnr, *_ in rows), rows
+    assert abs(np.mean([r[3] for r in rows]) - np.mean([r[2] for r in rows])) <= 0.02
+
+
+def test_small_tiles_match_whole_image_on_set5():
+    rows = _tiled_vs_whole(load_benchmark(shared_path("data", "benchmark", "Set5"), 2), 64, 16)
+    assert all(tiles >= 4 for tiles, *_ in rows), rows
+    assert all(psnr >= 45.0 for _, psnr, *_ in rows), rows
+    assert abs(np.mean([r[3] for r in rows]) - np.mean([r[2] for r in rows])) <= 0.02
 
 
 def test_npz_weights_name_the_mismatch(tmp_path):
