@@ -80,14 +80,33 @@ def default_cache_dir():
     return os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf", "lr")
 
 
-def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True):
+def read_holdout(path, folder):
+    """Image names listed in ``path`` (one per line, ``#`` comments), each checked to be in
+    ``folder``: held out of training and used for validation."""
+    try:
+        with open(path) as f:
+            names = [line.split("#")[0].strip() for line in f]
+    except OSError as err:
+        raise DataError(f"cannot read the holdout list {path}: {err.strerror}") from None
+    names = [n for n in names if n]
+    present = {os.path.basename(p) for p in list_images(folder)}
+    missing = [n for n in names if n not in present]
+    if missing or not names:
+        raise DataError(
+            f"holdout list {path} names {len(names)} images, {len(missing)} of them not in "
+            f"{folder} (e.g. {missing[:3]}); list file names of that folder"
+        )
+    return names
+
+
+def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclude=()):
     """(lr_path, hr_path) pairs for a folder of HR images; LR made by imresize, cached.
 
     HR images are mod-cropped to the scale on the fly (the pipeline crops; the cached LR
     is ``imresize(mod_crop(hr), 1/scale)``). The cache key includes the folder's absolute
     path, so read-only data folders work.
     """
-    files = list_images(folder)
+    files = [f for f in list_images(folder) if os.path.basename(f) not in set(exclude)]
     key = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
     cache = os.path.join(cache_dir or default_cache_dir(), f"{key}_x{scale}")
     os.makedirs(cache, exist_ok=True)
@@ -197,10 +216,15 @@ def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     return ds.filter(big_enough) if patch else ds
 
 
-def training_images(source, path, scale, patch, cache_dir=None):
-    """The uint8 (lr, hr) dataset of a source: ``folder``, ``div2k`` or ``tfds``."""
+def training_images(source, path, scale, patch, cache_dir=None, exclude=()):
+    """The uint8 (lr, hr) dataset of a source: ``folder``, ``div2k`` or ``tfds``.
+
+    ``exclude``: image names of a ``folder`` source left out (the validation holdout).
+    """
+    if exclude and source != "folder":
+        raise DataError("a holdout list needs --data_source folder")
     if source == "folder":
-        return pairs_dataset(folder_pairs(path, scale, cache_dir, patch), scale)
+        return pairs_dataset(folder_pairs(path, scale, cache_dir, patch, exclude=exclude), scale)
     if source == "div2k":
         return pairs_dataset(div2k_pairs(path, scale, patch=patch), scale)
     if source == "tfds":
@@ -208,14 +232,17 @@ def training_images(source, path, scale, patch, cache_dir=None):
     raise DataError(f"unknown data source {source!r}: use folder, div2k or tfds")
 
 
-def load_benchmark(folder, scale, lr_folder=None):
+def load_benchmark(folder, scale, lr_folder=None, only=None):
     """Benchmark images as a list of ``(name, hr_uint8, lr_uint8)``.
 
     HR is mod-cropped to the scale; LR is read from ``lr_folder`` (same file stems) or made
-    by the MATLAB-exact ``imresize``. Grayscale HR stays 2-D (evaluated on its own values).
+    by the MATLAB-exact ``imresize``. ``only``: file names to keep (a holdout list).
+    Grayscale HR stays 2-D (evaluated on its own values).
     """
     items = []
     for path in list_images(folder):
+        if only is not None and os.path.basename(path) not in only:
+            continue
         name = os.path.splitext(os.path.basename(path))[0]
         hr = mod_crop(_gray_or_rgb(path), scale)
         if lr_folder:

@@ -254,8 +254,14 @@ def train(config):
         keras.mixed_precision.set_global_policy("mixed_float16")
     strategy = make_strategy(c["strategy"], c.get("tpu", ""))
     scale = c["scale"]
+    holdout = data_lib.read_holdout(c["holdout"], c["data_dir"]) if c.get("holdout") else ()
     images = data_lib.training_images(
-        c["data_source"], c["data_dir"], scale, c["patch_size"], c.get("cache_dir") or None
+        c["data_source"],
+        c["data_dir"],
+        scale,
+        c["patch_size"],
+        c.get("cache_dir") or None,
+        exclude=holdout,
     )
     dataset = data_lib.patch_dataset(images, scale, c["patch_size"], c["batch_size"], c["seed"])
     with strategy.scope():
@@ -272,8 +278,11 @@ def train(config):
             c.get("jit_compile", False),
         )
     callbacks = [StepTimer(), keras.callbacks.TerminateOnNaN()]
-    if c.get("val_dir"):
-        val = data_lib.load_benchmark(c["val_dir"], scale)
+    if holdout or c.get("val_dir"):
+        if holdout:
+            val = data_lib.load_benchmark(c["data_dir"], scale, only=holdout)
+        else:
+            val = data_lib.load_benchmark(c["val_dir"], scale)
         callbacks += [Validation(val, scale), SaveBest(model_dir)]
     callbacks += [
         keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True),

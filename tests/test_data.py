@@ -1,10 +1,12 @@
 """The tf.data pipeline: alignment, augmentation pairing, determinism, sources and errors."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import shared_path
 from PIL import Image
 
 from maffsrn_tf import data
@@ -142,3 +144,31 @@ def test_tfds_source_with_mock_data():
     batches = data.patch_dataset(ds, 2, patch=16, batch_size=2, seed=0)
     lr, hr = next(iter(batches))
     assert lr.shape == (2, 16, 16, 3) and hr.shape == (2, 32, 32, 3)
+
+
+def test_holdout_images_leave_training_and_become_validation(tmp_path):
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        Image.fromarray(smooth_image(rng, 40, 44)).save(folder / name)
+    listing = tmp_path / "holdout.txt"
+    listing.write_text("# held out\nb.png\n\n")
+    holdout = data.read_holdout(str(listing), str(folder))
+    assert holdout == ["b.png"]
+    pairs = data.folder_pairs(str(folder), 2, str(tmp_path / "cache"), patch=8, exclude=holdout)
+    assert [os.path.basename(hr) for _, hr in pairs] == ["a.png", "c.png"]
+    val = data.load_benchmark(str(folder), 2, only=holdout)
+    assert [name for name, _, _ in val] == ["b"]
+    listing.write_text("b.png\nzzz.png\n")
+    with pytest.raises(data.DataError, match="1 of them not in"):
+        data.read_holdout(str(listing), str(folder))
+    with pytest.raises(data.DataError, match="needs --data_source folder"):
+        data.training_images("div2k", str(folder), 2, 8, exclude=holdout)
+
+
+def test_shipped_holdout_list_names_sr291_images():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sr291 = shared_path("data", "train", "SR291")
+    names = data.read_holdout(os.path.join(root, "splits", "sr291_val.txt"), sr291)
+    assert len(names) == 10 and all(n.endswith(".png") for n in names)  # BSD images

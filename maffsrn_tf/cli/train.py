@@ -7,7 +7,7 @@ Usage::
         --val_dir /data/benchmark/Set5 --model_dir runs/x2
 
     # a short CPU run on a folder of HR images (LR made by MATLAB-exact imresize, cached)
-    maffsrn-train --data_dir ../shared/data/train/SR291 --val_dir ../shared/data/benchmark/Set5 \\
+    maffsrn-train --data_dir ../shared/data/train/SR291 --holdout splits/sr291_val.txt \\
         --scale 2 --epochs 2 --steps_per_epoch 150 --learning_rate 1e-3 --model_dir runs/short
 
     # x4 fine-tuned from a trained x2 (all layers but the scale-specific tail)
@@ -36,7 +36,13 @@ flags.DEFINE_string(
     "",
     "Where LR images of a folder source are cached (default ~/.cache/maffsrn_tf/lr).",
 )
-flags.DEFINE_string("val_dir", "", "Folder of HR validation images (e.g. Set5).")
+flags.DEFINE_string("val_dir", "", "Folder of HR validation images.")
+flags.DEFINE_string(
+    "holdout",
+    "",
+    "File listing images of --data_dir (folder source) held out of training and used for "
+    "validation instead of --val_dir, e.g. splits/sr291_val.txt.",
+)
 flags.DEFINE_integer("patch_size", 48, "LR patch size.")
 flags.DEFINE_integer("batch_size", 16, "Global batch size (split over replicas).")
 flags.DEFINE_integer("epochs", 1000, "Epochs.")
@@ -86,6 +92,7 @@ def resolved_config():
         "data_dir": FLAGS.data_dir,
         "cache_dir": FLAGS.cache_dir,
         "val_dir": FLAGS.val_dir,
+        "holdout": FLAGS.holdout,
         "patch_size": FLAGS.patch_size,
         "batch_size": FLAGS.batch_size,
         "epochs": FLAGS.epochs,
@@ -116,6 +123,10 @@ def main(argv):
         require_path(FLAGS.val_dir, "--val_dir", folder=True)
     if FLAGS.init_weights:
         require_path(FLAGS.init_weights, "--init_weights", folder=False)
+    if FLAGS.holdout:
+        require_path(FLAGS.holdout, "--holdout", folder=False)
+        if FLAGS.val_dir:
+            fail("--holdout and --val_dir both choose the validation images: pass one")
     config = resolved_config()
     from maffsrn_tf.training import train
 
