@@ -4,9 +4,10 @@
 
 Prints, in one process: batches/second of the tf.data pipeline alone; training steps/second
 of ``model.fit`` on one in-memory batch (the model's own speed); training steps/second of
-``model.fit`` fed by the real pipeline. The pipeline is not the bottleneck when it produces
-batches several times faster than the model consumes them and feeding it costs the training
-loop at most a few percent.
+``model.fit`` fed by the real pipeline; the fixed-batch rate again with the train step
+XLA-compiled (``--jit_compile``), as a ratio to the plain step. The pipeline is not the
+bottleneck when it produces batches several times faster than the model consumes them and
+feeding it costs the training loop at most a few percent.
 """
 
 import argparse
@@ -16,6 +17,7 @@ import time
 import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
+from maffsrn_tf import patches
 from maffsrn_tf.model import build_model
 from maffsrn_tf.training import compile_model
 from maffsrn_tf.utils import shared_dir
@@ -46,14 +48,15 @@ def main():
     p.add_argument("--patch", type=int, default=48)
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--pipeline_batches", type=int, default=300)
+    p.add_argument("--jit_steps", type=int, default=20, help="XLA steps to time (0: skip)")
     a = p.parse_args()
     print(
         f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, x{a.scale}, batch {a.batch_size}, "
         f"{a.patch}x{a.patch} LR patches"
     )
 
-    images = data_lib.training_images("folder", a.data_dir, a.scale, a.patch)
-    dataset = data_lib.patch_dataset(images, a.scale, a.patch, a.batch_size, seed=0)
+    store = data_lib.training_store("folder", a.data_dir, a.scale, a.patch)
+    dataset = patches.patch_dataset(store, a.scale, a.patch, a.batch_size, seed=0)
     pipe = pipeline_rate(dataset, a.pipeline_batches)
     print(f"pipeline alone:          {pipe:8.2f} batches/s")
 
@@ -66,6 +69,13 @@ def main():
     real_rate = fit_rate(model, dataset, a.steps)
     print(f"training, real pipeline: {real_rate:8.3f} steps/s  ({1 / real_rate:.3f} s/step)")
     print(f"pipeline / model speed:  {pipe / model_rate:8.1f}x")
+    if a.jit_steps:
+        xla = compile_model(build_model(f"maffsrn_x{a.scale}"), jit_compile=True)
+        xla_rate = fit_rate(xla, fixed, a.jit_steps)
+        print(
+            f"training, XLA (jit_compile), fixed batch: {xla_rate:8.3f} steps/s "
+            f"({model_rate / xla_rate:.2f}x the plain step's time)"
+        )
     print(
         f"pipeline cost in training: {100 * (1 - real_rate / model_rate):+.1f} % "
         f"(noise level: a few %)"

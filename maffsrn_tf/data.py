@@ -1,4 +1,4 @@
-"""Training and evaluation data: DIV2K (folder layout or TFDS), HR image folders, tf.data patches.
+"""Training and evaluation data: DIV2K (folder layout or TFDS), HR image folders, holdouts.
 
 Sources give aligned (LR, HR) uint8 image pairs with ``HR size == LR size * scale``:
 
@@ -7,6 +7,9 @@ Sources give aligned (LR, HR) uint8 image pairs with ``HR size == LR size * scal
 * ``folder_pairs(folder, scale, cache_dir)``: any folder of HR images; LR made once by the
   MATLAB-exact ``imresize`` and cached as PNG on disk;
 * ``tfds_dataset(scale)``: TensorFlow Datasets ``div2k/bicubic_x{s}``.
+
+``training_store`` decodes a source once into the on-disk store that ``maffsrn_tf.patches``
+streams patches from.
 
 Every file is opened and verified up front, so a corrupt file stops the run at once with an
 error naming it, never mid-epoch; images smaller than a patch are skipped with a warning.
@@ -132,72 +135,6 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
     return pairs
 
 
-def _decode(path):
-    """``images.read_rgb`` inside tf.data (the same reader as everywhere else)."""
-    image = tf.numpy_function(lambda p: read_rgb(p.decode()), [path], tf.uint8, stateful=False)
-    image.set_shape([None, None, 3])
-    return image
-
-
-def _decode_pair(lr_path, hr_path, scale):
-    lr, hr = _decode(lr_path), _decode(hr_path)
-    shape = tf.shape(lr)
-    return lr, hr[: shape[0] * scale, : shape[1] * scale]  # mod-crop HR
-
-
-def random_patch(lr, hr, scale, patch, seed):
-    """Aligned random crop (HR offset = LR offset x scale) and one of the 8 dihedral transforms.
-
-    ``seed`` is a stateless seed ``[2]``: same seed, same patch.
-    """
-    shape = tf.shape(lr)
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    y = tf.random.stateless_uniform([], seeds[0], 0, shape[0] - patch + 1, tf.int32)
-    x = tf.random.stateless_uniform([], seeds[1], 0, shape[1] - patch + 1, tf.int32)
-    lr_p = lr[y : y + patch, x : x + patch]
-    hp = patch * scale
-    hr_p = hr[y * scale : y * scale + hp, x * scale : x * scale + hp]
-    k = tf.random.stateless_uniform([], seeds[2], 0, 4, tf.int32)
-    flip = tf.random.stateless_uniform([], seeds[3], 0, 2, tf.int32)
-    lr_p, hr_p = tf.image.rot90(lr_p, k), tf.image.rot90(hr_p, k)
-    lr_p = tf.cond(flip > 0, lambda: tf.image.flip_left_right(lr_p), lambda: lr_p)
-    hr_p = tf.cond(flip > 0, lambda: tf.image.flip_left_right(hr_p), lambda: hr_p)
-    lr_p = tf.ensure_shape(lr_p, [patch, patch, 3])
-    hr_p = tf.ensure_shape(hr_p, [hp, hp, 3])
-    return tf.cast(lr_p, tf.float32) / 255.0, tf.cast(hr_p, tf.float32) / 255.0
-
-
-def patch_dataset(images, scale, patch=48, batch_size=16, seed=0, cache="", augment=True):
-    """Infinite batches of (LR, HR) float32 patches in [0, 1] from a dataset of uint8 pairs.
-
-    ``images`` yields ``(lr, hr)`` uint8 images. Decoded images are cached (in memory, or
-    in the file ``cache`` when given), then shuffled, repeated, cropped, augmented and batched
-    by ``batch_size`` (the *global* batch under ``tf.distribute``), and prefetched.
-    """
-
-    def crop(index, pair):
-        lr, hr = pair
-        if augment:
-            return random_patch(lr, hr, scale, patch, tf.stack([tf.cast(seed, tf.int64), index]))
-        lr_p, hr_p = lr[:patch, :patch], hr[: patch * scale, : patch * scale]
-        return tf.cast(lr_p, tf.float32) / 255.0, tf.cast(hr_p, tf.float32) / 255.0
-
-    ds = images.cache(cache).shuffle(64, seed=seed).repeat()
-    ds = ds.enumerate().map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-
-def pairs_dataset(pairs, scale):
-    """tf.data of decoded uint8 (lr, hr) images from (lr_path, hr_path) pairs."""
-    lr_paths, hr_paths = zip(*pairs)
-    ds = tf.data.Dataset.from_tensor_slices((list(lr_paths), list(hr_paths)))
-
-    def decode(lr_path, hr_path):
-        return _decode_pair(lr_path, hr_path, scale)
-
-    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-
-
 def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     """DIV2K from TensorFlow Datasets (``div2k/bicubic_x{scale}``) as uint8 (lr, hr) pairs."""
     try:
@@ -216,19 +153,31 @@ def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     return ds.filter(big_enough) if patch else ds
 
 
-def training_images(source, path, scale, patch, cache_dir=None, exclude=()):
-    """The uint8 (lr, hr) dataset of a source: ``folder``, ``div2k`` or ``tfds``.
+def training_store(source, path, scale, patch, cache_dir=None, exclude=()):
+    """Decode a source into the patch store (``maffsrn_tf.patches``); returns its entries.
 
-    ``exclude``: image names of a ``folder`` source left out (the validation holdout).
+    ``source``: ``folder``, ``div2k`` or ``tfds``; ``exclude``: image names of a ``folder``
+    source left out (the validation holdout). ``cache_dir`` holds the LR cache and the store.
     """
+    from maffsrn_tf import patches
+
     if exclude and source != "folder":
         raise DataError("a holdout list needs --data_source folder")
+    directory = patches.default_store_dir(cache_dir, source, path, scale)
     if source == "folder":
-        return pairs_dataset(folder_pairs(path, scale, cache_dir, patch, exclude=exclude), scale)
+        lr_cache = os.path.join(cache_dir, "lr") if cache_dir else None
+        pairs = folder_pairs(path, scale, lr_cache, patch, exclude=exclude)
+        return patches.store_from_files(pairs, directory, scale)
     if source == "div2k":
-        return pairs_dataset(div2k_pairs(path, scale, patch=patch), scale)
+        return patches.store_from_files(div2k_pairs(path, scale, patch=patch), directory, scale)
     if source == "tfds":
-        return tfds_dataset(scale, data_dir=path or None, patch=patch)
+        examples = (
+            (f"{i:04d}", lr, hr)
+            for i, (lr, hr) in enumerate(
+                tfds_dataset(scale, data_dir=path or None).as_numpy_iterator()
+            )
+        )
+        return patches.store_from_arrays(examples, directory, scale, patch)
     raise DataError(f"unknown data source {source!r}: use folder, div2k or tfds")
 
 

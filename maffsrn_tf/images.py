@@ -138,12 +138,20 @@ def _cmyk_to_rgb(im, icc):
     return im.convert("RGB")
 
 
-def write_image(path, array, info=None, overwrite=True):
-    """Write ``array`` atomically (temporary file, then rename); 16-bit colour via pypng."""
+LOSSY = (".jpg", ".jpeg", ".webp")
+
+
+def write_image(path, array, info=None, overwrite=True, quality=None):
+    """Write ``array`` atomically (temporary file, then rename), in the format of the path's
+    extension. 16-bit images stay 16-bit in PNG (colour and grey+alpha via pypng) and become
+    8-bit in JPEG/WebP; ``quality`` (1-100) for JPEG (default 95) and WebP (Pillow's 80).
+    Any encoder error is an ``ImageError`` naming the file."""
     info = info or {}
     if os.path.exists(path) and not overwrite:
         raise ImageError(f"output exists: {path} (pass --overwrite to replace it)")
     ext = os.path.splitext(path)[1].lower()
+    if ext in LOSSY:
+        array = to_uint8(array)
     try:
         with atomic_output(path) as tmp:
             if array.dtype == np.uint16 and array.ndim == 3:
@@ -152,7 +160,7 @@ def write_image(path, array, info=None, overwrite=True):
                 import png
 
                 h, w, c = array.shape
-                writer = png.Writer(w, h, greyscale=False, alpha=c == 4, bitdepth=16)
+                writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
                 with open(tmp, "wb") as f:
                     writer.write(f, array.reshape(h, w * c).tolist())
             else:
@@ -163,10 +171,12 @@ def write_image(path, array, info=None, overwrite=True):
                 if ext in (".jpg", ".jpeg"):
                     if im.mode in ("RGBA", "LA"):
                         im = im.convert("RGB" if im.mode == "RGBA" else "L")
-                    kwargs["quality"] = 95
+                    kwargs["quality"] = quality or 95
+                elif ext == ".webp" and quality:
+                    kwargs["quality"] = quality
                 im.save(tmp, format=Image.registered_extensions().get(ext, "PNG"), **kwargs)
-    except (FileNotFoundError, PermissionError) as err:
-        raise ImageError(f"cannot write {path}: {err}") from None
-    except OSError as err:
-        raise ImageError(f"cannot write {path}: {err}") from None
+    except ImageError:
+        raise
+    except Exception as err:  # Pillow, pypng and the OS raise many types
+        raise ImageError(f"cannot write {path} ({type(err).__name__}: {err})") from None
     return path

@@ -301,6 +301,31 @@ class BicubicUpsample(keras.layers.Layer):
         return config
 
 
+def nearest_resize(x, size):
+    """PyTorch's legacy 'nearest' upsampling: source index ``floor(dst * in / out)`` in float32.
+
+    TF's ``half_pixel_centers=False`` resize computes exactly that, as one TFLite builtin
+    (RESIZE_NEAREST_NEIGHBOR); the export uses it. XLA has no kernel for its gradient.
+    """
+    return tf.raw_ops.ResizeNearestNeighbor(
+        images=x, size=size, align_corners=False, half_pixel_centers=False
+    )
+
+
+def nearest_gather(x, size):
+    """``nearest_resize`` as two index gathers: the same values, and a gradient (a scatter-add)
+    that XLA compiles, so ``jit_compile`` training works; used by the Keras layers."""
+
+    def indices(n_in, n_out):
+        ratio = tf.cast(n_in, tf.float32) / tf.cast(n_out, tf.float32)
+        src = tf.floor(tf.cast(tf.range(n_out), tf.float32) * ratio)
+        return tf.minimum(tf.cast(src, tf.int32), n_in - 1)
+
+    shape = tf.shape(x)
+    x = tf.gather(x, indices(shape[1], size[0]), axis=1)
+    return tf.gather(x, indices(shape[2], size[1]), axis=2)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DilatedESA(keras.layers.Layer):
     """Enhanced spatial attention with a dilated conv branch (first half of the official MAB).
@@ -343,24 +368,21 @@ class DilatedESA(keras.layers.Layer):
         self.increase_channels.build(reduced)
 
     def call(self, x):
-        return self._attend(x, *(getattr(self, name) for name in self.PARTS))
+        parts = (getattr(self, name) for name in self.PARTS)
+        return self._attend(x, *parts, upsample=nearest_gather)
 
     def folded(self):
         parts = [fold_conv(getattr(self, name)) for name in self.PARTS]
-        return lambda x: self._attend(x, *parts)
+        return lambda x: self._attend(x, *parts, upsample=nearest_resize)
 
     @staticmethod
-    def _attend(x, reduce_channels, reduce_spatial_size, conv1, conv2, increase_channels):
+    def _attend(x, reduce_channels, reduce_spatial_size, conv1, conv2, increase_channels, upsample):
         rc = reduce_channels(x)
         rs = reduce_spatial_size(tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
         pool = tf.nn.max_pool2d(rs, 7, 3, "VALID")
         lrelu = tf.nn.leaky_relu
         conv = lrelu(conv2(pool), LEAKY_SLOPE) + lrelu(conv1(pool), LEAKY_SLOPE)
-        # PyTorch's legacy 'nearest': src = floor(dst * (in / out)) in float32; TF's
-        # half_pixel_centers=False resize computes exactly that.
-        up = tf.raw_ops.ResizeNearestNeighbor(
-            images=conv, size=tf.shape(rc)[1:3], align_corners=False, half_pixel_centers=False
-        )
+        up = upsample(conv, tf.shape(rc)[1:3])
         return tf.sigmoid(tf.nn.relu(increase_channels(up + rc)))
 
     def get_config(self):

@@ -50,12 +50,42 @@ def load_npz(model, path):
         w.assign(stored[k])
 
 
+def _h5_shapes(path):
+    """Shapes of the model variables in a Keras ``.weights.h5`` (optimizer state left out),
+    and the file's FFG groups."""
+    import h5py
+
+    shapes = []
+    with h5py.File(path, "r") as f:
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
+                shapes.append(tuple(obj.shape))
+
+        f.visititems(visit)
+        groups = sorted(f["body"].keys()) if "body" in f else []
+    return shapes, groups
+
+
 def load_weights_file(model, path):
-    """Load ``.npz`` (``save_npz``) or Keras ``.weights.h5`` weights into a built model."""
+    """Load ``.npz`` (``save_npz``) or Keras ``.weights.h5`` weights into a built model.
+
+    ``ValueError`` when the file's variables do not match the model's (Keras itself loads
+    a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs).
+    """
     if path.endswith(".npz"):
         load_npz(model, path)
-    else:
-        model.load_weights(path)
+        return
+    if path.endswith(".h5"):
+        shapes, groups = _h5_shapes(path)
+        wanted = [tuple(w.shape) for w in model.weights]
+        if sorted(shapes) != sorted(wanted):
+            raise ValueError(
+                f"{path} does not fit {model.name}: {len(shapes)} variables in "
+                f"{len(groups)} FFG groups ({', '.join(groups)}) against the model's "
+                f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1})"
+            )
+    model.load_weights(path)
 
 
 def load_pretrained(name="maffsrn_x2"):

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
-from maffsrn_tf import metrics
+from maffsrn_tf import metrics, patches
 from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate
 from maffsrn_tf.model import build_model
 from maffsrn_tf.optimizers import AdamP
@@ -88,6 +88,15 @@ def make_strategy(name="auto", tpu_address=""):
     raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
 
 
+def resume_epoch(backup_dir):
+    """The epoch a rerun resumes at (Keras restarts the epoch its backup was made in)."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
 def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
     if name == "adamp":
         return AdamP(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
@@ -96,33 +105,42 @@ def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
     raise ValueError(f"unknown optimizer {name!r}: adamp or adam")
 
 
-def load_initial_weights(model, path, skip_tail=False):
+def load_initial_weights(model, path, skip_tail=None):
     """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2).
 
-    With ``skip_tail`` the scale-specific tail keeps its fresh initialization.
+    The file's scale and depth are read from its contents: it is loaded into a MAFFSRN of the
+    model's depth at each scale until one fits. ``skip_tail`` (default: when the file's scale
+    differs) leaves the scale-specific tail freshly initialized. A file of another
+    architecture (e.g. MAFFSRN-L weights for MAFFSRN) is a ``ValueError`` naming the layers.
     """
+    from maffsrn_tf.presets import SCALES, preset_for_scale
     from maffsrn_tf.pretrained import load_weights_file
 
-    source = keras.saving.load_model(path) if path.endswith(".keras") else None
-    if source is None:
-        from maffsrn_tf.model import MAFFSRN
-
-        source = MAFFSRN.from_config(model.get_config())
-        probe = build_model("maffsrn_x2") if skip_tail else None
-        if skip_tail:  # the file is of another scale: load it into a model of that scale
-            for name in ("maffsrn_x2", "maffsrn_x3", "maffsrn_x4"):
-                probe = build_model(name, n_ffgs=model.n_ffgs)
-                try:
-                    load_weights_file(probe, path)
-                    break
-                except ValueError:
-                    probe = None
-            if probe is None:
-                raise ValueError(f"{path} matches no MAFFSRN scale with {model.n_ffgs} FFGs")
+    if path.endswith(".keras"):
+        source = keras.saving.load_model(path)
+    else:
+        source, errors = None, []
+        for scale in (model.scale, *(s for s in SCALES if s != model.scale)):
+            probe = build_model(preset_for_scale(scale), n_ffgs=model.n_ffgs)
+            try:
+                load_weights_file(probe, path)
+            except ValueError as err:
+                errors.append(str(err))
+                continue
             source = probe
-        else:
-            source.build((None, None, None, 3))
-            load_weights_file(source, path)
+            break
+        if source is None:
+            raise ValueError(
+                f"--init_weights {path} fits no MAFFSRN with {model.n_ffgs} FFGs at x2/x3/x4 "
+                f"(another architecture?): {errors[0]}"
+            )
+    if source.n_ffgs != model.n_ffgs:
+        raise ValueError(
+            f"--init_weights {path} has {source.n_ffgs} FFGs (body.0-body.{source.n_ffgs - 1}), "
+            f"the model {model.n_ffgs} (body.0-body.{model.n_ffgs - 1})"
+        )
+    if skip_tail is None:
+        skip_tail = source.scale != model.scale
     copied = 0
     for layer, src in zip(
         [model.head, *model.body, model.tail], [source.head, *source.body, source.tail]
@@ -255,7 +273,7 @@ def train(config):
     strategy = make_strategy(c["strategy"], c.get("tpu", ""))
     scale = c["scale"]
     holdout = data_lib.read_holdout(c["holdout"], c["data_dir"]) if c.get("holdout") else ()
-    images = data_lib.training_images(
+    store = data_lib.training_store(
         c["data_source"],
         c["data_dir"],
         scale,
@@ -263,11 +281,19 @@ def train(config):
         c.get("cache_dir") or None,
         exclude=holdout,
     )
-    dataset = data_lib.patch_dataset(images, scale, c["patch_size"], c["batch_size"], c["seed"])
+    backup_dir = os.path.join(model_dir, "backup")
+    dataset = patches.patch_dataset(
+        store,
+        scale,
+        c["patch_size"],
+        c["batch_size"],
+        c["seed"],
+        start_step=resume_epoch(backup_dir) * c["steps_per_epoch"],
+    )
     with strategy.scope():
         model = build_model(c["preset"])
         if c.get("init_weights"):
-            load_initial_weights(model, c["init_weights"], skip_tail=c.get("init_skip_tail", False))
+            load_initial_weights(model, c["init_weights"], skip_tail=c.get("init_skip_tail"))
         compile_model(
             model,
             c["optimizer"],
@@ -288,9 +314,7 @@ def train(config):
         keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"),
         # last: an epoch counts as done for resuming only once it is validated and logged
-        AtomicBackupAndRestore(
-            os.path.join(model_dir, "backup"), save_freq=c.get("backup_every_steps") or "epoch"
-        ),
+        AtomicBackupAndRestore(backup_dir, save_freq=c.get("backup_every_steps") or "epoch"),
     ]
     history = model.fit(
         dataset,

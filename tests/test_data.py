@@ -9,7 +9,7 @@ import tensorflow as tf
 from conftest import shared_path
 from PIL import Image
 
-from maffsrn_tf import data
+from maffsrn_tf import data, patches
 from maffsrn_tf.matlab import imresize
 
 SCALE = 3
@@ -45,7 +45,8 @@ def test_div2k_patches_are_aligned_augmented_and_deterministic(div2k, caplog):
         pairs = data.div2k_pairs(str(div2k), SCALE, patch=16)
     assert len(pairs) == 3 and "smaller than the 16-pixel patch" in caplog.text
     images = decoded(pairs)
-    ds = data.patch_dataset(data.pairs_dataset(pairs, SCALE), SCALE, patch=16, batch_size=4, seed=7)
+    store = patches.store_from_files(pairs, str(div2k / "store"), SCALE)
+    ds = patches.patch_dataset(store, SCALE, patch=16, batch_size=4, seed=7)
     lr, hr = next(iter(ds))
     assert lr.shape == (4, 16, 16, 3) and hr.shape == (4, 48, 48, 3)
     assert lr.dtype == tf.float32 and 0 <= float(tf.reduce_min(hr)) <= float(tf.reduce_max(hr)) <= 1
@@ -76,10 +77,7 @@ def test_div2k_patches_are_aligned_augmented_and_deterministic(div2k, caplog):
             assert found, "LR patch is not the crop of the LR image at HR offset / scale"
     assert len(transforms) >= 4  # the 8 dihedral transforms are drawn
     # a fresh pipeline with the same seed gives the same batches (a new run, a new process)
-    fresh = [
-        data.patch_dataset(data.pairs_dataset(pairs, SCALE), SCALE, 16, 4, seed=s)
-        for s in (7, 7, 8)
-    ]
+    fresh = [patches.patch_dataset(store, SCALE, 16, 4, seed=s) for s in (7, 7, 8)]
     a, b, c = (next(iter(d))[0].numpy() for d in fresh)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -113,7 +111,7 @@ def test_corrupt_file_stops_with_its_name(div2k):
         data.div2k_pairs(str(div2k), 4)
 
 
-def test_tfds_source_with_mock_data():
+def test_tfds_source_with_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
 
     requested = []
@@ -141,7 +139,11 @@ def test_tfds_source_with_mock_data():
     for lr, hr in pairs:
         assert lr.dtype == tf.uint8 and hr.shape[0] == 2 * lr.shape[0]
         assert hr.shape[1] == 2 * lr.shape[1]
-    batches = data.patch_dataset(ds, 2, patch=16, batch_size=2, seed=0)
+    examples = ((str(i), lr.numpy(), hr.numpy()) for i, (lr, hr) in enumerate(pairs))
+    store = patches.store_from_arrays(examples, str(tmp_path / "store"), 2, patch=16)
+    assert len(store) == 2 and os.path.exists(tmp_path / "store" / "complete.txt")
+    assert patches.store_from_arrays(iter(()), str(tmp_path / "store"), 2) == store  # reused
+    batches = patches.patch_dataset(store, 2, patch=16, batch_size=2, seed=0)
     lr, hr = next(iter(batches))
     assert lr.shape == (2, 16, 16, 3) and hr.shape == (2, 32, 32, 3)
 
@@ -164,7 +166,7 @@ def test_holdout_images_leave_training_and_become_validation(tmp_path):
     with pytest.raises(data.DataError, match="1 of them not in"):
         data.read_holdout(str(listing), str(folder))
     with pytest.raises(data.DataError, match="needs --data_source folder"):
-        data.training_images("div2k", str(folder), 2, 8, exclude=holdout)
+        data.training_store("div2k", str(folder), 2, 8, exclude=holdout)
 
 
 def test_shipped_holdout_list_names_sr291_images():
@@ -172,3 +174,24 @@ def test_shipped_holdout_list_names_sr291_images():
     sr291 = shared_path("data", "train", "SR291")
     names = data.read_holdout(os.path.join(root, "splits", "sr291_val.txt"), sr291)
     assert len(names) == 10 and all(n.endswith(".png") for n in names)  # BSD images
+
+
+def test_resumed_stream_continues_where_the_run_stopped(div2k):
+    """A run resumed at step s sees the batches an uninterrupted run saw from step s on."""
+    store = patches.store_from_files(
+        data.div2k_pairs(str(div2k), SCALE, patch=16), str(div2k / "store"), SCALE
+    )
+    full = [b[0].numpy() for b in patches.patch_dataset(store, SCALE, 16, 4, seed=3).take(7)]
+    resumed = patches.patch_dataset(store, SCALE, 16, 4, seed=3, start_step=5).take(2)
+    for got, want in zip((b[0].numpy() for b in resumed), full[5:]):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(full[0], full[5])  # not a replay of the first batches
+
+
+def test_resume_epoch_reads_the_backup(tmp_path):
+    from maffsrn_tf.training import resume_epoch
+
+    assert resume_epoch(str(tmp_path / "backup")) == 0
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": 120}')
+    assert resume_epoch(str(tmp_path / "backup")) == 3

@@ -72,7 +72,7 @@ def test_every_mode_is_builtin_only_and_dynamic_shape(small):
         assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], (q, ops)
         # the channel shuffle and weight norm are folded: no data movement at run time
         assert not {"TRANSPOSE", "RESHAPE", "GATHER"} & set(ops), (q, ops)
-        assert "CONV_2D" in ops and "DEPTH_TO_SPACE" in ops
+        assert {"CONV_2D", "DEPTH_TO_SPACE", "RESIZE_NEAREST_NEIGHBOR"} <= set(ops), (q, ops)
         path = os.path.join(
             os.environ.get("TMPDIR", "/tmp"), f"maffsrn_test_{os.getpid()}_{q}.tflite"
         )

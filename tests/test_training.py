@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from maffsrn_tf.model import build_model
-from maffsrn_tf.training import StepDecay, load_initial_weights
+from maffsrn_tf.training import StepDecay, compile_model, load_initial_weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "workers", "distributed.py")
@@ -70,11 +71,11 @@ def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
     from maffsrn_tf.pretrained import save_npz
 
     x2 = build_model("maffsrn_x2")
-    path = str(tmp_path / f"x2.{fmt}")
+    path = str(tmp_path / f"model_x3.{fmt}")
     save_npz(x2, path) if fmt == "npz" else x2.save_weights(path)
     x3 = build_model("maffsrn_x3")
     tail_before = [w.numpy().copy() for w in x3.tail.weights]
-    copied = load_initial_weights(x3, path, skip_tail=True)
+    copied = load_initial_weights(x3, path)  # an x2 file, whatever its name says
     assert copied == len(x2.weights) - len(x2.tail.weights)
     np.testing.assert_array_equal(
         x3.body[2].blocks[1].conv01.kernel, x2.body[2].blocks[1].conv01.kernel
@@ -82,6 +83,26 @@ def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
     np.testing.assert_array_equal(x3.head.v, x2.head.v)
     for before, w in zip(tail_before, x3.tail.weights):
         np.testing.assert_array_equal(before, w.numpy())
+
+
+@pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
+def test_init_weights_by_contents_and_mismatched_depth(tmp_path, fmt):
+    from maffsrn_tf.pretrained import save_npz
+
+    x3 = build_model("maffsrn_x3")
+    path = str(tmp_path / f"x2_named_wrongly.{fmt}")
+    save_npz(x3, path) if fmt == "npz" else x3.save_weights(path)
+    target = build_model("maffsrn_x3")
+    assert load_initial_weights(target, path) == len(x3.weights)  # same scale: tail too
+    np.testing.assert_array_equal(target.tail.tail_k3.v, x3.tail.tail_k3.v)
+    large = build_model("maffsrn_l_x2")
+    with pytest.raises(ValueError, match="fits no MAFFSRN with 8 FFGs"):
+        load_initial_weights(large, path)
+    # MAFFSRN-L weights into MAFFSRN: named, never silently truncated
+    large_path = str(tmp_path / f"large.{fmt}")
+    save_npz(large, large_path) if fmt == "npz" else large.save_weights(large_path)
+    with pytest.raises(ValueError, match=r"fits no MAFFSRN with 4 FFGs.*(body\.4|ffg_7)"):
+        load_initial_weights(build_model("maffsrn_x3"), large_path)
 
 
 def test_mirrored_two_cpus_matches_one_device(tmp_path):
@@ -210,3 +231,45 @@ def test_killed_run_resumes_from_backup(tmp_path):
     model.load_weights(run / "best.weights.h5")
     assert json.loads((run / "best.json").read_text())["val_psnr"] > 0
     assert json.loads((run / "flags.json").read_text())["steps_per_epoch"] == 12
+
+
+def test_nearest_gather_equals_the_legacy_resize():
+    import tensorflow as tf
+
+    from maffsrn_tf.layers import nearest_gather, nearest_resize
+
+    rng = np.random.default_rng(0)
+    for h, w, out_h, out_w in [(3, 5, 37, 53), (4, 6, 48, 64), (1, 2, 13, 14), (9, 9, 100, 61)]:
+        x = tf.constant(rng.random((2, h, w, 4), np.float32))
+        np.testing.assert_array_equal(
+            nearest_gather(x, [out_h, out_w]).numpy(), nearest_resize(x, [out_h, out_w]).numpy()
+        )
+
+
+def test_jit_compiled_train_step_matches_plain():
+    """XLA has no ResizeNearestNeighborGrad: the layers' gather upsampling makes jit work.
+
+    Compared under SGD, whose update is linear in the gradient: Adam's first step divides
+    each gradient by its own magnitude, which turns float32 rounding on near-zero gradients
+    into sign flips whatever graph computed them (measured: gradients agree to 2.5e-6)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 20, 22, 3), np.float32)
+    y = rng.random((2, 40, 44, 3), np.float32)
+    results = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        model = build_model("maffsrn_x2", n_ffgs=1)
+        model.compile(keras.optimizers.SGD(0.1), keras.losses.MeanAbsoluteError(), jit_compile=jit)
+        loss = model.train_on_batch(x, y)
+        results.append((loss, [w.numpy() for w in model.weights]))
+    (loss_a, weights_a), (loss_b, weights_b) = results
+    assert loss_b == pytest.approx(loss_a, rel=1e-5)
+    worst = max(
+        float(np.max(np.abs(b - a)) / max(np.max(np.abs(a)), 1e-12))
+        for a, b in zip(weights_a, weights_b)
+    )
+    assert worst <= 1e-5, f"jit and plain steps differ by {worst:.2e} (relative)"
+    # and the real training setup (AdamP) compiles and steps under XLA
+    keras.utils.set_random_seed(0)
+    model = compile_model(build_model("maffsrn_x2", n_ffgs=1), "adamp", 1e-3, jit_compile=True)
+    assert np.isfinite(model.train_on_batch(x, y))

@@ -222,3 +222,53 @@ def test_cli_folder_with_progress(tmp_path, tiny):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[2/2] 1.png" in proc.stderr
     assert sorted(os.listdir(tmp_path / "o")) == ["0_x2.png", "1_x2.png"]
+
+
+def test_16bit_gray_alpha_png_and_output_formats(tiny, tmp_path):
+    """16-bit grey+alpha PNG (once a pypng traceback) upscales; --format and --quality."""
+    import png
+
+    _, model = tiny
+    la16 = np.dstack([photo()[..., 0], np.full((40, 52), 200, np.uint8)]).astype(np.uint16) * 257
+    with open(tmp_path / "la16.png", "wb") as f:
+        png.Writer(52, 40, greyscale=True, alpha=True, bitdepth=16).write(
+            f, la16.reshape(40, -1).tolist()
+        )
+    out = tmp_path / "out"
+    out.mkdir()
+    (written,) = upscale_path(str(tmp_path / "la16.png"), str(out) + os.sep, 2, model=model)
+    back, _ = images.read_image(written)
+    assert written.endswith("la16_x2.png")
+    assert back.dtype == np.uint16 and back.shape == (80, 104, 2) and back[..., 1].min() > 255
+    for fmt, quality in (("jpg", 60), ("webp", 70), ("png", None)):
+        (path,) = upscale_path(
+            str(tmp_path / "la16.png"),
+            str(out) + os.sep,
+            2,
+            model=model,
+            fmt=fmt,
+            quality=quality,
+            overwrite=True,
+        )
+        assert path.endswith(f"la16_x2.{fmt}")
+        assert Image.open(path).format == {"jpg": "JPEG", "webp": "WEBP", "png": "PNG"}[fmt]
+    small = os.path.getsize(out / "la16_x2.jpg")
+    upscale_path(str(tmp_path / "la16.png"), str(out / "hq.jpg"), 2, model=model, quality=100)
+    assert os.path.getsize(out / "hq.jpg") > small  # quality is applied
+    with pytest.raises(UpscaleError, match="does not end in .webp"):
+        upscale_path(str(tmp_path / "la16.png"), str(out / "x.png"), 2, model=model, fmt="webp")
+    with pytest.raises(UpscaleError, match="quality must be in 1..100"):
+        upscale_path(str(tmp_path / "la16.png"), "", 2, model=model, quality=0)
+
+
+def test_encoder_error_is_one_line(tiny, tmp_path, monkeypatch):
+    _, model = tiny
+    write(tmp_path / "a.png", photo())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(Image.Image, "save", broken)
+    with pytest.raises(UpscaleError, match=r"cannot write .*a_x2.png \(RuntimeError: encoder"):
+        upscale_path(str(tmp_path / "a.png"), str(tmp_path / "a_x2.png"), 2, model=model)
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]  # nothing half-written

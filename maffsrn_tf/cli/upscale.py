@@ -33,6 +33,10 @@ flags.DEFINE_integer("overlap", DEFAULT_OVERLAP, "Overlap between tiles in LR pi
 flags.DEFINE_bool("self_ensemble", False, "Average the 8 flips/rotations (8x slower, +~0.1 dB).")
 flags.DEFINE_bool("compare", False, "Also write NAME_compare.png: bicubic | MAFFSRN.")
 flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+flags.DEFINE_enum(
+    "format", None, ["png", "jpg", "webp"], "Output format (default: the input's; PNG for 16-bit)."
+)
+flags.DEFINE_integer("quality", None, "JPEG/WebP quality 1-100 (default: JPEG 95, WebP 80).")
 flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (decompression bombs).")
 
 
@@ -42,6 +46,8 @@ def main(argv):
         require_path(FLAGS.input, "input")
     if FLAGS.model:
         require_path(FLAGS.model, "--model", folder=False)
+    if FLAGS.quality is not None and not 1 <= FLAGS.quality <= 100:
+        fail(f"--quality must be in 1..100, got {FLAGS.quality}")
     from maffsrn_tf.upscaler import UpscaleError, upscale_path
 
     try:
@@ -57,6 +63,8 @@ def main(argv):
             compare=FLAGS.compare,
             overwrite=FLAGS.overwrite,
             max_pixels=int(FLAGS.max_megapixels * 1e6),
+            fmt=FLAGS.format or "",
+            quality=FLAGS.quality,
         )
     except UpscaleError as err:
         fail(str(err))

@@ -27,19 +27,35 @@ def sample_image_path():
         raise UpscaleError(f"no sample image ({err}); pass --input IMAGE") from None
 
 
-def output_path_for(input_path, output, scale, dtype_16bit_color=False):
+FORMATS = ("png", "jpg", "webp")
+
+
+def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
+    """The output file: ``output`` itself, or ``NAME_x{scale}.EXT`` in it (or in ./out).
+
+    EXT is ``fmt`` when given, else the input's (PNG for 16-bit colour and odd formats).
+    """
     stem, ext = os.path.splitext(os.path.basename(input_path))
-    ext = (
-        ".png"
-        if dtype_16bit_color
-        or ext.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-        else ext
-    )
+    if fmt:
+        ext = "." + fmt
+    elif dtype_16bit_color or ext.lower() not in (
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".webp",
+    ):
+        ext = ".png"
     name = f"{stem}_x{scale}{ext}"
     if not output:
         return os.path.join("out", name)
     if os.path.isdir(output) or output.endswith(os.sep):
         return os.path.join(output, name)
+    given = os.path.splitext(output)[1].lower().replace(".jpeg", ".jpg")
+    if fmt and given != "." + fmt:
+        raise UpscaleError(f"--output {output} does not end in .{fmt}, the --format asked for")
     return output
 
 
@@ -108,6 +124,8 @@ def upscale_file(
     compare,
     overwrite,
     max_pixels,
+    fmt="",
+    quality=None,
     label="",
 ):
     images.MAX_PIXELS = max_pixels
@@ -116,7 +134,7 @@ def upscale_file(
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
     out_path = output_path_for(
-        in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3
+        in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3, fmt
     )
     _check_output(in_path, out_path, overwrite)
     compare_path = os.path.splitext(out_path)[0] + "_compare.png"
@@ -135,7 +153,7 @@ def upscale_file(
     except ValueError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
     try:
-        written = [images.write_image(out_path, result, info)]
+        written = [images.write_image(out_path, result, info, quality=quality)]
         if compare:
             written.append(images.write_image(compare_path, comparison(array, result, scale)))
     except images.ImageError as err:
@@ -155,10 +173,21 @@ def upscale_path(
     compare=False,
     overwrite=False,
     max_pixels=200_000_000,
+    fmt="",
+    quality=None,
 ):
-    """Upscale a file or every image of a folder; returns the paths written."""
+    """Upscale a file or every image of a folder; returns the paths written.
+
+    A folder run goes on past a file that fails, and raises ``UpscaleError`` listing the
+    failures at the end. ``fmt``: png, jpg or webp (default: the input's); ``quality``:
+    1-100 for jpg/webp.
+    """
     if scale not in (2, 3, 4):
         raise UpscaleError(f"unsupported --scale {scale}: MAFFSRN upscales x2, x3 or x4")
+    if fmt and fmt not in FORMATS:
+        raise UpscaleError(f"unknown --format {fmt}: use {', '.join(FORMATS)}")
+    if quality is not None and not 1 <= quality <= 100:
+        raise UpscaleError(f"--quality must be in 1..100, got {quality}")
     sample = not input_path
     if sample:
         input_path = sample_image_path()
@@ -183,6 +212,8 @@ def upscale_path(
         compare=compare,
         overwrite=overwrite,
         max_pixels=max_pixels,
+        fmt=fmt,
+        quality=quality,
     )
     if not os.path.isdir(input_path):
         return upscale_file(input_path, output, **settings)
