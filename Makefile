@@ -54,6 +54,7 @@ tflite-study: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/div2k_memory.py
 	$(BIN)/python benchmarks/tiling.py --scale 2
 
 clean:

@@ -126,7 +126,7 @@ def tiled_predict(
     backend,
     image,
     scale,
-    tile=DEFAULT_TILE,
+    tile=None,
     overlap=DEFAULT_OVERLAP,
     self_ensemble=False,
     out_dtype=np.uint8,
@@ -135,16 +135,25 @@ def tiled_predict(
 ):
     """Upscale a float ``H x W x 3`` image in [0, 1]; returns ``out_dtype`` scaled to ``max_value``.
 
-    ``tile=0`` runs the whole image at once. ``progress(done, total)`` is called per tile.
+    ``tile``: LR tile size; ``None`` for the default (``DEFAULT_TILE``, or the tile of a
+    fixed-shape model), ``0`` for the whole image at once. ``progress(done, total)`` is
+    called per tile.
     """
     h, w = image.shape[:2]
     check_input_size(h, w)
     if backend.fixed_size:
-        if tile and tile != backend.fixed_size[0]:
+        if tile is not None and tile != backend.fixed_size[0]:
             raise ValueError(f"the model is fixed to {backend.fixed_size[0]}-pixel tiles")
         tile = backend.fixed_size[0]
-        if h < tile or w < tile:
-            raise ValueError(f"image {h}x{w} is smaller than the model's fixed {tile}x{tile} tile")
+        if h < tile or w < tile:  # edge-pad up to one tile, crop the padding off the result
+            pad = ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0))
+            padded = np.pad(image, pad, mode="edge")
+            out = tiled_predict(
+                backend, padded, scale, tile, overlap, self_ensemble, out_dtype, max_value, progress
+            )
+            return out[: h * scale, : w * scale]
+    if tile is None:
+        tile = DEFAULT_TILE
     if not tile:
         tile = max(h, w)
     if tile < MIN_INPUT_SIZE:

@@ -219,3 +219,37 @@ def test_skip_split_is_exact_on_the_int8_grid():
     q = high / step
     np.testing.assert_allclose(q, np.round(q), atol=1e-4)  # integers: quantizes exactly
     assert np.abs(low).max() <= step.max() / 2 + 1e-7
+
+
+def test_fixed_tile_export_is_static_delegate_ready_and_verified_tiled(small, tmp_path):
+    from maffsrn_tf.export import dynamic_tensors
+
+    data_dir = tmp_path / "tiny_set"
+    data_dir.mkdir()
+    Image.fromarray((_image(60, 66) * 255).astype(np.uint8)).save(data_dir / "a.png")
+    Image.fromarray((_image(30, 36, 1) * 255).astype(np.uint8)).save(data_dir / "b.png")
+    entries = {}
+    for q, uint8_io in (("float16", False), ("int8", False), ("int8", True)):
+        out = tmp_path / f"m_{q}_{uint8_io}.tflite"
+        rep = [_image(48, 48, s) for s in range(4)]
+        entries[(q, uint8_io)] = e = export(
+            small, str(out), q, [str(data_dir)], (40, 40), rep, 0.5, uint8_io
+        )
+        data = out.read_bytes()
+        assert dynamic_tensors(data) == []
+        assert e["io"]["input"]["shape_signature"] == [1, 40, 40, 3]
+        assert e["accuracy"]["tiny_set"]["tile"] == 40  # both models ran with 40px tiles
+        assert e["latency_input"] == [40, 40] and e["latency_1thread_s"] > 0
+    for key in (("float16", False), ("int8", False)):
+        assert entries[key]["gpu_delegate"]["compatible"], entries[key]["gpu_delegate"]
+    # a drop limit per dataset (the dynamic twin's + 0.01 dB) is enforced before writing
+    with pytest.raises(ValueError, match="not written"):
+        export(
+            small,
+            str(tmp_path / "x.tflite"),
+            "float16",
+            [str(data_dir)],
+            (40, 40),
+            max_drop={"tiny_set": -1.0},
+        )
+    assert not (tmp_path / "x.tflite").exists()

@@ -7,9 +7,13 @@ Usage::
     maffsrn-export --scales 2,3,4 --quantizations float16,int8 \\
         --output_dir maffsrn_tf/weights --report_dir tflite
 
-    # one model from other weights, fixed 256x256 tiles for GPU/NPU delegates
+    # the shipped set: dynamic + fixed 128x128 tiles (+ uint8-I/O int8) for GPU/NPU delegates
+    maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \\
+        --output_dir maffsrn_tf/weights --report_dir tflite
+
+    # one model from other weights
     maffsrn-export --scales 2 --weights runs/x2/best.weights.h5 --quantizations int8 \\
-        --tile 256 --output_dir /tmp/out
+        --tiles 256 --output_dir /tmp/out
 
 Every export is run with ai-edge-litert on the validation datasets and compared with the
 Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
@@ -23,7 +27,7 @@ import sys
 from absl import flags
 
 from maffsrn_tf.cli.common import fail, require_path, run, scales_list
-from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, QUANTIZATIONS
+from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
 from maffsrn_tf.utils import shared_dir
 
 _BENCH = os.path.join(shared_dir(), "data", "benchmark")
@@ -32,8 +36,14 @@ flags.DEFINE_list("scales", ["2", "3", "4"], "Scales to export.")
 flags.DEFINE_list("quantizations", ["float16", "int8"], "float32, float16, dynamic, int8, int16x8.")
 flags.DEFINE_string("weights", "", "Keras weights (default: the shipped weights per scale).")
 flags.DEFINE_string("output_dir", "tflite", "Where the .tflite files and the report go.")
-flags.DEFINE_integer("tile", 0, "Fixed LR tile size (0: dynamic-shape model).")
-flags.DEFINE_bool("uint8_io", False, "int8 models with uint8 pixel input/output (0..255).")
+flags.DEFINE_list(
+    "tiles", ["0"], "LR input sizes: 0 for the dynamic-shape model, N for a fixed NxN tile model."
+)
+flags.DEFINE_bool(
+    "uint8_io",
+    False,
+    "Also write, per fixed tile, a full-integer int8 model with uint8 pixel I/O (0..255).",
+)
 flags.DEFINE_list(
     "datasets",
     [os.path.join(_BENCH, "Set5"), os.path.join(_BENCH, "Set14")],
@@ -57,6 +67,14 @@ flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
 flags.DEFINE_string("report_dir", "", "Where the report goes (default: --output_dir).")
 
 
+def variants(quantizations, tile, uint8_io):
+    """(quantization, uint8_io) pairs to export for one tile size."""
+    out = [(q, False) for q in quantizations]
+    if uint8_io and tile and "int8" in quantizations:
+        out.append(("int8", True))
+    return out
+
+
 def main(argv):
     del argv
     command = "maffsrn-export " + " ".join(sys.argv[1:])
@@ -74,6 +92,12 @@ def main(argv):
     needs_calibration = any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:
         require_path(FLAGS.calibration_dir, "--calibration_dir", folder=True)
+    try:
+        tiles = sorted({int(t) for t in FLAGS.tiles})
+    except ValueError:
+        fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
+    if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
+        fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
     from maffsrn_tf.export import export, representative_patches
     from maffsrn_tf.export.report import report_markdown, write_report
     from maffsrn_tf.pretrained import load_model_for
@@ -88,30 +112,34 @@ def main(argv):
             )
         for scale in scales:
             model = load_model_for(scale, FLAGS.weights or None)
-            for q in FLAGS.quantizations:
-                suffix = f"_{FLAGS.tile}px" if FLAGS.tile else ""
-                uint8_io = FLAGS.uint8_io and q == "int8"
-                suffix += "_uint8io" if uint8_io else ""
-                path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}_{q}{suffix}.tflite")
-                shape = (FLAGS.tile, FLAGS.tile) if FLAGS.tile else None
-                entry = export(
-                    model,
-                    path,
-                    q,
-                    datasets,
-                    shape,
-                    rep,
-                    FLAGS.max_drop,
-                    uint8_io,
-                    FLAGS.calibration_percentile,
-                )
-                entry["scale"] = scale
-                entries.append(entry)
-                acc = ", ".join(
-                    f"{k} {v['psnr']:.2f} dB (drop {v['drop']:+.4f})"
-                    for k, v in entry["accuracy"].items()
-                )
-                print(f"wrote {path}: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
+            twins = {}  # quantization -> the dynamic model's drop per dataset
+            for tile in tiles:  # 0 (dynamic) first: fixed models must stay within its drop
+                for q, uint8_io in variants(FLAGS.quantizations, tile, FLAGS.uint8_io):
+                    name = f"maffsrn_x{scale}_{q}" + (f"_{tile}px" if tile else "")
+                    path = os.path.join(FLAGS.output_dir, name + ("_uint8io" if uint8_io else ""))
+                    limit = FLAGS.max_drop
+                    if tile and q in twins:
+                        limit = {k: v + 0.01 for k, v in twins[q].items()}
+                    entry = export(
+                        model,
+                        path + ".tflite",
+                        q,
+                        datasets,
+                        (tile, tile) if tile else None,
+                        rep,
+                        limit,
+                        uint8_io,
+                        FLAGS.calibration_percentile,
+                    )
+                    if not tile:
+                        twins[q] = {k: v["drop"] for k, v in entry["accuracy"].items()}
+                    entry["scale"] = scale
+                    entries.append(entry)
+                    acc = ", ".join(
+                        f"{k} {v['psnr']:.2f} dB (drop {v['drop']:+.4f})"
+                        for k, v in entry["accuracy"].items()
+                    )
+                    print(f"wrote {path}.tflite: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
     except ValueError as err:
         fail(str(err))
     if FLAGS.report:

@@ -28,7 +28,12 @@ flags.DEFINE_enum("backend", "keras", ["keras", "tflite"], "Inference backend.")
 flags.DEFINE_string(
     "model", "", "Weights (.weights.h5/.keras) or a .tflite file (default: shipped for the scale)."
 )
-flags.DEFINE_integer("tile", DEFAULT_TILE, "Tile size in LR pixels (0: whole image at once).")
+flags.DEFINE_integer(
+    "tile",
+    None,
+    f"Tile size in LR pixels (default {DEFAULT_TILE}, or a fixed-shape model's own tile; "
+    "0: whole image at once).",
+)
 flags.DEFINE_integer("overlap", DEFAULT_OVERLAP, "Overlap between tiles in LR pixels.")
 flags.DEFINE_bool("self_ensemble", False, "Average the 8 flips/rotations (8x slower, +~0.1 dB).")
 flags.DEFINE_bool("compare", False, "Also write NAME_compare.png: bicubic | MAFFSRN.")

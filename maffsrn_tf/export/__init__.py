@@ -15,7 +15,14 @@ import tensorflow as tf
 
 from maffsrn_tf.export.calibrate import percentile_calibrated, representative_patches
 from maffsrn_tf.export.graph import InferenceGraph, split_for_int8
-from maffsrn_tf.export.verify import io_contract, measure_latency, op_names, verify
+from maffsrn_tf.export.verify import (
+    dynamic_tensors,
+    gpu_delegate_verdict,
+    io_contract,
+    measure_latency,
+    op_names,
+    verify,
+)
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
 from maffsrn_tf.utils import atomic_output
 
@@ -24,7 +31,9 @@ __all__ = [
     "QUANTIZATIONS",
     "InferenceGraph",
     "convert",
+    "dynamic_tensors",
     "export",
+    "gpu_delegate_verdict",
     "io_contract",
     "measure_latency",
     "op_names",
@@ -121,28 +130,39 @@ def export(
 ):
     """Convert, verify against the Keras model, then write ``path`` atomically.
 
-    Returns the report entry (accuracy per dataset, file size, latency, ops).
+    A fixed-shape model (``input_shape``) must have no dynamic tensor. Returns the report
+    entry: accuracy per dataset, file size, latency at 1 and 2 threads, ops, the GPU
+    delegate verdict of LiteRT's analyzer, and the I/O contract.
     """
     data = convert(
         model, quantization, input_shape, representative_data, uint8_io, calibration_percentile
     )
+    dynamic = dynamic_tensors(data) if input_shape is not None else []
+    if dynamic:
+        raise ValueError(
+            f"{path}: fixed-shape model has dynamic tensors {dynamic[:3]}; not written"
+        )
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = os.path.join(tmp_dir, os.path.basename(path))
         with open(tmp, "wb") as f:
             f.write(data)
         accuracy = verify(model, tmp, datasets, int(model.scale), max_drop) if datasets else {}
-        latency, size = measure_latency(tmp)
+        latency = {n: measure_latency(tmp, num_threads=n) for n in (1, 2)}
         with atomic_output(path) as out:
             shutil.copyfile(tmp, out)
+    compatible, detail = gpu_delegate_verdict(data)
     return {
         "file": os.path.basename(path),
         "quantization": quantization,
+        "uint8_io": bool(uint8_io),
         "input_shape": list(input_shape) if input_shape else None,
         "calibration_percentile": calibration_percentile if quantization == "int8" else None,
         "bytes": len(data),
         "ops": op_names(data),
         "accuracy": accuracy,
-        "latency_s": latency,
-        "latency_input": list(size),
+        "latency_s": latency[2][0],
+        "latency_1thread_s": latency[1][0],
+        "latency_input": list(latency[2][1]),
+        "gpu_delegate": {"compatible": compatible, "detail": detail},
         "io": io_contract(data),
     }

@@ -9,10 +9,11 @@ from maffsrn_tf.utils import atomic_output, cpu_name
 
 
 def report_markdown(entries):
+    """One row per file: shape, size, accuracy and drop vs Keras, latency, GPU delegate."""
     lines = [
-        "| model | quantization | size (KB) | Set5 PSNR / SSIM | drop vs Keras (dB) | "
-        "Set14 PSNR / SSIM | drop vs Keras (dB) | latency (ms, 2 threads) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | quantization | input | size (KB) | Set5 PSNR / SSIM | drop (dB) | "
+        "Set14 PSNR / SSIM | drop (dB) | latency ms, 1 / 2 threads | GPU delegate (analyzer) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         cells = []
@@ -22,10 +23,16 @@ def report_markdown(entries):
                 [f"{a['psnr']:.2f} / {a['ssim']:.4f}", f"{a['drop']:+.4f}"] if a else ["-", "-"]
             )
         h, w = e["latency_input"]
+        shape = "x".join(map(str, e["input_shape"])) if e.get("input_shape") else "dynamic"
+        io = "uint8 I/O" if e.get("uint8_io") else "float I/O"
+        gpu = e.get("gpu_delegate", {})
+        verdict = "compatible" if gpu.get("compatible") else (gpu.get("detail") or "-")
+        one = e.get("latency_1thread_s")
+        latency = f"{one * 1000:.0f} / " if one else ""
         lines.append(
-            f"| {e['file']} | {e['quantization']} | {e['bytes'] / 1024:.0f} | "
+            f"| {e['file']} | {e['quantization']}, {io} | {shape} | {e['bytes'] / 1024:.0f} | "
             f"{cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
-            f"{e['latency_s'] * 1000:.0f} ({h}x{w} LR) |"
+            f"{latency}{e['latency_s'] * 1000:.0f} ({h}x{w} LR) | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -60,8 +67,11 @@ def write_report(base, entries, command):
         f"# TFLite export report\n\nMade by `{command.strip()}` on "
         f"{time.strftime('%Y-%m-%d')} ({cpu_name()}, Python {platform.python_version()}). "
         "PSNR/SSIM by the MATLAB protocol; *drop* is Keras float PSNR minus TFLite PSNR "
-        "on the same images (positive = the TFLite model is worse). Latency: median of 5 "
-        "runs, ai-edge-litert, 2 threads.\n\n"
+        "on the same images (positive = the TFLite model is worse); fixed-shape models and "
+        "the Keras model both run tiled with the model's tile (24-pixel overlap). Latency: "
+        "median of 5 runs, ai-edge-litert (XNNPACK), one inference of the input shown. GPU "
+        "delegate: the verdict of LiteRT's model analyzer "
+        "(`tf.lite.experimental.Analyzer.analyze(..., gpu_compatibility=True)`).\n\n"
     )
     with atomic_output(base + ".md") as tmp, open(tmp, "w") as f:
         f.write(header + report_markdown(entries) + "\n\n## I/O contract\n\n")

@@ -10,7 +10,6 @@ from PIL import Image
 
 from maffsrn_tf.inference import (
     DEFAULT_OVERLAP,
-    DEFAULT_TILE,
     KerasBackend,
     TFLiteBackend,
     tiled_predict,
@@ -58,7 +57,7 @@ def upscale(
     image,
     scale=2,
     model=None,
-    tile=DEFAULT_TILE,
+    tile=None,
     overlap=DEFAULT_OVERLAP,
     self_ensemble=False,
     backend="keras",
@@ -68,7 +67,8 @@ def upscale(
 
     Returns the same kind: an array of the same dtype and channels, or a PIL image.
     ``model``: None (shipped weights), a Keras model, or a ``.weights.h5``/``.keras``/
-    ``.tflite`` path. ``tile=0`` runs the whole image at once.
+    ``.tflite`` path. ``tile``: LR tile size (default 192, or a fixed-shape model's tile);
+    ``0`` runs the whole image at once.
     """
     as_pil = isinstance(image, Image.Image)
     if as_pil:

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from maffsrn_tf import images
 from maffsrn_tf.images import IMAGE_EXTENSIONS
-from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+from maffsrn_tf.inference import DEFAULT_OVERLAP
 from maffsrn_tf.upscaler.arrays import make_backend, upscale
 
 
@@ -167,7 +167,7 @@ def upscale_path(
     scale,
     backend="keras",
     model=None,
-    tile=DEFAULT_TILE,
+    tile=None,
     overlap=DEFAULT_OVERLAP,
     self_ensemble=False,
     compare=False,
