@@ -1,0 +1,66 @@
+"""The wheel: it carries the weights, cards and TFLite models, and an installed copy upscales
+with ``--backend tflite`` away from the checkout."""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+           "-w", str(out), ROOT]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=600, capture_output=True)
+    (path,) = out.glob("maffsrn_tf-*.whl")
+    return path
+
+
+def test_wheel_carries_the_shipped_files(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for scale in (2, 3, 4):
+        for suffix in (".npz", ".json", "_float16.tflite", "_int8.tflite"):
+            assert f"maffsrn_tf/weights/maffsrn_x{scale}{suffix}" in names
+    for module in ("train", "evaluate", "upscale", "export", "profile", "convert_weights"):
+        assert f"maffsrn_tf/cli/{module}.py" in names
+    assert "maffsrn_tf/export/graph.py" in names and "maffsrn_tf/upscaler/files.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "tflite/"))]
+
+
+@pytest.mark.slow
+def test_installed_wheel_upscales_with_tflite_outside_the_checkout(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    # dependencies from the test environment (a plain path: its editable install stays off)
+    (env_dir / site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)]
+    subprocess.run(pip, check=True, timeout=600, capture_output=True)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (12, 15, 3), dtype=np.uint8)
+    Image.fromarray(small).resize((60, 45), Image.BICUBIC).save(work / "photo.png")
+    cmd = [env_dir / "bin" / "maffsrn-upscale", "--input", "photo.png", "--output", "big.png",
+           "--scale", "2", "--backend", "tflite"]  # fmt: skip
+    run = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(work / "big.png").size == (120, 90)
+    where = subprocess.run(
+        [py, "-c", "import maffsrn_tf.assets as a; print(a.tflite_path(2))"],
+        cwd=work, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert where.startswith(site) and not where.startswith(ROOT)
