@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast lint upscale evaluate tflite tflite-study bench clean
+.PHONY: install test test-fast lint upscale evaluate tflite tflite-study bench clean web \
+	web-build web-screenshot chromium
 
 INPUT ?=
 SCALE ?= 2
@@ -25,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint web-build chromium
 	$(BIN)/python -m pytest -n 2 --durations=15 -q -rs
 
 test-fast: lint
@@ -40,9 +41,10 @@ upscale: $(STAMP)
 evaluate: $(STAMP)
 	for s in 2 3 4; do $(BIN)/maffsrn-evaluate --scale $$s --datasets $(BENCH)/Set5,$(BENCH)/Set14 || exit 1; done
 
-# The shipped TFLite models (inside the package) and their report (tflite/), from the shipped weights.
+# The shipped TFLite models (inside the package) and their report (tflite/), from the shipped
+# weights: dynamic shape and fixed 128x128 LR tiles (float16, int8, int8 with uint8 I/O).
 tflite: $(STAMP)
-	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 \
+	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \
 		--output_dir maffsrn_tf/weights --report_dir tflite
 
 # All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
@@ -57,5 +59,28 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/div2k_memory.py
 	$(BIN)/python benchmarks/tiling.py --scale 2
 
+# The LiteRT.js page (web/): npm packages from the lockfile, the worker bundled by esbuild.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/worker.js: web/node_modules/.package-lock.json web/src/worker.js web/src/tiling.js
+	cd web && npm run --silent build
+
+web-build: web/dist/worker.js
+
+# Serve the page on 127.0.0.1 and print its URL.
+web: $(STAMP) web-build
+	$(BIN)/python web/serve.py
+
+# Debian's Chromium for the browser test (nothing downloads a browser build of its own).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The README's screenshot of the finished page: docs/web_page.png.
+web-screenshot: $(STAMP) web-build chromium
+	$(BIN)/python web/screenshot.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist

@@ -27,7 +27,14 @@ setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff==0.17.6", "scipy>=1.13"],
+        # playwright drives the system Chromium in the browser test (no browser download)
+        "dev": [
+            "pytest>=8",
+            "pytest-xdist>=3.6",
+            "ruff==0.17.6",
+            "scipy>=1.13",
+            "playwright==1.65.2",
+        ],
         # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
         "torch": ["torch==2.13.0"],
         "tfds": ["tensorflow-datasets>=4.9.10"],

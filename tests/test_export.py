@@ -253,3 +253,31 @@ def test_fixed_tile_export_is_static_delegate_ready_and_verified_tiled(small, tm
             max_drop={"tiny_set": -1.0},
         )
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_report_merge_keeps_the_other_files_rows(tmp_path):
+    import json
+
+    from maffsrn_tf.export.report import write_report
+
+    def entry(name, scale, drop):
+        io = {"name": "lr", "dtype": "float32", "shape_signature": [1, -1, -1, 3]}
+        return {
+            "file": name, "scale": scale, "quantization": "float16", "input_shape": None,
+            "bytes": 1024, "latency_s": 0.01, "latency_input": [128, 128],
+            "accuracy": {"Set5": {"psnr": 30.0, "ssim": 0.9, "drop": drop}},
+            "io": {"input": io, "output": {**io, "name": "sr"}},
+        }  # fmt: skip
+
+    base = str(tmp_path / "REPORT")
+    write_report(base, [entry("a_x2.tflite", 2, 0.1), entry("a_x3.tflite", 3, 0.2)], "first")
+    write_report(base, [entry("a_x2.tflite", 2, 0.05)], "second", merge=True)
+    rows = json.loads((tmp_path / "REPORT.json").read_text())
+    assert [(r["file"], r["accuracy"]["Set5"]["drop"]) for r in rows] == [
+        ("a_x2.tflite", 0.05),
+        ("a_x3.tflite", 0.2),
+    ]
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "merged into the previous report" in text and "a_x3.tflite" in text
+    write_report(base, [entry("a_x2.tflite", 2, 0.05)], "third")  # no merge: replaced
+    assert len(json.loads((tmp_path / "REPORT.json").read_text())) == 1

@@ -23,6 +23,14 @@ flags.DEFINE_string("name", None, "Preset name, e.g. maffsrn_x2.")
 flags.DEFINE_bool("render_only", False, "Only rewrite docs/MODEL_CARD.md from the shipped cards.")
 flags.DEFINE_list("datasets", [], "Benchmark folders to evaluate the weights on.")
 flags.DEFINE_string("hardware", "", "Hardware description (default: CPU model and core count).")
+flags.DEFINE_string("holdout", "", "Holdout list (e.g. splits/sr291_val.txt) to evaluate on too.")
+flags.DEFINE_string("holdout_dir", "", "The folder the holdout list names images of.")
+flags.DEFINE_bool(
+    "append_history", False, "Keep the shipped card's training history and add this run to it."
+)
+flags.DEFINE_string("prior_log", "", "log.csv of a run between the shipped weights and this one.")
+flags.DEFINE_integer("prior_steps_per_epoch", 500, "Iterations per epoch of --prior_log.")
+flags.DEFINE_string("prior_command", "", "The command of --prior_log's run.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAPER_SET5_PSNR = {"maffsrn_x2": 37.97, "maffsrn_x3": 34.32, "maffsrn_x4": 32.18}
 
 
-def card(run_dir, name, datasets, hardware=""):
+def card(run_dir, name, datasets, hardware="", holdout_dir=None):
     from maffsrn_tf.evaluation import evaluate
     from maffsrn_tf.inference import KerasBackend
     from maffsrn_tf.model import build_model
@@ -46,7 +54,10 @@ def card(run_dir, name, datasets, hardware=""):
     wall = sum(float(r["sec_per_step"]) * steps for r in log)
     model = build_model(name)
     model.load_weights(os.path.join(run_dir, "best.weights.h5"))
-    results = evaluate(datasets, model.scale, KerasBackend(model), progress=False)
+    folders = list(datasets) + ([holdout_dir] if holdout_dir else [])
+    results = evaluate(folders, model.scale, KerasBackend(model), progress=False)
+    if holdout_dir:
+        results["holdout"] = results.pop(os.path.basename(os.path.normpath(holdout_dir)))
     return {
         "preset": name,
         "scale": model.scale,
@@ -98,6 +109,85 @@ def command_line(flags_dict):
             continue
         parts.append(f"--{key} {value}")
     return " ".join(parts)
+
+
+def holdout_folder(holdout, holdout_dir, tmp):
+    """A folder of links to the holdout images (evaluation reads folders)."""
+    from maffsrn_tf.data import read_holdout
+
+    for name in read_holdout(holdout, holdout_dir):
+        os.symlink(os.path.abspath(os.path.join(holdout_dir, name)), os.path.join(tmp, name))
+    return tmp
+
+
+def evaluate_weights(name, path, folder):
+    """(PSNR, SSIM) of a weights file on a folder, MATLAB protocol."""
+    from maffsrn_tf.evaluation import evaluate
+    from maffsrn_tf.inference import KerasBackend
+    from maffsrn_tf.presets import PRESETS
+    from maffsrn_tf.pretrained import load_model_for
+
+    model = load_model_for(PRESETS[name]["scale"], path, name)
+    result = next(
+        iter(evaluate([folder], model.scale, KerasBackend(model), progress=False).values())
+    )
+    return round(result["model"]["psnr"], 3), round(result["model"]["ssim"], 4)
+
+
+def log_stage(log_path, steps, command, hardware, validation):
+    """One training stage from a maffsrn-train log.csv: iterations, wall time, curve."""
+    with open(log_path) as f:
+        rows = list(csv.DictReader(f))
+    curve = [[(i + 1) * steps, round(float(r["val_psnr"]), 3)] for i, r in enumerate(rows)]
+    return {
+        "iterations": len(rows) * steps,
+        "wall_hours": round(sum(float(r["sec_per_step"]) * steps for r in rows) / 3600, 2),
+        "hardware": hardware,
+        "validation": validation,
+        "command": command,
+        "curve": curve,
+        "best_val_psnr": max(v for _, v in curve),
+    }
+
+
+def first_stage(old):
+    """The shipped weights' own run, as a history stage (before the holdout existed)."""
+    return {
+        "iterations": old["total_steps"],
+        "wall_hours": old["wall_time_hours"],
+        "hardware": old["hardware"],
+        "validation": "Set5 (the earlier protocol; the holdout images were in its training set)",
+        "command": command_line(old["flags"]),
+        "curve": [],
+        "holdout_psnr_of_result": old.get("evaluation", {}).get("holdout", [None])[0],
+    }
+
+
+def plot_history(card, path):
+    """Holdout PSNR over cumulative iterations, one colour per stage (docs/ PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    start = 0
+    for i, stage in enumerate(card["history"], 1):
+        if stage["curve"]:
+            xs = [start + it for it, _ in stage["curve"]]
+            ax.plot(xs, [v for _, v in stage["curve"]], "o-", ms=3, label=f"stage {i}")
+        elif stage.get("holdout_psnr_of_result"):
+            ax.plot([start + stage["iterations"]], [stage["holdout_psnr_of_result"]], "s",
+                    label=f"stage {i} result (had seen the holdout)")  # fmt: skip
+        start += stage["iterations"]
+    ax.set_xlabel("cumulative iterations (batch 16)")
+    ax.set_ylabel("holdout PSNR (dB)")
+    ax.set_title(f"{card['preset']}: validation on splits/sr291_val.txt")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def render(cards):
@@ -197,12 +287,50 @@ def main(argv):
 
 
 def ship(run_dir, name, datasets, hardware):
-    from maffsrn_tf.assets import WEIGHTS_EXT
+    import tempfile
+
+    from maffsrn_tf.assets import WEIGHTS_EXT, model_card, weights_path
     from maffsrn_tf.model import build_model
     from maffsrn_tf.pretrained import save_npz
-    from maffsrn_tf.utils import atomic_output
+    from maffsrn_tf.utils import atomic_output, cpu_name
 
-    info = card(run_dir, name, datasets, hardware)
+    hardware = hardware or cpu_name() + ", no GPU"
+    with tempfile.TemporaryDirectory() as tmp:
+        holdout = holdout_folder(FLAGS.holdout, FLAGS.holdout_dir, tmp) if FLAGS.holdout else None
+        info = card(run_dir, name, datasets, hardware, holdout)
+        if FLAGS.append_history:
+            old = model_card(name)
+            history = old.get("history")
+            if history is None:  # the first stage: the shipped weights' own run
+                if holdout:
+                    psnr = evaluate_weights(name, weights_path(name), holdout)
+                    old.setdefault("evaluation", {})["holdout"] = list(psnr)
+                history = [first_stage(old)]
+            validation = f"holdout {FLAGS.holdout}" if FLAGS.holdout else "Set5"
+            if FLAGS.prior_log:
+                history.append(
+                    log_stage(
+                        FLAGS.prior_log,
+                        FLAGS.prior_steps_per_epoch,
+                        FLAGS.prior_command,
+                        hardware,
+                        validation,
+                    )  # fmt: skip
+                )
+            with open(os.path.join(run_dir, "flags.json")) as f:
+                run_flags = json.load(f)
+            history.append(
+                log_stage(
+                    os.path.join(run_dir, "log.csv"),
+                    int(run_flags["steps_per_epoch"]),
+                    command_line(run_flags),
+                    hardware,
+                    validation,
+                )  # fmt: skip
+            )
+            info["history"] = history
+            info["cumulative_iterations"] = sum(h["iterations"] for h in history)
+            info["cumulative_wall_hours"] = round(sum(h["wall_hours"] for h in history), 2)
     WEIGHTS_DIR = os.path.join(ROOT, "maffsrn_tf", "weights")  # noqa: N806 (the repo's copy)
     os.makedirs(WEIGHTS_DIR, exist_ok=True)
     model = build_model(name)
@@ -212,6 +340,8 @@ def ship(run_dir, name, datasets, hardware):
     with atomic_output(os.path.join(WEIGHTS_DIR, f"{name}.json")) as tmp:
         with open(tmp, "w") as f:
             json.dump(info, f, indent=2)
+    if info.get("history"):
+        plot_history(info, os.path.join(ROOT, "docs", f"training_{name}.png"))
     print(json.dumps(info["evaluation"], indent=2))
 
 

@@ -55,7 +55,9 @@ flags.DEFINE_string(
     "HR images whose patches calibrate int8/int16x8.",
 )
 flags.DEFINE_integer("calibration_patches", 128, "Number of calibration patches.")
-flags.DEFINE_integer("calibration_size", 64, "Calibration patch size (LR pixels).")
+flags.DEFINE_integer(
+    "calibration_size", 64, "Calibration patch size (LR pixels; edge-padded to fixed tiles)."
+)
 flags.DEFINE_float(
     "calibration_percentile",
     DEFAULT_CALIBRATION_PERCENTILE,
@@ -65,6 +67,9 @@ flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writin
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
 flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
 flags.DEFINE_string("report_dir", "", "Where the report goes (default: --output_dir).")
+flags.DEFINE_bool(
+    "merge_report", False, "Keep an existing report's rows for the files not exported now."
+)
 
 
 def variants(quantizations, tile, uint8_io):
@@ -105,9 +110,9 @@ def main(argv):
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     entries = []
     try:
-        rep = None
-        if needs_calibration:
-            rep = representative_patches(
+        patches = None
+        if needs_calibration:  # the same patches for every tile (edge-padded to fixed tiles)
+            patches = representative_patches(
                 FLAGS.calibration_dir, FLAGS.calibration_patches, FLAGS.calibration_size
             )
         for scale in scales:
@@ -126,7 +131,7 @@ def main(argv):
                         q,
                         datasets,
                         (tile, tile) if tile else None,
-                        rep,
+                        patches,
                         limit,
                         uint8_io,
                         FLAGS.calibration_percentile,
@@ -140,11 +145,11 @@ def main(argv):
                         for k, v in entry["accuracy"].items()
                     )
                     print(f"wrote {path}.tflite: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
-    except ValueError as err:
-        fail(str(err))
+    except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
     if FLAGS.report:
         base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
-        write_report(base, entries, command)
+        entries = write_report(base, entries, command, FLAGS.merge_report)
         print(report_markdown(entries))
     return 0
 

