@@ -7,15 +7,16 @@ fails naming it when Keras changes underneath:
 * ``MultiWorkerFit`` (a ``keras.Model`` mixin): ``fit`` under
   ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585) — the build from one batch and
   the reduction of scalar step outputs; overrides ``_maybe_symbolic_build``.
-* ``AtomicBackupAndRestore``: ``BackupAndRestore`` that never leaves a half-written backup;
-  overrides ``_save_model`` and reads ``_weights_path``, ``_training_metadata_path``,
-  ``_current_epoch`` and ``_last_batch_seen``.
+* ``AtomicBackupAndRestore``: ``BackupAndRestore`` that never leaves a half-written backup
+  and keeps the one before it; overrides ``_save_model`` and reads ``_weights_path``,
+  ``_training_metadata_path``, ``_current_epoch`` and ``_last_batch_seen``.
 * ``current_learning_rate``: the learning rate at the current step; reads the optimizer's
   ``_learning_rate`` (the public ``learning_rate`` does not evaluate a schedule).
 """
 
 import json
 import os
+import shutil
 
 import keras
 import tensorflow as tf
@@ -79,10 +80,25 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
+        # keep the previous backup too: a multi-worker rerun may have to step back to it
+        # (``training.agree_on_resume``)
+        for src, dst in (
+            (self._weights_path, previous_path(self._weights_path)),
+            (self._training_metadata_path, previous_path(self._training_metadata_path)),
+        ):
+            if os.path.exists(src):
+                with atomic_output(dst) as tmp:
+                    shutil.copyfile(src, tmp)
         with atomic_output(self._weights_path) as tmp:
             self.model.save_weights(tmp)
         with atomic_output(self._training_metadata_path) as tmp, open(tmp, "w") as f:
             json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+
+
+def previous_path(path):
+    """Where ``AtomicBackupAndRestore`` keeps the backup before the latest one."""
+    head, tail = os.path.split(path)
+    return os.path.join(head, "previous-" + tail)
 
 
 def current_learning_rate(optimizer):

@@ -8,6 +8,7 @@ halved every 200 epochs.
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -16,7 +17,7 @@ import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
 from maffsrn_tf import metrics, patches
-from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate
+from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate, previous_path
 from maffsrn_tf.model import build_model
 from maffsrn_tf.optimizers import AdamP
 from maffsrn_tf.utils import atomic_output
@@ -88,13 +89,51 @@ def make_strategy(name="auto", tpu_address=""):
     raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
 
 
-def resume_epoch(backup_dir):
-    """The epoch a rerun resumes at (Keras restarts the epoch its backup was made in)."""
+def resume_epoch(backup_dir, previous=False):
+    """The epoch a rerun resumes at (Keras restarts the epoch its backup was made in);
+    ``previous``: that of the backup before the latest. None when there is none."""
     path = os.path.join(backup_dir, "training_metadata.json")
+    path = previous_path(path) if previous else path
     if not os.path.exists(path):
-        return 0
+        return None if previous else 0
     with open(path) as f:
         return int(json.load(f)["epoch"])
+
+
+def _minimum_over_workers(strategy, value):
+    """The smallest ``value`` over the workers of a MultiWorkerMirroredStrategy."""
+
+    @tf.function
+    def gather():
+        context = tf.distribute.get_replica_context()
+        return context.all_gather(tf.constant([value], tf.int64), axis=0)
+
+    gathered = strategy.experimental_local_results(strategy.run(gather))[0]
+    return int(tf.reduce_min(gathered).numpy())
+
+
+def agree_on_resume(strategy, backup_dir):
+    """The epoch every worker resumes at, agreed before ``fit`` starts.
+
+    A run killed between two workers' backups leaves one worker an epoch ahead; resuming
+    there would hang the collectives. The workers agree on the minimum, and a worker ahead
+    of it steps back to its previous backup (kept by ``AtomicBackupAndRestore``).
+    """
+    epoch = resume_epoch(backup_dir)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return epoch
+    agreed = _minimum_over_workers(strategy, epoch)
+    if agreed < epoch:
+        if resume_epoch(backup_dir, previous=True) != agreed:
+            raise ValueError(
+                f"{backup_dir} is at epoch {epoch} and keeps no backup of epoch {agreed}, "
+                "where the other workers are; delete the backups to start over"
+            )
+        for name in ("latest.weights.h5", "training_metadata.json"):
+            path = os.path.join(backup_dir, name)
+            with atomic_output(path) as tmp:
+                shutil.copyfile(previous_path(path), tmp)
+    return agreed
 
 
 def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
@@ -288,7 +327,7 @@ def train(config):
         c["patch_size"],
         c["batch_size"],
         c["seed"],
-        start_step=resume_epoch(backup_dir) * c["steps_per_epoch"],
+        start_step=agree_on_resume(strategy, backup_dir) * c["steps_per_epoch"],
     )
     with strategy.scope():
         model = build_model(c["preset"])

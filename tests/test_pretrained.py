@@ -1,5 +1,7 @@
 """The shipped weights: they load, beat bicubic clearly, match their model card, tile cleanly."""
 
+import os
+
 import numpy as np
 import pytest
 from conftest import shared_path
@@ -9,6 +11,8 @@ from maffsrn_tf.assets import available, model_card
 from maffsrn_tf.data import load_benchmark
 from maffsrn_tf.evaluation import evaluate
 from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE, KerasBackend, tiled_predict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A broken or mismatched file lands near or below bicubic; trained weights are far above.
 MIN_GAIN_OVER_BICUBIC = {2: 3.0, 3: 2.5, 4: 2.0}
@@ -121,6 +125,40 @@ def test_shipped_tflite_models_keep_their_contract(scale):
         y = backend(np.full((1, 13, 17, 3), 0.5, np.float32))
         assert y.shape == (1, 13 * scale, 17 * scale, 3)
         assert 0.0 <= y.min() and y.max() <= 1.0
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_fixed_tile_models_are_static_and_delegate_ready(scale):
+    """The 128x128 models: builtin ops, no dynamic tensor, GPU-delegate compatible by LiteRT's
+    analyzer (float16, float-I/O int8), and (REPORT.json) within their dynamic twin's drop
+    + 0.01 dB on Set5 and Set14."""
+    import json
+
+    from maffsrn_tf.assets import tflite_path
+    from maffsrn_tf.export import dynamic_tensors, gpu_delegate_verdict, io_contract, op_names
+
+    with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
+        report = {e["file"]: e for e in json.load(f)}
+    for variant, dtype in (("float16", "float32"), ("int8", "float32"), ("int8", "uint8")):
+        name = f"{variant}_128px" + ("_uint8io" if dtype == "uint8" else "")
+        path = tflite_path(scale, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        assert not [op for op in op_names(data) if op.startswith("Flex") or op == "CUSTOM"]
+        assert dynamic_tensors(data) == [], name
+        io = io_contract(data)
+        assert io["input"]["shape_signature"] == [1, 128, 128, 3]
+        assert io["output"]["shape_signature"] == [1, 128 * scale, 128 * scale, 3]
+        assert io["input"]["dtype"] == io["output"]["dtype"] == dtype
+        compatible, detail = gpu_delegate_verdict(data)
+        entry = report[os.path.basename(path)]
+        assert entry["gpu_delegate"]["compatible"] == compatible  # the report says the truth
+        if dtype == "float32":
+            assert compatible, (name, detail)
+        twin = report[f"maffsrn_x{scale}_{variant}.tflite"]
+        for dataset in ("Set5", "Set14"):
+            drop = entry["accuracy"][dataset]["drop"]
+            assert drop <= twin["accuracy"][dataset]["drop"] + 0.01 + 1e-9, (name, dataset)
 
 
 def test_upscale_with_the_shipped_tflite_backend():

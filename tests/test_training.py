@@ -157,6 +157,44 @@ def test_multi_worker_two_processes_end_identical(tmp_path):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+@pytest.mark.slow
+def test_multi_worker_resume_agrees_on_the_earliest_epoch(tmp_path):
+    """Killed between the two workers' saves: worker 0 at epoch 2, worker 1 at epoch 1.
+    Both must resume at epoch 1, worker 0 from the backup before its latest."""
+    ports = [free_port(), free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    for i, (latest, previous) in enumerate([(2, 1), (1, 0)]):
+        backup = tmp_path / f"backup{i}"
+        backup.mkdir()
+        for prefix, epoch in (("", latest), ("previous-", previous)):
+            (backup / f"{prefix}training_metadata.json").write_text(json.dumps({"epoch": epoch}))
+            (backup / f"{prefix}latest.weights.h5").write_bytes(f"weights of {epoch}".encode())
+    procs = []
+    for i in range(2):
+        env = dict(
+            ENV, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        )
+        cmd = [
+            sys.executable,
+            WORKER,
+            "agree",
+            str(tmp_path / f"a{i}.json"),
+            str(tmp_path / f"backup{i}"),
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
+    logs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-3000:]
+    for i in range(2):
+        result = json.loads((tmp_path / f"a{i}.json").read_text())
+        assert result == {"agreed": 1, "latest_now": 1}, (i, result)
+    assert (tmp_path / "backup0" / "latest.weights.h5").read_bytes() == b"weights of 1"
+
+
 def make_folder(path, sizes, seed):
     path.mkdir()
     rng = np.random.default_rng(seed)

@@ -31,6 +31,9 @@ flags.DEFINE_bool(
 flags.DEFINE_string("prior_log", "", "log.csv of a run between the shipped weights and this one.")
 flags.DEFINE_integer("prior_steps_per_epoch", 500, "Iterations per epoch of --prior_log.")
 flags.DEFINE_string("prior_command", "", "The command of --prior_log's run.")
+flags.DEFINE_string(
+    "run_command", "", "This run's command as users should type it (default: from flags.json)."
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -190,6 +193,55 @@ def plot_history(card, path):
     plt.close(fig)
 
 
+def history_lines(c):
+    """A card with a training history: protocol, stages, plot, the command to continue."""
+    ev = c["evaluation"]
+    holdout = ev.get("holdout")
+    lines = [
+        f"## {c['preset']}",
+        "",
+        f"- Selection: the checkpoint with the best PSNR on the holdout "
+        f"(`{c['flags'].get('holdout') or 'splits/sr291_val.txt'}`: 10 BSD images of SR291 "
+        "left out of training); Set5 and Set14 are pure test sets for these weights."
+        + (f" Holdout PSNR / SSIM: {holdout[0]:.3f} / {holdout[1]:.4f}." if holdout else ""),
+        f"- Cumulative training: {c['cumulative_iterations']:,} iterations (batch 16, 48x48), "
+        f"{c['cumulative_wall_hours']} h, on {c['history'][-1]['hardware']}.",
+        f"- Validation PSNR over the iterations: [training_{c['preset']}.png]"
+        f"(training_{c['preset']}.png).",
+        "",
+        "| stage | iterations | wall time (h) | validation | best validation PSNR | command |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, h in enumerate(c["history"], 1):
+        best = h.get("best_val_psnr")
+        best = f"{best:.3f}" if best else (
+            f"holdout {h['holdout_psnr_of_result']:.3f} after it"
+            if h.get("holdout_psnr_of_result") else "-"
+        )  # fmt: skip
+        lines.append(
+            f"| {i} | {h['iterations']:,} | {h['wall_hours']} | {h['validation']} | {best} | "
+            f"`{h['command']}` |"
+        )
+    last = c["history"][-1]["command"]
+    lines += [
+        "",
+        "To continue the campaign, train from the shipped weights with the last stage's "
+        "settings (a new `--model_dir`), then ship with `tools/ship_weights.py "
+        "--append_history`:",
+        "",
+        "```bash",
+        last.replace(
+            c["flags"].get("init_weights", "") or "INIT",
+            f"maffsrn_tf/weights/{c['preset']}.npz",
+        )
+        if c["flags"].get("init_weights")
+        else last,
+        "```",
+        "",
+    ]
+    return lines
+
+
 def render(cards):
     """docs/MODEL_CARD.md from the shipped cards."""
     lines = [
@@ -244,6 +296,9 @@ def render(cards):
     ]
     for c in cards:
         f = c["flags"]
+        if c.get("history"):
+            lines += history_lines(c)
+            continue
         lines += [
             f"## {c['preset']}",
             "",

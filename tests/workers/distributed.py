@@ -2,6 +2,7 @@
 
 python tests/workers/distributed.py mirrored OUT.npz
 TF_CONFIG=... python tests/workers/distributed.py multi_worker OUT.npz
+TF_CONFIG=... python tests/workers/distributed.py agree OUT.json BACKUP_DIR
 """
 
 import os
@@ -61,6 +62,15 @@ if MODE == "mirrored":
             results[f"{name}_{key}"] = value
         results[f"{name}_iterations"] = np.int64(model.optimizer.iterations.numpy())
     np.savez(OUT, **results)
+elif MODE == "agree":
+    import json
+
+    from maffsrn_tf.training import agree_on_resume, resume_epoch
+
+    backup = sys.argv[3]
+    agreed = agree_on_resume(make_strategy("multi_worker"), backup)
+    with open(OUT, "w") as f:
+        json.dump({"agreed": agreed, "latest_now": resume_epoch(backup)}, f)
 elif MODE == "multi_worker":
     strategy = make_strategy("multi_worker")
     model = build(strategy)
