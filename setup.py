@@ -34,6 +34,8 @@ setup(
             "ruff==0.17.6",
             "scipy>=1.13",
             "playwright==1.65.2",
+            # the reference reader our NumPy-only .safetensors export is checked against
+            "safetensors>=0.4",
         ],
         # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
         "torch": ["torch==2.13.0"],

@@ -1,17 +1,22 @@
-"""Load official PyTorch MAFFSRN checkpoints (state dicts) into the Keras model.
+"""Official PyTorch MAFFSRN state dicts, both ways: into the Keras model, and out of it.
 
-Reading ``.pt`` files needs PyTorch (``pip install "maffsrn_tf[torch]"``); ``.npz`` files
-holding the state dict's keys (optionally under a ``state_dict/`` prefix) need nothing more.
+Reading or writing ``.pt`` files needs PyTorch (``pip install "maffsrn_tf[torch]"``);
+``.safetensors`` and ``.npz`` files (the state dict's keys, optionally under a
+``state_dict/`` prefix in ``.npz``) need nothing more. Exported state dicts have the
+official keys, shapes and layouts (OIHW kernels, weight norm as ``weight_g``/``weight_v``),
+so the authors' code and tools that load SR checkpoints by key read them as they are.
 """
 
+import json
 import os
+import struct
 
 import keras
 import numpy as np
 
 from maffsrn_tf.utils import atomic_output
 
-ESA_NAMES = {
+ESA_NAMES = {  # official key -> our sublayer, in the official module order
     "reduce_channels": "reduce_channels",
     "reduce_spatial_size": "reduce_spatial_size",
     "increase_channels.0": "increase_channels",
@@ -38,43 +43,63 @@ def pixel_shuffle_permutation(scale, n_colors=3):
     return perm
 
 
+def _perms(out_perm):
+    """(to Keras, to PyTorch) along the output-channel axis."""
+    if out_perm is None:
+        return (lambda a: a), (lambda a: a)
+    inverse = np.argsort(out_perm)
+    return (lambda a: a[..., out_perm]), (lambda a: a[..., inverse])
+
+
 def _conv(prefix, layer, out_perm=None):
-    """Entries for a plain conv: ``{torch_key: (variable, transform)}``."""
-    perm = (lambda a: a[..., out_perm]) if out_perm is not None else (lambda a: a)
+    """Entries for a plain conv: ``{torch_key: (variable, to_keras, to_torch)}``."""
+    perm, unperm = _perms(out_perm)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         return {
-            f"{prefix}.weight": (layer.kernel, _depthwise_to_keras),
-            f"{prefix}.bias": (layer.bias, lambda a: a),
+            f"{prefix}.weight": (layer.kernel, _depthwise_to_keras, _depthwise_to_keras),
+            f"{prefix}.bias": (layer.bias, lambda a: a, lambda a: a),
         }
     return {
-        f"{prefix}.weight": (layer.kernel, lambda a: perm(_oihw_to_hwio(a))),
-        f"{prefix}.bias": (layer.bias, perm),
+        f"{prefix}.weight": (
+            layer.kernel,
+            lambda a: perm(_oihw_to_hwio(a)),
+            lambda a: np.transpose(unperm(a), (3, 2, 0, 1)),
+        ),
+        f"{prefix}.bias": (layer.bias, perm, unperm),
     }
 
 
 def _wn_conv(prefix, layer, out_perm=None):
-    perm = (lambda a: a[..., out_perm]) if out_perm is not None else (lambda a: a)
-    return {
-        f"{prefix}.weight_v": (layer.v, lambda a: perm(_oihw_to_hwio(a))),
-        f"{prefix}.weight_g": (layer.g, lambda a: perm(a.reshape(-1))),
-        f"{prefix}.bias": (layer.bias, perm),
+    perm, unperm = _perms(out_perm)
+    return {  # torch's weight_norm registers g and v after the bias: the state-dict order
+        f"{prefix}.bias": (layer.bias, perm, unperm),
+        f"{prefix}.weight_g": (
+            layer.g,
+            lambda a: perm(a.reshape(-1)),
+            lambda a: unperm(a).reshape(-1, 1, 1, 1),
+        ),
+        f"{prefix}.weight_v": (
+            layer.v,
+            lambda a: perm(_oihw_to_hwio(a)),
+            lambda a: np.transpose(unperm(a), (3, 2, 0, 1)),
+        ),
     }
 
 
 def _scale(prefix, layer):
-    return {f"{prefix}.scale": (layer.scale, lambda a: a.reshape(1))}
+    return {f"{prefix}.scale": (layer.scale, lambda a: a.reshape(1), lambda a: a.reshape(1))}
 
 
 def torch_name_map(model):
-    """Every official state-dict key of ``model``'s configuration -> (variable, transform)."""
+    """Every official state-dict key of ``model`` -> (variable, to_keras, to_torch)."""
     entries = _wn_conv("head.0", model.head)
     for i, ffg in enumerate(model.body):
-        for j, mab in enumerate(ffg.blocks):
+        for j, mab in enumerate(ffg.blocks):  # in the official module order
             p = f"body.{i}.b{j}"
-            entries.update(_conv(f"{p}.conv01.0", mab.conv01))
-            entries.update(_conv(f"{p}.conv00.0", mab.conv00))
             for torch_name, attr in ESA_NAMES.items():
                 entries.update(_conv(f"{p}.{torch_name}", getattr(mab.esa, attr)))
+            entries.update(_conv(f"{p}.conv00.0", mab.conv00))
+            entries.update(_conv(f"{p}.conv01.0", mab.conv01))
             entries.update(_conv(f"{p}.bottom11.0", mab.cea.bottom11))
             entries.update(_conv(f"{p}.bottom11_dw.0", mab.cea.bottom11_dw))
         for k, reduction in enumerate(ffg.reductions, start=1):
@@ -93,6 +118,8 @@ def read_state_dict(path):
     """Read an official state dict from ``.pt``/``.pth`` (needs torch) or ``.npz``."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.endswith(".safetensors"):
+        return read_safetensors(path)
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as data:
             keys = [k for k in data.files if k.startswith("state_dict/")]
@@ -135,7 +162,7 @@ def load_pytorch_weights(model, path_or_state_dict):
         problems.append(f"unexpected keys: {', '.join(unexpected)}")
     values = {}
     mis_shaped = []
-    for key, (variable, transform) in entries.items():
+    for key, (variable, transform, _) in entries.items():
         if key not in state:
             continue
         try:
@@ -157,9 +184,78 @@ def load_pytorch_weights(model, path_or_state_dict):
             + "; ".join(problems)
             + ". Check --preset / scale (MAFFSRN has 4 FFGs, MAFFSRN-L 8)."
         )
-    for key, (variable, _) in entries.items():
+    for key, (variable, _, _) in entries.items():
         variable.assign(values[key])
     return model
+
+
+def pytorch_state_dict(model):
+    """``model``'s weights as the official state dict: ``{key: float32 NumPy array}``, in
+    the official module order."""
+    return {
+        key: np.ascontiguousarray(to_torch(np.asarray(variable.numpy(), np.float32)))
+        for key, (variable, _, to_torch) in torch_name_map(model).items()
+    }
+
+
+def write_safetensors(path, tensors):
+    """A ``.safetensors`` file of float32 arrays, written with NumPy alone."""
+    header, offset = {}, 0
+    for key, value in tensors.items():
+        size = value.size * 4
+        header[key] = {
+            "dtype": "F32",
+            "shape": list(value.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for value in tensors.values():
+            f.write(np.ascontiguousarray(value, "<f4").tobytes())
+
+
+def read_safetensors(path):
+    """Read a float32 ``.safetensors`` file into NumPy arrays."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+        data = f.read()
+    out = {}
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: {key} is {info['dtype']}; only float32 files are read")
+        start, end = info["data_offsets"]
+        out[key] = np.frombuffer(data[start:end], "<f4").reshape(info["shape"]).copy()
+    return out
+
+
+def export_pytorch(model, output):
+    """Write ``model``'s weights as the official state dict: ``.pt`` (needs PyTorch) or
+    ``.safetensors`` (NumPy only)."""
+    if not (output.endswith(".pt") or output.endswith(".safetensors")):
+        raise ValueError(f"--output must end in .pt or .safetensors, got {output}")
+    state = pytorch_state_dict(model)
+    with atomic_output(output) as tmp:
+        if output.endswith(".safetensors"):
+            write_safetensors(tmp, state)
+        else:
+            try:
+                import torch
+            except ImportError as err:
+                raise ImportError(
+                    "writing .pt needs PyTorch: pip install 'maffsrn_tf[torch]' "
+                    "(or write .safetensors, which needs nothing more)"
+                ) from err
+            from collections import OrderedDict
+
+            torch.save(OrderedDict((k, torch.from_numpy(v)) for k, v in state.items()), tmp)
+    return output
 
 
 def convert_checkpoint(checkpoint, preset, output):

@@ -1,11 +1,17 @@
-"""Convert an official PyTorch MAFFSRN checkpoint to Keras weights.
+"""Convert weights between the official PyTorch MAFFSRN format and Keras, both ways.
 
 Usage::
 
+    # an official checkpoint -> Keras weights (or a .keras model)
     maffsrn-convert-weights --checkpoint model_best.pt --preset maffsrn_x2 \\
         --output maffsrn_x2.weights.h5
 
-``.pt``/``.pth`` needs PyTorch (``pip install "maffsrn_tf[torch]"``); ``.npz`` state dicts do not.
+    # our weights (default: the shipped ones of --preset) -> the official state dict
+    maffsrn-convert-weights --to pytorch --preset maffsrn_x4 --output maffsrn_x4.safetensors
+    maffsrn-convert-weights --to pytorch --weights runs/x2/best.weights.h5 --output x2.pt
+
+``.pt``/``.pth`` needs PyTorch (``pip install "maffsrn_tf[torch]"``); ``.safetensors`` and
+``.npz`` state dicts do not. A missing, unexpected or mis-shaped tensor is an error naming it.
 """
 
 from absl import flags
@@ -14,16 +20,39 @@ from maffsrn_tf.cli.common import fail, require_path, run
 from maffsrn_tf.presets import preset_for_scale
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Official PyTorch state dict (.pt, .pth or .npz).")
-flags.DEFINE_string("output", None, "Output Keras weights file (.weights.h5) or model (.keras).")
+flags.DEFINE_enum(
+    "to", "keras", ["keras", "pytorch"], "keras: import --checkpoint; pytorch: export --weights."
+)
+flags.DEFINE_string(
+    "checkpoint", None, "Official PyTorch state dict (.pt, .pth, .safetensors or .npz)."
+)
+flags.DEFINE_string(
+    "weights", "", "--to pytorch: Keras weights (.weights.h5/.npz/.keras); default: shipped."
+)
+flags.DEFINE_string("output", None, "Keras .weights.h5/.keras, or (--to pytorch) .pt/.safetensors.")
 
 
 def main(argv):
     del argv
+    preset = FLAGS.preset or preset_for_scale(FLAGS.scale)
+    if FLAGS.to == "pytorch":
+        if not FLAGS.output or not FLAGS.output.endswith((".pt", ".safetensors")):
+            fail("--to pytorch needs --output ending in .pt or .safetensors")
+        if FLAGS.weights:
+            require_path(FLAGS.weights, "--weights", folder=False)
+        from maffsrn_tf.porting import export_pytorch
+        from maffsrn_tf.presets import PRESETS
+        from maffsrn_tf.pretrained import load_model_for
+
+        try:
+            model = load_model_for(PRESETS[preset]["scale"], FLAGS.weights or None, preset)
+            print(export_pytorch(model, FLAGS.output))
+        except (ValueError, FileNotFoundError, ImportError) as err:
+            fail(str(err))
+        return
     require_path(FLAGS.checkpoint, "--checkpoint", folder=False)
     if not FLAGS.output:
         fail("--output is required (a .weights.h5 or .keras file)")
-    preset = FLAGS.preset or preset_for_scale(FLAGS.scale)
     from maffsrn_tf.porting import convert_checkpoint
 
     try:
