@@ -4,6 +4,8 @@ The input is RGB float in [0, 1] with dynamic height and width (no mean shift, a
 official code); the output is the super-resolved image, not clipped.
 """
 
+import json
+
 import keras
 import tensorflow as tf
 
@@ -29,6 +31,13 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
         self.body = [FFG(n_feats, name=f"body.{i}") for i in range(n_ffgs)]
         self.tail = Tail(scale, n_feats, n_colors, name="tail")
         self.upsample = BicubicUpsample(scale, name="upsample")
+        self._metadata_json = "{}"  # a string: Keras tracks dicts set on a built model
+
+    @property
+    def metadata(self):
+        """The preset's record (scale, training data, iterations, PSNR…) when loaded by
+        ``from_preset``; ``save_to_preset`` writes it to ``metadata.json``."""
+        return json.loads(self._metadata_json)
 
     def build(self, input_shape=None):
         if input_shape is None:
@@ -72,6 +81,21 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
             return tf.clip_by_value(y, 0.0, 1.0) if clamp else y
 
         return forward
+
+    @classmethod
+    def from_preset(cls, name_or_dir):
+        """A shipped preset by name (``maffsrn_x2``…, with its weights) or a directory
+        written by ``save_to_preset``; ``model.metadata`` holds its record."""
+        from maffsrn_tf import preset_dirs
+
+        return preset_dirs.load(name_or_dir)
+
+    def save_to_preset(self, directory, metadata=None):
+        """Write keras-hub's preset layout: ``config.json``, ``model.weights.h5`` and
+        ``metadata.json`` (scale, training data, iterations, PSNR, package version)."""
+        from maffsrn_tf import preset_dirs
+
+        return preset_dirs.save(self, directory, metadata)
 
     def predict(self, x, *args, **kwargs):
         shape = getattr(x, "shape", None)

@@ -1,0 +1,90 @@
+"""Preset directories in keras-hub's layout: ``config.json`` (the model's serialized
+constructor arguments), ``model.weights.h5`` and ``metadata.json``.
+
+``MAFFSRN.from_preset`` and ``MAFFSRN.save_to_preset`` are the entry points. A shipped
+preset loads by name (its compact ``.npz`` storage stays as it is); a directory written by
+``save_to_preset`` loads from its path, in this version or a later one.
+"""
+
+import json
+import os
+import time
+
+import keras
+
+CONFIG, WEIGHTS, METADATA = "config.json", "model.weights.h5", "metadata.json"
+
+
+def shipped_metadata(name):
+    """The metadata of a shipped preset, from its training record."""
+    from maffsrn_tf.assets import model_card
+    from maffsrn_tf.presets import PRESETS
+
+    card = model_card(name)
+    evaluation = card.get("evaluation", {})
+    return {
+        "preset": name,
+        "scale": PRESETS[name]["scale"],
+        "training_data": card.get("training_data"),
+        "iterations": card.get("cumulative_iterations", card.get("total_steps")),
+        "psnr": {k: v["ours"][0] for k, v in evaluation.items() if "ours" in v},
+        "ssim": {k: v["ours"][1] for k, v in evaluation.items() if "ours" in v},
+    }
+
+
+def load(name_or_dir):
+    """A MAFFSRN from a shipped preset name or a preset directory; ``model.metadata`` set."""
+    from maffsrn_tf.presets import PRESETS
+
+    if os.path.isdir(name_or_dir):
+        paths = [os.path.join(name_or_dir, f) for f in (CONFIG, WEIGHTS)]
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            raise ValueError(f"{name_or_dir} is not a preset directory: missing {missing}")
+        with open(paths[0]) as f:
+            model = keras.saving.deserialize_keras_object(json.load(f))
+        if not model.built:  # the config usually carries its build shape
+            model.build((None, None, None, model.n_colors))
+        from maffsrn_tf.pretrained import load_weights_file
+
+        load_weights_file(model, paths[1])
+        meta_path = os.path.join(name_or_dir, METADATA)
+        metadata = {}
+        if os.path.exists(meta_path):
+            with open(meta_path) as f:
+                metadata = json.load(f)
+        model._metadata_json = json.dumps(metadata)
+        return model
+    if name_or_dir in PRESETS:
+        from maffsrn_tf.pretrained import load_pretrained
+
+        model = load_pretrained(name_or_dir)
+        model._metadata_json = json.dumps(shipped_metadata(name_or_dir))
+        return model
+    raise ValueError(
+        f"{name_or_dir!r} is neither a preset ({', '.join(PRESETS)}) nor a preset directory"
+    )
+
+
+def save(model, directory, metadata=None):
+    """Write ``model`` as a preset directory (created; existing files are replaced)."""
+    from maffsrn_tf import __version__
+    from maffsrn_tf.utils import atomic_output
+
+    os.makedirs(directory, exist_ok=True)
+    meta = dict(getattr(model, "metadata", None) or {})  # from_preset's record, if any
+    meta.update(metadata or {})
+    meta.update(
+        scale=int(model.scale),
+        parameter_count=int(model.count_params()),
+        maffsrn_tf_version=__version__,
+        keras_version=keras.__version__,
+        date=time.strftime("%Y-%m-%d"),
+    )
+    with atomic_output(os.path.join(directory, CONFIG)) as tmp, open(tmp, "w") as f:
+        json.dump(keras.saving.serialize_keras_object(model), f, indent=2)
+    with atomic_output(os.path.join(directory, WEIGHTS)) as tmp:
+        model.save_weights(tmp)
+    with atomic_output(os.path.join(directory, METADATA)) as tmp, open(tmp, "w") as f:
+        json.dump(meta, f, indent=2)
+    return directory
