@@ -337,12 +337,22 @@ class DilatedESA(keras.layers.Layer):
     """
 
     MIN_SIZE = MIN_INPUT_SIZE  # stride-2 conv then a 7x7 pool need 13 input pixels per side
-    PARTS = ("reduce_channels", "reduce_spatial_size", "conv1", "conv2", "increase_channels")
+    # the conv branch after the pool (the paper's Table 3); "3x3+3x3d2" is MAFFSRN's
+    BRANCHES = {
+        "3x3+3x3d2": ((3, 1), (3, 2)),
+        "3x3+3x3": ((3, 1), (3, 1)),
+        "3x3+3x3+3x3": ((3, 1), (3, 1), (3, 1)),
+        "3x3+5x5": ((3, 1), (5, 1)),
+        "5x5+3x3": ((5, 1), (3, 1)),
+    }
 
-    def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
+    def __init__(self, n_feats=32, reduction_factor=4, branch="3x3+3x3d2", **kwargs):
         super().__init__(**kwargs)
+        if branch not in self.BRANCHES:
+            raise ValueError(f"unknown ESA branch {branch!r}; one of {', '.join(self.BRANCHES)}")
         self.n_feats = n_feats
         self.reduction_factor = reduction_factor
+        self.branch = branch
         f = n_feats // reduction_factor
         self.reduce_channels = conv2d(f, 1, "reduce_channels", n_feats)
         self.reduce_spatial_size = keras.layers.Conv2D(
@@ -354,40 +364,56 @@ class DilatedESA(keras.layers.Layer):
             kernel_initializer=torch_kernel_initializer(),
             bias_initializer=torch_bias_initializer(f * 9),
         )
-        self.conv1 = conv2d(f, 3, "conv1", f)
-        self.conv2 = conv2d(f, 3, "conv2", f, dilation=2)
+        # attributes conv1, conv2 (conv3): Keras' .weights.h5 files key sublayers by attribute
+        for i, (k, d) in enumerate(self.BRANCHES[branch], 1):
+            setattr(self, f"conv{i}", conv2d(f, k, f"conv{i}", f, dilation=d))
         self.increase_channels = conv2d(n_feats, 1, "increase_channels", f)
+
+    @property
+    def convs(self):
+        """The branch's convolutions, ``conv1`` first."""
+        return [getattr(self, f"conv{i}") for i in range(1, len(self.BRANCHES[self.branch]) + 1)]
 
     def build(self, input_shape):
         f = self.n_feats // self.reduction_factor
         self.reduce_channels.build(input_shape)
         reduced = (*input_shape[:-1], f)
         self.reduce_spatial_size.build(reduced)
-        self.conv1.build(reduced)
-        self.conv2.build(reduced)
+        for conv in self.convs:
+            conv.build(reduced)
         self.increase_channels.build(reduced)
 
     def call(self, x):
-        parts = (getattr(self, name) for name in self.PARTS)
-        return self._attend(x, *parts, upsample=nearest_gather)
+        return self._attend(
+            x,
+            self.reduce_channels,
+            self.reduce_spatial_size,
+            self.convs,
+            self.increase_channels,
+            upsample=nearest_gather,
+        )
 
     def folded(self):
-        parts = [fold_conv(getattr(self, name)) for name in self.PARTS]
-        return lambda x: self._attend(x, *parts, upsample=nearest_resize)
+        rc, rs = fold_conv(self.reduce_channels), fold_conv(self.reduce_spatial_size)
+        convs, ic = [fold_conv(c) for c in self.convs], fold_conv(self.increase_channels)
+        return lambda x: self._attend(x, rc, rs, convs, ic, upsample=nearest_resize)
 
     @staticmethod
-    def _attend(x, reduce_channels, reduce_spatial_size, conv1, conv2, increase_channels, upsample):
+    def _attend(x, reduce_channels, reduce_spatial_size, convs, increase_channels, upsample):
         rc = reduce_channels(x)
         rs = reduce_spatial_size(tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
         pool = tf.nn.max_pool2d(rs, 7, 3, "VALID")
-        lrelu = tf.nn.leaky_relu
-        conv = lrelu(conv2(pool), LEAKY_SLOPE) + lrelu(conv1(pool), LEAKY_SLOPE)
+        # the official sum order, last conv first: lrelu(conv2(pool)) + lrelu(conv1(pool))
+        branches = [tf.nn.leaky_relu(conv(pool), LEAKY_SLOPE) for conv in reversed(convs)]
+        conv = functools.reduce(lambda a, b: a + b, branches)
         up = upsample(conv, tf.shape(rc)[1:3])
         return tf.sigmoid(tf.nn.relu(increase_channels(up + rc)))
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_feats=self.n_feats, reduction_factor=self.reduction_factor)
+        config.update(
+            n_feats=self.n_feats, reduction_factor=self.reduction_factor, branch=self.branch
+        )
         return config
 
 
@@ -431,21 +457,25 @@ class CEA(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MAB(keras.layers.Layer):
-    """Multi-attention block: ``x = conv00(lrelu(conv01(x)))``, then ``esa(x) * x * cea(x)``."""
+    """Multi-attention block: ``x = conv00(lrelu(conv01(x)))``, then ``esa(x) * x * cea(x)``
+    (``esa(x) * x`` without CEA, the paper's Table 1)."""
 
-    def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
+    def __init__(self, n_feats=32, reduction_factor=4, cea=True, branch="3x3+3x3d2", **kwargs):
         super().__init__(**kwargs)
         self.n_feats = n_feats
         self.reduction_factor = reduction_factor
+        self.use_cea = cea
+        self.branch = branch
         self.conv01 = conv2d(n_feats, 3, "conv01", n_feats)
         self.conv00 = conv2d(n_feats, 3, "conv00", n_feats)
-        self.esa = DilatedESA(n_feats, reduction_factor, name="esa")
-        self.cea = CEA(n_feats, name="cea")
+        self.esa = DilatedESA(n_feats, reduction_factor, branch, name="esa")
+        self.cea = CEA(n_feats, name="cea") if cea else None
 
     def build(self, input_shape):
         shape = (*input_shape[:-1], self.n_feats)
         for layer in (self.conv01, self.conv00, self.esa, self.cea):
-            layer.build(shape)
+            if layer is not None:
+                layer.build(shape)
 
     def call(self, x):
         return self._combine(x, self.conv01, self.conv00, self.esa, self.cea)
@@ -456,17 +486,23 @@ class MAB(keras.layers.Layer):
             conv01=fold_conv(self.conv01),
             conv00=fold_conv(self.conv00),
             esa=self.esa.folded(),
-            cea=self.cea.folded(),
+            cea=self.cea.folded() if self.cea is not None else None,
         )
 
     @staticmethod
     def _combine(x, conv01, conv00, esa, cea):
         x = conv00(tf.nn.leaky_relu(conv01(x), LEAKY_SLOPE))
-        return (esa(x) * x) * cea(x)
+        y = esa(x) * x
+        return y * cea(x) if cea is not None else y
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_feats=self.n_feats, reduction_factor=self.reduction_factor)
+        config.update(
+            n_feats=self.n_feats,
+            reduction_factor=self.reduction_factor,
+            cea=self.use_cea,
+            branch=self.branch,
+        )
         return config
 
 
@@ -477,30 +513,61 @@ class FFG(keras.layers.Layer):
     ``x0 = b0(x); x1 = b1(x0) + x0; x2 = b2(x1) + x1; x3 = b3(x2)``; then three weight-normed
     1x1 convs each fuse a channel-shuffled (2 groups) concatenation:
     ``res = r3(shuf[r2(shuf[r1(shuf[x0, x1]), x2]), x3])``; output ``res_scale*res + x_scale*x``.
+
+    The paper's ablations (Fig. 4, Tables 1-2): ``fusion="bff"`` fuses as a binary tree,
+    ``r3(shuf[r1(shuf[x0, x1]), r2(shuf[x2, x3])])``; ``fusion="hff"`` fuses all four at once,
+    ``r1(shuf[x0, x1, x2, x3])``; ``shuffle=False`` drops the channel shuffle.
     """
 
-    def __init__(self, n_feats=32, reduction_factor=4, **kwargs):
+    FUSIONS = ("m-bff", "bff", "hff")
+
+    def __init__(
+        self,
+        n_feats=32,
+        reduction_factor=4,
+        fusion="m-bff",
+        shuffle=True,
+        cea=True,
+        branch="3x3+3x3d2",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if fusion not in self.FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; one of {', '.join(self.FUSIONS)}")
         self.n_feats = n_feats
         self.reduction_factor = reduction_factor
-        self.blocks = [MAB(n_feats, reduction_factor, name=f"b{j}") for j in range(4)]
-        self.reductions = [WeightNormConv2D(n_feats, 1, name=f"reduction{j}") for j in (1, 2, 3)]
-        self.shuffle = ChannelShuffle(2, name="shuffle")
+        self.fusion = fusion
+        self.use_shuffle = shuffle
+        self.use_cea = cea
+        self.branch = branch
+        self.blocks = [MAB(n_feats, reduction_factor, cea, branch, name=f"b{j}") for j in range(4)]
+        count = 1 if fusion == "hff" else 3
+        self.reductions = [
+            WeightNormConv2D(n_feats, 1, name=f"reduction{j}") for j in range(1, count + 1)
+        ]
+        self.shuffle = ChannelShuffle(2, name="shuffle") if shuffle else None
         self.res_scale = Scale(1.0, name="res_scale")
         self.x_scale = Scale(1.0, name="x_scale")
+
+    def _reduction_inputs(self):
+        """Channels entering each fusion conv."""
+        return [4 * self.n_feats] if self.fusion == "hff" else [2 * self.n_feats] * 3
 
     def build(self, input_shape):
         shape = (*input_shape[:-1], self.n_feats)
         for block in self.blocks:
             block.build(shape)
-        for reduction in self.reductions:
-            reduction.build((*input_shape[:-1], 2 * self.n_feats))
+        for reduction, channels in zip(self.reductions, self._reduction_inputs()):
+            reduction.build((*input_shape[:-1], channels))
         self.res_scale.build(shape)
         self.x_scale.build(shape)
 
     def call(self, x):
-        reductions = [lambda t, r=r: r(self.shuffle(t)) for r in self.reductions]
-        return self._fuse(x, self.blocks, reductions, self.res_scale, self.x_scale)
+        if self.shuffle is None:
+            reductions = self.reductions
+        else:
+            reductions = [lambda t, r=r: r(self.shuffle(t)) for r in self.reductions]
+        return self._fuse(x, self.blocks, reductions, self.res_scale, self.x_scale, self.fusion)
 
     def folded(self):
         """The shuffle folded into the fusion kernels' input channels, ``res_scale`` into
@@ -508,8 +575,10 @@ class FFG(keras.layers.Layer):
         reductions = []
         for k, layer in enumerate(self.reductions):
             kernel, bias = conv_weights(layer)
-            folded = np.zeros_like(kernel)
-            folded[:, :, self.shuffle.permutation(kernel.shape[2]), :] = kernel
+            folded = kernel
+            if self.shuffle is not None:
+                folded = np.zeros_like(kernel)
+                folded[:, :, self.shuffle.permutation(kernel.shape[2]), :] = kernel
             if k == len(self.reductions) - 1:
                 res = float(_np(self.res_scale.scale)[0])
                 folded, bias = folded * res, bias * res
@@ -521,23 +590,38 @@ class FFG(keras.layers.Layer):
             reductions=reductions,
             res_scale=lambda t: t,
             x_scale=lambda t: x_scale * t,
+            fusion=self.fusion,
         )
 
     @staticmethod
-    def _fuse(x, blocks, reductions, res_scale, x_scale):
+    def _fuse(x, blocks, reductions, res_scale, x_scale, fusion="m-bff"):
         b0, b1, b2, b3 = blocks
         x0 = b0(x)
         x1 = b1(x0) + x0
         x2 = b2(x1) + x1
         x3 = b3(x2)
-        res = x0
-        for reduction, other in zip(reductions, (x1, x2, x3)):
-            res = reduction(tf.concat([res, other], axis=-1))
+        cat = functools.partial(tf.concat, axis=-1)
+        if fusion == "m-bff":
+            res = x0
+            for reduction, other in zip(reductions, (x1, x2, x3)):
+                res = reduction(cat([res, other]))
+        elif fusion == "bff":
+            r1, r2, r3 = reductions
+            res = r3(cat([r1(cat([x0, x1])), r2(cat([x2, x3]))]))
+        else:  # hff
+            res = reductions[0](cat([x0, x1, x2, x3]))
         return res_scale(res) + x_scale(x)
 
     def get_config(self):
         config = super().get_config()
-        config.update(n_feats=self.n_feats, reduction_factor=self.reduction_factor)
+        config.update(
+            n_feats=self.n_feats,
+            reduction_factor=self.reduction_factor,
+            fusion=self.fusion,
+            shuffle=self.use_shuffle,
+            cea=self.use_cea,
+            branch=self.branch,
+        )
         return config
 
 

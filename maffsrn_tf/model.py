@@ -17,9 +17,25 @@ from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size, preset_config
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MAFFSRN(MultiWorkerFit, keras.Model):
     """MAFFSRN / MAFFSRN-L: head conv, ``n_ffgs`` feature fusion groups, two-branch tail,
-    plus PyTorch-bicubic upsampling of the input as global skip."""
+    plus PyTorch-bicubic upsampling of the input as global skip.
 
-    def __init__(self, scale=2, n_ffgs=4, n_feats=32, n_colors=3, **kwargs):
+    The paper's ablation variants (defaults: MAFFSRN): ``fusion`` "m-bff" | "bff" | "hff"
+    and ``cea`` (Table 1), ``shuffle`` (Table 2), ``esa_branch`` "3x3+3x3d2" | "3x3+3x3" |
+    "3x3+3x3+3x3" | "3x3+5x5" | "5x5+3x3" (Table 3).
+    """
+
+    def __init__(
+        self,
+        scale=2,
+        n_ffgs=4,
+        n_feats=32,
+        n_colors=3,
+        fusion="m-bff",
+        cea=True,
+        shuffle=True,
+        esa_branch="3x3+3x3d2",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
@@ -27,8 +43,12 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
         self.n_ffgs = n_ffgs
         self.n_feats = n_feats
         self.n_colors = n_colors
+        self.fusion, self.cea, self.shuffle, self.esa_branch = fusion, cea, shuffle, esa_branch
         self.head = WeightNormConv2D(n_feats, 3, name="head")
-        self.body = [FFG(n_feats, name=f"body.{i}") for i in range(n_ffgs)]
+        self.body = [
+            FFG(n_feats, 4, fusion, shuffle, cea, esa_branch, name=f"body.{i}")
+            for i in range(n_ffgs)
+        ]
         self.tail = Tail(scale, n_feats, n_colors, name="tail")
         self.upsample = BicubicUpsample(scale, name="upsample")
         self._metadata_json = "{}"  # a string: Keras tracks dicts set on a built model
@@ -106,7 +126,14 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            scale=self.scale, n_ffgs=self.n_ffgs, n_feats=self.n_feats, n_colors=self.n_colors
+            scale=self.scale,
+            n_ffgs=self.n_ffgs,
+            n_feats=self.n_feats,
+            n_colors=self.n_colors,
+            fusion=self.fusion,
+            cea=self.cea,
+            shuffle=self.shuffle,
+            esa_branch=self.esa_branch,
         )
         return config
 

@@ -16,14 +16,6 @@ import numpy as np
 
 from maffsrn_tf.utils import atomic_output
 
-ESA_NAMES = {  # official key -> our sublayer, in the official module order
-    "reduce_channels": "reduce_channels",
-    "reduce_spatial_size": "reduce_spatial_size",
-    "increase_channels.0": "increase_channels",
-    "conv1.0": "conv1",
-    "conv2.0": "conv2",
-}
-
 
 def _oihw_to_hwio(w):
     return np.transpose(w, (2, 3, 1, 0))
@@ -96,12 +88,17 @@ def torch_name_map(model):
     for i, ffg in enumerate(model.body):
         for j, mab in enumerate(ffg.blocks):  # in the official module order
             p = f"body.{i}.b{j}"
-            for torch_name, attr in ESA_NAMES.items():
-                entries.update(_conv(f"{p}.{torch_name}", getattr(mab.esa, attr)))
+            esa = mab.esa
+            entries.update(_conv(f"{p}.reduce_channels", esa.reduce_channels))
+            entries.update(_conv(f"{p}.reduce_spatial_size", esa.reduce_spatial_size))
+            entries.update(_conv(f"{p}.increase_channels.0", esa.increase_channels))
+            for k, conv in enumerate(esa.convs, 1):
+                entries.update(_conv(f"{p}.conv{k}.0", conv))
             entries.update(_conv(f"{p}.conv00.0", mab.conv00))
             entries.update(_conv(f"{p}.conv01.0", mab.conv01))
-            entries.update(_conv(f"{p}.bottom11.0", mab.cea.bottom11))
-            entries.update(_conv(f"{p}.bottom11_dw.0", mab.cea.bottom11_dw))
+            if mab.cea is not None:  # the no-CEA ablation variant has none
+                entries.update(_conv(f"{p}.bottom11.0", mab.cea.bottom11))
+                entries.update(_conv(f"{p}.bottom11_dw.0", mab.cea.bottom11_dw))
         for k, reduction in enumerate(ffg.reductions, start=1):
             entries.update(_wn_conv(f"body.{i}.reduction{k}", reduction))
         entries.update(_scale(f"body.{i}.res_scale", ffg.res_scale))
