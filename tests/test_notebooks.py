@@ -11,9 +11,10 @@ from conftest import SHARED, shared_path
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def notebook_as_script(path):
+def notebook_as_script(path, params=None):
     """The code cells as one Python script; ``!cmd`` / ``%pip`` lines become shell calls with
-    IPython's ``{name}`` expansion."""
+    IPython's ``{name}`` expansion; ``params`` are assigned right after the cell tagged
+    ``parameters`` (as papermill injects them)."""
     lines = [
         "import subprocess, sys",
         "def _sh(cmd):",
@@ -22,9 +23,12 @@ def notebook_as_script(path):
     ]
     with open(path) as f:
         cells = json.load(f)["cells"]
+    tagged = False
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
+        if cell.get("outputs") or cell.get("execution_count"):
+            raise AssertionError(f"{path}: outputs must be stripped in the repository")
         for line in "".join(cell["source"]).splitlines():
             body = line.lstrip()
             indent = line[: len(line) - len(body)]
@@ -36,18 +40,24 @@ def notebook_as_script(path):
             elif body.startswith("%"):
                 raise AssertionError(f"unsupported magic in {path}: {body}")
             lines.append(line)
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            tagged = True
+            lines += [f"{key} = {value!r}  # injected" for key, value in (params or {}).items()]
+    assert tagged, f"{path} has no cell tagged 'parameters'"
     return "\n".join(lines) + "\n"
 
 
-def run_notebook(name, tmp_path):
+def run_notebook(name, tmp_path, **params):
+    path = os.path.join(ROOT, "notebooks", name)
+    with open(path) as f:
+        text = f.read()
+    assert "/work/" not in text and "/home/" not in text, f"absolute path in {name}"
     script = tmp_path / (name + ".py")
-    script.write_text(notebook_as_script(os.path.join(ROOT, "notebooks", name)))
+    script.write_text(notebook_as_script(path, {"SMALL": True, **params}))
     bin_dir = os.path.dirname(sys.executable)
     env = dict(
         os.environ,
         MPLBACKEND="Agg",
-        MAFFSRN_NOTEBOOK_SMOKE="1",
-        MAFFSRN_SHARED=os.path.abspath(SHARED),
         TF_CPP_MIN_LOG_LEVEL="3",
         PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
     )
@@ -68,6 +78,17 @@ def test_quickstart_notebook_runs(tmp_path):
 @pytest.mark.slow
 def test_train_notebook_runs_a_smoke_training(tmp_path):
     shared_path("data", "train", "SR291")
-    out = run_notebook("train_colab.ipynb", tmp_path)
-    assert "epoch 1: loss" in out and "maffsrn_x2" in out
+    out = run_notebook("train_colab.ipynb", tmp_path, SHARED=os.path.abspath(SHARED))
+    assert "epoch 1: loss" in out and "epoch 2: loss" in out and "strategy: one_device" in out
     assert (tmp_path / "runs" / "colab_x2" / "best.weights.h5").exists()
+
+
+@pytest.mark.slow
+def test_tflite_export_notebook_runs(tmp_path):
+    out = run_notebook("tflite_export.ipynb", tmp_path)
+    for mode in ("float32", "float16", "dynamic", "int8"):
+        assert (tmp_path / "tflite_out" / f"maffsrn_x2_{mode}.tflite").exists()
+        assert (tmp_path / "tflite_out" / f"maffsrn_x2_{mode}_64px.tflite").exists()
+    assert "int16x8" not in out  # the small mode skips the slow reference kernels
+    assert "| maffsrn_x2_int8_64px.tflite |" in out and "compatible" in out
+    assert "done:" in out
