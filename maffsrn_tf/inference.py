@@ -7,7 +7,6 @@ the output array, so memory beyond the input and output images is one strip of t
 """
 
 import numpy as np
-import tensorflow as tf
 
 from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 
@@ -20,6 +19,9 @@ class KerasBackend:
     """Runs a Keras MAFFSRN on float32 ``1 x H x W x 3`` arrays (one trace for all sizes)."""
 
     def __init__(self, model):
+        import tensorflow as tf  # here: the TFLite path never imports TensorFlow
+
+        self._tf = tf
         self.model = model
         self.scale = int(model.scale)
         self.fixed_size = None
@@ -29,7 +31,7 @@ class KerasBackend:
         )
 
     def __call__(self, x):
-        return self._fn(tf.convert_to_tensor(x, tf.float32)).numpy()
+        return self._fn(self._tf.convert_to_tensor(x, self._tf.float32)).numpy()
 
 
 class TFLiteBackend:
