@@ -36,6 +36,9 @@ setup(
             "playwright==1.65.2",
             # the reference reader our NumPy-only .safetensors export is checked against
             "safetensors>=0.4",
+            # the wheel test builds without build isolation (no download)
+            "setuptools>=61",
+            "wheel",
         ],
         # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
         "torch": ["torch==2.13.0"],

@@ -10,7 +10,6 @@ of the command spent computing the model; the rest is start-up, reading, tiling,
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -21,30 +20,31 @@ import numpy as np
 from matplotlib import cbook
 from PIL import Image
 
-CHILD = """
-import resource, runpy, sys, json
-sys.argv = ["maffsrn-upscale", *sys.argv[1:]]
-try:
-    runpy.run_module("maffsrn_tf.cli.upscale", run_name="__main__")
-except SystemExit as e:
-    code = e.code
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
-      file=sys.__stdout__)
-"""
-
 
 def command(photo, out, extra, repeats):
-    best, rss = None, None
+    """Best wall time of ``maffsrn-upscale`` over fresh processes, and its peak RSS (polled:
+    Linux carries a parent's ``ru_maxrss`` into its children)."""
+    import psutil
+
+    best, peak = None, 0
+    script = os.path.join(os.path.dirname(sys.executable), "maffsrn-upscale")
     for _ in range(repeats):
         start = time.perf_counter()
-        run = subprocess.run(
-            [sys.executable, "-c", CHILD, "--input", photo, "--output", out, "--scale", "2",
-             "--overwrite", *extra], capture_output=True, text=True, check=True,
+        proc = psutil.Popen(
+            [script, "--input", photo, "--output", out, "--scale", "2", "--overwrite", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        while proc.poll() is None:
+            try:
+                peak = max(peak, proc.memory_info().rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
         wall = time.perf_counter() - start
+        if proc.returncode:
+            raise SystemExit(f"error: maffsrn-upscale {' '.join(extra)} failed")
         best = wall if best is None else min(best, wall)
-        rss = json.loads(run.stdout.strip().splitlines()[-1])["rss_mb"]
-    return best, rss
+    return best, peak / 2**20
 
 
 def model_latency(backend, lr):
