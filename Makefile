@@ -54,6 +54,8 @@ tflite-study: $(STAMP)
 		--datasets $(BENCH)/Set5
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/div2k_memory.py

@@ -34,6 +34,7 @@ flags.DEFINE_string("prior_command", "", "The command of --prior_log's run.")
 flags.DEFINE_string(
     "run_command", "", "This run's command as users should type it (default: from flags.json)."
 )
+flags.DEFINE_string("training_data", "", "Training data description (default: the folder name).")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -196,7 +197,7 @@ def plot_history(card, path):
 def history_lines(c):
     """A card with a training history: protocol, stages, plot, the command to continue."""
     ev = c["evaluation"]
-    holdout = ev.get("holdout")
+    holdout = ev.get("holdout", {}).get("ours")
     lines = [
         f"## {c['preset']}",
         "",
@@ -222,20 +223,20 @@ def history_lines(c):
             f"| {i} | {h['iterations']:,} | {h['wall_hours']} | {h['validation']} | {best} | "
             f"`{h['command']}` |"
         )
+    import re
+
     last = c["history"][-1]["command"]
+    last = re.sub(
+        r"--init_weights \S+", f"--init_weights maffsrn_tf/weights/{c['preset']}.npz", last
+    )
+    last = re.sub(r"--model_dir \S+", f"--model_dir runs/{c['preset']}_next", last)
     lines += [
         "",
         "To continue the campaign, train from the shipped weights with the last stage's "
-        "settings (a new `--model_dir`), then ship with `tools/ship_weights.py "
-        "--append_history`:",
+        "settings, then ship with `tools/ship_weights.py --append_history`:",
         "",
         "```bash",
-        last.replace(
-            c["flags"].get("init_weights", "") or "INIT",
-            f"maffsrn_tf/weights/{c['preset']}.npz",
-        )
-        if c["flags"].get("init_weights")
-        else last,
+        last,
         "```",
         "",
     ]
@@ -357,6 +358,8 @@ def ship(run_dir, name, datasets, hardware):
     with tempfile.TemporaryDirectory() as tmp:
         holdout = holdout_folder(FLAGS.holdout, FLAGS.holdout_dir, tmp) if FLAGS.holdout else None
         info = card(run_dir, name, datasets, hardware, holdout)
+        if FLAGS.training_data:
+            info["training_data"] = FLAGS.training_data
         if FLAGS.append_history:
             old = model_card(name)
             history = old.get("history")
@@ -382,7 +385,7 @@ def ship(run_dir, name, datasets, hardware):
                 log_stage(
                     os.path.join(run_dir, "log.csv"),
                     int(run_flags["steps_per_epoch"]),
-                    command_line(run_flags),
+                    FLAGS.run_command or command_line(run_flags),
                     hardware,
                     validation,
                 )  # fmt: skip
