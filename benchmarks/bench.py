@@ -85,13 +85,11 @@ def main():
     threads = os.cpu_count() or 1
     peaks = {n: roof(n, runs) for n in sorted({1, threads})}
     keras = KerasBackend(model)
-    rows.append(
-        (f"Keras graph ({threads} threads)", median_time(lambda: keras(x), runs), MACS_640x360)
-    )
+    seconds = median_time(lambda: keras(x), runs)
+    rows.append((f"Keras graph ({threads} threads)", seconds, MACS_640x360, threads))
     xla = tf.function(lambda t: model(t, training=False), jit_compile=True)
-    rows.append(
-        (f"Keras XLA ({threads} threads)", median_time(lambda: xla(x).numpy(), runs), MACS_640x360)
-    )
+    seconds = median_time(lambda: xla(x).numpy(), runs)
+    rows.append((f"Keras XLA ({threads} threads)", seconds, MACS_640x360, threads))
     for n in (1, 2):
         label = f"{n} thread{'s' * (n > 1)}"
         for variant in ("float16", "int8"):
