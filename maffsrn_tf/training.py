@@ -8,7 +8,6 @@ halved every 200 epochs.
 import json
 import math
 import os
-import shutil
 import time
 
 import keras
@@ -17,7 +16,13 @@ import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
 from maffsrn_tf import metrics, patches
-from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate, previous_path
+from maffsrn_tf.distribute import (  # noqa: F401 (worker_suffix, resume_epoch: public here too)
+    agree_on_resume,
+    make_strategy,
+    resume_epoch,
+    worker_suffix,
+)
+from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate
 from maffsrn_tf.model import build_model
 from maffsrn_tf.optimizers import AdamP
 from maffsrn_tf.utils import atomic_output
@@ -49,91 +54,6 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
             "factor": self.factor,
             "max_decays": self.max_decays,
         }
-
-
-def worker_suffix():
-    """'' for a single process or the chief of a ``TF_CONFIG`` cluster; else ``type-index``.
-
-    The chief is the ``chief`` task, or worker 0 when the cluster has no chief task.
-    """
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    task = config.get("task") or {}
-    kind, index = task.get("type"), int(task.get("index", 0))
-    if not kind or kind == "chief":
-        return ""
-    if kind == "worker" and index == 0 and "chief" not in config.get("cluster", {}):
-        return ""
-    return f"{kind}-{index}"
-
-
-def make_strategy(name="auto", tpu_address=""):
-    """A ``tf.distribute`` strategy: auto, one_device, mirrored, multi_worker or tpu."""
-    if name == "auto":
-        gpus = tf.config.list_logical_devices("GPU")
-        if len(gpus) > 1:
-            return tf.distribute.MirroredStrategy()
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "one_device":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
-
-
-def resume_epoch(backup_dir, previous=False):
-    """The epoch a rerun resumes at (Keras restarts the epoch its backup was made in);
-    ``previous``: that of the backup before the latest. None when there is none."""
-    path = os.path.join(backup_dir, "training_metadata.json")
-    path = previous_path(path) if previous else path
-    if not os.path.exists(path):
-        return None if previous else 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"])
-
-
-def _minimum_over_workers(strategy, value):
-    """The smallest ``value`` over the workers of a MultiWorkerMirroredStrategy."""
-
-    @tf.function
-    def gather():
-        context = tf.distribute.get_replica_context()
-        return context.all_gather(tf.constant([value], tf.int64), axis=0)
-
-    gathered = strategy.experimental_local_results(strategy.run(gather))[0]
-    return int(tf.reduce_min(gathered).numpy())
-
-
-def agree_on_resume(strategy, backup_dir):
-    """The epoch every worker resumes at, agreed before ``fit`` starts.
-
-    A run killed between two workers' backups leaves one worker an epoch ahead; resuming
-    there would hang the collectives. The workers agree on the minimum, and a worker ahead
-    of it steps back to its previous backup (kept by ``AtomicBackupAndRestore``).
-    """
-    epoch = resume_epoch(backup_dir)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return epoch
-    agreed = _minimum_over_workers(strategy, epoch)
-    if agreed < epoch:
-        if resume_epoch(backup_dir, previous=True) != agreed:
-            raise ValueError(
-                f"{backup_dir} is at epoch {epoch} and keeps no backup of epoch {agreed}, "
-                "where the other workers are; delete the backups to start over"
-            )
-        for name in ("latest.weights.h5", "training_metadata.json"):
-            path = os.path.join(backup_dir, name)
-            with atomic_output(path) as tmp:
-                shutil.copyfile(previous_path(path), tmp)
-    return agreed
 
 
 def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
