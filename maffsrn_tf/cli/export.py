@@ -2,12 +2,8 @@
 
 Usage::
 
-    # the shipped models (maffsrn_tf/weights/maffsrn_x{2,3,4}_{float16,int8}.tflite) and
-    # their report (tflite/REPORT.md)
-    maffsrn-export --scales 2,3,4 --quantizations float16,int8 \\
-        --output_dir maffsrn_tf/weights --report_dir tflite
-
-    # the shipped set: dynamic + fixed 128x128 tiles (+ uint8-I/O int8) for GPU/NPU delegates
+    # the shipped set (make tflite): dynamic + fixed 128x128 tiles (+ uint8-I/O int8) for
+    # GPU/NPU delegates into the package, the report into tflite/REPORT.md
     maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \\
         --output_dir maffsrn_tf/weights --report_dir tflite
 
@@ -17,7 +13,7 @@ Usage::
 
 Every export is run with ai-edge-litert on the validation datasets and compared with the
 Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
-latency (2 threads) measured; the report is written as REPORT.md and REPORT.json. A model
+latency (1 and 2 threads) measured; the report is written as REPORT.md and REPORT.json. A model
 is never written unverified unless ``--noverify`` is given.
 """
 

@@ -17,9 +17,7 @@ import os
 from absl import flags
 
 from maffsrn_tf.cli.common import fail, require_path, run
-
-# tiled_predict's defaults (maffsrn_tf.inference), repeated so that --help needs no TensorFlow
-DEFAULT_TILE, DEFAULT_OVERLAP = 192, 24
+from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE  # no TensorFlow at import
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo).")

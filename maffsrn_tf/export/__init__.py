@@ -78,7 +78,7 @@ def convert(
     if input_shape is not None and min(input_shape) < MIN_INPUT_SIZE:
         raise ValueError(f"input_shape {input_shape} is below the minimum of {MIN_INPUT_SIZE}")
     if input_shape is not None and representative_data:
-        # patches smaller than a fixed input are edge-padded to it: the fixed model then
+        # every patch is edge-padded (or cropped) to the fixed input: the fixed model then
         # sees the same calibration content as its dynamic twin (larger patches widen the
         # percentile ranges: x2 int8 at 128x128 lost 0.109 dB with 128-pixel patches)
         representative_data = [_pad_to(p, input_shape) for p in representative_data]
@@ -94,11 +94,9 @@ def convert(
     if quantization == "int8" and calibration_percentile < 100:
         from tensorflow.lite.python.convert import mlir_quantize
 
-        samples = [
-            p[: input_shape[0], : input_shape[1]] if input_shape is not None else p
-            for p in representative_data
-        ]
-        calibrated = percentile_calibrated(converter.convert(), samples, calibration_percentile)
+        calibrated = percentile_calibrated(
+            converter.convert(), representative_data, calibration_percentile
+        )
         io = tf.uint8 if uint8_io else tf.float32
         return mlir_quantize(calibrated, input_data_type=io, output_data_type=io)
     if quantization != "float32":
@@ -109,8 +107,6 @@ def convert(
 
         def gen():
             for patch in representative_data:
-                if input_shape is not None:
-                    patch = patch[: input_shape[0], : input_shape[1]]
                 yield [np.asarray(patch, np.float32)[None]]
 
         converter.representative_dataset = gen
