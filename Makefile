@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast lint upscale evaluate tflite tflite-study bench clean web \
+.PHONY: install test test-fast lint upscale evaluate tflite tflite-study bench bench-all clean web \
 	web-build web-screenshot chromium
 
 INPUT ?=
@@ -53,9 +53,11 @@ tflite-study: $(STAMP)
 		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION \
 		--datasets $(BENCH)/Set5
 
+# The table of README "Performance"; bench-all adds the focused studies below it.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
-	$(BIN)/python benchmarks/end_to_end.py
+
+bench-all: bench
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/div2k_memory.py

@@ -10,8 +10,14 @@ import numpy as np
 
 from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 
-# Measured by benchmarks/tiling.py on Set5 (see README): tiled vs whole image >= 45 dB.
-DEFAULT_TILE = 192
+# The largest tile, measured with maffsrn-upscale on a 1280x720 photo (README "Performance"):
+# 256, 320 and 384 take the same time within noise (fewer tiles recompute fewer overlapping
+# pixels, but LiteRT/XNNPACK's first call at a tile shape costs about 3 us per tile pixel,
+# and its memory grows with the tile: ~0.9 GB at 384, float16), 192-pixel tiles are slower
+# (+29 % pixels). 320: a 1280x720 photo is 15 tiles of 256x276.
+# The overlap: tiled vs whole image >= 45 dB on Set5/Set14 even at 128-pixel tiles
+# (benchmarks/tiling.py, tests/test_pretrained.py).
+DEFAULT_TILE = 320
 DEFAULT_OVERLAP = 24
 
 
@@ -103,13 +109,18 @@ def run_backend(backend, x, self_ensemble=False):
     return (out / 8).astype(np.float32)
 
 
-def _starts(length, tile, overlap):
+def tile_layout(length, tile, overlap, exact=False):
+    """``(size, starts)``: the fewest tiles of at most ``tile`` pixels that cover ``length``
+    with at least ``overlap`` pixels shared by neighbours, all of one ``size`` and spread
+    evenly, so no pixel is computed more often than needed (a 1280-pixel row in 384-pixel
+    tiles: 4 tiles of 338, not 3 of 384 and a fourth mostly overlapping the third) and a
+    dynamic-shape model is allocated once. ``exact``: tiles of exactly ``tile`` pixels (a
+    fixed-shape model's), still spread evenly."""
     if length <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, length - tile, step))
-    starts.append(length - tile)
-    return starts
+        return length, [0]
+    n = -(-(length - overlap) // (tile - overlap))
+    size = tile if exact else max(-(-(length + (n - 1) * overlap) // n), MIN_INPUT_SIZE)
+    return size, [i * (length - size) // (n - 1) for i in range(n)]
 
 
 def _ramp(n_out, left, right, scale):
@@ -162,13 +173,13 @@ def tiled_predict(
         raise ValueError(f"tile {tile} is below the model's minimum of {MIN_INPUT_SIZE}")
     if overlap < 0 or 2 * overlap >= tile:
         raise ValueError(f"overlap must be in [0, tile/2): got overlap {overlap}, tile {tile}")
-    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    exact = backend.fixed_size is not None
+    (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
     out = np.empty((h * scale, w * scale, 3), out_dtype)
     total, done = len(ys) * len(xs), 0
     acc = wsum = None
     acc_top = 0  # first output row held in the accumulator
     for r, y0 in enumerate(ys):
-        th = min(tile, h - y0)
         y_end = (y0 + th) * scale
         # move rows still shared with this strip into a fresh accumulator
         new_acc = np.zeros((y_end - y0 * scale, w * scale, 3), np.float32)
@@ -179,14 +190,13 @@ def tiled_predict(
                 new_acc[:keep] = acc[-keep:]
                 new_w[:keep] = wsum[-keep:]
         acc, wsum, acc_top = new_acc, new_w, y0 * scale
-        top = ys[r - 1] + tile - y0 if r > 0 else 0
+        top = ys[r - 1] + th - y0 if r > 0 else 0
         bottom = y0 + th - ys[r + 1] if r + 1 < len(ys) else 0
         wy = _ramp(th * scale, max(top, 0), max(bottom, 0), scale)
         for c, x0 in enumerate(xs):
-            tw = min(tile, w - x0)
             patch = image[None, y0 : y0 + th, x0 : x0 + tw]
             sr = run_backend(backend, np.ascontiguousarray(patch, np.float32), self_ensemble)[0]
-            left = xs[c - 1] + tile - x0 if c > 0 else 0
+            left = xs[c - 1] + tw - x0 if c > 0 else 0
             right = x0 + tw - xs[c + 1] if c + 1 < len(xs) else 0
             wgt = wy[:, None] * _ramp(tw * scale, max(left, 0), max(right, 0), scale)[None, :]
             acc[:, x0 * scale : (x0 + tw) * scale] += sr * wgt[..., None]

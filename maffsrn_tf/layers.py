@@ -301,6 +301,14 @@ class BicubicUpsample(keras.layers.Layer):
         return config
 
 
+def height_width(x):
+    """``[height, width]`` of an NHWC tensor as a GATHER of its SHAPE: TFLite evaluates that
+    pair when tensors are allocated, so a resized dynamic model plans every tensor in its
+    arena (a SLICE of the SHAPE is evaluated only when the model runs, and leaves every tensor
+    after the first ESA dynamic: about 4 KB per input pixel instead of a reused arena)."""
+    return tf.gather(tf.shape(x), [1, 2])
+
+
 def nearest_resize(x, size):
     """PyTorch's legacy 'nearest' upsampling: source index ``floor(dst * in / out)`` in float32.
 
@@ -406,7 +414,7 @@ class DilatedESA(keras.layers.Layer):
         # the official sum order, last conv first: lrelu(conv2(pool)) + lrelu(conv1(pool))
         branches = [tf.nn.leaky_relu(conv(pool), LEAKY_SLOPE) for conv in reversed(convs)]
         conv = functools.reduce(lambda a, b: a + b, branches)
-        up = upsample(conv, tf.shape(rc)[1:3])
+        up = upsample(conv, height_width(rc))
         return tf.sigmoid(tf.nn.relu(increase_channels(up + rc)))
 
     def get_config(self):

@@ -37,6 +37,7 @@ CASES = {
     "upscale": [
         (["--input", MISSING + ".png"], "input not found"),
         (["--input", ".", "--scale", "7"], "--scale must be 2, 3 or 4"),
+        (["--model", os.path.abspath(__file__), "--quantization", "int8"], "--quantization picks"),
     ],
     "export": [
         (["--scales", "2,5"], "--scales takes 2, 3 and/or 4"),
@@ -86,3 +87,31 @@ def test_profile_runs_quietly_and_tf_logs_shows_tensorflow():
     env = {**os.environ, "MAFFSRN_TF_LOGS": "1", "TF_CPP_MIN_LOG_LEVEL": "0"}
     loud = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert loud.returncode == 0 and loud.stderr != ""
+
+
+def test_default_upscale_runs_the_shipped_tflite_without_tensorflow(tmp_path):
+    """The main job's default path: shipped float16 TFLite, TensorFlow never imported."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    args = ["--input", "a.png", "--output", "b.png", "--quantization", "int8"]
+    proc = _run("upscale", args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-1] == "False", proc.stdout
+    assert Image.open(tmp_path / "b.png").size == (80, 48)
+
+
+def test_int8_drop_in_upscale_help_is_the_report_s():
+    """``maffsrn-upscale --help`` quotes the int8 drop; it must be the shipped models' own."""
+    import json
+
+    from maffsrn_tf.cli.upscale import INT8_SET5_DROP_DB
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "tflite", "REPORT.json")) as f:
+        report = {e["file"]: e for e in json.load(f)}
+    for scale, drop in INT8_SET5_DROP_DB.items():
+        measured = report[f"maffsrn_x{scale}_int8.tflite"]["accuracy"]["Set5"]["drop"]
+        assert round(measured, 3) == drop, (scale, measured)

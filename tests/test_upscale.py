@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageCms
 
 from maffsrn_tf import images
-from maffsrn_tf.inference import KerasBackend, tiled_predict
+from maffsrn_tf.inference import KerasBackend, tile_layout, tiled_predict
 from maffsrn_tf.model import build_model
+from maffsrn_tf.presets import MIN_INPUT_SIZE
 from maffsrn_tf.upscaler import UpscaleError, upscale, upscale_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,6 +81,41 @@ def test_tiles_agree_with_whole_image(tiny):
     assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-12)) >= 45
     with pytest.raises(ValueError, match="overlap"):
         tiled_predict(backend, x, 2, tile=32, overlap=16)
+
+
+@pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])
+def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
+    for length in [13, 47, tile, tile + 1, 2 * tile - overlap, 2 * tile, 719, 1280, 4001]:
+        for exact in (False, True):
+            if length < tile and exact:
+                continue
+            size, starts = tile_layout(length, tile, overlap, exact)
+            if length <= tile:
+                assert size == length
+            else:
+                assert size == tile if exact else MIN_INPUT_SIZE <= size <= tile
+            assert starts[0] == 0 and starts[-1] + size == length
+            steps = np.diff(starts)
+            assert all(size - s >= overlap for s in steps), (length, size, starts)
+            assert len(set(steps)) <= 2 and (len(steps) == 0 or np.ptp(steps) <= 1)
+            fewest = 1 if length <= tile else -(-(length - overlap) // (tile - overlap))
+            assert len(starts) == fewest, (length, size, starts)
+    # a 1280x720 photo in 384-pixel tiles: 8 tiles, 9 % more pixels than the photo
+    (th, ys), (tw, xs) = tile_layout(720, 384, 24), tile_layout(1280, 384, 24)
+    assert (th, len(ys), tw, len(xs)) == (372, 2, 338, 4)
+
+
+def test_backend_choice():
+    from maffsrn_tf.upscaler import make_backend
+
+    with pytest.raises(ValueError, match="is a TFLite model: use the tflite backend"):
+        make_backend(2, "m.tflite", backend="keras")
+    with pytest.raises(ValueError, match="the tflite backend runs .tflite files"):
+        make_backend(2, "m.weights.h5", backend="tflite")
+    with pytest.raises(ValueError, match="unknown quantization 'int4'"):
+        make_backend(2, quantization="int4")
+    with pytest.raises(ValueError, match="unknown backend 'onnx'"):
+        make_backend(2, backend="onnx")
 
 
 def write(path, array, **kwargs):

@@ -2,7 +2,7 @@
 """Upscale an image with a MAFFSRN ``.tflite`` model: only ai-edge-litert, NumPy and Pillow.
 
     pip install ai-edge-litert numpy pillow
-    python run_tflite.py maffsrn_x2_int8.tflite photo.jpg photo_x2.png [--tile 192 --overlap 24]
+    python run_tflite.py maffsrn_x2_int8.tflite photo.jpg photo_x2.png [--tile 320 --overlap 24]
 
 Works with the dynamic-shape models (any tile size >= 13 px) and with fixed-size tile models
 (the tile is the model's input size). Large images go through overlapping tiles blended with
@@ -50,11 +50,15 @@ class Model:
         return self.interpreter.get_tensor(out["index"])[0]
 
 
-def starts(length, tile, overlap):
+def layout(length, tile, overlap, exact=False):
+    """(size, starts): the fewest tiles of at most ``tile`` pixels covering ``length`` with
+    ``overlap`` shared pixels, all of one size, spread evenly (``exact``: of ``tile`` pixels,
+    for fixed-size models)."""
     if length <= tile:
-        return [0]
-    s = list(range(0, length - tile, tile - overlap))
-    return s + [length - tile]
+        return length, [0]
+    n = -(-(length - overlap) // (tile - overlap))
+    size = tile if exact else max(-(-(length + (n - 1) * overlap) // n), MIN_SIZE)
+    return size, [i * (length - size) // (n - 1) for i in range(n)]
 
 
 def ramp(n, before, after, scale):
@@ -69,7 +73,7 @@ def ramp(n, before, after, scale):
     return w
 
 
-def upscale_rgb(model, rgb, tile=192, overlap=24):
+def upscale_rgb(model, rgb, tile=320, overlap=24):
     """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled."""
     h0, w0 = rgb.shape[:2]
     least = model.fixed or MIN_SIZE
@@ -79,12 +83,11 @@ def upscale_rgb(model, rgb, tile=192, overlap=24):
     tile = model.fixed or min(tile, max(h, w))
     if 2 * overlap >= tile:
         raise ValueError(f"--overlap must be below half the tile ({tile})")
-    ys, xs = starts(h, tile, overlap), starts(w, tile, overlap)
+    exact = bool(model.fixed)
+    (th, ys), (tw, xs) = layout(h, tile, overlap, exact), layout(w, tile, overlap, exact)
     scale, out, acc, acc_top = None, None, None, 0
     for r, y0 in enumerate(ys):
-        th = min(tile, h - y0)
         for c, x0 in enumerate(xs):
-            tw = min(tile, w - x0)
             sr = model(np.ascontiguousarray(x[None, y0 : y0 + th, x0 : x0 + tw]))
             if scale is None:
                 scale = sr.shape[0] // th
@@ -96,10 +99,10 @@ def upscale_rgb(model, rgb, tile=192, overlap=24):
                     if keep > 0:
                         strip[:keep] = acc[-keep:]
                 acc, acc_top = strip, y0 * scale
-                top = ys[r - 1] + tile - y0 if r else 0
+                top = ys[r - 1] + th - y0 if r else 0
                 bottom = y0 + th - ys[r + 1] if r + 1 < len(ys) else 0
                 wy = ramp(th * scale, top, bottom, scale)
-            left = xs[c - 1] + tile - x0 if c else 0
+            left = xs[c - 1] + tw - x0 if c else 0
             right = x0 + tw - xs[c + 1] if c + 1 < len(xs) else 0
             wgt = wy[:, None] * ramp(tw * scale, left, right, scale)[None]
             acc[:, x0 * scale : (x0 + tw) * scale, :3] += sr * wgt[..., None]
@@ -113,7 +116,7 @@ def upscale_rgb(model, rgb, tile=192, overlap=24):
     return out[: h0 * scale, : w0 * scale]
 
 
-def upscale_image(model, image, tile=192, overlap=24):
+def upscale_image(model, image, tile=320, overlap=24):
     """A PIL image in, the upscaled PIL image out (RGB, L, RGBA or LA; EXIF orientation applied)."""
     image = ImageOps.exif_transpose(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -136,7 +139,7 @@ def main(argv=None):
     p.add_argument("model", help="a MAFFSRN .tflite file")
     p.add_argument("input", help="image file")
     p.add_argument("output", help="output image file (.png keeps it lossless)")
-    p.add_argument("--tile", type=int, default=192, help="tile size in LR pixels")
+    p.add_argument("--tile", type=int, default=320, help="largest tile in LR pixels")
     p.add_argument("--overlap", type=int, default=24, help="tile overlap in LR pixels")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")

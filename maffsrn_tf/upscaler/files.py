@@ -165,7 +165,7 @@ def upscale_path(
     input_path,
     output,
     scale,
-    backend="keras",
+    backend="auto",
     model=None,
     tile=None,
     overlap=DEFAULT_OVERLAP,
@@ -175,12 +175,13 @@ def upscale_path(
     max_pixels=200_000_000,
     fmt="",
     quality=None,
+    quantization="float16",
 ):
     """Upscale a file or every image of a folder; returns the paths written.
 
     A folder run goes on past a file that fails, and raises ``UpscaleError`` listing the
     failures at the end. ``fmt``: png, jpg or webp (default: the input's); ``quality``:
-    1-100 for jpg/webp.
+    1-100 for jpg/webp. ``backend``, ``model`` and ``quantization`` as in ``make_backend``.
     """
     if scale not in (2, 3, 4):
         raise UpscaleError(f"unsupported --scale {scale}: MAFFSRN upscales x2, x3 or x4")
@@ -200,7 +201,7 @@ def upscale_path(
     if not output:
         os.makedirs("out", exist_ok=True)
     try:
-        engine = make_backend(scale, model, backend)
+        engine = make_backend(scale, model, backend, quantization=quantization)
     except (ValueError, FileNotFoundError) as err:
         raise UpscaleError(str(err)) from None
     settings = dict(

@@ -2,13 +2,15 @@
 // maffsrn_tf.inference.tiled_predict and tflite/run_tflite.py, so the page's output matches
 // the Python paths on the same model file.
 
-/** Tile start offsets along one axis. */
+/**
+ * Tile start offsets along one axis: the fewest tiles of `tile` pixels that cover `length`
+ * with at least `overlap` shared pixels, spread evenly (as `tile_layout` in Python).
+ */
 export function starts(length, tile, overlap) {
   if (length <= tile) return [0];
-  const step = tile - overlap;
+  const n = Math.ceil((length - overlap) / (tile - overlap));
   const out = [];
-  for (let s = 0; s < length - tile; s += step) out.push(s);
-  out.push(length - tile);
+  for (let i = 0; i < n; i++) out.push(Math.floor((i * (length - tile)) / (n - 1)));
   return out;
 }
 
