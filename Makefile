@@ -17,7 +17,7 @@ BENCH := $(MAFFSRN_SHARED)/data/benchmark
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,torch,tfds]"
+	$(BIN)/python -m pip install -q -e ".[dev,torch,tfds,jax]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -42,6 +42,8 @@ setup(
         ],
         # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
         "torch": ["torch==2.13.0"],
+        # Keras' JAX backend on CPU (tests/test_backends.py)
+        "jax": ["jax[cpu]==0.10.2"],
         "tfds": ["tensorflow-datasets>=4.9.10"],
     },
     entry_points={

@@ -12,8 +12,10 @@ variable with ``adamp_channel_axis`` (a depthwise kernel: 2; a weight-norm gain 
 ``(O,)``: 0, which makes it behave like PyTorch's ``(O,1,1,1)`` gain).
 """
 
+import math
+
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 def tag_channel_axis(variable, axis):
@@ -24,7 +26,11 @@ def tag_channel_axis(variable, axis):
 
 @keras.saving.register_keras_serializable(package="maffsrn_tf")
 class AdamP(keras.optimizers.Optimizer):
-    """AdamP with the reference's defaults; ``weight_decay`` is AdamP's own (decoupled) decay."""
+    """AdamP with the reference's defaults; ``weight_decay`` is AdamP's own (decoupled) decay.
+
+    Written in ``keras.ops`` only (static variable shapes, no data-dependent Python branches),
+    so it runs under the TensorFlow, JAX and PyTorch backends alike.
+    """
 
     def __init__(
         self,
@@ -64,40 +70,35 @@ class AdamP(keras.optimizers.Optimizer):
             self._channel_axes.append(axis)
 
     @staticmethod
-    def _views(x, axis):
+    def _views(x, axis, shape):
         """``x`` as (channels, -1) and as (1, -1), like the reference's channel/layer views."""
-        moved = tf.reshape(tf.experimental.numpy.moveaxis(x, axis, 0), [tf.shape(x)[axis], -1])
-        return moved, tf.reshape(x, [1, -1])
+        return ops.reshape(ops.moveaxis(x, axis, 0), (shape[axis], -1)), ops.reshape(x, (1, -1))
 
     def _projection(self, param, grad, perturb, axis):
         """Projected perturbation and the weight-decay factor (``wd_ratio`` or 1)."""
         eps = self.epsilon
-        p_views = self._views(param, axis)
-        g_views = self._views(grad, axis)
-        u_views = self._views(perturb, axis)
-        result, factor = perturb, tf.constant(1.0, param.dtype)
-        done = tf.constant(False)
-        moved_shape = tf.shape(tf.experimental.numpy.moveaxis(param, axis, 0))
-        for view, (p, g, u) in enumerate(zip(p_views, g_views, u_views)):
-            p_norm = tf.norm(p, axis=1, keepdims=True)
-            g_norm = tf.norm(g, axis=1, keepdims=True)
-            cos = tf.abs(
-                tf.reduce_sum((p / tf.maximum(p_norm, eps)) * (g / tf.maximum(g_norm, eps)), axis=1)
-            )
-            dim = tf.cast(tf.shape(p)[1], param.dtype)
-            fire = tf.logical_and(
-                tf.logical_not(done), tf.reduce_max(cos) < self.delta / tf.sqrt(dim)
-            )
+        shape = tuple(param.shape)
+        moved_shape = (shape[axis], *(n for i, n in enumerate(shape) if i != axis))
+        views = zip(*(self._views(t, axis, shape) for t in (param, grad, perturb)))
+        result, factor = perturb, ops.cast(1.0, param.dtype)
+        done = ops.convert_to_tensor(False)
+        for view, (p, g, u) in enumerate(views):
+            p_norm = ops.sqrt(ops.sum(ops.square(p), axis=1, keepdims=True))
+            g_norm = ops.sqrt(ops.sum(ops.square(g), axis=1, keepdims=True))
+            unit_p = p / ops.maximum(p_norm, eps)
+            unit_g = g / ops.maximum(g_norm, eps)
+            cos = ops.abs(ops.sum(unit_p * unit_g, axis=1))
+            threshold = self.delta / math.sqrt(p.shape[1])
+            fire = ops.logical_and(ops.logical_not(done), ops.max(cos) < threshold)
             p_n = p / (p_norm + eps)
-            projected = u - p_n * tf.reduce_sum(p_n * u, axis=1, keepdims=True)
+            projected = u - p_n * ops.sum(p_n * u, axis=1, keepdims=True)
             if view == 0:  # channel view: back from (C, -1) to the variable's layout
-                projected = tf.reshape(projected, moved_shape)
-                projected = tf.experimental.numpy.moveaxis(projected, 0, axis)
+                projected = ops.moveaxis(ops.reshape(projected, moved_shape), 0, axis)
             else:
-                projected = tf.reshape(projected, tf.shape(param))
-            result = tf.where(fire, projected, result)
-            factor = tf.where(fire, tf.constant(self.wd_ratio, param.dtype), factor)
-            done = tf.logical_or(done, fire)
+                projected = ops.reshape(projected, shape)
+            result = ops.where(fire, projected, result)
+            factor = ops.where(fire, ops.cast(self.wd_ratio, param.dtype), factor)
+            done = ops.logical_or(done, fire)
         return result, factor
 
     def update_step(self, gradient, variable, learning_rate):
@@ -105,22 +106,22 @@ class AdamP(keras.optimizers.Optimizer):
         m, v = self._momentums[index], self._velocities[index]
         axis = self._channel_axes[index]
         dtype = variable.dtype
-        lr = tf.cast(learning_rate, dtype)
-        grad = tf.cast(gradient, dtype)
-        step = tf.cast(self.iterations + 1, dtype)
-        bias1 = 1 - tf.pow(tf.cast(self.beta_1, dtype), step)
-        bias2 = 1 - tf.pow(tf.cast(self.beta_2, dtype), step)
+        lr = ops.cast(learning_rate, dtype)
+        grad = ops.cast(gradient, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        bias1 = 1 - ops.power(ops.cast(self.beta_1, dtype), step)
+        bias2 = 1 - ops.power(ops.cast(self.beta_2, dtype), step)
         self.assign(m, self.beta_1 * m + (1 - self.beta_1) * grad)
-        self.assign(v, self.beta_2 * v + (1 - self.beta_2) * tf.square(grad))
-        m_t, v_t = tf.convert_to_tensor(m), tf.convert_to_tensor(v)
-        denom = tf.sqrt(v_t) / tf.sqrt(bias2) + self.epsilon
+        self.assign(v, self.beta_2 * v + (1 - self.beta_2) * ops.square(grad))
+        m_t, v_t = ops.copy(m), ops.copy(v)  # tensors (a variable has no .ndim under TF)
+        denom = ops.sqrt(v_t) / ops.sqrt(bias2) + self.epsilon
         step_size = lr / bias1
         if self.nesterov:
             perturb = (self.beta_1 * m_t + (1 - self.beta_1) * grad) / denom
         else:
             perturb = m_t / denom
-        param = tf.convert_to_tensor(variable)
-        factor = tf.constant(1.0, dtype)
+        param = ops.copy(variable)
+        factor = ops.cast(1.0, dtype)
         if axis is not None:
             perturb, factor = self._projection(param, grad, perturb, axis)
         if self.adamp_weight_decay > 0:

@@ -72,3 +72,18 @@ def test_adamp_config_round_trip():
     clone = AdamP.from_config(opt.get_config())
     assert clone.get_config() == opt.get_config()
     assert clone.adamp_weight_decay == 1e-4 and clone.nesterov
+
+
+def test_adamp_trains_a_conv_model_with_fit():
+    """AdamP inside ``model.fit``'s compiled train step (jit under JAX, tf.function under
+    TensorFlow, eager under PyTorch): the loss falls."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 12, 12, 3), np.float32)
+    target = keras.layers.Conv2D(4, 3, padding="same", name="teacher")
+    y = keras.ops.convert_to_numpy(target(x))
+    model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(4, 3, padding="same")])
+    model.compile(optimizer=AdamP(learning_rate=1e-2), loss="mae")
+    history = model.fit(x, y, batch_size=16, epochs=8, verbose=0, shuffle=False)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.7 * losses[0], losses
