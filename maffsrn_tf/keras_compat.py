@@ -19,7 +19,6 @@ import os
 import shutil
 
 import keras
-import tensorflow as tf
 
 from maffsrn_tf.utils import atomic_output
 
@@ -27,23 +26,31 @@ KERAS_VERSION = "3.15.1"
 
 
 class MultiWorkerFit:
-    """Mixin for a ``keras.Model`` whose ``fit`` must work under MultiWorkerMirroredStrategy."""
+    """Mixin for a ``keras.Model`` whose ``fit`` must work under MultiWorkerMirroredStrategy
+    (TensorFlow's trainer only; under other backends every method passes straight through)."""
 
     def _is_multi_worker(self):
-        return isinstance(self._distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if keras.backend.backend() != "tensorflow":
+            return False
+        import tensorflow as tf
+
+        strategy = getattr(self, "_distribute_strategy", None)
+        return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
     def _with_leading_axis(self, logs):
         # Keras reduces step outputs with strategy.reduce("MEAN", v, axis=0) under multi-worker
         # collectives, which fails on scalars: give each a leading axis.
         if self._is_multi_worker():
-            return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+            return {k: keras.ops.reshape(v, [1]) for k, v in logs.items()}
         return logs
 
-    def train_step(self, data):
-        return self._with_leading_axis(super().train_step(data))
+    def train_step(self, *args):  # TF: (data); JAX: (state, data) -> (logs, state)
+        out = super().train_step(*args)
+        return self._with_leading_axis(out) if self._is_multi_worker() else out
 
-    def test_step(self, data):
-        return self._with_leading_axis(super().test_step(data))
+    def test_step(self, *args):
+        out = super().test_step(*args)
+        return self._with_leading_axis(out) if self._is_multi_worker() else out
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras builds from one batch that it *reduces* across replicas with an eager
@@ -51,6 +58,8 @@ class MultiWorkerFit:
         matter, so take this worker's first local replica batch; other strategies behave
         as before."""
         if iterator is not None and self._is_multi_worker():
+            import tensorflow as tf
+
             strategy = self._distribute_strategy
             for _, _, it in iterator:
                 batch = next(it)

@@ -10,6 +10,11 @@ Each composite layer writes its forward pass once, as a static function of its p
 shuffle and ``res_scale`` folded into the fusion kernels, the tail's two branches merged).
 The TFLite export (``maffsrn_tf.export``) is built from ``MAFFSRN.folded()``, so the
 inference graph cannot drift from the training graph.
+
+Backends: ``call()`` is written in ``keras.ops`` and runs under TensorFlow, JAX and PyTorch
+(``tests/test_backends.py``). The TensorFlow-only pieces are the export's: ``fold_conv``,
+``nearest_resize`` and ``height_width`` (one TFLite builtin each), imported lazily, so this
+module imports without TensorFlow.
 """
 
 import functools
@@ -17,7 +22,7 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from maffsrn_tf.presets import MIN_INPUT_SIZE
 
@@ -41,6 +46,8 @@ def fold_conv(layer, kernel=None, bias=None):
 
     The weights are NumPy arrays turned into graph constants when the function is traced.
     """
+    import tensorflow as tf
+
     if kernel is None:
         kernel, bias = conv_weights(layer)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
@@ -125,14 +132,13 @@ class WeightNormConv2D(keras.layers.Layer):
 
     def effective_kernel(self):
         """The kernel the convolution actually uses, ``g * v / ||v||`` (HWIO)."""
-        v = tf.convert_to_tensor(self.v)
-        norm = tf.sqrt(tf.reduce_sum(tf.square(v), axis=(0, 1, 2)))
-        return v * (tf.convert_to_tensor(self.g) / norm)
+        norm = ops.sqrt(ops.sum(ops.square(self.v), axis=(0, 1, 2)))
+        return self.v * (self.g / norm)
 
     def call(self, x):
-        y = tf.nn.conv2d(x, self.effective_kernel(), strides=1, padding="SAME")
+        y = ops.conv(x, self.effective_kernel(), strides=1, padding="same")
         if self.bias is not None:
-            y = tf.nn.bias_add(y, self.bias)
+            y = y + self.bias
         return y
 
     def compute_output_shape(self, input_shape):
@@ -180,13 +186,12 @@ class ChannelShuffle(keras.layers.Layer):
         self.groups = groups
 
     def call(self, x):
-        shape = tf.shape(x)
-        channels = x.shape[-1]
+        _, height, width, channels = ops.shape(x)
         if channels % self.groups:
             raise ValueError(f"{channels} channels cannot be shuffled in {self.groups} groups")
-        y = tf.reshape(x, [shape[0], shape[1], shape[2], self.groups, channels // self.groups])
-        y = tf.transpose(y, [0, 1, 2, 4, 3])
-        return tf.reshape(y, [shape[0], shape[1], shape[2], channels])
+        y = ops.reshape(x, (-1, height, width, self.groups, channels // self.groups))
+        y = ops.transpose(y, (0, 1, 2, 4, 3))
+        return ops.reshape(y, (-1, height, width, channels))
 
     def permutation(self, channels):
         """``perm[k]``: the input channel that the shuffle puts at position ``k``."""
@@ -201,7 +206,7 @@ class ChannelShuffle(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PixelShuffle(keras.layers.Layer):
-    """Sub-pixel upsampling with ``tf.nn.depth_to_space`` (TFLite builtin DEPTH_TO_SPACE).
+    """Sub-pixel upsampling, ``depth_to_space`` (TFLite builtin DEPTH_TO_SPACE under TF).
 
     Channel order is TF's ``(i * r + j) * C + c``; ported PyTorch tails are permuted to it.
     """
@@ -211,7 +216,7 @@ class PixelShuffle(keras.layers.Layer):
         self.scale = scale
 
     def call(self, x):
-        return tf.nn.depth_to_space(x, self.scale)
+        return ops.depth_to_space(x, self.scale)
 
     def get_config(self):
         config = super().get_config()
@@ -274,12 +279,13 @@ class BicubicUpsample(keras.layers.Layer):
         for axis in (1, 2):
             first = x[:, :1] if axis == 1 else x[:, :, :1]
             last = x[:, -1:] if axis == 1 else x[:, :, -1:]
-            x = tf.concat([first, first, x, last, last], axis=axis)
+            x = ops.concatenate([first, first, x, last, last], axis=axis)
         return x
 
     def call(self, x):
-        y = tf.nn.conv2d(self._replicate_pad(x), tf.cast(self.coefficients, x.dtype), 1, "VALID")
-        return tf.nn.depth_to_space(y, self.scale)
+        kernel = ops.cast(self.coefficients, x.dtype)
+        y = ops.conv(self._replicate_pad(x), kernel, strides=1, padding="valid")
+        return ops.depth_to_space(y, self.scale)
 
     def folded(self, kernels=None):
         """The upsampling *before* ``depth_to_space`` (the phases), as a plain-TF function.
@@ -287,6 +293,8 @@ class BicubicUpsample(keras.layers.Layer):
         ``kernels``: kernels that sum to ``self.coefficients`` (the export splits it so that
         int8 quantization stays exact), each applied as its own convolution.
         """
+        import tensorflow as tf
+
         kernels = [self.coefficients] if kernels is None else kernels
 
         def phases(x):
@@ -302,36 +310,43 @@ class BicubicUpsample(keras.layers.Layer):
 
 
 def height_width(x):
-    """``[height, width]`` of an NHWC tensor as a GATHER of its SHAPE: TFLite evaluates that
-    pair when tensors are allocated, so a resized dynamic model plans every tensor in its
-    arena (a SLICE of the SHAPE is evaluated only when the model runs, and leaves every tensor
-    after the first ESA dynamic: about 4 KB per input pixel instead of a reused arena)."""
+    """``[height, width]`` of an NHWC tensor as a GATHER of its SHAPE (TensorFlow, export):
+    TFLite evaluates that pair when tensors are allocated, so a resized dynamic model plans
+    every tensor in its arena (a SLICE of the SHAPE is evaluated only when the model runs,
+    and leaves every tensor after the first ESA dynamic)."""
+    import tensorflow as tf
+
     return tf.gather(tf.shape(x), [1, 2])
 
 
-def nearest_resize(x, size):
-    """PyTorch's legacy 'nearest' upsampling: source index ``floor(dst * in / out)`` in float32.
+def nearest_resize(x, like):
+    """PyTorch's legacy 'nearest' upsampling of ``x`` to ``like``'s height and width: source
+    index ``floor(dst * in / out)`` in float32 (TensorFlow, export).
 
     TF's ``half_pixel_centers=False`` resize computes exactly that, as one TFLite builtin
-    (RESIZE_NEAREST_NEIGHBOR); the export uses it. XLA has no kernel for its gradient.
+    (RESIZE_NEAREST_NEIGHBOR). XLA has no kernel for its gradient.
     """
+    import tensorflow as tf
+
     return tf.raw_ops.ResizeNearestNeighbor(
-        images=x, size=size, align_corners=False, half_pixel_centers=False
+        images=x, size=height_width(like), align_corners=False, half_pixel_centers=False
     )
 
 
-def nearest_gather(x, size):
-    """``nearest_resize`` as two index gathers: the same values, and a gradient (a scatter-add)
-    that XLA compiles, so ``jit_compile`` training works; used by the Keras layers."""
+def nearest_gather(x, like):
+    """``nearest_resize`` in ``keras.ops`` as two index gathers: the same values on every
+    backend, and a gradient (a scatter-add) that XLA compiles, so ``jit_compile`` training
+    works; used by the Keras layers."""
 
     def indices(n_in, n_out):
-        ratio = tf.cast(n_in, tf.float32) / tf.cast(n_out, tf.float32)
-        src = tf.floor(tf.cast(tf.range(n_out), tf.float32) * ratio)
-        return tf.minimum(tf.cast(src, tf.int32), n_in - 1)
+        ratio = ops.cast(n_in, "float32") / ops.cast(n_out, "float32")
+        src = ops.floor(ops.cast(ops.arange(n_out), "float32") * ratio)
+        return ops.minimum(ops.cast(src, "int32"), n_in - 1)
 
-    shape = tf.shape(x)
-    x = tf.gather(x, indices(shape[1], size[0]), axis=1)
-    return tf.gather(x, indices(shape[2], size[1]), axis=2)
+    _, h_in, w_in, _ = ops.shape(x)
+    _, h_out, w_out, _ = ops.shape(like)
+    x = ops.take(x, indices(h_in, h_out), axis=1)
+    return ops.take(x, indices(w_in, w_out), axis=2)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -409,13 +424,13 @@ class DilatedESA(keras.layers.Layer):
     @staticmethod
     def _attend(x, reduce_channels, reduce_spatial_size, convs, increase_channels, upsample):
         rc = reduce_channels(x)
-        rs = reduce_spatial_size(tf.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
-        pool = tf.nn.max_pool2d(rs, 7, 3, "VALID")
+        rs = reduce_spatial_size(ops.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
+        pool = ops.max_pool(rs, 7, 3, padding="valid")
         # the official sum order, last conv first: lrelu(conv2(pool)) + lrelu(conv1(pool))
-        branches = [tf.nn.leaky_relu(conv(pool), LEAKY_SLOPE) for conv in reversed(convs)]
+        branches = [ops.leaky_relu(conv(pool), LEAKY_SLOPE) for conv in reversed(convs)]
         conv = functools.reduce(lambda a, b: a + b, branches)
-        up = upsample(conv, height_width(rc))
-        return tf.sigmoid(tf.nn.relu(increase_channels(up + rc)))
+        up = upsample(conv, rc)
+        return ops.sigmoid(ops.relu(increase_channels(up + rc)))
 
     def get_config(self):
         config = super().get_config()
@@ -455,7 +470,7 @@ class CEA(keras.layers.Layer):
 
     @staticmethod
     def _attend(x, bottom11, bottom11_dw):
-        return tf.sigmoid(bottom11_dw(bottom11(x)))
+        return ops.sigmoid(bottom11_dw(bottom11(x)))
 
     def get_config(self):
         config = super().get_config()
@@ -499,7 +514,7 @@ class MAB(keras.layers.Layer):
 
     @staticmethod
     def _combine(x, conv01, conv00, esa, cea):
-        x = conv00(tf.nn.leaky_relu(conv01(x), LEAKY_SLOPE))
+        x = conv00(ops.leaky_relu(conv01(x), LEAKY_SLOPE))
         y = esa(x) * x
         return y * cea(x) if cea is not None else y
 
@@ -608,7 +623,7 @@ class FFG(keras.layers.Layer):
         x1 = b1(x0) + x0
         x2 = b2(x1) + x1
         x3 = b3(x2)
-        cat = functools.partial(tf.concat, axis=-1)
+        cat = functools.partial(ops.concatenate, axis=-1)
         if fusion == "m-bff":
             res = x0
             for reduction, other in zip(reductions, (x1, x2, x3)):

@@ -7,7 +7,6 @@ official code); the output is the super-resolved image, not clipped.
 import json
 
 import keras
-import tensorflow as tf
 
 from maffsrn_tf.keras_compat import MultiWorkerFit
 from maffsrn_tf.layers import FFG, PACKAGE, BicubicUpsample, Tail, WeightNormConv2D, fold_conv
@@ -45,8 +44,10 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
         self.n_colors = n_colors
         self.fusion, self.cea, self.shuffle, self.esa_branch = fusion, cea, shuffle, esa_branch
         self.head = WeightNormConv2D(n_feats, 3, name="head")
+        # "body_{i}", not the official "body.{i}": Keras' PyTorch backend registers every
+        # variable under its path and torch refuses dots there. Weight files keep "body.{i}".
         self.body = [
-            FFG(n_feats, 4, fusion, shuffle, cea, esa_branch, name=f"body.{i}")
+            FFG(n_feats, 4, fusion, shuffle, cea, esa_branch, name=f"body_{i}")
             for i in range(n_ffgs)
         ]
         self.tail = Tail(scale, n_feats, n_colors, name="tail")
@@ -73,11 +74,15 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
 
     def call(self, x):
         check_input_size(x.shape[1], x.shape[2])
-        tf.debugging.assert_greater_equal(
-            tf.reduce_min(tf.shape(x)[1:3]),
-            MIN_INPUT_SIZE,
-            message=f"input height and width must be at least {MIN_INPUT_SIZE} pixels",
-        )
+        if keras.backend.backend() == "tensorflow" and None in tuple(x.shape[1:3]):
+            # only TensorFlow traces graphs of unknown size: check the size when it runs
+            import tensorflow as tf
+
+            tf.debugging.assert_greater_equal(
+                tf.reduce_min(tf.shape(x)[1:3]),
+                MIN_INPUT_SIZE,
+                message=f"input height and width must be at least {MIN_INPUT_SIZE} pixels",
+            )
         features = self.head(x)
         for ffg in self.body:
             features = ffg(features)
@@ -89,6 +94,8 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
         Computes ``call`` with the tail and the skip sharing one ``depth_to_space``;
         ``skip_kernels`` as in ``BicubicUpsample.folded``; ``clamp`` clips to [0, 1].
         """
+        import tensorflow as tf
+
         head = fold_conv(self.head)
         body = [ffg.folded() for ffg in self.body]
         tail, skip = self.tail.folded(), self.upsample.folded(skip_kernels)

@@ -9,7 +9,9 @@ for a model of 343 small tensors. ``load_weights_file`` reads either format.
 """
 
 import os
+import re
 
+import keras
 import numpy as np
 
 from maffsrn_tf.assets import weights_path
@@ -18,13 +20,16 @@ from maffsrn_tf.presets import preset_for_scale
 
 
 def _key(model, variable):
+    """The variable's file key: its path in the model with the official ``body.{i}`` (the
+    Keras layers are named ``body_{i}``, see ``MAFFSRN``)."""
     prefix = model.name + "/"
-    return variable.path[len(prefix) :] if variable.path.startswith(prefix) else variable.path
+    path = variable.path[len(prefix) :] if variable.path.startswith(prefix) else variable.path
+    return re.sub(r"^body_(\d+)/", r"body.\1/", path)
 
 
 def save_npz(model, path):
     """Write every variable of ``model`` to a compressed ``.npz`` (keys: paths in the model)."""
-    arrays = {_key(model, w): np.asarray(w.numpy()) for w in model.weights}
+    arrays = {_key(model, w): keras.ops.convert_to_numpy(w) for w in model.weights}
     with open(path, "wb") as f:
         np.savez_compressed(f, **arrays)
 

@@ -1,25 +1,125 @@
-"""Keras 3 backends: what is written in ``keras.ops`` runs under JAX and PyTorch too.
+"""Keras 3 backends: the model, AdamP and training run under JAX and PyTorch too.
 
-Each backend runs in a fresh interpreter (Keras fixes its backend at import). So far: AdamP
-reproduces the reference trajectories and trains a model with ``fit`` under each backend.
+Each backend runs in a fresh interpreter (Keras fixes its backend at import); the parent
+(TensorFlow, the reference) checks what the child printed or wrote. Checked per backend:
+the golden parity with the official PyTorch model (<= 1e-4), the shipped weights giving
+TensorFlow's output, AdamP's reference trajectories and a ``model.fit`` on a tf.data
+pipeline, and ``.keras`` files moving between backends.
 """
 
+import json
 import os
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
+from conftest import shared_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKENDS = ["jax", "torch"]
+
+CHILD = r"""
+import json, sys
+import numpy as np
+import keras
+from maffsrn_tf.model import build_model
+task, out = sys.argv[1], sys.argv[2]
+result = {"backend": keras.backend.backend()}
+if task == "golden":
+    from maffsrn_tf.porting import load_pytorch_weights
+    for tag in ("x2", "x3"):
+        golden = np.load(sys.argv[3].format(tag))
+        model = build_model(f"maffsrn_{tag}")
+        load_pytorch_weights(model, sys.argv[3].format(tag))
+        for i in (0, 1):
+            sr = keras.ops.convert_to_numpy(model(golden[f"lr_{i}"]))
+            result[f"{tag}_{i}"] = float(np.abs(sr - golden[f"sr64_{i}"]).max())
+    result["tensorflow_imported"] = "tensorflow" in sys.modules
+elif task == "shipped":
+    from maffsrn_tf.pretrained import load_pretrained
+    x = np.load(sys.argv[3])
+    np.save(out, keras.ops.convert_to_numpy(load_pretrained("maffsrn_x4")(x)))
+elif task == "fit":
+    import tensorflow as tf
+    from maffsrn_tf.training import compile_model
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    lr = rng.random((4, 24, 24, 3), np.float32)
+    hr = np.repeat(np.repeat(lr, 2, 1), 2, 2)
+    data = tf.data.Dataset.from_tensor_slices((lr, hr)).batch(4).repeat()
+    model = compile_model(build_model("maffsrn_x2", n_ffgs=1), learning_rate=1e-3)
+    history = model.fit(data, epochs=4, steps_per_epoch=5, verbose=0)
+    result["loss"] = [float(v) for v in history.history["loss"]]
+    result["optimizer"] = type(model.optimizer).__name__
+elif task == "save":
+    keras.utils.set_random_seed(1)
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    x = np.random.default_rng(1).random((1, 20, 24, 3)).astype(np.float32)
+    model.save(out)
+    np.save(out + ".npy", keras.ops.convert_to_numpy(model(x)))
+elif task == "load":
+    model = keras.saving.load_model(sys.argv[3])
+    x = np.random.default_rng(1).random((1, 20, 24, 3)).astype(np.float32)
+    np.save(out, keras.ops.convert_to_numpy(model(x)))
+print("RESULT " + json.dumps(result))
+"""
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_adamp_under_backend(backend):
+def _child(backend, task, out="", *args):
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    cmd = [sys.executable, "-c", CHILD, task, str(out), *map(str, args)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [s for s in proc.stdout.splitlines() if s.startswith("RESULT ")][-1]
+    result = json.loads(line[len("RESULT ") :])
+    assert result["backend"] == backend
+    return result
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_golden_parity_under_backend(backend):
+    result = _child(backend, "golden", "", os.path.join(shared_path("golden"), "maffsrn_{}.npz"))
+    errors = {k: v for k, v in result.items() if k[:2] in ("x2", "x3")}
+    assert len(errors) == 4 and max(errors.values()) <= 1e-4, errors
+    assert not result["tensorflow_imported"]  # the model itself needs no TensorFlow
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_shipped_weights_give_tensorflow_s_output(backend, tmp_path):
+    from maffsrn_tf.pretrained import load_pretrained
+
+    x = np.random.default_rng(0).random((1, 30, 41, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    _child(backend, "shipped", tmp_path / "y.npy", tmp_path / "x.npy")
+    want = keras.ops.convert_to_numpy(load_pretrained("maffsrn_x4")(x))
+    assert np.abs(np.load(tmp_path / "y.npy") - want).max() <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fit_with_adamp_on_tf_data_under_backend(backend):
+    result = _child(backend, "fit")
+    losses = result["loss"]
+    assert result["optimizer"] == "AdamP"
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adamp_reference_under_backend(backend):
     env = dict(os.environ, KERAS_BACKEND=backend)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
            "tests/test_optimizers.py"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "6 passed" in proc.stdout, proc.stdout[-2000:]
-    probe = [sys.executable, "-c", "import keras; print(keras.backend.backend())"]
-    assert subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip() == backend
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("saver, loader", [("jax", "tensorflow"), ("tensorflow", "torch")])
+def test_keras_file_moves_between_backends(saver, loader, tmp_path):
+    path = tmp_path / "m.keras"
+    _child(saver, "save", path)
+    _child(loader, "load", tmp_path / "y.npy", path)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.load(str(path) + ".npy"), atol=1e-5)
