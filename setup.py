@@ -49,7 +49,9 @@ setup(
     entry_points={
         "console_scripts": [
             f"maffsrn-{name.replace('_', '-')}=maffsrn_tf.cli.{name}:cli"
-            for name in ("train", "evaluate", "upscale", "export", "profile", "convert_weights")
+            for name in (
+                "train", "evaluate", "upscale", "export", "profile", "convert_weights", "pack"
+            )
         ]
     },
 )

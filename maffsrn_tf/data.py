@@ -20,7 +20,6 @@ import logging
 import os
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from maffsrn_tf.images import ImageError, list_images, read_image, read_rgb, to_uint8
@@ -137,6 +136,8 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
 
 def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     """DIV2K from TensorFlow Datasets (``div2k/bicubic_x{scale}``) as uint8 (lr, hr) pairs."""
+    import tensorflow as tf
+
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:

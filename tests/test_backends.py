@@ -53,6 +53,17 @@ elif task == "fit":
     history = model.fit(data, epochs=4, steps_per_epoch=5, verbose=0)
     result["loss"] = [float(v) for v in history.history["loss"]]
     result["optimizer"] = type(model.optimizer).__name__
+elif task == "fit_packed":  # no TensorFlow: a pack, the NumPy stream, AdamP, fit
+    from maffsrn_tf.optimizers import AdamP
+    from maffsrn_tf.packed import PatchBatches, load_pairs
+    # (no keras.utils.set_random_seed: it imports TensorFlow to seed it when installed)
+    batches = PatchBatches(load_pairs(sys.argv[3], 2, patch=16), 2, patch=16, batch_size=4,
+                           steps=5)
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    model.compile(optimizer=AdamP(learning_rate=1e-3), loss="mae")
+    history = model.fit(batches, epochs=4, verbose=0)
+    result["loss"] = [float(v) for v in history.history["loss"]]
+    result["tensorflow_imported"] = "tensorflow" in sys.modules
 elif task == "save":
     keras.utils.set_random_seed(1)
     model = build_model("maffsrn_x2", n_ffgs=1)
@@ -103,6 +114,28 @@ def test_fit_with_adamp_on_tf_data_under_backend(backend):
     result = _child(backend, "fit")
     losses = result["loss"]
     assert result["optimizer"] == "AdamP"
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fit_from_a_pack_without_tensorflow(backend, tmp_path):
+    """The training input where only JAX or PyTorch is installed: a ``maffsrn-pack`` file
+    streamed as NumPy batches into ``fit`` with AdamP; TensorFlow is never imported."""
+    from PIL import Image
+
+    from maffsrn_tf.packed import pack
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "hr").mkdir()
+    for i in range(3):
+        small = rng.integers(0, 256, (12, 14, 3), dtype=np.uint8)
+        big = Image.fromarray(small).resize((70, 60), Image.BICUBIC)
+        big.save(tmp_path / "hr" / f"{i}.png")
+    pack(str(tmp_path / "hr"), str(tmp_path / "p.npz"))
+    result = _child(backend, "fit_packed", "", tmp_path / "p.npz")
+    losses = result["loss"]
+    assert not result["tensorflow_imported"]
     assert losses[-1] < 0.8 * losses[0], losses
 
 

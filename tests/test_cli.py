@@ -45,6 +45,10 @@ CASES = {
         (["--weights", MISSING + ".h5"], "--weights not found"),
     ],
     "profile": [(["--input", "360by640"], "--input must be HEIGHTxWIDTH")],
+    "pack": [
+        (["--data_dir", MISSING], "--data_dir not found"),
+        (["--data_dir", ".", "--output", "x.zip"], "--output must name an .npz file"),
+    ],
     "convert_weights": [
         (["--checkpoint", MISSING + ".pt", "--output", "x.weights.h5"], "--checkpoint not found")
     ],

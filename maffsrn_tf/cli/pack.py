@@ -1,0 +1,56 @@
+"""Pack a folder of HR training images into one small file (lossless WebP), for training
+where only JAX or PyTorch is installed and for carrying a training set with a checkout.
+
+Usage::
+
+    maffsrn-pack --data_dir ../shared/data/train/SR291 --holdout splits/sr291_val.txt \\
+        --output sr291.npz
+
+The pack holds HR images only; LR images for any scale are made when it is loaded
+(``maffsrn_tf.packed``). Images named in ``--holdout`` are left out (they validate).
+"""
+
+import os
+
+from absl import flags
+
+from maffsrn_tf.cli.common import fail, require_path, run
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "Folder of HR training images.")
+flags.DEFINE_string("output", None, "The pack to write (.npz).")
+flags.DEFINE_string("holdout", "", "List of image names to leave out (validation images).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
+
+
+def main(argv):
+    del argv
+    require_path(FLAGS.data_dir, "--data_dir", folder=True)
+    if not FLAGS.output or not FLAGS.output.endswith(".npz"):
+        fail(f"--output must name an .npz file, got {FLAGS.output!r}")
+    if os.path.exists(FLAGS.output) and not FLAGS.overwrite:
+        fail(f"output exists: {FLAGS.output} (pass --overwrite to replace it)")
+    directory = os.path.dirname(os.path.abspath(FLAGS.output))
+    if not os.path.isdir(directory):
+        fail(f"output directory does not exist: {directory}")
+    if FLAGS.holdout:
+        require_path(FLAGS.holdout, "--holdout", folder=False)
+    from maffsrn_tf.data import DataError, read_holdout
+    from maffsrn_tf.images import ImageError
+    from maffsrn_tf.packed import PackError, pack
+
+    try:
+        exclude = read_holdout(FLAGS.holdout, FLAGS.data_dir) if FLAGS.holdout else ()
+        count = pack(FLAGS.data_dir, FLAGS.output, exclude, progress=lambda m: print(m, flush=True))
+    except (DataError, ImageError, PackError) as err:
+        fail(str(err))
+    size = os.path.getsize(FLAGS.output) / 2**20
+    print(f"{FLAGS.output}: {count} images, {size:.1f} MiB")
+
+
+def cli():
+    run(main)
+
+
+if __name__ == "__main__":
+    cli()
