@@ -50,7 +50,13 @@ setup(
         "console_scripts": [
             f"maffsrn-{name.replace('_', '-')}=maffsrn_tf.cli.{name}:cli"
             for name in (
-                "train", "evaluate", "upscale", "export", "profile", "convert_weights", "pack"
+                "train",
+                "evaluate",
+                "upscale",
+                "export",
+                "profile",
+                "convert_weights",
+                "pack",
             )
         ]
     },
