@@ -1,11 +1,10 @@
 """Where a run executes and where it resumes: the ``tf.distribute`` strategy, the chief of a
-multi-worker cluster, and the epoch every worker resumes at."""
+multi-worker cluster, and the epoch every worker resumes at. TensorFlow is imported by the
+functions that need it: ``resume_epoch`` and ``worker_suffix`` serve every backend."""
 
 import json
 import os
 import shutil
-
-import tensorflow as tf
 
 from maffsrn_tf.keras_compat import previous_path
 from maffsrn_tf.utils import atomic_output
@@ -28,6 +27,8 @@ def worker_suffix():
 
 def make_strategy(name="auto", tpu_address=""):
     """A ``tf.distribute`` strategy: auto, one_device, mirrored, multi_worker or tpu."""
+    import tensorflow as tf
+
     if name == "auto":
         gpus = tf.config.list_logical_devices("GPU")
         if len(gpus) > 1:
@@ -62,6 +63,7 @@ def resume_epoch(backup_dir, previous=False):
 
 def _minimum_over_workers(strategy, value):
     """The smallest ``value`` over the workers of a MultiWorkerMirroredStrategy."""
+    import tensorflow as tf
 
     @tf.function
     def gather():
@@ -79,6 +81,8 @@ def agree_on_resume(strategy, backup_dir):
     there would hang the collectives. The workers agree on the minimum, and a worker ahead
     of it steps back to its previous backup (kept by ``AtomicBackupAndRestore``).
     """
+    import tensorflow as tf
+
     epoch = resume_epoch(backup_dir)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return epoch

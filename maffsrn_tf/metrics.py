@@ -7,7 +7,6 @@ A single-channel image is evaluated on its own values, as the MATLAB scripts do.
 """
 
 import numpy as np
-import tensorflow as tf
 
 _Y = np.array([65.481, 128.553, 24.966]) / 255.0
 
@@ -80,12 +79,16 @@ def ssim(hr, sr, scale):
 
 def tf_y(images):
     """Y in [0, 255] of float RGB batches in [0, 1] (quantized to 8 bits like a saved PNG)."""
+    import tensorflow as tf
+
     images = tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0)
     return 16.0 + tf.tensordot(images, tf.constant(_Y, images.dtype), axes=[[-1], [0]])
 
 
 def tf_psnr(hr, sr, scale):
     """Per-image PSNR of float RGB batches in [0, 1] by the MATLAB protocol."""
+    import tensorflow as tf
+
     y_hr, y_sr = tf_y(hr), tf_y(sr)
     if scale:
         y_hr, y_sr = y_hr[:, scale:-scale, scale:-scale], y_sr[:, scale:-scale, scale:-scale]
@@ -95,6 +98,8 @@ def tf_psnr(hr, sr, scale):
 
 def tf_ssim(hr, sr, scale):
     """Per-image SSIM of float RGB batches in [0, 1] by the MATLAB protocol."""
+    import tensorflow as tf
+
     y_hr, y_sr = tf_y(hr)[..., None], tf_y(sr)[..., None]
     if scale:
         y_hr, y_sr = y_hr[:, scale:-scale, scale:-scale], y_sr[:, scale:-scale, scale:-scale]

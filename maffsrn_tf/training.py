@@ -3,8 +3,15 @@
 Defaults follow the paper: L1 loss, AdamP (lr 2e-4, betas 0.9/0.999), batch 16, 48x48 LR
 patches with flips and 90-degree rotations, 1000 epochs of 1000 iterations, learning rate
 halved every 200 epochs.
+
+Under Keras' TensorFlow backend a run has a ``tf.distribute`` strategy, the tf.data patch
+stream and TensorBoard logs. Under JAX or PyTorch (``KERAS_BACKEND``) it trains on one
+device from a ``maffsrn-pack`` file (``data_source="packed"``, a NumPy stream), with the same
+schedule, validation, best-checkpoint, CSV log and resumable backups, and never imports
+TensorFlow.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -12,16 +19,9 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
-from maffsrn_tf import metrics, patches
-from maffsrn_tf.distribute import (  # noqa: F401 (worker_suffix, resume_epoch: public here too)
-    agree_on_resume,
-    make_strategy,
-    resume_epoch,
-    worker_suffix,
-)
+from maffsrn_tf import metrics
 from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate
 from maffsrn_tf.model import build_model
 from maffsrn_tf.optimizers import AdamP
@@ -42,10 +42,11 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.max_decays = max_decays
 
     def __call__(self, step):
-        n = tf.floor(tf.cast(step, tf.float32) / float(self.decay_steps))
+        ops = keras.ops
+        n = ops.floor(ops.cast(step, "float32") / float(self.decay_steps))
         if self.max_decays is not None:
-            n = tf.minimum(n, float(self.max_decays))
-        return self.initial_learning_rate * tf.pow(float(self.factor), n)
+            n = ops.minimum(n, float(self.max_decays))
+        return self.initial_learning_rate * ops.power(float(self.factor), n)
 
     def get_config(self):
         return {
@@ -128,7 +129,8 @@ class Validation(keras.callbacks.Callback):
         for _, hr, lr in self.images:
             lr_rgb = np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr
             sr = self.model(lr_rgb[None].astype(np.float32) / 255.0, training=False)
-            sr = np.clip(np.round(np.asarray(sr)[0] * 255.0), 0, 255).astype(np.uint8)
+            sr = keras.ops.convert_to_numpy(sr)[0]
+            sr = np.clip(np.round(sr * 255.0), 0, 255).astype(np.uint8)
             psnrs.append(metrics.psnr(hr, sr, self.scale))
             ssims.append(metrics.ssim(hr, sr, self.scale))
         return float(np.mean(psnrs)), float(np.mean(ssims))
@@ -171,7 +173,7 @@ class SaveBest(keras.callbacks.Callback):
                     "epoch": epoch + 1,
                     "val_psnr": value,
                     "val_ssim": logs.get("val_ssim"),
-                    "iterations": int(self.model.optimizer.iterations.numpy()),
+                    "iterations": _iterations(self.model),
                 },
                 f,
             )
@@ -211,6 +213,51 @@ def compile_model(
     return model
 
 
+def _iterations(model):
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def _worker_suffix():
+    if keras.backend.backend() != "tensorflow":
+        return ""
+    from maffsrn_tf.distribute import worker_suffix
+
+    return worker_suffix()
+
+
+def training_input(c, start_step, exclude=()):
+    """The batches ``fit`` trains on: the tf.data stream of the decoded store (TensorFlow),
+    or the NumPy stream of a pack (any backend)."""
+    if c["data_source"] == "packed":
+        from maffsrn_tf.packed import PatchBatches, load_pairs
+
+        if exclude:
+            raise data_lib.DataError(
+                "a pack has no holdout list: leave the images out with maffsrn-pack --holdout "
+                "and validate with --val_dir"
+            )
+        pairs = load_pairs(c["data_dir"], c["scale"], c["patch_size"], progress=print)
+        return PatchBatches(
+            pairs, c["scale"], c["patch_size"], c["batch_size"], c["steps_per_epoch"],
+            c["seed"], start_step,
+        )  # fmt: skip
+    if keras.backend.backend() != "tensorflow":
+        raise data_lib.DataError(
+            f"the {c['data_source']} source streams through tf.data (TensorFlow backend); under "
+            f"{keras.backend.backend()} train from a pack: maffsrn-pack, then "
+            "--data_source packed --data_dir PACK.npz"
+        )
+    from maffsrn_tf import patches
+
+    store = data_lib.training_store(
+        c["data_source"], c["data_dir"], c["scale"], c["patch_size"],
+        c.get("cache_dir") or None, exclude=exclude,
+    )  # fmt: skip
+    return patches.patch_dataset(
+        store, c["scale"], c["patch_size"], c["batch_size"], c["seed"], start_step=start_step
+    )
+
+
 def train(config):
     """Train from a config dict (the resolved flags of ``maffsrn-train``); returns the History.
 
@@ -220,7 +267,8 @@ def train(config):
     """
     c = dict(config)
     model_dir = c["model_dir"]
-    worker = worker_suffix()
+    tensorflow = keras.backend.backend() == "tensorflow"
+    worker = _worker_suffix()
     if worker:  # non-chief workers of a multi-worker run keep their files apart from the chief's
         model_dir = os.path.join(model_dir, "workers", worker)
     os.makedirs(model_dir, exist_ok=True)
@@ -229,27 +277,20 @@ def train(config):
     keras.utils.set_random_seed(c["seed"])
     if c.get("mixed_precision"):
         keras.mixed_precision.set_global_policy("mixed_float16")
-    strategy = make_strategy(c["strategy"], c.get("tpu", ""))
     scale = c["scale"]
     holdout = data_lib.read_holdout(c["holdout"], c["data_dir"]) if c.get("holdout") else ()
-    store = data_lib.training_store(
-        c["data_source"],
-        c["data_dir"],
-        scale,
-        c["patch_size"],
-        c.get("cache_dir") or None,
-        exclude=holdout,
-    )
     backup_dir = os.path.join(model_dir, "backup")
-    dataset = patches.patch_dataset(
-        store,
-        scale,
-        c["patch_size"],
-        c["batch_size"],
-        c["seed"],
-        start_step=agree_on_resume(strategy, backup_dir) * c["steps_per_epoch"],
-    )
-    with strategy.scope():
+    if tensorflow:
+        from maffsrn_tf.distribute import agree_on_resume, make_strategy
+
+        strategy = make_strategy(c["strategy"], c.get("tpu", ""))
+        scope, epoch = strategy.scope(), agree_on_resume(strategy, backup_dir)
+    else:  # one device; Keras' own distribution API is for JAX multi-device runs
+        from maffsrn_tf.distribute import resume_epoch
+
+        scope, epoch = contextlib.nullcontext(), resume_epoch(backup_dir)
+    dataset = training_input(c, epoch * c["steps_per_epoch"], exclude=holdout)
+    with scope:
         model = build_model(c["preset"])
         if c.get("init_weights"):
             load_initial_weights(model, c["init_weights"], skip_tail=c.get("init_skip_tail"))
@@ -269,21 +310,23 @@ def train(config):
         else:
             val = data_lib.load_benchmark(c["val_dir"], scale)
         callbacks += [Validation(val, scale), SaveBest(model_dir)]
+    callbacks.append(keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True))
+    if tensorflow:  # TensorBoard writes its logs with tf.summary
+        log_dir = os.path.join(model_dir, "tensorboard")
+        callbacks.append(keras.callbacks.TensorBoard(log_dir, update_freq="epoch"))
     callbacks += [
-        keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard"), update_freq="epoch"),
         # last: an epoch counts as done for resuming only once it is validated and logged
         AtomicBackupAndRestore(backup_dir, save_freq=c.get("backup_every_steps") or "epoch"),
     ]
     history = model.fit(
         dataset,
         epochs=c["epochs"],
-        steps_per_epoch=c["steps_per_epoch"],
+        steps_per_epoch=None if c["data_source"] == "packed" else c["steps_per_epoch"],
         callbacks=callbacks,
         verbose=c.get("verbose", 1),
     )
     with atomic_output(os.path.join(model_dir, "final.weights.h5")) as tmp:
         model.save_weights(tmp)
     with atomic_output(os.path.join(model_dir, "final.json")) as tmp, open(tmp, "w") as f:
-        json.dump({"epochs": c["epochs"], "iterations": int(model.optimizer.iterations.numpy())}, f)
+        json.dump({"epochs": c["epochs"], "iterations": _iterations(model)}, f)
     return history

@@ -156,3 +156,60 @@ def test_keras_file_moves_between_backends(saver, loader, tmp_path):
     _child(saver, "save", path)
     _child(loader, "load", tmp_path / "y.npy", path)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.load(str(path) + ".npy"), atol=1e-5)
+
+
+# A JAX-only machine: TensorFlow made unimportable, then a console command run as __main__.
+NO_TENSORFLOW = r"""
+import runpy, sys
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("No module named 'tensorflow'")
+sys.meta_path.insert(0, NoTensorFlow())
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+print("TENSORFLOW", "tensorflow" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_train_command_under_jax_without_tensorflow(tmp_path):
+    """``KERAS_BACKEND=jax maffsrn-train --data_source packed`` where TensorFlow cannot be
+    imported: trains, validates, keeps the best weights, and a rerun resumes."""
+    from PIL import Image
+
+    from maffsrn_tf.packed import pack
+
+    rng = np.random.default_rng(0)
+    for folder, count in (("hr", 3), ("val", 2)):
+        (tmp_path / folder).mkdir()
+        for i in range(count):
+            small = rng.integers(0, 256, (12, 14, 3), dtype=np.uint8)
+            Image.fromarray(small).resize((56, 48), Image.BICUBIC).save(
+                tmp_path / folder / f"{i}.png"
+            )
+    pack(str(tmp_path / "hr"), str(tmp_path / "p.npz"))
+    run_dir = tmp_path / "run"
+    args = ["maffsrn_tf.cli.train", "--data_source", "packed", "--data_dir", tmp_path / "p.npz",
+            "--val_dir", tmp_path / "val", "--scale", "2", "--patch_size", "16",
+            "--batch_size", "4", "--steps_per_epoch", "3", "--model_dir", run_dir,
+            "--verbose", "2"]  # fmt: skip
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    for epochs in (1, 2):
+        cmd = [sys.executable, "-c", NO_TENSORFLOW, *map(str, args), "--epochs", str(epochs)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "TENSORFLOW False" in proc.stdout
+    assert "Epoch 1/2" not in proc.stdout and "Epoch 2/2" in proc.stdout  # resumed
+    with open(run_dir / "log.csv") as f:
+        assert len(f.read().strip().splitlines()) == 3  # header + 2 epochs
+    for name in ("best.weights.h5", "best.json", "final.weights.h5"):
+        assert (run_dir / name).exists(), name
+    with open(run_dir / "final.json") as f:
+        assert json.load(f)["iterations"] == 6

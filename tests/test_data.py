@@ -189,7 +189,7 @@ def test_resumed_stream_continues_where_the_run_stopped(div2k):
 
 
 def test_resume_epoch_reads_the_backup(tmp_path):
-    from maffsrn_tf.training import resume_epoch
+    from maffsrn_tf.distribute import resume_epoch
 
     assert resume_epoch(str(tmp_path / "backup")) == 0
     (tmp_path / "backup").mkdir()

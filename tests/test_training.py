@@ -57,7 +57,7 @@ def test_step_decay_halves_every_period_and_can_stop():
     ],
 )
 def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
-    from maffsrn_tf.training import worker_suffix
+    from maffsrn_tf.distribute import worker_suffix
 
     if tf_config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -279,8 +279,9 @@ def test_nearest_gather_equals_the_legacy_resize():
     rng = np.random.default_rng(0)
     for h, w, out_h, out_w in [(3, 5, 37, 53), (4, 6, 48, 64), (1, 2, 13, 14), (9, 9, 100, 61)]:
         x = tf.constant(rng.random((2, h, w, 4), np.float32))
+        like = tf.zeros((2, out_h, out_w, 1))  # the map whose size the upsampling matches
         np.testing.assert_array_equal(
-            nearest_gather(x, [out_h, out_w]).numpy(), nearest_resize(x, [out_h, out_w]).numpy()
+            nearest_gather(x, like).numpy(), nearest_resize(x, like).numpy()
         )
 
 

@@ -13,6 +13,10 @@ Usage::
     # x4 fine-tuned from a trained x2 (all layers but the scale-specific tail)
     maffsrn-train ... --scale 4 --init_weights runs/x2/best.weights.h5
 
+    # JAX (or PyTorch) without TensorFlow: from a pack made by maffsrn-pack
+    KERAS_BACKEND=jax maffsrn-train --data_source packed --data_dir sr291.npz \
+        --val_dir ../shared/data/benchmark/Set5 --scale 2 --model_dir runs/x2_jax
+
 Rerunning the same command resumes a killed run from ``MODEL_DIR/backup``.
 """
 
@@ -26,11 +30,12 @@ flags.DEFINE_bool("large", False, "Train MAFFSRN-L (8 FFGs).")
 flags.DEFINE_enum(
     "data_source",
     "folder",
-    ["folder", "div2k", "tfds"],
+    ["folder", "div2k", "tfds", "packed"],
     "folder: HR images (LR by imresize, cached); div2k: DIV2K folder layout; "
-    "tfds: TensorFlow Datasets div2k/bicubic_x{scale}.",
+    "tfds: TensorFlow Datasets div2k/bicubic_x{scale}; packed: a maffsrn-pack file (any "
+    "Keras backend, e.g. KERAS_BACKEND=jax without TensorFlow).",
 )
-flags.DEFINE_string("data_dir", None, "Image folder, DIV2K root, or TFDS data_dir.")
+flags.DEFINE_string("data_dir", None, "Image folder, DIV2K root, TFDS data_dir, or pack file.")
 flags.DEFINE_string(
     "cache_dir",
     "",
@@ -117,7 +122,9 @@ def resolved_config():
 
 def main(argv):
     del argv
-    if FLAGS.data_source != "tfds":
+    if FLAGS.data_source == "packed":
+        require_path(FLAGS.data_dir, "--data_dir", folder=False)
+    elif FLAGS.data_source != "tfds":
         require_path(FLAGS.data_dir, "--data_dir", folder=True)
     if FLAGS.val_dir:
         require_path(FLAGS.val_dir, "--val_dir", folder=True)
