@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import shared_path
+from test_cli import PROBE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = ["jax", "torch"]
@@ -158,24 +159,19 @@ def test_keras_file_moves_between_backends(saver, loader, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.load(str(path) + ".npy"), atol=1e-5)
 
 
-# A JAX-only machine: TensorFlow made unimportable, then a console command run as __main__.
-NO_TENSORFLOW = r"""
-import runpy, sys
+# A JAX-only machine: TensorFlow made unimportable, then a console command run as __main__
+# by test_cli's probe (which prints, last, whether TensorFlow was imported).
+NO_TENSORFLOW = (
+    """
+import sys
 class NoTensorFlow:
     def find_spec(self, name, path=None, target=None):
         if name == "tensorflow" or name.startswith("tensorflow."):
             raise ImportError("No module named 'tensorflow'")
 sys.meta_path.insert(0, NoTensorFlow())
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-except SystemExit as exit:
-    code = exit.code
-else:
-    code = 0
-print("TENSORFLOW", "tensorflow" in sys.modules)
-sys.exit(code)
 """
+    + PROBE
+)
 
 
 @pytest.mark.slow
@@ -205,7 +201,7 @@ def test_train_command_under_jax_without_tensorflow(tmp_path):
         cmd = [sys.executable, "-c", NO_TENSORFLOW, *map(str, args), "--epochs", str(epochs)]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "TENSORFLOW False" in proc.stdout
+        assert proc.stdout.split()[-1] == "False"  # TensorFlow never imported
     assert "Epoch 1/2" not in proc.stdout and "Epoch 2/2" in proc.stdout  # resumed
     with open(run_dir / "log.csv") as f:
         assert len(f.read().strip().splitlines()) == 3  # header + 2 epochs
