@@ -35,6 +35,12 @@ flags.DEFINE_string(
     "run_command", "", "This run's command as users should type it (default: from flags.json)."
 )
 flags.DEFINE_string("training_data", "", "Training data description (default: the folder name).")
+flags.DEFINE_string(
+    "body_from",
+    "",
+    "The shipped preset this run was initialized from (e.g. maffsrn_x2 for an x4 run): its "
+    "cumulative training becomes the first stage of a new history.",
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -164,6 +170,18 @@ def first_stage(old):
         "command": command_line(old["flags"]),
         "curve": [],
         "holdout_psnr_of_result": old.get("evaluation", {}).get("holdout", [None])[0],
+    }
+
+
+def body_stage(name, source):
+    """The training of the preset a run was initialized from, as its first history stage."""
+    return {
+        "iterations": source.get("cumulative_iterations", source.get("total_steps")),
+        "wall_hours": source.get("cumulative_wall_hours", source.get("wall_time_hours")),
+        "hardware": (source.get("history") or [source])[-1]["hardware"],
+        "validation": f"{name}'s own (its card); every layer but the tail comes from it",
+        "command": f"the {name} history",
+        "curve": [],
     }
 
 
@@ -360,6 +378,8 @@ def ship(run_dir, name, datasets, hardware):
         info = card(run_dir, name, datasets, hardware, holdout)
         if FLAGS.training_data:
             info["training_data"] = FLAGS.training_data
+        validation = f"holdout {FLAGS.holdout}" if FLAGS.holdout else "Set5"
+        history = None
         if FLAGS.append_history:
             old = model_card(name)
             history = old.get("history")
@@ -368,7 +388,6 @@ def ship(run_dir, name, datasets, hardware):
                     psnr = evaluate_weights(name, weights_path(name), holdout)
                     old.setdefault("evaluation", {})["holdout"] = list(psnr)
                 history = [first_stage(old)]
-            validation = f"holdout {FLAGS.holdout}" if FLAGS.holdout else "Set5"
             if FLAGS.prior_log:
                 history.append(
                     log_stage(
@@ -379,6 +398,10 @@ def ship(run_dir, name, datasets, hardware):
                         validation,
                     )  # fmt: skip
                 )
+        elif FLAGS.body_from:
+            source = model_card(FLAGS.body_from)
+            history = [body_stage(FLAGS.body_from, source)]
+        if history is not None:
             with open(os.path.join(run_dir, "flags.json")) as f:
                 run_flags = json.load(f)
             history.append(
