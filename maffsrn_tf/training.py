@@ -324,6 +324,7 @@ def train(config):
         steps_per_epoch=None if c["data_source"] == "packed" else c["steps_per_epoch"],
         callbacks=callbacks,
         verbose=c.get("verbose", 1),
+        shuffle=False,  # both streams are already random and must keep their order to resume
     )
     with atomic_output(os.path.join(model_dir, "final.weights.h5")) as tmp:
         model.save_weights(tmp)
