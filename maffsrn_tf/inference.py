@@ -12,9 +12,9 @@ from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 
 # The largest tile, measured with maffsrn-upscale on a 1280x720 photo (README "Performance"):
 # 256, 320 and 384 take the same time within noise (fewer tiles recompute fewer overlapping
-# pixels, but LiteRT/XNNPACK's first call at a tile shape costs about 3 us per tile pixel,
-# and its memory grows with the tile: ~0.9 GB at 384, float16), 192-pixel tiles are slower
-# (+29 % pixels). 320: a 1280x720 photo is 15 tiles of 256x276.
+# pixels, but LiteRT/XNNPACK's first call at a tile shape costs about 4 us per tile pixel,
+# and memory grows with the tile: int8 peak RSS 233/369/672 MiB at 192/256/384 in
+# benchmarks/bench.py). 320: a 1280x720 photo is 15 tiles of 256x276.
 # The overlap: tiled vs whole image >= 45 dB on Set5/Set14 even at 128-pixel tiles
 # (benchmarks/tiling.py, tests/test_pretrained.py).
 DEFAULT_TILE = 320

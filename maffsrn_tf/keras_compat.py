@@ -45,12 +45,10 @@ class MultiWorkerFit:
         return logs
 
     def train_step(self, *args):  # TF: (data); JAX: (state, data) -> (logs, state)
-        out = super().train_step(*args)
-        return self._with_leading_axis(out) if self._is_multi_worker() else out
+        return self._with_leading_axis(super().train_step(*args))
 
     def test_step(self, *args):
-        out = super().test_step(*args)
-        return self._with_leading_axis(out) if self._is_multi_worker() else out
+        return self._with_leading_axis(super().test_step(*args))
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras builds from one batch that it *reduces* across replicas with an eager
