@@ -57,12 +57,51 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999):
+def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999, ema_momentum=0.0):
+    """AdamP or Adam; ``ema_momentum`` > 0 also keeps an exponential moving average of the
+    weights in the optimizer (saved with it in backups), which validation, the best
+    checkpoint and the final weights use (``averaged_weights``)."""
+    kwargs = dict(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
+    if ema_momentum:
+        if not 0.0 < ema_momentum < 1.0:
+            raise ValueError(f"ema_momentum must lie in (0, 1), got {ema_momentum}")
+        # never copied into the model during training: the model keeps training the raw weights
+        kwargs.update(use_ema=True, ema_momentum=ema_momentum, ema_overwrite_frequency=None)
     if name == "adamp":
-        return AdamP(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
+        return AdamP(**kwargs)
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
+        return keras.optimizers.Adam(**kwargs)
     raise ValueError(f"unknown optimizer {name!r}: adamp or adam")
+
+
+LOSSES = {"l1": keras.losses.MeanAbsoluteError, "l2": keras.losses.MeanSquaredError}
+
+
+def _ema_optimizer(model):
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # mixed precision's wrapper
+    if optimizer is None or not getattr(optimizer, "use_ema", False):
+        return None
+    return optimizer
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block the model holds the optimizer's moving average of its weights (when it
+    keeps one), afterwards the raw weights again; without an average it changes nothing."""
+    optimizer = _ema_optimizer(model)
+    if optimizer is None or not optimizer.built:
+        yield model
+        return
+    variables = optimizer._trainable_variables
+    raw = [keras.ops.convert_to_numpy(v) for v in variables]
+    for v, average in zip(variables, optimizer._model_variables_moving_average):
+        v.assign(average)
+    try:
+        yield model
+    finally:
+        for v, value in zip(variables, raw):
+            v.assign(value)
 
 
 def load_initial_weights(model, path, skip_tail=None):
@@ -114,7 +153,8 @@ def load_initial_weights(model, path, skip_tail=None):
 
 
 class Validation(keras.callbacks.Callback):
-    """Whole-image PSNR/SSIM (MATLAB protocol, uint8 outputs) at the end of each epoch.
+    """Whole-image PSNR/SSIM (MATLAB protocol, uint8 outputs) at the end of each epoch, of the
+    weights' moving average when the optimizer keeps one.
 
     Adds ``val_psnr`` and ``val_ssim`` to the epoch logs (for checkpointing, CSV, TensorBoard).
     """
@@ -125,6 +165,10 @@ class Validation(keras.callbacks.Callback):
         self.scale = scale
 
     def evaluate(self):
+        with averaged_weights(self.model):
+            return self._evaluate()
+
+    def _evaluate(self):
         psnrs, ssims = [], []
         for _, hr, lr in self.images:
             lr_rgb = np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr
@@ -147,7 +191,8 @@ class Validation(keras.callbacks.Callback):
 
 
 class SaveBest(keras.callbacks.Callback):
-    """Save weights and ``.keras`` (atomically) whenever ``val_psnr`` improves."""
+    """Save weights and ``.keras`` (atomically) whenever ``val_psnr`` improves (the moving
+    average when the optimizer keeps one: the weights that were validated)."""
 
     def __init__(self, directory):
         super().__init__()
@@ -163,10 +208,11 @@ class SaveBest(keras.callbacks.Callback):
         if value is None or value <= self.best:
             return
         self.best = value
-        with atomic_output(os.path.join(self.directory, "best.weights.h5")) as tmp:
-            self.model.save_weights(tmp)
-        with atomic_output(os.path.join(self.directory, "best.keras")) as tmp:
-            self.model.save(tmp, include_optimizer=False)
+        with averaged_weights(self.model):
+            with atomic_output(os.path.join(self.directory, "best.weights.h5")) as tmp:
+                self.model.save_weights(tmp)
+            with atomic_output(os.path.join(self.directory, "best.keras")) as tmp:
+                self.model.save(tmp, include_optimizer=False)
         with atomic_output(self.best_path) as tmp, open(tmp, "w") as f:
             json.dump(
                 {
@@ -203,11 +249,17 @@ def compile_model(
     decay_factor=0.5,
     max_decays=None,
     jit_compile=False,
+    loss="l1",
+    ema_momentum=0.0,
 ):
+    """Compile for training: the paper's L1 loss (``"l2"``: mean squared error, for a short
+    fine-tune at the end), the step-decay schedule, optionally a moving average of the weights."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}: {' or '.join(LOSSES)}")
     schedule = StepDecay(learning_rate, decay_steps, decay_factor, max_decays)
     model.compile(
-        optimizer=make_optimizer(optimizer, schedule),
-        loss=keras.losses.MeanAbsoluteError(),
+        optimizer=make_optimizer(optimizer, schedule, ema_momentum=ema_momentum),
+        loss=LOSSES[loss](),
         jit_compile=jit_compile,
     )
     return model
@@ -262,7 +314,8 @@ def train(config):
     """Train from a config dict (the resolved flags of ``maffsrn-train``); returns the History.
 
     Writes into ``config["model_dir"]``: ``flags.json``, ``backup/`` (resume state),
-    ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5``, ``log.csv``,
+    ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5`` (with
+    ``ema_momentum``, best and final hold the moving average), ``log.csv``,
     ``tensorboard/``. Rerunning the same command resumes from ``backup/``.
     """
     c = dict(config)
@@ -302,6 +355,8 @@ def train(config):
             c["decay_factor"],
             c.get("max_decays"),
             c.get("jit_compile", False),
+            c.get("loss", "l1"),
+            c.get("ema_momentum", 0.0),
         )
     callbacks = [StepTimer(), keras.callbacks.TerminateOnNaN()]
     if holdout or c.get("val_dir"):

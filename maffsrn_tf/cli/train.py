@@ -13,6 +13,10 @@ Usage::
     # x4 fine-tuned from a trained x2 (all layers but the scale-specific tail)
     maffsrn-train ... --scale 4 --init_weights runs/x2/best.weights.h5
 
+    # a moving average of the weights; a short L2 fine-tune at the end
+    maffsrn-train ... --ema_momentum 0.999
+    maffsrn-train ... --loss l2 --learning_rate 1e-5 --init_weights runs/x2/best.weights.h5
+
     # JAX (or PyTorch) without TensorFlow: from a pack made by maffsrn-pack
     KERAS_BACKEND=jax maffsrn-train --data_source packed --data_dir sr291.npz \
         --val_dir ../shared/data/benchmark/Set5 --scale 2 --model_dir runs/x2_jax
@@ -55,6 +59,17 @@ flags.DEFINE_integer("batch_size", 16, "Global batch size (split over replicas).
 flags.DEFINE_integer("epochs", 1000, "Epochs.")
 flags.DEFINE_integer("steps_per_epoch", 1000, "Iterations per epoch (the official code: 1000).")
 flags.DEFINE_enum("optimizer", "adamp", ["adamp", "adam"], "Optimizer.")
+flags.DEFINE_enum(
+    "loss", "l1", ["l1", "l2"], "Loss: l1 (the paper), l2 (e.g. a short fine-tune at the end)."
+)
+flags.DEFINE_float(
+    "ema_momentum",
+    0.0,
+    "Keep an exponential moving average of the weights with this momentum (e.g. 0.999; 0: "
+    "off); validation, best and final weights are then the average's.",
+    lower_bound=0.0,
+    upper_bound=0.9999,
+)
 flags.DEFINE_float("learning_rate", 2e-4, "Initial learning rate.")
 flags.DEFINE_integer(
     "decay_epochs", 200, "Multiply the learning rate by --decay_factor every this many epochs."
@@ -103,6 +118,8 @@ def resolved_config():
         "epochs": FLAGS.epochs,
         "steps_per_epoch": FLAGS.steps_per_epoch,
         "optimizer": FLAGS.optimizer,
+        "loss": FLAGS.loss,
+        "ema_momentum": FLAGS.ema_momentum,
         "learning_rate": FLAGS.learning_rate,
         "decay_epochs": FLAGS.decay_epochs,
         "decay_factor": FLAGS.decay_factor,
