@@ -154,7 +154,8 @@ def load_initial_weights(model, path, skip_tail=None):
 
 class Validation(keras.callbacks.Callback):
     """Whole-image PSNR/SSIM (MATLAB protocol, uint8 outputs) at the end of each epoch, of the
-    weights' moving average when the optimizer keeps one.
+    weights' moving average when the optimizer keeps one (the raw weights' then go to
+    ``val_psnr_raw``/``val_ssim_raw``).
 
     Adds ``val_psnr`` and ``val_ssim`` to the epoch logs (for checkpointing, CSV, TensorBoard).
     """
@@ -183,11 +184,11 @@ class Validation(keras.callbacks.Callback):
         if logs is None:
             return
         logs["val_psnr"], logs["val_ssim"] = self.evaluate()
-        print(
-            f"\nepoch {epoch + 1}: val_psnr {logs['val_psnr']:.3f} dB, "
-            f"val_ssim {logs['val_ssim']:.4f}",
-            flush=True,
-        )
+        line = f"val_psnr {logs['val_psnr']:.3f} dB, val_ssim {logs['val_ssim']:.4f}"
+        if _ema_optimizer(self.model) is not None:  # what the average adds, measured each epoch
+            logs["val_psnr_raw"], logs["val_ssim_raw"] = self._evaluate()
+            line += f" (raw weights: {logs['val_psnr_raw']:.3f} dB)"
+        print(f"\nepoch {epoch + 1}: {line}", flush=True)
 
 
 class SaveBest(keras.callbacks.Callback):

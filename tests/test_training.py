@@ -348,6 +348,13 @@ def test_moving_average_is_validated_saved_and_resumed(tmp_path):
     reference = Validation([("a", hr, lr)], 2)
     reference.set_model(averaged)
     assert validation.evaluate() == pytest.approx(reference.evaluate(), abs=1e-6)
+    logs = {}
+    validation.on_epoch_end(0, logs)
+    assert logs["val_psnr"] == pytest.approx(reference.evaluate()[0], abs=1e-6)
+    for v, r in zip(averaged.trainable_variables, raw):
+        v.assign(r)
+    assert logs["val_psnr_raw"] == pytest.approx(reference.evaluate()[0], abs=1e-6)
+    assert logs["val_psnr_raw"] != logs["val_psnr"]
     best = SaveBest(str(tmp_path))
     best.set_model(model)
     best.on_epoch_end(0, {"val_psnr": 20.0, "val_ssim": 0.5})
