@@ -106,6 +106,8 @@ def command_line(flags_dict):
         "batch_size": 16,
         "decay_factor": 0.5,
         "init_weights": "",
+        "loss": "l1",
+        "ema_momentum": 0.0,
     }
     parts = ["maffsrn-train"]
     flags_dict = dict(flags_dict)
@@ -149,7 +151,12 @@ def log_stage(log_path, steps, command, hardware, validation):
     with open(log_path) as f:
         rows = list(csv.DictReader(f))
     curve = [[(i + 1) * steps, round(float(r["val_psnr"]), 3)] for i, r in enumerate(rows)]
-    return {
+    stage = {}
+    if rows and rows[0].get("val_psnr_raw"):  # a run with a moving average logs both
+        stage["curve_raw"] = [
+            [(i + 1) * steps, round(float(r["val_psnr_raw"]), 3)] for i, r in enumerate(rows)
+        ]
+    return stage | {
         "iterations": len(rows) * steps,
         "wall_hours": round(sum(float(r["sec_per_step"]) * steps for r in rows) / 3600, 2),
         "hardware": hardware,
@@ -197,7 +204,13 @@ def plot_history(card, path):
     for i, stage in enumerate(card["history"], 1):
         if stage["curve"]:
             xs = [start + it for it, _ in stage["curve"]]
-            ax.plot(xs, [v for _, v in stage["curve"]], "o-", ms=3, label=f"stage {i}")
+            label = f"stage {i}" + (" (moving average)" if stage.get("curve_raw") else "")
+            line = ax.plot(xs, [v for _, v in stage["curve"]], "o-", ms=3, label=label)
+            if stage.get("curve_raw"):
+                ax.plot([start + it for it, _ in stage["curve_raw"]],
+                        [v for _, v in stage["curve_raw"]], "x--", ms=3,
+                        color=line[0].get_color(), alpha=0.6,
+                        label=f"stage {i} (raw weights)")  # fmt: skip
         elif stage.get("holdout_psnr_of_result"):
             ax.plot([start + stage["iterations"]], [stage["holdout_psnr_of_result"]], "s",
                     label=f"stage {i} result (had seen the holdout)")  # fmt: skip
