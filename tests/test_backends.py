@@ -60,9 +60,26 @@ elif task == "fit_packed":  # no TensorFlow: a pack, the NumPy stream, AdamP, fi
     # (no keras.utils.set_random_seed: it imports TensorFlow to seed it when installed)
     batches = PatchBatches(load_pairs(sys.argv[3], 2, patch=16), 2, patch=16, batch_size=4,
                            steps=5)
-    model = build_model("maffsrn_x2", n_ffgs=1)
-    model.compile(optimizer=AdamP(learning_rate=1e-3), loss="mae")
-    history = model.fit(batches, epochs=4, verbose=0)
+    from maffsrn_tf.training import averaged_weights, compile_model
+    model = compile_model(build_model("maffsrn_x2", n_ffgs=1), learning_rate=1e-3,
+                          ema_momentum=0.9)
+    assert isinstance(model.optimizer, AdamP)
+    numpy = lambda vs: [keras.ops.convert_to_numpy(v) for v in vs]
+    gaps = lambda a, b: max(float(np.abs(x - y).max()) for x, y in zip(a, b))
+    class Probe(keras.callbacks.Callback):  # what Validation and SaveBest see each epoch
+        def on_epoch_end(self, epoch, logs=None):
+            raw = numpy(self.model.trainable_variables)
+            with averaged_weights(self.model):
+                avg = numpy(self.model.trainable_variables)
+            averages = numpy(self.model.optimizer._model_variables_moving_average)
+            result.setdefault("swapped_in", []).append(gaps(avg, averages))
+            result.setdefault("restored", []).append(
+                gaps(raw, numpy(self.model.trainable_variables)))
+            result.setdefault("average_vs_raw", []).append(gaps(avg, raw))
+    history = model.fit(batches, epochs=4, verbose=0, callbacks=[Probe()])
+    result["final_vs_average"] = gaps(
+        numpy(model.trainable_variables),
+        numpy(model.optimizer._model_variables_moving_average))
     result["loss"] = [float(v) for v in history.history["loss"]]
     result["tensorflow_imported"] = "tensorflow" in sys.modules
 elif task == "save":
@@ -122,7 +139,8 @@ def test_fit_with_adamp_on_tf_data_under_backend(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fit_from_a_pack_without_tensorflow(backend, tmp_path):
     """The training input where only JAX or PyTorch is installed: a ``maffsrn-pack`` file
-    streamed as NumPy batches into ``fit`` with AdamP; TensorFlow is never imported."""
+    streamed as NumPy batches into ``fit`` with AdamP and a moving average of the weights;
+    TensorFlow is never imported."""
     from PIL import Image
 
     from maffsrn_tf.packed import pack
@@ -138,6 +156,11 @@ def test_fit_from_a_pack_without_tensorflow(backend, tmp_path):
     losses = result["loss"]
     assert not result["tensorflow_imported"]
     assert losses[-1] < 0.8 * losses[0], losses
+    # the moving average (--ema_momentum): swapped in for validation, the raw weights back
+    # after it, the average in the model once fit ends
+    assert max(result["swapped_in"]) == 0.0 and max(result["restored"]) == 0.0, result
+    assert min(result["average_vs_raw"]) > 1e-4, result
+    assert result["final_vs_average"] == 0.0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
