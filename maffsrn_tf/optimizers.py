@@ -24,8 +24,34 @@ def tag_channel_axis(variable, axis):
     return variable
 
 
+class WarmupAverage:
+    """Optimizer mixin: the moving average of the weights (``use_ema``) warms up.
+
+    Keras' average uses ``ema_momentum`` from the second step on, so a run that starts from
+    far-off weights (a fine-tune's fresh tail) drags them along for many thousand steps:
+    0.999 still weighs the first step by 0.61 after 500. Here step ``t`` uses
+    ``min(ema_momentum, t / (t + 10))``, the warm-up of timm's ``ModelEmaV3``: the average
+    spans about the last tenth of the run until it reaches ``ema_momentum``.
+    """
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        if not self.use_ema:
+            return
+        t = ops.cast(self.iterations, "float32")
+        momentum = ops.minimum(self.ema_momentum, t / (t + 10.0))
+        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is not None:
+                m = ops.cast(momentum, var.dtype)
+                average.assign(m * average + (1 - m) * var)
+
+
 @keras.saving.register_keras_serializable(package="maffsrn_tf")
-class AdamP(keras.optimizers.Optimizer):
+class Adam(WarmupAverage, keras.optimizers.Adam):
+    """Keras' Adam with the warmed-up moving average of ``WarmupAverage``."""
+
+
+@keras.saving.register_keras_serializable(package="maffsrn_tf")
+class AdamP(WarmupAverage, keras.optimizers.Optimizer):
     """AdamP with the reference's defaults; ``weight_decay`` is AdamP's own (decoupled) decay.
 
     Written in ``keras.ops`` only (static variable shapes, no data-dependent Python branches),

@@ -24,7 +24,7 @@ from maffsrn_tf import data as data_lib
 from maffsrn_tf import metrics
 from maffsrn_tf.keras_compat import AtomicBackupAndRestore, current_learning_rate
 from maffsrn_tf.model import build_model
-from maffsrn_tf.optimizers import AdamP
+from maffsrn_tf.optimizers import Adam, AdamP
 from maffsrn_tf.utils import atomic_output
 
 
@@ -59,8 +59,9 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999, ema_momentum=0.0):
     """AdamP or Adam; ``ema_momentum`` > 0 also keeps an exponential moving average of the
-    weights in the optimizer (saved with it in backups), which validation, the best
-    checkpoint and the final weights use (``averaged_weights``)."""
+    weights in the optimizer (saved with it in backups, warmed up as in
+    ``optimizers.WarmupAverage``), which validation, the best checkpoint and the final
+    weights use (``averaged_weights``)."""
     kwargs = dict(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
     if ema_momentum:
         if not 0.0 < ema_momentum < 1.0:
@@ -70,7 +71,7 @@ def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999, ema_momentum=0.0):
     if name == "adamp":
         return AdamP(**kwargs)
     if name == "adam":
-        return keras.optimizers.Adam(**kwargs)
+        return Adam(**kwargs)
     raise ValueError(f"unknown optimizer {name!r}: adamp or adam")
 
 
