@@ -401,19 +401,19 @@ def ship(run_dir, name, datasets, hardware):
                     psnr = evaluate_weights(name, weights_path(name), holdout)
                     old.setdefault("evaluation", {})["holdout"] = list(psnr)
                 history = [first_stage(old)]
-            if FLAGS.prior_log:
-                history.append(
-                    log_stage(
-                        FLAGS.prior_log,
-                        FLAGS.prior_steps_per_epoch,
-                        FLAGS.prior_command,
-                        hardware,
-                        validation,
-                    )  # fmt: skip
-                )
         elif FLAGS.body_from:
             source = model_card(FLAGS.body_from)
             history = [body_stage(FLAGS.body_from, source)]
+        if history is not None and FLAGS.prior_log:
+            history.append(
+                log_stage(
+                    FLAGS.prior_log,
+                    FLAGS.prior_steps_per_epoch,
+                    FLAGS.prior_command,
+                    hardware,
+                    validation,
+                )  # fmt: skip
+            )
         if history is not None:
             with open(os.path.join(run_dir, "flags.json")) as f:
                 run_flags = json.load(f)
