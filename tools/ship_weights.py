@@ -276,6 +276,7 @@ def history_lines(c):
 
 def render(cards):
     """docs/MODEL_CARD.md from the shipped cards."""
+    counts = [c.get("cumulative_iterations", c.get("total_steps", 0)) for c in cards]
     lines = [
         "# Model card: the shipped MAFFSRN weights",
         "",
@@ -286,15 +287,16 @@ def render(cards):
         "epochs of 1000 iterations (1M iterations, batch 16) on a GPU. DIV2K cannot be downloaded",
         "on the machines this package was built on, and there is no GPU: these weights were",
         "trained on the 291-image set (91 images of Yang et al. + 200 of BSD) on a 2-core CPU for",
-        "a few thousand iterations, x3 and x4 fine-tuned from the x2 model (every layer but the",
-        "scale-specific tail). They sit between FSRCNN and the paper.",
+        f"{min(counts):,} to {max(counts):,} cumulative iterations, x3 and x4 fine-tuned from",
+        "the x2 model (every layer but the scale-specific tail). They sit between FSRCNN and",
+        "the paper.",
         "",
         "**Selection.** Weights with a training history below were picked on a holdout of",
         "the training set (`splits/sr291_val.txt`, 10 BSD images left out of training): for",
-        "them Set5 and Set14 are pure test sets. The first weights (and x3/x4 until they are",
-        "retrained) were picked on Set5, so their Set5 numbers are slightly optimistic, and",
-        "they had seen the holdout images in training. To reproduce the paper, train on DIV2K",
-        "with the defaults (the paper's recipe):",
+        "them Set5 and Set14 are pure test sets. The first weights (stage 1 of x2's history,",
+        "and the earlier x3/x4) were picked on Set5, so their Set5 numbers were slightly",
+        "optimistic, and they had seen the holdout images in training. To reproduce the paper,",
+        "train on DIV2K with the defaults (the paper's recipe):",
         "",
         "```bash",
         "maffsrn-train --data_source div2k --data_dir /data/DIV2K --scale 2 --val_dir Set5 \\",
