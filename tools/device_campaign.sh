@@ -9,7 +9,8 @@
 #   bash tools/device_campaign.sh run 2 480          # scale, seconds of training
 #
 # The run continues from the shipped weights of the scale (--init_weights), validates on the
-# holdout every 1000 iterations, keeps the best weights and a backup every 500 iterations in
+# holdout every 1000 iterations (a moving average of the weights, EMA=0 for none, as measured
+# on the x3 run: README "Train"), keeps the best weights and a backup every 500 iterations in
 # $OUT/run, and stops itself after SECONDS (what it left under $OUT comes back). Ship the
 # result here with tools/ship_weights.py --append_history (see docs/MODEL_CARD.md).
 set -euo pipefail
@@ -48,7 +49,8 @@ timeout --signal=INT "$seconds" python3 -m maffsrn_tf.cli.train --data_source pa
   --data_dir .device/sr291.npz --val_dir .device/val --scale "$scale" \
   --init_weights "maffsrn_tf/weights/maffsrn_x$scale.npz" --learning_rate "${LR:-2e-4}" \
   --epochs "${EPOCHS:-1000}" --steps_per_epoch 1000 --decay_epochs "${DECAY_EPOCHS:-20}" \
-  --backup_every_steps 500 --verbose 2 --model_dir "$out/run" 2>&1 | tee "$out/train.log" \
+  --ema_momentum "${EMA:-0.999}" --backup_every_steps 500 --verbose 2 \
+  --model_dir "$out/run" 2>&1 | tee "$out/train.log" \
   || status=$?
 # a run stopped by its time limit is a normal end: its best weights and log are in $out/run
 echo "training ended with status $status after at most ${seconds}s"
