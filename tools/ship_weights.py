@@ -150,21 +150,22 @@ def log_stage(log_path, steps, command, hardware, validation):
     """One training stage from a maffsrn-train log.csv: iterations, wall time, curve."""
     with open(log_path) as f:
         rows = list(csv.DictReader(f))
-    curve = [[(i + 1) * steps, round(float(r["val_psnr"]), 3)] for i, r in enumerate(rows)]
-    stage = {}
-    if rows and rows[0].get("val_psnr_raw"):  # a run with a moving average logs both
-        stage["curve_raw"] = [
-            [(i + 1) * steps, round(float(r["val_psnr_raw"]), 3)] for i, r in enumerate(rows)
-        ]
-    return stage | {
+
+    def curve(key):
+        return [[(i + 1) * steps, round(float(r[key]), 3)] for i, r in enumerate(rows)]
+
+    stage = {
         "iterations": len(rows) * steps,
         "wall_hours": round(sum(float(r["sec_per_step"]) * steps for r in rows) / 3600, 2),
         "hardware": hardware,
         "validation": validation,
         "command": command,
-        "curve": curve,
-        "best_val_psnr": max(v for _, v in curve),
+        "curve": curve("val_psnr"),
     }
+    stage["best_val_psnr"] = max(v for _, v in stage["curve"])
+    if rows and rows[0].get("val_psnr_raw"):  # a run with a moving average logs both
+        stage["curve_raw"] = curve("val_psnr_raw")
+    return stage
 
 
 def first_stage(old):
@@ -406,17 +407,17 @@ def ship(run_dir, name, datasets, hardware):
         elif FLAGS.body_from:
             source = model_card(FLAGS.body_from)
             history = [body_stage(FLAGS.body_from, source)]
-        if history is not None and FLAGS.prior_log:
-            history.append(
-                log_stage(
-                    FLAGS.prior_log,
-                    FLAGS.prior_steps_per_epoch,
-                    FLAGS.prior_command,
-                    hardware,
-                    validation,
-                )  # fmt: skip
-            )
         if history is not None:
+            if FLAGS.prior_log:
+                history.append(
+                    log_stage(
+                        FLAGS.prior_log,
+                        FLAGS.prior_steps_per_epoch,
+                        FLAGS.prior_command,
+                        hardware,
+                        validation,
+                    )  # fmt: skip
+                )
             with open(os.path.join(run_dir, "flags.json")) as f:
                 run_flags = json.load(f)
             history.append(

@@ -15,7 +15,7 @@ Usage::
 
     # a moving average of the weights; a short L2 fine-tune at the end
     maffsrn-train ... --ema_momentum 0.999
-    maffsrn-train ... --loss l2 --learning_rate 1e-5 --init_weights runs/x2/best.weights.h5
+    maffsrn-train ... --loss l2 --learning_rate 6.25e-5 --init_weights runs/x3/best.weights.h5
 
     # JAX (or PyTorch) without TensorFlow: from a pack made by maffsrn-pack
     KERAS_BACKEND=jax maffsrn-train --data_source packed --data_dir sr291.npz \
