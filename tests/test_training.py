@@ -236,7 +236,8 @@ def train_command(tmp_path, epochs):
 
 @pytest.mark.slow
 def test_killed_run_resumes_from_backup(tmp_path):
-    make_folder(tmp_path / "train", [(64, 64), (80, 48), (48, 96)], 0)
+    # the last image (LR 12x12) is smaller than a patch: skipped, and the user is told
+    make_folder(tmp_path / "train", [(64, 64), (80, 48), (48, 96), (24, 24)], 0)
     make_folder(tmp_path / "val", [(40, 40), (32, 48)], 1)
     run = tmp_path / "run"
     meta = run / "backup" / "training_metadata.json"
@@ -257,6 +258,11 @@ def test_killed_run_resumes_from_backup(tmp_path):
         train_command(tmp_path, 4), env=ENV, capture_output=True, text=True, timeout=600
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    skipped = [line for line in resumed.stderr.splitlines() if "skipping" in line]
+    assert skipped == [
+        f"warning: skipping {tmp_path / 'train' / '3.png'}: LR 12x12 is smaller than the "
+        "16-pixel patch"
+    ], resumed.stderr[-3000:]
     final = json.loads((run / "final.json").read_text())
     assert final["iterations"] == 4 * 12  # optimizer iterations continued, not restarted
     with open(run / "log.csv") as f:

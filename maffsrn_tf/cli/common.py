@@ -4,6 +4,7 @@ No TensorFlow here: commands validate their arguments before they import it, so 
 argument costs milliseconds and prints one line.
 """
 
+import logging
 import os
 import sys
 
@@ -67,6 +68,26 @@ def quiet_native_logs():
     os.dup2(devnull, 2)
     os.close(devnull)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _show_package_warnings()
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record):
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _show_package_warnings():
+    """Our own warnings (e.g. a training image skipped for being smaller than a patch) as
+    ``warning: ...`` lines on the real stderr. absl's handler, created at import, still
+    writes to the silenced descriptor: without this they would vanish with TensorFlow's."""
+    package = logging.getLogger("maffsrn_tf")
+    for old in [h for h in package.handlers if isinstance(h.formatter, _LevelFormatter)]:
+        package.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LevelFormatter())
+    handler.setLevel(logging.WARNING)
+    package.addHandler(handler)
+    package.propagate = False
 
 
 def _print_help(module):
