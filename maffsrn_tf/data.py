@@ -41,11 +41,13 @@ def _checked_size(path):
         raise DataError(str(err)) from None
 
 
-def _keep(lr_path, lr_size, patch):
+def fits_patch(name, lr_size, patch):
+    """Whether an image whose LR is ``lr_size`` (height, width) holds a ``patch``-pixel crop;
+    when not, the user is told which image training leaves out (one warning per image)."""
     if patch and (lr_size[0] < patch or lr_size[1] < patch):
         log.warning(
             "skipping %s: LR %dx%d is smaller than the %d-pixel patch",
-            lr_path,
+            name,
             lr_size[1],
             lr_size[0],
             patch,
@@ -73,7 +75,7 @@ def div2k_pairs(root, scale, split="train", patch=None):
         hr_size, lr_size = _checked_size(hr_path), _checked_size(lr_path)
         if (hr_size[0] // scale, hr_size[1] // scale) != lr_size:
             raise DataError(f"{lr_path} is {lr_size}, expected HR {hr_size} / {scale}")
-        if _keep(lr_path, lr_size, patch):
+        if fits_patch(lr_path, lr_size, patch):
             pairs.append((lr_path, hr_path))
     return pairs
 
@@ -117,7 +119,7 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
     for i, hr_path in enumerate(files):
         h, w = _checked_size(hr_path)
         lr_size = (h // scale, w // scale)
-        if not _keep(hr_path, lr_size, patch):
+        if not fits_patch(hr_path, lr_size, patch):
             continue
         stem = os.path.splitext(os.path.basename(hr_path))[0]
         lr_path = os.path.join(cache, f"{stem}.png")

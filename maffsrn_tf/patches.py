@@ -14,16 +14,14 @@ run would have seen.
 """
 
 import hashlib
-import logging
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from maffsrn_tf.data import fits_patch
 from maffsrn_tf.images import read_rgb
 from maffsrn_tf.utils import atomic_output
-
-log = logging.getLogger("maffsrn_tf")
 
 
 def default_store_dir(cache_dir, source, path, scale):
@@ -81,10 +79,7 @@ def store_from_arrays(examples, directory, scale, patch=None, progress=True):
     entries, names = [], []
     for i, (name, lr, hr) in enumerate(examples, 1):
         lr, hr = np.asarray(lr, np.uint8), np.asarray(hr, np.uint8)
-        if patch and min(lr.shape[:2]) < patch:
-            log.warning(
-                "skipping %s: LR %s is smaller than the %d-pixel patch", name, lr.shape, patch
-            )
+        if not fits_patch(name, lr.shape[:2], patch):
             continue
         lr_npy = os.path.join(directory, f"{name}_lr.npy")
         hr_npy = os.path.join(directory, f"{name}_hr.npy")

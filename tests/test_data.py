@@ -111,7 +111,7 @@ def test_corrupt_file_stops_with_its_name(div2k):
         data.div2k_pairs(str(div2k), 4)
 
 
-def test_tfds_source_with_mock_data(tmp_path):
+def test_tfds_source_with_mock_data(tmp_path, caplog):
     tfds = pytest.importorskip("tensorflow_datasets")
 
     requested = []
@@ -139,8 +139,12 @@ def test_tfds_source_with_mock_data(tmp_path):
     for lr, hr in pairs:
         assert lr.dtype == tf.uint8 and hr.shape[0] == 2 * lr.shape[0]
         assert hr.shape[1] == 2 * lr.shape[1]
-    examples = ((str(i), lr.numpy(), hr.numpy()) for i, (lr, hr) in enumerate(pairs))
-    store = patches.store_from_arrays(examples, str(tmp_path / "store"), 2, patch=16)
+    examples = [(str(i), lr.numpy(), hr.numpy()) for i, (lr, hr) in enumerate(pairs)]
+    small = np.zeros((10, 12, 3), np.uint8), np.zeros((20, 24, 3), np.uint8)
+    store = patches.store_from_arrays(
+        examples + [("small", *small)], str(tmp_path / "store"), 2, patch=16
+    )
+    assert "skipping small: LR 12x10 is smaller than the 16-pixel patch" in caplog.text
     assert len(store) == 2 and os.path.exists(tmp_path / "store" / "complete.txt")
     assert patches.store_from_arrays(iter(()), str(tmp_path / "store"), 2) == store  # reused
     batches = patches.patch_dataset(store, 2, patch=16, batch_size=2, seed=0)
