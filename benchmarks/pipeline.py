@@ -5,7 +5,8 @@
 Prints, in one process: batches/second of the tf.data pipeline alone; training steps/second
 of ``model.fit`` on one in-memory batch (the model's own speed); training steps/second of
 ``model.fit`` fed by the real pipeline; the fixed-batch rate again with the train step
-XLA-compiled (``--jit_compile``), as a ratio to the plain step. The pipeline is not the
+XLA-compiled (``--jit_compile``), and with bfloat16 compute (Keras' ``mixed_bfloat16`` policy,
+float32 weights), each as a ratio to the plain step. The pipeline is not the
 bottleneck when it produces batches several times faster than the model consumes them and
 feeding it costs the training loop at most a few percent.
 """
@@ -14,6 +15,7 @@ import argparse
 import os
 import time
 
+import keras
 import tensorflow as tf
 
 from maffsrn_tf import data as data_lib
@@ -33,11 +35,21 @@ def pipeline_rate(dataset, batches, warmup=10):
     return batches / (time.perf_counter() - start)
 
 
-def fit_rate(model, dataset, steps):
-    model.fit(dataset, epochs=1, steps_per_epoch=5, verbose=0)  # trace + warm up
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    return steps / (time.perf_counter() - start)
+class _BatchClock(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+
+def fit_rate(model, dataset, steps, warmup=5):
+    """Steps/s of one ``fit`` call, timed from the end of its ``warmup``-th step, so that
+    tracing and the start-up of the dataset's iterator are left out."""
+    clock = _BatchClock()
+    model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[clock])
+    return steps / (clock.ends[-1] - clock.ends[warmup - 1])
 
 
 def main():
@@ -49,6 +61,7 @@ def main():
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--pipeline_batches", type=int, default=300)
     p.add_argument("--jit_steps", type=int, default=20, help="XLA steps to time (0: skip)")
+    p.add_argument("--bf16_steps", type=int, default=20, help="bfloat16 steps to time (0: skip)")
     a = p.parse_args()
     print(
         f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, x{a.scale}, batch {a.batch_size}, "
@@ -75,6 +88,17 @@ def main():
         print(
             f"training, XLA (jit_compile), fixed batch: {xla_rate:8.3f} steps/s "
             f"({model_rate / xla_rate:.2f}x the plain step's time)"
+        )
+    if a.bf16_steps:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            bf16 = compile_model(build_model(f"maffsrn_x{a.scale}"))
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        bf16_rate = fit_rate(bf16, fixed, a.bf16_steps)
+        print(
+            f"training, bfloat16 compute, fixed batch: {bf16_rate:8.3f} steps/s "
+            f"({model_rate / bf16_rate:.2f}x the plain step's time)"
         )
     print(
         f"pipeline cost in training: {100 * (1 - real_rate / model_rate):+.1f} % "
