@@ -146,11 +146,13 @@ def tiled_predict(
     max_value=255.0,
     progress=None,
 ):
-    """Upscale a float ``H x W x 3`` image in [0, 1]; returns ``out_dtype`` scaled to ``max_value``.
+    """Upscale an ``H x W x 3`` image; returns ``out_dtype`` scaled to ``max_value``.
 
-    ``tile``: LR tile size; ``None`` for the default (``DEFAULT_TILE``, or the tile of a
-    fixed-shape model), ``0`` for the whole image at once. ``progress(done, total)`` is
-    called per tile.
+    ``image``: floats in [0, 1], or integers in [0, ``max_value``] (converted one tile at a
+    time, so a large photo is never held as float32). ``tile``: LR tile size; ``None`` for the
+    default (``DEFAULT_TILE``, or the tile of a fixed-shape model), ``0`` for the whole image at
+    once. ``progress(done, total)`` is called per tile. Besides the output and the input, the
+    memory used is one strip of tile rows as float32, whatever the image size.
     """
     h, w = image.shape[:2]
     check_input_size(h, w)
@@ -175,41 +177,51 @@ def tiled_predict(
         raise ValueError(f"overlap must be in [0, tile/2): got overlap {overlap}, tile {tile}")
     exact = backend.fixed_size is not None
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
+    # A tile's blend weight is wy[row] * wx[column], so their sum over tiles is the outer
+    # product of two 1-D sums: no weight-sum image is needed.
+    wys = [_ramp(th * scale, *_overlaps(ys, r, th), scale) for r in range(len(ys))]
+    wxs = [_ramp(tw * scale, *_overlaps(xs, c, tw), scale) for c in range(len(xs))]
+    wy_sum, wx_sum = np.zeros(h * scale, np.float32), np.zeros(w * scale, np.float32)
+    for y0, wy in zip(ys, wys):
+        wy_sum[y0 * scale : (y0 + th) * scale] += wy
+    for x0, wx in zip(xs, wxs):
+        wx_sum[x0 * scale : (x0 + tw) * scale] += wx
+    to_float = None if np.issubdtype(image.dtype, np.floating) else np.float32(1.0 / max_value)
     out = np.empty((h * scale, w * scale, 3), out_dtype)
-    total, done = len(ys) * len(xs), 0
-    acc = wsum = None
-    acc_top = 0  # first output row held in the accumulator
+    acc = np.zeros((th * scale, w * scale, 3), np.float32)  # one strip, reused
+    total, done, acc_top = len(ys) * len(xs), 0, 0  # acc_top: first output row held in acc
     for r, y0 in enumerate(ys):
-        y_end = (y0 + th) * scale
-        # move rows still shared with this strip into a fresh accumulator
-        new_acc = np.zeros((y_end - y0 * scale, w * scale, 3), np.float32)
-        new_w = np.zeros((y_end - y0 * scale, w * scale, 1), np.float32)
-        if acc is not None:
+        if r:  # move the rows shared with the previous strip to the top, clear the rest
             keep = acc_top + acc.shape[0] - y0 * scale
-            if keep > 0:
-                new_acc[:keep] = acc[-keep:]
-                new_w[:keep] = wsum[-keep:]
-        acc, wsum, acc_top = new_acc, new_w, y0 * scale
-        top = ys[r - 1] + th - y0 if r > 0 else 0
-        bottom = y0 + th - ys[r + 1] if r + 1 < len(ys) else 0
-        wy = _ramp(th * scale, max(top, 0), max(bottom, 0), scale)
+            acc[: max(keep, 0)] = acc[acc.shape[0] - max(keep, 0) :]
+            acc[max(keep, 0) :] = 0
+        acc_top = y0 * scale
         for c, x0 in enumerate(xs):
             patch = image[None, y0 : y0 + th, x0 : x0 + tw]
-            sr = run_backend(backend, np.ascontiguousarray(patch, np.float32), self_ensemble)[0]
-            left = xs[c - 1] + tw - x0 if c > 0 else 0
-            right = x0 + tw - xs[c + 1] if c + 1 < len(xs) else 0
-            wgt = wy[:, None] * _ramp(tw * scale, max(left, 0), max(right, 0), scale)[None, :]
-            acc[:, x0 * scale : (x0 + tw) * scale] += sr * wgt[..., None]
-            wsum[:, x0 * scale : (x0 + tw) * scale] += wgt[..., None]
+            if to_float is None:
+                patch = np.ascontiguousarray(patch, np.float32)
+            else:
+                patch = np.multiply(patch, to_float, dtype=np.float32)
+            sr = run_backend(backend, patch, self_ensemble)[0] * wys[r][:, None, None]
+            sr *= wxs[c][None, :, None]
+            acc[:, x0 * scale : (x0 + tw) * scale] += sr
             done += 1
             if progress:
                 progress(done, total)
-        final_end = ys[r + 1] * scale if r + 1 < len(ys) else y_end
+        final_end = ys[r + 1] * scale if r + 1 < len(ys) else (y0 + th) * scale
         # finished rows, normalized in place (no full-strip temporaries: memory stays bounded)
         rows = acc[: final_end - acc_top]
-        rows /= wsum[: final_end - acc_top]
+        rows /= wy_sum[acc_top:final_end, None, None]
+        rows /= wx_sum[None, :, None]
         rows *= max_value
         np.round(rows, out=rows)
         np.clip(rows, 0, max_value, out=rows)
         out[acc_top:final_end] = rows
     return out
+
+
+def _overlaps(starts, i, size):
+    """Pixels tile ``i`` shares with its previous and next neighbour along one axis."""
+    before = starts[i - 1] + size - starts[i] if i > 0 else 0
+    after = starts[i] + size - starts[i + 1] if i + 1 < len(starts) else 0
+    return max(before, 0), max(after, 0)

@@ -83,6 +83,45 @@ def test_tiles_agree_with_whole_image(tiny):
         tiled_predict(backend, x, 2, tile=32, overlap=16)
 
 
+class _Nearest:
+    """A stand-in model with a known answer: nearest-neighbour upscaling (any size, or fixed)."""
+
+    scale = 3
+
+    def __init__(self, fixed=None):
+        self.fixed_size = (fixed, fixed) if fixed else None
+        self.calls = 0
+
+    def __call__(self, x):
+        assert x.dtype == np.float32 and x.ndim == 4
+        if self.fixed_size:
+            assert x.shape[1:3] == self.fixed_size
+        self.calls += 1
+        return np.repeat(np.repeat(x, 3, 1), 3, 2)
+
+
+@pytest.mark.parametrize(
+    "fixed, tile, overlap", [(None, 13, 0), (None, 20, 6), (None, 48, 12), (40, 40, 8)]
+)
+def test_blended_tiles_reproduce_the_model_exactly(fixed, tile, overlap):
+    # overlapping tiles of one model output, blended, are that output: the blend weights of
+    # every pixel are normalized (for 8- and 16-bit integer input and float input; the
+    # fixed-shape model's 40-pixel tiles cover some pixels three times, where ramps cross)
+    img = photo(75, 77)
+    want = np.repeat(np.repeat(img, 3, 0), 3, 1)
+    backend = _Nearest(fixed)
+    got = tiled_predict(backend, img, 3, tile, overlap)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+    assert backend.calls == len(tile_layout(75, tile, overlap, bool(fixed))[1]) * len(
+        tile_layout(77, tile, overlap, bool(fixed))[1]
+    )
+    np.testing.assert_array_equal(tiled_predict(backend, img / 255.0, 3, tile, overlap), want)
+    deep = img.astype(np.uint16) * 257
+    got16 = tiled_predict(backend, deep, 3, tile, overlap, out_dtype=np.uint16, max_value=65535.0)
+    np.testing.assert_array_equal(got16, want.astype(np.uint16) * 257)
+
+
 @pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])
 def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
     for length in [13, 47, tile, tile + 1, 2 * tile - overlap, 2 * tile, 719, 1280, 4001]:

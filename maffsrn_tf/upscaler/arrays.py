@@ -114,13 +114,13 @@ def upscale(
     rgb = np.repeat(color.reshape(*color.shape[:2], 1), 3, -1) if gray else color
     h, w = rgb.shape[:2]
     pad_h, pad_w = max(0, MIN_INPUT_SIZE - h), max(0, MIN_INPUT_SIZE - w)
-    x = np.multiply(rgb, np.float32(1.0 / top), dtype=np.float32)
     if pad_h or pad_w:
-        x = np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    out = tiled_predict(b, x, scale, tile, overlap, self_ensemble, array.dtype, top, progress)
+        rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    out = tiled_predict(b, rgb, scale, tile, overlap, self_ensemble, array.dtype, top, progress)
     out = out[: h * scale, : w * scale]
     if gray:
-        out = np.round(out.astype(np.float32).mean(-1)).astype(array.dtype)
+        # the rounded mean of the three channels, in integers: sum/3 is never halfway
+        out = ((out.sum(-1, dtype=np.uint32) + 1) // 3).astype(array.dtype)
     if alpha is not None:
         a = _resize_channel(alpha, scale)
         out = np.dstack([out, a])
