@@ -1,5 +1,6 @@
 """maffsrn-upscale: image kinds, tiling, and bad input (clear error, exit code, no damage)."""
 
+import importlib.util
 import io
 import os
 import struct
@@ -90,6 +91,7 @@ class _Nearest:
 
     def __init__(self, fixed=None):
         self.fixed_size = (fixed, fixed) if fixed else None
+        self.fixed = fixed  # the standalone script's name for it
         self.calls = 0
 
     def __call__(self, x):
@@ -98,6 +100,11 @@ class _Nearest:
             assert x.shape[1:3] == self.fixed_size
         self.calls += 1
         return np.repeat(np.repeat(x, 3, 1), 3, 2)
+
+
+class _Nearest3D(_Nearest):
+    def __call__(self, x):  # the standalone script's models drop the batch axis
+        return super().__call__(x)[0]
 
 
 @pytest.mark.parametrize(
@@ -120,6 +127,13 @@ def test_blended_tiles_reproduce_the_model_exactly(fixed, tile, overlap):
     deep = img.astype(np.uint16) * 257
     got16 = tiled_predict(backend, deep, 3, tile, overlap, out_dtype=np.uint16, max_value=65535.0)
     np.testing.assert_array_equal(got16, want.astype(np.uint16) * 257)
+    # the standalone tflite/run_tflite.py blends the same way
+    spec = importlib.util.spec_from_file_location("run_tflite", f"{ROOT}/tflite/run_tflite.py")
+    standalone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standalone)
+    np.testing.assert_array_equal(
+        standalone.upscale_rgb(_Nearest3D(fixed), img, tile, overlap), want
+    )
 
 
 @pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])

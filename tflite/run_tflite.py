@@ -73,44 +73,67 @@ def ramp(n, before, after, scale):
     return w
 
 
+def overlaps(starts, i, size):
+    """Pixels tile ``i`` shares with its previous and next neighbour along one axis."""
+    before = starts[i - 1] + size - starts[i] if i else 0
+    after = starts[i] + size - starts[i + 1] if i + 1 < len(starts) else 0
+    return max(before, 0), max(after, 0)
+
+
+def weight_sums(length, size, starts, scale):
+    """Per-pixel ramps of each tile along one axis, and their sum over the tiles (a tile's
+    weight is row ramp x column ramp, so the 2-D sum is the outer product of two such sums)."""
+    ramps = [ramp(size * scale, *overlaps(starts, i, size), scale) for i in range(len(starts))]
+    total = np.zeros(length * scale, np.float32)
+    for start, w in zip(starts, ramps):
+        total[start * scale : (start + size) * scale] += w
+    return ramps, total
+
+
 def upscale_rgb(model, rgb, tile=320, overlap=24):
-    """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled."""
+    """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled; holds the input and output as uint8 and
+    one strip of tile rows as float32."""
     h0, w0 = rgb.shape[:2]
     least = model.fixed or MIN_SIZE
-    x = rgb.astype(np.float32) / 255.0
-    x = np.pad(x, ((0, max(0, least - h0)), (0, max(0, least - w0)), (0, 0)), mode="edge")
+    x = np.pad(rgb, ((0, max(0, least - h0)), (0, max(0, least - w0)), (0, 0)), mode="edge")
     h, w = x.shape[:2]
     tile = model.fixed or min(tile, max(h, w))
     if 2 * overlap >= tile:
         raise ValueError(f"--overlap must be below half the tile ({tile})")
     exact = bool(model.fixed)
     (th, ys), (tw, xs) = layout(h, tile, overlap, exact), layout(w, tile, overlap, exact)
-    scale, out, acc, acc_top = None, None, None, 0
+    scale = out = acc = None
+    acc_top = 0  # first output row held in the strip buffer
     for r, y0 in enumerate(ys):
+        if acc is not None:  # move rows shared with the previous strip up, clear the rest
+            keep = max(acc_top + acc.shape[0] - y0 * scale, 0)
+            acc[:keep] = acc[acc.shape[0] - keep :]
+            acc[keep:] = 0
+        acc_top = y0 * scale if scale else 0
         for c, x0 in enumerate(xs):
-            sr = model(np.ascontiguousarray(x[None, y0 : y0 + th, x0 : x0 + tw]))
-            if scale is None:
+            lr = np.multiply(
+                x[None, y0 : y0 + th, x0 : x0 + tw], np.float32(1 / 255), dtype=np.float32
+            )
+            sr = model(lr)
+            if scale is None:  # the first tile tells the scale
                 scale = sr.shape[0] // th
                 out = np.empty((h * scale, w * scale, 3), np.uint8)
-            if c == 0:  # start a strip; carry over rows shared with the previous one
-                strip = np.zeros((th * scale, w * scale, 4), np.float32)
-                if acc is not None:
-                    keep = acc_top + acc.shape[0] - y0 * scale
-                    if keep > 0:
-                        strip[:keep] = acc[-keep:]
-                acc, acc_top = strip, y0 * scale
-                top = ys[r - 1] + th - y0 if r else 0
-                bottom = y0 + th - ys[r + 1] if r + 1 < len(ys) else 0
-                wy = ramp(th * scale, top, bottom, scale)
-            left = xs[c - 1] + tw - x0 if c else 0
-            right = x0 + tw - xs[c + 1] if c + 1 < len(xs) else 0
-            wgt = wy[:, None] * ramp(tw * scale, left, right, scale)[None]
-            acc[:, x0 * scale : (x0 + tw) * scale, :3] += sr * wgt[..., None]
-            acc[:, x0 * scale : (x0 + tw) * scale, 3] += wgt
+                acc = np.zeros((th * scale, w * scale, 3), np.float32)
+                (wys, wy_sum), (wxs, wx_sum) = (
+                    weight_sums(h, th, ys, scale),
+                    weight_sums(w, tw, xs, scale),
+                )
+            weighted = sr * wys[r][:, None, None]
+            weighted *= wxs[c][None, :, None]
+            acc[:, x0 * scale : (x0 + tw) * scale] += weighted
         end = ys[r + 1] * scale if r + 1 < len(ys) else (y0 + th) * scale
-        rows = acc[: end - acc_top]
-        done = rows[..., :3] / rows[..., 3:]
-        out[acc_top:end] = np.clip(np.round(done * 255), 0, 255).astype(np.uint8)
+        rows = acc[: end - acc_top]  # finished rows, normalized in place
+        rows /= wy_sum[acc_top:end, None, None]
+        rows /= wx_sum[None, :, None]
+        rows *= 255
+        np.round(rows, out=rows)
+        np.clip(rows, 0, 255, out=rows)
+        out[acc_top:end] = rows
         print(f"\rrows {end}/{h * scale}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return out[: h0 * scale, : w0 * scale]
@@ -126,7 +149,7 @@ def upscale_image(model, image, tile=320, overlap=24):
     sr = upscale_rgb(model, rgb, tile, overlap)
     mode = "RGB"
     if gray:
-        sr, mode = np.round(sr.mean(-1)).astype(np.uint8), "L"
+        sr, mode = ((sr.sum(-1, dtype=np.uint16) + 1) // 3).astype(np.uint8), "L"  # rounded mean
     result = Image.fromarray(sr, mode)
     if has_alpha:
         alpha = rgba.getchannel("A").resize(result.size, Image.BICUBIC)
