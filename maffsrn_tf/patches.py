@@ -15,6 +15,7 @@ run would have seen.
 
 import hashlib
 import os
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -94,9 +95,29 @@ def store_from_arrays(examples, directory, scale, patch=None, progress=True):
     return entries
 
 
+_layouts = {}  # (store file, mtime, size) -> (dtype, shape, data offset)
+_layouts_lock = threading.Lock()
+
+
+def _mapped(path):
+    """Read-only memory map of a store file. Its ``.npy`` header is parsed once per file
+    version and under a lock: the header parser (``ast``) is not thread-safe in CPython 3.11,
+    and tf.data reads patches from several threads (a training run on 3.11 died in its sixth
+    epoch with "SystemError: AST constructor recursion depth mismatch" inside ``np.load``)."""
+    st = os.stat(path)
+    key = path, st.st_mtime_ns, st.st_size
+    layout = _layouts.get(key)
+    if layout is None:
+        with _layouts_lock:
+            m = np.load(path, mmap_mode="r")
+            layout = _layouts[key] = (m.dtype, m.shape, m.offset)
+    dtype, shape, offset = layout
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
 def _read_window(lr_path, hr_path, y, x, patch, scale):
-    lr = np.load(lr_path.decode(), mmap_mode="r")
-    hr = np.load(hr_path.decode(), mmap_mode="r")
+    lr = _mapped(lr_path.decode())
+    hr = _mapped(hr_path.decode())
     hp = patch * scale
     return (
         np.array(lr[y : y + patch, x : x + patch]),

@@ -192,6 +192,28 @@ def test_resumed_stream_continues_where_the_run_stopped(div2k):
     assert not np.array_equal(full[0], full[5])  # not a replay of the first batches
 
 
+def test_patch_reads_parse_each_store_header_once(div2k, monkeypatch):
+    """tf.data reads patches from several threads; the ``.npy`` header parser (``ast``) is not
+    thread-safe in CPython 3.11, so each file's header is parsed once, not once per patch."""
+    import ast
+
+    store = patches.store_from_files(
+        data.div2k_pairs(str(div2k), SCALE, patch=16), str(div2k / "store"), SCALE
+    )
+    parses = []
+    real = ast.literal_eval
+    monkeypatch.setattr(ast, "literal_eval", lambda s: parses.append(s) or real(s))
+    batches = list(patches.patch_dataset(store, SCALE, 16, 8, seed=1).take(12))
+    assert len(batches) == 12 and 0 < len(parses) <= 2 * len(store)  # 96 patches, 3 images
+    # a store file rewritten with another shape is mapped with its new header
+    path = str(div2k / "store" / "again.npy")
+    np.save(path, np.zeros((4, 5, 3), np.uint8))
+    assert patches._mapped(path).shape == (4, 5, 3)
+    os.remove(path)
+    np.save(path, np.ones((6, 7, 3), np.uint8))
+    np.testing.assert_array_equal(patches._mapped(path), np.ones((6, 7, 3), np.uint8))
+
+
 def test_resume_epoch_reads_the_backup(tmp_path):
     from maffsrn_tf.distribute import resume_epoch
 
