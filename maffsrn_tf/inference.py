@@ -177,25 +177,19 @@ def tiled_predict(
         raise ValueError(f"overlap must be in [0, tile/2): got overlap {overlap}, tile {tile}")
     exact = backend.fixed_size is not None
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
-    # A tile's blend weight is wy[row] * wx[column], so their sum over tiles is the outer
-    # product of two 1-D sums: no weight-sum image is needed.
-    wys = [_ramp(th * scale, *_overlaps(ys, r, th), scale) for r in range(len(ys))]
-    wxs = [_ramp(tw * scale, *_overlaps(xs, c, tw), scale) for c in range(len(xs))]
-    wy_sum, wx_sum = np.zeros(h * scale, np.float32), np.zeros(w * scale, np.float32)
-    for y0, wy in zip(ys, wys):
-        wy_sum[y0 * scale : (y0 + th) * scale] += wy
-    for x0, wx in zip(xs, wxs):
-        wx_sum[x0 * scale : (x0 + tw) * scale] += wx
+    (wys, wy_sum), (wxs, wx_sum) = (
+        _blend_weights(h, th, ys, scale),
+        _blend_weights(w, tw, xs, scale),
+    )
     to_float = None if np.issubdtype(image.dtype, np.floating) else np.float32(1.0 / max_value)
     out = np.empty((h * scale, w * scale, 3), out_dtype)
-    acc = np.zeros((th * scale, w * scale, 3), np.float32)  # one strip, reused
-    total, done, acc_top = len(ys) * len(xs), 0, 0  # acc_top: first output row held in acc
+    acc = np.zeros((th * scale, w * scale, 3), np.float32)  # one strip of output rows, reused
+    total, done = len(ys) * len(xs), 0
     for r, y0 in enumerate(ys):
         if r:  # move the rows shared with the previous strip to the top, clear the rest
-            keep = acc_top + acc.shape[0] - y0 * scale
-            acc[: max(keep, 0)] = acc[acc.shape[0] - max(keep, 0) :]
-            acc[max(keep, 0) :] = 0
-        acc_top = y0 * scale
+            keep = _overlaps(ys, r, th)[0] * scale
+            acc[:keep] = acc[acc.shape[0] - keep :]
+            acc[keep:] = 0
         for c, x0 in enumerate(xs):
             patch = image[None, y0 : y0 + th, x0 : x0 + tw]
             if to_float is None:
@@ -208,16 +202,26 @@ def tiled_predict(
             done += 1
             if progress:
                 progress(done, total)
-        final_end = ys[r + 1] * scale if r + 1 < len(ys) else (y0 + th) * scale
-        # finished rows, normalized in place (no full-strip temporaries: memory stays bounded)
-        rows = acc[: final_end - acc_top]
-        rows /= wy_sum[acc_top:final_end, None, None]
+        # finished rows (up to the next strip), normalized in place: memory stays bounded
+        top, end = y0 * scale, (ys[r + 1] if r + 1 < len(ys) else y0 + th) * scale
+        rows = acc[: end - top]
+        rows /= wy_sum[top:end, None, None]
         rows /= wx_sum[None, :, None]
         rows *= max_value
         np.round(rows, out=rows)
         np.clip(rows, 0, max_value, out=rows)
-        out[acc_top:final_end] = rows
+        out[top:end] = rows
     return out
+
+
+def _blend_weights(length, size, starts, scale):
+    """Per-tile ramps along one axis and their sum over the tiles. A tile's blend weight is
+    row ramp x column ramp, so the 2-D weight sum is the outer product of two such sums."""
+    ramps = [_ramp(size * scale, *_overlaps(starts, i, size), scale) for i in range(len(starts))]
+    total = np.zeros(length * scale, np.float32)
+    for start, ramp in zip(starts, ramps):
+        total[start * scale : (start + size) * scale] += ramp
+    return ramps, total
 
 
 def _overlaps(starts, i, size):

@@ -39,7 +39,7 @@ def _save(path, array):
 
 
 def _entry(lr_path, hr_path):
-    h, w = np.load(lr_path, mmap_mode="r").shape[:2]
+    h, w = _mapped(lr_path).shape[:2]
     return lr_path, hr_path, h, w
 
 

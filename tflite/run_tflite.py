@@ -103,13 +103,11 @@ def upscale_rgb(model, rgb, tile=320, overlap=24):
     exact = bool(model.fixed)
     (th, ys), (tw, xs) = layout(h, tile, overlap, exact), layout(w, tile, overlap, exact)
     scale = out = acc = None
-    acc_top = 0  # first output row held in the strip buffer
     for r, y0 in enumerate(ys):
-        if acc is not None:  # move rows shared with the previous strip up, clear the rest
-            keep = max(acc_top + acc.shape[0] - y0 * scale, 0)
+        if r:  # move rows shared with the previous strip up, clear the rest
+            keep = overlaps(ys, r, th)[0] * scale
             acc[:keep] = acc[acc.shape[0] - keep :]
             acc[keep:] = 0
-        acc_top = y0 * scale if scale else 0
         for c, x0 in enumerate(xs):
             lr = np.multiply(
                 x[None, y0 : y0 + th, x0 : x0 + tw], np.float32(1 / 255), dtype=np.float32
@@ -126,14 +124,14 @@ def upscale_rgb(model, rgb, tile=320, overlap=24):
             weighted = sr * wys[r][:, None, None]
             weighted *= wxs[c][None, :, None]
             acc[:, x0 * scale : (x0 + tw) * scale] += weighted
-        end = ys[r + 1] * scale if r + 1 < len(ys) else (y0 + th) * scale
-        rows = acc[: end - acc_top]  # finished rows, normalized in place
-        rows /= wy_sum[acc_top:end, None, None]
+        top, end = y0 * scale, (ys[r + 1] if r + 1 < len(ys) else y0 + th) * scale
+        rows = acc[: end - top]  # finished rows, normalized in place
+        rows /= wy_sum[top:end, None, None]
         rows /= wx_sum[None, :, None]
         rows *= 255
         np.round(rows, out=rows)
         np.clip(rows, 0, 255, out=rows)
-        out[acc_top:end] = rows
+        out[top:end] = rows
         print(f"\rrows {end}/{h * scale}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return out[: h0 * scale, : w0 * scale]
