@@ -2,7 +2,9 @@
 
 Sublayers are named after the official modules (``conv01``, ``reduce_channels``, ``tail_k3``
 ...) so that porting a PyTorch state dict is a name map (see ``maffsrn_tf.porting``).
-Every layer here works on NHWC tensors and on dynamic height and width.
+Every layer here works on NHWC tensors and on dynamic height and width. The building blocks
+they share are in ``maffsrn_tf.convolutions`` (PyTorch-initialized and weight-normed
+convolutions) and ``maffsrn_tf.resampling`` (pixel shuffle, bicubic and nearest upsampling).
 
 Each composite layer writes its forward pass once, as a static function of its parts
 (``_attend``, ``_combine``, ``_fuse``); ``call()`` passes the Keras sublayers and
@@ -12,142 +14,29 @@ The TFLite export (``maffsrn_tf.export``) is built from ``MAFFSRN.folded()``, so
 inference graph cannot drift from the training graph.
 
 Backends: ``call()`` is written in ``keras.ops`` and runs under TensorFlow, JAX and PyTorch
-(``tests/test_backends.py``). The TensorFlow-only pieces are the export's: ``fold_conv``,
-``nearest_resize`` and ``height_width`` (one TFLite builtin each), imported lazily, so this
-module imports without TensorFlow.
+(``tests/test_backends.py``). Only ``folded()`` needs TensorFlow (imported lazily), so this
+module imports without it.
 """
 
 import functools
-import math
 
 import keras
 import numpy as np
 from keras import ops
 
-from maffsrn_tf.presets import MIN_INPUT_SIZE
+from maffsrn_tf.convolutions import (
+    WeightNormConv2D,
+    as_numpy,
+    conv2d,
+    conv_weights,
+    fold_conv,
+    torch_bias_initializer,
+    torch_kernel_initializer,
+)
+from maffsrn_tf.presets import MIN_INPUT_SIZE, PACKAGE
+from maffsrn_tf.resampling import PixelShuffle, nearest_gather, nearest_resize
 
-PACKAGE = "maffsrn_tf"
 LEAKY_SLOPE = 0.05  # activation('lrelu') of the official code
-
-
-def _np(value):
-    return np.asarray(keras.ops.convert_to_numpy(value), np.float32)
-
-
-def conv_weights(layer):
-    """(kernel, bias) as float32 NumPy arrays; a weight-normed kernel is evaluated once."""
-    kernel = layer.effective_kernel() if hasattr(layer, "effective_kernel") else layer.kernel
-    return _np(kernel), _np(layer.bias)
-
-
-def fold_conv(layer, kernel=None, bias=None):
-    """A plain-TF function computing ``layer`` (Conv2D, DepthwiseConv2D or WeightNormConv2D)
-    with frozen weights (``kernel``/``bias`` replace the layer's own when given).
-
-    The weights are NumPy arrays turned into graph constants when the function is traced.
-    """
-    import tensorflow as tf
-
-    if kernel is None:
-        kernel, bias = conv_weights(layer)
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-
-        def depthwise(x):
-            y = tf.nn.depthwise_conv2d(x, tf.constant(kernel), [1, 1, 1, 1], "SAME")
-            return tf.nn.bias_add(y, tf.constant(bias))
-
-        return depthwise
-    stride = getattr(layer, "strides", (1, 1))[0]
-    padding = getattr(layer, "padding", "same").upper()
-    dilation = getattr(layer, "dilation_rate", (1, 1))[0]
-
-    def conv(x):
-        y = tf.nn.conv2d(x, tf.constant(kernel), stride, padding, dilations=dilation)
-        return tf.nn.bias_add(y, tf.constant(bias))
-
-    return conv
-
-
-def torch_kernel_initializer():
-    """PyTorch's default conv init (kaiming_uniform with a=sqrt(5)): U(+-1/sqrt(fan_in))."""
-    return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def torch_bias_initializer(fan_in):
-    """PyTorch's default conv bias init: U(+-1/sqrt(fan_in))."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.initializers.RandomUniform(-bound, bound)
-
-
-def conv2d(filters, kernel_size, name, in_channels, dilation=1):
-    """A stride-1 conv with symmetric zero padding, as ``nn.Conv2d(padding=k//2*d)``."""
-    return keras.layers.Conv2D(
-        filters,
-        kernel_size,
-        padding="same",
-        dilation_rate=dilation,
-        kernel_initializer=torch_kernel_initializer(),
-        bias_initializer=torch_bias_initializer(in_channels * kernel_size**2),
-        name=name,
-    )
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class WeightNormConv2D(keras.layers.Layer):
-    """Conv2D with PyTorch ``weight_norm`` semantics: ``w = g * v / ||v||`` per output channel.
-
-    ``v`` is stored as a Keras kernel (HWIO) and ``g`` with shape ``(filters,)``. As in
-    PyTorch, ``g`` starts at ``||v||`` so that the initial effective kernel equals ``v``.
-    Stride 1, symmetric "same" padding (all uses in MAFFSRN are stride 1, odd kernels).
-    """
-
-    def __init__(self, filters, kernel_size, use_bias=True, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.use_bias = use_bias
-
-    def build(self, input_shape):
-        in_channels = input_shape[-1]
-        k = self.kernel_size
-        self.v = self.add_weight(
-            name="v",
-            shape=(k, k, in_channels, self.filters),
-            initializer=torch_kernel_initializer(),
-        )
-        v_norm = np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(self.v)), axis=(0, 1, 2)))
-        self.g = self.add_weight(
-            name="g",
-            shape=(self.filters,),
-            initializer=keras.initializers.Constant(v_norm),
-        )
-        self.g.adamp_channel_axis = 0  # AdamP: one output channel per entry, like (O,1,1,1)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=torch_bias_initializer(in_channels * k * k),
-            )
-
-    def effective_kernel(self):
-        """The kernel the convolution actually uses, ``g * v / ||v||`` (HWIO)."""
-        norm = ops.sqrt(ops.sum(ops.square(self.v), axis=(0, 1, 2)))
-        return self.v * (self.g / norm)
-
-    def call(self, x):
-        y = ops.conv(x, self.effective_kernel(), strides=1, padding="same")
-        if self.bias is not None:
-            y = y + self.bias
-        return y
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, use_bias=self.use_bias)
-        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -202,151 +91,6 @@ class ChannelShuffle(keras.layers.Layer):
         config = super().get_config()
         config.update(groups=self.groups)
         return config
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class PixelShuffle(keras.layers.Layer):
-    """Sub-pixel upsampling, ``depth_to_space`` (TFLite builtin DEPTH_TO_SPACE under TF).
-
-    Channel order is TF's ``(i * r + j) * C + c``; ported PyTorch tails are permuted to it.
-    """
-
-    def __init__(self, scale, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = scale
-
-    def call(self, x):
-        return ops.depth_to_space(x, self.scale)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(scale=self.scale)
-        return config
-
-
-def torch_bicubic_phase_weights(scale, a=-0.75):
-    """Taps of PyTorch's bicubic upsampling (align_corners=False) for an integer scale.
-
-    Returns a ``(scale, 5)`` array: output phase ``p`` of source pixel ``k`` is
-    ``sum_t w[p, t] * x[k - 2 + t]`` (indices clamped at the borders).
-    """
-
-    def cubic(d):
-        d = abs(d)
-        if d <= 1:
-            return ((a + 2) * d - (a + 3)) * d * d + 1
-        if d < 2:
-            return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-        return 0.0
-
-    weights = np.zeros((scale, 5), np.float64)
-    for p in range(scale):
-        src = (p + 0.5) / scale - 0.5  # relative to k
-        base = math.floor(src)
-        t = src - base
-        for m in range(-1, 3):
-            weights[p, base + m + 2] += cubic(m - t)
-    return weights
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class BicubicUpsample(keras.layers.Layer):
-    """PyTorch ``interpolate(mode='bicubic', align_corners=False)`` by an integer factor.
-
-    Built from TFLite builtin ops only: edge replication by slicing and concatenation
-    (PyTorch clamps out-of-range taps), one fixed 5x5 convolution producing the
-    ``scale**2`` phases of each colour channel, and ``depth_to_space``.
-    ``tf.image.resize(..., 'bicubic')`` uses a different kernel and has no TFLite builtin.
-    """
-
-    def __init__(self, scale, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = scale
-
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        s = self.scale
-        w = torch_bicubic_phase_weights(s)
-        kernel = np.zeros((5, 5, channels, s * s * channels), np.float32)
-        for i in range(s):
-            for j in range(s):
-                for c in range(channels):
-                    kernel[:, :, c, (i * s + j) * channels + c] = np.outer(w[i], w[j])
-        self.coefficients = kernel  # fixed (NumPy), not a weight
-
-    @staticmethod
-    def _replicate_pad(x):
-        for axis in (1, 2):
-            first = x[:, :1] if axis == 1 else x[:, :, :1]
-            last = x[:, -1:] if axis == 1 else x[:, :, -1:]
-            x = ops.concatenate([first, first, x, last, last], axis=axis)
-        return x
-
-    def call(self, x):
-        kernel = ops.cast(self.coefficients, x.dtype)
-        y = ops.conv(self._replicate_pad(x), kernel, strides=1, padding="valid")
-        return ops.depth_to_space(y, self.scale)
-
-    def folded(self, kernels=None):
-        """The upsampling *before* ``depth_to_space`` (the phases), as a plain-TF function.
-
-        ``kernels``: kernels that sum to ``self.coefficients`` (the export splits it so that
-        int8 quantization stays exact), each applied as its own convolution.
-        """
-        import tensorflow as tf
-
-        kernels = [self.coefficients] if kernels is None else kernels
-
-        def phases(x):
-            padded = self._replicate_pad(x)
-            return sum(tf.nn.conv2d(padded, tf.constant(k), 1, "VALID") for k in kernels)
-
-        return phases
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(scale=self.scale)
-        return config
-
-
-def height_width(x):
-    """``[height, width]`` of an NHWC tensor as a GATHER of its SHAPE (TensorFlow, export):
-    TFLite evaluates that pair when tensors are allocated, so a resized dynamic model plans
-    every tensor in its arena (a SLICE of the SHAPE is evaluated only when the model runs,
-    and leaves every tensor after the first ESA dynamic)."""
-    import tensorflow as tf
-
-    return tf.gather(tf.shape(x), [1, 2])
-
-
-def nearest_resize(x, like):
-    """PyTorch's legacy 'nearest' upsampling of ``x`` to ``like``'s height and width: source
-    index ``floor(dst * in / out)`` in float32 (TensorFlow, export).
-
-    TF's ``half_pixel_centers=False`` resize computes exactly that, as one TFLite builtin
-    (RESIZE_NEAREST_NEIGHBOR). XLA has no kernel for its gradient.
-    """
-    import tensorflow as tf
-
-    return tf.raw_ops.ResizeNearestNeighbor(
-        images=x, size=height_width(like), align_corners=False, half_pixel_centers=False
-    )
-
-
-def nearest_gather(x, like):
-    """``nearest_resize`` in ``keras.ops`` as two index gathers: the same values on every
-    backend, and a gradient (a scatter-add) that XLA compiles, so ``jit_compile`` training
-    works; used by the Keras layers."""
-
-    def indices(n_in, n_out):
-        ratio = ops.cast(n_in, "float32") / ops.cast(n_out, "float32")
-        src = ops.floor(ops.cast(ops.arange(n_out), "float32") * ratio)
-        return ops.minimum(ops.cast(src, "int32"), n_in - 1)
-
-    _, h_in, w_in, _ = ops.shape(x)
-    _, h_out, w_out, _ = ops.shape(like)
-    x = ops.take(x, indices(h_in, h_out), axis=1)
-    return ops.take(x, indices(w_in, w_out), axis=2)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -603,10 +347,10 @@ class FFG(keras.layers.Layer):
                 folded = np.zeros_like(kernel)
                 folded[:, :, self.shuffle.permutation(kernel.shape[2]), :] = kernel
             if k == len(self.reductions) - 1:
-                res = float(_np(self.res_scale.scale)[0])
+                res = float(as_numpy(self.res_scale.scale)[0])
                 folded, bias = folded * res, bias * res
             reductions.append(fold_conv(layer, folded, bias))
-        x_scale = float(_np(self.x_scale.scale)[0])
+        x_scale = float(as_numpy(self.x_scale.scale)[0])
         return functools.partial(
             self._fuse,
             blocks=[block.folded() for block in self.blocks],
@@ -681,7 +425,7 @@ class Tail(keras.layers.Layer):
         skip): one 5x5 conv, the λ-weighted 3x3 kernel zero-padded into the 5x5 one."""
         k3, b3 = conv_weights(self.tail_k3)
         k5, b5 = conv_weights(self.tail_k5)
-        l3, l5 = float(_np(self.scale_k3.scale)[0]), float(_np(self.scale_k5.scale)[0])
+        l3, l5 = float(as_numpy(self.scale_k3.scale)[0]), float(as_numpy(self.scale_k5.scale)[0])
         kernel = l5 * k5
         kernel[1:4, 1:4] += l3 * k3
         return fold_conv(self.tail_k5, kernel, l3 * b3 + l5 * b5)

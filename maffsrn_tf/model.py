@@ -8,9 +8,11 @@ import json
 
 import keras
 
+from maffsrn_tf.convolutions import WeightNormConv2D, fold_conv
 from maffsrn_tf.keras_compat import MultiWorkerFit
-from maffsrn_tf.layers import FFG, PACKAGE, BicubicUpsample, Tail, WeightNormConv2D, fold_conv
-from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size, preset_config
+from maffsrn_tf.layers import FFG, Tail
+from maffsrn_tf.presets import MIN_INPUT_SIZE, PACKAGE, check_input_size, preset_config
+from maffsrn_tf.resampling import BicubicUpsample
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -7,6 +7,9 @@ with it before they import TensorFlow.
 
 SCALES = (2, 3, 4)
 
+# the package under which the layers and models are registered for Keras serialization
+PACKAGE = "maffsrn_tf"
+
 # ESA's stride-2 conv followed by its 7x7/3 max-pool needs at least 13 pixels per side.
 MIN_INPUT_SIZE = 13
 

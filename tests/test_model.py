@@ -9,7 +9,7 @@ import tensorflow as tf
 from conftest import shared_path
 
 import maffsrn_tf
-from maffsrn_tf import layers
+from maffsrn_tf import convolutions, layers, resampling
 from maffsrn_tf.model import build_model
 from maffsrn_tf.presets import PRESETS
 from maffsrn_tf.profiling import profile
@@ -110,7 +110,7 @@ def test_bicubic_skip_matches_pytorch_formula():
     rng = np.random.default_rng(1)
     x = rng.random((1, 7, 9, 2)).astype(np.float64)
     for s in (2, 3, 4):
-        layer = layers.BicubicUpsample(s)
+        layer = resampling.BicubicUpsample(s)
         got = layer(tf.constant(x, tf.float32)).numpy()[0]
 
         def axis_weights(n_in, s=s):
@@ -141,7 +141,7 @@ def test_channel_shuffle_matches_official_order():
 
 
 def test_weight_norm_starts_at_v_and_follows_g():
-    layer = layers.WeightNormConv2D(4, 3)
+    layer = convolutions.WeightNormConv2D(4, 3)
     layer.build((None, None, None, 2))
     np.testing.assert_allclose(layer.effective_kernel(), layer.v.numpy(), rtol=1e-5)
     layer.g.assign(2 * layer.g.numpy())
@@ -151,11 +151,11 @@ def test_weight_norm_starts_at_v_and_follows_g():
 @pytest.mark.parametrize(
     "layer",
     [
-        layers.WeightNormConv2D(8, 5, use_bias=False),
+        convolutions.WeightNormConv2D(8, 5, use_bias=False),
         layers.Scale(0.25),
         layers.ChannelShuffle(4),
-        layers.PixelShuffle(3),
-        layers.BicubicUpsample(4),
+        resampling.PixelShuffle(3),
+        resampling.BicubicUpsample(4),
         layers.DilatedESA(16, 4),
         layers.CEA(16),
         layers.MAB(16, 4),
@@ -171,6 +171,15 @@ def test_layer_config_round_trip(layer):
     assert serialized["module"] == "maffsrn_tf" or serialized["registered_name"].startswith(
         "maffsrn_tf>"
     )
+
+
+@pytest.mark.parametrize("layer", [convolutions.WeightNormConv2D(8, 3), resampling.PixelShuffle(2)])
+def test_layers_saved_before_the_module_split_still_load(layer):
+    """``.keras`` files written before these layers left ``maffsrn_tf.layers`` name that module."""
+    serialized = keras.saving.serialize_keras_object(layer)
+    serialized["module"] = "maffsrn_tf.layers"
+    loaded = keras.saving.deserialize_keras_object(serialized)
+    assert type(loaded) is type(layer) and loaded.get_config() == layer.get_config()
 
 
 def test_keras_save_and_savedmodel_round_trip(tmp_path):

@@ -280,7 +280,7 @@ def test_killed_run_resumes_from_backup(tmp_path):
 def test_nearest_gather_equals_the_legacy_resize():
     import tensorflow as tf
 
-    from maffsrn_tf.layers import nearest_gather, nearest_resize
+    from maffsrn_tf.resampling import nearest_gather, nearest_resize
 
     rng = np.random.default_rng(0)
     for h, w, out_h, out_w in [(3, 5, 37, 53), (4, 6, 48, 64), (1, 2, 13, 14), (9, 9, 100, 61)]:
