@@ -8,7 +8,9 @@ Usage::
 Writes ``maffsrn_tf/weights/{name}.npz`` (see ``maffsrn_tf.pretrained``) and ``{name}.json``:
 the training flags, the best epoch, steps, wall time (sum of the logged per-step times), the
 hardware, and PSNR/SSIM of the weights on each dataset computed by ``maffsrn_tf.evaluation``
-(same numbers as ``maffsrn-evaluate``). Both files are written atomically.
+(same numbers as ``maffsrn-evaluate``). Both files are written atomically. Then it rewrites
+``docs/MODEL_CARD.md`` and the history plot ``docs/training_{name}.png``
+(``tools/model_card.py``).
 """
 
 import csv
