@@ -1,6 +1,7 @@
 """Where a run executes and where it resumes: the ``tf.distribute`` strategy, the chief of a
-multi-worker cluster, and the epoch every worker resumes at. TensorFlow is imported by the
-functions that need it: ``resume_epoch`` and ``worker_suffix`` serve every backend."""
+multi-worker cluster, and the point (epoch, step) every worker resumes at. TensorFlow is
+imported by the functions that need it: ``resume_point`` and ``worker_suffix`` serve every
+backend."""
 
 import json
 import os
@@ -50,15 +51,18 @@ def make_strategy(name="auto", tpu_address=""):
     raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
 
 
-def resume_epoch(backup_dir, previous=False):
-    """The epoch a rerun resumes at (Keras restarts the epoch its backup was made in);
-    ``previous``: that of the backup before the latest. None when there is none."""
+def resume_point(backup_dir, previous=False):
+    """``(epoch, steps_done)`` a rerun resumes at: the epoch of the backup and the steps of it
+    already trained (0 for a backup made at an epoch's end, or by a Keras that does not
+    record them); ``previous``: that of the backup before the latest, None when there is
+    none."""
     path = os.path.join(backup_dir, "training_metadata.json")
     path = previous_path(path) if previous else path
     if not os.path.exists(path):
-        return None if previous else 0
+        return None if previous else (0, 0)
     with open(path) as f:
-        return int(json.load(f)["epoch"])
+        metadata = json.load(f)
+    return int(metadata["epoch"]), int(metadata.get("steps_done", 0))
 
 
 def _minimum_over_workers(strategy, value):
@@ -74,24 +78,26 @@ def _minimum_over_workers(strategy, value):
     return int(tf.reduce_min(gathered).numpy())
 
 
-def agree_on_resume(strategy, backup_dir):
-    """The epoch every worker resumes at, agreed before ``fit`` starts.
+def agree_on_resume(strategy, backup_dir, steps_per_epoch):
+    """The point ``(epoch, steps_done)`` every worker resumes at, agreed before ``fit``.
 
-    A run killed between two workers' backups leaves one worker an epoch ahead; resuming
-    there would hang the collectives. The workers agree on the minimum, and a worker ahead
-    of it steps back to its previous backup (kept by ``AtomicBackupAndRestore``).
+    A run killed between two workers' backups leaves one worker a backup ahead; resuming
+    there would hang the collectives. The workers agree on the earliest point, and a worker
+    ahead of it steps back to its previous backup (kept by ``AtomicBackupAndRestore``).
     """
     import tensorflow as tf
 
-    epoch = resume_epoch(backup_dir)
+    point = resume_point(backup_dir)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return epoch
-    agreed = _minimum_over_workers(strategy, epoch)
-    if agreed < epoch:
-        if resume_epoch(backup_dir, previous=True) != agreed:
+        return point
+    step = point[0] * steps_per_epoch + point[1]
+    agreed = divmod(_minimum_over_workers(strategy, step), steps_per_epoch)
+    if agreed != point:
+        if resume_point(backup_dir, previous=True) != agreed:
             raise ValueError(
-                f"{backup_dir} is at epoch {epoch} and keeps no backup of epoch {agreed}, "
-                "where the other workers are; delete the backups to start over"
+                f"{backup_dir} is at epoch {point[0]} step {point[1]} and keeps no backup of "
+                f"epoch {agreed[0]} step {agreed[1]}, where the other workers are; delete the "
+                "backups to start over"
             )
         for name in ("latest.weights.h5", "training_metadata.json"):
             path = os.path.join(backup_dir, name)

@@ -7,9 +7,11 @@ fails naming it when Keras changes underneath:
 * ``MultiWorkerFit`` (a ``keras.Model`` mixin): ``fit`` under
   ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585) — the build from one batch and
   the reduction of scalar step outputs; overrides ``_maybe_symbolic_build``.
-* ``AtomicBackupAndRestore``: ``BackupAndRestore`` that never leaves a half-written backup
-  and keeps the one before it; overrides ``_save_model`` and reads ``_weights_path``,
-  ``_training_metadata_path``, ``_current_epoch`` and ``_last_batch_seen``.
+* ``AtomicBackupAndRestore``: ``BackupAndRestore`` that never leaves a half-written backup,
+  keeps the one before it, and records how far into its epoch a backup was made (Keras
+  restarts that epoch); overrides ``_save_model``, ``on_train_batch_end`` and ``on_epoch_end``,
+  and reads ``_weights_path``, ``_training_metadata_path``, ``_current_epoch``,
+  ``_last_batch_seen``, ``_should_save_on_batch`` and ``_batches_seen_since_last_saving``.
 * ``current_learning_rate``: the learning rate at the current step; reads the optimizer's
   ``_learning_rate`` (the public ``learning_rate`` does not evaluate a schedule).
 """
@@ -80,15 +82,39 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     A run killed at any moment (even while saving) leaves the previous complete backup.
     The backup is kept after training (``delete_checkpoint=False``) so a finished run is
     not restarted by the same command.
+
+    With ``save_freq`` in steps, Keras backs up mid-epoch but not at the end of an epoch, and
+    a rerun restarts the epoch of the backup: a run killed after a validated epoch would train
+    that epoch again. Here every epoch is also backed up at its end (this callback comes after
+    validation and the log, so an epoch counts as done once both are written), the epoch's
+    last step is left to that backup, and each backup records ``steps_done``, the steps of
+    its epoch already trained, so that ``maffsrn_tf.training.train`` finishes a mid-epoch
+    backup's epoch with the steps it had left. ``steps_before``: the steps of the current
+    epoch trained before this ``fit`` (set by the caller for such a remainder).
     """
 
     def __init__(self, backup_dir, save_freq="epoch"):
         super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=False)
+        self.steps_before = 0
+        self._steps_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps_done = self.steps_before + batch + 1  # batch: last index of the execution
+        steps = (self.params or {}).get("steps")
+        if self._should_save_on_batch(batch) and not (steps and batch + 1 >= steps):
+            self._save_model()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._steps_done = self.steps_before = 0
+        super().on_epoch_end(epoch, logs)  # the next epoch; saves when save_freq == "epoch"
+        if self.save_freq != "epoch":
+            self._batches_seen_since_last_saving = 0
+            self._save_model()
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         # keep the previous backup too: a multi-worker rerun may have to step back to it
-        # (``training.agree_on_resume``)
+        # (``distribute.agree_on_resume``)
         for src, dst in (
             (self._weights_path, previous_path(self._weights_path)),
             (self._training_metadata_path, previous_path(self._training_metadata_path)),
@@ -99,7 +125,14 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         with atomic_output(self._weights_path) as tmp:
             self.model.save_weights(tmp)
         with atomic_output(self._training_metadata_path) as tmp, open(tmp, "w") as f:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+            json.dump(
+                {
+                    "epoch": self._current_epoch,
+                    "batch": self._last_batch_seen,
+                    "steps_done": self._steps_done,
+                },
+                f,
+            )
 
 
 def previous_path(path):

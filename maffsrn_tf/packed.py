@@ -103,8 +103,14 @@ def sample_patch(pairs, scale, patch, seed, index, augment=True):
 
 
 class PatchBatches(keras.utils.PyDataset):
-    """``steps`` batches of float32 (LR, HR) patches in [0, 1] for ``model.fit``, starting at
-    batch ``start_step`` of the stream (a resumed run continues it)."""
+    """Float32 (LR, HR) patch batches in [0, 1] for ``model.fit``: the stream from its batch
+    ``start_step`` on (a resumed run continues it).
+
+    Without ``steps`` the stream is endless, and ``fit(..., steps_per_epoch=N)`` trains each
+    epoch on the next N batches, as the tf.data pipeline does. ``steps`` makes it a sequence
+    of that many batches, which Keras reads again from its first batch every epoch (a fixed
+    set, e.g. to compare runs), so it is not for training over several epochs.
+    """
 
     def __init__(
         self,
@@ -112,7 +118,7 @@ class PatchBatches(keras.utils.PyDataset):
         scale,
         patch=48,
         batch_size=16,
-        steps=1000,
+        steps=None,
         seed=0,
         start_step=0,
         augment=True,
@@ -123,7 +129,13 @@ class PatchBatches(keras.utils.PyDataset):
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
         self.start_step, self.augment = start_step, augment
 
+    @property
+    def num_batches(self):
+        return self.steps  # None: endless
+
     def __len__(self):
+        if self.steps is None:
+            raise TypeError("an endless PatchBatches has no length (give steps for a sequence)")
         return self.steps
 
     def __getitem__(self, i):

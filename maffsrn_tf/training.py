@@ -292,8 +292,8 @@ def training_input(c, start_step, exclude=()):
             )
         pairs = load_pairs(c["data_dir"], c["scale"], c["patch_size"], progress=print)
         return PatchBatches(
-            pairs, c["scale"], c["patch_size"], c["batch_size"], c["steps_per_epoch"],
-            c["seed"], start_step,
+            pairs, c["scale"], c["patch_size"], c["batch_size"], seed=c["seed"],
+            start_step=start_step,
         )  # fmt: skip
     if keras.backend.backend() != "tensorflow":
         raise data_lib.DataError(
@@ -309,6 +309,18 @@ def training_input(c, start_step, exclude=()):
     )  # fmt: skip
     return patches.patch_dataset(
         store, c["scale"], c["patch_size"], c["batch_size"], c["seed"], start_step=start_step
+    )
+
+
+def _fit(model, c, dataset, epochs, steps, callbacks, initial_epoch):
+    return model.fit(
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=c.get("verbose", 1),
+        shuffle=False,  # both streams are already random and must keep their order to resume
     )
 
 
@@ -335,16 +347,19 @@ def train(config):
     scale = c["scale"]
     holdout = data_lib.read_holdout(c["holdout"], c["data_dir"]) if c.get("holdout") else ()
     backup_dir = os.path.join(model_dir, "backup")
+    steps = c["steps_per_epoch"]
     if tensorflow:
         from maffsrn_tf.distribute import agree_on_resume, make_strategy
 
         strategy = make_strategy(c["strategy"], c.get("tpu", ""))
-        scope, epoch = strategy.scope(), agree_on_resume(strategy, backup_dir)
+        scope, (epoch, done) = strategy.scope(), agree_on_resume(strategy, backup_dir, steps)
     else:  # one device; Keras' own distribution API is for JAX multi-device runs
-        from maffsrn_tf.distribute import resume_epoch
+        from maffsrn_tf.distribute import resume_point
 
-        scope, epoch = contextlib.nullcontext(), resume_epoch(backup_dir)
-    dataset = training_input(c, epoch * c["steps_per_epoch"], exclude=holdout)
+        scope, (epoch, done) = contextlib.nullcontext(), resume_point(backup_dir)
+    if done >= steps:  # a backup of another --steps_per_epoch: restart its epoch
+        done = 0
+    dataset = training_input(c, epoch * steps + done, exclude=holdout)
     with scope:
         model = build_model(c["preset"])
         if c.get("init_weights"):
@@ -371,18 +386,20 @@ def train(config):
     if tensorflow:  # TensorBoard writes its logs with tf.summary
         log_dir = os.path.join(model_dir, "tensorboard")
         callbacks.append(keras.callbacks.TensorBoard(log_dir, update_freq="epoch"))
-    callbacks += [
-        # last: an epoch counts as done for resuming only once it is validated and logged
-        AtomicBackupAndRestore(backup_dir, save_freq=c.get("backup_every_steps") or "epoch"),
-    ]
-    history = model.fit(
-        dataset,
-        epochs=c["epochs"],
-        steps_per_epoch=None if c["data_source"] == "packed" else c["steps_per_epoch"],
-        callbacks=callbacks,
-        verbose=c.get("verbose", 1),
-        shuffle=False,  # both streams are already random and must keep their order to resume
-    )
+    backup = AtomicBackupAndRestore(backup_dir, save_freq=c.get("backup_every_steps") or "epoch")
+    callbacks.append(backup)  # last: an epoch counts as done once validated and logged
+    if done:  # a mid-epoch backup: first the steps its epoch had left, then the next epochs
+        print(f"resuming epoch {epoch + 1} of {c['epochs']} after its step {done} of {steps}")
+        backup.steps_before = done
+        history = _fit(model, c, dataset, epoch + 1, steps - done, callbacks, epoch)
+        epoch += 1
+        if epoch < c["epochs"]:  # a new fit reads its input from the start: start it further on
+            if isinstance(dataset, keras.utils.PyDataset):
+                dataset.start_step = epoch * steps
+            else:
+                dataset = training_input(c, epoch * steps, exclude=holdout)
+    if not done or epoch < c["epochs"]:
+        history = _fit(model, c, dataset, c["epochs"], steps, callbacks, epoch)
     with atomic_output(os.path.join(model_dir, "final.weights.h5")) as tmp:
         model.save_weights(tmp)
     with atomic_output(os.path.join(model_dir, "final.json")) as tmp, open(tmp, "w") as f:

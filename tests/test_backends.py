@@ -58,8 +58,7 @@ elif task == "fit_packed":  # no TensorFlow: a pack, the NumPy stream, AdamP, fi
     from maffsrn_tf.optimizers import AdamP
     from maffsrn_tf.packed import PatchBatches, load_pairs
     # (no keras.utils.set_random_seed: it imports TensorFlow to seed it when installed)
-    batches = PatchBatches(load_pairs(sys.argv[3], 2, patch=16), 2, patch=16, batch_size=4,
-                           steps=5)
+    batches = PatchBatches(load_pairs(sys.argv[3], 2, patch=16), 2, patch=16, batch_size=4)
     from maffsrn_tf.training import averaged_weights, compile_model
     model = compile_model(build_model("maffsrn_x2", n_ffgs=1), learning_rate=1e-3,
                           ema_momentum=0.9)
@@ -76,7 +75,7 @@ elif task == "fit_packed":  # no TensorFlow: a pack, the NumPy stream, AdamP, fi
             result.setdefault("restored", []).append(
                 gaps(raw, numpy(self.model.trainable_variables)))
             result.setdefault("average_vs_raw", []).append(gaps(avg, raw))
-    history = model.fit(batches, epochs=4, verbose=0, callbacks=[Probe()])
+    history = model.fit(batches, epochs=4, steps_per_epoch=5, verbose=0, callbacks=[Probe()])
     result["final_vs_average"] = gaps(
         numpy(model.trainable_variables),
         numpy(model.optimizer._model_variables_moving_average))

@@ -214,10 +214,14 @@ def test_patch_reads_parse_each_store_header_once(div2k, monkeypatch):
     np.testing.assert_array_equal(patches._mapped(path), np.ones((6, 7, 3), np.uint8))
 
 
-def test_resume_epoch_reads_the_backup(tmp_path):
-    from maffsrn_tf.distribute import resume_epoch
+def test_resume_point_reads_the_backup(tmp_path):
+    from maffsrn_tf.distribute import resume_point
 
-    assert resume_epoch(str(tmp_path / "backup")) == 0
+    assert resume_point(str(tmp_path / "backup")) == (0, 0)
+    assert resume_point(str(tmp_path / "backup"), previous=True) is None
     (tmp_path / "backup").mkdir()
-    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": 120}')
-    assert resume_epoch(str(tmp_path / "backup")) == 3
+    meta = tmp_path / "backup" / "training_metadata.json"
+    meta.write_text('{"epoch": 3, "batch": 120, "steps_done": 121}')
+    assert resume_point(str(tmp_path / "backup")) == (3, 121)
+    meta.write_text('{"epoch": 3, "batch": 120}')  # Keras' own: it restarts the epoch
+    assert resume_point(str(tmp_path / "backup")) == (3, 0)

@@ -106,6 +106,32 @@ def test_atomic_backup_is_what_keras_saves_and_restores(small, tmp_path, monkeyp
     assert history.epoch == [2], _why("AtomicBackupAndRestore (restore of our files)")
 
 
+def test_step_backups_record_their_step_and_every_epoch_end(small, tmp_path, monkeypatch):
+    """Saving every step: a backup after each step but an epoch's last, whose backup waits
+    for the epoch's end (after validation and the log), each with the steps it holds."""
+    saved = []
+    original = keras_compat.AtomicBackupAndRestore._save_model
+
+    def recording(self):
+        original(self)
+        with open(self._training_metadata_path) as f:
+            meta = json.load(f)
+        saved.append((meta["epoch"], meta["steps_done"]))
+
+    monkeypatch.setattr(keras_compat.AtomicBackupAndRestore, "_save_model", recording)
+    x, y = _batch(n=6)
+    backup = keras_compat.AtomicBackupAndRestore(str(tmp_path / "backup"), save_freq=1)
+    small.fit(x, y, batch_size=2, epochs=2, callbacks=[backup], verbose=0)
+    assert saved == [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0)], _why(
+        "AtomicBackupAndRestore.on_train_batch_end/on_epoch_end"
+    )
+    saved.clear()  # the remainder of an epoch resumed after its step 2 of 3
+    backup = keras_compat.AtomicBackupAndRestore(str(tmp_path / "again"), save_freq=1)
+    backup.steps_before = 2
+    small.fit(x[:2], y[:2], batch_size=2, epochs=1, callbacks=[backup], verbose=0)
+    assert saved == [(1, 0)], _why("AtomicBackupAndRestore.steps_before")
+
+
 def test_current_learning_rate_follows_the_schedule():
     model = compile_model(
         build_model("maffsrn_x2", n_ffgs=1), learning_rate=1e-3, decay_steps=10, decay_factor=0.5

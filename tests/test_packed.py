@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -78,3 +79,30 @@ def test_pack_command(folder, tmp_path):
         "error: output exists"
     )
     assert os.path.getsize(out) > 0
+
+
+def test_endless_stream_gives_each_epoch_new_batches():
+    """fit(steps_per_epoch=3) over 2 epochs reads batches 0-5 of an endless PatchBatches; a
+    finite one (``steps``) is a fixed sequence that every epoch reads again."""
+    rng = np.random.default_rng(1)
+    lr = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    pairs = [(lr, np.repeat(np.repeat(lr, 2, 0), 2, 1))]
+
+    class Recording(PatchBatches):
+        def __getitem__(self, i):
+            self.seen.append(i)
+            return super().__getitem__(i)
+
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.UpSampling2D(2), keras.layers.Conv2D(3, 1)]
+    )
+    model.compile("sgd", "mae")
+    for steps, want in ((None, set(range(6))), (3, {0, 1, 2})):
+        batches = Recording(pairs, 2, patch=8, batch_size=2, steps=steps)
+        batches.seen = []
+        model.fit(batches, epochs=2, steps_per_epoch=None if steps else 3, shuffle=False, verbose=0)
+        assert want <= set(batches.seen) and max(batches.seen) < 9, (steps, batches.seen)
+        if steps:
+            assert set(batches.seen) == want and len(batches) == steps
+    with pytest.raises(TypeError, match="endless"):
+        len(PatchBatches(pairs, 2, patch=8))

@@ -158,17 +158,22 @@ def test_multi_worker_two_processes_end_identical(tmp_path):
 
 
 @pytest.mark.slow
-def test_multi_worker_resume_agrees_on_the_earliest_epoch(tmp_path):
-    """Killed between the two workers' saves: worker 0 at epoch 2, worker 1 at epoch 1.
-    Both must resume at epoch 1, worker 0 from the backup before its latest."""
+def test_multi_worker_resume_agrees_on_the_earliest_backup(tmp_path):
+    """Killed between the two workers' saves (10 steps per epoch): worker 0 backed up the end
+    of epoch 1, worker 1 only step 5 of it. Both must resume at epoch 1 step 5, worker 0 from
+    the backup before its latest."""
     ports = [free_port(), free_port()]
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    for i, (latest, previous) in enumerate([(2, 1), (1, 0)]):
+    for i, (latest, previous) in enumerate([((2, 0), (1, 5)), ((1, 5), (1, 0))]):
         backup = tmp_path / f"backup{i}"
         backup.mkdir()
-        for prefix, epoch in (("", latest), ("previous-", previous)):
-            (backup / f"{prefix}training_metadata.json").write_text(json.dumps({"epoch": epoch}))
-            (backup / f"{prefix}latest.weights.h5").write_bytes(f"weights of {epoch}".encode())
+        for prefix, (epoch, done) in (("", latest), ("previous-", previous)):
+            (backup / f"{prefix}training_metadata.json").write_text(
+                json.dumps({"epoch": epoch, "batch": 0, "steps_done": done})
+            )
+            (backup / f"{prefix}latest.weights.h5").write_bytes(
+                f"weights of {epoch}.{done}".encode()
+            )
     procs = []
     for i in range(2):
         env = dict(
@@ -180,6 +185,7 @@ def test_multi_worker_resume_agrees_on_the_earliest_epoch(tmp_path):
             "agree",
             str(tmp_path / f"a{i}.json"),
             str(tmp_path / f"backup{i}"),
+            "10",
         ]
         procs.append(
             subprocess.Popen(
@@ -191,8 +197,8 @@ def test_multi_worker_resume_agrees_on_the_earliest_epoch(tmp_path):
         assert p.returncode == 0, log[-3000:]
     for i in range(2):
         result = json.loads((tmp_path / f"a{i}.json").read_text())
-        assert result == {"agreed": 1, "latest_now": 1}, (i, result)
-    assert (tmp_path / "backup0" / "latest.weights.h5").read_bytes() == b"weights of 1"
+        assert result == {"agreed": [1, 5], "latest_now": [1, 5]}, (i, result)
+    assert (tmp_path / "backup0" / "latest.weights.h5").read_bytes() == b"weights of 1.5"
 
 
 def make_folder(path, sizes, seed):
@@ -390,3 +396,64 @@ def test_l2_loss_is_the_mean_squared_error():
     assert model.evaluate(x, y, verbose=0) == pytest.approx(float(np.mean(out**2)), rel=1e-5)
     with pytest.raises(ValueError, match="unknown loss 'l3': l1 or l2"):
         compile_model(build_model("maffsrn_x2", n_ffgs=1), loss="l3")
+
+
+class _Killed(Exception):
+    """Stands for a kill right after a backup was written."""
+
+
+def _train_config(tmp_path, run, epochs=3):
+    return {
+        "preset": "maffsrn_x2", "scale": 2, "data_source": "folder",
+        "data_dir": str(tmp_path / "train"), "cache_dir": str(tmp_path / "cache"),
+        "val_dir": str(tmp_path / "val"), "holdout": "", "patch_size": 16, "batch_size": 4,
+        "epochs": epochs, "steps_per_epoch": 6, "optimizer": "adamp", "loss": "l1",
+        "ema_momentum": 0.0, "learning_rate": 1e-3, "decay_epochs": 200, "decay_factor": 0.5,
+        "max_decays": None, "model_dir": str(tmp_path / run), "strategy": "auto", "tpu": "",
+        "init_weights": "", "init_skip_tail": False, "seed": 0, "mixed_precision": False,
+        "jit_compile": False, "backup_every_steps": 2, "verbose": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_resume_after_a_step_backup_trains_each_step_once(tmp_path, monkeypatch, capsys):
+    """Backups every 2 of 6 steps per epoch. Killed right after the backup of epoch 2's step 4,
+    or right after epoch 2's end, a rerun finishes exactly where the run stopped: epoch 2
+    gets its 2 missing steps (not 6 more), a logged epoch is not trained again, and the
+    weights are those of a run never killed."""
+    from maffsrn_tf import keras_compat
+    from maffsrn_tf.training import train
+
+    make_folder(tmp_path / "train", [(64, 64), (80, 48), (48, 96)], 0)
+    make_folder(tmp_path / "val", [(40, 40)], 1)
+    train(_train_config(tmp_path, "whole"))
+    whole = build_model("maffsrn_x2")
+    whole.load_weights(tmp_path / "whole" / "final.weights.h5")
+    original = keras_compat.AtomicBackupAndRestore._save_model
+    for kill_at, message in [
+        ((1, 4), "resuming epoch 2 of 3 after its step 4 of 6"),
+        ((2, 0), None),
+    ]:
+
+        def killing(self, kill_at=kill_at):
+            original(self)
+            if (self._current_epoch, self._steps_done) == kill_at:
+                raise _Killed
+
+        run = f"killed_at_{kill_at[0]}_{kill_at[1]}"
+        monkeypatch.setattr(keras_compat.AtomicBackupAndRestore, "_save_model", killing)
+        with pytest.raises(_Killed):
+            train(_train_config(tmp_path, run))
+        monkeypatch.setattr(keras_compat.AtomicBackupAndRestore, "_save_model", original)
+        capsys.readouterr()
+        train(_train_config(tmp_path, run))
+        out = capsys.readouterr().out
+        assert (message in out) if message else ("resuming" not in out), out
+        final = json.loads((tmp_path / run / "final.json").read_text())
+        assert final["iterations"] == 3 * 6, kill_at
+        with open(tmp_path / run / "log.csv") as f:
+            assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2], kill_at
+        resumed = build_model("maffsrn_x2")
+        resumed.load_weights(tmp_path / run / "final.weights.h5")
+        for a, b in zip(whole.weights, resumed.weights):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)

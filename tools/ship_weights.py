@@ -23,7 +23,9 @@ from model_card import command_line, plot_history, render
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Model directory of a finished maffsrn-train run.")
 flags.DEFINE_string("name", None, "Preset name, e.g. maffsrn_x2.")
-flags.DEFINE_bool("render_only", False, "Only rewrite docs/MODEL_CARD.md from the shipped cards.")
+flags.DEFINE_bool(
+    "render_only", False, "Only rewrite docs/MODEL_CARD.md and the plots from the shipped cards."
+)
 flags.DEFINE_list("datasets", [], "Benchmark folders to evaluate the weights on.")
 flags.DEFINE_string("hardware", "", "Hardware description (default: CPU model and core count).")
 flags.DEFINE_string("holdout", "", "Holdout list (e.g. splits/sr291_val.txt) to evaluate on too.")
@@ -177,6 +179,11 @@ def main(argv):
     with atomic_output(os.path.join(ROOT, "docs", "MODEL_CARD.md")) as tmp, open(tmp, "w") as f:
         f.write(render(cards))
     print("wrote docs/MODEL_CARD.md")
+    if FLAGS.render_only:  # a ship plots its own card
+        for c in cards:
+            if c.get("history"):
+                plot_history(c, os.path.join(ROOT, "docs", f"training_{c['preset']}.png"))
+                print(f"wrote docs/training_{c['preset']}.png")
 
 
 def ship(run_dir, name, datasets, hardware):

@@ -2,7 +2,7 @@
 
 python tests/workers/distributed.py mirrored OUT.npz
 TF_CONFIG=... python tests/workers/distributed.py multi_worker OUT.npz
-TF_CONFIG=... python tests/workers/distributed.py agree OUT.json BACKUP_DIR
+TF_CONFIG=... python tests/workers/distributed.py agree OUT.json BACKUP_DIR STEPS_PER_EPOCH
 """
 
 import os
@@ -66,12 +66,12 @@ if MODE == "mirrored":
 elif MODE == "agree":
     import json
 
-    from maffsrn_tf.distribute import agree_on_resume, resume_epoch
+    from maffsrn_tf.distribute import agree_on_resume, resume_point
 
     backup = sys.argv[3]
-    agreed = agree_on_resume(make_strategy("multi_worker"), backup)
+    agreed = agree_on_resume(make_strategy("multi_worker"), backup, int(sys.argv[4]))
     with open(OUT, "w") as f:
-        json.dump({"agreed": agreed, "latest_now": resume_epoch(backup)}, f)
+        json.dump({"agreed": agreed, "latest_now": resume_point(backup)}, f)
 elif MODE == "multi_worker":
     strategy = make_strategy("multi_worker")
     model = build(strategy)
