@@ -3,6 +3,7 @@
 import importlib.util
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,8 @@ def test_campaign_curve_fits_the_best_so_far_over_cumulative_iterations():
     assert gains[1][3] == pytest.approx(card["history"][2]["best_val_psnr"] - gains[0][2])
     with pytest.raises(ValueError, match="3 stages"):
         curve.log_fit([p[:2] for p in points if p[2] > 2], 2)
+    assert curve.iterations_to_reach(a, b, 30 + 0.1 * math.log(40000)) == pytest.approx(40000, 1e-3)
+    assert curve.iterations_to_reach(30, -0.01, 31) is None
 
 
 def test_campaign_curve_command_reads_a_shipped_card():
@@ -46,6 +49,23 @@ def test_campaign_curve_command_reads_a_shipped_card():
     )
     assert proc.returncode == 0, proc.stderr
     assert "dB per doubling" in proc.stdout and "projected at    40,000" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, tool, "--name", "maffsrn_x2", "--reach", "32.9"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    fit = re.search(r"psnr = ([\d.]+) \+ ([\d.]+) ln", proc.stdout)
+    reached = re.search(r"32\.900 dB reached at +([\d,]+) iterations", proc.stdout)
+    at = int(reached.group(1).replace(",", ""))
+    assert float(fit.group(1)) + float(fit.group(2)) * math.log(at) == pytest.approx(32.9, abs=2e-3)
+    assert "h at this campaign's pace" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, tool, "--name", "maffsrn_x2", "--reach", "high"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("error: --reach takes")
     proc = subprocess.run(
         [sys.executable, tool, "--name", "maffsrn_x9"], capture_output=True, text=True
     )

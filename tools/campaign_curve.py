@@ -5,6 +5,11 @@ Issue #10 ends the campaign when the holdout curve has flattened below the targe
 the command whose output says how flat, in numbers:
 
     python tools/campaign_curve.py --name maffsrn_x2 --fit_from 12000 --at 40000,100000,1000000
+    python tools/campaign_curve.py --name maffsrn_x2 --reach 32.87,33.0
+
+``--reach`` turns the fit around: the cumulative iterations at which it reaches a holdout
+PSNR, and the wall hours that takes at the campaign's own pace so far (its card's
+cumulative hours per iteration, on the machine the card names).
 
 The fit, ``psnr = a + b ln(iterations)`` over the best-so-far holdout PSNR of the stages from
 ``--fit_from`` on, is an extrapolation: it says what the curve's own trend gives, not what
@@ -26,6 +31,7 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer("fit_from", 12000, "Fit the curve from this cumulative iteration on.")
 flags.DEFINE_list("at", ["40000", "100000", "1000000"], "Iteration counts to project to.")
+flags.DEFINE_list("reach", [], "Holdout PSNRs (dB) to find the fit's iteration counts for.")
 
 
 def best_so_far(card):
@@ -68,11 +74,21 @@ def log_fit(points, stages):
     return my - b * mx, b
 
 
+def iterations_to_reach(a, b, psnr):
+    """Cumulative iterations at which ``a + b ln(iterations)`` equals ``psnr``; None when the
+    fit does not rise."""
+    return math.exp((psnr - a) / b) if b > 0 else None
+
+
 def main(argv):
     del argv
     path = os.path.join(ROOT, "maffsrn_tf", "weights", f"{FLAGS.name}.json")
     if not os.path.exists(path):
         sys.exit(f"error: no model card {path}: pass a shipped preset's name with --name")
+    try:
+        reach = [float(value) for value in FLAGS.reach]
+    except ValueError:
+        sys.exit(f"error: --reach takes holdout PSNRs in dB, e.g. 32.87,33.0; got {FLAGS.reach}")
     with open(path) as f:
         card = json.load(f)
     print(f"{FLAGS.name}: {card.get('cumulative_iterations', 0):,} cumulative iterations")
@@ -92,6 +108,18 @@ def main(argv):
     )
     for at in FLAGS.at:
         print(f"  projected at {int(at):>9,} iterations: {a + b * math.log(int(at)):.3f} dB")
+    done, hours = card.get("cumulative_iterations", 0), card.get("cumulative_wall_hours", 0)
+    for psnr in reach:
+        iterations = iterations_to_reach(a, b, psnr)
+        if iterations is None:
+            print(f"  {psnr:.3f} dB: never by this fit (it does not rise)")
+            continue
+        line = f"  {psnr:.3f} dB reached at {iterations:>12,.0f} iterations"
+        if done and hours and iterations > done:
+            more = (iterations - done) * hours / done
+            line += f", {iterations - done:,.0f} more: about {more:,.0f} h at this campaign's pace"
+            line += f" ({hours * 3600 / done:.2f} s per iteration, {card.get('hardware', '?')})"
+        print(line)
 
 
 if __name__ == "__main__":
