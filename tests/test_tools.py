@@ -67,6 +67,10 @@ def test_campaign_curve_command_reads_a_shipped_card():
     )
     assert proc.returncode == 1 and proc.stderr.strip().startswith("error: --reach takes")
     proc = subprocess.run(
+        [sys.executable, tool, "--name", "maffsrn_x2", "--at", "0"], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("error: --at takes")
+    proc = subprocess.run(
         [sys.executable, tool, "--name", "maffsrn_x9"], capture_output=True, text=True
     )
     assert proc.returncode == 1 and proc.stderr.strip().startswith("error: no model card")

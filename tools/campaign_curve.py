@@ -80,18 +80,28 @@ def iterations_to_reach(a, b, psnr):
     return math.exp((psnr - a) / b) if b > 0 else None
 
 
+def _positive_numbers(flag, kind, what):
+    """The values of list flag ``--flag`` as positive ``kind`` numbers, or one error line."""
+    try:
+        values = [kind(value) for value in getattr(FLAGS, flag)]
+    except ValueError:
+        values = [0]
+    if min(values, default=1) <= 0:
+        sys.exit(f"error: --{flag} takes {what}; got {getattr(FLAGS, flag)}")
+    return values
+
+
 def main(argv):
     del argv
     path = os.path.join(ROOT, "maffsrn_tf", "weights", f"{FLAGS.name}.json")
     if not os.path.exists(path):
         sys.exit(f"error: no model card {path}: pass a shipped preset's name with --name")
-    try:
-        reach = [float(value) for value in FLAGS.reach]
-    except ValueError:
-        sys.exit(f"error: --reach takes holdout PSNRs in dB, e.g. 32.87,33.0; got {FLAGS.reach}")
+    at = _positive_numbers("at", int, "iteration counts, e.g. 40000,100000")
+    reach = _positive_numbers("reach", float, "holdout PSNRs in dB, e.g. 32.87,33.0")
     with open(path) as f:
         card = json.load(f)
-    print(f"{FLAGS.name}: {card.get('cumulative_iterations', 0):,} cumulative iterations")
+    done, hours = card.get("cumulative_iterations", 0), card.get("cumulative_wall_hours", 0)
+    print(f"{FLAGS.name}: {done:,} cumulative iterations")
     print("stage  iterations  best holdout PSNR  gain (dB)")
     for i, iterations, value, gain in stage_gains(card):
         print(
@@ -106,9 +116,8 @@ def main(argv):
         f"fit over {len(points)} validations from {FLAGS.fit_from:,} iterations: "
         f"psnr = {a:.3f} + {b:.4f} ln(iterations), {b * math.log(2):+.3f} dB per doubling"
     )
-    for at in FLAGS.at:
-        print(f"  projected at {int(at):>9,} iterations: {a + b * math.log(int(at)):.3f} dB")
-    done, hours = card.get("cumulative_iterations", 0), card.get("cumulative_wall_hours", 0)
+    for iterations in at:
+        print(f"  projected at {iterations:>9,} iterations: {a + b * math.log(iterations):.3f} dB")
     for psnr in reach:
         iterations = iterations_to_reach(a, b, psnr)
         if iterations is None:
