@@ -115,8 +115,8 @@ def phases(photo):
     here): reading, the first tile (LiteRT/XNNPACK sets up a new input shape), the other
     tiles, blending, PNG writing."""
     from maffsrn_tf import images
+    from maffsrn_tf.backends import make_backend
     from maffsrn_tf.inference import tiled_predict
-    from maffsrn_tf.upscaler import make_backend
 
     calls = []
     start = time.perf_counter()
@@ -175,8 +175,8 @@ def main():
     from matplotlib import cbook
     from PIL import Image
 
-    from maffsrn_tf.assets import tflite_path, weights_path
-    from maffsrn_tf.inference import KerasBackend, TFLiteBackend
+    from maffsrn_tf.assets import weights_path
+    from maffsrn_tf.backends import make_backend
     from maffsrn_tf.pretrained import load_pretrained
     from maffsrn_tf.utils import cpu_name
 
@@ -189,7 +189,7 @@ def main():
     peaks = {n: roof(n, runs) for n in counts}
     rows = [(f"roof: float32 2048³ matmul ({n} thr)", n, 2048**3 / peaks[n], 2048**3, "")
             for n in counts]  # fmt: skip
-    keras = KerasBackend(model)
+    keras = make_backend(2, model)
     n = threads  # TensorFlow's pools are per process: all cores
     rows.append(
         (f"Keras graph ({n} thr)", n, median_time(lambda: keras(x), runs), MACS_640x360, "")
@@ -202,7 +202,7 @@ def main():
         for fixed in (False, True):
             path = tflite_file(model, quantization, fixed, tmp)
             for n in counts:
-                lite = TFLiteBackend(path, n)
+                lite = make_backend(2, path, num_threads=n)
                 data, macs = (tile, MACS_128) if fixed else (x, MACS_640x360)
                 seconds = median_time(lambda lite=lite, data=data: lite(data), runs)
                 shape = "fixed 128×128" if fixed else "dynamic"
@@ -216,11 +216,11 @@ def main():
     lr = (np.asarray(Image.open(photo), np.float32) / 255)[None]
     base = ["--input", photo, "--output", os.path.join(tmp, "out.png"), "--overwrite"]
     ends = [
-        ("default (TFLite float16)", [], lambda: TFLiteBackend(tflite_path(2, "float16"))),
+        ("default (TFLite float16)", [], lambda: make_backend(2, quantization="float16")),
         ("--quantization int8", ["--quantization", "int8"],
-         lambda: TFLiteBackend(tflite_path(2, "int8"))),
+         lambda: make_backend(2, quantization="int8")),
         ("--backend keras", ["--backend", "keras", "--model", weights_path("maffsrn_x2")],
-         lambda: KerasBackend(model)),
+         lambda: make_backend(2, model)),
     ]  # fmt: skip
     e2e = {}
     for label, extra, make in ends:

@@ -14,9 +14,9 @@ import os
 import numpy as np
 
 from maffsrn_tf import metrics
+from maffsrn_tf.backends import make_backend
 from maffsrn_tf.data import load_benchmark
-from maffsrn_tf.inference import KerasBackend, tiled_predict
-from maffsrn_tf.pretrained import load_model_for
+from maffsrn_tf.inference import tiled_predict
 from maffsrn_tf.utils import shared_dir
 
 
@@ -28,7 +28,7 @@ def main():
     p.add_argument("--tiles", default="48,64,96,192")
     p.add_argument("--overlaps", default="8,16,24")
     a = p.parse_args()
-    backend = KerasBackend(load_model_for(a.scale, a.weights or None))
+    backend = make_backend(a.scale, a.weights or None, "keras")
     items = load_benchmark(a.dataset, a.scale)
     whole = {}
     for name, _, lr in items:

@@ -7,6 +7,7 @@ The public API::
     maffsrn_tf.upscale(image, scale=2)         # NumPy/PIL image in, same kind out (tiled)
     maffsrn_tf.imresize(image_uint8, 0.5)      # MATLAB's bicubic imresize, bit-exact
     maffsrn_tf.load_pytorch_weights(model, "official.pt")
+    maffsrn_tf.MaffsrnError                    # what every error about a request or file is
 
 Names are resolved lazily: ``import maffsrn_tf`` does not import TensorFlow, so the
 command lines check their arguments first.
@@ -14,6 +15,7 @@ command lines check their arguments first.
 
 import importlib
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.presets import MIN_INPUT_SIZE, PRESETS
 
 __version__ = "0.1.0"
@@ -27,7 +29,7 @@ _LAZY = {
     "upscale": "maffsrn_tf.upscaler",
 }
 
-__all__ = ["MIN_INPUT_SIZE", "PRESETS", *_LAZY]
+__all__ = ["MIN_INPUT_SIZE", "MaffsrnError", "PRESETS", *_LAZY]
 
 
 def __getattr__(name):

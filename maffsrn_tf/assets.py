@@ -9,6 +9,7 @@ training record (``{preset}.json``) and the exported TFLite models
 import json
 from importlib import resources
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.presets import PRESETS
 
 WEIGHTS_EXT = ".npz"
@@ -29,15 +30,15 @@ def available():
 
 
 def weights_path(name):
-    """Path of a preset's shipped weights; ``ValueError`` when none is shipped."""
+    """Path of a preset's shipped weights; ``MaffsrnError`` when none is shipped."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise MaffsrnError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     path = _folder() / (name + WEIGHTS_EXT)
     if not path.is_file():
         shipped = ", ".join(available()) or "none"
-        raise ValueError(
+        raise MaffsrnError(
             f"no pretrained weights are shipped for {name!r} (shipped: {shipped}); train them "
-            f"with maffsrn-train and pass the file with --weights / model.load_weights()"
+            "and load the file with model.load_weights() or weights=PATH"
         )
     return str(path)
 
@@ -49,12 +50,12 @@ def model_card(name):
 
 
 def tflite_path(scale, variant="float16"):
-    """Path of a shipped ``.tflite`` model; ``ValueError`` listing the shipped ones."""
+    """Path of a shipped ``.tflite`` model; ``MaffsrnError`` listing the shipped ones."""
     path = _folder() / f"maffsrn_x{scale}_{variant}.tflite"
     if not path.is_file():
         shipped = ", ".join(f for f in _files() if f.endswith(".tflite")) or "none"
-        raise ValueError(
-            f"no shipped TFLite model {path.name} (shipped: {shipped}); export one with "
-            "maffsrn-export and pass it with --model"
+        raise MaffsrnError(
+            f"no shipped TFLite model {path.name} (shipped: {shipped}); export one "
+            "(maffsrn_tf.export) and pass its path as model=PATH"
         )
     return str(path)

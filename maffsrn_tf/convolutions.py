@@ -1,8 +1,6 @@
 """Convolutions as the official PyTorch code makes them: its default initializers, symmetric
-"same" padding, PyTorch ``weight_norm`` (``WeightNormConv2D``), and the frozen plain-TF
-convolutions (``fold_conv``) that the TFLite export is built from.
-
-``fold_conv`` imports TensorFlow lazily, so this module imports without it.
+"same" padding, PyTorch ``weight_norm`` (``WeightNormConv2D``), and the weights of a conv as
+NumPy arrays (``conv_weights``, which the TFLite export folds).
 """
 
 import math
@@ -23,34 +21,6 @@ def conv_weights(layer):
     """(kernel, bias) as float32 NumPy arrays; a weight-normed kernel is evaluated once."""
     kernel = layer.effective_kernel() if hasattr(layer, "effective_kernel") else layer.kernel
     return as_numpy(kernel), as_numpy(layer.bias)
-
-
-def fold_conv(layer, kernel=None, bias=None):
-    """A plain-TF function computing ``layer`` (Conv2D, DepthwiseConv2D or WeightNormConv2D)
-    with frozen weights (``kernel``/``bias`` replace the layer's own when given).
-
-    The weights are NumPy arrays turned into graph constants when the function is traced.
-    """
-    import tensorflow as tf
-
-    if kernel is None:
-        kernel, bias = conv_weights(layer)
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-
-        def depthwise(x):
-            y = tf.nn.depthwise_conv2d(x, tf.constant(kernel), [1, 1, 1, 1], "SAME")
-            return tf.nn.bias_add(y, tf.constant(bias))
-
-        return depthwise
-    stride = getattr(layer, "strides", (1, 1))[0]
-    padding = getattr(layer, "padding", "same").upper()
-    dilation = getattr(layer, "dilation_rate", (1, 1))[0]
-
-    def conv(x):
-        y = tf.nn.conv2d(x, tf.constant(kernel), stride, padding, dilations=dilation)
-        return tf.nn.bias_add(y, tf.constant(bias))
-
-    return conv
 
 
 def torch_kernel_initializer():
@@ -106,7 +76,6 @@ class WeightNormConv2D(keras.layers.Layer):
             shape=(self.filters,),
             initializer=keras.initializers.Constant(v_norm),
         )
-        self.g.adamp_channel_axis = 0  # AdamP: one output channel per entry, like (O,1,1,1)
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(

@@ -16,20 +16,19 @@ error naming it, never mid-epoch; images smaller than a patch are skipped with a
 """
 
 import hashlib
-import logging
 import os
 
 import numpy as np
 from PIL import Image
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.images import ImageError, list_images, read_image, read_rgb, to_uint8
 from maffsrn_tf.matlab import imresize, mod_crop
+from maffsrn_tf.patches import fits_patch
 from maffsrn_tf.utils import atomic_output
 
-log = logging.getLogger("maffsrn_tf")
 
-
-class DataError(ValueError):
+class DataError(MaffsrnError):
     """A data file or folder that cannot be used, with the path and the fix in the message."""
 
 
@@ -39,21 +38,6 @@ def _checked_size(path):
         return read_image(path)[0].shape[:2]
     except ImageError as err:
         raise DataError(str(err)) from None
-
-
-def fits_patch(name, lr_size, patch):
-    """Whether an image whose LR is ``lr_size`` (height, width) holds a ``patch``-pixel crop;
-    when not, the user is told which image training leaves out (one warning per image)."""
-    if patch and (lr_size[0] < patch or lr_size[1] < patch):
-        log.warning(
-            "skipping %s: LR %dx%d is smaller than the %d-pixel patch",
-            name,
-            lr_size[1],
-            lr_size[0],
-            patch,
-        )
-        return False
-    return True
 
 
 def div2k_pairs(root, scale, split="train", patch=None):
@@ -165,7 +149,7 @@ def training_store(source, path, scale, patch, cache_dir=None, exclude=()):
     from maffsrn_tf import patches
 
     if exclude and source != "folder":
-        raise DataError("a holdout list needs --data_source folder")
+        raise DataError(f"a holdout list needs data_source='folder', not {source!r}")
     directory = patches.default_store_dir(cache_dir, source, path, scale)
     if source == "folder":
         lr_cache = os.path.join(cache_dir, "lr") if cache_dir else None

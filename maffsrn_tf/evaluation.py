@@ -8,7 +8,7 @@ import numpy as np
 
 from maffsrn_tf import metrics
 from maffsrn_tf.data import load_benchmark
-from maffsrn_tf.inference import run_backend
+from maffsrn_tf.inference import predict_uint8
 from maffsrn_tf.matlab import imresize
 from maffsrn_tf.utils import atomic_output
 
@@ -19,12 +19,8 @@ def bicubic_predict(lr, scale):
 
 
 def model_predict(backend, lr, self_ensemble=False):
-    """Whole-image model output as uint8; grayscale LR runs as RGB and is averaged back."""
-    rgb = np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr
-    x = rgb[None].astype(np.float32) / 255.0
-    sr = run_backend(backend, x, self_ensemble)[0]
-    sr = np.clip(np.round(sr * 255.0), 0, 255).astype(np.uint8)
-    return np.round(sr.mean(-1)).astype(np.uint8) if lr.ndim == 2 else sr
+    """Whole-image model output as uint8 (``inference.predict_uint8``)."""
+    return predict_uint8(backend, lr, self_ensemble=self_ensemble)
 
 
 def evaluate(datasets, scale, backend=None, self_ensemble=False, lr_dirs=None, progress=True):

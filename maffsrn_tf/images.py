@@ -17,13 +17,14 @@ import warnings
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.utils import atomic_output
 
 MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
-class ImageError(ValueError):
+class ImageError(MaffsrnError):
     """An input or output image problem, with the path and the fix in the message."""
 
 
@@ -148,7 +149,7 @@ def write_image(path, array, info=None, overwrite=True, quality=None):
     Any encoder error is an ``ImageError`` naming the file."""
     info = info or {}
     if os.path.exists(path) and not overwrite:
-        raise ImageError(f"output exists: {path} (pass --overwrite to replace it)")
+        raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)")
     ext = os.path.splitext(path)[1].lower()
     if ext in LOSSY:
         array = to_uint8(array)

@@ -1,4 +1,5 @@
-"""Inference: Keras and TFLite backends, self-ensemble, and tiled upscaling with bounded memory.
+"""Inference: self-ensemble, tiled upscaling with bounded memory, and the one way to turn a
+uint8 LR into a uint8 SR (``predict_uint8``). The backends are ``maffsrn_tf.backends``.
 
 Large images are cut into overlapping tiles (``tile`` LR pixels, ``overlap`` pixels shared with
 each neighbour); outputs are blended with linear ramps across each overlap, so no seam shows.
@@ -8,6 +9,8 @@ the output array, so memory beyond the input and output images is one strip of t
 
 import numpy as np
 
+from maffsrn_tf.backends import KerasBackend, TFLiteBackend  # noqa: F401 (their old home)
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 
 # The largest tile, measured with maffsrn-upscale on a 1280x720 photo (README "Performance"):
@@ -19,72 +22,6 @@ from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 # (benchmarks/tiling.py, tests/test_pretrained.py).
 DEFAULT_TILE = 320
 DEFAULT_OVERLAP = 24
-
-
-class KerasBackend:
-    """Runs a Keras MAFFSRN on float32 ``1 x H x W x 3`` arrays (one trace for all sizes)."""
-
-    def __init__(self, model):
-        import tensorflow as tf  # here: the TFLite path never imports TensorFlow
-
-        self._tf = tf
-        self.model = model
-        self.scale = int(model.scale)
-        self.fixed_size = None
-        self._fn = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)],
-        )
-
-    def __call__(self, x):
-        return self._fn(self._tf.convert_to_tensor(x, self._tf.float32)).numpy()
-
-
-class TFLiteBackend:
-    """Runs a ``.tflite`` MAFFSRN with ai-edge-litert (dynamic shape resized per input)."""
-
-    def __init__(self, path, num_threads=2):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
-        self.input = self.interpreter.get_input_details()[0]
-        shape, signature = self.input["shape"], self.input["shape_signature"]
-        self.fixed_size = None if -1 in signature[1:3] else (int(shape[1]), int(shape[2]))
-        if self.fixed_size is None:  # the 1x1 placeholder is below the model's minimum size
-            self.interpreter.resize_tensor_input(self.input["index"], [1, 16, 16, 3], strict=False)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-        self._shape = tuple(self.input["shape"])
-        # the output's size is only known after a run (it depends on a SHAPE op)
-        probe = np.zeros(self._shape, np.float32)
-        self.scale = int(self(probe).shape[1] // self._shape[1])
-
-    def __call__(self, x):
-        """float32 in [0, 1] in and out, whatever the model's I/O types (uint8 I/O is mapped
-        through the tensors' quantization parameters)."""
-        x = np.asarray(x, np.float32)
-        if tuple(x.shape) != self._shape:
-            if self.fixed_size:
-                raise ValueError(
-                    f"this TFLite model takes {self.fixed_size[0]}x{self.fixed_size[1]} inputs only"
-                )
-            self.interpreter.resize_tensor_input(self.input["index"], x.shape, strict=False)
-            self.interpreter.allocate_tensors()
-            self.output = self.interpreter.get_output_details()[0]
-            self._shape = tuple(x.shape)
-        dtype = self.input["dtype"]
-        if dtype != np.float32:
-            scale, zero = self.input["quantization"]
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
-        self.interpreter.set_tensor(self.input["index"], x)
-        self.interpreter.invoke()
-        y = self.interpreter.get_tensor(self.output["index"])
-        if y.dtype != np.float32:
-            scale, zero = self.output["quantization"]
-            y = (y.astype(np.float32) - zero) * np.float32(scale)
-        return y
 
 
 def _dihedral(x, k, flip):
@@ -107,6 +44,30 @@ def run_backend(backend, x, self_ensemble=False):
             y = _undo_dihedral(backend(np.ascontiguousarray(_dihedral(x, k, flip))), k, flip)
             out = y.astype(np.float64) if out is None else out + y
     return (out / 8).astype(np.float32)
+
+
+def predict_uint8(backend, lr, tile=0, overlap=DEFAULT_OVERLAP, self_ensemble=False):
+    """uint8 SR of a uint8 LR (``H x W`` or ``H x W x 3``): grayscale runs as RGB and comes
+    back as the rounded mean of the three channels; the output is rounded and clipped as
+    ``maffsrn-upscale`` writes it. ``tile`` 0: the whole image at once; else tiled, images
+    smaller than a tile edge-padded to one (as a fixed-shape model needs).
+
+    Evaluation, the export's verification and training's validation all predict with this.
+    """
+    gray = lr.ndim == 2
+    rgb = np.repeat(lr[..., None], 3, -1) if gray else lr
+    h, w = rgb.shape[:2]
+    if tile:
+        rgb = np.pad(rgb, ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0)), mode="edge")
+        x = rgb.astype(np.float32) / 255.0
+        sr = tiled_predict(backend, x, backend.scale, tile, overlap, self_ensemble)
+        sr = sr[: h * backend.scale, : w * backend.scale]
+    else:
+        y = run_backend(backend, rgb[None].astype(np.float32) / 255.0, self_ensemble)[0]
+        sr = np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
+    if gray:  # sum/3 is never halfway: (sum + 1) // 3 is the rounded mean
+        sr = ((sr.sum(-1, dtype=np.uint32) + 1) // 3).astype(np.uint8)
+    return sr
 
 
 def tile_layout(length, tile, overlap, exact=False):
@@ -158,7 +119,9 @@ def tiled_predict(
     check_input_size(h, w)
     if backend.fixed_size:
         if tile is not None and tile != backend.fixed_size[0]:
-            raise ValueError(f"the model is fixed to {backend.fixed_size[0]}-pixel tiles")
+            raise MaffsrnError(
+                f"tile={tile}: the model is fixed to {backend.fixed_size[0]}-pixel tiles"
+            )
         tile = backend.fixed_size[0]
         if h < tile or w < tile:  # edge-pad up to one tile, crop the padding off the result
             pad = ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0))
@@ -172,9 +135,9 @@ def tiled_predict(
     if not tile:
         tile = max(h, w)
     if tile < MIN_INPUT_SIZE:
-        raise ValueError(f"tile {tile} is below the model's minimum of {MIN_INPUT_SIZE}")
+        raise MaffsrnError(f"tile={tile} is below the model's minimum of {MIN_INPUT_SIZE}")
     if overlap < 0 or 2 * overlap >= tile:
-        raise ValueError(f"overlap must be in [0, tile/2): got overlap {overlap}, tile {tile}")
+        raise MaffsrnError(f"overlap={overlap} is not in [0, tile/2) for tile={tile}")
     exact = backend.fixed_size is not None
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
     (wys, wy_sum), (wxs, wx_sum) = (

@@ -4,9 +4,11 @@ Written against Keras 3.15.1 (``KERAS_VERSION``). Each piece names the Keras beh
 works around; ``tests/test_keras_compat.py`` exercises each one (not just the version) and
 fails naming it when Keras changes underneath:
 
-* ``MultiWorkerFit`` (a ``keras.Model`` mixin): ``fit`` under
-  ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585) — the build from one batch and
-  the reduction of scalar step outputs; overrides ``_maybe_symbolic_build``.
+* ``multi_worker_fit(model)``: ``fit`` under ``MultiWorkerMirroredStrategy``
+  (keras-team/keras#20585) — the build from one batch and the reduction of scalar step
+  outputs; overrides ``_maybe_symbolic_build``, ``train_step`` and ``test_step`` of that one
+  model (``training.compile_model`` applies it to models compiled under that strategy only).
+* ``sublayers``: every layer nested in a layer; reads ``_flatten_layers``.
 * ``AtomicBackupAndRestore``: ``BackupAndRestore`` that never leaves a half-written backup,
   keeps the one before it, and records how far into its epoch a backup was made (Keras
   restarts that epoch); overrides ``_save_model``, ``on_train_batch_end`` and ``on_epoch_end``,
@@ -27,40 +29,44 @@ from maffsrn_tf.utils import atomic_output
 KERAS_VERSION = "3.15.1"
 
 
-class MultiWorkerFit:
-    """Mixin for a ``keras.Model`` whose ``fit`` must work under MultiWorkerMirroredStrategy
-    (TensorFlow's trainer only; under other backends every method passes straight through)."""
+def is_multi_worker(model):
+    """Whether ``model`` was compiled under a ``tf.distribute.MultiWorkerMirroredStrategy``."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
 
-    def _is_multi_worker(self):
-        if keras.backend.backend() != "tensorflow":
-            return False
-        import tensorflow as tf
+    strategy = getattr(model, "_distribute_strategy", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
-        strategy = getattr(self, "_distribute_strategy", None)
-        return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
-    def _with_leading_axis(self, logs):
+def multi_worker_fit(model):
+    """Make ``model.fit`` work under MultiWorkerMirroredStrategy (TensorFlow's trainer).
+
+    Instance attributes shadow the class's ``train_step``, ``test_step`` and
+    ``_maybe_symbolic_build`` of this one model, so no model class becomes a multi-worker
+    class and a model of any other strategy is left as Keras made it. Returns ``model``.
+    """
+    import tensorflow as tf
+
+    cls = type(model)
+
+    def with_leading_axis(logs):
         # Keras reduces step outputs with strategy.reduce("MEAN", v, axis=0) under multi-worker
         # collectives, which fails on scalars: give each a leading axis.
-        if self._is_multi_worker():
-            return {k: keras.ops.reshape(v, [1]) for k, v in logs.items()}
-        return logs
+        return {k: keras.ops.reshape(v, [1]) for k, v in logs.items()}
 
-    def train_step(self, *args):  # TF: (data); JAX: (state, data) -> (logs, state)
-        return self._with_leading_axis(super().train_step(*args))
+    def train_step(*args):  # TF: (data)
+        return with_leading_axis(cls.train_step(model, *args))
 
-    def test_step(self, *args):
-        return self._with_leading_axis(super().test_step(*args))
+    def test_step(*args):
+        return with_leading_axis(cls.test_step(model, *args))
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    def maybe_symbolic_build(iterator=None, data_batch=None):
         """Keras builds from one batch that it *reduces* across replicas with an eager
         ``strategy.reduce``, which MultiWorkerMirroredStrategy cannot do. Only the shapes
-        matter, so take this worker's first local replica batch; other strategies behave
-        as before."""
-        if iterator is not None and self._is_multi_worker():
-            import tensorflow as tf
-
-            strategy = self._distribute_strategy
+        matter, so take this worker's first local replica batch."""
+        if iterator is not None:
+            strategy = model._distribute_strategy
             for _, _, it in iterator:
                 batch = next(it)
                 data_batch = tf.nest.map_structure(
@@ -73,7 +79,18 @@ class MultiWorkerFit:
                 )
                 break
             iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        return cls._maybe_symbolic_build(model, iterator=iterator, data_batch=data_batch)
+
+    # object.__setattr__: plain attributes, not tracked by Keras as layer state
+    object.__setattr__(model, "train_step", train_step)
+    object.__setattr__(model, "test_step", test_step)
+    object.__setattr__(model, "_maybe_symbolic_build", maybe_symbolic_build)
+    return model
+
+
+def sublayers(layer):
+    """Every layer nested in ``layer``, at any depth (not ``layer`` itself)."""
+    return list(layer._flatten_layers(include_self=False, recursive=True))
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

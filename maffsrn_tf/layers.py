@@ -7,15 +7,12 @@ they share are in ``maffsrn_tf.convolutions`` (PyTorch-initialized and weight-no
 convolutions) and ``maffsrn_tf.resampling`` (pixel shuffle, bicubic and nearest upsampling).
 
 Each composite layer writes its forward pass once, as a static function of its parts
-(``_attend``, ``_combine``, ``_fuse``); ``call()`` passes the Keras sublayers and
-``folded()`` passes frozen, folded equivalents (weight norm evaluated once, the channel
-shuffle and ``res_scale`` folded into the fusion kernels, the tail's two branches merged).
-The TFLite export (``maffsrn_tf.export``) is built from ``MAFFSRN.folded()``, so the
-inference graph cannot drift from the training graph.
+(``_attend``, ``_combine``, ``_fuse``); ``call()`` passes the Keras sublayers and the TFLite
+export (``maffsrn_tf.export.folding``) passes frozen, folded equivalents, so the inference
+graph cannot drift from the training graph.
 
 Backends: ``call()`` is written in ``keras.ops`` and runs under TensorFlow, JAX and PyTorch
-(``tests/test_backends.py``). Only ``folded()`` needs TensorFlow (imported lazily), so this
-module imports without it.
+(``tests/test_backends.py``); this module imports without TensorFlow.
 """
 
 import functools
@@ -26,15 +23,12 @@ from keras import ops
 
 from maffsrn_tf.convolutions import (
     WeightNormConv2D,
-    as_numpy,
     conv2d,
-    conv_weights,
-    fold_conv,
     torch_bias_initializer,
     torch_kernel_initializer,
 )
 from maffsrn_tf.presets import MIN_INPUT_SIZE, PACKAGE
-from maffsrn_tf.resampling import PixelShuffle, nearest_gather, nearest_resize
+from maffsrn_tf.resampling import PixelShuffle, nearest_gather
 
 LEAKY_SLOPE = 0.05  # activation('lrelu') of the official code
 
@@ -160,11 +154,6 @@ class DilatedESA(keras.layers.Layer):
             upsample=nearest_gather,
         )
 
-    def folded(self):
-        rc, rs = fold_conv(self.reduce_channels), fold_conv(self.reduce_spatial_size)
-        convs, ic = [fold_conv(c) for c in self.convs], fold_conv(self.increase_channels)
-        return lambda x: self._attend(x, rc, rs, convs, ic, upsample=nearest_resize)
-
     @staticmethod
     def _attend(x, reduce_channels, reduce_spatial_size, convs, increase_channels, upsample):
         rc = reduce_channels(x)
@@ -203,14 +192,9 @@ class CEA(keras.layers.Layer):
     def build(self, input_shape):
         self.bottom11.build(input_shape)
         self.bottom11_dw.build((*input_shape[:-1], self.n_feats))
-        self.bottom11_dw.kernel.adamp_channel_axis = 2  # (kh, kw, C, 1): output channel is C
 
     def call(self, x):
         return self._attend(x, self.bottom11, self.bottom11_dw)
-
-    def folded(self):
-        bottom11, bottom11_dw = fold_conv(self.bottom11), fold_conv(self.bottom11_dw)
-        return lambda x: self._attend(x, bottom11, bottom11_dw)
 
     @staticmethod
     def _attend(x, bottom11, bottom11_dw):
@@ -246,15 +230,6 @@ class MAB(keras.layers.Layer):
 
     def call(self, x):
         return self._combine(x, self.conv01, self.conv00, self.esa, self.cea)
-
-    def folded(self):
-        return functools.partial(
-            self._combine,
-            conv01=fold_conv(self.conv01),
-            conv00=fold_conv(self.conv00),
-            esa=self.esa.folded(),
-            cea=self.cea.folded() if self.cea is not None else None,
-        )
 
     @staticmethod
     def _combine(x, conv01, conv00, esa, cea):
@@ -336,30 +311,6 @@ class FFG(keras.layers.Layer):
             reductions = [lambda t, r=r: r(self.shuffle(t)) for r in self.reductions]
         return self._fuse(x, self.blocks, reductions, self.res_scale, self.x_scale, self.fusion)
 
-    def folded(self):
-        """The shuffle folded into the fusion kernels' input channels, ``res_scale`` into
-        the last one; ``x_scale`` stays one multiplication."""
-        reductions = []
-        for k, layer in enumerate(self.reductions):
-            kernel, bias = conv_weights(layer)
-            folded = kernel
-            if self.shuffle is not None:
-                folded = np.zeros_like(kernel)
-                folded[:, :, self.shuffle.permutation(kernel.shape[2]), :] = kernel
-            if k == len(self.reductions) - 1:
-                res = float(as_numpy(self.res_scale.scale)[0])
-                folded, bias = folded * res, bias * res
-            reductions.append(fold_conv(layer, folded, bias))
-        x_scale = float(as_numpy(self.x_scale.scale)[0])
-        return functools.partial(
-            self._fuse,
-            blocks=[block.folded() for block in self.blocks],
-            reductions=reductions,
-            res_scale=lambda t: t,
-            x_scale=lambda t: x_scale * t,
-            fusion=self.fusion,
-        )
-
     @staticmethod
     def _fuse(x, blocks, reductions, res_scale, x_scale, fusion="m-bff"):
         b0, b1, b2, b3 = blocks
@@ -419,16 +370,6 @@ class Tail(keras.layers.Layer):
         x0 = self.pixelshuffle(self.scale_k3(self.tail_k3(x)))
         x1 = self.pixelshuffle(self.scale_k5(self.tail_k5(x)))
         return x0 + x1
-
-    def folded(self):
-        """The tail *before* the pixel shuffle (which is linear, so it is shared with the
-        skip): one 5x5 conv, the λ-weighted 3x3 kernel zero-padded into the 5x5 one."""
-        k3, b3 = conv_weights(self.tail_k3)
-        k5, b5 = conv_weights(self.tail_k5)
-        l3, l5 = float(as_numpy(self.scale_k3.scale)[0]), float(as_numpy(self.scale_k5.scale)[0])
-        kernel = l5 * k5
-        kernel[1:4, 1:4] += l3 * k3
-        return fold_conv(self.tail_k5, kernel, l3 * b3 + l5 * b5)
 
     def get_config(self):
         config = super().get_config()

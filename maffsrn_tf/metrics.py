@@ -1,4 +1,4 @@
-"""PSNR and SSIM by the SR field's MATLAB protocol (NumPy reference and TF/Keras forms).
+"""PSNR and SSIM by the SR field's MATLAB protocol, in NumPy.
 
 Protocol: the Y channel of ITU-R BT.601 ``rgb2ycbcr`` (computed on [0,1] doubles, in
 [16, 235]), ``scale`` pixels shaved from every border, PSNR with peak 255, and SSIM of
@@ -72,47 +72,3 @@ def ssim(hr, sr, scale):
     num = (2 * mu1 * mu2 + c1) * (2 * s12 + c2)
     den = (mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2)
     return float(np.mean(num / den))
-
-
-# --- TensorFlow forms (for validation inside training graphs) -------------------------------
-
-
-def tf_y(images):
-    """Y in [0, 255] of float RGB batches in [0, 1] (quantized to 8 bits like a saved PNG)."""
-    import tensorflow as tf
-
-    images = tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0)
-    return 16.0 + tf.tensordot(images, tf.constant(_Y, images.dtype), axes=[[-1], [0]])
-
-
-def tf_psnr(hr, sr, scale):
-    """Per-image PSNR of float RGB batches in [0, 1] by the MATLAB protocol."""
-    import tensorflow as tf
-
-    y_hr, y_sr = tf_y(hr), tf_y(sr)
-    if scale:
-        y_hr, y_sr = y_hr[:, scale:-scale, scale:-scale], y_sr[:, scale:-scale, scale:-scale]
-    mse = tf.reduce_mean(tf.square(y_hr - y_sr), axis=[1, 2])
-    return 10.0 * tf.math.log(255.0**2 / mse) / tf.math.log(tf.constant(10.0, mse.dtype))
-
-
-def tf_ssim(hr, sr, scale):
-    """Per-image SSIM of float RGB batches in [0, 1] by the MATLAB protocol."""
-    import tensorflow as tf
-
-    y_hr, y_sr = tf_y(hr)[..., None], tf_y(sr)[..., None]
-    if scale:
-        y_hr, y_sr = y_hr[:, scale:-scale, scale:-scale], y_sr[:, scale:-scale, scale:-scale]
-    window = tf.constant(_gaussian_window()[:, :, None, None], y_hr.dtype)
-
-    def filt(x):
-        return tf.nn.conv2d(x, window, 1, "VALID")
-
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu1, mu2 = filt(y_hr), filt(y_sr)
-    s11 = filt(y_hr * y_hr) - mu1 * mu1
-    s22 = filt(y_sr * y_sr) - mu2 * mu2
-    s12 = filt(y_hr * y_sr) - mu1 * mu2
-    num = (2 * mu1 * mu2 + c1) * (2 * s12 + c2)
-    den = (mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2)
-    return tf.reduce_mean(num / den, axis=[1, 2, 3])

@@ -8,15 +8,20 @@ import json
 
 import keras
 
-from maffsrn_tf.convolutions import WeightNormConv2D, fold_conv
-from maffsrn_tf.keras_compat import MultiWorkerFit
+from maffsrn_tf.convolutions import WeightNormConv2D
 from maffsrn_tf.layers import FFG, Tail
-from maffsrn_tf.presets import MIN_INPUT_SIZE, PACKAGE, check_input_size, preset_config
+from maffsrn_tf.presets import (
+    MIN_INPUT_SIZE,
+    PACKAGE,
+    check_input_size,
+    check_scale,
+    preset_config,
+)
 from maffsrn_tf.resampling import BicubicUpsample
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MAFFSRN(MultiWorkerFit, keras.Model):
+class MAFFSRN(keras.Model):
     """MAFFSRN / MAFFSRN-L: head conv, ``n_ffgs`` feature fusion groups, two-branch tail,
     plus PyTorch-bicubic upsampling of the input as global skip.
 
@@ -38,9 +43,7 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if scale not in (2, 3, 4):
-            raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
-        self.scale = scale
+        self.scale = check_scale(scale)
         self.n_ffgs = n_ffgs
         self.n_feats = n_feats
         self.n_colors = n_colors
@@ -90,34 +93,13 @@ class MAFFSRN(MultiWorkerFit, keras.Model):
             features = ffg(features)
         return self.tail(features) + self.upsample(x)
 
-    def folded(self, skip_kernels=None, clamp=True):
-        """The model as a plain-TF function of frozen, folded weights (for export).
-
-        Computes ``call`` with the tail and the skip sharing one ``depth_to_space``;
-        ``skip_kernels`` as in ``BicubicUpsample.folded``; ``clamp`` clips to [0, 1].
-        """
-        import tensorflow as tf
-
-        head = fold_conv(self.head)
-        body = [ffg.folded() for ffg in self.body]
-        tail, skip = self.tail.folded(), self.upsample.folded(skip_kernels)
-
-        def forward(x):
-            features = head(x)
-            for ffg in body:
-                features = ffg(features)
-            y = tf.nn.depth_to_space(tail(features) + skip(x), self.scale)
-            return tf.clip_by_value(y, 0.0, 1.0) if clamp else y
-
-        return forward
-
     @classmethod
     def from_preset(cls, name_or_dir):
         """A shipped preset by name (``maffsrn_x2``…, with its weights) or a directory
         written by ``save_to_preset``; ``model.metadata`` holds its record."""
         from maffsrn_tf import preset_dirs
 
-        return preset_dirs.load(name_or_dir)
+        return preset_dirs.load(cls, name_or_dir)
 
     def save_to_preset(self, directory, metadata=None):
         """Write keras-hub's preset layout: ``config.json``, ``model.weights.h5`` and

@@ -1,4 +1,6 @@
-"""AdamP (Heo et al., ICLR 2021) as a Keras 3 optimizer, as used to train MAFFSRN.
+"""The optimizers MAFFSRN trains with: AdamP (Heo et al., ICLR 2021) and Adam, each with a
+warmed-up moving average of the weights, the step-decay learning-rate schedule, and the
+moving average swapped into the model for validation (``averaged_weights``).
 
 AdamP is Adam whose update, for scale-invariant weights, has its radial component removed:
 when the gradient is nearly orthogonal to a weight (cosine below ``delta / sqrt(dim)``), the
@@ -7,21 +9,108 @@ tensor, and AdamP's own weight decay is scaled by ``wd_ratio``. As in the refere
 implementation (``adamp==0.3.0``) every tensor of more than one dimension is a candidate.
 
 Keras layouts differ from PyTorch's, so the per-channel axis is the *output* channel: the last
-axis of a conv or dense kernel by default. Layers whose output channel sits elsewhere tag the
-variable with ``adamp_channel_axis`` (a depthwise kernel: 2; a weight-norm gain ``g`` stored as
-``(O,)``: 0, which makes it behave like PyTorch's ``(O,1,1,1)`` gain).
+axis of a conv or dense kernel by default. Where it sits elsewhere is declared in one place,
+``channel_axes(model)``, which AdamP takes as ``channel_axes`` (a depthwise kernel: 2; a
+weight-norm gain ``g`` stored as ``(O,)``: 0, which makes it behave like PyTorch's
+``(O,1,1,1)`` gain).
 """
 
+import contextlib
 import math
 
 import keras
 from keras import ops
 
+from maffsrn_tf.convolutions import WeightNormConv2D
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.keras_compat import sublayers
 
-def tag_channel_axis(variable, axis):
-    """Mark ``variable``'s output-channel axis for AdamP's projection."""
-    variable.adamp_channel_axis = axis
-    return variable
+
+def channel_axes(model):
+    """``{variable.path: axis}`` for the variables whose output channel is not their last
+    axis (AdamP's ``channel_axes``): depthwise kernels ``(kh, kw, C, 1)`` and the ``(O,)``
+    gains of weight-normed convolutions."""
+    axes = {}
+    for layer in sublayers(model):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            axes[layer.kernel.path] = 2
+        elif isinstance(layer, WeightNormConv2D):
+            axes[layer.g.path] = 0
+    return axes
+
+
+@keras.saving.register_keras_serializable(package="maffsrn_tf")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``initial * factor ** floor(step / decay_steps)`` (the paper: x0.5 every 200 epochs).
+
+    ``max_decays`` limits the number of halvings (the official script's default halves once).
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, factor=0.5, max_decays=None):
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.factor = factor
+        self.max_decays = max_decays
+
+    def __call__(self, step):
+        n = ops.floor(ops.cast(step, "float32") / float(self.decay_steps))
+        if self.max_decays is not None:
+            n = ops.minimum(n, float(self.max_decays))
+        return self.initial_learning_rate * ops.power(float(self.factor), n)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "factor": self.factor,
+            "max_decays": self.max_decays,
+        }
+
+
+def make_optimizer(name, schedule, beta_1=0.9, beta_2=0.999, ema_momentum=0.0, axes=None):
+    """AdamP (``axes``: its ``channel_axes``) or Adam; ``ema_momentum`` > 0 also keeps an
+    exponential moving average of the weights in the optimizer (saved with it in backups,
+    warmed up as in ``WarmupAverage``), which validation, the best checkpoint and the final
+    weights use (``averaged_weights``)."""
+    kwargs = dict(learning_rate=schedule, beta_1=beta_1, beta_2=beta_2)
+    if ema_momentum:
+        if not 0.0 < ema_momentum < 1.0:
+            raise MaffsrnError(f"ema_momentum={ema_momentum} is not in (0, 1)")
+        # never copied into the model during training: the model keeps training the raw weights
+        kwargs.update(use_ema=True, ema_momentum=ema_momentum, ema_overwrite_frequency=None)
+    if name == "adamp":
+        return AdamP(channel_axes=axes, **kwargs)
+    if name == "adam":
+        return Adam(**kwargs)
+    raise MaffsrnError(f"optimizer={name!r} is not one of adamp, adam")
+
+
+def ema_optimizer(model):
+    """The model's optimizer when it keeps a moving average of the weights, else None."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # mixed precision's wrapper
+    if optimizer is None or not getattr(optimizer, "use_ema", False):
+        return None
+    return optimizer
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block the model holds the optimizer's moving average of its weights (when it
+    keeps one), afterwards the raw weights again; without an average it changes nothing."""
+    optimizer = ema_optimizer(model)
+    if optimizer is None or not optimizer.built:
+        yield model
+        return
+    variables = optimizer._trainable_variables
+    raw = [keras.ops.convert_to_numpy(v) for v in variables]
+    for v, average in zip(variables, optimizer._model_variables_moving_average):
+        v.assign(average)
+    try:
+        yield model
+    finally:
+        for v, value in zip(variables, raw):
+            v.assign(value)
 
 
 class WarmupAverage:
@@ -54,6 +143,10 @@ class Adam(WarmupAverage, keras.optimizers.Adam):
 class AdamP(WarmupAverage, keras.optimizers.Optimizer):
     """AdamP with the reference's defaults; ``weight_decay`` is AdamP's own (decoupled) decay.
 
+    ``channel_axes``: ``{variable.path: axis}`` for variables whose output channel is not the
+    last axis (``channel_axes(model)``); every other variable of more than one dimension
+    projects along its last axis.
+
     Written in ``keras.ops`` only (static variable shapes, no data-dependent Python branches),
     so it runs under the TensorFlow, JAX and PyTorch backends alike.
     """
@@ -68,6 +161,7 @@ class AdamP(WarmupAverage, keras.optimizers.Optimizer):
         delta=0.1,
         wd_ratio=0.1,
         nesterov=False,
+        channel_axes=None,
         name="adamp",
         **kwargs,
     ):
@@ -80,6 +174,7 @@ class AdamP(WarmupAverage, keras.optimizers.Optimizer):
         self.delta = delta
         self.wd_ratio = wd_ratio
         self.nesterov = nesterov
+        self.channel_axes = dict(channel_axes or {})
 
     def build(self, var_list):
         if self.built:
@@ -90,7 +185,7 @@ class AdamP(WarmupAverage, keras.optimizers.Optimizer):
         )
         self._channel_axes = []
         for var in var_list:
-            axis = getattr(var, "adamp_channel_axis", None)
+            axis = self.channel_axes.get(var.path)
             if axis is None and len(var.shape) > 1:
                 axis = len(var.shape) - 1
             self._channel_axes.append(axis)
@@ -164,5 +259,6 @@ class AdamP(WarmupAverage, keras.optimizers.Optimizer):
             delta=self.delta,
             wd_ratio=self.wd_ratio,
             nesterov=self.nesterov,
+            channel_axes=self.channel_axes,
         )
         return config

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from PIL import Image
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.images import list_images, read_rgb
 from maffsrn_tf.matlab import imresize, mod_crop
 from maffsrn_tf.utils import atomic_output
@@ -28,7 +29,7 @@ from maffsrn_tf.utils import atomic_output
 FORMAT = 1
 
 
-class PackError(ValueError):
+class PackError(MaffsrnError):
     """A bad pack or pack request: printed as one line by the commands."""
 
 

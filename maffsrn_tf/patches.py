@@ -14,15 +14,31 @@ run would have seen.
 """
 
 import hashlib
+import logging
 import os
 import threading
 
 import numpy as np
-import tensorflow as tf
 
-from maffsrn_tf.data import fits_patch
 from maffsrn_tf.images import read_rgb
 from maffsrn_tf.utils import atomic_output
+
+log = logging.getLogger("maffsrn_tf")
+
+
+def fits_patch(name, lr_size, patch):
+    """Whether an image whose LR is ``lr_size`` (height, width) holds a ``patch``-pixel crop;
+    when not, the user is told which image training leaves out (one warning per image)."""
+    if patch and (lr_size[0] < patch or lr_size[1] < patch):
+        log.warning(
+            "skipping %s: LR %dx%d is smaller than the %d-pixel patch",
+            name,
+            lr_size[1],
+            lr_size[0],
+            patch,
+        )
+        return False
+    return True
 
 
 def default_store_dir(cache_dir, source, path, scale):
@@ -134,6 +150,8 @@ def patch_dataset(entries, scale, patch=48, batch_size=16, seed=0, start_step=0,
     """
     if not entries:
         raise ValueError("no training images (all smaller than the patch?)")
+    import tensorflow as tf  # here: the store and fits_patch serve every backend
+
     lr_paths = tf.constant([e[0] for e in entries])
     hr_paths = tf.constant([e[1] for e in entries])
     sizes = tf.constant([[e[2], e[3]] for e in entries], tf.int32)

@@ -14,6 +14,7 @@ import struct
 import keras
 import numpy as np
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.utils import atomic_output
 
 
@@ -176,10 +177,10 @@ def load_pytorch_weights(model, path_or_state_dict):
             f"{model.n_ffgs} FFGs): {', '.join(mis_shaped)}"
         )
     if problems:
-        raise ValueError(
+        raise MaffsrnError(
             "checkpoint does not match the model: "
             + "; ".join(problems)
-            + ". Check --preset / scale (MAFFSRN has 4 FFGs, MAFFSRN-L 8)."
+            + ". Check the preset and scale (MAFFSRN has 4 FFGs, MAFFSRN-L 8)."
         )
     for key, (variable, _, _) in entries.items():
         variable.assign(values[key])
@@ -236,7 +237,7 @@ def export_pytorch(model, output):
     """Write ``model``'s weights as the official state dict: ``.pt`` (needs PyTorch) or
     ``.safetensors`` (NumPy only)."""
     if not (output.endswith(".pt") or output.endswith(".safetensors")):
-        raise ValueError(f"--output must end in .pt or .safetensors, got {output}")
+        raise MaffsrnError(f"output={output!r} must end in .pt or .safetensors")
     state = pytorch_state_dict(model)
     with atomic_output(output) as tmp:
         if output.endswith(".safetensors"):
@@ -260,7 +261,7 @@ def convert_checkpoint(checkpoint, preset, output):
     from maffsrn_tf.model import build_model
 
     if not (output.endswith(".weights.h5") or output.endswith(".keras")):
-        raise ValueError(f"--output must end in .weights.h5 or .keras, got {output}")
+        raise MaffsrnError(f"output={output!r} must end in .weights.h5 or .keras")
     model = load_pytorch_weights(build_model(preset), checkpoint)
     with atomic_output(output) as tmp:
         if output.endswith(".keras"):

@@ -1,7 +1,8 @@
 """Preset directories in keras-hub's layout: ``config.json`` (the model's serialized
 constructor arguments), ``model.weights.h5`` and ``metadata.json``.
 
-``MAFFSRN.from_preset`` and ``MAFFSRN.save_to_preset`` are the entry points. A shipped
+``MAFFSRN.from_preset`` and ``MAFFSRN.save_to_preset`` are the entry points; they pass the
+model class in, so this module imports no model (as keras-hub's ``preset_utils``). A shipped
 preset loads by name (its compact ``.npz`` storage stays as it is); a directory written by
 ``save_to_preset`` loads from its path, in this version or a later one.
 """
@@ -12,14 +13,17 @@ import time
 
 import keras
 
+from maffsrn_tf.assets import model_card, weights_path
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.presets import PRESETS, preset_config
+from maffsrn_tf.utils import atomic_output
+from maffsrn_tf.weight_files import load_npz, load_weights_file
+
 CONFIG, WEIGHTS, METADATA = "config.json", "model.weights.h5", "metadata.json"
 
 
 def shipped_metadata(name):
     """The metadata of a shipped preset, from its training record."""
-    from maffsrn_tf.assets import model_card
-    from maffsrn_tf.presets import PRESETS
-
     card = model_card(name)
     evaluation = card.get("evaluation", {})
     return {
@@ -32,21 +36,19 @@ def shipped_metadata(name):
     }
 
 
-def load(name_or_dir):
-    """A MAFFSRN from a shipped preset name or a preset directory; ``model.metadata`` set."""
-    from maffsrn_tf.presets import PRESETS
-
+def load(cls, name_or_dir):
+    """A ``cls`` model from a shipped preset name or a preset directory, ``metadata`` set."""
     if os.path.isdir(name_or_dir):
         paths = [os.path.join(name_or_dir, f) for f in (CONFIG, WEIGHTS)]
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
-            raise ValueError(f"{name_or_dir} is not a preset directory: missing {missing}")
+            raise MaffsrnError(f"{name_or_dir} is not a preset directory: missing {missing}")
         with open(paths[0]) as f:
             model = keras.saving.deserialize_keras_object(json.load(f))
+        if not isinstance(model, cls):
+            raise MaffsrnError(f"{paths[0]} describes a {type(model).__name__}, not {cls.__name__}")
         if not model.built:  # the config usually carries its build shape
             model.build((None, None, None, model.n_colors))
-        from maffsrn_tf.pretrained import load_weights_file
-
         load_weights_file(model, paths[1])
         meta_path = os.path.join(name_or_dir, METADATA)
         metadata = {}
@@ -56,12 +58,14 @@ def load(name_or_dir):
         model._metadata_json = json.dumps(metadata)
         return model
     if name_or_dir in PRESETS:
-        from maffsrn_tf.pretrained import load_pretrained
-
-        model = load_pretrained(name_or_dir)
+        path = weights_path(name_or_dir)  # before building: no weights, no model
+        config = preset_config(name_or_dir)
+        model = cls(**config, name=name_or_dir)
+        model.build((None, None, None, config.get("n_colors", 3)))
+        load_npz(model, path)
         model._metadata_json = json.dumps(shipped_metadata(name_or_dir))
         return model
-    raise ValueError(
+    raise MaffsrnError(
         f"{name_or_dir!r} is neither a preset ({', '.join(PRESETS)}) nor a preset directory"
     )
 
@@ -69,7 +73,6 @@ def load(name_or_dir):
 def save(model, directory, metadata=None):
     """Write ``model`` as a preset directory (created; existing files are replaced)."""
     from maffsrn_tf import __version__
-    from maffsrn_tf.utils import atomic_output
 
     os.makedirs(directory, exist_ok=True)
     meta = dict(getattr(model, "metadata", None) or {})  # from_preset's record, if any

@@ -1,9 +1,11 @@
 """Preset names and configurations, the model's minimum input size, and the export's
 quantization modes.
 
-Plain Python, no TensorFlow: command lines validate ``--preset``/``--scale`` and image sizes
-with it before they import TensorFlow.
+Plain Python, no TensorFlow: command lines validate presets, scales and image sizes with it
+before they import TensorFlow.
 """
+
+from maffsrn_tf.errors import MaffsrnError
 
 SCALES = (2, 3, 4)
 
@@ -28,26 +30,30 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
 DEFAULT_CALIBRATION_PERCENTILE = 65.0
 
 
+def check_scale(scale):
+    """``scale`` as an int; ``MaffsrnError`` unless it is one of ``SCALES``."""
+    if isinstance(scale, bool) or scale not in SCALES:
+        raise MaffsrnError(f"scale={scale!r} is not one of {', '.join(map(str, SCALES))}")
+    return int(scale)
+
+
 def preset_config(name):
     """The constructor arguments of a preset (without its declared parameter count)."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise MaffsrnError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return {k: v for k, v in PRESETS[name].items() if k != "params"}
 
 
 def preset_for_scale(scale, large=False):
     """The preset name for a scale, e.g. ``maffsrn_x2`` or ``maffsrn_l_x2``."""
-    name = f"maffsrn_{'l_' if large else ''}x{scale}"
-    if name not in PRESETS:
-        raise ValueError(f"unsupported scale {scale!r}; MAFFSRN exists for x2, x3 and x4")
-    return name
+    return f"maffsrn_{'l_' if large else ''}x{check_scale(scale)}"
 
 
 def check_input_size(height, width):
-    """Raise ``ValueError`` when an input is smaller than the model accepts."""
+    """Raise ``MaffsrnError`` when an input is smaller than the model accepts."""
     for name, size in (("height", height), ("width", width)):
         if size is not None and int(size) < MIN_INPUT_SIZE:
-            raise ValueError(
+            raise MaffsrnError(
                 f"input {name} {int(size)} is below MAFFSRN's minimum of {MIN_INPUT_SIZE} pixels "
                 f"(its attention branch downsamples by 2 and max-pools 7x7); pad or upscale the "
                 f"image to at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} first"

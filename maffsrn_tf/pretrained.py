@@ -1,96 +1,27 @@
-"""Weight files: the shipped pretrained weights, our ``.npz`` format, and loading a model
-for a scale from whatever file a user passes.
+"""Models with weights in them: the shipped pretrained weights, a model for a scale from
+whatever file a user passes, and a training run's initial weights from another run.
 
-The shipped weights (found by ``maffsrn_tf.assets``) are compressed ``.npz`` files keyed by
-each variable's path inside the model (``head/v``, ``body.0/b0/conv01/kernel``…, the
-official module names): 1.5 MB per model
-instead of the 5.7 MB of Keras' ``.weights.h5``, whose HDF5 overhead per variable dominates
-for a model of 343 small tensors. ``load_weights_file`` reads either format.
+The file formats themselves (``.npz``, ``.weights.h5``) are ``maffsrn_tf.weight_files``.
 """
 
 import os
-import re
 
 import keras
-import numpy as np
 
 from maffsrn_tf.assets import weights_path
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.model import build_model
-from maffsrn_tf.presets import preset_for_scale
+from maffsrn_tf.presets import SCALES, check_scale, preset_for_scale
+from maffsrn_tf.weight_files import load_npz, load_weights_file, save_npz
 
-
-def _key(model, variable):
-    """The variable's file key: its path in the model with the official ``body.{i}`` (the
-    Keras layers are named ``body_{i}``, see ``MAFFSRN``)."""
-    prefix = model.name + "/"
-    path = variable.path[len(prefix) :] if variable.path.startswith(prefix) else variable.path
-    return re.sub(r"^body_(\d+)/", r"body.\1/", path)
-
-
-def save_npz(model, path):
-    """Write every variable of ``model`` to a compressed ``.npz`` (keys: paths in the model)."""
-    arrays = {_key(model, w): keras.ops.convert_to_numpy(w) for w in model.weights}
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
-
-
-def load_npz(model, path):
-    """Load a ``save_npz`` file; ``ValueError`` naming missing, unexpected or mis-shaped keys."""
-    with np.load(path) as data:
-        stored = {k: data[k] for k in data.files}
-    wanted = {_key(model, w): w for w in model.weights}
-    missing = sorted(set(wanted) - set(stored))
-    unexpected = sorted(set(stored) - set(wanted))
-    shapes = [
-        f"{k}: file {stored[k].shape} vs model {tuple(w.shape)}"
-        for k, w in wanted.items()
-        if k in stored and stored[k].shape != tuple(w.shape)
-    ]
-    if missing or unexpected or shapes:
-        raise ValueError(
-            f"{path} does not fit {model.name}: missing {missing[:5]}, unexpected "
-            f"{unexpected[:5]}, mis-shaped {shapes[:5]}"
-        )
-    for k, w in wanted.items():
-        w.assign(stored[k])
-
-
-def _h5_shapes(path):
-    """Shapes of the model variables in a Keras ``.weights.h5`` (optimizer state left out),
-    and the file's FFG groups."""
-    import h5py
-
-    shapes = []
-    with h5py.File(path, "r") as f:
-
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
-                shapes.append(tuple(obj.shape))
-
-        f.visititems(visit)
-        groups = sorted(f["body"].keys()) if "body" in f else []
-    return shapes, groups
-
-
-def load_weights_file(model, path):
-    """Load ``.npz`` (``save_npz``) or Keras ``.weights.h5`` weights into a built model.
-
-    ``ValueError`` when the file's variables do not match the model's (Keras itself loads
-    a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs).
-    """
-    if path.endswith(".npz"):
-        load_npz(model, path)
-        return
-    if path.endswith(".h5"):
-        shapes, groups = _h5_shapes(path)
-        wanted = [tuple(w.shape) for w in model.weights]
-        if sorted(shapes) != sorted(wanted):
-            raise ValueError(
-                f"{path} does not fit {model.name}: {len(shapes)} variables in "
-                f"{len(groups)} FFG groups ({', '.join(groups)}) against the model's "
-                f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1})"
-            )
-    model.load_weights(path)
+__all__ = [
+    "load_initial_weights",
+    "load_model_for",
+    "load_npz",
+    "load_pretrained",
+    "load_weights_file",
+    "save_npz",
+]
 
 
 def load_pretrained(name="maffsrn_x2"):
@@ -103,21 +34,67 @@ def load_pretrained(name="maffsrn_x2"):
 
 def load_model_for(scale, weights=None, preset=None):
     """A model for ``scale`` from a ``.weights.h5``/``.npz``/``.keras`` file, or the shipped."""
+    scale = check_scale(scale)
     name = preset or preset_for_scale(scale)
     if not weights:
         return load_pretrained(name)
     if not os.path.exists(weights):
         raise FileNotFoundError(f"weights file not found: {weights}")
     if weights.endswith(".keras"):
-        import keras
-
         model = keras.saving.load_model(weights)
         if model.scale != scale:
-            raise ValueError(f"{weights} is an x{model.scale} model, but x{scale} was asked for")
+            raise MaffsrnError(f"{weights} is an x{model.scale} model, but scale={scale}")
         return model
     model = build_model(name)
     try:
         load_weights_file(model, weights)
-    except ValueError as err:
-        raise ValueError(f"{weights} does not fit {name}: {err}") from None
+    except MaffsrnError as err:
+        raise MaffsrnError(f"{weights} does not fit {name}: {err}") from None
     return model
+
+
+def load_initial_weights(model, path, skip_tail=None):
+    """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2).
+
+    The file's scale and depth are read from its contents: it is loaded into a MAFFSRN of the
+    model's depth at each scale until one fits. ``skip_tail`` (default: when the file's scale
+    differs) leaves the scale-specific tail freshly initialized. A file of another
+    architecture (e.g. MAFFSRN-L weights for MAFFSRN) is a ``MaffsrnError`` naming the layers.
+    Returns the number of variables copied.
+    """
+    if path.endswith(".keras"):
+        source = keras.saving.load_model(path)
+    else:
+        source, errors = None, []
+        for scale in (model.scale, *(s for s in SCALES if s != model.scale)):
+            probe = build_model(preset_for_scale(scale), n_ffgs=model.n_ffgs)
+            try:
+                load_weights_file(probe, path)
+            except MaffsrnError as err:
+                errors.append(str(err))
+                continue
+            source = probe
+            break
+        if source is None:
+            raise MaffsrnError(
+                f"init_weights={path!r} fits no MAFFSRN with {model.n_ffgs} FFGs at x2/x3/x4 "
+                f"(another architecture?): {errors[0]}"
+            )
+    if source.n_ffgs != model.n_ffgs:
+        raise MaffsrnError(
+            f"init_weights={path!r} has {source.n_ffgs} FFGs "
+            f"(body.0-body.{source.n_ffgs - 1}), the model {model.n_ffgs} "
+            f"(body.0-body.{model.n_ffgs - 1})"
+        )
+    if skip_tail is None:
+        skip_tail = source.scale != model.scale
+    copied = 0
+    for layer, src in zip(
+        [model.head, *model.body, model.tail], [source.head, *source.body, source.tail]
+    ):
+        if layer is model.tail and skip_tail:
+            continue
+        for dst_w, src_w in zip(layer.weights, src.weights):
+            dst_w.assign(src_w)
+            copied += 1
+    return copied

@@ -3,7 +3,7 @@ PyTorch's bicubic upsampling of the global skip (``BicubicUpsample``), and PyTor
 nearest upsampling inside ESA, once as index gathers for training (``nearest_gather``, which
 XLA compiles) and once as a TFLite builtin for the export (``nearest_resize``).
 
-The TensorFlow-only pieces (``nearest_resize``, ``height_width``, ``BicubicUpsample.folded``)
+The TensorFlow-only pieces (``nearest_resize``, ``height_width``)
 import TensorFlow lazily, so this module imports without it.
 """
 
@@ -98,22 +98,6 @@ class BicubicUpsample(keras.layers.Layer):
         kernel = ops.cast(self.coefficients, x.dtype)
         y = ops.conv(self._replicate_pad(x), kernel, strides=1, padding="valid")
         return ops.depth_to_space(y, self.scale)
-
-    def folded(self, kernels=None):
-        """The upsampling *before* ``depth_to_space`` (the phases), as a plain-TF function.
-
-        ``kernels``: kernels that sum to ``self.coefficients`` (the export splits it so that
-        int8 quantization stays exact), each applied as its own convolution.
-        """
-        import tensorflow as tf
-
-        kernels = [self.coefficients] if kernels is None else kernels
-
-        def phases(x):
-            padded = self._replicate_pad(x)
-            return sum(tf.nn.conv2d(padded, tf.constant(k), 1, "VALID") for k in kernels)
-
-        return phases
 
     def get_config(self):
         config = super().get_config()

@@ -169,7 +169,7 @@ def test_adamp_reference_under_backend(backend):
            "tests/test_optimizers.py"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "6 passed" in proc.stdout, proc.stdout[-2000:]
+    assert "7 passed" in proc.stdout, proc.stdout[-2000:]
 
 
 @pytest.mark.slow

@@ -169,7 +169,7 @@ def test_holdout_images_leave_training_and_become_validation(tmp_path):
     listing.write_text("b.png\nzzz.png\n")
     with pytest.raises(data.DataError, match="1 of them not in"):
         data.read_holdout(str(listing), str(folder))
-    with pytest.raises(data.DataError, match="needs --data_source folder"):
+    with pytest.raises(data.DataError, match="needs data_source='folder'"):
         data.training_store("div2k", str(folder), 2, 8, exclude=holdout)
 
 

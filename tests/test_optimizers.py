@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from maffsrn_tf.optimizers import AdamP, tag_channel_axis
+from maffsrn_tf.optimizers import AdamP, channel_axes
 
 # PyTorch layout -> Keras layout, and the Keras output-channel axis of each test tensor.
 TO_KERAS = {
@@ -29,14 +29,15 @@ def test_adamp_reproduces_reference(variant):
     ref = np.load(shared_path("golden", "adamp_reference.npz"))
     meta = json.loads(str(ref["meta"]))
     names = list(TO_KERAS)
-    variables = []
+    variables, axes = [], {}
     for name in names:
         convert, axis = TO_KERAS[name]
         var = keras.Variable(convert(ref[f"{variant}/init/{name}"]), name=name)
         if axis is not None:
-            tag_channel_axis(var, axis)
+            axes[var.path] = axis
         variables.append(var)
     opt = AdamP(
+        channel_axes=axes,
         learning_rate=meta["lr"],
         beta_1=meta["betas"][0],
         beta_2=meta["betas"][1],
@@ -65,6 +66,21 @@ def test_reference_needs_the_projection():
         opt.apply_gradients([(convert(ref[f"plain/grad_{step}/conv_weight"]), var)])
     want = convert(ref["plain/param_1/conv_weight"])
     assert np.abs(var.numpy() - want).max() / np.abs(want).max() > 1e-4
+
+
+def test_channel_axes_declares_depthwise_kernels_and_weight_norm_gains():
+    """The one place that knows where an output channel sits outside the last axis."""
+    from maffsrn_tf.model import build_model
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    axes = channel_axes(model)
+    by_path = {w.path: w for w in model.weights}
+    depthwise = [p for p, a in axes.items() if a == 2]
+    gains = [p for p, a in axes.items() if a == 0]
+    # one CEA per MAB (4), a weight-normed gain per head, fusion conv (3) and tail conv (2)
+    assert len(depthwise) == 4 and all(p.endswith("bottom11_dw/kernel") for p in depthwise)
+    assert len(gains) == 6 and all(p.endswith("/g") for p in gains)
+    assert all(len(by_path[p].shape) == (4 if a == 2 else 1) for p, a in axes.items())
 
 
 def test_adamp_config_round_trip():

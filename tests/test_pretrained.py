@@ -175,7 +175,7 @@ def test_upscale_with_the_shipped_tflite_backend():
     int8 = make_backend(4, quantization="int8")
     tensor_types = {t["dtype"] for t in int8.interpreter.get_tensor_details()}
     assert np.int8 in tensor_types and isinstance(int8, TFLiteBackend)
-    with pytest.raises(ValueError, match="upscales x4, but --scale 2"):
+    with pytest.raises(ValueError, match="upscales x4, but scale=2"):
         upscale(image, scale=2, model=shipped_tflite_path(4))
 
 

@@ -161,13 +161,13 @@ def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
 def test_backend_choice():
     from maffsrn_tf.upscaler import make_backend
 
-    with pytest.raises(ValueError, match="is a TFLite model: use the tflite backend"):
+    with pytest.raises(ValueError, match="is a TFLite model: use backend='tflite'"):
         make_backend(2, "m.tflite", backend="keras")
-    with pytest.raises(ValueError, match="the tflite backend runs .tflite files"):
+    with pytest.raises(ValueError, match="backend='tflite' runs .tflite files"):
         make_backend(2, "m.weights.h5", backend="tflite")
-    with pytest.raises(ValueError, match="unknown quantization 'int4'"):
+    with pytest.raises(ValueError, match="quantization='int4' is not one of"):
         make_backend(2, quantization="int4")
-    with pytest.raises(ValueError, match="unknown backend 'onnx'"):
+    with pytest.raises(ValueError, match="backend='onnx' is not one of"):
         make_backend(2, backend="onnx")
 
 
@@ -257,7 +257,7 @@ def test_bad_input_errors_and_no_damage(tiny, tmp_path):
     for kwargs, message in cases:
         with pytest.raises(UpscaleError, match=message):
             upscale_path(scale=2, model=model, **kwargs)
-    with pytest.raises(UpscaleError, match="unsupported --scale 5"):
+    with pytest.raises(UpscaleError, match="scale=5 is not one of 2, 3, 4"):
         upscale_path(good, str(tmp_path / "o.png"), 5, model=model)
     assert sorted(os.listdir(locked)) == []
     assert sorted(os.listdir(tmp_path)) == before  # nothing written, nothing damaged
@@ -346,7 +346,7 @@ def test_16bit_gray_alpha_png_and_output_formats(tiny, tmp_path):
     assert os.path.getsize(out / "hq.jpg") > small  # quality is applied
     with pytest.raises(UpscaleError, match="does not end in .webp"):
         upscale_path(str(tmp_path / "la16.png"), str(out / "x.png"), 2, model=model, fmt="webp")
-    with pytest.raises(UpscaleError, match="quality must be in 1..100"):
+    with pytest.raises(UpscaleError, match="quality=0 is not in 1..100"):
         upscale_path(str(tmp_path / "la16.png"), "", 2, model=model, quality=0)
 
 

@@ -9,23 +9,14 @@ import re
 
 def command_line(flags_dict):
     """The maffsrn-train command that a run's flags.json records."""
+    from maffsrn_tf.train_config import defaults
+
     skip = {"verbose", "init_skip_tail", "preset", "tpu", "cache_dir"}
-    defaults = {
-        "backup_every_steps": 0,
-        "max_decays": None,
-        "mixed_precision": False,
-        "jit_compile": False,
-        "strategy": "auto",
-        "seed": 0,
-        "data_source": "folder",
-        "optimizer": "adamp",
-        "patch_size": 48,
-        "batch_size": 16,
-        "decay_factor": 0.5,
-        "init_weights": "",
-        "loss": "l1",
-        "ema_momentum": 0.0,
-    }
+    # the options a recorded command leaves out while they keep TrainConfig's default
+    omitted = ("backup_every_steps", "max_decays", "mixed_precision", "jit_compile", "strategy",
+               "seed", "data_source", "optimizer", "patch_size", "batch_size", "decay_factor",
+               "init_weights", "loss", "ema_momentum")  # fmt: skip
+    defaults = {key: defaults()[key] for key in omitted}
     parts = ["maffsrn-train"]
     flags_dict = dict(flags_dict)
     init = flags_dict.get("init_weights", "")
@@ -47,7 +38,7 @@ def plot_history(card, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)
     start = 0
     for i, stage in enumerate(card["history"], 1):
         if stage["curve"]:
@@ -67,7 +58,8 @@ def plot_history(card, path):
     ax.set_ylabel("holdout PSNR (dB)")
     ax.set_title(f"{card['preset']}: validation on splits/sr291_val.txt")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # beside the axes, not over the curves
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

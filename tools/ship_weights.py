@@ -54,8 +54,8 @@ PAPER_SET5_PSNR = {"maffsrn_x2": 37.97, "maffsrn_x3": 34.32, "maffsrn_x4": 32.18
 
 
 def card(run_dir, name, datasets, hardware="", holdout_dir=None):
+    from maffsrn_tf.backends import make_backend
     from maffsrn_tf.evaluation import evaluate
-    from maffsrn_tf.inference import KerasBackend
     from maffsrn_tf.model import build_model
     from maffsrn_tf.utils import cpu_name
 
@@ -70,7 +70,7 @@ def card(run_dir, name, datasets, hardware="", holdout_dir=None):
     model = build_model(name)
     model.load_weights(os.path.join(run_dir, "best.weights.h5"))
     folders = list(datasets) + ([holdout_dir] if holdout_dir else [])
-    results = evaluate(folders, model.scale, KerasBackend(model), progress=False)
+    results = evaluate(folders, model.scale, make_backend(model.scale, model), progress=False)
     if holdout_dir:
         results["holdout"] = results.pop(os.path.basename(os.path.normpath(holdout_dir)))
     return {
@@ -106,15 +106,13 @@ def holdout_folder(holdout, holdout_dir, tmp):
 
 def evaluate_weights(name, path, folder):
     """(PSNR, SSIM) of a weights file on a folder, MATLAB protocol."""
+    from maffsrn_tf.backends import make_backend
     from maffsrn_tf.evaluation import evaluate
-    from maffsrn_tf.inference import KerasBackend
     from maffsrn_tf.presets import PRESETS
-    from maffsrn_tf.pretrained import load_model_for
 
-    model = load_model_for(PRESETS[name]["scale"], path, name)
-    result = next(
-        iter(evaluate([folder], model.scale, KerasBackend(model), progress=False).values())
-    )
+    scale = PRESETS[name]["scale"]
+    backend = make_backend(scale, path, "keras", preset=name)
+    result = next(iter(evaluate([folder], scale, backend, progress=False).values()))
     return round(result["model"]["psnr"], 3), round(result["model"]["ssim"], 4)
 
 

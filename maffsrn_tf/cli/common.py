@@ -6,6 +6,7 @@ argument costs milliseconds and prints one line.
 
 import logging
 import os
+import re
 import sys
 
 from absl import app, flags
@@ -16,7 +17,8 @@ TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
 FLAGS = flags.FLAGS
 
 flags.DEFINE_integer("scale", 2, "Upscaling factor: 2, 3 or 4.")
-flags.register_validator("scale", lambda v: v in SCALES, message="--scale must be 2, 3 or 4")
+_SCALE_WORDS = ", ".join(map(str, SCALES[:-1])) + f" or {SCALES[-1]}"
+flags.register_validator("scale", lambda v: v in SCALES, message=f"--scale must be {_SCALE_WORDS}")
 flags.DEFINE_enum(
     "preset", None, list(PRESETS), "Model preset (default: maffsrn_x{scale}, or as stated)."
 )
@@ -31,6 +33,34 @@ def fail(message):
     """Print ``error: message`` as one line on stderr and exit with status 1."""
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+# a Python argument in a library message: name=value (value quoted, or up to a separator)
+_ARGUMENT = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()]+)")
+
+
+def flag_words(message, aliases=None):
+    """A library message in this command's flag words: ``scale=5`` becomes ``--scale 5`` and
+    ``overwrite=True`` ``--overwrite``, for each argument that is one of the command's flags
+    (the library names Python arguments, the command line its flags); ``aliases`` maps an
+    argument to its flag where the names differ (``{"fmt": "format"}``)."""
+    aliases = aliases or {}
+
+    def replace(match):
+        name, value = match.group(1), match.group(2).strip("'\"")
+        name = aliases.get(name, name)
+        if name not in FLAGS:
+            return match.group(0)
+        if isinstance(FLAGS[name], flags.BooleanFlag):
+            return f"--{name}" if value == "True" else f"--no{name}"
+        return f"--{name} {value}"
+
+    return _ARGUMENT.sub(replace, message)
+
+
+def fail_with(error, aliases=None):
+    """``fail`` with a library error's message in flag words."""
+    fail(flag_words(str(error), aliases))
 
 
 def require_path(path, what, folder=None):

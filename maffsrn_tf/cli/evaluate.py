@@ -13,7 +13,8 @@ HR images are mod-cropped to the scale and LR made by MATLAB-exact bicubic ``imr
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, run
+from maffsrn_tf.cli.common import fail, fail_with, require_path, run
+from maffsrn_tf.errors import MaffsrnError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("datasets", [], "Comma-separated folders of HR images.")
@@ -44,16 +45,17 @@ def main(argv):
 
     backend, label = None, "bicubic only"
     try:
-        if FLAGS.tflite:
-            from maffsrn_tf.inference import TFLiteBackend
+        if FLAGS.tflite or not FLAGS.bicubic_only:
+            from maffsrn_tf.backends import make_backend
 
-            backend, label = TFLiteBackend(FLAGS.tflite, FLAGS.num_threads), FLAGS.tflite
-        elif not FLAGS.bicubic_only:
-            from maffsrn_tf.inference import KerasBackend
-            from maffsrn_tf.pretrained import load_model_for
-
-            model = load_model_for(FLAGS.scale, FLAGS.weights or None, FLAGS.preset)
-            backend, label = KerasBackend(model), model.name
+            backend = make_backend(
+                FLAGS.scale,
+                FLAGS.tflite or FLAGS.weights or None,
+                "tflite" if FLAGS.tflite else "keras",
+                FLAGS.num_threads,
+                preset=FLAGS.preset,
+            )
+            label = FLAGS.tflite or backend.model.name
         results = evaluation.evaluate(
             FLAGS.datasets,
             FLAGS.scale,
@@ -61,8 +63,8 @@ def main(argv):
             FLAGS.self_ensemble,
             dict(zip(FLAGS.datasets, FLAGS.lr_dirs)),
         )
-    except (ValueError, FileNotFoundError) as err:
-        fail(str(err))
+    except (MaffsrnError, FileNotFoundError) as err:
+        fail_with(err, {"model": "weights"})
     name = label + (" +self-ensemble" if FLAGS.self_ensemble else "")
     print(evaluation.markdown_table(results, FLAGS.scale, name))
     if FLAGS.per_image:

@@ -18,10 +18,11 @@ existing output is only replaced with ``--overwrite``.
 """
 
 import os
+import sys
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, run
+from maffsrn_tf.cli.common import fail, fail_with, flag_words, require_path, run
 from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE  # no TensorFlow at import
 
 FLAGS = flags.FLAGS
@@ -66,6 +67,10 @@ flags.DEFINE_integer("quality", None, "JPEG/WebP quality 1-100 (default: JPEG 95
 flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (decompression bombs).")
 
 
+# upscale_path's arguments whose flags are named otherwise
+ALIASES = {"fmt": "format", "input_path": "input"}
+
+
 def main(argv):
     del argv
     if FLAGS.input:
@@ -94,9 +99,12 @@ def main(argv):
             fmt=FLAGS.format or "",
             quality=FLAGS.quality,
             quantization=FLAGS.quantization,
+            on_error=lambda err: print(
+                "error: " + flag_words(str(err), ALIASES), file=sys.stderr, flush=True
+            ),
         )
     except UpscaleError as err:
-        fail(str(err))
+        fail_with(err, ALIASES)
     for path in written:
         print(os.path.relpath(path))
     return 0

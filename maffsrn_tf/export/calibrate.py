@@ -6,20 +6,21 @@ Uses TensorFlow Lite's calibrator and flatbuffer utilities (private modules of T
 
 import numpy as np
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.images import image_size, list_images, read_rgb
 
 
 def representative_patches(folder, count=64, size=64, seed=0):
     """LR training patches (float RGB in [0, 1]) for int8 calibration, from HR images.
 
-    ``ValueError`` naming the folder when none of its images is ``size`` pixels on a side.
+    ``MaffsrnError`` naming the folder when none of its images is ``size`` pixels on a side.
     """
     rng = np.random.default_rng(seed)
     files = list_images(folder)
     if not any(min(image_size(path)) >= size for path in files):
-        raise ValueError(
+        raise MaffsrnError(
             f"no calibration image in {folder} is at least {size}x{size} pixels; "
-            "pass a folder of larger images or a smaller --calibration_size"
+            "pass a folder of larger images or a smaller patch size"
         )
     patches = []
     while len(patches) < count:

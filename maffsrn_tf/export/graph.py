@@ -1,6 +1,6 @@
-"""The inference graph that is converted to TFLite: ``MAFFSRN.folded()`` as a ``tf.Module``.
+"""The inference graph that is converted to TFLite: the folded model as a ``tf.Module``.
 
-Folding (``maffsrn_tf.layers``): weight norm evaluated once into plain kernels; the FFG
+Folding (``maffsrn_tf.export.folding``): weight norm evaluated once into plain kernels; the FFG
 channel shuffle folded into the input channels of the 1x1 fusion convs (no reshape or
 transpose); ``res_scale`` folded into the last fusion conv; the tail's two weighted branches
 merged into one 5x5 conv whose output shares one DEPTH_TO_SPACE with the bicubic skip;
@@ -10,6 +10,8 @@ also split for exact int8 quantization (``split_for_int8``).
 
 import numpy as np
 import tensorflow as tf
+
+from maffsrn_tf.export.folding import fold_model
 
 
 def split_for_int8(kernel):
@@ -35,7 +37,7 @@ class InferenceGraph(tf.Module):
         super().__init__(name="maffsrn_inference")
         self.scale = int(model.scale)
         skip = split_for_int8(model.upsample.coefficients)
-        self._forward = model.folded(skip_kernels=skip, clamp=clamp)
+        self._forward = fold_model(model, skip_kernels=skip, clamp=clamp)
 
     def __call__(self, x):
         return self._forward(x)

@@ -17,7 +17,7 @@ def op_names(tflite_bytes):
 
 def measure_latency(path, height=128, width=128, runs=5, num_threads=2):
     """Median seconds per inference of a ``.tflite`` at ``height x width`` (after one warm-up)."""
-    from maffsrn_tf.inference import TFLiteBackend
+    from maffsrn_tf.backends import TFLiteBackend
 
     backend = TFLiteBackend(path, num_threads)
     if backend.fixed_size:
@@ -61,22 +61,6 @@ def gpu_delegate_verdict(tflite_bytes):
     return False, "; ".join(sorted(set(warnings)))[:300] or "not compatible"
 
 
-def _predict(backend, lr, tile, overlap):
-    """uint8 output for a uint8 LR (grayscale run as RGB and averaged back)."""
-    from maffsrn_tf.evaluation import model_predict
-    from maffsrn_tf.inference import tiled_predict
-
-    if not tile:
-        return model_predict(backend, lr)
-    rgb = np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr
-    h, w = rgb.shape[:2]
-    # images smaller than a tile are edge-padded to one, as a fixed-shape model needs
-    rgb = np.pad(rgb, ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0)), mode="edge")
-    sr = tiled_predict(backend, rgb.astype(np.float32) / 255.0, backend.scale, tile, overlap)
-    sr = sr[: h * backend.scale, : w * backend.scale]
-    return np.round(sr.mean(-1)).astype(np.uint8) if lr.ndim == 2 else sr
-
-
 def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     """Run a ``.tflite`` on benchmark images next to the Keras float model.
 
@@ -90,8 +74,9 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     wrong shapes, or loses more than ``max_drop`` dB PSNR on any dataset.
     """
     from maffsrn_tf import metrics
+    from maffsrn_tf.backends import KerasBackend, TFLiteBackend
     from maffsrn_tf.data import load_benchmark
-    from maffsrn_tf.inference import DEFAULT_OVERLAP, KerasBackend, TFLiteBackend
+    from maffsrn_tf.inference import DEFAULT_OVERLAP, predict_uint8
 
     with open(tflite_path, "rb") as f:
         ops = op_names(f.read())
@@ -107,8 +92,8 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
         limit = max_drop.get(name, 0.5) if isinstance(max_drop, dict) else max_drop
         rows = []
         for _, hr, lr in load_benchmark(folder, scale):
-            sr_lite = _predict(lite, lr, tile, overlap)
-            sr_keras = _predict(keras_backend, lr, tile, overlap)
+            sr_lite = predict_uint8(lite, lr, tile, overlap)
+            sr_keras = predict_uint8(keras_backend, lr, tile, overlap)
             if sr_lite.shape != hr.shape[: sr_lite.ndim]:
                 raise ValueError(f"{tflite_path}: output {sr_lite.shape} for HR {hr.shape}")
             rows.append(

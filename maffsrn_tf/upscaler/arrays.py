@@ -8,58 +8,12 @@ separately by bicubic interpolation; images below the model's minimum size are p
 import numpy as np
 from PIL import Image
 
-from maffsrn_tf.inference import (
-    DEFAULT_OVERLAP,
-    KerasBackend,
-    TFLiteBackend,
-    tiled_predict,
-)
-from maffsrn_tf.presets import MIN_INPUT_SIZE
+from maffsrn_tf.backends import make_backend
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.inference import DEFAULT_OVERLAP, tiled_predict
+from maffsrn_tf.presets import MIN_INPUT_SIZE, check_scale
 
-BACKENDS = ("auto", "keras", "tflite")
-SHIPPED_QUANTIZATIONS = ("float16", "int8")
-
-
-def make_backend(scale, model=None, backend="auto", num_threads=2, quantization="float16"):
-    """A backend for ``scale``: a Keras model, a weights/``.keras``/``.tflite`` path, or shipped.
-
-    ``backend="auto"`` runs TFLite for the shipped weights and ``.tflite`` files (no
-    TensorFlow import; float16 TFLite is as accurate as Keras and faster, see README
-    "Performance") and Keras for Keras models and weights files. ``quantization`` picks the
-    shipped TFLite file: ``float16`` or ``int8`` (faster, a measured drop; README).
-    """
-    if scale not in (2, 3, 4):
-        raise ValueError(f"unsupported scale {scale!r}: MAFFSRN upscales x2, x3 or x4")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}: {', '.join(BACKENDS)}")
-    if quantization not in SHIPPED_QUANTIZATIONS:
-        raise ValueError(
-            f"unknown quantization {quantization!r}: {', '.join(SHIPPED_QUANTIZATIONS)}"
-        )
-    if isinstance(model, (KerasBackend, TFLiteBackend)):
-        return model
-    is_tflite = isinstance(model, str) and model.endswith(".tflite")
-    if backend == "auto":
-        backend = "tflite" if model is None or is_tflite else "keras"
-    elif backend == "keras" and is_tflite:
-        raise ValueError(f"{model} is a TFLite model: use the tflite backend")
-    if backend == "tflite":
-        if model is not None and not is_tflite:
-            raise ValueError("the tflite backend runs .tflite files; pass one, or --backend keras")
-        if model is None:
-            from maffsrn_tf.assets import tflite_path
-
-            model = tflite_path(scale, quantization)
-        b = TFLiteBackend(model, num_threads)
-    else:
-        if model is None or isinstance(model, str):
-            from maffsrn_tf.pretrained import load_model_for
-
-            model = load_model_for(scale, model)
-        b = KerasBackend(model)
-    if b.scale is not None and b.scale != scale:
-        raise ValueError(f"the model upscales x{b.scale}, but --scale {scale} was asked for")
-    return b
+__all__ = ["make_backend", "upscale"]
 
 
 def _resize_channel(channel, scale):
@@ -100,12 +54,13 @@ def upscale(
     else:
         array = np.asarray(image)
     if array.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected a uint8 or uint16 image, got {array.dtype}")
+        raise MaffsrnError(f"image: expected a uint8 or uint16 image, got {array.dtype}")
     squeeze = array.ndim == 3 and array.shape[-1] == 1
     if squeeze:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (2, 3, 4)):
-        raise ValueError(f"expected HxW, HxWx3 or HxWx4 image, got shape {array.shape}")
+        raise MaffsrnError(f"image: expected HxW, HxWx3 or HxWx4, got shape {array.shape}")
+    scale = check_scale(scale)
     b = make_backend(scale, model, backend, quantization=quantization)
     top = 65535.0 if array.dtype == np.uint16 else 255.0
     gray = array.ndim == 2 or array.shape[-1] == 2

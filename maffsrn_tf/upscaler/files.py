@@ -8,12 +8,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from maffsrn_tf import images
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.images import IMAGE_EXTENSIONS
 from maffsrn_tf.inference import DEFAULT_OVERLAP
+from maffsrn_tf.presets import check_scale
 from maffsrn_tf.upscaler.arrays import make_backend, upscale
 
 
-class UpscaleError(Exception):
+class UpscaleError(MaffsrnError):
     """A problem with the user's request: printed as one line, exit code 1."""
 
 
@@ -24,7 +26,7 @@ def sample_image_path():
 
         return str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     except Exception as err:
-        raise UpscaleError(f"no sample image ({err}); pass --input IMAGE") from None
+        raise UpscaleError(f"no sample image ({err}); pass input_path=IMAGE") from None
 
 
 FORMATS = ("png", "jpg", "webp")
@@ -55,7 +57,7 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
         return os.path.join(output, name)
     given = os.path.splitext(output)[1].lower().replace(".jpeg", ".jpg")
     if fmt and given != "." + fmt:
-        raise UpscaleError(f"--output {output} does not end in .{fmt}, the --format asked for")
+        raise UpscaleError(f"output={output!r} does not end in .{fmt} (fmt={fmt!r})")
     return output
 
 
@@ -95,11 +97,11 @@ def comparison(low, high, scale):
 def _check_output(in_path, out_path, overwrite):
     if os.path.abspath(in_path) == os.path.abspath(out_path) and not overwrite:
         raise UpscaleError(
-            f"output {out_path} is the input; choose another --output "
-            "(or pass --overwrite to replace the input)"
+            f"output {out_path} is the input; choose another output "
+            "(or pass overwrite=True to replace the input)"
         )
     if os.path.exists(out_path) and not overwrite:
-        raise UpscaleError(f"output exists: {out_path} (pass --overwrite to replace it)")
+        raise UpscaleError(f"output exists: {out_path} (pass overwrite=True to replace it)")
     directory = os.path.dirname(os.path.abspath(out_path))
     if not os.path.isdir(directory):
         raise UpscaleError(f"output directory does not exist: {directory}")
@@ -150,7 +152,7 @@ def upscale_file(
             self_ensemble=self_ensemble,
             progress=_progress_printer(label),
         )
-    except ValueError as err:
+    except MaffsrnError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
     try:
         written = [images.write_image(out_path, result, info, quality=quality)]
@@ -176,19 +178,23 @@ def upscale_path(
     fmt="",
     quality=None,
     quantization="float16",
+    on_error=None,
 ):
     """Upscale a file or every image of a folder; returns the paths written.
 
-    A folder run goes on past a file that fails, and raises ``UpscaleError`` listing the
-    failures at the end. ``fmt``: png, jpg or webp (default: the input's); ``quality``:
+    A folder run goes on past a file that fails (``on_error(error)`` is called; by default
+    it prints the error to stderr), and raises ``UpscaleError`` listing the failures at the
+    end. ``fmt``: png, jpg or webp (default: the input's); ``quality``:
     1-100 for jpg/webp. ``backend``, ``model`` and ``quantization`` as in ``make_backend``.
     """
-    if scale not in (2, 3, 4):
-        raise UpscaleError(f"unsupported --scale {scale}: MAFFSRN upscales x2, x3 or x4")
+    try:
+        scale = check_scale(scale)
+    except MaffsrnError as err:
+        raise UpscaleError(str(err)) from None
     if fmt and fmt not in FORMATS:
-        raise UpscaleError(f"unknown --format {fmt}: use {', '.join(FORMATS)}")
+        raise UpscaleError(f"fmt={fmt!r} is not one of {', '.join(FORMATS)}")
     if quality is not None and not 1 <= quality <= 100:
-        raise UpscaleError(f"--quality must be in 1..100, got {quality}")
+        raise UpscaleError(f"quality={quality} is not in 1..100")
     sample = not input_path
     if sample:
         input_path = sample_image_path()
@@ -202,7 +208,7 @@ def upscale_path(
         os.makedirs("out", exist_ok=True)
     try:
         engine = make_backend(scale, model, backend, quantization=quantization)
-    except (ValueError, FileNotFoundError) as err:
+    except (MaffsrnError, FileNotFoundError) as err:
         raise UpscaleError(str(err)) from None
     settings = dict(
         scale=scale,
@@ -223,7 +229,7 @@ def upscale_path(
         raise UpscaleError(f"no images in folder {input_path}")
     out_dir = output or "out"
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UpscaleError(f"--output must be a folder when --input is a folder: {out_dir}")
+        raise UpscaleError(f"output={out_dir!r} must be a folder when input_path is a folder")
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as err:
@@ -239,7 +245,10 @@ def upscale_path(
                 **settings,
             )
         except UpscaleError as err:  # report, go on with the other images
-            print(f"error: {err}", file=sys.stderr)
+            if on_error is None:
+                print(f"error: {err}", file=sys.stderr)
+            else:
+                on_error(err)
             failed.append(name)
     if failed:
         raise UpscaleError(f"{len(failed)} of {len(files)} images failed: {', '.join(failed)}")

@@ -1,0 +1,12 @@
+"""The package's one base exception.
+
+Every error the library raises about a caller's request or data is a ``MaffsrnError`` (a
+``ValueError``), so ``except maffsrn_tf.MaffsrnError`` catches them all; the subclasses say
+where it came from (``DataError``, ``ImageError``, ``PackError``, ``UpscaleError``). Messages
+speak Python — argument names and values (``scale=5 is not one of 2, 3, 4``) — and the
+command lines translate them into their flags (``maffsrn_tf.cli.common.fail_with``).
+"""
+
+
+class MaffsrnError(ValueError):
+    """A request or a file that maffsrn_tf cannot use; the message names it and the fix."""
