@@ -1,18 +1,23 @@
-# make upscale: the main job (upscale an image; a generated sample when INPUT is empty)
-# make test:    lint + format check + the whole test suite (slow end-to-end tests included)
+# make upscale: the main job (upscale an image; the shipped sample photo when INPUT is empty),
+#               in a runtime-only venv (.venv-runtime: the LiteRT upscaler, no TensorFlow)
+# make test:    lint + format check + the whole test suite (slow end-to-end tests included),
+#               in the full development venv (.venv)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_VENV ?= .venv-runtime
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-fast lint upscale evaluate tflite tflite-study bench bench-all clean web \
+.PHONY: install install-runtime test test-fast lint upscale evaluate tflite tflite-study bench bench-all clean web \
 	web-build web-screenshot chromium
 
 INPUT ?=
 SCALE ?= 2
 BENCH := $(MAFFSRN_SHARED)/data/benchmark
+TRAIN := $(MAFFSRN_SHARED)/data/train/SR291
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +26,14 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The runtime install (pip install maffsrn_tf, no extras), editable so it follows the checkout.
+$(RUNTIME_STAMP): setup.py
+	test -x $(RUNTIME_VENV)/bin/python || $(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install -q --disable-pip-version-check -e .
+	touch $(RUNTIME_STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,8 +47,8 @@ test-fast: lint
 
 # The main job: upscale INPUT (a file or folder; default: a sample photo) into out/, with a
 # bicubic | MAFFSRN comparison image next to it.
-upscale: $(STAMP)
-	$(BIN)/maffsrn-upscale --scale $(SCALE) --compare $(if $(INPUT),--input "$(INPUT)",)
+upscale: $(RUNTIME_STAMP)
+	$(RUNTIME_VENV)/bin/maffsrn-upscale --scale $(SCALE) --compare $(if $(INPUT),--input "$(INPUT)",)
 
 # Set5/Set14 tables of the shipped weights at x2, x3, x4 (MATLAB protocol).
 evaluate: $(STAMP)
@@ -45,13 +58,14 @@ evaluate: $(STAMP)
 # weights: dynamic shape and fixed 128x128 LR tiles (float16, int8, int8 with uint8 I/O).
 tflite: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \
+		--datasets $(BENCH)/Set5,$(BENCH)/Set14 --calibration_dir $(TRAIN) \
 		--output_dir maffsrn_tf/weights --report_dir tflite
 
 # All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
 tflite-study: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,4 --quantizations float32,float16,dynamic,int8,int16x8 \
 		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION \
-		--datasets $(BENCH)/Set5
+		--datasets $(BENCH)/Set5 --calibration_dir $(TRAIN)
 
 # The table of README "Performance"; bench-all adds the focused studies below it.
 bench: $(STAMP)
@@ -87,4 +101,4 @@ web-screenshot: $(STAMP) web-build chromium
 	$(BIN)/python web/screenshot.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist
+	rm -rf $(VENV) $(RUNTIME_VENV) build dist *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist

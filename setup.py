@@ -1,34 +1,73 @@
-"""Install maffsrn_tf: ``pip install .`` (CPU or GPU TensorFlow 2.21, Keras 3)."""
+"""Install maffsrn_tf.
+
+``pip install maffsrn_tf``: the LiteRT upscaling runtime (``maffsrn-upscale``, ``upscale()``,
+the shipped TFLite models; no TensorFlow). ``pip install "maffsrn_tf[tensorflow]"``: training,
+evaluation, export and the Keras model (TensorFlow 2.21, Keras 3). See the README's Install.
+"""
+
+import re
 
 from setuptools import find_packages, setup
 
+with open("maffsrn_tf/__init__.py", encoding="utf-8") as f:
+    VERSION = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
+
+# ai-edge-litert publishes wheels for these platforms only; elsewhere the package installs
+# without it and the upscaler says what to do (the Keras backend, with [tensorflow]).
+LITERT_PLATFORMS = (
+    "(sys_platform == 'linux' and (platform_machine == 'x86_64' or platform_machine == 'aarch64'))"
+    " or (sys_platform == 'darwin' and platform_machine == 'arm64')"
+)
+TENSORFLOW = [
+    "tensorflow>=2.21,<2.22",
+    "keras>=3.15,<4",
+    "tensorboard>=2.21,<2.22",
+]
+
 setup(
     name="maffsrn_tf",
-    version="0.1.0",
+    version=VERSION,
     description="MAFFSRN lightweight super-resolution in TensorFlow/Keras 3, with TFLite export",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    url="https://github.com/maffsrn-tf/maffsrn_tf",
     license="Apache-2.0",
     python_requires=">=3.10",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Image Processing",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
     packages=find_packages(include=["maffsrn_tf", "maffsrn_tf.*"]),
-    package_data={"maffsrn_tf": ["weights/*.npz", "weights/*.json", "weights/*.tflite"]},
+    package_data={
+        "maffsrn_tf": [
+            "weights/*.npz",
+            "weights/*.json",
+            "weights/*.tflite",
+            "samples/*.jpg",
+            "samples/*.txt",
+        ]
+    },
+    # the runtime: what maffsrn-upscale and upscale() need to run the shipped TFLite models
     install_requires=[
-        "tensorflow>=2.21,<2.22",
-        "keras>=3.15,<4",
         "numpy>=1.26",
         "pillow>=11",
         "absl-py>=2.1",
-        "tensorboard>=2.21,<2.22",
-        "ai-edge-litert>=2.3,<3",
-        "psutil>=5.9",
-        # 16-bit RGB PNG read/write (Pillow only does 16-bit grayscale).
+        # 16-bit RGB PNG read/write (Pillow only does 16-bit grayscale)
         "pypng>=0.20220715",
-        # Ships the offline sample photo (grace_hopper.jpg) used by `maffsrn-upscale` with no input.
-        "matplotlib>=3.8",
+        f"ai-edge-litert>=2.3,<3; {LITERT_PLATFORMS}",
     ],
     extras_require={
+        "tensorflow": TENSORFLOW,
+        "tfds": [*TENSORFLOW, "tensorflow-datasets>=4.9.10"],
+        # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
+        "torch": ["torch==2.13.0"],
+        # Keras' JAX backend on CPU (tests/test_backends.py)
+        "jax": ["jax[cpu]==0.10.2"],
         # playwright drives the system Chromium in the browser test (no browser download)
         "dev": [
+            *TENSORFLOW,
             "pytest>=8",
             "pytest-xdist>=3.6",
             "ruff==0.17.6",
@@ -36,15 +75,15 @@ setup(
             "playwright==1.65.2",
             # the reference reader our NumPy-only .safetensors export is checked against
             "safetensors>=0.4",
-            # the wheel test builds without build isolation (no download)
+            # the wheel test builds without build isolation (no download); release checks
             "setuptools>=61",
             "wheel",
+            "build>=1.2",
+            "twine>=6",
+            # benchmarks (peak RSS) and the model card's plots
+            "psutil>=5.9",
+            "matplotlib>=3.8",
         ],
-        # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
-        "torch": ["torch==2.13.0"],
-        # Keras' JAX backend on CPU (tests/test_backends.py)
-        "jax": ["jax[cpu]==0.10.2"],
-        "tfds": ["tensorflow-datasets>=4.9.10"],
     },
     entry_points={
         "console_scripts": [

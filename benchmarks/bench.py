@@ -172,10 +172,9 @@ def main():
     a = p.parse_args()
     runs = 3 if a.quick else 7
     import tensorflow as tf
-    from matplotlib import cbook
     from PIL import Image
 
-    from maffsrn_tf.assets import weights_path
+    from maffsrn_tf.assets import sample_photo_path, weights_path
     from maffsrn_tf.backends import make_backend
     from maffsrn_tf.pretrained import load_pretrained
     from maffsrn_tf.utils import cpu_name
@@ -210,7 +209,7 @@ def main():
                 name = f"TFLite {quantization}, {shape} ({n} thr)"
                 rows.append((name, n, seconds, macs, ""))
 
-    src = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
+    src = Image.open(sample_photo_path()).convert("RGB")
     photo = os.path.join(tmp, "photo.png")
     src.resize((1280, 720), Image.BICUBIC).save(photo)
     lr = (np.asarray(Image.open(photo), np.float32) / 255)[None]

@@ -18,7 +18,7 @@ import importlib
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.presets import MIN_INPUT_SIZE, PRESETS
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "MAFFSRN": "maffsrn_tf.model",

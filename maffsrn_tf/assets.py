@@ -2,8 +2,9 @@
 
 ``maffsrn_tf/weights/`` holds, per preset, the trained weights (``{preset}.npz``), their
 training record (``{preset}.json``) and the exported TFLite models
-(``maffsrn_x{scale}_{variant}.tflite``). They install with the package, so a plain
-``pip install`` has everything ``load_pretrained`` and ``--backend tflite`` need.
+(``maffsrn_x{scale}_{variant}.tflite``); ``maffsrn_tf/samples/`` the sample photo. They
+install with the package, so a plain ``pip install`` has everything ``load_pretrained`` and
+the TFLite upscaler need.
 """
 
 import json
@@ -47,6 +48,11 @@ def model_card(name):
     """The training record shipped next to a preset's weights (``{name}.json``), or {}."""
     path = _folder() / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def sample_photo_path():
+    """Path of the sample photo (Grace Hopper, public domain: ``samples/LICENSE.txt``)."""
+    return str(resources.files("maffsrn_tf") / "samples" / "grace_hopper.jpg")
 
 
 def tflite_path(scale, variant="float16"):

@@ -131,9 +131,10 @@ def _as_config(config):
     return TrainConfig.from_dict(config)  # a dict, e.g. an older run's flags.json
 
 
-def train(config):
+def train(config, callbacks=()):
     """Train from a ``TrainConfig`` (or a dict of its fields, such as a run's ``flags.json``);
-    returns the History.
+    returns the History. ``callbacks``: more Keras callbacks (e.g. a notebook's progress bar),
+    run before the run's own log and backup.
 
     Writes into ``config.model_dir``: ``flags.json`` (the config), ``backup/`` (resume state),
     ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5`` (with
@@ -185,13 +186,14 @@ def train(config):
             c.loss,
             c.ema_momentum,
         )
-    callbacks = [StepTimer(), keras.callbacks.TerminateOnNaN()]
+    extra, callbacks = list(callbacks), [StepTimer(), keras.callbacks.TerminateOnNaN()]
     if holdout or c.val_dir:
         if holdout:
             val = data_lib.load_benchmark(c.data_dir, scale, only=holdout)
         else:
             val = data_lib.load_benchmark(c.val_dir, scale)
         callbacks += [Validation(val, scale), SaveBest(model_dir)]
+    callbacks += extra
     callbacks.append(keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True))
     if tensorflow:  # TensorBoard writes its logs with tf.summary
         log_dir = os.path.join(model_dir, "tensorboard")

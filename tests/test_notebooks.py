@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import SHARED, shared_path
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,6 +21,9 @@ def notebook_as_script(path, params=None):
         "def _sh(cmd):",
         "    print('$', cmd, flush=True)",
         "    subprocess.run(cmd, shell=True, check=True)",
+        "def _tensorboard(logdir):  # %tensorboard: the test checks the folder once the run ends",
+        "    import tensorboard  # noqa: F401 (the extension %load_ext loads)",
+        "    print('tensorboard --logdir', logdir, flush=True)",
     ]
     with open(path) as f:
         cells = json.load(f)["cells"]
@@ -37,6 +41,11 @@ def notebook_as_script(path, params=None):
             elif body.startswith("%pip"):
                 cmd = "{sys.executable} -m pip" + body[len("%pip") :]
                 line = f"{indent}_sh({cmd!r}.format(**globals()))"
+            elif body.startswith("%load_ext tensorboard"):
+                line = f"{indent}import tensorboard  # %load_ext tensorboard"
+            elif body.startswith("%tensorboard --logdir "):
+                logdir = body[len("%tensorboard --logdir ") :]
+                line = f"{indent}_tensorboard({logdir!r}.format(**globals()))"
             elif body.startswith("%"):
                 raise AssertionError(f"unsupported magic in {path}: {body}")
             lines.append(line)
@@ -80,7 +89,16 @@ def test_train_notebook_runs_a_smoke_training(tmp_path):
     shared_path("data", "train", "SR291")
     out = run_notebook("train_colab.ipynb", tmp_path, SHARED=os.path.abspath(SHARED))
     assert "epoch 1: loss" in out and "epoch 2: loss" in out and "strategy: one_device" in out
-    assert (tmp_path / "runs" / "colab_x2" / "best.weights.h5").exists()
+    run_dir = tmp_path / "runs" / "colab_x2"
+    assert (run_dir / "best.weights.h5").exists()
+    # TensorBoard was pointed at the run's logs, which the run then wrote
+    assert "tensorboard --logdir runs/colab_x2/tensorboard" in out
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    # it ships what it trained: float16 and int8 TFLite, measured, and a picture upscaled
+    for quantization in ("float16", "int8"):
+        assert (tmp_path / f"my_maffsrn_x2_{quantization}.tflite").exists()
+        assert f"my_maffsrn_x2_{quantization}.tflite: " in out and "PSNR drop vs Keras" in out
+    assert Image.open(tmp_path / "sample_x2_int8.png").size == (512, 600)
 
 
 @pytest.mark.slow

@@ -64,3 +64,37 @@ def test_installed_wheel_upscales_with_tflite_outside_the_checkout(wheel, tmp_pa
         cwd=work, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert where.startswith(site) and not where.startswith(ROOT)
+
+
+@pytest.mark.slow
+def test_release_builds_an_sdist_and_a_wheel_that_twine_accepts(tmp_path):
+    """``python -m build`` (as a release would run it) makes both artifacts, with the
+    package's one version in their names; ``twine check`` accepts them; each carries the
+    shipped models, the sample photo and the release files."""
+    import maffsrn_tf
+
+    cmd = [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), ROOT]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    version = maffsrn_tf.__version__
+    wheel = tmp_path / f"maffsrn_tf-{version}-py3-none-any.whl"
+    sdist = tmp_path / f"maffsrn_tf-{version}.tar.gz"
+    assert wheel.exists() and sdist.exists(), sorted(p.name for p in tmp_path.iterdir())
+    check = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel),
+                            str(sdist)], capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("PASSED") == 2
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("weights/maffsrn_x2.npz", "weights/maffsrn_x4_int8.tflite",
+                 "samples/grace_hopper.jpg", "samples/LICENSE.txt"):  # fmt: skip
+        assert f"maffsrn_tf/{name}" in names, name
+    import tarfile
+
+    with tarfile.open(sdist) as tar:
+        members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
+    shipped = [
+        "maffsrn_tf/weights/maffsrn_x3_float16.tflite",
+        "maffsrn_tf/samples/grace_hopper.jpg",
+    ]
+    for name in ["CHANGELOG.md", "CITATION.cff", "LICENSE", "README.md", *shipped]:
+        assert name in members, name

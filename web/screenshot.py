@@ -27,9 +27,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = a.image
         if not path:
-            from matplotlib import cbook
+            from maffsrn_tf.assets import sample_photo_path
 
-            photo = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+            photo = Image.open(sample_photo_path())
             path = os.path.join(tmp, "grace_hopper.png")
             photo.resize((160, 160 * photo.height // photo.width), Image.BICUBIC).save(path)
         page = Page(width=900, height=1000)

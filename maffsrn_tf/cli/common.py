@@ -1,9 +1,11 @@
-"""What every command line shares: the common flags, one way to fail, quiet TensorFlow.
+"""What every command line shares: the model flags, ``--version``, one way to fail, a check
+that TensorFlow is there before work starts, and quiet TensorFlow logs.
 
 No TensorFlow here: commands validate their arguments before they import it, so a bad
 argument costs milliseconds and prints one line.
 """
 
+import importlib.util
 import logging
 import os
 import re
@@ -11,22 +13,53 @@ import sys
 
 from absl import app, flags
 
+from maffsrn_tf import __version__
 from maffsrn_tf.presets import PRESETS, SCALES
 
 TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
 FLAGS = flags.FLAGS
 
-flags.DEFINE_integer("scale", 2, "Upscaling factor: 2, 3 or 4.")
+TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
 _SCALE_WORDS = ", ".join(map(str, SCALES[:-1])) + f" or {SCALES[-1]}"
-flags.register_validator("scale", lambda v: v in SCALES, message=f"--scale must be {_SCALE_WORDS}")
-flags.DEFINE_enum(
-    "preset", None, list(PRESETS), "Model preset (default: maffsrn_x{scale}, or as stated)."
-)
+
+
+def define_model_flags(preset=True):
+    """``--scale`` (and ``--preset``) for a command that runs one model; a command module
+    calls it at import. MAFFSRN-L presets ship no weights: a command that needs shipped
+    weights says so when one is asked for without a weights file."""
+    flags.DEFINE_integer("scale", 2, f"Upscaling factor: {_SCALE_WORDS}.")
+    flags.register_validator(
+        "scale", lambda v: v in SCALES, message=f"--scale must be {_SCALE_WORDS}"
+    )
+    if preset:
+        flags.DEFINE_enum(
+            "preset",
+            None,
+            list(PRESETS),
+            "Model preset (default: maffsrn_x{scale}, or as stated; the maffsrn_l_* presets "
+            "ship no weights).",
+        )
+
+
 flags.DEFINE_bool(
     "tf_logs",
     False,
     f"Show TensorFlow's native logging (start-up lines, oneDNN, CUDA); also {TF_LOGS_ENV}=1.",
 )
+
+
+def require_tensorflow(what, any_backend=True):
+    """Fail with one line unless the Keras backend ``what`` needs can be imported: TensorFlow
+    (Keras' default backend), or the backend ``KERAS_BACKEND`` names (``any_backend``; else
+    TensorFlow itself)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow") if any_backend else "tensorflow"
+    if importlib.util.find_spec("keras") is None or backend == "tensorflow":
+        if importlib.util.find_spec("tensorflow") is None:
+            fail(f"{what} needs TensorFlow: {TENSORFLOW_INSTALL}")
+    if importlib.util.find_spec("keras") is None:
+        fail(f"{what} needs Keras: {TENSORFLOW_INSTALL}")
+    if backend in ("jax", "torch") and importlib.util.find_spec(backend) is None:
+        fail(f'{what} with KERAS_BACKEND={backend} needs it: pip install "maffsrn_tf[{backend}]"')
 
 
 def fail(message):
@@ -133,9 +166,16 @@ def run(main):
     console script or with ``python -m``), one-line flag errors, and TensorFlow's native
     logging off unless ``--tf_logs``."""
 
+    program = os.path.basename(sys.argv[0])
+    if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
+        program = "maffsrn-" + program[: -len(".py")].replace("_", "-")
+
     def parse(argv):
         if any(a in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
             _print_help(main.__module__)
+            sys.exit(0)
+        if "--version" in argv[1:]:
+            print(f"{program} {__version__}")
             sys.exit(0)
         try:
             return FLAGS(argv)

@@ -16,10 +16,11 @@ Usage::
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, run
+from maffsrn_tf.cli.common import define_model_flags, fail, require_path, require_tensorflow, run
 from maffsrn_tf.presets import preset_for_scale
 
 FLAGS = flags.FLAGS
+define_model_flags()
 flags.DEFINE_enum(
     "to", "keras", ["keras", "pytorch"], "keras: import --checkpoint; pytorch: export --weights."
 )
@@ -40,6 +41,7 @@ def main(argv):
             fail("--to pytorch needs --output ending in .pt or .safetensors")
         if FLAGS.weights:
             require_path(FLAGS.weights, "--weights", folder=False)
+        require_tensorflow("maffsrn-convert-weights")
         from maffsrn_tf.porting import export_pytorch
         from maffsrn_tf.presets import PRESETS
         from maffsrn_tf.pretrained import load_model_for
@@ -53,6 +55,7 @@ def main(argv):
     require_path(FLAGS.checkpoint, "--checkpoint", folder=False)
     if not FLAGS.output:
         fail("--output is required (a .weights.h5 or .keras file)")
+    require_tensorflow("maffsrn-convert-weights")
     from maffsrn_tf.porting import convert_checkpoint
 
     try:

@@ -13,10 +13,18 @@ HR images are mod-cropped to the scale and LR made by MATLAB-exact bicubic ``imr
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, fail_with, require_path, run
+from maffsrn_tf.cli.common import (
+    define_model_flags,
+    fail,
+    fail_with,
+    require_path,
+    require_tensorflow,
+    run,
+)
 from maffsrn_tf.errors import MaffsrnError
 
 FLAGS = flags.FLAGS
+define_model_flags()
 flags.DEFINE_list("datasets", [], "Comma-separated folders of HR images.")
 flags.DEFINE_list("lr_dirs", [], "Optional LR folders, one per dataset (same file stems).")
 flags.DEFINE_string("weights", "", "Keras weights (.weights.h5/.keras); default: shipped.")
@@ -41,6 +49,8 @@ def main(argv):
     for path, what in ((FLAGS.weights, "--weights"), (FLAGS.tflite, "--tflite")):
         if path:
             require_path(path, what, folder=False)
+    if not FLAGS.tflite and not FLAGS.bicubic_only:
+        require_tensorflow("maffsrn-evaluate on Keras weights (--tflite runs without it)")
     from maffsrn_tf import evaluation
 
     backend, label = None, "bicubic only"

@@ -5,11 +5,12 @@ Usage::
     # the shipped set (make tflite): dynamic + fixed 128x128 tiles (+ uint8-I/O int8) for
     # GPU/NPU delegates into the package, the report into tflite/REPORT.md
     maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \\
+        --datasets data/Set5,data/Set14 --calibration_dir data/SR291 \\
         --output_dir maffsrn_tf/weights --report_dir tflite
 
     # one model from other weights
     maffsrn-export --scales 2 --weights runs/x2/best.weights.h5 --quantizations int8 \\
-        --tiles 256 --output_dir /tmp/out
+        --tiles 256 --datasets data/Set5 --calibration_dir data/SR291 --output_dir /tmp/out
 
 Every export is run with ai-edge-litert on the validation datasets and compared with the
 Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
@@ -22,11 +23,9 @@ import sys
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, run, scales_list
+from maffsrn_tf.cli.common import fail, require_path, require_tensorflow, run, scales_list
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
-from maffsrn_tf.utils import shared_dir
 
-_BENCH = os.path.join(shared_dir(), "data", "benchmark")
 FLAGS = flags.FLAGS
 flags.DEFINE_list("scales", ["2", "3", "4"], "Scales to export.")
 flags.DEFINE_list("quantizations", ["float16", "int8"], "float32, float16, dynamic, int8, int16x8.")
@@ -41,14 +40,10 @@ flags.DEFINE_bool(
     "Also write, per fixed tile, a full-integer int8 model with uint8 pixel I/O (0..255).",
 )
 flags.DEFINE_list(
-    "datasets",
-    [os.path.join(_BENCH, "Set5"), os.path.join(_BENCH, "Set14")],
-    "Validation folders of HR images.",
+    "datasets", [], "Validation folders of HR images, e.g. Set5,Set14 (required unless --noverify)."
 )
 flags.DEFINE_string(
-    "calibration_dir",
-    os.path.join(shared_dir(), "data", "train", "SR291"),
-    "HR images whose patches calibrate int8/int16x8.",
+    "calibration_dir", "", "HR images whose patches calibrate int8/int16x8 (e.g. the training set)."
 )
 flags.DEFINE_integer("calibration_patches", 128, "Number of calibration patches.")
 flags.DEFINE_integer(
@@ -99,6 +94,7 @@ def main(argv):
         fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
     if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
         fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
+    require_tensorflow("maffsrn-export", any_backend=False)
     from maffsrn_tf.export import export, representative_patches
     from maffsrn_tf.export.report import report_markdown, write_report
     from maffsrn_tf.pretrained import load_model_for

@@ -14,7 +14,7 @@ import os
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, run
+from maffsrn_tf.cli.common import fail, require_path, require_tensorflow, run
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder of HR training images.")
@@ -35,6 +35,7 @@ def main(argv):
         fail(f"output directory does not exist: {directory}")
     if FLAGS.holdout:
         require_path(FLAGS.holdout, "--holdout", folder=False)
+    require_tensorflow("maffsrn-pack")
     from maffsrn_tf.data import DataError, read_holdout
     from maffsrn_tf.images import ImageError
     from maffsrn_tf.packed import PackError, pack

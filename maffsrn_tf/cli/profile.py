@@ -7,10 +7,11 @@ Usage::
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, run
+from maffsrn_tf.cli.common import define_model_flags, fail, require_tensorflow, run
 from maffsrn_tf.presets import PRESETS, check_input_size, preset_for_scale
 
 FLAGS = flags.FLAGS
+define_model_flags()
 flags.DEFINE_string("input", "360x640", "LR input size, HEIGHTxWIDTH.")
 flags.DEFINE_bool("per_layer", False, "Also print MACs per layer.")
 
@@ -32,6 +33,7 @@ def main(argv):
         h, w = parse_size(FLAGS.input)
     except ValueError as err:
         fail(str(err))
+    require_tensorflow("maffsrn-profile", any_backend=False)
     from maffsrn_tf.model import build_model
     from maffsrn_tf.profiling import profile
 

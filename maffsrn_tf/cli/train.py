@@ -29,12 +29,19 @@ import typing
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail_with, require_path, run
+from maffsrn_tf.cli.common import (
+    define_model_flags,
+    fail_with,
+    require_path,
+    require_tensorflow,
+    run,
+)
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.presets import preset_config, preset_for_scale
 from maffsrn_tf.train_config import TrainConfig
 
 FLAGS = flags.FLAGS
+define_model_flags()
 # preset and scale are the flags every command shares (cli.common); --large picks MAFFSRN-L
 COMMON = ("preset", "scale")
 flags.DEFINE_bool("large", False, "Train MAFFSRN-L (8 FFGs).")
@@ -95,6 +102,7 @@ def main(argv):
         config = resolved_config()
     except MaffsrnError as err:
         fail_with(err)
+    require_tensorflow("maffsrn-train", any_backend=FLAGS.data_source == "packed")
     from maffsrn_tf.training import train
 
     try:

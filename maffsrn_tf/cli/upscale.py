@@ -5,7 +5,7 @@ Usage::
     maffsrn-upscale          # a sample photo -> out/sample_x2.png + out/sample_x2_compare.png
     maffsrn-upscale --input photo.jpg --output photo_x4.png --scale 4
     maffsrn-upscale --input photos/ --output photos_x2/ --scale 2 --compare
-    maffsrn-upscale --input photo.png --quantization int8       # ~2.8x faster, -0.04..0.07 dB
+    maffsrn-upscale --input photo.png --quantization int8       # faster; drop: see --quantization
     maffsrn-upscale --input photo.png --model runs/x2/best.weights.h5   # Keras, your weights
 
 The shipped weights run as float16 TFLite by default (as accurate as Keras, faster, and no
@@ -22,10 +22,19 @@ import sys
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, fail_with, flag_words, require_path, run
+from maffsrn_tf.cli.common import (
+    define_model_flags,
+    fail,
+    fail_with,
+    flag_words,
+    require_path,
+    require_tensorflow,
+    run,
+)
 from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE  # no TensorFlow at import
 
 FLAGS = flags.FLAGS
+define_model_flags(preset=False)
 flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo).")
 flags.DEFINE_string("output", "", "Output file or folder (default: NAME_x{scale}.png in ./out).")
 # Set5 PSNR drop of the shipped dynamic int8 models against Keras, from tflite/REPORT.json
@@ -42,10 +51,10 @@ flags.DEFINE_enum(
     "quantization",
     "float16",
     ["float16", "int8"],
-    "Shipped TFLite model: float16 (within 0.001 dB of Keras) or int8 (about 2.5x faster on "
-    "CPUs with VNNI; Set5 PSNR drop "
+    "Shipped TFLite model: float16 (within 0.001 dB of Keras) or int8 (about 2.8x the speed "
+    "of float32 on a desktop CPU, docs/benchmarks.md; Set5 PSNR drop "
     + ", ".join(f"x{s} {d:.3f} dB" for s, d in INT8_SET5_DROP_DB.items())
-    + ").",
+    + ", tflite/REPORT.md).",
 )
 flags.DEFINE_string(
     "model", "", "Weights (.weights.h5/.keras) or a .tflite file (default: shipped for the scale)."
@@ -81,6 +90,8 @@ def main(argv):
         fail("--quantization picks a shipped TFLite model; leave it out when you pass --model")
     if FLAGS.quality is not None and not 1 <= FLAGS.quality <= 100:
         fail(f"--quality must be in 1..100, got {FLAGS.quality}")
+    if FLAGS.backend == "keras" or (FLAGS.model and not FLAGS.model.endswith(".tflite")):
+        require_tensorflow("maffsrn-upscale on Keras (--backend keras, a weights file)")
     from maffsrn_tf.upscaler import UpscaleError, upscale_path
 
     try:

@@ -160,6 +160,7 @@ def export(
     compatible, detail = gpu_delegate_verdict(data)
     return {
         "file": os.path.basename(path),
+        "scale": int(model.scale),
         "quantization": quantization,
         "uint8_io": bool(uint8_io),
         "input_shape": list(input_shape) if input_shape else None,

@@ -47,9 +47,10 @@ def io_markdown(entries):
     for e in entries:
         io = e["io"]
 
-        def cell(t):
+        def cell(t, factor=""):
+            # a dynamic output is the input's size times the scale: [1, 2H, 2W, 3] at x2
             dims = [
-                ("?", "H", "W", "?")[i] if v == -1 else str(v)
+                ("?", f"{factor}H", f"{factor}W", "?")[i] if v == -1 else str(v)
                 for i, v in enumerate(t["shape_signature"])
             ]
             shape = "[" + ", ".join(dims) + "]"
@@ -57,8 +58,14 @@ def io_markdown(entries):
             extra = f", scale {q['scale']:.9g}, zero point {q['zero_point']}" if q else ""
             return f"`{t['name']}` {t['dtype']} {shape}{extra}"
 
-        core = "; ".join(cell(io[k]) for k in ("core_input", "core_output") if k in io) or "-"
-        lines.append(f"| {e['file']} | {cell(io['input'])} | {cell(io['output'])} | {core} |")
+        factor = e.get("scale") or "s"
+        core = "; ".join(
+            cell(io[k], factor if k == "core_output" else "")
+            for k in ("core_input", "core_output")
+            if k in io
+        )
+        out = cell(io["output"], factor)
+        lines.append(f"| {e['file']} | {cell(io['input'])} | {out} | {core or '-'} |")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from maffsrn_tf import images
+from maffsrn_tf.assets import sample_photo_path
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.images import IMAGE_EXTENSIONS
 from maffsrn_tf.inference import DEFAULT_OVERLAP
@@ -20,13 +21,13 @@ class UpscaleError(MaffsrnError):
 
 
 def sample_image_path():
-    """A sample photo available offline: matplotlib's ``grace_hopper.jpg`` (public domain)."""
-    try:
-        from matplotlib import cbook
-
-        return str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    except Exception as err:
-        raise UpscaleError(f"no sample image ({err}); pass input_path=IMAGE") from None
+    """The sample photo shipped in the package (Grace Hopper, public domain)."""
+    path = sample_photo_path()
+    if not os.path.isfile(path):
+        raise UpscaleError(
+            f"the sample photo is missing from the install ({path}); pass input_path=IMAGE"
+        )
+    return path
 
 
 FORMATS = ("png", "jpg", "webp")
