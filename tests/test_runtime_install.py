@@ -73,7 +73,7 @@ def test_runtime_install_upscales_without_tensorflow_like_the_full_install(runti
     "command, args",
     [
         ("maffsrn-train", ["--data_dir", "."]),
-        ("maffsrn-export", ["--scales", "2"]),
+        ("maffsrn-export", ["--scales", "2", "--quantizations", "float16", "--noverify"]),
         ("maffsrn-evaluate", ["--datasets", "."]),
         ("maffsrn-upscale", ["--input", "photo.png", "--backend", "keras"]),
     ],
