@@ -28,9 +28,18 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 # The runtime install (pip install maffsrn_tf, no extras), editable so it follows the checkout.
+# Fast path: a venv without its own pip, filled by this Python's pip (--python, pip >= 22.3),
+# no .pyc compiled at install; otherwise a plain venv with pip.
+PIP_FLAGS := -q --disable-pip-version-check --no-compile
 $(RUNTIME_STAMP): setup.py
-	test -x $(RUNTIME_VENV)/bin/python || $(PYTHON) -m venv $(RUNTIME_VENV)
-	$(RUNTIME_VENV)/bin/python -m pip install -q --disable-pip-version-check -e .
+	rm -rf $(RUNTIME_VENV)
+	if $(PYTHON) -m pip --help 2>/dev/null | grep -q -- '--python <python>'; then \
+		$(PYTHON) -m venv --without-pip $(RUNTIME_VENV) && \
+		$(PYTHON) -m pip --python $(RUNTIME_VENV)/bin/python install $(PIP_FLAGS) -e . ; \
+	else \
+		$(PYTHON) -m venv $(RUNTIME_VENV) && \
+		$(RUNTIME_VENV)/bin/python -m pip install $(PIP_FLAGS) -e . ; \
+	fi
 	touch $(RUNTIME_STAMP)
 
 install-runtime: $(RUNTIME_STAMP)
