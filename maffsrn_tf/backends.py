@@ -22,7 +22,12 @@ class KerasBackend:
     ``trace=False``) by calling the model."""
 
     def __init__(self, model, trace=True):
-        import keras
+        try:
+            import keras
+        except ImportError:
+            raise MaffsrnError(
+                'the Keras backend needs TensorFlow: pip install "maffsrn_tf[tensorflow]"'
+            ) from None
 
         self.model = model
         self.scale = int(model.scale)
@@ -135,7 +140,13 @@ def make_backend(
         b = TFLiteBackend(model, num_threads)
     else:
         if model is None or isinstance(model, str):
-            from maffsrn_tf.pretrained import load_model_for
+            try:
+                from maffsrn_tf.pretrained import load_model_for
+            except ImportError:
+                raise MaffsrnError(
+                    "Keras weights run on the Keras backend, which needs TensorFlow: "
+                    'pip install "maffsrn_tf[tensorflow]"'
+                ) from None
 
             model = load_model_for(scale, model, preset)
         b = KerasBackend(model)

@@ -99,3 +99,21 @@ def test_version_on_every_console_script(runtime_venv):
                              capture_output=True, text=True, timeout=60)  # fmt: skip
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == f"maffsrn-{command} {maffsrn_tf.__version__}"
+
+
+def test_a_missing_runtime_is_one_error_that_says_what_to_do(monkeypatch):
+    """Where ai-edge-litert has no wheel (it is left out by an environment marker) or
+    TensorFlow is not installed, upscale() says what to install, not an ImportError."""
+    from maffsrn_tf import MaffsrnError
+    from maffsrn_tf.backends import make_backend
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(MaffsrnError, match=r"needs the LiteRT runtime .*backend='keras'"):
+        make_backend(2)
+    monkeypatch.setitem(sys.modules, "keras", None)
+    monkeypatch.setitem(sys.modules, "maffsrn_tf.pretrained", None)
+    with pytest.raises(
+        MaffsrnError, match=r'needs TensorFlow: pip install "maffsrn_tf\[tensorflow\]"'
+    ):
+        make_backend(2, backend="keras")
