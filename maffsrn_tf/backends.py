@@ -62,7 +62,11 @@ class TFLiteBackend:
                 "use backend='keras'"
             ) from None
 
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        except (ValueError, RuntimeError) as err:
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            raise MaffsrnError(f"cannot load {path} as a TFLite model ({first})") from None
         self.input = self.interpreter.get_input_details()[0]
         shape, signature = self.input["shape"], self.input["shape_signature"]
         self.fixed_size = None if -1 in signature[1:3] else (int(shape[1]), int(shape[2]))

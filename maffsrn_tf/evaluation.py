@@ -8,6 +8,7 @@ import numpy as np
 
 from maffsrn_tf import metrics
 from maffsrn_tf.data import load_benchmark
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.inference import predict_uint8
 from maffsrn_tf.matlab import imresize
 from maffsrn_tf.utils import atomic_output
@@ -35,14 +36,18 @@ def evaluate(datasets, scale, backend=None, self_ensemble=False, lr_dirs=None, p
         rows = []
         for i, (image, hr, lr) in enumerate(items, 1):
             row = {"image": image}
-            up = bicubic_predict(lr, scale)
-            row["bicubic_psnr"], row["bicubic_ssim"] = (
-                metrics.psnr(hr, up, scale),
-                metrics.ssim(hr, up, scale),
-            )
-            if backend is not None:
-                sr = model_predict(backend, lr, self_ensemble)
-                row["psnr"], row["ssim"] = metrics.psnr(hr, sr, scale), metrics.ssim(hr, sr, scale)
+            try:
+                up = bicubic_predict(lr, scale)
+                row["bicubic_psnr"], row["bicubic_ssim"] = (
+                    metrics.psnr(hr, up, scale),
+                    metrics.ssim(hr, up, scale),
+                )
+                if backend is not None:
+                    sr = model_predict(backend, lr, self_ensemble)
+                    row["psnr"] = metrics.psnr(hr, sr, scale)
+                    row["ssim"] = metrics.ssim(hr, sr, scale)
+            except ValueError as err:  # e.g. an LR of --lr_dirs that is not HR / scale
+                raise MaffsrnError(f"{os.path.join(folder, image)}: {err}") from None
             rows.append(row)
             if progress:
                 bar = "#" * int(20 * i / len(items))

@@ -11,6 +11,7 @@ ICC profile when present), EXIF orientation (applied), and the ICC profile of RG
 """
 
 import io
+import logging
 import os
 import warnings
 
@@ -21,6 +22,7 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.utils import atomic_output
 
 MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
+log = logging.getLogger("maffsrn_tf")
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
@@ -77,17 +79,57 @@ def _read_png16(path):
     return data[..., 0] if planes == 1 else data
 
 
-def _is_png16_color(path):
+def is_png16_color(path):
     with open(path, "rb") as f:
         head = f.read(33)
     # PNG signature, IHDR: bit depth at byte 24, colour type at byte 25
     return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
 
 
+def _header_pixels(path):
+    """Width x height from the header alone (no decoding, no bomb check)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path) as im:
+            return im.size
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _float_to_uint16(arr, path):
+    """A 32-bit float image (Pillow mode F) with values in [0, 1] as 16-bit; refused when its
+    values lie elsewhere (no silent clipping)."""
+    arr = np.asarray(arr, np.float64)
+    if not np.isfinite(arr).all():
+        raise ImageError(f"{path} is a floating-point image with NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ImageError(
+            f"{path} is a floating-point image with values in [{lo:g}, {hi:g}]; only [0, 1] "
+            "is read: rescale it to [0, 1], or save it as an 8- or 16-bit image"
+        )
+    return np.round(arr * 65535.0).astype(np.uint16)
+
+
+def _int32_to_uint16(arr, path):
+    """A 32-bit integer image (Pillow mode I, e.g. 16-bit PNG/TIFF) as 16-bit; refused when
+    its values do not fit 0..65535."""
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi > 65535:
+        raise ImageError(
+            f"{path} is a 32-bit integer image with values in [{lo}, {hi}]; only 0..65535 is "
+            "read: save it as an 8- or 16-bit image"
+        )
+    return arr.astype(np.uint16)
+
+
 def read_image(path):
     """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx3 or HxWx4.
 
-    ``info`` holds ``icc_profile`` (RGB images) and ``format``.
+    ``info`` holds ``icc_profile`` (RGB images) and ``format``. Float images (values in
+    [0, 1]) and 32-bit integer images (0..65535) come back as 16-bit; of an animated image
+    only the first frame is read (with a warning).
     """
     if not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
@@ -100,7 +142,10 @@ def read_image(path):
             with Image.open(path) as im:
                 im.load()
                 fmt = im.format
-                if fmt == "PNG" and _is_png16_color(path):
+                frames = getattr(im, "n_frames", 1)
+                if frames > 1:
+                    log.warning("%s has %d frames: only the first is read", path, frames)
+                if fmt == "PNG" and is_png16_color(path):
                     return _read_png16(path), {"format": fmt, "icc_profile": None}
                 im = ImageOps.exif_transpose(im)
                 icc = im.info.get("icc_profile")
@@ -112,16 +157,22 @@ def read_image(path):
                 elif im.mode in ("I;16", "I;16B", "I;16L"):
                     arr = np.asarray(im).astype(np.uint16)
                     return arr, {"format": fmt, "icc_profile": None}
-                elif im.mode in ("I", "F"):
-                    arr = np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+                elif im.mode == "F":
+                    return _float_to_uint16(im, path), {"format": fmt, "icc_profile": None}
+                elif im.mode == "I":
+                    arr = _int32_to_uint16(np.asarray(im), path)
                     return arr, {"format": fmt, "icc_profile": None}
                 elif im.mode == "1":
                     im = im.convert("L")
                 elif im.mode not in ("L", "LA", "RGB", "RGBA"):
                     im = im.convert("RGB")
                 return np.array(im), {"format": fmt, "icc_profile": icc}
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"refusing {path}: {err}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        w, h = _header_pixels(path)
+        raise ImageError(
+            f"refusing {path}: {w}x{h} = {w * h:,} pixels is over the limit of {MAX_PIXELS:,} "
+            "(a decompression bomb?); if the image is genuine, raise the pixel limit"
+        ) from None
     except ImageError:
         raise
     except Exception as err:

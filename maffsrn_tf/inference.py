@@ -136,8 +136,10 @@ def tiled_predict(
         tile = max(h, w)
     if tile < MIN_INPUT_SIZE:
         raise MaffsrnError(f"tile={tile} is below the model's minimum of {MIN_INPUT_SIZE}")
-    if overlap < 0 or 2 * overlap >= tile:
-        raise MaffsrnError(f"overlap={overlap} is not in [0, tile/2) for tile={tile}")
+    if overlap < 0:
+        raise MaffsrnError(f"overlap={overlap} is negative")
+    if max(h, w) > tile and 2 * overlap >= tile:  # one tile covering the image needs none
+        raise MaffsrnError(f"overlap={overlap} is not below half of tile={tile}")
     exact = backend.fixed_size is not None
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
     (wys, wy_sum), (wxs, wx_sum) = (

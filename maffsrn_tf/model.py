@@ -13,6 +13,7 @@ from maffsrn_tf.layers import FFG, Tail
 from maffsrn_tf.presets import (
     MIN_INPUT_SIZE,
     PACKAGE,
+    check_architecture,
     check_input_size,
     check_scale,
     preset_config,
@@ -42,6 +43,10 @@ class MAFFSRN(keras.Model):
         esa_branch="3x3+3x3d2",
         **kwargs,
     ):
+        check_architecture(
+            dict(scale=scale, n_ffgs=n_ffgs, n_feats=n_feats, n_colors=n_colors, cea=cea,
+                 shuffle=shuffle)
+        )  # fmt: skip
         super().__init__(**kwargs)
         self.scale = check_scale(scale)
         self.n_ffgs = n_ffgs

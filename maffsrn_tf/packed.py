@@ -62,23 +62,36 @@ def pack(folder, output, exclude=(), progress=None):
 def load_pairs(path, scale, patch=48, progress=None):
     """``(lr, hr)`` uint8 pairs of a pack for ``scale`` (images whose LR is smaller than the
     patch are left out)."""
+    from maffsrn_tf.weight_files import npz_headers
+
     try:
+        members = npz_headers(path)  # sizes checked against headers before unpacking
         data = np.load(path, allow_pickle=False)
         meta = json.loads(bytes(data["meta"]).decode())
-    except (OSError, ValueError, KeyError) as err:
+    except (MaffsrnError, OSError, ValueError, KeyError, UnicodeDecodeError) as err:
         raise PackError(
             f"{path} is not a maffsrn pack ({err}); make one with maffsrn-pack"
         ) from None
-    if meta.get("format") != FORMAT:
-        raise PackError(f"{path}: pack format {meta.get('format')}, this version reads {FORMAT}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise PackError(f"{path}: pack format {found}, this version reads {FORMAT}")
+    names = meta.get("images")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise PackError(f"{path}: its index of images is not a list of names")
+    absent = [n for n in names if f"hr/{n}" not in members]
+    if absent:
+        raise PackError(f"{path}: its index names images it does not hold: {absent[:3]}")
     pairs = []
-    for i, name in enumerate(meta["images"], 1):
-        with Image.open(io.BytesIO(bytes(data[f"hr/{name}"]))) as im:
-            hr = mod_crop(np.asarray(im.convert("RGB")), scale)
+    for i, name in enumerate(names, 1):
+        try:
+            with Image.open(io.BytesIO(bytes(data[f"hr/{name}"]))) as im:
+                hr = mod_crop(np.asarray(im.convert("RGB")), scale)
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise PackError(f"{path}: image {name!r} is corrupt ({err})") from None
         if min(hr.shape[:2]) // scale >= patch:
             pairs.append((imresize(hr, 1.0 / scale), hr))
-        if progress and (i % 50 == 0 or i == len(meta["images"])):
-            progress(f"  loaded {i}/{len(meta['images'])} images (LR x{scale} by imresize)")
+        if progress and (i % 50 == 0 or i == len(names)):
+            progress(f"  loaded {i}/{len(names)} images (LR x{scale} by imresize)")
     if not pairs:
         raise PackError(f"{path}: no image is large enough for {patch}-pixel LR patches")
     return pairs

@@ -119,11 +119,17 @@ def read_state_dict(path):
     if path.endswith(".safetensors"):
         return read_safetensors(path)
     if path.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as data:
-            keys = [k for k in data.files if k.startswith("state_dict/")]
-            if keys:
-                return {k[len("state_dict/") :]: data[k] for k in keys}
-            return {k: data[k] for k in data.files}
+        from maffsrn_tf.weight_files import npz_headers
+
+        npz_headers(path)  # names, shapes and sizes checked before anything is unpacked
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys = [k for k in data.files if k.startswith("state_dict/")]
+                if keys:
+                    return {k[len("state_dict/") :]: data[k] for k in keys}
+                return {k: data[k] for k in data.files}
+        except (ValueError, OSError, EOFError) as err:
+            raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
     try:
         import torch
     except ImportError as err:
@@ -131,12 +137,19 @@ def read_state_dict(path):
             f"reading {path} needs PyTorch: pip install 'maffsrn_tf[torch]' "
             "(or convert the state dict to .npz elsewhere)"
         ) from err
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError, RuntimeError for a non-checkpoint...
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        raise MaffsrnError(
+            f"{path} is not a weights-only PyTorch checkpoint: torch.load(weights_only=True) "
+            f"refused it ({type(err).__name__}: {first}); nothing in it was run"
+        ) from None
     for key in ("state_dict", "model", "params"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(f"{path} does not hold a state dict (found {type(obj).__name__})")
+        raise MaffsrnError(f"{path} does not hold a state dict (found {type(obj).__name__})")
     return {k: v.detach().cpu().numpy() for k, v in obj.items()}
 
 
@@ -217,19 +230,31 @@ def write_safetensors(path, tensors):
 
 
 def read_safetensors(path):
-    """Read a float32 ``.safetensors`` file into NumPy arrays."""
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-        data = f.read()
-    out = {}
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        if info["dtype"] != "F32":
-            raise ValueError(f"{path}: {key} is {info['dtype']}; only float32 files are read")
-        start, end = info["data_offsets"]
-        out[key] = np.frombuffer(data[start:end], "<f4").reshape(info["shape"]).copy()
+    """Read a float32 ``.safetensors`` file into NumPy arrays; ``MaffsrnError`` for a file
+    that is not one (its header is checked against the file's size before any read)."""
+    size = os.path.getsize(path)
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            if length > size - 8:
+                raise ValueError(f"header of {length:,} bytes in a file of {size:,}")
+            header = json.loads(f.read(length))
+            data = f.read()
+        out = {}
+        for key, info in header.items():
+            if key == "__metadata__":
+                continue
+            if info["dtype"] != "F32":
+                raise MaffsrnError(f"{path}: {key} is {info['dtype']}; only float32 files are read")
+            start, end = info["data_offsets"]
+            count = int(np.prod(info["shape"], dtype=np.int64))
+            if not 0 <= start <= end <= len(data) or end - start != 4 * count:
+                raise ValueError(f"{key}: offsets {start}..{end} do not fit its shape")
+            out[key] = np.frombuffer(data[start:end], "<f4").reshape(info["shape"]).copy()
+    except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        if isinstance(err, MaffsrnError):
+            raise
+        raise MaffsrnError(f"{path} is not a readable .safetensors file ({err})") from None
     return out
 
 

@@ -15,7 +15,7 @@ import keras
 
 from maffsrn_tf.assets import model_card, weights_path
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.presets import PRESETS, preset_config
+from maffsrn_tf.presets import PRESETS, check_architecture, preset_config
 from maffsrn_tf.utils import atomic_output
 from maffsrn_tf.weight_files import load_npz, load_weights_file
 
@@ -36,6 +36,30 @@ def shipped_metadata(name):
     }
 
 
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def _checked_config(path, cls):
+    """The serialized model of ``config.json``, checked before anything is built: a JSON
+    object describing ``cls`` whose constructor arguments pass ``check_architecture``."""
+    if os.path.getsize(path) > MAX_CONFIG_BYTES:
+        raise MaffsrnError(f"{path} is over {MAX_CONFIG_BYTES:,} bytes: not a model config")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MaffsrnError(f"{path} is not valid JSON ({err})") from None
+    arguments = config.get("config") if isinstance(config, dict) else None
+    if config.get("class_name") != cls.__name__ or not isinstance(arguments, dict):
+        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise MaffsrnError(f"{path} describes a {found!r}, not a {cls.__name__}")
+    try:
+        check_architecture(arguments)
+    except MaffsrnError as err:
+        raise MaffsrnError(f"{path}: {err}") from None
+    return config
+
+
 def load(cls, name_or_dir):
     """A ``cls`` model from a shipped preset name or a preset directory, ``metadata`` set."""
     if os.path.isdir(name_or_dir):
@@ -43,8 +67,7 @@ def load(cls, name_or_dir):
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             raise MaffsrnError(f"{name_or_dir} is not a preset directory: missing {missing}")
-        with open(paths[0]) as f:
-            model = keras.saving.deserialize_keras_object(json.load(f))
+        model = keras.saving.deserialize_keras_object(_checked_config(paths[0], cls))
         if not isinstance(model, cls):
             raise MaffsrnError(f"{paths[0]} describes a {type(model).__name__}, not {cls.__name__}")
         if not model.built:  # the config usually carries its build shape

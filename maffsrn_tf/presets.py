@@ -37,6 +37,29 @@ def check_scale(scale):
     return int(scale)
 
 
+# What a MAFFSRN may be configured to (the paper's models: 4 or 8 FFGs of 32 features). A
+# config outside these ranges is refused before anything is built (a preset directory's
+# config.json is untrusted input: n_feats=1e7 would build for minutes and gigabytes).
+ARCHITECTURE_RANGES = {"n_ffgs": (1, 32), "n_feats": (8, 256), "n_colors": (1, 4)}
+
+
+def check_architecture(config):
+    """``MaffsrnError`` unless ``config`` (MAFFSRN's constructor arguments) is a model this
+    package can build: the scale one of ``SCALES``, ``n_ffgs``/``n_feats``/``n_colors``
+    integers within ``ARCHITECTURE_RANGES``, ``n_feats`` a multiple of 4 (ESA reduces by 4,
+    the channel shuffle splits in 2), ``cea`` and ``shuffle`` booleans."""
+    check_scale(config.get("scale", 2))
+    for name, (lo, hi) in ARCHITECTURE_RANGES.items():
+        value = config.get(name, {"n_ffgs": 4, "n_feats": 32, "n_colors": 3}[name])
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise MaffsrnError(f"{name}={value!r} is not an integer in {lo}..{hi}")
+    if config.get("n_feats", 32) % 4:
+        raise MaffsrnError(f"n_feats={config['n_feats']} is not a multiple of 4")
+    for name in ("cea", "shuffle"):
+        if not isinstance(config.get(name, True), bool):
+            raise MaffsrnError(f"{name}={config[name]!r} is not True or False")
+
+
 def preset_config(name):
     """The constructor arguments of a preset (without its declared parameter count)."""
     if name not in PRESETS:

@@ -32,6 +32,23 @@ def load_pretrained(name="maffsrn_x2"):
     return model
 
 
+def load_keras_file(path):
+    """A MAFFSRN from a ``.keras`` file (Keras' safe mode: no code in the file runs);
+    ``MaffsrnError`` for a file that is not one, or holds another model."""
+    from maffsrn_tf.model import MAFFSRN
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # Keras raises many kinds for a bad archive or config
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise MaffsrnError(
+            f"cannot load {path} as a .keras model ({type(err).__name__}: {first})"
+        ) from None
+    if not isinstance(model, MAFFSRN):
+        raise MaffsrnError(f"{path} holds a {type(model).__name__}, not a MAFFSRN model")
+    return model
+
+
 def load_model_for(scale, weights=None, preset=None):
     """A model for ``scale`` from a ``.weights.h5``/``.npz``/``.keras`` file, or the shipped."""
     scale = check_scale(scale)
@@ -41,15 +58,12 @@ def load_model_for(scale, weights=None, preset=None):
     if not os.path.exists(weights):
         raise FileNotFoundError(f"weights file not found: {weights}")
     if weights.endswith(".keras"):
-        model = keras.saving.load_model(weights)
+        model = load_keras_file(weights)
         if model.scale != scale:
             raise MaffsrnError(f"{weights} is an x{model.scale} model, but scale={scale}")
         return model
     model = build_model(name)
-    try:
-        load_weights_file(model, weights)
-    except MaffsrnError as err:
-        raise MaffsrnError(f"{weights} does not fit {name}: {err}") from None
+    load_weights_file(model, weights)  # its errors name the file and the model
     return model
 
 
@@ -63,7 +77,7 @@ def load_initial_weights(model, path, skip_tail=None):
     Returns the number of variables copied.
     """
     if path.endswith(".keras"):
-        source = keras.saving.load_model(path)
+        source = load_keras_file(path)
     else:
         source, errors = None, []
         for scale in (model.scale, *(s for s in SCALES if s != model.scale)):

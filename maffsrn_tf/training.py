@@ -13,8 +13,10 @@ TensorFlow. The optimizers and schedule are ``maffsrn_tf.optimizers``, the callb
 """
 
 import contextlib
+import csv
 import json
 import os
+import tempfile
 
 import keras
 
@@ -124,6 +126,36 @@ def _fit(model, c, dataset, epochs, steps, callbacks, initial_epoch):
     )
 
 
+def _check_writable(model_dir):
+    """``MaffsrnError`` unless ``model_dir`` is (or can be made) a folder this process can
+    write: checked before any work, so a bad path costs nothing."""
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=model_dir, prefix=".tmp-probe-"):
+            pass
+    except OSError as err:
+        raise MaffsrnError(
+            f"model_dir={model_dir!r} is not a folder this process can write "
+            f"({err.strerror or type(err).__name__})"
+        ) from None
+
+
+def _trim_log(path, epoch):
+    """Drop the rows of ``log.csv`` for epochs from ``epoch`` on (0-based): a run killed
+    after logging an epoch but before backing it up trains that epoch again, and would log
+    it twice."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    keep = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < epoch]
+    if len(keep) != len(rows):
+        with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
+
+
 def _as_config(config):
     if isinstance(config, TrainConfig):
         config.validate()
@@ -148,13 +180,8 @@ def train(config, callbacks=()):
     if worker:  # non-chief workers of a multi-worker run keep their files apart from the chief's
         model_dir = os.path.join(model_dir, "workers", worker)
     scale, steps = c.scale, c.steps_per_epoch
+    _check_writable(model_dir)
     holdout = data_lib.read_holdout(c.holdout, c.data_dir) if c.holdout else ()
-    try:
-        os.makedirs(model_dir, exist_ok=True)
-    except OSError as err:
-        raise MaffsrnError(f"model_dir={model_dir!r} cannot be created: {err.strerror}") from None
-    with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
-        json.dump(c.asdict(), f, indent=2, sort_keys=True)
     keras.utils.set_random_seed(c.seed)
     if c.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -170,7 +197,12 @@ def train(config, callbacks=()):
         scope, (epoch, done) = contextlib.nullcontext(), resume_point(backup_dir)
     if done >= steps:  # a backup of another steps_per_epoch: restart its epoch
         done = 0
-    dataset = training_input(c, epoch * steps + done, exclude=holdout)
+    dataset = training_input(c, epoch * steps + done, exclude=holdout)  # checks the data
+    val = None
+    if holdout:
+        val = data_lib.load_benchmark(c.data_dir, scale, only=holdout)
+    elif c.val_dir:
+        val = data_lib.load_benchmark(c.val_dir, scale)
     with scope:
         model = build_model(c.preset)
         if c.init_weights:
@@ -186,12 +218,12 @@ def train(config, callbacks=()):
             c.loss,
             c.ema_momentum,
         )
+    # the inputs are valid: record the run, and forget log rows of epochs it trains again
+    with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
+        json.dump(c.asdict(), f, indent=2, sort_keys=True)
+    _trim_log(os.path.join(model_dir, "log.csv"), epoch)
     extra, callbacks = list(callbacks), [StepTimer(), keras.callbacks.TerminateOnNaN()]
-    if holdout or c.val_dir:
-        if holdout:
-            val = data_lib.load_benchmark(c.data_dir, scale, only=holdout)
-        else:
-            val = data_lib.load_benchmark(c.val_dir, scale)
+    if val is not None:
         callbacks += [Validation(val, scale), SaveBest(model_dir)]
     callbacks += extra
     callbacks.append(keras.callbacks.CSVLogger(os.path.join(model_dir, "log.csv"), append=True))

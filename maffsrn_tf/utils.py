@@ -19,7 +19,7 @@ def atomic_output(path):
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"output directory is not writable: {directory}")
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + base, dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix="-" + base, dir=directory)
     os.close(fd)
     os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
     try:
@@ -30,6 +30,36 @@ def atomic_output(path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+TEMPORARY_PREFIX = ".tmp-"
+STALE_SECONDS = 15 * 60
+
+
+def remove_stale_temporaries(directory, older_than=STALE_SECONDS):
+    """Remove the temporary files ``atomic_output`` (and the writability probes) left in
+    ``directory`` when a process was killed mid-write: ours by their name, and stale (not
+    modified for ``older_than`` seconds, so another run's file in progress is left alone).
+    Returns the names removed."""
+    import time
+
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not name.startswith(TEMPORARY_PREFIX):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if os.path.isfile(path) and now - os.path.getmtime(path) > older_than:
+                os.unlink(path)
+                removed.append(name)
+        except OSError:
+            continue
+    return removed
 
 
 def shared_dir():

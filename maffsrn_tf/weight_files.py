@@ -32,26 +32,73 @@ def save_npz(model, path):
         np.savez_compressed(f, **arrays)
 
 
+def npz_headers(path):
+    """``{key: (shape, dtype)}`` of an ``.npz`` from its members' ``.npy`` headers, without
+    reading (or decompressing) any array data.
+
+    ``MaffsrnError`` for a file that is not an ``.npz``, holds object (pickled) arrays, or
+    whose members' sizes disagree with their headers (a zip bomb cannot hide there).
+    """
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+    headers = {}
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise MaffsrnError(f"{path}: member {info.filename!r} is not an .npy array")
+            try:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    offset = f.tell()
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+                raise MaffsrnError(
+                    f"{path}: member {info.filename!r} is unreadable ({err})"
+                ) from None
+            if dtype.hasobject:
+                raise MaffsrnError(f"{path}: {info.filename!r} holds Python objects; refused")
+            size = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if info.file_size != size:
+                raise MaffsrnError(
+                    f"{path}: {info.filename!r} unpacks to {info.file_size:,} bytes, but its "
+                    f"header describes {size:,} ({shape} {dtype}); refused"
+                )
+            headers[info.filename[: -len(".npy")]] = (tuple(shape), dtype)
+    return headers
+
+
 def load_npz(model, path):
     """Load a ``save_npz`` file; ``MaffsrnError`` naming missing, unexpected or mis-shaped
-    keys."""
-    with np.load(path) as data:
-        stored = {k: data[k] for k in data.files}
+    keys. Names and shapes are checked from the headers before any array is read."""
+    stored = npz_headers(path)
     wanted = {_key(model, w): w for w in model.weights}
     missing = sorted(set(wanted) - set(stored))
     unexpected = sorted(set(stored) - set(wanted))
     shapes = [
-        f"{k}: file {stored[k].shape} vs model {tuple(w.shape)}"
+        f"{k}: file {stored[k][0]} vs model {tuple(w.shape)}"
         for k, w in wanted.items()
-        if k in stored and stored[k].shape != tuple(w.shape)
+        if k in stored and stored[k][0] != tuple(w.shape)
     ]
     if missing or unexpected or shapes:
         raise MaffsrnError(
             f"{path} does not fit {model.name}: missing {missing[:5]}, unexpected "
             f"{unexpected[:5]}, mis-shaped {shapes[:5]}"
         )
-    for k, w in wanted.items():
-        w.assign(stored[k])
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for k, w in wanted.items():
+                w.assign(data[k])
+    except (ValueError, OSError, EOFError) as err:
+        raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
 
 
 def _h5_shapes(path):
@@ -60,15 +107,28 @@ def _h5_shapes(path):
     import h5py
 
     shapes = []
-    with h5py.File(path, "r") as f:
+    try:
+        with h5py.File(path, "r") as f:
 
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
-                shapes.append(tuple(obj.shape))
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
+                    shapes.append(tuple(obj.shape))
 
-        f.visititems(visit)
-        groups = sorted(f["body"].keys()) if "body" in f else []
+            f.visititems(visit)
+            groups = sorted(f["body"].keys()) if isinstance(f.get("body"), h5py.Group) else []
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        raise MaffsrnError(
+            f"{path} is not a readable Keras weights file ({type(err).__name__}: {err})"
+        ) from None
     return shapes, groups
+
+
+def _shape_difference(have, want):
+    """Shapes in ``have`` but not ``want`` (as multisets), and the other way round."""
+    from collections import Counter
+
+    a, b = Counter(have), Counter(want)
+    return sorted((a - b).elements()), sorted((b - a).elements())
 
 
 def load_weights_file(model, path):
@@ -83,10 +143,22 @@ def load_weights_file(model, path):
     if path.endswith(".h5"):
         shapes, groups = _h5_shapes(path)
         wanted = [tuple(w.shape) for w in model.weights]
-        if sorted(shapes) != sorted(wanted):
+        if len(shapes) != len(wanted):
             raise MaffsrnError(
                 f"{path} does not fit {model.name}: {len(shapes)} variables in "
                 f"{len(groups)} FFG groups ({', '.join(groups)}) against the model's "
                 f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1})"
             )
-    model.load_weights(path)
+        extra, lacking = _shape_difference(shapes, wanted)
+        if extra:
+            raise MaffsrnError(
+                f"{path} does not fit {model.name} (x{model.scale}): its {len(shapes)} "
+                f"variables include shapes {extra[:3]} where the model has {lacking[:3]} "
+                "(weights of another scale or width?)"
+            )
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError, KeyError) as err:
+        raise MaffsrnError(
+            f"{path} is not a readable Keras weights file ({type(err).__name__}: {err})"
+        ) from None

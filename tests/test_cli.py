@@ -79,7 +79,11 @@ def test_console_scripts_are_installed_and_show_help():
         script = shutil.which(f"maffsrn-{name.replace('_', '-')}", path=bin_dir)
         assert script, f"maffsrn-{name} is not installed"
         proc = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0 and "--scale" in proc.stdout + proc.stderr
+        assert proc.returncode == 0 and "tf_logs" in proc.stdout, proc.stderr
+        # --scale/--preset only where a command runs one model (export has --scales)
+        one_model = name not in ("export", "pack")
+        assert ("  --scale:" in proc.stdout) == one_model, (name, proc.stdout)
+        assert ("  --preset:" in proc.stdout) == (one_model and name != "upscale"), name
 
 
 def test_profile_runs_quietly_and_tf_logs_shows_tensorflow():

@@ -98,7 +98,7 @@ def upscale_rgb(model, rgb, tile=320, overlap=24):
     x = np.pad(rgb, ((0, max(0, least - h0)), (0, max(0, least - w0)), (0, 0)), mode="edge")
     h, w = x.shape[:2]
     tile = model.fixed or min(tile, max(h, w))
-    if 2 * overlap >= tile:
+    if max(h, w) > tile and 2 * overlap >= tile:  # one tile covering the image needs none
         raise ValueError(f"--overlap must be below half the tile ({tile})")
     exact = bool(model.fixed)
     (th, ys), (tw, xs) = layout(h, tile, overlap, exact), layout(w, tile, overlap, exact)
@@ -169,11 +169,24 @@ def main(argv=None):
         for path, what in ((a.model, "model"), (a.input, "input")):
             if not os.path.isfile(path):
                 raise ValueError(f"{what} not found: {path}")
+        if a.tile < MIN_SIZE or a.overlap < 0 or a.threads < 1:
+            raise ValueError(
+                f"--tile must be at least {MIN_SIZE}, --overlap at least 0 and --threads at "
+                f"least 1; got {a.tile}, {a.overlap}, {a.threads}"
+            )
         if os.path.abspath(a.input) == os.path.abspath(a.output):
             raise ValueError("the output is the input; choose another output path")
         if os.path.exists(a.output) and not a.overwrite:
             raise ValueError(f"{a.output} exists; pass --overwrite to replace it")
-        model = Model(a.model, a.threads)
+        directory = os.path.dirname(os.path.abspath(a.output))
+        if not os.path.isdir(directory):
+            raise ValueError(f"output folder does not exist: {directory}")
+        if not os.access(directory, os.W_OK):
+            raise ValueError(f"output folder is not writable: {directory}")
+        try:
+            model = Model(a.model, a.threads)
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"cannot load {a.model} as a TFLite model: {err}") from None
         try:
             with Image.open(a.input) as im:
                 im.load()
@@ -184,18 +197,23 @@ def main(argv=None):
         ext = os.path.splitext(a.output)[1] or ".png"
         if ext.lower() in (".jpg", ".jpeg") and result.mode in ("RGBA", "LA"):
             result = result.convert(result.mode[0].replace("R", "RGB"))  # JPEG has no alpha
-        directory = os.path.dirname(os.path.abspath(a.output))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=directory)
-        os.close(fd)
         try:
-            result.save(tmp)
-            os.replace(tmp, a.output)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=directory)
+            os.close(fd)
+            try:
+                result.save(tmp)
+                os.replace(tmp, a.output)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except (OSError, ValueError, KeyError) as err:  # KeyError: Pillow, unknown extension
+            raise ValueError(f"cannot write {a.output} ({type(err).__name__}: {err})") from None
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return 130
     print(
         f"{a.input} {image.size[0]}x{image.size[1]} -> {a.output} {result.size[0]}x{result.size[1]}"
     )

@@ -17,6 +17,7 @@ from maffsrn_tf import __version__
 from maffsrn_tf.presets import PRESETS, SCALES
 
 TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
+TRACEBACK_ENV = "MAFFSRN_TF_TRACEBACK"  # =1: let an unexpected error show its traceback
 FLAGS = flags.FLAGS
 
 TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
@@ -153,6 +154,20 @@ def _show_package_warnings():
     package.propagate = False
 
 
+def _last_words(message, code):
+    """One ``error:`` line and exit ``code``, even when standard output is a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail
+    except (OSError, ValueError):
+        pass
+    try:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+    os._exit(code)  # no atexit handlers: TensorFlow's can hang or print after an interrupt
+
+
 def _print_help(module):
     """The command's docstring and its flags, then the flags every command shares."""
     print((sys.modules[module].__doc__ or "").strip() + "\n")
@@ -163,8 +178,12 @@ def _print_help(module):
 
 def run(main):
     """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
-    console script or with ``python -m``), one-line flag errors, and TensorFlow's native
-    logging off unless ``--tf_logs``."""
+    console script or with ``python -m``), ``--version``, one-line flag errors, and
+    TensorFlow's native logging off unless ``--tf_logs``.
+
+    Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 (outputs already
+    finished stay; none is half-written), a closed standard output (``| head -1``) with 141,
+    and an unexpected exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback)."""
 
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
@@ -185,6 +204,22 @@ def run(main):
     def wrapped(argv):
         if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):
             quiet_native_logs()
-        return main(argv)
+        try:
+            code = main(argv)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
+            return code
+        except KeyboardInterrupt:
+            _last_words("interrupted; finished outputs are kept, none is half-written", 130)
+        except BrokenPipeError:
+            _last_words("standard output was closed; finished outputs are kept", 141)
+        except Exception as err:
+            if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+                raise
+            text = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+            _last_words(
+                f"unexpected {type(err).__name__}: {text} (rerun with {TRACEBACK_ENV}=1 for "
+                "the traceback, and please report it)",
+                1,
+            )
 
     app.run(wrapped, flags_parser=parse)

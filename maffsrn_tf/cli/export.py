@@ -78,6 +78,12 @@ def main(argv):
     bad = [q for q in FLAGS.quantizations if q not in QUANTIZATIONS]
     if bad:
         fail(f"unknown quantization {bad}; use {', '.join(QUANTIZATIONS)}")
+    try:
+        tiles = sorted({int(t) for t in FLAGS.tiles})
+    except ValueError:
+        fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
+    if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
+        fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
     if FLAGS.weights:
         require_path(FLAGS.weights, "--weights", folder=False)
     datasets = FLAGS.datasets if FLAGS.verify else []
@@ -88,18 +94,11 @@ def main(argv):
     needs_calibration = any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:
         require_path(FLAGS.calibration_dir, "--calibration_dir", folder=True)
-    try:
-        tiles = sorted({int(t) for t in FLAGS.tiles})
-    except ValueError:
-        fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
-    if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
-        fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
     require_tensorflow("maffsrn-export", any_backend=False)
     from maffsrn_tf.export import export, representative_patches
     from maffsrn_tf.export.report import report_markdown, write_report
     from maffsrn_tf.pretrained import load_model_for
 
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
     entries = []
     try:
         patches = None
@@ -109,6 +108,7 @@ def main(argv):
             )
         for scale in scales:
             model = load_model_for(scale, FLAGS.weights or None)
+            os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
             twins = {}  # quantization -> the dynamic model's drop per dataset
             for tile in tiles:  # 0 (dynamic) first: fixed models must stay within its drop
                 for q, uint8_io in variants(FLAGS.quantizations, tile, FLAGS.uint8_io):

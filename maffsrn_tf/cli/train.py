@@ -31,6 +31,7 @@ from absl import flags
 
 from maffsrn_tf.cli.common import (
     define_model_flags,
+    fail,
     fail_with,
     require_path,
     require_tensorflow,
@@ -98,6 +99,8 @@ def main(argv):
         require_path(FLAGS.init_weights, "--init_weights", folder=False)
     if FLAGS.holdout:
         require_path(FLAGS.holdout, "--holdout", folder=False)
+        if FLAGS.val_dir:
+            fail("--holdout and --val_dir both choose the validation images: pass one")
     try:
         config = resolved_config()
     except MaffsrnError as err:

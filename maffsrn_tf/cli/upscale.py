@@ -74,6 +74,9 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_integer("quality", None, "JPEG/WebP quality 1-100 (default: JPEG 95, WebP 80).")
 flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (decompression bombs).")
+flags.register_validator(
+    "max_megapixels", lambda v: v > 0, message="--max_megapixels must be a positive number"
+)
 
 
 # upscale_path's arguments whose flags are named otherwise

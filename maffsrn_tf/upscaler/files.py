@@ -12,8 +12,9 @@ from maffsrn_tf.assets import sample_photo_path
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.images import IMAGE_EXTENSIONS
 from maffsrn_tf.inference import DEFAULT_OVERLAP
-from maffsrn_tf.presets import check_scale
+from maffsrn_tf.presets import MIN_INPUT_SIZE, check_scale
 from maffsrn_tf.upscaler.arrays import make_backend, upscale
+from maffsrn_tf.utils import TEMPORARY_PREFIX, remove_stale_temporaries
 
 
 class UpscaleError(MaffsrnError):
@@ -116,6 +117,64 @@ def _check_output(in_path, out_path, overwrite):
         ) from None
 
 
+def check_tiling(tile, overlap):
+    """``UpscaleError`` for a tile or overlap no image can use (checked once, up front; an
+    overlap of half a tile or more is refused per image, where more than one tile is
+    needed)."""
+    if tile is not None and tile != 0 and tile < MIN_INPUT_SIZE:
+        raise UpscaleError(
+            f"tile={tile} is below the model's minimum of {MIN_INPUT_SIZE} (0: whole image)"
+        )
+    if tile is not None and tile < 0:
+        raise UpscaleError(f"tile={tile} is negative (0: the whole image at once)")
+    if overlap < 0:
+        raise UpscaleError(f"overlap={overlap} is negative")
+
+
+def _is_16bit_color(path):
+    """Whether the file is a 16-bit colour PNG (its output is PNG whatever its extension)."""
+    try:
+        return images.is_png16_color(path)
+    except OSError:
+        return False
+
+
+def _plan_folder(folder, files, out_dir, scale, fmt, compare):
+    """The files of a folder run, checked before any work: two inputs that would write one
+    output (``a.jpg`` and ``a.png``) are an ``UpscaleError``; when the output folder is the
+    input folder, the outputs of an earlier run (``a_x2.png`` beside ``a.jpg``) are left out,
+    with one notice."""
+    targets = {}
+    for name in files:
+        path = os.path.join(folder, name)
+        out = output_path_for(path, out_dir + os.sep, scale, _is_16bit_color(path), fmt)
+        targets.setdefault(os.path.abspath(out), []).append(name)
+        if compare:
+            extra = os.path.splitext(out)[0] + "_compare.png"
+            targets.setdefault(os.path.abspath(extra), []).append(name)
+    same_folder = os.path.isdir(out_dir) and os.path.samefile(folder, out_dir)
+    earlier = sorted(
+        name
+        for name in files
+        if same_folder and os.path.abspath(os.path.join(folder, name)) in targets
+    )
+    if earlier:
+        print(
+            f"skipping {len(earlier)} earlier output(s) of this command in {folder}: "
+            + ", ".join(earlier[:5])
+            + (" ..." if len(earlier) > 5 else ""),
+            file=sys.stderr,
+        )
+    for target, sources in targets.items():
+        sources = [s for s in sources if s not in earlier]
+        if len(sources) > 1:
+            raise UpscaleError(
+                f"{' and '.join(sources)} would both be written to {os.path.relpath(target)}; "
+                "rename one, or upscale them into separate folders"
+            )
+    return [name for name in files if name not in earlier]
+
+
 def upscale_file(
     in_path,
     out_path,
@@ -130,6 +189,7 @@ def upscale_file(
     fmt="",
     quality=None,
     label="",
+    create_folder=False,
 ):
     images.MAX_PIXELS = max_pixels
     try:
@@ -139,10 +199,12 @@ def upscale_file(
     out_path = output_path_for(
         in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3, fmt
     )
-    _check_output(in_path, out_path, overwrite)
     compare_path = os.path.splitext(out_path)[0] + "_compare.png"
-    if compare:
-        _check_output(in_path, compare_path, overwrite)
+    targets = [out_path, compare_path] if compare else [out_path]
+    # the default ./out is made only once there is something to write into it
+    deferred = create_folder and not os.path.isdir(os.path.dirname(os.path.abspath(out_path)))
+    for path in [] if deferred else targets:
+        _check_output(in_path, path, overwrite)
     try:
         result = upscale(
             array,
@@ -155,6 +217,10 @@ def upscale_file(
         )
     except MaffsrnError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
+    if deferred:
+        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+        for path in targets:
+            _check_output(in_path, path, overwrite)
     try:
         written = [images.write_image(out_path, result, info, quality=quality)]
         if compare:
@@ -196,6 +262,9 @@ def upscale_path(
         raise UpscaleError(f"fmt={fmt!r} is not one of {', '.join(FORMATS)}")
     if quality is not None and not 1 <= quality <= 100:
         raise UpscaleError(f"quality={quality} is not in 1..100")
+    if max_pixels <= 0:
+        raise UpscaleError(f"max_pixels={max_pixels} is not a positive number of pixels")
+    check_tiling(tile, overlap)  # once, before any file: not once per file of a folder
     sample = not input_path
     if sample:
         input_path = sample_image_path()
@@ -205,8 +274,6 @@ def upscale_path(
         overwrite = True
     if not os.path.exists(input_path):
         raise UpscaleError(f"input not found: {input_path}")
-    if not output:
-        os.makedirs("out", exist_ok=True)
     try:
         engine = make_backend(scale, model, backend, quantization=quantization)
     except (MaffsrnError, FileNotFoundError) as err:
@@ -224,13 +291,21 @@ def upscale_path(
         quality=quality,
     )
     if not os.path.isdir(input_path):
-        return upscale_file(input_path, output, **settings)
-    files = sorted(f for f in os.listdir(input_path) if f.lower().endswith(IMAGE_EXTENSIONS))
-    if not files:
-        raise UpscaleError(f"no images in folder {input_path}")
+        out_path = output_path_for(input_path, output, scale, _is_16bit_color(input_path), fmt)
+        remove_stale_temporaries(os.path.dirname(os.path.abspath(out_path)))
+        return upscale_file(input_path, output, create_folder=not output, **settings)
     out_dir = output or "out"
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UpscaleError(f"output={out_dir!r} must be a folder when input_path is a folder")
+    remove_stale_temporaries(out_dir)
+    files = sorted(
+        f
+        for f in os.listdir(input_path)
+        if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(TEMPORARY_PREFIX)
+    )
+    if not files:
+        raise UpscaleError(f"no images in folder {input_path}")
+    files = _plan_folder(input_path, files, out_dir, scale, fmt, compare)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as err:
