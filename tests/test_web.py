@@ -76,7 +76,7 @@ def test_cancel_stops_the_run_and_the_tab_stays_usable(page, tmp_path):
     page.choose(tmp_path / "big.png")
     page.page.select_option("#scale", "2")
     page.page.click("#run")
-    page.page.wait_for_function("document.getElementById('status').textContent.includes('tile')")
+    page.wait_for("document.getElementById('status').textContent.includes('tile')", 120)
     page.page.click("#cancel")
     assert page.state() == "cancelled" and "Cancelled" in page.status()
     assert page.page.evaluate("1 + 1") == 2 and not page.page.is_disabled("#run")

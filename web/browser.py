@@ -9,6 +9,7 @@ import base64
 import io
 import os
 import sys
+import time
 
 import numpy as np
 from PIL import Image
@@ -54,9 +55,19 @@ class Page:
     def status(self):
         return self.page.text_content("#status")
 
+    def wait_for(self, predicate, timeout_s=30):
+        """Poll a JavaScript expression until it is true. (Playwright's wait_for_function
+        evaluates a string inside the page, which the page's Content-Security-Policy forbids,
+        as it should; page.evaluate runs it through the DevTools protocol instead.)"""
+        deadline = time.monotonic() + timeout_s
+        while not self.page.evaluate(f"() => Boolean({predicate})"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{predicate} still false after {timeout_s} s")
+            time.sleep(0.1)
+
     def choose(self, path):
         self.page.set_input_files("#file", str(path))
-        self.page.wait_for_function(
+        self.wait_for(
             "document.body.dataset.state !== 'idle' || !document.getElementById('run').disabled"
         )
 
@@ -65,9 +76,8 @@ class Page:
         self.page.select_option("#scale", str(scale))
         self.page.select_option("#model", model)
         self.page.click("#run")
-        self.page.wait_for_function(
-            "['done', 'error', 'cancelled'].includes(document.body.dataset.state)",
-            timeout=timeout_s * 1000,
+        self.wait_for(
+            "['done', 'error', 'cancelled'].includes(document.body.dataset.state)", timeout_s
         )
         if self.state() != "done":
             raise RuntimeError(f"the page says: {self.status()}")
