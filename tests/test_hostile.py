@@ -110,6 +110,16 @@ def pack_with_escaping_name(path):
         np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
 
 
+def pack_with_corrupt_image(path):
+    meta = {"format": 1, "source": "/x", "images": ["a.webp"]}
+    with open(path, "wb") as f:
+        np.savez(
+            f,
+            meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+            **{"hr/a.webp": np.frombuffer(b"RIFF\0\0\0\0WEBPjunk" * 8, np.uint8)},
+        )
+
+
 def keras_weights(path, preset):
     """Shipped weights of ``preset`` saved as a Keras ``.weights.h5``."""
     from maffsrn_tf.pretrained import load_pretrained
@@ -407,6 +417,12 @@ CASES = [
         ["train", "--data_source", "packed", "--data_dir", "p.npz", "--model_dir", "run"],
         _make((pack_with_escaping_name, "p.npz")),
         error="names images it does not hold",
+    ),
+    Case(
+        "train-pack-with-corrupt-image",
+        ["train", "--data_source", "packed", "--data_dir", "p.npz", "--model_dir", "run"],
+        _make((pack_with_corrupt_image, "p.npz")),
+        error="image 'a.webp' is corrupt",
     ),
     Case(
         "train-garbage-init-weights",
