@@ -28,11 +28,14 @@ def define_model_flags(preset=True):
     """``--scale`` (and ``--preset``) for a command that runs one model; a command module
     calls it at import. MAFFSRN-L presets ship no weights: a command that needs shipped
     weights says so when one is asked for without a weights file."""
-    flags.DEFINE_integer("scale", 2, f"Upscaling factor: {_SCALE_WORDS}.")
-    flags.register_validator(
-        "scale", lambda v: v in SCALES, message=f"--scale must be {_SCALE_WORDS}"
-    )
-    if preset:
+    # a process runs one command, but one that imports several command modules (a test)
+    # must not define the flags twice
+    if "scale" not in FLAGS:
+        flags.DEFINE_integer("scale", 2, f"Upscaling factor: {_SCALE_WORDS}.")
+        flags.register_validator(
+            "scale", lambda v: v in SCALES, message=f"--scale must be {_SCALE_WORDS}"
+        )
+    if preset and "preset" not in FLAGS:
         flags.DEFINE_enum(
             "preset",
             None,
