@@ -9,7 +9,7 @@ backend from ``make_backend``.
 
 import numpy as np
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.presets import check_scale
 
 BACKENDS = ("auto", "keras", "tflite")
@@ -65,7 +65,7 @@ class TFLiteBackend:
         try:
             self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
         except (ValueError, RuntimeError) as err:
-            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            first = first_line(err, 200)
             raise MaffsrnError(f"cannot load {path} as a TFLite model ({first})") from None
         self.input = self.interpreter.get_input_details()[0]
         shape, signature = self.input["shape"], self.input["shape_signature"]

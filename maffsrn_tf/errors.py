@@ -10,3 +10,10 @@ command lines translate them into their flags (``maffsrn_tf.cli.common.fail_with
 
 class MaffsrnError(ValueError):
     """A request or a file that maffsrn_tf cannot use; the message names it and the fix."""
+
+
+def first_line(error, limit=200):
+    """The first line of an exception's message, at most ``limit`` characters ("" if none):
+    how a foreign library's long error is quoted inside one of ours."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else ""

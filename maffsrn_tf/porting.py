@@ -14,7 +14,7 @@ import struct
 import keras
 import numpy as np
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.utils import atomic_output
 
 
@@ -140,7 +140,7 @@ def read_state_dict(path):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, RuntimeError for a non-checkpoint...
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        first = first_line(err, 160)
         raise MaffsrnError(
             f"{path} is not a weights-only PyTorch checkpoint: torch.load(weights_only=True) "
             f"refused it ({type(err).__name__}: {first}); nothing in it was run"

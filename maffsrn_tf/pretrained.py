@@ -9,7 +9,7 @@ import os
 import keras
 
 from maffsrn_tf.assets import weights_path
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.model import build_model
 from maffsrn_tf.presets import SCALES, check_scale, preset_for_scale
 from maffsrn_tf.weight_files import load_npz, load_weights_file, save_npz
@@ -40,7 +40,7 @@ def load_keras_file(path):
     try:
         model = keras.saving.load_model(path)
     except Exception as err:  # Keras raises many kinds for a bad archive or config
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        first = first_line(err, 200)
         raise MaffsrnError(
             f"cannot load {path} as a .keras model ({type(err).__name__}: {first})"
         ) from None

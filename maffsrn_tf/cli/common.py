@@ -14,6 +14,7 @@ import sys
 from absl import app, flags
 
 from maffsrn_tf import __version__
+from maffsrn_tf.errors import first_line
 from maffsrn_tf.presets import PRESETS, SCALES
 
 TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
@@ -218,7 +219,7 @@ def run(main):
         except Exception as err:
             if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
                 raise
-            text = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+            text = first_line(err, 300)
             _last_words(
                 f"unexpected {type(err).__name__}: {text} (rerun with {TRACEBACK_ENV}=1 for "
                 "the traceback, and please report it)",

@@ -125,8 +125,6 @@ def check_tiling(tile, overlap):
         raise UpscaleError(
             f"tile={tile} is below the model's minimum of {MIN_INPUT_SIZE} (0: whole image)"
         )
-    if tile is not None and tile < 0:
-        raise UpscaleError(f"tile={tile} is negative (0: the whole image at once)")
     if overlap < 0:
         raise UpscaleError(f"overlap={overlap} is negative")
 
