@@ -63,6 +63,11 @@ setup(
         "tfds": [*TENSORFLOW, "tensorflow-datasets>=4.9.10"],
         # The CPU build on these machines; elsewhere use PyTorch's CPU index for a small install.
         "torch": ["torch==2.13.0"],
+        # maffsrn-export --formats onnx: tf2onnx converts, onnxruntime verifies (docs/serving.md)
+        "onnx": [*TENSORFLOW, "tf2onnx>=1.17,<1.18", "onnx>=1.17", "onnxruntime>=1.20"],
+        # maffsrn-beam: runs the shipped TFLite models on LiteRT (no TensorFlow needed); Beam
+        # pins its own protobuf (6.x) and Pillow (12.x) ranges, which [tensorflow] accepts
+        "beam": ["apache-beam>=2.77,<3"],
         # Keras' JAX backend on CPU (tests/test_backends.py)
         "jax": ["jax[cpu]==0.10.2"],
         # playwright drives the system Chromium in the browser test (no browser download)
@@ -96,6 +101,7 @@ setup(
                 "profile",
                 "convert_weights",
                 "pack",
+                "beam",
             )
         ]
     },

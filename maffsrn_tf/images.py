@@ -13,6 +13,7 @@ ICC profile when present), EXIF orientation (applied), and the ICC profile of RG
 import io
 import logging
 import os
+import re
 import warnings
 
 import numpy as np
@@ -70,28 +71,32 @@ def read_rgb(path):
     return np.ascontiguousarray(array[..., :3])
 
 
-def _read_png16(path):
+def _read_png16(path, data=None):
     import png
 
-    width, height, rows, info = png.Reader(filename=path).asDirect()
+    reader = png.Reader(bytes=data) if data is not None else png.Reader(filename=path)
+    width, height, rows, info = reader.asDirect()
     planes = info["planes"]
     data = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
     return data[..., 0] if planes == 1 else data
 
 
-def is_png16_color(path):
-    with open(path, "rb") as f:
-        head = f.read(33)
+def is_png16_color(path, data=None):
+    if data is not None:
+        head = data[:33]
+    else:
+        with open(path, "rb") as f:
+            head = f.read(33)
     # PNG signature, IHDR: bit depth at byte 24, colour type at byte 25
     return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
 
 
-def _header_pixels(path):
+def _header_pixels(path, data=None):
     """Width x height from the header alone (no decoding, no bomb check)."""
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
             return im.size
     finally:
         Image.MAX_IMAGE_PIXELS = limit
@@ -124,29 +129,30 @@ def _int32_to_uint16(arr, path):
     return arr.astype(np.uint16)
 
 
-def read_image(path):
+def read_image(path, data=None):
     """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx3 or HxWx4.
 
     ``info`` holds ``icc_profile`` (RGB images) and ``format``. Float images (values in
     [0, 1]) and 32-bit integer images (0..65535) come back as 16-bit; of an animated image
-    only the first frame is read (with a warning).
+    only the first frame is read (with a warning). ``data``: the file's bytes, already read
+    (from a remote file system); ``path`` then only names it in messages.
     """
-    if not os.path.exists(path):
+    if data is None and not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
-    if os.path.isdir(path):
+    if data is None and os.path.isdir(path):
         raise ImageError(f"input is a folder, expected an image file: {path}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            with Image.open(path) as im:
+            with Image.open(path if data is None else io.BytesIO(data)) as im:
                 im.load()
                 fmt = im.format
                 frames = getattr(im, "n_frames", 1)
                 if frames > 1:
                     log.warning("%s has %d frames: only the first is read", path, frames)
-                if fmt == "PNG" and is_png16_color(path):
-                    return _read_png16(path), {"format": fmt, "icc_profile": None}
+                if fmt == "PNG" and is_png16_color(path, data):
+                    return _read_png16(path, data), {"format": fmt, "icc_profile": None}
                 im = ImageOps.exif_transpose(im)
                 icc = im.info.get("icc_profile")
                 if im.mode == "CMYK":
@@ -168,7 +174,7 @@ def read_image(path):
                     im = im.convert("RGB")
                 return np.array(im), {"format": fmt, "icc_profile": icc}
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        w, h = _header_pixels(path)
+        w, h = _header_pixels(path, data)
         raise ImageError(
             f"refusing {path}: {w}x{h} = {w * h:,} pixels is over the limit of {MAX_PIXELS:,} "
             "(a decompression bomb?); if the image is genuine, raise the pixel limit"
@@ -176,7 +182,8 @@ def read_image(path):
     except ImageError:
         raise
     except Exception as err:
-        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from None
+        text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", repr(path), str(err))
+        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})") from None
 
 
 def _cmyk_to_rgb(im, icc):
@@ -193,47 +200,58 @@ def _cmyk_to_rgb(im, icc):
 LOSSY = (".jpg", ".jpeg", ".webp")
 
 
-def write_image(path, array, info=None, overwrite=True, quality=None):
-    """Write ``array`` atomically (temporary file, then rename), in the format of the path's
-    extension. 16-bit images stay 16-bit in PNG (colour and grey+alpha via pypng) and become
-    8-bit in JPEG/WebP; ``quality`` (1-100) for JPEG (default 95) and WebP (Pillow's 80).
-    Any encoder error is an ``ImageError`` naming the file."""
+def encode_image(array, ext, info=None, quality=None):
+    """The bytes of ``array`` as an image file of extension ``ext`` (``.png``, ``.jpg``, ...).
+
+    16-bit images stay 16-bit in PNG (colour and grey+alpha via pypng) and become 8-bit in
+    JPEG/WebP; ``quality`` (1-100) for JPEG (default 95) and WebP (Pillow's 80); the ICC
+    profile of ``info`` is kept. ``ImageError`` for 16-bit colour in another format.
+    """
     info = info or {}
-    if os.path.exists(path) and not overwrite:
-        raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)")
-    ext = os.path.splitext(path)[1].lower()
+    ext = ext.lower()
     if ext in LOSSY:
         array = to_uint8(array)
-    try:
-        with atomic_output(path) as tmp:
-            if array.dtype == np.uint16 and array.ndim == 3:
-                if ext != ".png":
-                    raise ImageError(f"16-bit colour output needs a .png path, got {path}")
-                import png
+    out = io.BytesIO()
+    if array.dtype == np.uint16 and array.ndim == 3:
+        if ext != ".png":
+            raise ImageError(f"16-bit colour output needs a .png file, not {ext}")
+        import png
 
-                h, w, c = array.shape
-                writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
-                with open(tmp, "wb") as f:
-                    writer.write(f, array.reshape(h, w * c).tolist())
-            else:
-                im = Image.fromarray(array)
-                kwargs = {}
-                if info.get("icc_profile") and im.mode in ("RGB", "RGBA"):
-                    kwargs["icc_profile"] = info["icc_profile"]
-                if ext in (".jpg", ".jpeg"):
-                    if im.mode in ("RGBA", "LA"):
-                        im = im.convert("RGB" if im.mode == "RGBA" else "L")
-                    kwargs["quality"] = quality or 95
-                elif ext == ".webp" and quality:
-                    kwargs["quality"] = quality
-                elif ext == ".png" or ext not in Image.registered_extensions():
-                    # zlib level 1 on a 2560x1440 photo: 0.23 s and 4.6 MB, against Pillow's
-                    # default 6: 1.47 s and 4.0 MB (level 3: 0.38 s, 4.3 MB); the write is
-                    # part of every upscale's wall time
-                    kwargs["compress_level"] = 1
-                im.save(tmp, format=Image.registered_extensions().get(ext, "PNG"), **kwargs)
-    except ImageError:
-        raise
+        h, w, c = array.shape
+        writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
+        writer.write(out, array.reshape(h, w * c).tolist())
+        return out.getvalue()
+    im = Image.fromarray(array)
+    kwargs = {}
+    if info.get("icc_profile") and im.mode in ("RGB", "RGBA"):
+        kwargs["icc_profile"] = info["icc_profile"]
+    if ext in (".jpg", ".jpeg"):
+        if im.mode in ("RGBA", "LA"):
+            im = im.convert("RGB" if im.mode == "RGBA" else "L")
+        kwargs["quality"] = quality or 95
+    elif ext == ".webp" and quality:
+        kwargs["quality"] = quality
+    elif ext == ".png" or ext not in Image.registered_extensions():
+        # zlib level 1 on a 2560x1440 photo: 0.23 s and 4.6 MB, against Pillow's default 6:
+        # 1.47 s and 4.0 MB (level 3: 0.38 s, 4.3 MB); the write is part of every upscale's
+        # wall time
+        kwargs["compress_level"] = 1
+    im.save(out, format=Image.registered_extensions().get(ext, "PNG"), **kwargs)
+    return out.getvalue()
+
+
+def write_image(path, array, info=None, overwrite=True, quality=None):
+    """Write ``array`` atomically (temporary file, then rename), in the format of the path's
+    extension (``encode_image``). Any encoder error is an ``ImageError`` naming the file."""
+    if os.path.exists(path) and not overwrite:
+        raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)")
+    try:
+        data = encode_image(array, os.path.splitext(path)[1], info, quality)
+        with atomic_output(path) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(data)
+    except ImageError as err:
+        raise ImageError(f"cannot write {path} ({err})") from None
     except Exception as err:  # Pillow, pypng and the OS raise many types
         raise ImageError(f"cannot write {path} ({type(err).__name__}: {err})") from None
     return path

@@ -517,6 +517,35 @@ CASES = [
     ),
     Case("profile-below-minimum", ["profile", "--input", "5x5"], error="below MAFFSRN's minimum"),
     # tflite/run_tflite.py (no TensorFlow, no maffsrn_tf)
+    # maffsrn-export --formats, maffsrn-beam
+    Case(
+        "export-unknown-format",
+        ["export", "--formats", "tflite,pdf", "--noverify", "--output_dir", "o"],
+        error="--formats takes tflite, saved_model, onnx",
+    ),
+    Case(
+        "beam-pattern-matches-nothing",
+        ["beam", "--input_pattern", "none/*.png", "--output_dir", "o"],
+        error="matches no file",
+    ),
+    Case(
+        "beam-output-inside-the-pattern",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "col"],
+        _make((folder, "col", ["a.png"])),
+        error="is matched by --input_pattern",
+    ),
+    Case(
+        "beam-tile-below-minimum",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--tile", "5"],
+        _make((folder, "col", ["a.png"])),
+        error="--tile 5 is below the model's minimum",
+    ),
+    Case(
+        "beam-without-output-dir",
+        ["beam", "--input_pattern", "col/*"],
+        _make((folder, "col", ["a.png"])),
+        error="output_dir",
+    ),
     Case(
         "run-tflite-small-image-works",
         [RUN_TFLITE, os.path.join(WEIGHTS, "maffsrn_x2_float16.tflite"), "in.png", "o.png"],
@@ -597,7 +626,7 @@ def test_the_suite_covers_forty_cases_and_every_command():
     assert len(CASES) >= 40
     commands = {c.args[0] for c in CASES}
     for name in ("upscale", "train", "evaluate", "export", "pack", "profile",
-                 "convert_weights", RUN_TFLITE):  # fmt: skip
+                 "convert_weights", "beam", RUN_TFLITE):  # fmt: skip
         assert name in commands, name
 
 

@@ -180,14 +180,16 @@ def _print_help(module):
             print(FLAGS.module_help(name) + "\n")
 
 
-def run(main):
+def run(main, pass_through=False):
     """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
     console script or with ``python -m``), ``--version``, one-line flag errors, and
     TensorFlow's native logging off unless ``--tf_logs``.
 
     Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 (outputs already
     finished stay; none is half-written), a closed standard output (``| head -1``) with 141,
-    and an unexpected exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback)."""
+    and an unexpected exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback).
+    ``pass_through``: flags the command does not define reach ``main``'s ``argv`` (Beam's
+    pipeline options) instead of being errors."""
 
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
@@ -201,7 +203,7 @@ def run(main):
             print(f"{program} {__version__}")
             sys.exit(0)
         try:
-            return FLAGS(argv)
+            return FLAGS(argv, known_only=pass_through)
         except flags.Error as err:
             fail(f"{err} (see --help)")
 

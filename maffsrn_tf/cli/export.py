@@ -8,16 +8,24 @@ Usage::
         --datasets data/Set5,data/Set14 --calibration_dir data/SR291 \\
         --output_dir maffsrn_tf/weights --report_dir tflite
 
+    # a SavedModel for TF Serving and an ONNX model (pip install "maffsrn_tf[onnx]")
+    maffsrn-export --formats saved_model,onnx --scales 2 --datasets data/Set5 --output_dir serving
+
     # one model from other weights
     maffsrn-export --scales 2 --weights runs/x2/best.weights.h5 --quantizations int8 \\
         --tiles 256 --datasets data/Set5 --calibration_dir data/SR291 --output_dir /tmp/out
 
-Every export is run with ai-edge-litert on the validation datasets and compared with the
+``--formats`` picks the artifacts: ``tflite`` (the default; ``--quantizations`` and ``--tiles``
+apply to it), ``saved_model`` (``maffsrn_x{s}_saved_model/``: PNG/JPEG bytes in and PNG out,
+uint8 pixels in and out; docs/serving.md) and ``onnx`` (``maffsrn_x{s}.onnx``, dynamic size).
+Every TFLite export is run with ai-edge-litert on the validation datasets and compared with the
 Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
 latency (1 and 2 threads) measured; the report is written as REPORT.md and REPORT.json. A model
-is never written unverified unless ``--noverify`` is given.
+is never written unverified unless ``--noverify`` is given: a SavedModel must match the
+Keras model's 8-bit output within one grey level, an ONNX model its float output within 1e-4.
 """
 
+import importlib.util
 import os
 import sys
 
@@ -27,6 +35,9 @@ from maffsrn_tf.cli.common import fail, require_path, require_tensorflow, run, s
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
 
 FLAGS = flags.FLAGS
+FORMATS = ("tflite", "saved_model", "onnx")
+ONNX_INSTALL = 'pip install "maffsrn_tf[onnx]"'
+flags.DEFINE_list("formats", ["tflite"], "Artifacts to write: tflite, saved_model, onnx.")
 flags.DEFINE_list("scales", ["2", "3", "4"], "Scales to export.")
 flags.DEFINE_list("quantizations", ["float16", "int8"], "float32, float16, dynamic, int8, int16x8.")
 flags.DEFINE_string("weights", "", "Keras weights (default: the shipped weights per scale).")
@@ -71,10 +82,33 @@ def variants(quantizations, tile, uint8_io):
     return out
 
 
+def check_formats(values):
+    """The ``--formats`` list, each known and none twice."""
+    unknown = [f for f in values if f not in FORMATS]
+    if unknown or not values:
+        fail(f"--formats takes {', '.join(FORMATS)} (comma-separated), got {','.join(values)}")
+    return list(dict.fromkeys(values))
+
+
+def export_serving(kind, model, scale, datasets):
+    """Write (after verifying) the SavedModel or ONNX model of one scale; print one line."""
+    from maffsrn_tf.export.serving import export_onnx, export_saved_model
+
+    if kind == "saved_model":
+        path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}_saved_model")
+        report, unit = export_saved_model(model, path, datasets), "max_abs_diff_uint8"
+    else:
+        path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}.onnx")
+        report, unit = export_onnx(model, path, datasets), "max_abs_diff"
+    checks = ", ".join(f"{k} max |diff| vs Keras {v[unit]:.3g}" for k, v in report.items())
+    print(f"wrote {path}: {checks or 'not verified (--noverify)'}", flush=True)
+
+
 def main(argv):
     del argv
     command = "maffsrn-export " + " ".join(sys.argv[1:])
     scales = scales_list(FLAGS.scales)
+    formats = check_formats(FLAGS.formats)
     bad = [q for q in FLAGS.quantizations if q not in QUANTIZATIONS]
     if bad:
         fail(f"unknown quantization {bad}; use {', '.join(QUANTIZATIONS)}")
@@ -91,10 +125,15 @@ def main(argv):
         fail("--datasets is empty: pass validation folders, or --noverify to skip verification")
     for folder in datasets:
         require_path(folder, "validation folder (--datasets; --noverify skips verification)", True)
-    needs_calibration = any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
+    tflite = "tflite" in formats
+    needs_calibration = tflite and any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:
         require_path(FLAGS.calibration_dir, "--calibration_dir", folder=True)
     require_tensorflow("maffsrn-export", any_backend=False)
+    if "onnx" in formats:
+        missing = [m for m in ("tf2onnx", "onnx", "onnxruntime") if not importlib.util.find_spec(m)]
+        if missing:
+            fail(f"--formats onnx needs {', '.join(missing)}: {ONNX_INSTALL}")
     from maffsrn_tf.export import export, representative_patches
     from maffsrn_tf.export.report import report_markdown, write_report
     from maffsrn_tf.pretrained import load_model_for
@@ -109,8 +148,13 @@ def main(argv):
         for scale in scales:
             model = load_model_for(scale, FLAGS.weights or None)
             os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
+            for kind in ("saved_model", "onnx"):
+                if kind in formats:
+                    export_serving(kind, model, scale, datasets)
             twins = {}  # quantization -> the dynamic model's drop per dataset
-            for tile in tiles:  # 0 (dynamic) first: fixed models must stay within its drop
+            for tile in (
+                [] if not tflite else tiles
+            ):  # 0 (dynamic) first: fixed models must stay within its drop
                 for q, uint8_io in variants(FLAGS.quantizations, tile, FLAGS.uint8_io):
                     name = f"maffsrn_x{scale}_{q}" + (f"_{tile}px" if tile else "")
                     path = os.path.join(FLAGS.output_dir, name + ("_uint8io" if uint8_io else ""))
@@ -139,7 +183,7 @@ def main(argv):
                     print(f"wrote {path}.tflite: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
     except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
-    if FLAGS.report:
+    if FLAGS.report and tflite:
         base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
         entries = write_report(base, entries, command, FLAGS.merge_report)
         print(report_markdown(entries))
