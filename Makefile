@@ -12,7 +12,7 @@ export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install install-runtime test test-fast lint upscale evaluate tflite tflite-study bench bench-all clean web \
-	web-build web-screenshot chromium
+	web-build web-dist web-screenshot chromium
 
 INPUT ?=
 SCALE ?= 2
@@ -95,6 +95,10 @@ web/dist/worker.js: web/node_modules/.package-lock.json web/src/worker.js web/sr
 
 web-build: web/dist/worker.js
 
+# The page as one self-contained folder for any static host (GitHub Pages, Netlify, ...).
+web-dist: web-build
+	$(PYTHON) web/build_site.py --out web/site
+
 # Serve the page on 127.0.0.1 and print its URL.
 web: $(STAMP) web-build
 	$(BIN)/python web/serve.py
@@ -110,4 +114,4 @@ web-screenshot: $(STAMP) web-build chromium
 	$(BIN)/python web/screenshot.py
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) build dist *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist
+	rm -rf $(VENV) $(RUNTIME_VENV) build dist *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist web/site

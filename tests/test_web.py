@@ -1,5 +1,6 @@
 """The LiteRT.js page in headless Chromium: it runs the shipped fixed-shape models like the
-Python runner does, reports a non-image file, and cancels without freezing the tab."""
+Python runner does, reports a non-image file, and cancels without freezing the tab.
+(WebGPU and the static build: tests/test_web_hosting.py.)"""
 
 import os
 import subprocess
@@ -19,9 +20,8 @@ sys.path.insert(0, os.path.join(ROOT, "web"))
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def page():
-    from browser import CHROMIUM, Page
+def _require_browser():
+    from browser import CHROMIUM
 
     missing = [
         p
@@ -33,6 +33,13 @@ def page():
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def page():
+    from browser import Page
+
+    _require_browser()
     p = Page()
     yield p
     p.close()
@@ -55,6 +62,8 @@ def test_page_matches_the_python_runner_on_set5(page, tmp_path, variant):
     Image.fromarray(lr).save(lr_path)
     page.choose(lr_path)
     got = page.upscale(2, variant)
+    # this browser has no GPU: the page says it runs on the CPU
+    assert page.device() == ("wasm", "Runs on: CPU (WebAssembly)")
     want = _python_runner(tflite_path(2, f"{variant}_128px"), lr_path, tmp_path / "py.png")
     assert got.shape == want.shape == hr.shape
     assert metrics.psnr(want, got, 0) >= 40.0

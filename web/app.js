@@ -6,7 +6,12 @@
 const TILE = 128;               // the shipped fixed-shape models' LR tile
 const OVERLAP = 24;             // maffsrn_tf.inference.DEFAULT_OVERLAP
 const MAX_OUTPUT_PIXELS = 16e6; // accumulators of a larger output would strain a phone's tab
-const MODELS = '../maffsrn_tf/weights/';
+// where the models and LiteRT.js's wasm files are, relative to the page: set in index.html's
+// <meta> tags, so the static build (make web-dist) can move them into its own folder
+const setting = (name) => document.querySelector(`meta[name="${name}"]`).content;
+const MODELS = setting('maffsrn-models');
+const WASM_DIR = new URL(setting('litert-wasm'), location.href).href;
+const DEVICE_LABELS = {webgpu: 'GPU (WebGPU)', wasm: 'CPU (WebAssembly)'};
 
 const $ = (id) => document.getElementById(id);
 let worker = null, image = null, runId = 0;
@@ -60,7 +65,7 @@ function upscale() {
   const modelFile = `maffsrn_x${scale}_${$('model').value}_${TILE}px.tflite`;
   setState('running', `Loading ${modelFile}…`);
   worker.postMessage({type: 'run', id: runId, modelUrl: new URL(MODELS + modelFile, location.href).href,
-                      scale, tile: TILE, overlap: OVERLAP, width: image.width, height: image.height,
+                      wasmDir: WASM_DIR, accelerator: $('accelerator').value, scale, tile: TILE, overlap: OVERLAP, width: image.width, height: image.height,
                       rgba: image.rgba.slice()});
 }
 
@@ -97,7 +102,10 @@ function show(msg) {
 function onWorkerMessage(event) {
   const msg = event.data;
   if (msg.id !== runId) return;  // a cancelled run
-  if (msg.type === 'progress') {
+  if (msg.type === 'device') {
+    document.body.dataset.accelerator = msg.accelerator;
+    $('device').textContent = `Runs on: ${DEVICE_LABELS[msg.accelerator]}` + (msg.notice ? ` — ${msg.notice}` : '');
+  } else if (msg.type === 'progress') {
     $('progress').value = msg.done / msg.total;
     setState('running', `Upscaling: tile ${msg.done} of ${msg.total}…`);
   } else if (msg.type === 'done') {

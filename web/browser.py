@@ -29,16 +29,28 @@ ARGS = [
     "--disable-sync",
 ]
 
+# WebGPU on the CPU: SwiftShader (Vulkan on the CPU) as the WebGPU adapter. Correct, not fast
+# (seconds per tile); WebGPU needs a secure context, which 127.0.0.1 is.
+WEBGPU_ARGS = [
+    "--enable-unsafe-webgpu",
+    "--enable-features=Vulkan",
+    "--use-vulkan=swiftshader",
+    "--use-webgpu-adapter=swiftshader",
+]
+
 
 class Page:
-    """The MAFFSRN page in a fresh headless Chromium, served from this checkout."""
+    """The MAFFSRN page in a fresh headless Chromium, served from this checkout (or ``url``,
+    a page served by the caller). ``webgpu``: offer the page a (SwiftShader) WebGPU adapter;
+    else the GPU is off and the page has none."""
 
-    def __init__(self, width=1100, height=900):
+    def __init__(self, width=1100, height=900, webgpu=False, url=None):
         from playwright.sync_api import sync_playwright
 
-        self.server, self.url = serve()
+        self.server, self.url = (None, url) if url else serve()
+        args = [a for a in ARGS if a != "--disable-gpu"] + WEBGPU_ARGS if webgpu else ARGS
         self._pw = sync_playwright().start()
-        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=args)
         self.page = self.browser.new_page(viewport={"width": width, "height": height})
         self.errors = []
         self.page.on("pageerror", lambda err: self.errors.append(str(err)))
@@ -47,13 +59,21 @@ class Page:
     def close(self):
         self.browser.close()
         self._pw.stop()
-        self.server.shutdown()
+        if self.server:
+            self.server.shutdown()
 
     def state(self):
         return self.page.evaluate("document.body.dataset.state")
 
     def status(self):
         return self.page.text_content("#status")
+
+    def device(self):
+        """``(accelerator, the sentence the page shows)`` of the last run."""
+        return (
+            self.page.evaluate("document.body.dataset.accelerator || ''"),
+            self.page.text_content("#device"),
+        )
 
     def wait_for(self, predicate, timeout_s=30):
         """Poll a JavaScript expression until it is true. (Playwright's wait_for_function
@@ -71,10 +91,11 @@ class Page:
             "document.body.dataset.state !== 'idle' || !document.getElementById('run').disabled"
         )
 
-    def upscale(self, scale, model, timeout_s=600):
+    def upscale(self, scale, model, timeout_s=600, accelerator="auto"):
         """Run one upscale; returns the result as a uint8 RGB array (lossless, via PNG)."""
         self.page.select_option("#scale", str(scale))
         self.page.select_option("#model", model)
+        self.page.select_option("#accelerator", accelerator)
         self.page.click("#run")
         self.wait_for(
             "['done', 'error', 'cancelled'].includes(document.body.dataset.state)", timeout_s
