@@ -12,7 +12,7 @@ export MAFFSRN_SHARED ?= $(abspath ../shared)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install install-runtime test test-fast lint upscale evaluate tflite tflite-study bench bench-all clean web \
-	web-build web-dist web-screenshot chromium
+	web-build web-dist web-screenshot chromium android-build jdk
 
 INPUT ?=
 SCALE ?= 2
@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint web-build chromium
+test: lint web-build chromium android-build
 	$(BIN)/python -m pytest -n 2 --durations=15 -q -rs
 
 test-fast: lint
@@ -109,9 +109,20 @@ chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# The Android tiling core's compiler: kotlinc from npm's kotlin-compiler (lockfile), on Debian's
+# JDK 17; tests/test_android.py compiles android/src and runs it on the JVM.
+jdk:
+	@command -v javac >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; }
+
+android/node_modules/.package-lock.json: android/package.json android/package-lock.json
+	cd android && npm ci --no-audit --no-fund --loglevel=error
+
+android-build: jdk android/node_modules/.package-lock.json
+
 # The README's screenshot of the finished page: docs/web_page.png.
 web-screenshot: $(STAMP) web-build chromium
 	$(BIN)/python web/screenshot.py
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) build dist *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist web/site
+	rm -rf $(VENV) $(RUNTIME_VENV) build dist *.egg-info .pytest_cache .ruff_cache web/node_modules web/dist web/site android/node_modules
