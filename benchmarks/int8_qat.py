@@ -1,0 +1,203 @@
+"""Quantization-aware fine-tuning for int8: does training with int8 rounding close the drop?
+
+    python benchmarks/int8_qat.py --scale 2 --steps 1500 --out runs/qat_x2   # fine-tune
+    python benchmarks/int8_qat.py --scale 2 --out runs/qat_x2 --evaluate     # measure
+
+Starts from the shipped float weights and fine-tunes them on the SR291 training split (the
+10-image holdout left out, as in the weights campaign) with int8 rounding simulated where
+TFLite's int8 model rounds: every convolution's kernel per output channel (symmetric, 127
+levels, straight-through gradient) and every convolution's output per tensor (asymmetric,
+256 levels; ranges fixed from the float model on the export's calibration patches, by the
+export's percentile rule). LeakyReLU, sigmoid and the products and sums of the attention
+blocks are not rounded here (they are in the int8 model). L1 loss, Adam, weights saved every
+100 steps (a rerun resumes). ``--evaluate`` exports the fine-tuned weights to int8 with
+``maffsrn_tf.export.convert`` (the shipped procedure) and prints the Set5/Set14 drops
+against the fine-tuned float model and against the shipped float model, as rows for
+tflite/QUANTIZATION.md.
+"""
+
+import argparse
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from maffsrn_tf import data as data_lib
+from maffsrn_tf import patches as patches_lib
+from maffsrn_tf.export import convert, representative_patches
+from maffsrn_tf.keras_compat import sublayers
+from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
+from maffsrn_tf.pretrained import load_model_for
+from maffsrn_tf.utils import shared_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONVS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+def _conv_layers(model):
+    return [
+        layer
+        for layer in sublayers(model)
+        if isinstance(layer, CONVS) or type(layer).__name__ == "WeightNormConv2D"
+    ]
+
+
+def _kernel(layer):
+    return layer.effective_kernel() if hasattr(layer, "effective_kernel") else layer.kernel
+
+
+def _fake_quant_kernel(kernel, depthwise):
+    """Per-output-channel symmetric int8 rounding with a straight-through gradient."""
+    axes = (0, 1, 3) if depthwise else (0, 1, 2)
+    step = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=axes, keepdims=True), 1e-12) / 127.0
+    rounded = tf.clip_by_value(tf.round(kernel / step), -127.0, 127.0) * step
+    return kernel + tf.stop_gradient(rounded - kernel)
+
+
+def _conv(layer, x, kernel):
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        y = keras.ops.depthwise_conv(
+            x, kernel, layer.strides, layer.padding, dilation_rate=layer.dilation_rate
+        )
+    elif isinstance(layer, keras.layers.Conv2D):
+        y = keras.ops.conv(
+            x, kernel, layer.strides, layer.padding, dilation_rate=layer.dilation_rate
+        )
+    else:  # WeightNormConv2D: stride 1, "same"
+        y = keras.ops.conv(x, kernel, 1, "same")
+    return y + layer.bias
+
+
+def instrument(model, ranges=None, record=None):
+    """Replace each conv's ``call``: ``record`` (a dict) collects per-call output min/max;
+    ``ranges`` ({layer path: (min, max)}) turns on int8 fake quantization."""
+    for layer in _conv_layers(model):
+        key = layer.path
+
+        def call(x, layer=layer, key=key):
+            kernel = _kernel(layer)
+            if ranges is not None:
+                kernel = _fake_quant_kernel(kernel, isinstance(layer, keras.layers.DepthwiseConv2D))
+            y = _conv(layer, x, kernel)
+            if record is not None:
+                record.setdefault(key, []).append(
+                    (float(tf.reduce_min(y)), float(tf.reduce_max(y)))
+                )
+            if ranges is not None:
+                low, high = ranges[key]
+                y = tf.quantization.fake_quant_with_min_max_args(y, low, high, num_bits=8)
+            return y
+
+        layer.call = call
+
+
+def activation_ranges(scale, weights, patches, percentile):
+    """Each conv output's range: the ``percentile`` of the per-patch extremes (the rule
+    ``export.percentile_calibrated`` applies to every tensor), always including 0."""
+    model = load_model_for(scale, weights)
+    record = {}
+    instrument(model, record=record)
+    for p in patches:
+        model(np.asarray(p, np.float32)[None], training=False)
+    ranges = {}
+    for key, values in record.items():
+        v = np.array(values)
+        ranges[key] = (
+            min(0.0, float(np.percentile(v[:, 0], 100 - percentile))),
+            max(0.0, float(np.percentile(v[:, 1], percentile))),
+        )
+    return ranges
+
+
+class Checkpoint(keras.callbacks.Callback):
+    def __init__(self, path, every):
+        super().__init__()
+        self.path, self.every, self.step = path, every, 0
+        self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every == 0:
+            tmp = self.path + ".tmp.weights.h5"
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.path)
+            with open(self.path + ".step", "w") as f:
+                f.write(str(self.done + self.step))
+            rate = self.step / (time.time() - self.start)
+            print(
+                f"step {self.done + self.step}: loss {logs['loss']:.5f}, {rate:.2f} steps/s",
+                flush=True,
+            )
+
+
+def finetune(a):
+    os.makedirs(a.out, exist_ok=True)
+    last = os.path.join(a.out, "last.weights.h5")
+    done = int(open(last + ".step").read()) if os.path.exists(last + ".step") else 0
+    calibration = representative_patches(a.calibration_dir, 128, 64)
+    ranges = activation_ranges(a.scale, None, calibration, DEFAULT_CALIBRATION_PERCENTILE)
+    model = load_model_for(a.scale, last if done else None)
+    instrument(model, ranges=ranges)
+    holdout = data_lib.read_holdout(
+        os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir
+    )
+    store = data_lib.training_store("folder", a.calibration_dir, a.scale, 48, None, exclude=holdout)
+    dataset = patches_lib.patch_dataset(store, a.scale, 48, 16, seed=a.seed, start_step=done)
+    model.compile(
+        optimizer=keras.optimizers.Adam(a.lr), loss="mean_absolute_error", jit_compile=False
+    )
+    callback = Checkpoint(last, 100)
+    callback.done = done
+    remaining = a.steps - done
+    if remaining > 0:
+        print(f"fine-tuning x{a.scale} from step {done} to {a.steps}", flush=True)
+        model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=[callback], verbose=0)
+
+
+def evaluate(a):
+    from maffsrn_tf.export.verify import verify
+
+    last = os.path.join(a.out, "last.weights.h5")
+    sets = [os.path.join(shared_dir(), "data", "benchmark", s) for s in ("Set5", "Set14")]
+    calibration = representative_patches(a.calibration_dir, 128, 64)
+    shipped = load_model_for(a.scale)
+    tuned = load_model_for(a.scale, last)
+    steps = open(last + ".step").read().strip()
+    rows = []
+    models = (("shipped float weights", shipped), (f"QAT fine-tuned, {steps} steps", tuned))
+    for label, model in models:
+        path = os.path.join(a.out, f"x{a.scale}_{label.split()[0].lower()}_int8.tflite")
+        with open(path, "wb") as f:
+            f.write(convert(model, "int8", None, calibration))
+        own = verify(model, path, sets, a.scale, max_drop=5.0)
+        vs_shipped = verify(shipped, path, sets, a.scale, max_drop=5.0)
+        cells = [
+            f"{own[s]['psnr']:.3f} / {own[s]['keras_psnr']:.3f} / {own[s]['drop']:+.4f} / "
+            f"{vs_shipped[s]['drop']:+.4f}"
+            for s in ("Set5", "Set14")
+        ]
+        rows.append(f"| int8 from {label} | " + " | ".join(cells) + " |")
+    print(f"| x{a.scale} | Set5: int8 / its float / drop / drop vs shipped float | Set14: same |")
+    print("|---|---|---|")
+    print("\n".join(rows))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", default=os.path.join(ROOT, "runs", "qat_x2"))
+    p.add_argument(
+        "--calibration_dir", default=os.path.join(shared_dir(), "data", "train", "SR291")
+    )
+    p.add_argument("--evaluate", action="store_true")
+    a = p.parse_args()
+    evaluate(a) if a.evaluate else finetune(a)
+
+
+if __name__ == "__main__":
+    main()
