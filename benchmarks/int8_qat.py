@@ -70,44 +70,104 @@ def _conv(layer, x, kernel):
     return y + layer.bias
 
 
-def instrument(model, ranges=None, record=None):
-    """Replace each conv's ``call``: ``record`` (a dict) collects per-call output min/max;
-    ``ranges`` ({layer path: (min, max)}) turns on int8 fake quantization."""
-    for layer in _conv_layers(model):
-        key = layer.path
+class Points:
+    """The places the int8 model rounds, numbered in the order a forward pass meets them.
 
-        def call(x, layer=layer, key=key):
+    ``mode`` ``record``: collect each point's min/max per call; ``qat``: fake-quantize each
+    to 256 levels over its range (sigmoid outputs over TFLite's fixed [0, 255/256])."""
+
+    def __init__(self):
+        self.mode, self.count, self.record, self.ranges = "off", 0, {}, {}
+
+    def __call__(self, t, fixed=None):
+        key = self.count
+        self.count += 1
+        if self.mode == "record":
+            lo, hi = float(tf.reduce_min(t)), float(tf.reduce_max(t))
+            self.record.setdefault(key, []).append((lo, hi))
+        elif self.mode == "qat":
+            low, high = fixed or self.ranges[key]
+            return tf.quantization.fake_quant_with_min_max_args(t, low, high, num_bits=8)
+        return t
+
+    def sigmoid(self, t):
+        return self(keras.ops.sigmoid(t), fixed=(0.0, 255.0 / 256.0))
+
+
+def instrument(model, points):
+    """Route the model's forward pass through ``points``: every conv (kernel rounded per
+    output channel in ``qat`` mode, output a point) and every activation, product and sum of
+    the attention blocks, the fusion and the output."""
+    from maffsrn_tf import layers as L
+
+    ops, q = keras.ops, points
+    for layer in _conv_layers(model):
+
+        def call(x, layer=layer):
             kernel = _kernel(layer)
-            if ranges is not None:
-                kernel = _fake_quant_kernel(kernel, isinstance(layer, keras.layers.DepthwiseConv2D))
-            y = _conv(layer, x, kernel)
-            if record is not None:
-                record.setdefault(key, []).append(
-                    (float(tf.reduce_min(y)), float(tf.reduce_max(y)))
-                )
-            if ranges is not None:
-                low, high = ranges[key]
-                y = tf.quantization.fake_quant_with_min_max_args(y, low, high, num_bits=8)
-            return y
+            if q.mode == "qat":
+                depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+                kernel = _fake_quant_kernel(kernel, depthwise)
+            return q(_conv(layer, x, kernel))
 
         layer.call = call
 
+    def esa(x, reduce_channels, reduce_spatial_size, convs, increase_channels, upsample):
+        rc = reduce_channels(x)
+        rs = reduce_spatial_size(ops.pad(rc, [[0, 0], [1, 1], [1, 1], [0, 0]]))
+        pool = ops.max_pool(rs, 7, 3, padding="valid")
+        branches = [q(ops.leaky_relu(conv(pool), L.LEAKY_SLOPE)) for conv in reversed(convs)]
+        total = branches[0]
+        for b in branches[1:]:
+            total = q(total + b)
+        up = upsample(total, rc)
+        return q.sigmoid(q(ops.relu(increase_channels(q(up + rc)))))
 
-def activation_ranges(scale, weights, patches, percentile):
-    """Each conv output's range: the ``percentile`` of the per-patch extremes (the rule
+    def cea(x, bottom11, bottom11_dw):
+        return q.sigmoid(bottom11_dw(bottom11(x)))
+
+    def mab(x, conv01, conv00, esa, cea):
+        x = conv00(q(ops.leaky_relu(conv01(x), L.LEAKY_SLOPE)))
+        y = q(esa(x) * x)
+        return q(y * cea(x)) if cea is not None else y
+
+    def ffg(x, blocks, reductions, res_scale, x_scale, fusion="m-bff"):
+        b0, b1, b2, b3 = blocks
+        x0 = b0(x)
+        x1 = q(b1(x0) + x0)
+        x2 = q(b2(x1) + x1)
+        x3 = b3(x2)
+        res = x0
+        for reduction, other in zip(reductions, (x1, x2, x3)):
+            res = reduction(ops.concatenate([res, other], axis=-1))
+        return q(q(res_scale(res)) + q(x_scale(x)))
+
+    L.DilatedESA._attend = staticmethod(esa)
+    L.CEA._attend = staticmethod(cea)
+    L.MAB._combine = staticmethod(mab)
+    L.FFG._fuse = staticmethod(ffg)
+    forward = model.call
+
+    def call(x, *args, **kwargs):
+        q.count = 0  # every pass (and every trace) numbers the points from 0
+        return q(forward(x, *args, **kwargs))
+
+    model.call = call
+
+
+def activation_ranges(scale, patches, percentile):
+    """Each point's range: the ``percentile`` of the per-patch extremes (the rule
     ``export.percentile_calibrated`` applies to every tensor), always including 0."""
-    model = load_model_for(scale, weights)
-    record = {}
-    instrument(model, record=record)
+    model, points = load_model_for(scale), Points()
+    instrument(model, points)
+    points.mode = "record"
     for p in patches:
         model(np.asarray(p, np.float32)[None], training=False)
     ranges = {}
-    for key, values in record.items():
+    for key, values in points.record.items():
         v = np.array(values)
-        ranges[key] = (
-            min(0.0, float(np.percentile(v[:, 0], 100 - percentile))),
-            max(0.0, float(np.percentile(v[:, 1], percentile))),
-        )
+        low = min(0.0, float(np.percentile(v[:, 0], 100 - percentile)))
+        ranges[key] = (low, max(0.0, float(np.percentile(v[:, 1], percentile))))
     return ranges
 
 
@@ -137,9 +197,11 @@ def finetune(a):
     last = os.path.join(a.out, "last.weights.h5")
     done = int(open(last + ".step").read()) if os.path.exists(last + ".step") else 0
     calibration = representative_patches(a.calibration_dir, 128, 64)
-    ranges = activation_ranges(a.scale, None, calibration, DEFAULT_CALIBRATION_PERCENTILE)
+    points = Points()
+    points.ranges = activation_ranges(a.scale, calibration, DEFAULT_CALIBRATION_PERCENTILE)
     model = load_model_for(a.scale, last if done else None)
-    instrument(model, ranges=ranges)
+    instrument(model, points)
+    points.mode = "qat"
     holdout = data_lib.read_holdout(
         os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir
     )
