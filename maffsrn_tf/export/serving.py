@@ -99,6 +99,13 @@ def _lr_images(datasets, scale):
         yield os.path.basename(os.path.normpath(folder)), lrs
 
 
+def _check_limit(path, dataset, worst, limit, shown):
+    if worst > limit:
+        raise ValueError(
+            f"{path}: {shown} from the Keras model on {dataset} (limit {limit:g}); not written"
+        )
+
+
 def verify_saved_model(model, path, datasets):
     """Load the SavedModel at ``path`` and compare both signatures with ``maffsrn-upscale``'s
     Keras result on whole images; ``{dataset: {"images", "max_abs_diff_uint8"}}``.
@@ -121,11 +128,7 @@ def verify_saved_model(model, path, datasets):
             decoded = tf.io.decode_png(png[0]).numpy()
             if decoded.shape != sr.shape or not np.array_equal(decoded, sr):
                 raise ValueError(f"{path}: serving_default and upscale_uint8 disagree on {name}")
-        if worst > SAVED_MODEL_MAX_DIFF:
-            raise ValueError(
-                f"{path}: {worst} grey levels from the Keras model on {name} "
-                f"(limit {SAVED_MODEL_MAX_DIFF}); not written"
-            )
+        _check_limit(path, name, worst, SAVED_MODEL_MAX_DIFF, f"{worst} grey levels")
         report[name] = {"images": len(lrs), "max_abs_diff_uint8": worst}
     return report
 
@@ -204,11 +207,7 @@ def verify_onnx(model, path, datasets):
             sr = session.run(["sr"], {"lr": x})[0]
             expected = np.clip(np.asarray(model(x, training=False)), 0.0, 1.0)
             worst = max(worst, float(np.abs(sr - expected).max()))
-        if worst > ONNX_MAX_DIFF:
-            raise ValueError(
-                f"{path}: max |diff| {worst:.2e} from the Keras model on {name} "
-                f"(limit {ONNX_MAX_DIFF:g}); not written"
-            )
+        _check_limit(path, name, worst, ONNX_MAX_DIFF, f"max |diff| {worst:.2e}")
         report[name] = {"images": len(lrs), "max_abs_diff": worst}
     return report
 
