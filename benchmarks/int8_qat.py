@@ -2,6 +2,7 @@
 
     python benchmarks/int8_qat.py --scale 2 --steps 1500 --out runs/qat_x2   # fine-tune
     python benchmarks/int8_qat.py --scale 2 --out runs/qat_x2 --evaluate     # measure
+    python benchmarks/int8_qat.py --scale 2 --simulate [--points conv]       # the simulation
 
 Starts from the shipped float weights and fine-tunes them on the SR291 training split (the
 10-image holdout left out, as in the weights campaign) with int8 rounding simulated where
@@ -94,7 +95,7 @@ class Points:
         return self(keras.ops.sigmoid(t), fixed=(0.0, 255.0 / 256.0))
 
 
-def instrument(model, points):
+def instrument(model, points, conv_only=False):
     """Route the model's forward pass through ``points``: every conv (kernel rounded per
     output channel in ``qat`` mode, output a point) and every activation, product and sum of
     the attention blocks, the fusion and the output."""
@@ -111,6 +112,17 @@ def instrument(model, points):
             return q(_conv(layer, x, kernel))
 
         layer.call = call
+
+    forward = model.call
+
+    def call(x, *args, **kwargs):
+        q.count = 0  # every pass (and every trace) numbers the points from 0
+        y = forward(x, *args, **kwargs)
+        return y if conv_only else q(y)
+
+    model.call = call
+    if conv_only:
+        return
 
     def esa(x, reduce_channels, reduce_spatial_size, convs, increase_channels, upsample):
         rc = reduce_channels(x)
@@ -146,20 +158,13 @@ def instrument(model, points):
     L.CEA._attend = staticmethod(cea)
     L.MAB._combine = staticmethod(mab)
     L.FFG._fuse = staticmethod(ffg)
-    forward = model.call
-
-    def call(x, *args, **kwargs):
-        q.count = 0  # every pass (and every trace) numbers the points from 0
-        return q(forward(x, *args, **kwargs))
-
-    model.call = call
 
 
-def activation_ranges(scale, patches, percentile):
+def activation_ranges(scale, patches, percentile, conv_only=False):
     """Each point's range: the ``percentile`` of the per-patch extremes (the rule
     ``export.percentile_calibrated`` applies to every tensor), always including 0."""
     model, points = load_model_for(scale), Points()
-    instrument(model, points)
+    instrument(model, points, conv_only)
     points.mode = "record"
     for p in patches:
         model(np.asarray(p, np.float32)[None], training=False)
@@ -218,6 +223,39 @@ def finetune(a):
         model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=[callback], verbose=0)
 
 
+def simulate(a):
+    """Set5 PSNR drop of the fake-quantized Keras model against the float one: how much of
+    the int8 model's loss the simulated rounding points reproduce."""
+    from maffsrn_tf import metrics
+    from maffsrn_tf.backends import KerasBackend
+    from maffsrn_tf.inference import predict_uint8
+
+    items = data_lib.load_benchmark(
+        os.path.join(shared_dir(), "data", "benchmark", "Set5"), a.scale
+    )
+    float_model = load_model_for(a.scale)
+    base = [
+        metrics.psnr(hr, predict_uint8(KerasBackend(float_model), lr), a.scale)
+        for _, hr, lr in items
+    ]
+    conv_only = a.points == "conv"
+    points = Points()
+    calibration = representative_patches(a.calibration_dir, 128, 64)
+    points.ranges = activation_ranges(
+        a.scale, calibration, DEFAULT_CALIBRATION_PERCENTILE, conv_only
+    )
+    model = load_model_for(a.scale)
+    instrument(model, points, conv_only)
+    points.mode = "qat"
+    drops = [
+        b - metrics.psnr(hr, predict_uint8(KerasBackend(model, trace=False), lr), a.scale)
+        for b, (_, hr, lr) in zip(base, items)
+    ]
+    each = ", ".join(f"{d:+.4f}" for d in drops)
+    print(f"x{a.scale}, {len(points.ranges)} rounding points ({a.points}): simulated Set5 drop "
+          f"{np.mean(drops):+.4f} dB (per image {each})")  # fmt: skip
+
+
 def evaluate(a):
     from maffsrn_tf.export.verify import verify
 
@@ -257,8 +295,12 @@ def main():
         "--calibration_dir", default=os.path.join(shared_dir(), "data", "train", "SR291")
     )
     p.add_argument("--evaluate", action="store_true")
+    p.add_argument("--simulate", action="store_true", help="print the simulated Set5 drop")
+    p.add_argument("--points", choices=["all", "conv"], default="all")
     a = p.parse_args()
-    evaluate(a) if a.evaluate else finetune(a)
+    if a.points == "conv" and not a.simulate:
+        p.error("--points conv is for --simulate (the fine-tuning rounds at every point)")
+    simulate(a) if a.simulate else evaluate(a) if a.evaluate else finetune(a)
 
 
 if __name__ == "__main__":
