@@ -25,7 +25,8 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 from maffsrn_tf import images
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.inference import DEFAULT_OVERLAP
-from maffsrn_tf.upscaler.files import FORMATS, output_path_for
+from maffsrn_tf.presets import check_scale
+from maffsrn_tf.upscaler.files import check_output_options, check_tiling, output_path_for
 from maffsrn_tf.utils import TEMPORARY_PREFIX
 
 NAMESPACE = "maffsrn"
@@ -48,18 +49,12 @@ class BeamConfig:
     max_pixels: int = 200_000_000
     num_threads: int = 1
 
-    def __post_init__(self):
-        from maffsrn_tf.presets import check_scale
-        from maffsrn_tf.upscaler.files import check_tiling
-
+    def __post_init__(self):  # the checks of maffsrn-upscale's options
         check_scale(self.scale)
         check_tiling(self.tile, self.overlap)
-        if self.fmt and self.fmt not in FORMATS:
-            raise MaffsrnError(f"fmt={self.fmt!r} is not one of {', '.join(FORMATS)}")
-        if self.quality is not None and not 1 <= self.quality <= 100:
-            raise MaffsrnError(f"quality={self.quality} is not in 1..100")
-        if self.max_pixels <= 0 or self.num_threads <= 0:
-            raise MaffsrnError("max_pixels and num_threads must be positive")
+        check_output_options(self.fmt, self.quality, self.max_pixels)
+        if self.num_threads <= 0:
+            raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
 
     @property
     def errors(self):

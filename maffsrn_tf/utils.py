@@ -1,4 +1,4 @@
-"""Small shared helpers: atomic file output and the location of ``../shared`` data."""
+"""Small shared helpers: atomic file and folder output and the location of ``../shared`` data."""
 
 import contextlib
 import os
@@ -34,6 +34,33 @@ def atomic_output(path):
 
 TEMPORARY_PREFIX = ".tmp-"
 STALE_SECONDS = 15 * 60
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """``atomic_output`` for a folder: yield a temporary folder beside ``path`` (with the
+    permissions of any new folder, not ``mkdtemp``'s private 0700); on success it becomes
+    ``path``, an existing ``path`` being removed only once the new one is in place. On any
+    error the temporary folder is removed and ``path`` is left untouched."""
+    import shutil
+
+    path = os.path.normpath(os.fspath(path))
+    parent = os.path.dirname(os.path.abspath(path))
+    tmp = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    try:
+        yield tmp
+        old = None
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=parent)
+            os.rename(path, os.path.join(old, "previous"))
+        os.rename(tmp, path)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def remove_stale_temporaries(directory, older_than=STALE_SECONDS):

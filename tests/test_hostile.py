@@ -541,6 +541,12 @@ CASES = [
         error="--tile 5 is below the model's minimum",
     ),
     Case(
+        "beam-negative-pixel-limit",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--max_megapixels", "-1"],
+        _make((folder, "col", ["a.png"])),
+        error="--max_megapixels must be a positive number",
+    ),
+    Case(
         "beam-without-output-dir",
         ["beam", "--input_pattern", "col/*"],
         _make((folder, "col", ["a.png"])),

@@ -45,6 +45,10 @@ flags.DEFINE_integer("quality", None, "JPEG/WebP quality 1-100 (default: JPEG 95
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs (else they are errors).")
 flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (decompression bombs).")
 flags.DEFINE_integer("num_threads", 1, "LiteRT threads per worker process.")
+for _name, _what in (("max_megapixels", "number"), ("num_threads", "number of threads")):
+    flags.register_validator(
+        _name, lambda v: v > 0, message=f"--{_name} must be a positive {_what}"
+    )
 flags.mark_flags_as_required(["input_pattern", "output_dir"])
 
 BEAM_INSTALL = 'pip install "maffsrn_tf[beam]"'

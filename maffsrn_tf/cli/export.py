@@ -152,9 +152,8 @@ def main(argv):
                 if kind in formats:
                     export_serving(kind, model, scale, datasets)
             twins = {}  # quantization -> the dynamic model's drop per dataset
-            for tile in (
-                [] if not tflite else tiles
-            ):  # 0 (dynamic) first: fixed models must stay within its drop
+            # 0 (dynamic) first: fixed models must stay within its drop
+            for tile in tiles if tflite else []:
                 for q, uint8_io in variants(FLAGS.quantizations, tile, FLAGS.uint8_io):
                     name = f"maffsrn_x{scale}_{q}" + (f"_{tile}px" if tile else "")
                     path = os.path.join(FLAGS.output_dir, name + ("_uint8io" if uint8_io else ""))

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from maffsrn_tf.export.folding import fold_model
 from maffsrn_tf.presets import MIN_INPUT_SIZE
-from maffsrn_tf.utils import TEMPORARY_PREFIX, atomic_output
+from maffsrn_tf.utils import atomic_folder, atomic_output
 
 ONNX_OPSET = 17
 # what "equal" means: the SavedModel's uint8 output against maffsrn-upscale's (Keras, whole
@@ -75,17 +75,6 @@ class ServingModule(tf.Module):
             return tf.cond(gray, mean, lambda: tf.io.encode_png(sr))
 
         return {"png_bytes": tf.map_fn(one, image_bytes, fn_output_signature=tf.string)}
-
-
-def _replace_folder(tmp, path):
-    """``tmp`` becomes ``path``; an existing ``path`` is removed only once ``tmp`` is in place."""
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=os.path.dirname(path) or ".")
-        os.rename(path, os.path.join(old, "previous"))
-    os.rename(tmp, path)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _lr_images(datasets, scale):
@@ -136,13 +125,7 @@ def verify_saved_model(model, path, datasets):
 def export_saved_model(model, path, datasets):
     """Write the serving SavedModel to the folder ``path`` once it is verified on
     ``datasets`` (HR benchmark folders; none: unverified). Returns the verification report."""
-    path = os.path.normpath(path)
-    parent = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # a folder like any other, not mkdtemp's private 0700
-    try:
+    with atomic_folder(path) as tmp:
         module = ServingModule(model)
         signatures = {
             "serving_default": module.upscale_images.get_concrete_function(),
@@ -150,9 +133,6 @@ def export_saved_model(model, path, datasets):
         }
         tf.saved_model.save(module, tmp, signatures=signatures)
         report = verify_saved_model(model, tmp, datasets) if datasets else {}
-        _replace_folder(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return report
 
 

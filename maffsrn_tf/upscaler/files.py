@@ -129,6 +129,16 @@ def check_tiling(tile, overlap):
         raise UpscaleError(f"overlap={overlap} is negative")
 
 
+def check_output_options(fmt, quality, max_pixels):
+    """``UpscaleError`` for an output format, quality or input pixel limit no run can use."""
+    if fmt and fmt not in FORMATS:
+        raise UpscaleError(f"fmt={fmt!r} is not one of {', '.join(FORMATS)}")
+    if quality is not None and not 1 <= quality <= 100:
+        raise UpscaleError(f"quality={quality} is not in 1..100")
+    if max_pixels <= 0:
+        raise UpscaleError(f"max_pixels={max_pixels} is not a positive number of pixels")
+
+
 def _is_16bit_color(path):
     """Whether the file is a 16-bit colour PNG (its output is PNG whatever its extension)."""
     try:
@@ -256,12 +266,7 @@ def upscale_path(
         scale = check_scale(scale)
     except MaffsrnError as err:
         raise UpscaleError(str(err)) from None
-    if fmt and fmt not in FORMATS:
-        raise UpscaleError(f"fmt={fmt!r} is not one of {', '.join(FORMATS)}")
-    if quality is not None and not 1 <= quality <= 100:
-        raise UpscaleError(f"quality={quality} is not in 1..100")
-    if max_pixels <= 0:
-        raise UpscaleError(f"max_pixels={max_pixels} is not a positive number of pixels")
+    check_output_options(fmt, quality, max_pixels)
     check_tiling(tile, overlap)  # once, before any file: not once per file of a folder
     sample = not input_path
     if sample:
