@@ -88,11 +88,14 @@ class MAFFSRN(keras.Model):
             # only TensorFlow traces graphs of unknown size: check the size when it runs
             import tensorflow as tf
 
-            tf.debugging.assert_greater_equal(
+            check = tf.debugging.assert_greater_equal(
                 tf.reduce_min(tf.shape(x)[1:3]),
                 MIN_INPUT_SIZE,
                 message=f"input height and width must be at least {MIN_INPUT_SIZE} pixels",
             )
+            # a data dependency, so the check runs before the ESA resize can fail first
+            with tf.control_dependencies([check]):
+                x = tf.identity(x)
         features = self.head(x)
         for ffg in self.body:
             features = ffg(features)

@@ -105,6 +105,18 @@ def test_small_input_raises_value_error_with_minimum():
         model.predict(np.zeros((1, 40, 8, 3), np.float32), verbose=0)
 
 
+def test_small_input_of_unknown_size_raises_before_the_network_runs():
+    # traced with unknown height/width, the size check runs in the graph: it must come
+    # before the ESA pooling/resize (which otherwise failed first, or killed the process)
+    model = build_model("maffsrn_x2")
+    traced = tf.function(model, input_signature=[tf.TensorSpec([None, None, None, 3])])
+    for _ in range(10):
+        for shape in [(1, 12, 40, 3), (1, 40, 3, 3), (2, 1, 1, 3)]:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="at least 13 pixels"):
+                traced(tf.zeros(shape))
+    assert traced(tf.zeros((1, 13, 13, 3))).shape == (1, 26, 26, 3)
+
+
 def test_bicubic_skip_matches_pytorch_formula():
     """The fixed-conv bicubic equals a direct evaluation of PyTorch's formula (a=-0.75)."""
     rng = np.random.default_rng(1)

@@ -34,11 +34,15 @@ for name, png in zip(names, pngs):
 rgb = tf.io.decode_png(blobs[names.index("img_001.png")], channels=3)[None]
 np.save(os.path.join(out_dir, "pixels.npy"), pixels(lr=rgb)["sr"].numpy())
 report = {"signatures": sorted(model.signatures.keys())}
-try:
-    pixels(lr=tf.zeros([1, 12, 40, 3], tf.uint8))
-    report["small"] = "accepted"
-except tf.errors.InvalidArgumentError as err:
-    report["small"] = err.message
+small = set()  # repeated: the check must win against the network every time
+for shape in [[1, 12, 40, 3], [1, 40, 3, 3], [2, 1, 1, 3]] * 5:
+    try:
+        pixels(lr=tf.zeros(shape, tf.uint8))
+        small.add("accepted")
+    except tf.errors.InvalidArgumentError as err:
+        minimum = "at least 13x13 pixels" in err.message
+        small.add("names the minimum" if minimum else err.message)
+report["small"] = sorted(small)
 print(json.dumps(report))
 """
 
@@ -81,7 +85,7 @@ def test_saved_model_serves_without_the_package_as_maffsrn_upscale(exported, lr_
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["signatures"] == ["serving_default", "upscale_uint8"]
-    assert "at least 13x13 pixels" in report["small"]
+    assert report["small"] == ["names the minimum"]
 
     expected = tmp_path / "expected"
     up = subprocess.run(

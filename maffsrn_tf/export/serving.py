@@ -47,11 +47,15 @@ class ServingModule(tf.Module):
         self._forward = fold_model(model, clamp=True)
 
     def _pixels(self, lr):
-        tf.debugging.assert_greater_equal(
+        # the check must run before the network: graph ops without a data dependency run in
+        # any order, and a too-small image fails inside the ESA resize with a cryptic message
+        check = tf.debugging.assert_greater_equal(
             tf.reduce_min(tf.shape(lr)[1:3]),
             MIN_INPUT_SIZE,
             message=f"MAFFSRN needs images of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels",
         )
+        with tf.control_dependencies([check]):
+            lr = tf.identity(lr)
         y = self._forward(tf.cast(lr, tf.float32) / 255.0)
         return tf.cast(tf.clip_by_value(tf.round(y * 255.0), 0.0, 255.0), tf.uint8)
 
