@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.pngwriter import encode_png
 from maffsrn_tf.utils import atomic_output
 
 MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
@@ -221,6 +222,10 @@ def encode_image(array, ext, info=None, quality=None):
         writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
         writer.write(out, array.reshape(h, w * c).tolist())
         return out.getvalue()
+    as_png = ext == ".png" or ext not in Image.registered_extensions()
+    if as_png and array.dtype == np.uint8:  # the common case: twice as fast as Pillow (pngwriter)
+        color = array.ndim == 3 and array.shape[-1] in (3, 4)
+        return encode_png(array, info.get("icc_profile") if color else None)
     im = Image.fromarray(array)
     kwargs = {}
     if info.get("icc_profile") and im.mode in ("RGB", "RGBA"):
@@ -231,10 +236,7 @@ def encode_image(array, ext, info=None, quality=None):
         kwargs["quality"] = quality or 95
     elif ext == ".webp" and quality:
         kwargs["quality"] = quality
-    elif ext == ".png" or ext not in Image.registered_extensions():
-        # zlib level 1 on a 2560x1440 photo: 0.23 s and 4.6 MB, against Pillow's default 6:
-        # 1.47 s and 4.0 MB (level 3: 0.38 s, 4.3 MB); the write is part of every upscale's
-        # wall time
+    elif as_png:  # 16-bit grey: zlib level 1 (Pillow's default 6 is six times slower)
         kwargs["compress_level"] = 1
     im.save(out, format=Image.registered_extensions().get(ext, "PNG"), **kwargs)
     return out.getvalue()

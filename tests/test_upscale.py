@@ -357,7 +357,8 @@ def test_encoder_error_is_one_line(tiny, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("encoder exploded")
 
-    monkeypatch.setattr(Image.Image, "save", broken)
+    monkeypatch.setattr(Image.Image, "save", broken)  # Pillow's encoders and ours
+    monkeypatch.setattr(images, "encode_png", broken)
     with pytest.raises(UpscaleError, match=r"cannot write .*a_x2.png \(RuntimeError: encoder"):
         upscale_path(str(tmp_path / "a.png"), str(tmp_path / "a_x2.png"), 2, model=model)
     assert sorted(os.listdir(tmp_path)) == ["a.png"]  # nothing half-written

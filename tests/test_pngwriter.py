@@ -1,0 +1,73 @@
+"""The fast PNG encoder: the files decode (Pillow, pypng) to the exact pixels, one stream."""
+
+import io
+import zlib
+
+import numpy as np
+import png
+import pytest
+from PIL import Image, ImageCms
+
+from maffsrn_tf import images
+from maffsrn_tf.assets import sample_photo_path
+from maffsrn_tf.pngwriter import encode_png, sub_filtered
+
+SHAPES = [(1, 1), (1, 1, 3), (13, 13), (5, 7, 2), (7, 5, 4), (3, 2000, 3), (700, 900, 3)]
+
+
+def idat(data):
+    """The joined IDAT payload of PNG bytes."""
+    out, i = b"", 8
+    while i < len(data):
+        n = int.from_bytes(data[i : i + 4], "big")
+        if data[i + 4 : i + 8] == b"IDAT":
+            out += data[i + 8 : i + 8 + n]
+        i += n + 12
+    return out
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_decodes_to_the_same_pixels(shape, threads):
+    a = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    data = encode_png(a, threads=threads)
+    with Image.open(io.BytesIO(data)) as im:
+        assert np.array_equal(np.asarray(im).reshape(a.shape), a)
+    w, h, rows, meta = png.Reader(bytes=data).read()  # strict: chunk CRCs, the zlib stream
+    assert (h, w, meta["bitdepth"]) == (shape[0], shape[1], 8)
+    assert np.array_equal(np.vstack(list(rows)).reshape(a.shape), a)
+    # one zlib stream (its Adler-32 checked) over the Sub-filtered scanlines
+    assert zlib.decompress(idat(data)) == sub_filtered(a.reshape(*shape[:2], -1)).tobytes()
+
+
+def test_photo_in_parallel_parts_is_one_valid_stream():
+    # compressed in two parts (threads) joined into one stream
+    with Image.open(sample_photo_path()) as im:
+        rgb = np.tile(np.asarray(im.convert("RGB")), (3, 1, 1))
+    assert rgb.nbytes > 2 * 2**20  # two parts of at least a MiB
+    data = encode_png(rgb, threads=2)
+    assert zlib.decompress(idat(data)) == sub_filtered(rgb).tobytes()
+    with Image.open(io.BytesIO(data)) as im:
+        assert np.array_equal(np.asarray(im), rgb)
+
+
+def test_icc_profile_kept_and_write_image_uses_it(tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    path = images.write_image(str(tmp_path / "a.png"), rgb, {"icc_profile": icc})
+    with Image.open(path) as im:
+        assert im.info["icc_profile"] == icc
+        assert np.array_equal(np.asarray(im), rgb)
+
+
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((4, 4, 3), np.uint16), "uint8"),
+        (np.zeros((4, 4, 5), np.uint8), "shape"),
+        (np.zeros((0, 4, 3), np.uint8), "shape"),
+    ],
+)
+def test_refuses_what_it_cannot_write(array, message):
+    with pytest.raises(ValueError, match=message):
+        encode_png(array)
