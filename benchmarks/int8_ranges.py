@@ -1,0 +1,275 @@
+"""int8 activation ranges chosen per tensor by quantization error, against the shipped rule.
+
+    python benchmarks/int8_ranges.py --scale 2 [--search] [--json out/int8_ranges_x2.json]
+
+The shipped rule clips every tensor at the 65th percentile of the per-sample extremes (one
+knob for all 700 tensors; plain min/max lost 0.20-0.27 dB). Here each tensor's range is
+the candidate with the least mean squared int8 rounding + clipping error over values sampled
+from the float model's tensors on the calibration patches (candidates: the percentile range
+scaled by 0.25-2.5, and the min/max). ``--search`` adds ranges chosen by the model's
+output: the percentile ranges scaled by one factor per group of tensors (grouped by the op
+that makes them), the factors picked one group at a time by the int8 model's PSNR on the
+SR291 holdout (``splits/sr291_val.txt``; Set5 and Set14 are never used to choose). Rows:
+Set5/Set14 drop of each rule's int8 model against the Keras float model
+(``maffsrn_tf.export.verify``).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from maffsrn_tf.export import percentile_calibrated, representative_patches
+from maffsrn_tf.export.graph import InferenceGraph
+from maffsrn_tf.export.verify import verify
+from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
+from maffsrn_tf.pretrained import load_model_for
+from maffsrn_tf.utils import shared_dir
+
+FACTORS = np.concatenate([np.linspace(0.25, 1.0, 16), np.linspace(1.1, 2.5, 15)])
+SEARCH_FACTORS = (0.6, 0.8, 1.0, 1.25, 1.6, 2.0)
+TENSOR_STEPS = (0.9, 1.15)
+
+
+def tensor_samples(float_model, patches, indices, per_patch=2048, seed=0):
+    """``{tensor index: sampled float values}`` of the float model's tensors on the patches."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(seed)
+    interpreter = Interpreter(
+        model_content=float_model, experimental_preserve_all_tensors=True, num_threads=2
+    )
+    inp = interpreter.get_input_details()[0]["index"]
+    samples = {i: [] for i in indices}
+    for n, patch in enumerate(patches):
+        interpreter.resize_tensor_input(inp, [1, *patch.shape], strict=False)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inp, np.asarray(patch, np.float32)[None])
+        interpreter.invoke()
+        for i in indices:
+            v = interpreter.get_tensor(i).reshape(-1)
+            samples[i].append(v[rng.integers(v.size, size=min(per_patch, v.size))])
+        print(f"\rsampled {n + 1}/{len(patches)} patches", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return {i: np.concatenate(s) for i, s in samples.items()}
+
+
+def int8_error(values, low, high):
+    """Mean squared error of TFLite's asymmetric int8 quantization over [low, high]."""
+    low, high = min(low, 0.0), max(high, 0.0)  # TFLite's range always holds zero
+    if high - low <= 0:
+        return float(np.mean(values**2))
+    scale = (high - low) / 255.0
+    zero = np.round(-128 - low / scale)
+    q = np.clip(np.round(values / scale) + zero, -128, 127)
+    return float(np.mean(((q - zero) * scale - values) ** 2))
+
+
+def best_range(values, low, high):
+    candidates = [(low * f, high * f) for f in FACTORS] + [(values.min(), values.max())]
+    errors = [int8_error(values, lo, hi) for lo, hi in candidates]
+    return candidates[int(np.argmin(errors))]
+
+
+def mse_calibrated(float_model, patches, percentile=DEFAULT_CALIBRATION_PERCENTILE):
+    """The percentile-calibrated model with each activation range replaced by its best
+    candidate (least int8 error on the sampled values)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    base = percentile_calibrated(float_model, patches, percentile)
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(base))
+    tensors, indices = model.subgraphs[0].tensors, _ranged(model)
+    samples = tensor_samples(float_model, patches, indices)
+    factors = []
+    for i in indices:
+        q = tensors[i].quantization
+        low, high = best_range(samples[i], q.min[0], q.max[0])
+        factors.append(high / q.max[0] if q.max[0] else 1.0)
+        q.min, q.max = [float(low)], [float(high)]
+    print(f"{len(indices)} ranges; high / percentile high: median {np.median(factors):.2f}, "
+          f"10-90 % {np.percentile(factors, 10):.2f}-{np.percentile(factors, 90):.2f}",
+          file=sys.stderr)  # fmt: skip
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _ranged(model):
+    """Indices of the activation tensors that carry a calibrated range (not the pixels)."""
+    from maffsrn_tf.export.calibrate import _pixel_tensors
+
+    tensors, pixels = model.subgraphs[0].tensors, _pixel_tensors(model)
+    return [
+        i
+        for i, t in enumerate(tensors)
+        if i not in pixels
+        and t.quantization is not None
+        and t.quantization.min is not None
+        and len(t.quantization.min)
+    ]
+
+
+def _groups(model, indices):
+    """``{producing op name: [tensor indices]}`` for the ranged tensors."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    made_by = {}
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        for o in op.outputs:
+            made_by[int(o)] = name
+    groups = {}
+    for i in indices:
+        groups.setdefault(made_by.get(i, "input"), []).append(i)
+    return groups
+
+
+def searched_calibrated(base, scale, holdout, per_tensor=False, log=print):
+    """``base`` (a calibrated model) with each group's ranges scaled by the factor that gives
+    the int8 model the best mean PSNR on ``holdout`` (``[(name, hr, lr)]``), one group at a
+    time in order of size; ``per_tensor``: then each tensor's range narrowed or widened
+    (``TENSOR_STEPS``) where that helps. Returns the model bytes and ``{group: factor}``."""
+    import copy
+
+    from tensorflow.lite.python.convert import mlir_quantize
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from maffsrn_tf import metrics
+    from maffsrn_tf.backends import TFLiteBackend
+    from maffsrn_tf.inference import predict_uint8
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(base))
+    groups = _groups(model, _ranged(model))
+    original = {
+        i: (t.quantization.min[0], t.quantization.max[0])
+        for i, t in enumerate(model.subgraphs[0].tensors)
+        if any(i in g for g in groups.values())
+    }
+    scales = {i: 1.0 for i in original}
+
+    def build(scales):
+        m = copy.deepcopy(model)
+        tensors = m.subgraphs[0].tensors
+        for i, f in scales.items():
+            low, high = original[i]
+            tensors[i].quantization.min, tensors[i].quantization.max = [low * f], [high * f]
+        return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
+
+    def holdout_psnr(scales):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.tflite")
+            with open(path, "wb") as f:
+                f.write(mlir_quantize(build(scales)))
+            lite = TFLiteBackend(path)
+            return float(
+                np.mean([metrics.psnr(hr, predict_uint8(lite, lr), scale) for _, hr, lr in holdout])
+            )
+
+    best = holdout_psnr(scales)
+    log(f"holdout PSNR with the percentile ranges: {best:.4f} dB")
+    chosen = {}
+    for g in sorted(groups, key=lambda g: -len(groups[g])):
+        chosen[g] = 1.0
+        for f in SEARCH_FACTORS:
+            if f == 1.0:
+                continue
+            trial = dict(scales, **{i: f for i in groups[g]})
+            value = holdout_psnr(trial)
+            log(f"  {g} ({len(groups[g])} tensors) x{f}: {value:.4f} dB")
+            if value > best:
+                best, scales, chosen[g] = value, trial, f
+        log(f"{g}: x{chosen[g]} (holdout {best:.4f} dB)")
+    if per_tensor:
+        changed = 0
+        for n, i in enumerate(sorted(original)):
+            for f in TENSOR_STEPS:
+                trial = dict(scales, **{i: scales[i] * f})
+                value = holdout_psnr(trial)
+                if value > best:
+                    best, scales, changed = value, trial, changed + 1
+                    break
+            log(f"tensor {n + 1}/{len(original)}: holdout {best:.4f} dB, {changed} changed")
+        chosen["tensors changed one by one"] = changed
+    return build(scales), chosen
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--weights", default="")
+    p.add_argument("--json", default="")
+    p.add_argument("--search", action="store_true", help="also search ranges on the holdout")
+    p.add_argument("--per_tensor", action="store_true", help="--search, then tensor by tensor")
+    p.add_argument("--rules", default="", help="only these rules (numbers from 1), e.g. 3")
+    data = os.path.join(shared_dir(), "data")
+    p.add_argument("--calibration_dir", default=os.path.join(data, "train", "SR291"))
+    p.add_argument("--datasets", default=",".join(
+        os.path.join(data, "benchmark", s) for s in ("Set5", "Set14")))  # fmt: skip
+    a = p.parse_args()
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    model = load_model_for(a.scale, a.weights or None)
+    datasets = a.datasets.split(",")
+    patches = representative_patches(a.calibration_dir, 128, 64)
+    graph = InferenceGraph(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.concrete_function()], graph)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    float_model = converter.convert()
+    rules = {
+        f"{DEFAULT_CALIBRATION_PERCENTILE:g}th percentile of per-sample extremes (shipped)": (
+            lambda: percentile_calibrated(float_model, patches, DEFAULT_CALIBRATION_PERCENTILE)
+        ),
+        "least int8 error per tensor": lambda: mse_calibrated(float_model, patches),
+    }
+    chosen = {}
+    if a.search:
+        from maffsrn_tf.data import load_benchmark, read_holdout
+
+        split = os.path.join(os.path.dirname(__file__), "..", "splits", "sr291_val.txt")
+        names = read_holdout(split, a.calibration_dir)
+        holdout = load_benchmark(a.calibration_dir, a.scale, only=set(names))
+
+        def search():
+            base = percentile_calibrated(float_model, patches, DEFAULT_CALIBRATION_PERCENTILE)
+
+            def log(message):
+                print(message, file=sys.stderr, flush=True)
+
+            data, factors = searched_calibrated(base, a.scale, holdout, a.per_tensor, log)
+            chosen.update(factors)
+            return data
+
+        label = "percentile ranges scaled per op group"
+        label += ", then per tensor" if a.per_tensor else ""
+        rules[f"{label}, chosen on the SR291 holdout"] = search
+    if a.rules:
+        keep = {int(n) - 1 for n in a.rules.split(",")}
+        rules = {k: v for n, (k, v) in enumerate(rules.items()) if n in keep}
+    print("| activation ranges | Set5 drop (dB) | Set14 drop (dB) |")
+    print("|---|---|---|", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, calibrate in rules.items():
+            path = os.path.join(tmp, "m.tflite")
+            with open(path, "wb") as f:
+                f.write(mlir_quantize(calibrate()))
+            result = verify(model, path, datasets, a.scale, max_drop=10)
+            drops = [result[os.path.basename(os.path.normpath(d))]["drop"] for d in datasets]
+            rows.append({"ranges": label, "drops": drops})
+            print(f"| {label} | " + " | ".join(f"{d:+.4f}" for d in drops) + " |", flush=True)
+    if chosen:
+        shown = ", ".join(f"{g} x{f}" for g, f in chosen.items())
+        print(f"\nfactors chosen on the holdout: {shown}")
+    if a.json:
+        os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+        with open(a.json, "w") as f:
+            json.dump({"scale": a.scale, "datasets": datasets, "rows": rows, "factors": chosen},
+                      f, indent=1)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
