@@ -176,7 +176,7 @@ def searched_calibrated(base, scale, holdout, per_tensor=False, log=print):
         for f in SEARCH_FACTORS:
             if f == 1.0:
                 continue
-            trial = dict(scales, **{i: f for i in groups[g]})
+            trial = {**scales, **{i: f for i in groups[g]}}
             value = holdout_psnr(trial)
             log(f"  {g} ({len(groups[g])} tensors) x{f}: {value:.4f} dB")
             if value > best:
@@ -186,7 +186,7 @@ def searched_calibrated(base, scale, holdout, per_tensor=False, log=print):
         changed = 0
         for n, i in enumerate(sorted(original)):
             for f in TENSOR_STEPS:
-                trial = dict(scales, **{i: scales[i] * f})
+                trial = {**scales, i: scales[i] * f}
                 value = holdout_psnr(trial)
                 if value > best:
                     best, scales, changed = value, trial, changed + 1
