@@ -297,3 +297,24 @@ def test_report_merge_keeps_the_other_files_rows(tmp_path):
     assert "merged into the previous report" in text and "a_x3.tflite" in text
     write_report(base, [entry("a_x2.tflite", 2, 0.05)], "third")  # no merge: replaced
     assert len(json.loads((tmp_path / "REPORT.json").read_text())) == 1
+
+
+def test_report_keeps_the_hand_written_part(tmp_path):
+    from maffsrn_tf.export.report import KEPT_MARKER, write_report
+
+    io = {"name": "lr", "dtype": "float32", "shape_signature": [1, -1, -1, 3]}
+    entry = {
+        "file": "a_x2.tflite", "scale": 2, "quantization": "int8", "input_shape": None,
+        "bytes": 1024, "latency_s": 0.01, "latency_input": [128, 128],
+        "accuracy": {"Set5": {"psnr": 30.0, "ssim": 0.9, "drop": 0.1}},
+        "io": {"input": io, "output": {**io, "name": "sr"}},
+    }  # fmt: skip
+    base = str(tmp_path / "QUANTIZATION")
+    write_report(base, [entry], "first")
+    study = f"{KEPT_MARKER}\n\n## The int8 study\n\n| step | drop |\n|---|---|\n| a | 0.1 |\n"
+    md = tmp_path / "QUANTIZATION.md"
+    md.write_text(md.read_text() + "\n" + study)
+    write_report(base, [{**entry, "bytes": 2048}], "second")
+    text = md.read_text()
+    assert "Made by `second`" in text and "| 2 |" in text  # the table is new (2048 B = 2 KB)
+    assert text.endswith(study) and text.count(KEPT_MARKER) == 1
