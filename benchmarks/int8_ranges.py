@@ -27,7 +27,7 @@ from maffsrn_tf.export.graph import InferenceGraph
 from maffsrn_tf.export.verify import verify
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
 from maffsrn_tf.pretrained import load_model_for
-from maffsrn_tf.utils import shared_dir
+from maffsrn_tf.utils import atomic_output, shared_dir
 
 FACTORS = np.concatenate([np.linspace(0.25, 1.0, 16), np.linspace(1.1, 2.5, 15)])
 SEARCH_FACTORS = (0.6, 0.8, 1.0, 1.25, 1.6, 2.0)
@@ -127,11 +127,12 @@ def _groups(model, indices):
     return groups
 
 
-def searched_calibrated(base, scale, holdout, per_tensor=False, log=print):
+def searched_calibrated(base, scale, holdout, per_tensor=False, log=print, state_path=None):
     """``base`` (a calibrated model) with each group's ranges scaled by the factor that gives
     the int8 model the best mean PSNR on ``holdout`` (``[(name, hr, lr)]``), one group at a
     time in order of size; ``per_tensor``: then each tensor's range narrowed or widened
-    (``TENSOR_STEPS``) where that helps. Returns the model bytes and ``{group: factor}``."""
+    (``TENSOR_STEPS``) where that helps. ``state_path``: a JSON file the search saves after
+    each step and resumes from. Returns the model bytes and ``{group: factor}``."""
     import copy
 
     from tensorflow.lite.python.convert import mlir_quantize
@@ -168,31 +169,54 @@ def searched_calibrated(base, scale, holdout, per_tensor=False, log=print):
                 np.mean([metrics.psnr(hr, predict_uint8(lite, lr), scale) for _, hr, lr in holdout])
             )
 
-    best = holdout_psnr(scales)
-    log(f"holdout PSNR with the percentile ranges: {best:.4f} dB")
-    chosen = {}
-    for g in sorted(groups, key=lambda g: -len(groups[g])):
-        chosen[g] = 1.0
-        for f in SEARCH_FACTORS:
-            if f == 1.0:
-                continue
-            trial = {**scales, **{i: f for i in groups[g]}}
-            value = holdout_psnr(trial)
-            log(f"  {g} ({len(groups[g])} tensors) x{f}: {value:.4f} dB")
-            if value > best:
-                best, scales, chosen[g] = value, trial, f
-        log(f"{g}: x{chosen[g]} (holdout {best:.4f} dB)")
-    if per_tensor:
-        changed = 0
-        for n, i in enumerate(sorted(original)):
-            for f in TENSOR_STEPS:
-                trial = {**scales, i: scales[i] * f}
+    state = {"scales": scales, "best": None, "groups": None, "tensors_done": 0, "changed": 0}
+    if state_path and os.path.exists(state_path):  # resume an interrupted search
+        with open(state_path) as f:
+            saved = json.load(f)
+        state.update(saved, scales={int(k): v for k, v in saved["scales"].items()})
+        log(f"resumed from {state_path}: {state['tensors_done']} tensors done")
+
+    def save():
+        if state_path:
+            with atomic_output(state_path) as tmp, open(tmp, "w") as f:
+                json.dump(state, f)
+
+    if state["best"] is None:
+        state["best"] = holdout_psnr(state["scales"])
+        log(f"holdout PSNR with the percentile ranges: {state['best']:.4f} dB")
+    if state["groups"] is None:
+        chosen = {}
+        for g in sorted(groups, key=lambda g: -len(groups[g])):
+            chosen[g] = 1.0
+            for f in SEARCH_FACTORS:
+                if f == 1.0:
+                    continue
+                trial = {**state["scales"], **{i: f for i in groups[g]}}
                 value = holdout_psnr(trial)
-                if value > best:
-                    best, scales, changed = value, trial, changed + 1
+                log(f"  {g} ({len(groups[g])} tensors) x{f}: {value:.4f} dB")
+                if value > state["best"]:
+                    state.update(best=value, scales=trial)
+                    chosen[g] = f
+            log(f"{g}: x{chosen[g]} (holdout {state['best']:.4f} dB)")
+        state["groups"] = chosen
+        save()
+    chosen = dict(state["groups"])
+    if per_tensor:
+        order = sorted(original)
+        for n in range(state["tensors_done"], len(order)):
+            i = order[n]
+            for f in TENSOR_STEPS:
+                trial = {**state["scales"], i: state["scales"][i] * f}
+                value = holdout_psnr(trial)
+                if value > state["best"]:
+                    state.update(best=value, scales=trial, changed=state["changed"] + 1)
                     break
-            log(f"tensor {n + 1}/{len(original)}: holdout {best:.4f} dB, {changed} changed")
-        chosen["tensors changed one by one"] = changed
+            state["tensors_done"] = n + 1
+            save()
+            log(f"tensor {n + 1}/{len(order)}: holdout {state['best']:.4f} dB, "
+                f"{state['changed']} changed")  # fmt: skip
+        chosen["tensors changed one by one"] = state["changed"]
+    scales = state["scales"]
     return build(scales), chosen
 
 
@@ -203,6 +227,7 @@ def main():
     p.add_argument("--json", default="")
     p.add_argument("--search", action="store_true", help="also search ranges on the holdout")
     p.add_argument("--per_tensor", action="store_true", help="--search, then tensor by tensor")
+    p.add_argument("--state", default="", help="save the search here after each step; resume")
     p.add_argument("--rules", default="", help="only these rules (numbers from 1), e.g. 3")
     data = os.path.join(shared_dir(), "data")
     p.add_argument("--calibration_dir", default=os.path.join(data, "train", "SR291"))
@@ -232,6 +257,7 @@ def main():
         split = os.path.join(os.path.dirname(__file__), "..", "splits", "sr291_val.txt")
         names = read_holdout(split, a.calibration_dir)
         holdout = load_benchmark(a.calibration_dir, a.scale, only=set(names))
+        holdout.sort(key=lambda item: item[2].shape)  # one LiteRT set-up per shape
 
         def search():
             base = percentile_calibrated(float_model, patches, DEFAULT_CALIBRATION_PERCENTILE)
@@ -239,7 +265,9 @@ def main():
             def log(message):
                 print(message, file=sys.stderr, flush=True)
 
-            data, factors = searched_calibrated(base, a.scale, holdout, a.per_tensor, log)
+            data, factors = searched_calibrated(
+                base, a.scale, holdout, a.per_tensor, log, a.state or None
+            )
             chosen.update(factors)
             return data
 

@@ -8,9 +8,9 @@ import png
 import pytest
 from PIL import Image, ImageCms
 
-from maffsrn_tf import images
+from maffsrn_tf import images, pngwriter
 from maffsrn_tf.assets import sample_photo_path
-from maffsrn_tf.pngwriter import encode_png, sub_filtered
+from maffsrn_tf.pngwriter import adler32_combine, encode_png, sub_filtered
 
 SHAPES = [(1, 1), (1, 1, 3), (13, 13), (5, 7, 2), (7, 5, 4), (3, 2000, 3), (700, 900, 3)]
 
@@ -26,9 +26,11 @@ def idat(data):
     return out
 
 
+@pytest.mark.parametrize("block", [1, 5000, pngwriter.BLOCK_BYTES])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_decodes_to_the_same_pixels(shape, threads):
+def test_decodes_to_the_same_pixels(shape, threads, block, monkeypatch):
+    monkeypatch.setattr(pngwriter, "BLOCK_BYTES", block)  # one row per block ... one block
     a = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
     data = encode_png(a, threads=threads)
     with Image.open(io.BytesIO(data)) as im:
@@ -40,15 +42,25 @@ def test_decodes_to_the_same_pixels(shape, threads):
     assert zlib.decompress(idat(data)) == sub_filtered(a.reshape(*shape[:2], -1)).tobytes()
 
 
-def test_photo_in_parallel_parts_is_one_valid_stream():
-    # compressed in two parts (threads) joined into one stream
+def test_photo_in_blocks_is_one_valid_stream(monkeypatch):
     with Image.open(sample_photo_path()) as im:
-        rgb = np.tile(np.asarray(im.convert("RGB")), (3, 1, 1))
-    assert rgb.nbytes > 2 * 2**20  # two parts of at least a MiB
+        rgb = np.asarray(im.convert("RGB"))
+    one = encode_png(rgb, threads=1)
+    monkeypatch.setattr(pngwriter, "BLOCK_BYTES", 100_000)  # 66 blocks of 65 rows
     data = encode_png(rgb, threads=2)
     assert zlib.decompress(idat(data)) == sub_filtered(rgb).tobytes()
     with Image.open(io.BytesIO(data)) as im:
         assert np.array_equal(np.asarray(im), rgb)
+    assert len(data) < 1.01 * len(one)  # blocks deflated apart cost under 1 % in size
+
+
+def test_adler32_combine_matches_zlib():
+    rng = np.random.default_rng(0)
+    for n in [0, 1, 5, 65521, 65522, 300_000]:
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        for cut in {0, n // 3, n}:
+            a, b = data[:cut], data[cut:]
+            assert adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(data)
 
 
 def test_icc_profile_kept_and_write_image_uses_it(tmp_path):
