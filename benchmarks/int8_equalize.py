@@ -15,8 +15,17 @@ the script checks) and gives the small channels a finer grid. Pairs rescaled:
   the upsampled branch sum, whose convolutions are scaled alike) ``increase_channels``;
 - ``cea``: each CEA's ``bottom11`` -> the depthwise ``bottom11_dw``.
 
-``s`` brings each channel's range (the export's 65th percentile of per-patch maxima of |x|)
-up to the tensor's largest, at most ``--max_scale``. Rows: the Set5/Set14 drop of the
+- ``stream``: the features between the blocks, with one scale vector per role, as the
+  additions and the fusion require: the residual stream (the head's output, every FFG's
+  input and output; read by the first MAB and the tail), and in each FFG the MAB outputs
+  that are summed (``x0``, ``x1``, ``x2``), the last MAB's output (``x3``) and the two inner
+  fusion outputs. A MAB's output is scaled through ``conv00`` (the attention convs reading
+  it undo the scale); the fusion convs undo it on their shuffled inputs.
+
+The scales (``channel_scales``, ``--rule``): ``signed`` widens each channel as far as it
+stays inside the tensor's [min, max], ``abs`` brings each channel's max |x| up to the
+largest; then ``** --power``, at most ``--max_scale``. Ranges follow the export's
+percentile rule. Rows: the Set5/Set14 drop of the
 shipped int8 procedure on the equalized weights against the original Keras float model.
 """
 
@@ -40,7 +49,8 @@ def mabs(model):
 
 
 def recorded(model, layers, patches):
-    """Per-channel ranges of ``layers``' outputs over the patches (the percentile rule)."""
+    """Per-channel ``(low, high)`` of ``layers``' outputs over the patches, by the export's
+    percentile rule (the 65th percentile of per-patch maxima, the 35th of minima)."""
     seen = {id(layer): [] for layer in layers}
     originals = {}
     for layer in layers:
@@ -48,7 +58,8 @@ def recorded(model, layers, patches):
 
         def call(x, *args, _layer=layer, **kwargs):
             y = originals[id(_layer)](x, *args, **kwargs)
-            seen[id(_layer)].append(np.abs(np.asarray(y)).reshape(-1, y.shape[-1]).max(0))
+            flat = np.asarray(y).reshape(-1, y.shape[-1])
+            seen[id(_layer)].append((flat.min(0), flat.max(0)))
             return y
 
         layer.call = call
@@ -58,11 +69,92 @@ def recorded(model, layers, patches):
     finally:
         for layer in layers:
             del layer.call  # back to the class's method
-    return {k: np.percentile(np.array(v), DEFAULT_CALIBRATION_PERCENTILE, axis=0) for k, v in
-            seen.items()}  # fmt: skip
+    p = DEFAULT_CALIBRATION_PERCENTILE
+    return {
+        k: (np.percentile([lo for lo, _ in v], 100 - p, axis=0),
+            np.percentile([hi for _, hi in v], p, axis=0))
+        for k, v in seen.items()
+    }  # fmt: skip
 
 
-def equalize(model, patches, pairs, max_scale):
+def channel_scales(ranges, rule, power, max_scale):
+    """Scales for the channels of a tensor with per-channel ``ranges`` [(low, high), ...]
+    (several: their union). ``abs``: every channel's max |x| up to the largest; ``signed``:
+    every channel as far as it stays inside the tensor's [min, max] (a channel that is
+    mostly negative must not widen the tensor's range, which would coarsen all channels)."""
+    low = np.min([lo for lo, _ in ranges], 0)
+    high = np.max([hi for _, hi in ranges], 0)
+    if rule == "abs":
+        r = np.maximum(np.maximum(-low, high), 1e-6)
+        s = r.max() / r
+    else:
+        up = np.where(high > 1e-6, high.max() / np.maximum(high, 1e-6), np.inf)
+        down = np.where(low < -1e-6, low.min() / np.minimum(low, -1e-6), np.inf)
+        s = np.maximum(np.minimum(up, down), 1.0)
+    return np.minimum(s**power, max_scale).astype(np.float32)
+
+
+def scale_output(conv, s):
+    """Multiply ``conv``'s output channels by ``s`` (Conv2D, or weight-normed: ``g``)."""
+    if hasattr(conv, "g"):
+        conv.g.assign(np.asarray(conv.g) * s)
+    else:
+        conv.kernel.assign(np.asarray(conv.kernel) * s)
+    conv.bias.assign(np.asarray(conv.bias) * s)
+
+
+def scale_input(conv, s):
+    """Divide ``conv``'s input channels by ``s`` (a weight-normed conv gets ``v`` = the new
+    kernel and ``g`` = its norm, so its effective kernel is exactly the new one)."""
+    if hasattr(conv, "g"):
+        kernel = np.asarray(conv.effective_kernel()) / s[None, None, :, None]
+        conv.v.assign(kernel)
+        conv.g.assign(np.sqrt(np.sum(np.square(kernel), axis=(0, 1, 2))))
+    else:
+        conv.kernel.assign(np.asarray(conv.kernel) / s[None, None, :, None])
+
+
+def equalize_stream(model, patches, max_scale, power=1.0, rule="signed"):
+    """The ``stream`` rescaling (see the module docstring); returns the scales per role."""
+    ffgs = list(model.body)
+    if any(ffg.fusion != "m-bff" for ffg in ffgs):
+        raise SystemExit("stream equalization follows the m-bff fusion (the shipped models')")
+    layers = [model.head, *ffgs]
+    for ffg in ffgs:
+        layers += [*ffg.blocks, *ffg.reductions[:2]]
+    ranges = recorded(model, layers, patches)
+
+    def scales(*layers_):
+        return channel_scales([ranges[id(x)] for x in layers_], rule, power, max_scale)
+
+    stream = scales(model.head, *ffgs)
+    roles = {"stream": [stream], "summed MAB outputs": [], "last MAB output": [], "fusion": []}
+    scale_output(model.head, stream)
+    scale_input(model.tail.tail_k3, stream)
+    scale_input(model.tail.tail_k5, stream)
+    for ffg in ffgs:
+        summed, last = scales(*ffg.blocks[:3]), scales(ffg.blocks[3])
+        r1, r2 = scales(ffg.reductions[0]), scales(ffg.reductions[1])
+        for block, inp, out in zip(ffg.blocks, [stream, summed, summed, summed],
+                                   [summed, summed, summed, last]):  # fmt: skip
+            scale_input(block.conv01, inp)
+            scale_output(block.conv00, out)
+            scale_input(block.esa.reduce_channels, out)
+            if block.cea is not None:
+                scale_input(block.cea.bottom11, out)
+        perm = ffg.shuffle.permutation(2 * len(stream)) if ffg.shuffle is not None else None
+        for reduction, inp, out in zip(ffg.reductions, [(summed, summed), (r1, summed), (r2, last)],
+                                       [r1, r2, stream]):  # fmt: skip
+            cat = np.concatenate(inp)
+            scale_input(reduction, cat[perm] if perm is not None else cat)
+            scale_output(reduction, out)
+        roles["summed MAB outputs"].append(summed)
+        roles["last MAB output"].append(last)
+        roles["fusion"] += [r1, r2]
+    return roles
+
+
+def equalize(model, patches, pairs, max_scale, power=1.0, rule="signed"):
     """Rescale the chosen pairs in place; returns the scales applied per pair kind."""
     plan = []  # (kind, first conv, convs scaled alike, the convs reading their channels)
     for block in mabs(model):
@@ -81,14 +173,15 @@ def equalize(model, patches, pairs, max_scale):
     ranges = recorded(model, [first for _, first, _, _ in plan], patches)
     applied = {}
     for kind, first, alike, readers in plan:
-        r = np.maximum(ranges[id(first)], 1e-6)
-        s = np.minimum(r.max() / r, max_scale).astype(np.float32)
+        s = channel_scales([ranges[id(first)]], rule, power, max_scale)
         for conv in [first, *alike]:
             conv.kernel.assign(np.asarray(conv.kernel) * s)
             conv.bias.assign(np.asarray(conv.bias) * s)
         for reader in readers:  # HWIO, or depthwise HW(C)1: the input channel is axis 2
             reader.kernel.assign(np.asarray(reader.kernel) / s[None, None, :, None])
         applied.setdefault(kind, []).append(s)
+    if "stream" in pairs:
+        applied.update(equalize_stream(model, patches, max_scale, power, rule))
     return applied
 
 
@@ -98,6 +191,8 @@ def main():
     p.add_argument("--weights", default="")
     p.add_argument("--pairs", default="mab,esa,esa_rc,cea")
     p.add_argument("--max_scale", type=float, default=8.0)
+    p.add_argument("--power", type=float, default=1.0, help="scales ** power")
+    p.add_argument("--rule", default="signed", choices=["signed", "abs"])
     p.add_argument("--json", default="")
     data = os.path.join(shared_dir(), "data")
     p.add_argument("--calibration_dir", default=os.path.join(data, "train", "SR291"))
@@ -112,10 +207,11 @@ def main():
     print("| weights | Set5 drop (dB) | Set14 drop (dB) | float max |diff| |")
     print("|---|---|---|---|", flush=True)
     rows = []
-    for label in ["shipped", f"equalized ({a.pairs}, scale <= {a.max_scale:g})"]:
+    equalized = f"equalized ({a.pairs}; {a.rule}, power {a.power:g}, scale <= {a.max_scale:g})"
+    for label in ["shipped", equalized]:
         model = load_model_for(a.scale, a.weights or None)
         if label != "shipped":
-            applied = equalize(model, patches, a.pairs.split(","), a.max_scale)
+            applied = equalize(model, patches, a.pairs.split(","), a.max_scale, a.power, a.rule)
             for kind, scales in applied.items():
                 s = np.concatenate(scales)
                 print(f"{kind}: {len(scales)} pairs, scales median {np.median(s):.2f}, "
