@@ -30,18 +30,14 @@ shipped int8 procedure on the equalized weights against the original Keras float
 """
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 
 import numpy as np
+from int8_study import add_flags, drops, write_rows
 
 from maffsrn_tf.export import convert, representative_patches
-from maffsrn_tf.export.verify import verify
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
 from maffsrn_tf.pretrained import load_model_for
-from maffsrn_tf.utils import shared_dir
 
 
 def mabs(model):
@@ -187,17 +183,11 @@ def equalize(model, patches, pairs, max_scale, power=1.0, rule="signed"):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--scale", type=int, default=2)
-    p.add_argument("--weights", default="")
+    add_flags(p)
     p.add_argument("--pairs", default="mab,esa,esa_rc,cea")
     p.add_argument("--max_scale", type=float, default=8.0)
     p.add_argument("--power", type=float, default=1.0, help="scales ** power")
     p.add_argument("--rule", default="signed", choices=["signed", "abs"])
-    p.add_argument("--json", default="")
-    data = os.path.join(shared_dir(), "data")
-    p.add_argument("--calibration_dir", default=os.path.join(data, "train", "SR291"))
-    p.add_argument("--datasets", default=",".join(
-        os.path.join(data, "benchmark", s) for s in ("Set5", "Set14")))  # fmt: skip
     a = p.parse_args()
     datasets = a.datasets.split(",")
     original = load_model_for(a.scale, a.weights or None)
@@ -217,19 +207,12 @@ def main():
                 print(f"{kind}: {len(scales)} pairs, scales median {np.median(s):.2f}, "
                       f"max {s.max():.2f}", file=sys.stderr, flush=True)  # fmt: skip
         diff = float(np.abs(np.asarray(model(check, training=False)) - reference).max())
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.tflite")
-            with open(path, "wb") as f:
-                f.write(convert(model, "int8", representative_data=patches))
-            result = verify(original, path, datasets, a.scale, max_drop=10)
-        drops = [result[os.path.basename(os.path.normpath(d))]["drop"] for d in datasets]
-        rows.append({"weights": label, "drops": drops, "float_max_diff": diff})
-        shown = " | ".join(f"{d:+.4f}" for d in drops)
+        int8 = convert(model, "int8", representative_data=patches)
+        row_drops = drops(original, int8, datasets, a.scale)  # against the original float
+        rows.append({"weights": label, "drops": row_drops, "float_max_diff": diff})
+        shown = " | ".join(f"{d:+.4f}" for d in row_drops)
         print(f"| {label} | {shown} | {diff:.1e} |", flush=True)
-    if a.json:
-        os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump({"scale": a.scale, "datasets": datasets, "rows": rows}, f, indent=1)
+    write_rows(a.json, a.scale, datasets, rows)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ import sys
 import tempfile
 
 import numpy as np
+from int8_study import add_flags, drops, float_tflite, write_rows
 
 from maffsrn_tf.export import percentile_calibrated, representative_patches
-from maffsrn_tf.export.graph import InferenceGraph
-from maffsrn_tf.export.verify import verify
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
 from maffsrn_tf.pretrained import load_model_for
-from maffsrn_tf.utils import atomic_output, shared_dir
+from maffsrn_tf.utils import atomic_output
 
 FACTORS = np.concatenate([np.linspace(0.25, 1.0, 16), np.linspace(1.1, 2.5, 15)])
 SEARCH_FACTORS = (0.6, 0.8, 1.0, 1.25, 1.6, 2.0)
@@ -272,28 +271,18 @@ def searched_calibrated(base, scale, holdout, per_tensor=False, log=print, state
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--scale", type=int, default=2)
-    p.add_argument("--weights", default="")
-    p.add_argument("--json", default="")
+    add_flags(p)
     p.add_argument("--search", action="store_true", help="also search ranges on the holdout")
     p.add_argument("--per_tensor", action="store_true", help="--search, then tensor by tensor")
     p.add_argument("--state", default="", help="save the search here after each step; resume")
     p.add_argument("--rules", default="", help="only these rules (numbers from 1), e.g. 3")
-    data = os.path.join(shared_dir(), "data")
-    p.add_argument("--calibration_dir", default=os.path.join(data, "train", "SR291"))
-    p.add_argument("--datasets", default=",".join(
-        os.path.join(data, "benchmark", s) for s in ("Set5", "Set14")))  # fmt: skip
     a = p.parse_args()
-    import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize
 
     model = load_model_for(a.scale, a.weights or None)
     datasets = a.datasets.split(",")
     patches = representative_patches(a.calibration_dir, 128, 64)
-    graph = InferenceGraph(model)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.concrete_function()], graph)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    float_model = converter.convert()
+    float_model = float_tflite(model)
     rules = {
         f"{DEFAULT_CALIBRATION_PERCENTILE:g}th percentile of per-sample extremes (shipped)": (
             lambda: percentile_calibrated(float_model, patches, DEFAULT_CALIBRATION_PERCENTILE)
@@ -337,23 +326,14 @@ def main():
     print("| activation ranges | Set5 drop (dB) | Set14 drop (dB) |")
     print("|---|---|---|", flush=True)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, calibrate in rules.items():
-            path = os.path.join(tmp, "m.tflite")
-            with open(path, "wb") as f:
-                f.write(mlir_quantize(calibrate()))
-            result = verify(model, path, datasets, a.scale, max_drop=10)
-            drops = [result[os.path.basename(os.path.normpath(d))]["drop"] for d in datasets]
-            rows.append({"ranges": label, "drops": drops})
-            print(f"| {label} | " + " | ".join(f"{d:+.4f}" for d in drops) + " |", flush=True)
+    for label, calibrate in rules.items():
+        row_drops = drops(model, mlir_quantize(calibrate()), datasets, a.scale)
+        rows.append({"ranges": label, "drops": row_drops})
+        print(f"| {label} | " + " | ".join(f"{d:+.4f}" for d in row_drops) + " |", flush=True)
     if chosen:
         shown = ", ".join(f"{g} x{f}" for g, f in chosen.items())
         print(f"\nfactors chosen on the holdout: {shown}")
-    if a.json:
-        os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump({"scale": a.scale, "datasets": datasets, "rows": rows, "factors": chosen},
-                      f, indent=1)  # fmt: skip
+    write_rows(a.json, a.scale, datasets, rows, factors=chosen)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""What the int8 study scripts share (``int8_ops.py``, ``int8_ranges.py``, ``int8_equalize.py``):
+their common flags, the float TFLite model they quantize, and one row's Set5/Set14 drops.
+"""
+
+import json
+import os
+
+from maffsrn_tf.utils import shared_dir
+
+
+def add_flags(parser):
+    """``--scale --weights --json --calibration_dir --datasets`` (defaults: x2, the shipped
+    weights, SR291 for calibration, Set5 and Set14 of ``../shared``)."""
+    data = os.path.join(shared_dir(), "data")
+    parser.add_argument("--scale", type=int, default=2)
+    parser.add_argument("--weights", default="", help="Keras weights (default: shipped)")
+    parser.add_argument("--json", default="", help="also write the rows here")
+    parser.add_argument("--calibration_dir", default=os.path.join(data, "train", "SR291"))
+    parser.add_argument("--datasets", default=",".join(
+        os.path.join(data, "benchmark", s) for s in ("Set5", "Set14")))  # fmt: skip
+
+
+def float_tflite(model):
+    """The folded float TFLite model that the int8 procedure calibrates and quantizes."""
+    import tensorflow as tf
+
+    from maffsrn_tf.export.graph import InferenceGraph
+
+    graph = InferenceGraph(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.concrete_function()], graph)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def drops(model, tflite_bytes, datasets, scale):
+    """PSNR drop (dB) of the TFLite model against the Keras ``model``, per dataset."""
+    import tempfile
+
+    from maffsrn_tf.export.verify import verify
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.tflite")
+        with open(path, "wb") as f:
+            f.write(tflite_bytes)
+        result = verify(model, path, datasets, scale, max_drop=10)
+    return [result[os.path.basename(os.path.normpath(d))]["drop"] for d in datasets]
+
+
+def write_rows(path, scale, datasets, rows, **extra):
+    if path:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as f:
+            json.dump({"scale": scale, "datasets": datasets, "rows": rows, **extra}, f, indent=1)
