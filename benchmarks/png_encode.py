@@ -11,12 +11,12 @@ with noise, about as compressible as a photo), printing its peak memory above th
 import argparse
 import io
 import json
-import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from bench import median_time
 from PIL import Image
 
 from maffsrn_tf.assets import sample_photo_path
@@ -25,13 +25,8 @@ from maffsrn_tf.upscaler import upscale
 
 
 def timed(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), len(fn())
+    """Median seconds of ``fn`` (after a warm-up run) and the size of what it returns."""
+    return median_time(fn, runs), len(fn())
 
 
 def peak_rss():
