@@ -33,7 +33,7 @@ import argparse
 import sys
 
 import numpy as np
-from int8_study import add_flags, drops, write_rows
+from int8_study import add_flags, drops, print_header, write_rows
 
 from maffsrn_tf.export import convert, representative_patches
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
@@ -194,8 +194,7 @@ def main():
     patches = representative_patches(a.calibration_dir, 128, 64)
     check = np.stack(patches[:4])
     reference = np.asarray(original(check, training=False))
-    print("| weights | Set5 drop (dB) | Set14 drop (dB) | float max |diff| |")
-    print("|---|---|---|---|", flush=True)
+    print_header("weights", datasets, "float max \\|diff\\|")
     rows = []
     equalized = f"equalized ({a.pairs}; {a.rule}, power {a.power:g}, scale <= {a.max_scale:g})"
     for label in ["shipped", equalized]:

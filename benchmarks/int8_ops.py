@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 
-from int8_study import add_flags, drops, float_tflite, write_rows
+from int8_study import add_flags, drops, float_tflite, print_header, write_rows
 
 from maffsrn_tf.export import convert, percentile_calibrated, representative_patches
 from maffsrn_tf.export.verify import measure_latency, op_names
@@ -51,8 +51,7 @@ def main():
     if not a.ops:
         trials.update(GROUPS)
     print(f"int8 op types: {', '.join(ops)}", flush=True)
-    print("| kept in float | Set5 drop (dB) | Set14 drop (dB) | 128×128 ms (2 thr) |")
-    print("|---|---|---|---|", flush=True)
+    print_header("kept in float", datasets, "128×128 ms (2 thr)")
     rows = []
     for label, denied in trials.items():
         data = shipped if denied is None else mlir_quantize(calibrated, denylisted_ops=denied)

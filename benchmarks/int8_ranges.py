@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 import numpy as np
-from int8_study import add_flags, drops, float_tflite, write_rows
+from int8_study import add_flags, drops, float_tflite, print_header, write_rows
 
 from maffsrn_tf.export import percentile_calibrated, representative_patches
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
@@ -323,8 +323,7 @@ def main():
     if a.rules:
         keep = {int(n) - 1 for n in a.rules.split(",")}
         rules = {k: v for n, (k, v) in enumerate(rules.items()) if n in keep}
-    print("| activation ranges | Set5 drop (dB) | Set14 drop (dB) |")
-    print("|---|---|---|", flush=True)
+    print_header("activation ranges", datasets)
     rows = []
     for label, calibrate in rules.items():
         row_drops = drops(model, mlir_quantize(calibrate()), datasets, a.scale)

@@ -46,6 +46,14 @@ def drops(model, tflite_bytes, datasets, scale):
     return [result[os.path.basename(os.path.normpath(d))]["drop"] for d in datasets]
 
 
+def print_header(first, datasets, *extra):
+    """The Markdown header of a study table: ``first``, a drop column per dataset, ``extra``."""
+    names = [f"{os.path.basename(os.path.normpath(d))} drop (dB)" for d in datasets]
+    columns = [first, *names, *extra]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns), flush=True)
+
+
 def write_rows(path, scale, datasets, rows, **extra):
     if path:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
