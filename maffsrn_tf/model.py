@@ -16,6 +16,7 @@ from maffsrn_tf.presets import (
     check_architecture,
     check_input_size,
     check_scale,
+    checked_input_size,
     preset_config,
 )
 from maffsrn_tf.resampling import BicubicUpsample
@@ -86,16 +87,9 @@ class MAFFSRN(keras.Model):
         check_input_size(x.shape[1], x.shape[2])
         if keras.backend.backend() == "tensorflow" and None in tuple(x.shape[1:3]):
             # only TensorFlow traces graphs of unknown size: check the size when it runs
-            import tensorflow as tf
-
-            check = tf.debugging.assert_greater_equal(
-                tf.reduce_min(tf.shape(x)[1:3]),
-                MIN_INPUT_SIZE,
-                message=f"input height and width must be at least {MIN_INPUT_SIZE} pixels",
+            x = checked_input_size(
+                x, f"input height and width must be at least {MIN_INPUT_SIZE} pixels"
             )
-            # a data dependency, so the check runs before the ESA resize can fail first
-            with tf.control_dependencies([check]):
-                x = tf.identity(x)
         features = self.head(x)
         for ffg in self.body:
             features = ffg(features)

@@ -81,3 +81,20 @@ def check_input_size(height, width):
                 f"(its attention branch downsamples by 2 and max-pools 7x7); pad or upscale the "
                 f"image to at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} first"
             )
+
+
+def checked_input_size(x, message):
+    """``x`` (NHWC, traced by TensorFlow with unknown height and width) behind a runtime
+    check that both are at least ``MIN_INPUT_SIZE`` (``InvalidArgumentError(message)``).
+
+    The result depends on the check, so it runs before the network: graph ops without a
+    data dependency run in any order, and a too-small image reaching the ESA's pooling
+    first fails with a cryptic resize error or kills the process.
+    """
+    import tensorflow as tf
+
+    check = tf.debugging.assert_greater_equal(
+        tf.reduce_min(tf.shape(x)[1:3]), MIN_INPUT_SIZE, message=message
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(x)

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from maffsrn_tf.export.folding import fold_model
-from maffsrn_tf.presets import MIN_INPUT_SIZE
+from maffsrn_tf.presets import MIN_INPUT_SIZE, checked_input_size
 from maffsrn_tf.utils import atomic_folder, atomic_output
 
 ONNX_OPSET = 17
@@ -47,15 +47,9 @@ class ServingModule(tf.Module):
         self._forward = fold_model(model, clamp=True)
 
     def _pixels(self, lr):
-        # the check must run before the network: graph ops without a data dependency run in
-        # any order, and a too-small image fails inside the ESA resize with a cryptic message
-        check = tf.debugging.assert_greater_equal(
-            tf.reduce_min(tf.shape(lr)[1:3]),
-            MIN_INPUT_SIZE,
-            message=f"MAFFSRN needs images of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels",
+        lr = checked_input_size(
+            lr, f"MAFFSRN needs images of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels"
         )
-        with tf.control_dependencies([check]):
-            lr = tf.identity(lr)
         y = self._forward(tf.cast(lr, tf.float32) / 255.0)
         return tf.cast(tf.clip_by_value(tf.round(y * 255.0), 0.0, 255.0), tf.uint8)
 
