@@ -33,7 +33,7 @@ import argparse
 import sys
 
 import numpy as np
-from int8_study import add_flags, drops, print_header, write_rows
+from int8_study import add_flags, drops, print_header, print_row, tflite_file, write_rows
 
 from maffsrn_tf.export import convert, representative_patches
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
@@ -207,10 +207,10 @@ def main():
                       f"max {s.max():.2f}", file=sys.stderr, flush=True)  # fmt: skip
         diff = float(np.abs(np.asarray(model(check, training=False)) - reference).max())
         int8 = convert(model, "int8", representative_data=patches)
-        row_drops = drops(original, int8, datasets, a.scale)  # against the original float
+        with tflite_file(int8) as path:
+            row_drops = drops(original, path, datasets, a.scale)  # against the original float
         rows.append({"weights": label, "drops": row_drops, "float_max_diff": diff})
-        shown = " | ".join(f"{d:+.4f}" for d in row_drops)
-        print(f"| {label} | {shown} | {diff:.1e} |", flush=True)
+        print_row(label, row_drops, f"{diff:.1e}")
     write_rows(a.json, a.scale, datasets, rows)
 
 

@@ -12,11 +12,17 @@ full-integer; the study says where the error is, not what to ship.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 
-from int8_study import add_flags, drops, float_tflite, print_header, write_rows
+from int8_study import (
+    add_flags,
+    drops,
+    float_tflite,
+    print_header,
+    print_row,
+    tflite_file,
+    write_rows,
+)
 
 from maffsrn_tf.export import convert, percentile_calibrated, representative_patches
 from maffsrn_tf.export.verify import measure_latency, op_names
@@ -55,15 +61,11 @@ def main():
     rows = []
     for label, denied in trials.items():
         data = shipped if denied is None else mlir_quantize(calibrated, denylisted_ops=denied)
-        row_drops = drops(model, data, datasets, a.scale)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.tflite")
-            with open(path, "wb") as f:
-                f.write(data)
+        with tflite_file(data) as path:
+            row_drops = drops(model, path, datasets, a.scale)
             ms = 1000 * measure_latency(path, runs=9)[0]
         rows.append({"kept_in_float": label, "drops": row_drops, "ms_128": ms})
-        shown = " | ".join(f"{d:+.4f}" for d in row_drops)
-        print(f"| {label} | {shown} | {ms:.0f} |", flush=True)
+        print_row(label, row_drops, f"{ms:.0f}")
     write_rows(a.json, a.scale, datasets, rows)
 
 

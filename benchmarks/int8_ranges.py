@@ -19,12 +19,20 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
-from int8_study import add_flags, drops, float_tflite, print_header, write_rows
+from int8_study import (
+    add_flags,
+    drops,
+    float_tflite,
+    print_header,
+    print_row,
+    tflite_file,
+    write_rows,
+)
 
 from maffsrn_tf.export import percentile_calibrated, representative_patches
+from maffsrn_tf.export.calibrate import op_name
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
 from maffsrn_tf.pretrained import load_model_for
 from maffsrn_tf.utils import atomic_output
@@ -99,43 +107,31 @@ def bias_corrected(calibrated, patches, log=print):
     """``calibrated`` with the int8 model's mean output error on the calibration patches
     (per colour; int8 rounds low on average) added to the bias of the tail convolution
     before the pixel shuffle, so the int8 model is corrected and the float one untouched."""
-    from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.python.convert import mlir_quantize
     from tensorflow.lite.tools import flatbuffer_utils
 
     from maffsrn_tf.backends import TFLiteBackend
 
-    with tempfile.TemporaryDirectory() as tmp:
-        backends = []
-        for name, data in (("float", calibrated), ("int8", mlir_quantize(calibrated))):
-            path = os.path.join(tmp, f"{name}.tflite")
-            with open(path, "wb") as f:
-                f.write(data)
-            backends.append(TFLiteBackend(path))
+    with tflite_file(calibrated) as f32, tflite_file(mlir_quantize(calibrated)) as i8:
+        float_model, int8_model = TFLiteBackend(f32), TFLiteBackend(i8)
         diffs = [
-            (backends[0](p[None]) - backends[1](p[None])).reshape(-1, 3).mean(0) for p in patches
+            (float_model(p[None]) - int8_model(p[None])).reshape(-1, 3).mean(0) for p in patches
         ]
     delta = np.mean(diffs, 0)
     log(f"int8 output error on the calibration patches: {np.round(-delta * 255, 3)} levels")
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
-
-    def name(op):
-        code = model.operatorCodes[op.opcodeIndex]
-        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode))
-
     made_by = {int(o): op for op in graph.operators for o in op.outputs}
     uses = {}
     for op in graph.operators:
         for i in op.inputs:
             uses[int(i)] = uses.get(int(i), 0) + 1
-    shuffle = next(op for op in graph.operators if name(op) == "DEPTH_TO_SPACE")
+    shuffle = next(op for op in graph.operators if op_name(model, op) == "DEPTH_TO_SPACE")
     total = made_by[int(shuffle.inputs[0])]  # tail + skip
-    tail = next(
-        made_by[int(i)]
-        for i in total.inputs
-        if name(made_by[int(i)]) == "CONV_2D" and uses[int(made_by[int(i)].inputs[2])] == 1
+    tail = next(  # the conv whose bias no other op shares (the skip's convs share theirs)
+        op
+        for op in (made_by[int(i)] for i in total.inputs)
+        if op_name(model, op) == "CONV_2D" and uses[int(op.inputs[2])] == 1
     )
     buffer = model.buffers[graph.tensors[int(tail.inputs[2])].buffer]
     bias = np.frombuffer(bytes(np.asarray(buffer.data, np.uint8)), np.float32).copy()
@@ -161,13 +157,9 @@ def _ranged(model):
 
 def _groups(model, indices):
     """``{producing op name: [tensor indices]}`` for the ranged tensors."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     made_by = {}
     for op in model.subgraphs[0].operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        name = op_name(model, op) or "?"
         for o in op.outputs:
             made_by[int(o)] = name
     groups = {}
@@ -209,10 +201,7 @@ def searched_calibrated(base, scale, holdout, per_tensor=False, log=print, state
         return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
     def holdout_psnr(scales):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.tflite")
-            with open(path, "wb") as f:
-                f.write(mlir_quantize(build(scales)))
+        with tflite_file(mlir_quantize(build(scales))) as path:
             lite = TFLiteBackend(path)
             return float(
                 np.mean([metrics.psnr(hr, predict_uint8(lite, lr), scale) for _, hr, lr in holdout])
@@ -326,9 +315,10 @@ def main():
     print_header("activation ranges", datasets)
     rows = []
     for label, calibrate in rules.items():
-        row_drops = drops(model, mlir_quantize(calibrate()), datasets, a.scale)
+        with tflite_file(mlir_quantize(calibrate())) as path:
+            row_drops = drops(model, path, datasets, a.scale)
         rows.append({"ranges": label, "drops": row_drops})
-        print(f"| {label} | " + " | ".join(f"{d:+.4f}" for d in row_drops) + " |", flush=True)
+        print_row(label, row_drops)
     if chosen:
         shown = ", ".join(f"{g} x{f}" for g, f in chosen.items())
         print(f"\nfactors chosen on the holdout: {shown}")

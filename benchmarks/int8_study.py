@@ -2,8 +2,10 @@
 their common flags, the float TFLite model they quantize, and one row's Set5/Set14 drops.
 """
 
+import contextlib
 import json
 import os
+import tempfile
 
 from maffsrn_tf.utils import shared_dir
 
@@ -32,17 +34,22 @@ def float_tflite(model):
     return converter.convert()
 
 
-def drops(model, tflite_bytes, datasets, scale):
-    """PSNR drop (dB) of the TFLite model against the Keras ``model``, per dataset."""
-    import tempfile
-
-    from maffsrn_tf.export.verify import verify
-
+@contextlib.contextmanager
+def tflite_file(tflite_bytes):
+    """A temporary ``.tflite`` file holding ``tflite_bytes`` (LiteRT and ``verify`` read
+    files), removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.tflite")
         with open(path, "wb") as f:
             f.write(tflite_bytes)
-        result = verify(model, path, datasets, scale, max_drop=10)
+        yield path
+
+
+def drops(model, path, datasets, scale):
+    """PSNR drop (dB) of the ``.tflite`` at ``path`` against the Keras ``model``, per dataset."""
+    from maffsrn_tf.export.verify import verify
+
+    result = verify(model, path, datasets, scale, max_drop=10)
     return [result[os.path.basename(os.path.normpath(d))]["drop"] for d in datasets]
 
 
@@ -52,6 +59,12 @@ def print_header(first, datasets, *extra):
     columns = [first, *names, *extra]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns), flush=True)
+
+
+def print_row(label, row_drops, *extra):
+    """One row of a study table: ``label``, the drops, then ``extra`` cells."""
+    cells = [label, *(f"{d:+.4f}" for d in row_drops), *extra]
+    print("| " + " | ".join(cells) + " |", flush=True)
 
 
 def write_rows(path, scale, datasets, rows, **extra):

@@ -33,20 +33,27 @@ def representative_patches(folder, count=64, size=64, seed=0):
     return patches
 
 
+def op_name(model, op):
+    """The builtin name (``"CONV_2D"``, ...) of operator ``op`` of a flatbuffer ``model``
+    object (``flatbuffer_utils.convert_bytearray_to_object``)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    code = model.operatorCodes[op.opcodeIndex]
+    number = max(code.builtinCode, code.deprecatedBuiltinCode)
+    return next(
+        (k for k, v in vars(schema.BuiltinOperator).items() if v == number and k[0] != "_"), None
+    )
+
+
 def _pixel_tensors(model):
     """The input and the tensors that only move its pixels (the skip's replicate padding):
     they share the input's quantization (CONCATENATION needs equal scales), so they keep
     its full [0, 1] range."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     moving = {"SLICE", "STRIDED_SLICE", "CONCATENATION", "PAD", "RESHAPE"}
     graph = model.subgraphs[0]
     pixels = {int(i) for i in graph.inputs}
     for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode))
-        if name in moving and int(op.inputs[0]) in pixels:
+        if op_name(model, op) in moving and int(op.inputs[0]) in pixels:
             pixels.update(int(o) for o in op.outputs)
     return pixels
 
