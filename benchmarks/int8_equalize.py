@@ -2,18 +2,9 @@
 
     python benchmarks/int8_equalize.py --scale 2 [--pairs mab,esa,esa_rc,cea] [--json F]
 
-TFLite quantizes each activation tensor with one range for all its channels, so a channel
-whose values span half the tensor's range gets half its grid. Where a channel passes
-through a positively homogeneous op between two convolutions (LeakyReLU, max-pool, padding
-by zeros), scaling the first conv's output channel by ``s`` and the second conv's input
-channel by ``1/s`` leaves the float model's function unchanged (up to float rounding, which
-the script checks) and gives the small channels a finer grid. Pairs rescaled:
-
-- ``mab``: each MAB's ``conv01`` -> LeakyReLU -> ``conv00``;
-- ``esa``: each ESA's ``reduce_spatial_size`` -> max-pool -> the branch convolutions;
-- ``esa_rc``: each ESA's ``reduce_channels``, read by ``reduce_spatial_size`` and (added to
-  the upsampled branch sum, whose convolutions are scaled alike) ``increase_channels``;
-- ``cea``: each CEA's ``bottom11`` -> the depthwise ``bottom11_dw``.
+The pairs ``mab``, ``esa``, ``esa_rc`` and ``cea`` and the scale rules are the export's
+(``maffsrn_tf.export.equalize``, which ``maffsrn-export`` applies to every int8 model); this
+script compares them, their variants and one more kind of pair, which the export leaves out:
 
 - ``stream``: the features between the blocks, with one scale vector per role, as the
   additions and the fusion require: the residual stream (the head's output, every FFG's
@@ -25,8 +16,9 @@ the script checks) and gives the small channels a finer grid. Pairs rescaled:
 The scales (``channel_scales``, ``--rule``): ``signed`` widens each channel as far as it
 stays inside the tensor's [min, max], ``abs`` brings each channel's max |x| up to the
 largest; then ``** --power``, at most ``--max_scale``. Ranges follow the export's
-percentile rule. Rows: the Set5/Set14 drop of the
-shipped int8 procedure on the equalized weights against the original Keras float model.
+percentile rule. Rows: the Set5/Set14 drop of the int8 export without its own equalization
+(``equalize=False``) on the original and on the equalized weights, both against the original
+Keras float model.
 """
 
 import argparse
@@ -36,58 +28,8 @@ import numpy as np
 from int8_study import add_flags, drops, print_header, print_row, tflite_file, write_rows
 
 from maffsrn_tf.export import convert, representative_patches
-from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
+from maffsrn_tf.export.equalize import channel_ranges, channel_scales, equalize
 from maffsrn_tf.pretrained import load_model_for
-
-
-def mabs(model):
-    return [block for ffg in model.body for block in ffg.blocks]
-
-
-def recorded(model, layers, patches):
-    """Per-channel ``(low, high)`` of ``layers``' outputs over the patches, by the export's
-    percentile rule (the 65th percentile of per-patch maxima, the 35th of minima)."""
-    seen = {id(layer): [] for layer in layers}
-    originals = {}
-    for layer in layers:
-        originals[id(layer)] = layer.call
-
-        def call(x, *args, _layer=layer, **kwargs):
-            y = originals[id(_layer)](x, *args, **kwargs)
-            flat = np.asarray(y).reshape(-1, y.shape[-1])
-            seen[id(_layer)].append((flat.min(0), flat.max(0)))
-            return y
-
-        layer.call = call
-    try:
-        for patch in patches:
-            model(patch[None], training=False)
-    finally:
-        for layer in layers:
-            del layer.call  # back to the class's method
-    p = DEFAULT_CALIBRATION_PERCENTILE
-    return {
-        k: (np.percentile([lo for lo, _ in v], 100 - p, axis=0),
-            np.percentile([hi for _, hi in v], p, axis=0))
-        for k, v in seen.items()
-    }  # fmt: skip
-
-
-def channel_scales(ranges, rule, power, max_scale):
-    """Scales for the channels of a tensor with per-channel ``ranges`` [(low, high), ...]
-    (several: their union). ``abs``: every channel's max |x| up to the largest; ``signed``:
-    every channel as far as it stays inside the tensor's [min, max] (a channel that is
-    mostly negative must not widen the tensor's range, which would coarsen all channels)."""
-    low = np.min([lo for lo, _ in ranges], 0)
-    high = np.max([hi for _, hi in ranges], 0)
-    if rule == "abs":
-        r = np.maximum(np.maximum(-low, high), 1e-6)
-        s = r.max() / r
-    else:
-        up = np.where(high > 1e-6, high.max() / np.maximum(high, 1e-6), np.inf)
-        down = np.where(low < -1e-6, low.min() / np.minimum(low, -1e-6), np.inf)
-        s = np.maximum(np.minimum(up, down), 1.0)
-    return np.minimum(s**power, max_scale).astype(np.float32)
 
 
 def scale_output(conv, s):
@@ -118,10 +60,10 @@ def equalize_stream(model, patches, max_scale, power=1.0, rule="signed"):
     layers = [model.head, *ffgs]
     for ffg in ffgs:
         layers += [*ffg.blocks, *ffg.reductions[:2]]
-    ranges = recorded(model, layers, patches)
+    ranges = channel_ranges(model, layers, patches)
 
     def scales(*layers_):
-        return channel_scales([ranges[id(x)] for x in layers_], rule, power, max_scale)
+        return channel_scales([ranges[id(x)] for x in layers_], rule, max_scale, power)
 
     stream = scales(model.head, *ffgs)
     roles = {"stream": [stream], "summed MAB outputs": [], "last MAB output": [], "fusion": []}
@@ -150,32 +92,9 @@ def equalize_stream(model, patches, max_scale, power=1.0, rule="signed"):
     return roles
 
 
-def equalize(model, patches, pairs, max_scale, power=1.0, rule="signed"):
-    """Rescale the chosen pairs in place; returns the scales applied per pair kind."""
-    plan = []  # (kind, first conv, convs scaled alike, the convs reading their channels)
-    for block in mabs(model):
-        esa = block.esa
-        if "mab" in pairs:
-            plan.append(("mab", block.conv01, [], [block.conv00]))
-        if "esa" in pairs:
-            plan.append(("esa", esa.reduce_spatial_size, [], esa.convs))
-        if "esa_rc" in pairs:
-            readers = [esa.reduce_spatial_size, esa.increase_channels]
-            plan.append(("esa_rc", esa.reduce_channels, esa.convs, readers))
-        if "cea" in pairs and block.cea is not None:
-            plan.append(("cea", block.cea.bottom11, [], [block.cea.bottom11_dw]))
-    # one pass: a first conv's output does not change when another pair is rescaled (the
-    # readers of a rescaled tensor undo the scale)
-    ranges = recorded(model, [first for _, first, _, _ in plan], patches)
-    applied = {}
-    for kind, first, alike, readers in plan:
-        s = channel_scales([ranges[id(first)]], rule, power, max_scale)
-        for conv in [first, *alike]:
-            conv.kernel.assign(np.asarray(conv.kernel) * s)
-            conv.bias.assign(np.asarray(conv.bias) * s)
-        for reader in readers:  # HWIO, or depthwise HW(C)1: the input channel is axis 2
-            reader.kernel.assign(np.asarray(reader.kernel) / s[None, None, :, None])
-        applied.setdefault(kind, []).append(s)
+def equalize_all(model, patches, pairs, max_scale, power=1.0, rule="signed"):
+    """The library's pairs (``export.equalize``), then ``stream`` if asked for."""
+    applied = equalize(model, patches, [p for p in pairs if p != "stream"], max_scale, rule, power)
     if "stream" in pairs:
         applied.update(equalize_stream(model, patches, max_scale, power, rule))
     return applied
@@ -197,16 +116,16 @@ def main():
     print_header("weights", datasets, "float max \\|diff\\|")
     rows = []
     equalized = f"equalized ({a.pairs}; {a.rule}, power {a.power:g}, scale <= {a.max_scale:g})"
-    for label in ["shipped", equalized]:
+    for label in ["not equalized", equalized]:
         model = load_model_for(a.scale, a.weights or None)
-        if label != "shipped":
-            applied = equalize(model, patches, a.pairs.split(","), a.max_scale, a.power, a.rule)
+        if label != "not equalized":
+            applied = equalize_all(model, patches, a.pairs.split(","), a.max_scale, a.power, a.rule)
             for kind, scales in applied.items():
                 s = np.concatenate(scales)
                 print(f"{kind}: {len(scales)} pairs, scales median {np.median(s):.2f}, "
                       f"max {s.max():.2f}", file=sys.stderr, flush=True)  # fmt: skip
         diff = float(np.abs(np.asarray(model(check, training=False)) - reference).max())
-        int8 = convert(model, "int8", representative_data=patches)
+        int8 = convert(model, "int8", representative_data=patches, equalize=False)
         with tflite_file(int8) as path:
             row_drops = drops(original, path, datasets, a.scale)  # against the original float
         rows.append({"weights": label, "drops": row_drops, "float_max_diff": diff})

@@ -65,6 +65,11 @@ flags.DEFINE_float(
     DEFAULT_CALIBRATION_PERCENTILE,
     "int8 activation ranges: this percentile of the per-patch extremes (100: plain min/max).",
 )
+flags.DEFINE_bool(
+    "int8_equalization",
+    True,
+    "int8: equalize channel ranges first (same float function, smaller drop; see --help).",
+)
 flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writing it.")
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
 flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
@@ -170,6 +175,7 @@ def main(argv):
                         limit,
                         uint8_io,
                         FLAGS.calibration_percentile,
+                        FLAGS.int8_equalization,
                     )
                     if not tile:
                         twins[q] = {k: v["drop"] for k, v in entry["accuracy"].items()}
