@@ -167,6 +167,58 @@ def test_percentile_calibration_ignores_an_outlier_patch(small, tmp_path):
     assert errors[65] < 0.8 * errors[100], errors
 
 
+def _producers(model):
+    graph = model.subgraphs[0]
+    return graph, {int(o): op for op in graph.operators for o in op.outputs}
+
+
+def test_calibrated_ranges_are_each_tensor_s_own_and_the_last_sum_is_on_the_output_grid(small):
+    """TFLite's calibrator logs an op's inputs after the op ran, so a tensor that a sum
+    overwrote in place got the sum's range (the tail conv's range became the image's). Each
+    range must be the tensor's own: the tail conv's output against the Keras layers; and the
+    last sum, which the clamp follows, is quantized on the 8-bit output's grid."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tflite_convert
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from maffsrn_tf.export.calibrate import op_name, percentile_calibrated
+    from maffsrn_tf.export.folding import fold_tail
+
+    patches = [_image(32, 32, s) for s in range(4)]
+    graph = InferenceGraph(small)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [graph.concrete_function()], graph
+    )
+    calibrated = percentile_calibrated(converter.convert(), patches, 100)
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    g, producer = _producers(model)
+    chain = [int(g.outputs[0])]  # back from the output through RELU, MINIMUM, DEPTH_TO_SPACE
+    while op_name(model, producer[chain[-1]]) != "ADD":
+        chain.append(int(producer[chain[-1]].inputs[0]))
+    last_sum = producer[chain[-1]]
+    small_sum = producer[int(last_sum.inputs[0])]  # the tail conv's output + the skip's rest
+    tail = g.tensors[int(small_sum.inputs[0])]
+    assert op_name(model, producer[int(small_sum.inputs[0])]) == "CONV_2D"
+    outputs = []
+    for p in patches:
+        features = small.head(p[None])
+        for ffg in small.body:
+            features = ffg(features)
+        outputs.append(np.asarray(fold_tail(small.tail)(features)))
+    low, high = min(o.min() for o in outputs), max(o.max() for o in outputs)
+    assert tail.quantization.min[0] == pytest.approx(low, abs=1e-4)
+    assert tail.quantization.max[0] == pytest.approx(high, abs=1e-4)
+    for t in chain:
+        assert (g.tensors[t].quantization.min[0], g.tensors[t].quantization.max[0]) == (0, 1)
+    quantized = flatbuffer_utils.convert_bytearray_to_object(
+        bytearray(tflite_convert.mlir_quantize(calibrated))
+    )
+    g, producer = _producers(quantized)
+    sums = [op for op in g.operators if op_name(quantized, op) == "ADD"]
+    q = g.tensors[int(sums[-1].outputs[0])].quantization
+    assert (q.scale[0], q.zeroPoint[0]) == (pytest.approx(1 / 255), -128)
+
+
 def test_export_verifies_before_writing(small, tmp_path):
     set5 = tmp_path / "tiny_set"
     set5.mkdir()

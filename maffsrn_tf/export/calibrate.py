@@ -58,42 +58,97 @@ def _pixel_tensors(model):
     return pixels
 
 
+def _output_tensors(model):
+    """The output and the tensors before it that are only clamped to [0, 1] or moved (the
+    clamp, the pixel shuffle), back to the last sum: with the range [0, 1] their int8 grid is
+    the 8-bit output's own, so the last sum is rounded once, as the float output is when it
+    is saved, and the clamp and the shuffle are exact. Empty if the output is not clamped."""
+    clamps = {"RELU", "RELU_0_TO_1", "MINIMUM", "MAXIMUM"}
+    graph = model.subgraphs[0]
+    producer = {int(o): op for op in graph.operators for o in op.outputs}
+    tensors, clamped, todo = set(), False, [int(graph.outputs[0])]
+    while todo:
+        tensor = todo.pop()
+        tensors.add(tensor)
+        op = producer.get(tensor)
+        name = op_name(model, op) if op is not None else None
+        if name in clamps | {"DEPTH_TO_SPACE"}:
+            clamped |= name in clamps
+            todo.append(int(op.inputs[0]))
+    return tensors if clamped else set()
+
+
+def sample_ranges(float_model, samples):
+    """Each tensor's ``(min, max)`` per sample, ``(lows, highs)`` of shape [samples, tensors]
+    (NaN for tensors that hold no float activations).
+
+    TensorFlow Lite's calibrator logs an op's inputs after the op has run, so an input whose
+    buffer the op reused in place (ADD, MUL...) is logged with the op's *output* values: the
+    tail conv's range became the final image's, [-0.19, 1.04] instead of [-0.19, 0.21]. Here
+    every tensor is read from an interpreter that keeps all tensors apart.
+    """
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings():  # "intended for debugging": measuring is what it is for
+        warnings.filterwarnings("ignore", "Warning: Enabling `experimental_preserve_all")
+        interpreter = tf.lite.Interpreter(
+            model_content=bytes(float_model), experimental_preserve_all_tensors=True
+        )
+    index = interpreter.get_input_details()[0]["index"]
+    lows, highs = [], []
+    for sample in samples:
+        x = np.asarray(sample, np.float32)[None]
+        interpreter.resize_tensor_input(index, x.shape, strict=False)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        low, high = [], []
+        for detail in interpreter.get_tensor_details():
+            try:
+                t = interpreter.get_tensor(detail["index"])
+            except ValueError:  # a tensor without data (none is needed here)
+                t = None
+            if t is None or t.dtype != np.float32 or t.size == 0:
+                low.append(np.nan), high.append(np.nan)
+            else:
+                low.append(float(t.min())), high.append(float(t.max()))
+        lows.append(low), highs.append(high)
+    return np.array(lows), np.array(highs)
+
+
 def percentile_calibrated(float_model, samples, percentile):
     """A calibrated float model whose activation ranges are robust to outlier patches.
 
     TFLite calibrates with the min/max over *all* samples, so one unusual patch widens a
     tensor's range and coarsens its int8 grid for every image (more calibration data made
-    our int8 models worse). Here each sample is calibrated on its own and a tensor's range is
-    the ``percentile`` of the per-sample maxima (and ``100 - percentile`` of the minima):
-    the rare extremes are clipped, the common values keep a fine grid.
+    our int8 models worse). Here each sample's tensors are measured on their own
+    (``sample_ranges``) and a tensor's range is the ``percentile`` of the per-sample maxima
+    (and ``100 - percentile`` of the minima): the rare extremes are clipped, the common
+    values keep a fine grid.
     """
     from tensorflow.lite.python.optimize import calibrator
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = calibrator.add_intermediate_tensors(float_model)
-    lows, highs, calibrated = [], [], None
-    for sample in samples:
-        feed = [np.asarray(sample, np.float32)[None]]
-        stats = calibrator.Calibrator(model, [], []).calibrate(lambda feed=feed: iter([feed]))
-        calibrated = flatbuffer_utils.convert_bytearray_to_object(bytearray(stats))
-        tensors = calibrated.subgraphs[0].tensors
-        ranges = [
-            (t.quantization.min[0], t.quantization.max[0])
-            if t.quantization is not None
-            and t.quantization.min is not None
-            and len(t.quantization.min)
-            else (np.nan, np.nan)
-            for t in tensors
-        ]
-        lows.append([r[0] for r in ranges])
-        highs.append([r[1] for r in ranges])
-    low = np.percentile(np.array(lows), 100 - percentile, axis=0)
-    high = np.percentile(np.array(highs), percentile, axis=0)
-    graph = calibrated.subgraphs[0]  # the last sample's model: its ranges are replaced below
-    pixels = _pixel_tensors(calibrated)
+    # the calibrator marks the tensors to quantize; their ranges are measured below
+    feed = [np.asarray(samples[0], np.float32)[None]]
+    stats = calibrator.Calibrator(model, [], []).calibrate(lambda: iter([feed]))
+    calibrated = flatbuffer_utils.convert_bytearray_to_object(bytearray(stats))
+    lows, highs = sample_ranges(model, samples)
+    low = np.percentile(lows, 100 - percentile, axis=0)
+    high = np.percentile(highs, percentile, axis=0)
+    graph = calibrated.subgraphs[0]
+    known = _pixel_tensors(calibrated) | _output_tensors(calibrated)
     for i, t in enumerate(graph.tensors):
-        if i in pixels:  # the input's range is known: [0, 1] (never clip highlights)
-            t.quantization.min, t.quantization.max = [0.0], [1.0]
-        elif not np.isnan(low[i]):
-            t.quantization.min, t.quantization.max = [float(low[i])], [float(high[i])]
+        q = t.quantization
+        if q is None or q.min is None or not len(q.min):
+            continue  # not calibrated: weights, shapes
+        if i in known:  # the input's and the clamped output's range: [0, 1]
+            q.min, q.max = [0.0], [1.0]
+        elif np.isnan(low[i]):
+            raise RuntimeError(f"no activation range measured for tensor {t.name.decode()!r}")
+        else:
+            q.min, q.max = [float(low[i])], [float(high[i])]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(calibrated))

@@ -104,7 +104,8 @@ def fold_tail(tail):
 
 
 def fold_upsample(upsample, kernels=None):
-    """``BicubicUpsample`` *before* ``depth_to_space`` (the phases).
+    """``BicubicUpsample`` *before* ``depth_to_space`` (the phases): a function returning
+    one output per kernel, which sum to the skip.
 
     ``kernels``: kernels that sum to ``upsample.coefficients`` (the export splits it so that
     int8 quantization stays exact), each applied as its own convolution.
@@ -113,7 +114,7 @@ def fold_upsample(upsample, kernels=None):
 
     def phases(x):
         padded = upsample._replicate_pad(x)
-        return sum(tf.nn.conv2d(padded, tf.constant(k), 1, "VALID") for k in kernels)
+        return [tf.nn.conv2d(padded, tf.constant(k), 1, "VALID") for k in kernels]
 
     return phases
 
@@ -121,7 +122,12 @@ def fold_upsample(upsample, kernels=None):
 def fold_model(model, skip_kernels=None, clamp=True):
     """``MAFFSRN.call`` as a plain-TF function of frozen, folded weights, the tail and the
     skip sharing one ``depth_to_space``; ``skip_kernels`` as in ``fold_upsample``;
-    ``clamp`` clips to [0, 1]."""
+    ``clamp`` clips to [0, 1].
+
+    The skip's parts are added to the tail's output smallest first, the main one last: in
+    int8 the tensors before that last sum hold the small residual on a fine grid, and the
+    last sum is rounded once, on the 8-bit output's own grid (``export.calibrate``).
+    """
     head = fold_conv(model.head)
     body = [fold_ffg(ffg) for ffg in model.body]
     tail, skip = fold_tail(model.tail), fold_upsample(model.upsample, skip_kernels)
@@ -130,7 +136,10 @@ def fold_model(model, skip_kernels=None, clamp=True):
         features = head(x)
         for ffg in body:
             features = ffg(features)
-        y = tf.nn.depth_to_space(tail(features) + skip(x), model.scale)
+        y = tail(features)
+        for part in reversed(skip(x)):
+            y = y + part
+        y = tf.nn.depth_to_space(y, model.scale)
         return tf.clip_by_value(y, 0.0, 1.0) if clamp else y
 
     return forward
