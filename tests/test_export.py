@@ -186,9 +186,7 @@ def test_calibrated_ranges_are_each_tensor_s_own_and_the_last_sum_is_on_the_outp
 
     patches = [_image(32, 32, s) for s in range(4)]
     graph = InferenceGraph(small)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [graph.concrete_function()], graph
-    )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.concrete_function()], graph)
     calibrated = percentile_calibrated(converter.convert(), patches, 100)
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
     g, producer = _producers(model)
