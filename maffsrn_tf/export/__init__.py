@@ -86,7 +86,7 @@ def convert(
             f"calibration_percentile must be in (0, 100], got {calibration_percentile}"
         )
     if quantization == "int8" and equalize:
-        model = equalized(model, representative_data)
+        model = equalized(model, representative_data, percentile=calibration_percentile)
     if input_shape is not None and representative_data:
         # every patch is edge-padded (or cropped) to the fixed input: the fixed model then
         # sees the same calibration content as its dynamic twin (larger patches widen the

@@ -103,13 +103,21 @@ def _plan(model, pairs):
     return plan
 
 
-def equalize(model, patches, pairs=PAIRS, max_scale=MAX_SCALE, rule="signed", power=1.0):
-    """Rescale ``pairs`` of ``model`` in place from its channel ranges on ``patches``;
-    returns the scales applied, a list per pair kind."""
+def equalize(
+    model,
+    patches,
+    pairs=PAIRS,
+    max_scale=MAX_SCALE,
+    rule="signed",
+    power=1.0,
+    percentile=DEFAULT_CALIBRATION_PERCENTILE,
+):
+    """Rescale ``pairs`` of ``model`` in place from its channel ranges on ``patches`` (by
+    the calibration's ``percentile`` rule); returns the scales applied, a list per kind."""
     plan = _plan(model, pairs)
     # one pass: a first conv's output does not change when another pair is rescaled (the
     # readers of a rescaled tensor undo its scale)
-    ranges = channel_ranges(model, [first for _, first, _, _ in plan], patches)
+    ranges = channel_ranges(model, [first for _, first, _, _ in plan], patches, percentile)
     applied = {}
     for kind, first, alike, readers in plan:
         s = channel_scales([ranges[id(first)]], rule, max_scale, power)
@@ -130,14 +138,16 @@ def copy_model(model):
     return clone
 
 
-def equalized(model, patches, pairs=PAIRS, max_scale=MAX_SCALE):
+def equalized(
+    model, patches, pairs=PAIRS, max_scale=MAX_SCALE, percentile=DEFAULT_CALIBRATION_PERCENTILE
+):
     """A copy of ``model`` with its channels equalized (``model`` is not changed).
 
     ``ValueError`` if the copy's float output differs from the model's by more than
     ``TOLERANCE`` on the first patches (the rescaling must preserve the function).
     """
     clone = copy_model(model)
-    equalize(clone, patches, pairs, max_scale)
+    equalize(clone, patches, pairs, max_scale, percentile=percentile)
     diff = max(
         float(np.abs(np.asarray(clone(x)) - np.asarray(model(x))).max())
         for x in (np.asarray(p, np.float32)[None] for p in patches[:4])
