@@ -9,8 +9,9 @@ Starts from the shipped float weights and fine-tunes them on the SR291 training 
 TFLite's int8 model rounds: every convolution's kernel per output channel (symmetric, 127
 levels, straight-through gradient) and every convolution's output per tensor (asymmetric,
 256 levels; ranges fixed from the float model on the export's calibration patches, by the
-export's percentile rule). LeakyReLU, sigmoid and the products and sums of the attention
-blocks are not rounded here (they are in the int8 model). L1 loss, Adam, weights saved every
+export's percentile rule); every activation, sigmoid (on TFLite's fixed 1/256 grid), product
+and sum of the attention blocks and the fusion; the tail's output (one convolution in the
+export) and the skip's, and their sum on the 8-bit output's grid. L1 loss, Adam, weights saved every
 100 steps (a rerun resumes). ``--evaluate`` exports the fine-tuned weights to int8 with
 ``maffsrn_tf.export.convert`` (the shipped procedure) and prints the Set5/Set14 drops
 against the fine-tuned float model and against the shipped float model, as rows for
@@ -102,6 +103,7 @@ def instrument(model, points, conv_only=False):
     from maffsrn_tf import layers as L
 
     ops, q = keras.ops, points
+    merged = (model.tail.tail_k3, model.tail.tail_k5)  # one conv in the export: its sum rounds
     for layer in _conv_layers(model):
 
         def call(x, layer=layer):
@@ -109,7 +111,8 @@ def instrument(model, points, conv_only=False):
             if q.mode == "qat":
                 depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
                 kernel = _fake_quant_kernel(kernel, depthwise)
-            return q(_conv(layer, x, kernel))
+            y = _conv(layer, x, kernel)
+            return y if layer in merged and not conv_only else q(y)
 
         layer.call = call
 
@@ -118,11 +121,18 @@ def instrument(model, points, conv_only=False):
     def call(x, *args, **kwargs):
         q.count = 0  # every pass (and every trace) numbers the points from 0
         y = forward(x, *args, **kwargs)
-        return y if conv_only else q(y)
+        # the export's last sum is quantized on the 8-bit output's grid
+        return y if conv_only else q(y, fixed=(0.0, 1.0))
 
     model.call = call
     if conv_only:
         return
+    for part in (model.tail, model.upsample):  # the two operands of that sum
+
+        def rounded(x, part=part):
+            return q(type(part).call(part, x))
+
+        part.call = rounded
 
     def esa(x, reduce_channels, reduce_spatial_size, convs, increase_channels, upsample):
         rc = reduce_channels(x)

@@ -122,20 +122,12 @@ def bias_corrected(calibrated, patches, log=print):
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
     graph = model.subgraphs[0]
     made_by = {int(o): op for op in graph.operators for o in op.outputs}
-    uses = {}
-    for op in graph.operators:
-        for i in op.inputs:
-            uses[int(i)] = uses.get(int(i), 0) + 1
-    shuffle = next(op for op in graph.operators if op_name(model, op) == "DEPTH_TO_SPACE")
-    total = made_by[int(shuffle.inputs[0])]  # tail + skip
-    tail = next(  # the conv whose bias no other op shares (the skip's convs share theirs)
-        op
-        for op in (made_by[int(i)] for i in total.inputs)
-        if op_name(model, op) == "CONV_2D" and uses[int(op.inputs[2])] == 1
-    )
+    tail = made_by[int(graph.outputs[0])]  # back through the clamp, the shuffle, the sums
+    while op_name(model, tail) != "CONV_2D":
+        tail = made_by[int(tail.inputs[0])]
     buffer = model.buffers[graph.tensors[int(tail.inputs[2])].buffer]
     bias = np.frombuffer(bytes(np.asarray(buffer.data, np.uint8)), np.float32).copy()
-    bias += delta[np.arange(bias.size) % 3].astype(np.float32)  # DepthToSpace: colour last
+    bias += delta[np.arange(bias.size) % 3].astype(np.float32)  # depth_to_space: colour last
     buffer.data = np.frombuffer(bias.tobytes(), np.uint8)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 

@@ -13,9 +13,9 @@ channels a finer grid. Pairs (each MAB):
   the upsampled branch sum, whose convolutions are scaled alike) ``increase_channels``;
 - ``cea``: the CEA's ``bottom11`` -> the depthwise ``bottom11_dw``.
 
-Measured in tflite/QUANTIZATION.md (``benchmarks/int8_equalize.py``): the x2 int8 drop went
-from 0.095 / 0.083 dB to 0.080 / 0.060 (Set5 / Set14), x4 from 0.029 / 0.024 to
-0.003 / 0.015. ``convert`` applies it to a copy of the model for every int8 export.
+Measured in tflite/QUANTIZATION.md (``benchmarks/int8_equalize.py``): it takes the x2 int8
+drop from 0.039 / 0.059 dB to 0.031 / 0.038 (Set5 / Set14). ``convert`` applies it to a copy
+of the model for every int8 export.
 """
 
 import numpy as np
