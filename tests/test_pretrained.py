@@ -193,3 +193,42 @@ def test_shipped_float16_x2_matches_keras_on_set5():
     lite = evaluate([set5], 2, TFLiteBackend(tflite_path(2, "float16")), progress=False)
     keras_psnr = model_card("maffsrn_x2")["evaluation"]["Set5"]["ours"][0]
     assert abs(lite["Set5"]["model"]["psnr"] - keras_psnr) <= 0.01
+
+
+# Set5 / Set14 drops of the shipped dynamic int8 models against Keras, as tflite/README.md,
+# tflite/QUANTIZATION.md and the CHANGELOG quote them (`make tflite` writes REPORT.json)
+INT8_DROPS_DB = {2: (0.031, 0.038), 3: (0.021, 0.023), 4: (0.001, 0.012)}
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_int8_models_come_from_the_export_procedure_with_the_quoted_drops(scale):
+    import json
+
+    from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
+
+    with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
+        report = {e["file"]: e for e in json.load(f)}
+    for suffix in ("", "_128px", "_128px_uint8io"):
+        entry = report[f"maffsrn_x{scale}_int8{suffix}.tflite"]
+        assert entry["equalized"], suffix
+        assert entry["calibration_percentile"] == DEFAULT_CALIBRATION_PERCENTILE, suffix
+    accuracy = report[f"maffsrn_x{scale}_int8.tflite"]["accuracy"]
+    drops = tuple(round(accuracy[s]["drop"], 3) for s in ("Set5", "Set14"))
+    assert drops == INT8_DROPS_DB[scale]
+
+
+@pytest.mark.slow
+def test_shipped_x2_int8_model_loses_what_its_report_says_on_set5():
+    """The file is the one the report measured: its Set5 drop, measured again."""
+    import json
+
+    from maffsrn_tf.assets import tflite_path
+    from maffsrn_tf.export import verify
+
+    with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
+        report = {e["file"]: e for e in json.load(f)}
+    set5 = shared_path("data", "benchmark", "Set5")
+    measured = verify(load_pretrained("maffsrn_x2"), tflite_path(2, "int8"), [set5], 2)
+    expected = report["maffsrn_x2_int8.tflite"]["accuracy"]["Set5"]
+    assert measured["Set5"]["psnr"] == pytest.approx(expected["psnr"], abs=1e-4)
+    assert measured["Set5"]["drop"] == pytest.approx(expected["drop"], abs=1e-4)

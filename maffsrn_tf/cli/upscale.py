@@ -39,7 +39,7 @@ flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo)
 flags.DEFINE_string("output", "", "Output file or folder (default: NAME_x{scale}.png in ./out).")
 # Set5 PSNR drop of the shipped dynamic int8 models against Keras, from tflite/REPORT.json
 # (`make tflite`); tests/test_cli.py checks these against the report.
-INT8_SET5_DROP_DB = {2: 0.095, 3: 0.050, 4: 0.029}
+INT8_SET5_DROP_DB = {2: 0.031, 3: 0.021, 4: 0.001}
 flags.DEFINE_enum(
     "backend",
     "auto",
