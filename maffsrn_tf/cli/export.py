@@ -18,6 +18,9 @@ Usage::
 ``--formats`` picks the artifacts: ``tflite`` (the default; ``--quantizations`` and ``--tiles``
 apply to it), ``saved_model`` (``maffsrn_x{s}_saved_model/``: PNG/JPEG bytes in and PNG out,
 uint8 pixels in and out; docs/serving.md) and ``onnx`` (``maffsrn_x{s}.onnx``, dynamic size).
+int8 models are made from a copy of the model with its channels equalized, calibrated on
+``--calibration_patches`` patches of ``--calibration_dir`` (each tensor's range: the
+``--calibration_percentile`` of its per-patch extremes); tflite/README.md says why.
 Every TFLite export is run with ai-edge-litert on the validation datasets and compared with the
 Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
 latency (1 and 2 threads) measured; the report is written as REPORT.md and REPORT.json. A model
@@ -68,7 +71,7 @@ flags.DEFINE_float(
 flags.DEFINE_bool(
     "int8_equalization",
     True,
-    "int8: equalize channel ranges first (same float function, smaller drop; see --help).",
+    "int8: equalize the channels' ranges first (the same float function, a smaller drop).",
 )
 flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writing it.")
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
