@@ -63,8 +63,15 @@ def test_bad_pairs_and_a_changed_function_raise(monkeypatch):
     with pytest.raises(ValueError, match="unknown equalization pairs"):
         eq.equalize(model, _patches(2), pairs=("mab", "stream"))
     monkeypatch.setattr(eq, "TOLERANCE", -1.0)
-    with pytest.raises(ValueError, match="changed the float output.*noint8_equalization"):
+    with pytest.raises(ValueError, match="changed the float output") as error:
         eq.equalized(model, _patches(2))
+    # maffsrn-export says it in its own flag words
+    from maffsrn_tf.cli import export as export_cli
+    from maffsrn_tf.cli.common import flag_words
+
+    assert export_cli.FLAGS["int8_equalization"].default is True
+    message = flag_words(str(error.value), {"equalize": "int8_equalization"})
+    assert message.endswith("convert without it (--noint8_equalization)"), message
 
 
 def test_equalized_channels_fill_their_tensor_s_int8_range():

@@ -34,7 +34,14 @@ import sys
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, require_tensorflow, run, scales_list
+from maffsrn_tf.cli.common import (
+    fail,
+    flag_words,
+    require_path,
+    require_tensorflow,
+    run,
+    scales_list,
+)
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
 
 FLAGS = flags.FLAGS
@@ -190,7 +197,8 @@ def main(argv):
                     )
                     print(f"wrote {path}.tflite: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
     except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        fail(flag_words(first, {"equalize": "int8_equalization"}))
     if FLAGS.report and tflite:
         base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
         entries = write_report(base, entries, command, FLAGS.merge_report)

@@ -155,6 +155,6 @@ def equalized(
     if not diff <= TOLERANCE:
         raise ValueError(
             f"channel equalization changed the float output by {diff:.3g} (> {TOLERANCE:g}); "
-            "export without it (maffsrn-export --noint8_equalization)"
+            "convert without it (equalize=False)"
         )
     return clone
