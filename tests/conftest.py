@@ -21,3 +21,25 @@ def shared_path(*parts):
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def build_wheel(out):
+    """The package's wheel, built into ``out``; its path.
+
+    Builds share the checkout's ``build/`` and ``*.egg-info`` folders, so test workers that
+    build at once break each other's builds: one build at a time, under a file lock."""
+    import fcntl
+    import subprocess
+    import sys
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+           "-w", str(out), root]  # fmt: skip
+    lock_path = os.path.join(tempfile.gettempdir(), "maffsrn_tf-wheel-build.lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run = subprocess.run(cmd, timeout=600, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (path,) = out.glob("maffsrn_tf-*.whl")
+    return path

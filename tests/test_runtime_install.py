@@ -8,6 +8,7 @@ import venv
 
 import numpy as np
 import pytest
+from conftest import build_wheel
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,11 +19,7 @@ def runtime_venv(tmp_path_factory):
     """A fresh venv with the wheel installed without extras (its dependencies from PyPI, or
     pip's cache)."""
     out = tmp_path_factory.mktemp("runtime")
-    wheel_dir = out / "wheel"
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-           "-w", str(wheel_dir), ROOT]  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=600, capture_output=True)
-    (wheel,) = wheel_dir.glob("maffsrn_tf-*.whl")
+    wheel = build_wheel(out / "wheel")
     env_dir = out / "venv"
     venv.create(env_dir, with_pip=True)
     pip = [env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(wheel)]
