@@ -1,6 +1,6 @@
 """Channel equalization before int8 (``maffsrn_tf.export.equalize``): the float function and
-the caller's model are kept, the scales follow their rules, and the int8 model gets closer to
-the float one."""
+the caller's model are kept, the scales follow their rules, errors say what to do, and the
+rescaled channels fill more of their tensor's int8 range."""
 
 import numpy as np
 import pytest

@@ -78,9 +78,10 @@ def _output_tensors(model):
     return tensors if clamped else set()
 
 
-def sample_ranges(float_model, samples):
+def sample_ranges(float_model, samples, indices=None):
     """Each tensor's ``(min, max)`` per sample, ``(lows, highs)`` of shape [samples, tensors]
-    (NaN for tensors that hold no float activations).
+    (NaN for tensors that hold no float activations, and for those not in ``indices`` when
+    it is given).
 
     TensorFlow Lite's calibrator logs an op's inputs after the op has run, so an input whose
     buffer the op reused in place (ADD, MUL...) is logged with the op's *output* values: the
@@ -106,6 +107,9 @@ def sample_ranges(float_model, samples):
         interpreter.invoke()
         low, high = [], []
         for detail in interpreter.get_tensor_details():
+            if indices is not None and detail["index"] not in indices:
+                low.append(np.nan), high.append(np.nan)
+                continue
             try:
                 t = interpreter.get_tensor(detail["index"])
             except ValueError:  # a tensor without data (none is needed here)
@@ -136,15 +140,19 @@ def percentile_calibrated(float_model, samples, percentile):
     feed = [np.asarray(samples[0], np.float32)[None]]
     stats = calibrator.Calibrator(model, [], []).calibrate(lambda: iter([feed]))
     calibrated = flatbuffer_utils.convert_bytearray_to_object(bytearray(stats))
-    lows, highs = sample_ranges(model, samples)
+    graph = calibrated.subgraphs[0]
+    marked = {
+        i
+        for i, t in enumerate(graph.tensors)
+        if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min)
+    }
+    lows, highs = sample_ranges(model, samples, marked)
     low = np.percentile(lows, 100 - percentile, axis=0)
     high = np.percentile(highs, percentile, axis=0)
-    graph = calibrated.subgraphs[0]
     known = _pixel_tensors(calibrated) | _output_tensors(calibrated)
-    for i, t in enumerate(graph.tensors):
+    for i in sorted(marked):  # not the weights and shapes
+        t = graph.tensors[i]
         q = t.quantization
-        if q is None or q.min is None or not len(q.min):
-            continue  # not calibrated: weights, shapes
         if i in known:  # the input's and the clamped output's range: [0, 1]
             q.min, q.max = [0.0], [1.0]
         elif np.isnan(low[i]):
