@@ -29,6 +29,7 @@ import tensorflow as tf
 from maffsrn_tf import data as data_lib
 from maffsrn_tf import patches as patches_lib
 from maffsrn_tf.export import convert, representative_patches
+from maffsrn_tf.export.equalize import copy_model, equalized
 from maffsrn_tf.keras_compat import sublayers
 from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
 from maffsrn_tf.pretrained import load_model_for
@@ -170,10 +171,12 @@ def instrument(model, points, conv_only=False):
     L.FFG._fuse = staticmethod(ffg)
 
 
-def activation_ranges(scale, patches, percentile, conv_only=False):
+def activation_ranges(scale, patches, percentile, conv_only=False, model=None):
     """Each point's range: the ``percentile`` of the per-patch extremes (the rule
-    ``export.percentile_calibrated`` applies to every tensor), always including 0."""
-    model, points = load_model_for(scale), Points()
+    ``export.percentile_calibrated`` applies to every tensor), always including 0; of
+    ``model`` (a copy is instrumented) or the shipped float model."""
+    model = load_model_for(scale) if model is None else copy_model(model)
+    points = Points()
     instrument(model, points, conv_only)
     points.mode = "record"
     for p in patches:
@@ -187,9 +190,12 @@ def activation_ranges(scale, patches, percentile, conv_only=False):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    def __init__(self, path, every):
+    """Weights every ``every`` steps to ``path`` (a rerun resumes), and a copy every
+    ``keep`` steps beside it (``step_N.weights.h5``: checkpoints to select from)."""
+
+    def __init__(self, path, every, keep=500):
         super().__init__()
-        self.path, self.every, self.step = path, every, 0
+        self.path, self.every, self.keep, self.step = path, every, keep, 0
         self.start = time.time()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -198,6 +204,11 @@ class Checkpoint(keras.callbacks.Callback):
             tmp = self.path + ".tmp.weights.h5"
             self.model.save_weights(tmp)
             os.replace(tmp, self.path)
+            done = self.done + self.step
+            if done % self.keep == 0:
+                self.model.save_weights(
+                    os.path.join(os.path.dirname(self.path), f"step_{done}.weights.h5")
+                )
             with open(self.path + ".step", "w") as f:
                 f.write(str(self.done + self.step))
             rate = self.step / (time.time() - self.start)
@@ -207,21 +218,41 @@ class Checkpoint(keras.callbacks.Callback):
             )
 
 
+def starting_model(a, calibration):
+    """The shipped float model, channel-equalized as the export does it with ``--equalize``
+    (the same float function; the fine-tuning then rounds the tensors the export rounds)."""
+    model = load_model_for(a.scale)
+    if a.equalize:
+        model = equalized(model, calibration)
+    return model
+
+
 def finetune(a):
     os.makedirs(a.out, exist_ok=True)
     last = os.path.join(a.out, "last.weights.h5")
     done = int(open(last + ".step").read()) if os.path.exists(last + ".step") else 0
     calibration = representative_patches(a.calibration_dir, 128, 64)
+    start = starting_model(a, calibration)
     points = Points()
-    points.ranges = activation_ranges(a.scale, calibration, DEFAULT_CALIBRATION_PERCENTILE)
-    model = load_model_for(a.scale, last if done else None)
+    points.ranges = activation_ranges(
+        a.scale, calibration, DEFAULT_CALIBRATION_PERCENTILE, model=start
+    )
+    model = copy_model(start)
+    if done:
+        model.load_weights(last)
     instrument(model, points)
-    points.mode = "qat"
     holdout = data_lib.read_holdout(
         os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir
     )
     store = data_lib.training_store("folder", a.calibration_dir, a.scale, 48, None, exclude=holdout)
     dataset = patches_lib.patch_dataset(store, a.scale, 48, 16, seed=a.seed, start_step=done)
+    if a.distill:
+        # the target is the float model's output, not the HR patch: the fine-tuning then
+        # closes the int8 model's gap to the float model that ships beside it. The map is
+        # traced here, with the rounding points off (they are class-wide).
+        teacher = copy_model(start)
+        dataset = dataset.map(lambda lr, hr: (lr, teacher(lr, training=False)))
+    points.mode = "qat"
     model.compile(
         optimizer=keras.optimizers.Adam(a.lr), loss="mean_absolute_error", jit_compile=False
     )
@@ -229,7 +260,8 @@ def finetune(a):
     callback.done = done
     remaining = a.steps - done
     if remaining > 0:
-        print(f"fine-tuning x{a.scale} from step {done} to {a.steps}", flush=True)
+        target = "the float model's output" if a.distill else "HR"
+        print(f"fine-tuning x{a.scale} from step {done} to {a.steps} (L1 to {target})", flush=True)
         model.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=[callback], verbose=0)
 
 
@@ -266,32 +298,49 @@ def simulate(a):
           f"{np.mean(drops):+.4f} dB (per image {each})")  # fmt: skip
 
 
+def holdout_folder(a):
+    """A folder of links to the SR291 holdout images (the campaign's selection set)."""
+    folder = os.path.join(a.out, "holdout")
+    names = data_lib.read_holdout(os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir)
+    os.makedirs(folder, exist_ok=True)
+    for name in names:
+        link = os.path.join(folder, name)
+        if not os.path.lexists(link):
+            os.symlink(os.path.join(os.path.abspath(a.calibration_dir), name), link)
+    return folder
+
+
 def evaluate(a):
+    """int8 drops (holdout, Set5, Set14) of the fine-tuned checkpoints against the shipped
+    float model, next to the shipped procedure's int8 model."""
     from maffsrn_tf.export.verify import verify
 
-    last = os.path.join(a.out, "last.weights.h5")
-    sets = [os.path.join(shared_dir(), "data", "benchmark", s) for s in ("Set5", "Set14")]
+    bench = os.path.join(shared_dir(), "data", "benchmark")
+    sets = [holdout_folder(a)] + [os.path.join(bench, s) for s in ("Set5", "Set14")]
+    names = [os.path.basename(s) for s in sets]
     calibration = representative_patches(a.calibration_dir, 128, 64)
     shipped = load_model_for(a.scale)
-    tuned = load_model_for(a.scale, last)
-    steps = open(last + ".step").read().strip()
-    rows = []
-    models = (("shipped float weights", shipped), (f"QAT fine-tuned, {steps} steps", tuned))
-    for label, model in models:
-        path = os.path.join(a.out, f"x{a.scale}_{label.split()[0].lower()}_int8.tflite")
+    models = []
+    if not a.checkpoints:
+        models.append(("shipped float weights", shipped, True))
+    for name in a.checkpoints or ["last"]:
+        path = os.path.join(a.out, f"{name}.weights.h5")
+        steps = open(path + ".step").read().strip() if name == "last" else name.split("_")[-1]
+        # fine-tuned from equalized weights: converting equalizes nothing more (a second
+        # rescaling would move the kernels off the grid the fine-tuning adapted them to)
+        models.append((f"QAT, {steps} steps", load_model_for(a.scale, path), not a.equalize))
+    print(f"| x{a.scale} int8 from | " + " | ".join(names) + " | (drop vs shipped float; "
+          "in brackets: vs its own float) |")  # fmt: skip
+    print("|---|" + "---|" * len(names))
+    for label, model, equalize in models:
+        tag = label.replace(" ", "_").replace(",", "")
+        path = os.path.join(a.out, f"x{a.scale}_{tag}_int8.tflite")
         with open(path, "wb") as f:
-            f.write(convert(model, "int8", None, calibration))
+            f.write(convert(model, "int8", None, calibration, equalize=equalize))
         own = verify(model, path, sets, a.scale, max_drop=5.0)
         vs_shipped = verify(shipped, path, sets, a.scale, max_drop=5.0)
-        cells = [
-            f"{own[s]['psnr']:.3f} / {own[s]['keras_psnr']:.3f} / {own[s]['drop']:+.4f} / "
-            f"{vs_shipped[s]['drop']:+.4f}"
-            for s in ("Set5", "Set14")
-        ]
-        rows.append(f"| int8 from {label} | " + " | ".join(cells) + " |")
-    print(f"| x{a.scale} | Set5: int8 / its float / drop / drop vs shipped float | Set14: same |")
-    print("|---|---|---|")
-    print("\n".join(rows))
+        cells = [f"{vs_shipped[n]['drop']:+.4f} ({own[n]['drop']:+.4f})" for n in names]
+        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main():
@@ -305,6 +354,11 @@ def main():
         "--calibration_dir", default=os.path.join(shared_dir(), "data", "train", "SR291")
     )
     p.add_argument("--evaluate", action="store_true")
+    p.add_argument(
+        "--checkpoints", nargs="*", default=[], help="with --evaluate: e.g. step_500 last"
+    )
+    p.add_argument("--distill", action="store_true", help="L1 to the float model's output")
+    p.add_argument("--equalize", action="store_true", help="fine-tune the equalized weights")
     p.add_argument("--simulate", action="store_true", help="print the simulated Set5 drop")
     p.add_argument("--points", choices=["all", "conv"], default="all")
     a = p.parse_args()
