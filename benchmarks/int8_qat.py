@@ -3,6 +3,9 @@
     python benchmarks/int8_qat.py --scale 2 --steps 1500 --out runs/qat_x2   # fine-tune
     python benchmarks/int8_qat.py --scale 2 --out runs/qat_x2 --evaluate     # measure
     python benchmarks/int8_qat.py --scale 2 --simulate [--points conv]       # the simulation
+    python benchmarks/int8_qat.py --scale 2 --steps 3000 --distill --equalize --out runs/kd_x2
+    python benchmarks/int8_qat.py --scale 2 --out runs/kd_x2 --evaluate --equalize \
+        --checkpoints step_1000 step_1500 --tile 128                          # select
 
 Starts from the shipped float weights and fine-tunes them on the SR291 training split (the
 10-image holdout left out, as in the weights campaign) with int8 rounding simulated where
@@ -12,9 +15,13 @@ levels, straight-through gradient) and every convolution's output per tensor (as
 export's percentile rule); every activation, sigmoid (on TFLite's fixed 1/256 grid), product
 and sum of the attention blocks and the fusion; the tail's output (one convolution in the
 export) and the skip's, and their sum on the 8-bit output's grid. L1 loss, Adam, weights saved every
-100 steps (a rerun resumes). ``--evaluate`` exports the fine-tuned weights to int8 with
-``maffsrn_tf.export.convert`` (the shipped procedure) and prints the Set5/Set14 drops
-against the fine-tuned float model and against the shipped float model, as rows for
+100 steps (a rerun resumes; a copy every 500). ``--distill``: the L1 target is the float
+model's output instead of the HR patch (the fine-tuning closes the gap to the float model
+that ships, instead of moving it); ``--equalize``: it starts from the export's
+channel-equalized weights, so it rounds the tensors the export rounds. ``--evaluate``
+exports checkpoints to int8 with ``maffsrn_tf.export.convert`` (the shipped procedure;
+not equalized again after ``--equalize``) and prints the drops on the SR291 holdout (which
+selects), Set5 and Set14 against the shipped float model, as rows for
 tflite/QUANTIZATION.md.
 """
 
@@ -332,15 +339,17 @@ def evaluate(a):
     print(f"| x{a.scale} int8 from | " + " | ".join(names) + " | (drop vs shipped float; "
           "in brackets, with --own: vs its own float) |")  # fmt: skip
     print("|---|" + "---|" * len(names))
-    for label, model, equalize in models:
-        tag = label.replace(" ", "_").replace(",", "")
+    shapes = [None] + ([(a.tile, a.tile)] if a.tile else [])
+    for (label, model, equalize), shape in [(m, s) for m in models for s in shapes]:
+        tag = label.replace(" ", "_").replace(",", "") + (f"_{a.tile}px" if shape else "")
         path = os.path.join(a.out, f"x{a.scale}_{tag}_int8.tflite")
         with open(path, "wb") as f:
-            f.write(convert(model, "int8", None, calibration, equalize=equalize))
+            f.write(convert(model, "int8", shape, calibration, equalize=equalize))
         vs_shipped = verify(shipped, path, sets, a.scale, max_drop=5.0)
         own = verify(model, path, sets, a.scale, max_drop=5.0) if a.own else vs_shipped
         cells = [f"{vs_shipped[n]['drop']:+.4f} ({own[n]['drop']:+.4f})" for n in names]
-        print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+        model_label = label + (f", {a.tile}-px model" if shape else "")
+        print(f"| {model_label} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main():
@@ -357,6 +366,7 @@ def main():
     p.add_argument(
         "--checkpoints", nargs="*", default=[], help="with --evaluate: e.g. step_500 last"
     )
+    p.add_argument("--tile", type=int, default=0, help="with --evaluate: also that fixed model")
     p.add_argument("--own", action="store_true", help="with --evaluate: also vs its own float")
     p.add_argument("--distill", action="store_true", help="L1 to the float model's output")
     p.add_argument("--equalize", action="store_true", help="fine-tune the equalized weights")
