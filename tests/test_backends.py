@@ -217,6 +217,7 @@ def test_train_command_under_jax_without_tensorflow(tmp_path):
     args = ["maffsrn_tf.cli.train", "--data_source", "packed", "--data_dir", tmp_path / "p.npz",
             "--val_dir", tmp_path / "val", "--scale", "2", "--patch_size", "16",
             "--batch_size", "4", "--steps_per_epoch", "3", "--model_dir", run_dir,
+            "--optimizer", "adam",  # AdamP under JAX: test_fit_with_adamp_on_tf_data_under_backend
             "--verbose", "2"]  # fmt: skip
     env = dict(os.environ, KERAS_BACKEND="jax")
     for epochs in (1, 2):
