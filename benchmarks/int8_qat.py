@@ -217,12 +217,17 @@ class Checkpoint(keras.callbacks.Callback):
                     os.path.join(os.path.dirname(self.path), f"step_{done}.weights.h5")
                 )
             with open(self.path + ".step", "w") as f:
-                f.write(str(self.done + self.step))
+                f.write(str(done))
             rate = self.step / (time.time() - self.start)
             print(
                 f"step {self.done + self.step}: loss {logs['loss']:.5f}, {rate:.2f} steps/s",
                 flush=True,
             )
+
+
+def holdout_names(a):
+    """The SR291 images held out of training (``splits/sr291_val.txt``), as in the campaign."""
+    return data_lib.read_holdout(os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir)
 
 
 def starting_model(a, calibration):
@@ -248,10 +253,9 @@ def finetune(a):
     if done:
         model.load_weights(last)
     instrument(model, points)
-    holdout = data_lib.read_holdout(
-        os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir
+    store = data_lib.training_store(
+        "folder", a.calibration_dir, a.scale, 48, None, exclude=holdout_names(a)
     )
-    store = data_lib.training_store("folder", a.calibration_dir, a.scale, 48, None, exclude=holdout)
     dataset = patches_lib.patch_dataset(store, a.scale, 48, 16, seed=a.seed, start_step=done)
     if a.distill:
         # the target is the float model's output, not the HR patch: the fine-tuning then
@@ -308,9 +312,8 @@ def simulate(a):
 def holdout_folder(a):
     """A folder of links to the SR291 holdout images (the campaign's selection set)."""
     folder = os.path.join(a.out, "holdout")
-    names = data_lib.read_holdout(os.path.join(ROOT, "splits", "sr291_val.txt"), a.calibration_dir)
     os.makedirs(folder, exist_ok=True)
-    for name in names:
+    for name in holdout_names(a):
         link = os.path.join(folder, name)
         if not os.path.lexists(link):
             os.symlink(os.path.join(os.path.abspath(a.calibration_dir), name), link)
@@ -346,8 +349,10 @@ def evaluate(a):
         with open(path, "wb") as f:
             f.write(convert(model, "int8", shape, calibration, equalize=equalize))
         vs_shipped = verify(shipped, path, sets, a.scale, max_drop=5.0)
-        own = verify(model, path, sets, a.scale, max_drop=5.0) if a.own else vs_shipped
-        cells = [f"{vs_shipped[n]['drop']:+.4f} ({own[n]['drop']:+.4f})" for n in names]
+        cells = [f"{vs_shipped[n]['drop']:+.4f}" for n in names]
+        if a.own:
+            own = verify(model, path, sets, a.scale, max_drop=5.0)
+            cells = [f"{c} ({own[n]['drop']:+.4f})" for c, n in zip(cells, names)]
         model_label = label + (f", {a.tile}-px model" if shape else "")
         print(f"| {model_label} | " + " | ".join(cells) + " |", flush=True)
 
