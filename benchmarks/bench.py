@@ -232,7 +232,7 @@ def main():
                 f"the whole input {whole:.2f} s = {100 * whole / wall:.0f} % of wall, wall = "
                 f"{wall / whole:.2f}x model")  # fmt: skip
         rows.append((f"maffsrn-upscale 1280×720 → 2560×1440, {label}", threads, wall, None, note))
-    for t in (192, 256, 384):
+    for t in (192, 320, 384):
         wall, rss = command(base + ["--quantization", "int8", "--tile", str(t)], 2)
         int8_model = e2e["--quantization int8"][1]
         note = f"peak RSS {rss:.0f} MiB; wall = {wall / int8_model:.2f}x model"

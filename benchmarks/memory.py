@@ -1,6 +1,6 @@
 """Peak memory of tiled upscaling of a large photo (default: 4000x3000 at x4 -> 16000x12000).
 
-    python benchmarks/memory.py [--size 4000x3000] [--scale 4] [--tile 320] [--overlap 24]
+    python benchmarks/memory.py [--size 4000x3000] [--scale 4] [--tile 256] [--overlap 8]
 
 In one process: the resident memory (RSS) after loading the model and making the input, the
 peak RSS while upscaling (tiled), and the size of the output array itself. Tiling keeps the

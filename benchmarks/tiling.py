@@ -2,10 +2,13 @@
 
     python benchmarks/tiling.py --scale 2 --weights runs/x2/best.weights.h5 \
         --tiles 48,64,96 --overlaps 8,16,24
+    python benchmarks/tiling.py --scale 2 --quantization int8 --tiles 128 --overlaps 8,16,24
 
 Prints, per (tile, overlap): mean PSNR vs HR of whole-image and tiled outputs, the
-difference, and the PSNR of tiled against whole (agreement). Used to pick the defaults
-in maffsrn_tf/inference.py.
+difference, and the PSNR of tiled against whole (agreement, the worst image). Outputs are
+8-bit, as ``maffsrn-upscale`` writes them (``predict_uint8``; grayscale images run as RGB).
+Used to pick the defaults in maffsrn_tf/inference.py. ``--quantization``: the shipped TFLite
+model the command runs instead of Keras.
 """
 
 import argparse
@@ -16,7 +19,7 @@ import numpy as np
 from maffsrn_tf import metrics
 from maffsrn_tf.backends import make_backend
 from maffsrn_tf.data import load_benchmark
-from maffsrn_tf.inference import tiled_predict
+from maffsrn_tf.inference import predict_uint8
 from maffsrn_tf.utils import shared_dir
 
 
@@ -27,14 +30,17 @@ def main():
     p.add_argument("--dataset", default=os.path.join(shared_dir(), "data", "benchmark", "Set5"))
     p.add_argument("--tiles", default="48,64,96,192")
     p.add_argument("--overlaps", default="8,16,24")
+    p.add_argument("--quantization", default="", help="float16 or int8: the shipped TFLite model")
     a = p.parse_args()
-    backend = make_backend(a.scale, a.weights or None, "keras")
+    if a.quantization:
+        backend = make_backend(a.scale, backend="tflite", quantization=a.quantization)
+    else:
+        backend = make_backend(a.scale, a.weights or None, "keras")
     items = load_benchmark(a.dataset, a.scale)
-    whole = {}
-    for name, _, lr in items:
-        whole[name] = tiled_predict(backend, lr.astype(np.float32) / 255.0, a.scale, tile=0)
+    whole = {name: predict_uint8(backend, lr) for name, _, lr in items}
     base = np.mean([metrics.psnr(hr, whole[n], a.scale) for n, hr, _ in items])
-    print(f"whole image: {base:.3f} dB on {os.path.basename(a.dataset)} x{a.scale}")
+    model = f"TFLite {a.quantization}" if a.quantization else "Keras"
+    print(f"whole image: {base:.3f} dB on {os.path.basename(a.dataset)} x{a.scale} ({model})")
     print("| tile | overlap | tiled PSNR | diff vs whole | tiled vs whole |")
     print("|---|---|---|---|---|")
     for tile in (int(t) for t in a.tiles.split(",")):
@@ -43,7 +49,7 @@ def main():
                 continue
             psnrs, agree = [], []
             for name, hr, lr in items:
-                out = tiled_predict(backend, lr.astype(np.float32) / 255.0, a.scale, tile, overlap)
+                out = predict_uint8(backend, lr, tile, overlap)
                 psnrs.append(metrics.psnr(hr, out, a.scale))
                 agree.append(metrics.psnr(whole[name], out, 0))
             print(

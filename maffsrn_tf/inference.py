@@ -13,15 +13,20 @@ from maffsrn_tf.backends import KerasBackend, TFLiteBackend  # noqa: F401 (their
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.presets import MIN_INPUT_SIZE, check_input_size
 
-# The largest tile, measured with maffsrn-upscale on a 1280x720 photo (README "Performance"):
-# 256, 320 and 384 take the same time within noise (fewer tiles recompute fewer overlapping
-# pixels, but LiteRT/XNNPACK's first call at a tile shape costs about 4 us per tile pixel,
-# and memory grows with the tile: int8 peak RSS 233/369/672 MiB at 192/256/384 in
-# benchmarks/bench.py). 320: a 1280x720 photo is 15 tiles of 256x276.
-# The overlap: tiled vs whole image >= 45 dB on Set5/Set14 even at 128-pixel tiles
-# (benchmarks/tiling.py, tests/test_pretrained.py).
-DEFAULT_TILE = 320
-DEFAULT_OVERLAP = 24
+# The overlap: with 8-bit outputs at 128-pixel tiles, tiled vs whole image agrees to 47.0-48.0
+# dB on the worst Set14 image and 53.6-56.3 dB on Set5 for every overlap from 4 to 24 pixels
+# (Keras and int8 alike; PSNR vs HR within +-0.006 dB of the whole image): what differs is
+# ESA's pooling grid, which no overlap aligns. 8 keeps the ramps 16 output pixels wide at x2
+# and recomputes 6 % of a 1280x720 photo instead of 15 % at 24 (benchmarks/tiling.py;
+# tests/test_pretrained.py holds it to >= 45 dB).
+# The largest tile: LiteRT/XNNPACK's first call at a tile shape costs about 2.5 us per tile
+# pixel and memory grows with the tile, while smaller tiles recompute more overlap. With the
+# 8-pixel overlap, maffsrn-upscale --quantization int8 on a 1280x720 photo took the same time
+# with 192 to 384-pixel tiles within the noise of two runs of benchmarks/bench.py (AMD EPYC:
+# 256 took 2.42 and 2.52 s, 320 2.59 and 2.27 s), and float16 was no slower at 256; peak RSS
+# 237 / 318 / 364 / 600 MiB at 192 / 256 / 320 / 384. 256: 18 tiles of 246x220.
+DEFAULT_TILE = 256
+DEFAULT_OVERLAP = 8
 
 
 def _dihedral(x, k, flip):
@@ -142,10 +147,9 @@ def tiled_predict(
         raise MaffsrnError(f"overlap={overlap} is not below half of tile={tile}")
     exact = backend.fixed_size is not None
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
-    (wys, wy_sum), (wxs, wx_sum) = (
-        _blend_weights(h, th, ys, scale),
-        _blend_weights(w, tw, xs, scale),
-    )
+    # each tile's weights, normalized and scaled to max_value once: row factor x column factor
+    wys = _blend_weights(h, th, ys, scale, max_value)
+    wxs = _blend_weights(w, tw, xs, scale)
     to_float = None if np.issubdtype(image.dtype, np.floating) else np.float32(1.0 / max_value)
     out = np.empty((h * scale, w * scale, 3), out_dtype)
     acc = np.zeros((th * scale, w * scale, 3), np.float32)  # one strip of output rows, reused
@@ -161,32 +165,36 @@ def tiled_predict(
                 patch = np.ascontiguousarray(patch, np.float32)
             else:
                 patch = np.multiply(patch, to_float, dtype=np.float32)
-            sr = run_backend(backend, patch, self_ensemble)[0] * wys[r][:, None, None]
+            sr = run_backend(backend, patch, self_ensemble)[0]
+            if not sr.flags.writeable or sr.dtype != np.float32:
+                sr = sr.astype(np.float32)
+            sr *= wys[r][:, None, None]
             sr *= wxs[c][None, :, None]
             acc[:, x0 * scale : (x0 + tw) * scale] += sr
             done += 1
             if progress:
                 progress(done, total)
-        # finished rows (up to the next strip), normalized in place: memory stays bounded
+        # finished rows (up to the next strip), rounded in place: memory stays bounded
         top, end = y0 * scale, (ys[r + 1] if r + 1 < len(ys) else y0 + th) * scale
         rows = acc[: end - top]
-        rows /= wy_sum[top:end, None, None]
-        rows /= wx_sum[None, :, None]
-        rows *= max_value
         np.round(rows, out=rows)
         np.clip(rows, 0, max_value, out=rows)
         out[top:end] = rows
     return out
 
 
-def _blend_weights(length, size, starts, scale):
-    """Per-tile ramps along one axis and their sum over the tiles. A tile's blend weight is
-    row ramp x column ramp, so the 2-D weight sum is the outer product of two such sums."""
+def _blend_weights(length, size, starts, scale, factor=1.0):
+    """Per-tile ramps along one axis, each divided by the ramps' sum over the tiles, times
+    ``factor``. A tile's blend weight is row ramp x column ramp, so the 2-D weight sum is the
+    outer product of two such sums and normalizing each axis normalizes the blend."""
     ramps = [_ramp(size * scale, *_overlaps(starts, i, size), scale) for i in range(len(starts))]
     total = np.zeros(length * scale, np.float32)
     for start, ramp in zip(starts, ramps):
         total[start * scale : (start + size) * scale] += ramp
-    return ramps, total
+    return [
+        (ramp * np.float32(factor)) / total[start * scale : (start + size) * scale]
+        for start, ramp in zip(starts, ramps)
+    ]
 
 
 def _overlaps(starts, i, size):

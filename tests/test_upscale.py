@@ -136,6 +136,31 @@ def test_blended_tiles_reproduce_the_model_exactly(fixed, tile, overlap):
     )
 
 
+def test_every_front_end_tiles_with_the_package_defaults():
+    """The standalone script, the web page and the Kotlin core blend the same tiles as
+    ``maffsrn-upscale`` by default (tflite/README.md documents one layout for all)."""
+    import inspect
+    import re
+
+    from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+
+    spec = importlib.util.spec_from_file_location("run_tflite", f"{ROOT}/tflite/run_tflite.py")
+    standalone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standalone)
+    for fn in (standalone.upscale_rgb, standalone.upscale_image):
+        defaults = inspect.signature(fn).parameters
+        assert defaults["tile"].default == DEFAULT_TILE, fn
+        assert defaults["overlap"].default == DEFAULT_OVERLAP, fn
+    source = open(f"{ROOT}/tflite/run_tflite.py").read()
+    assert f'"--tile", type=int, default={DEFAULT_TILE},' in source
+    assert f'"--overlap", type=int, default={DEFAULT_OVERLAP},' in source
+    page = open(f"{ROOT}/web/app.js").read()
+    assert re.search(r"^const OVERLAP = (\d+);", page, re.M).group(1) == str(DEFAULT_OVERLAP)
+    kotlin = open(f"{ROOT}/android/src/main/kotlin/maffsrn/tiling/Tiling.kt").read()
+    found = re.search(r"class Upscaler\(.*private val overlap: Int = (\d+)\)", kotlin)
+    assert found and found.group(1) == str(DEFAULT_OVERLAP)
+
+
 @pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])
 def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
     for length in [13, 47, tile, tile + 1, 2 * tile - overlap, 2 * tile, 719, 1280, 4001]:

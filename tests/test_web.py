@@ -49,7 +49,7 @@ def page():
 def _python_runner(model, lr_path, out_path):
     script = os.path.join(ROOT, "tflite", "run_tflite.py")
     cmd = [sys.executable, script, model, str(lr_path), str(out_path), "--tile", "128"]
-    subprocess.run([*cmd, "--overlap", "24", "--overwrite"], check=True, capture_output=True)
+    subprocess.run([*cmd, "--overlap", "8", "--overwrite"], check=True, capture_output=True)
     return np.asarray(Image.open(out_path).convert("RGB"))
 
 

@@ -2,7 +2,7 @@
 """Upscale an image with a MAFFSRN ``.tflite`` model: only ai-edge-litert, NumPy and Pillow.
 
     pip install ai-edge-litert numpy pillow
-    python run_tflite.py maffsrn_x2_int8.tflite photo.jpg photo_x2.png [--tile 320 --overlap 24]
+    python run_tflite.py maffsrn_x2_int8.tflite photo.jpg photo_x2.png [--tile 256 --overlap 8]
 
 Works with the dynamic-shape models (any tile size >= 13 px) and with fixed-size tile models
 (the tile is the model's input size). Large images go through overlapping tiles blended with
@@ -90,7 +90,7 @@ def weight_sums(length, size, starts, scale):
     return ramps, total
 
 
-def upscale_rgb(model, rgb, tile=320, overlap=24):
+def upscale_rgb(model, rgb, tile=256, overlap=8):
     """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled; holds the input and output as uint8 and
     one strip of tile rows as float32."""
     h0, w0 = rgb.shape[:2]
@@ -137,7 +137,7 @@ def upscale_rgb(model, rgb, tile=320, overlap=24):
     return out[: h0 * scale, : w0 * scale]
 
 
-def upscale_image(model, image, tile=320, overlap=24):
+def upscale_image(model, image, tile=256, overlap=8):
     """A PIL image in, the upscaled PIL image out (RGB, L, RGBA or LA; EXIF orientation applied)."""
     image = ImageOps.exif_transpose(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -160,8 +160,8 @@ def main(argv=None):
     p.add_argument("model", help="a MAFFSRN .tflite file")
     p.add_argument("input", help="image file")
     p.add_argument("output", help="output image file (.png keeps it lossless)")
-    p.add_argument("--tile", type=int, default=320, help="largest tile in LR pixels")
-    p.add_argument("--overlap", type=int, default=24, help="tile overlap in LR pixels")
+    p.add_argument("--tile", type=int, default=256, help="largest tile in LR pixels")
+    p.add_argument("--overlap", type=int, default=8, help="tile overlap in LR pixels")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     a = p.parse_args(argv)

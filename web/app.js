@@ -4,7 +4,7 @@
 'use strict';
 
 const TILE = 128;               // the shipped fixed-shape models' LR tile
-const OVERLAP = 24;             // maffsrn_tf.inference.DEFAULT_OVERLAP
+const OVERLAP = 8;              // maffsrn_tf.inference.DEFAULT_OVERLAP
 const MAX_OUTPUT_PIXELS = 16e6; // accumulators of a larger output would strain a phone's tab
 // where the models and LiteRT.js's wasm files are, relative to the page: set in index.html's
 // <meta> tags, so the static build (make web-dist) can move them into its own folder

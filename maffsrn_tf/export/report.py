@@ -6,6 +6,7 @@ import os
 import platform
 import time
 
+from maffsrn_tf.inference import DEFAULT_OVERLAP
 from maffsrn_tf.utils import atomic_output, cpu_name
 
 
@@ -105,7 +106,8 @@ def write_report(base, entries, command, merge=False):
         + (", merged into the previous report (rows of other files kept). " if merged else ". ")
         + "PSNR/SSIM by the MATLAB protocol; *drop* is Keras float PSNR minus TFLite PSNR "
         "on the same images (positive = the TFLite model is worse); fixed-shape models and "
-        "the Keras model both run tiled with the model's tile (24-pixel overlap). Latency: "
+        f"the Keras model both run tiled with the model's tile ({DEFAULT_OVERLAP}-pixel overlap, "
+        "as `maffsrn-upscale`). Latency: "
         "median of 5 runs, ai-edge-litert (XNNPACK), one inference of the input shown. GPU "
         "delegate: the verdict of LiteRT's model analyzer "
         "(`tf.lite.experimental.Analyzer.analyze(..., gpu_compatibility=True)`).\n\n"

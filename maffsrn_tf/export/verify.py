@@ -65,7 +65,7 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     """Run a ``.tflite`` on benchmark images next to the Keras float model.
 
     A fixed-shape model and the Keras model both run tiled with its tile (overlap: the
-    default 24 pixels, at most a quarter of the tile; images smaller than a tile are
+    default of ``maffsrn-upscale``, at most a quarter of the tile; images smaller than a tile are
     edge-padded), so the drop measures the model,
     not the tiling. ``max_drop``: dB, or ``{dataset: dB}``.
 

@@ -74,7 +74,7 @@ object Tiling {
 }
 
 /** Upscales 8-bit RGB images tile by tile with a fixed-shape [TileModel]. */
-class Upscaler(private val model: TileModel, private val overlap: Int = 24) {
+class Upscaler(private val model: TileModel, private val overlap: Int = 8) {
     init {
         require(model.tile >= Tiling.MIN_SIZE) { "tile ${model.tile} is below ${Tiling.MIN_SIZE}" }
         require(overlap >= 0 && 2 * overlap < model.tile) {
