@@ -38,7 +38,7 @@ def make_div2k(root, count, scale=2, seed=0):
             continue
         coarse = rng.random((h // 64 + 2, w // 64 + 2, 3)).astype(np.float32) * 255
         base = Image.fromarray(coarse.astype(np.uint8)).resize((w, h), Image.BICUBIC)
-        noise = rng.normal(0, 12, (h, w, 3))
+        noise = rng.standard_normal((h, w, 3), dtype=np.float32) * 12
         hr = np.clip(np.asarray(base, np.float32) + noise, 0, 255).astype(np.uint8)
         Image.fromarray(hr).save(hr_path, compress_level=1)
         Image.fromarray(hr).resize((w // scale, h // scale), Image.BICUBIC).save(
@@ -74,10 +74,26 @@ def child(root, cache_dir, batches):
     )
 
 
+def linked_subset(source, root, count, scale=2):
+    """A DIV2K-layout folder of the first ``count`` images of ``source``, as symbolic links
+    (the images of a smaller folder are those of the larger one: made once)."""
+    for sub, suffix in (("DIV2K_train_HR", ""), (f"DIV2K_train_LR_bicubic/X{scale}", f"x{scale}")):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+        for i in range(1, count + 1):
+            name = f"{i:04d}{suffix}.png"
+            link = os.path.join(root, sub, name)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(source, sub, name), link)
+    return root
+
+
 def measure(sizes, workdir, batches=300):
     rows = []
+    largest = make_div2k(os.path.join(workdir, f"div2k_{max(sizes)}"), max(sizes))
     for n in sizes:
-        root = make_div2k(os.path.join(workdir, f"div2k_{n}"), n)
+        root = largest if n == max(sizes) else os.path.join(workdir, f"div2k_{n}")
+        if root != largest:
+            linked_subset(largest, root, n)
         cache = os.path.join(workdir, f"cache_{n}")
         cmd = [
             sys.executable,
