@@ -6,6 +6,8 @@
     python benchmarks/int8_qat.py --scale 2 --steps 3000 --distill --equalize --out runs/kd_x2
     python benchmarks/int8_qat.py --scale 2 --out runs/kd_x2 --evaluate --equalize \
         --checkpoints step_1000 step_1500 --tile 128                          # select
+    python benchmarks/int8_qat.py --scale 2 --out runs/kd_x2 --evaluate --equalize \
+        --average step_1000 step_1500 step_2000                               # averaged
 
 Starts from the shipped float weights and fine-tunes them on the SR291 training split (the
 10-image holdout left out, as in the weights campaign) with int8 rounding simulated where
@@ -320,6 +322,15 @@ def holdout_folder(a):
     return folder
 
 
+def averaged(a, names):
+    """One model whose every weight is the mean over the checkpoints ``names`` (averaging
+    the weights of a run's late checkpoints smooths the noise of its last steps)."""
+    models = [load_model_for(a.scale, os.path.join(a.out, f"{n}.weights.h5")) for n in names]
+    mean = [np.mean(ws, axis=0) for ws in zip(*(m.get_weights() for m in models))]
+    models[0].set_weights(mean)
+    return models[0]
+
+
 def evaluate(a):
     """int8 drops (holdout, Set5, Set14) of the fine-tuned checkpoints against the shipped
     float model, next to the shipped procedure's int8 model."""
@@ -333,12 +344,16 @@ def evaluate(a):
     models = []
     if not a.checkpoints:
         models.append(("shipped float weights", shipped, True))
-    for name in a.checkpoints or ["last"]:
+    for name in a.checkpoints or ([] if a.average else ["last"]):
         path = os.path.join(a.out, f"{name}.weights.h5")
         steps = open(path + ".step").read().strip() if name == "last" else name.split("_")[-1]
         # fine-tuned from equalized weights: converting equalizes nothing more (a second
         # rescaling would move the kernels off the grid the fine-tuning adapted them to)
         models.append((f"QAT, {steps} steps", load_model_for(a.scale, path), not a.equalize))
+    if a.average:
+        models.append(
+            (f"QAT, mean of {' '.join(a.average)}", averaged(a, a.average), not a.equalize)
+        )
     print(f"| x{a.scale} int8 from | " + " | ".join(names) + " | (drop vs shipped float; "
           "in brackets, with --own: vs its own float) |")  # fmt: skip
     print("|---|" + "---|" * len(names))
@@ -370,6 +385,9 @@ def main():
     p.add_argument("--evaluate", action="store_true")
     p.add_argument(
         "--checkpoints", nargs="*", default=[], help="with --evaluate: e.g. step_500 last"
+    )
+    p.add_argument(
+        "--average", nargs="*", default=[], help="with --evaluate: the mean of these checkpoints"
     )
     p.add_argument("--tile", type=int, default=0, help="with --evaluate: also that fixed model")
     p.add_argument("--own", action="store_true", help="with --evaluate: also vs its own float")
