@@ -23,17 +23,23 @@ from PIL import Image
 HR_SIZE = (1356, 2040)  # DIV2K's most common HR size (height, width)
 
 
+def div2k_paths(root, i, scale=2):
+    """The HR and LR files of image ``i`` (from 1) in a DIV2K-layout folder, folders made."""
+    paths = (
+        os.path.join(root, "DIV2K_train_HR", f"{i:04d}.png"),
+        os.path.join(root, "DIV2K_train_LR_bicubic", f"X{scale}", f"{i:04d}x{scale}.png"),
+    )
+    for path in paths:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    return paths
+
+
 def make_div2k(root, count, scale=2, seed=0):
     """A DIV2K-layout folder of ``count`` synthetic photos-like images (kept between runs)."""
-    hr_dir = os.path.join(root, "DIV2K_train_HR")
-    lr_dir = os.path.join(root, "DIV2K_train_LR_bicubic", f"X{scale}")
-    os.makedirs(hr_dir, exist_ok=True)
-    os.makedirs(lr_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
     h, w = HR_SIZE
     for i in range(1, count + 1):
-        hr_path = os.path.join(hr_dir, f"{i:04d}.png")
-        lr_path = os.path.join(lr_dir, f"{i:04d}x{scale}.png")
+        hr_path, lr_path = div2k_paths(root, i, scale)
         if os.path.exists(hr_path) and os.path.exists(lr_path):
             continue
         coarse = rng.random((h // 64 + 2, w // 64 + 2, 3)).astype(np.float32) * 255
@@ -77,23 +83,20 @@ def child(root, cache_dir, batches):
 def linked_subset(source, root, count, scale=2):
     """A DIV2K-layout folder of the first ``count`` images of ``source``, as symbolic links
     (the images of a smaller folder are those of the larger one: made once)."""
-    for sub, suffix in (("DIV2K_train_HR", ""), (f"DIV2K_train_LR_bicubic/X{scale}", f"x{scale}")):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-        for i in range(1, count + 1):
-            name = f"{i:04d}{suffix}.png"
-            link = os.path.join(root, sub, name)
+    for i in range(1, count + 1):
+        for target, link in zip(div2k_paths(source, i, scale), div2k_paths(root, i, scale)):
             if not os.path.lexists(link):
-                os.symlink(os.path.join(source, sub, name), link)
+                os.symlink(target, link)
     return root
 
 
 def measure(sizes, workdir, batches=300):
     rows = []
-    largest = make_div2k(os.path.join(workdir, f"div2k_{max(sizes)}"), max(sizes))
+    most = max(sizes)
+    largest = make_div2k(os.path.join(workdir, f"div2k_{most}"), most)
     for n in sizes:
-        root = largest if n == max(sizes) else os.path.join(workdir, f"div2k_{n}")
-        if root != largest:
-            linked_subset(largest, root, n)
+        folder = os.path.join(workdir, f"div2k_{n}")
+        root = largest if n == most else linked_subset(largest, folder, n)
         cache = os.path.join(workdir, f"cache_{n}")
         cmd = [
             sys.executable,
