@@ -110,7 +110,7 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # The Android tiling core's compiler: kotlinc from npm's kotlin-compiler (lockfile), on Debian's
-# JDK 17; tests/test_android.py compiles android/src and runs it on the JVM.
+# JDK 17; tests/contracts/test_android.py compiles android/src and runs it on the JVM.
 jdk:
 	@command -v javac >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; }

@@ -9,7 +9,7 @@ import re
 
 from setuptools import find_packages, setup
 
-with open("maffsrn_tf/__init__.py", encoding="utf-8") as f:
+with open("maffsrn_tf/version.py", encoding="utf-8") as f:
     VERSION = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
 # ai-edge-litert publishes wheels for these platforms only; elsewhere the package installs
@@ -68,7 +68,7 @@ setup(
         # maffsrn-beam: runs the shipped TFLite models on LiteRT (no TensorFlow needed); Beam
         # pins its own protobuf (6.x) and Pillow (12.x) ranges, which [tensorflow] accepts
         "beam": ["apache-beam>=2.77,<3"],
-        # Keras' JAX backend on CPU (tests/test_backends.py)
+        # Keras' JAX backend on CPU (tests/upscaler/test_engines.py)
         "jax": ["jax[cpu]==0.10.2"],
         # playwright drives the system Chromium in the browser test (no browser download)
         "dev": [

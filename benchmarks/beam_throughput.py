@@ -17,7 +17,9 @@ import sys
 import tempfile
 import time
 
-from maffsrn_tf.utils import cpu_name, shared_dir
+from shared_data import shared_dir
+
+from maffsrn_tf.export.report import cpu_name
 
 
 def photos(folder):

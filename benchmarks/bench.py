@@ -98,8 +98,8 @@ def command(args, repeats):
 
 def tflite_file(model, quantization, fixed, folder):
     """The shipped file, or one converted here (float32 and dynamic are not shipped)."""
-    from maffsrn_tf.assets import tflite_path
     from maffsrn_tf.export import convert
+    from maffsrn_tf.model.shipped import tflite_path
 
     variant = quantization + ("_128px" if fixed else "")
     if quantization in ("float16", "int8"):
@@ -114,9 +114,9 @@ def phases(photo):
     """Where ``maffsrn-upscale --quantization int8`` spends its time (same code path, timed
     here): reading, the first tile (LiteRT/XNNPACK sets up a new input shape), the other
     tiles, blending, PNG writing."""
-    from maffsrn_tf import images
-    from maffsrn_tf.backends import make_backend
-    from maffsrn_tf.inference import tiled_predict
+    from maffsrn_tf.io import images
+    from maffsrn_tf.upscaler.engines import make_backend
+    from maffsrn_tf.upscaler.tiling import tiled_predict
 
     calls = []
     start = time.perf_counter()
@@ -152,8 +152,8 @@ def phases(photo):
 def training_rate(steps):
     import tensorflow as tf
 
-    from maffsrn_tf.model import build_model
-    from maffsrn_tf.training import compile_model
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.train.trainer import compile_model
 
     rng = np.random.default_rng(0)
     lr = rng.random((16, 48, 48, 3), np.float32)
@@ -174,10 +174,10 @@ def main():
     import tensorflow as tf
     from PIL import Image
 
-    from maffsrn_tf.assets import sample_photo_path, weights_path
-    from maffsrn_tf.backends import make_backend
-    from maffsrn_tf.pretrained import load_pretrained
-    from maffsrn_tf.utils import cpu_name
+    from maffsrn_tf.export.report import cpu_name
+    from maffsrn_tf.model.shipped import sample_photo_path, weights_path
+    from maffsrn_tf.pretrained.loading import load_pretrained
+    from maffsrn_tf.upscaler.engines import make_backend
 
     tmp = tempfile.mkdtemp()
     model = load_pretrained("maffsrn_x2")

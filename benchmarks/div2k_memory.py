@@ -55,7 +55,8 @@ def make_div2k(root, count, scale=2, seed=0):
 
 def child(root, cache_dir, batches):
     """Runs in its own process: store building, then streaming; prints one JSON line."""
-    from maffsrn_tf import data, patches
+    from maffsrn_tf.data import patches
+    from maffsrn_tf.data import sources as data
 
     start = time.perf_counter()
     store = data.training_store("div2k", root, 2, 48, cache_dir=cache_dir)

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import psutil
 
-from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
 from maffsrn_tf.upscaler import make_backend, upscale
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
 def peak_rss_mb():

@@ -17,12 +17,12 @@ import time
 
 import keras
 import tensorflow as tf
+from shared_data import shared_dir
 
-from maffsrn_tf import data as data_lib
-from maffsrn_tf import patches
-from maffsrn_tf.model import build_model
-from maffsrn_tf.training import compile_model
-from maffsrn_tf.utils import shared_dir
+from maffsrn_tf.data import patches
+from maffsrn_tf.data import sources as data_lib
+from maffsrn_tf.model.maffsrn import build_model
+from maffsrn_tf.train.trainer import compile_model
 
 
 def pipeline_rate(dataset, batches, warmup=10):

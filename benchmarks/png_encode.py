@@ -1,4 +1,4 @@
-"""The PNG write of an upscale: maffsrn_tf.pngwriter against Pillow, time and size.
+"""The PNG write of an upscale: maffsrn_tf.io.png against Pillow, time and size.
 
     python benchmarks/png_encode.py [--runs 5] [--memory 8000x6000]
 
@@ -19,8 +19,8 @@ import numpy as np
 from bench import median_time
 from PIL import Image
 
-from maffsrn_tf.assets import sample_photo_path
-from maffsrn_tf.pngwriter import LEVEL, encode_png
+from maffsrn_tf.io.png import LEVEL, encode_png
+from maffsrn_tf.model.shipped import sample_photo_path
 from maffsrn_tf.upscaler import upscale
 
 

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from maffsrn_tf.backends import make_backend
+from maffsrn_tf.upscaler.engines import make_backend
 
 
 def measure(quantization, size):

@@ -7,7 +7,7 @@
 Prints, per (tile, overlap): mean PSNR vs HR of whole-image and tiled outputs, the
 difference, and the PSNR of tiled against whole (agreement, the worst image). Outputs are
 8-bit, as ``maffsrn-upscale`` writes them (``predict_uint8``; grayscale images run as RGB).
-Used to pick the defaults in maffsrn_tf/inference.py. ``--quantization``: the shipped TFLite
+Used to pick the defaults in maffsrn_tf/upscaler/tiling.py. ``--quantization``: the shipped TFLite
 model the command runs instead of Keras.
 """
 
@@ -15,12 +15,12 @@ import argparse
 import os
 
 import numpy as np
+from shared_data import shared_dir
 
-from maffsrn_tf import metrics
-from maffsrn_tf.backends import make_backend
-from maffsrn_tf.data import load_benchmark
-from maffsrn_tf.inference import predict_uint8
-from maffsrn_tf.utils import shared_dir
+from maffsrn_tf.data.sources import load_benchmark
+from maffsrn_tf.imaging import metrics
+from maffsrn_tf.upscaler.engines import make_backend
+from maffsrn_tf.upscaler.tiling import predict_uint8
 
 
 def main():

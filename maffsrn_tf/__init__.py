@@ -16,20 +16,19 @@ command lines check their arguments first.
 import importlib
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.presets import MIN_INPUT_SIZE, PRESETS
-
-__version__ = "0.2.0"
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE, PRESETS
+from maffsrn_tf.version import __version__
 
 _LAZY = {
-    "MAFFSRN": "maffsrn_tf.model",
-    "build_model": "maffsrn_tf.model",
-    "imresize": "maffsrn_tf.matlab",
-    "load_pretrained": "maffsrn_tf.pretrained",
-    "load_pytorch_weights": "maffsrn_tf.porting",
+    "MAFFSRN": "maffsrn_tf.model.maffsrn",
+    "build_model": "maffsrn_tf.model.maffsrn",
+    "imresize": "maffsrn_tf.imaging.matlab",
+    "load_pretrained": "maffsrn_tf.pretrained.loading",
+    "load_pytorch_weights": "maffsrn_tf.pretrained.porting",
     "upscale": "maffsrn_tf.upscaler",
 }
 
-__all__ = ["MIN_INPUT_SIZE", "MaffsrnError", "PRESETS", *_LAZY]
+__all__ = ["MIN_INPUT_SIZE", "MaffsrnError", "PRESETS", "__version__", *_LAZY]
 
 
 def __getattr__(name):

@@ -6,9 +6,31 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from maffsrn_tf.utils import shared_dir  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def shared_dir():
+    """The shared data folder: ``$MAFFSRN_SHARED`` or ``../shared`` beside the repository."""
+    return os.environ.get("MAFFSRN_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
+
 
 SHARED = shared_dir()
+
+
+# PROBE runs a command module as __main__ and reports, on stdout, whether TensorFlow was imported
+# by the time it exited.
+PROBE = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+print("tensorflow" in sys.modules)
+sys.exit(code)
+"""
 
 
 def shared_path(*parts):
@@ -33,9 +55,8 @@ def build_wheel(out):
     import sys
     import tempfile
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-           "-w", str(out), root]  # fmt: skip
+           "-w", str(out), ROOT]  # fmt: skip
     lock_path = os.path.join(tempfile.gettempdir(), "maffsrn_tf-wheel-build.lock")
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -11,7 +11,7 @@ bicubic interpolation; grayscale is run as RGB and averaged back. The output is 
 temporary file and renamed, so a failure never leaves a partial file.
 
 This file is self-contained on purpose (copy it into an app's tooling); it mirrors
-``maffsrn_tf.inference.tiled_predict`` without importing TensorFlow.
+``maffsrn_tf.upscaler.tiling.tiled_predict`` without importing TensorFlow.
 """
 
 import argparse

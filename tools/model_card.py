@@ -9,7 +9,7 @@ import re
 
 def command_line(flags_dict):
     """The maffsrn-train command that a run's flags.json records."""
-    from maffsrn_tf.train_config import defaults
+    from maffsrn_tf.train.config import defaults
 
     skip = {"verbose", "init_skip_tail", "preset", "tpu", "cache_dir"}
     # the options a recorded command leaves out while they keep TrainConfig's default

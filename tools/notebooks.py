@@ -9,7 +9,7 @@ The setting (``owner/name`` on GitHub) builds each notebook's "Open in Colab" ba
 notebook and in the README's table) and the ``REPOSITORY = "..."`` default of each
 notebook's parameters cell, from which its install line is made
 (``maffsrn_tf[tensorflow] @ git+https://github.com/REPOSITORY``). ``--check`` exits 1 when a
-file disagrees with the setting (``tests/test_notebooks.py`` runs it).
+file disagrees with the setting (``tests/contracts/test_notebooks.py`` runs it).
 """
 
 import argparse

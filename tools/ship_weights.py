@@ -5,9 +5,10 @@ Usage::
     python tools/ship_weights.py --run_dir runs/x2 --name maffsrn_x2 \
         --datasets ../shared/data/benchmark/Set5,../shared/data/benchmark/Set14
 
-Writes ``maffsrn_tf/weights/{name}.npz`` (see ``maffsrn_tf.pretrained``) and ``{name}.json``:
-the training flags, the best epoch, steps, wall time (sum of the logged per-step times), the
-hardware, and PSNR/SSIM of the weights on each dataset computed by ``maffsrn_tf.evaluation``
+Writes ``maffsrn_tf/weights/{name}.npz`` (see ``maffsrn_tf.pretrained.loading``) and
+``{name}.json``: the training flags, the best epoch, steps, wall time (sum of the logged
+per-step times), the hardware, and PSNR/SSIM of the weights on each dataset computed by
+``maffsrn_tf.evaluation.protocol``
 (same numbers as ``maffsrn-evaluate``). Both files are written atomically. Then it rewrites
 ``docs/MODEL_CARD.md`` and the history plot ``docs/training_{name}.png``
 (``tools/model_card.py``).
@@ -54,10 +55,10 @@ PAPER_SET5_PSNR = {"maffsrn_x2": 37.97, "maffsrn_x3": 34.32, "maffsrn_x4": 32.18
 
 
 def card(run_dir, name, datasets, hardware="", holdout_dir=None):
-    from maffsrn_tf.backends import make_backend
-    from maffsrn_tf.evaluation import evaluate
-    from maffsrn_tf.model import build_model
-    from maffsrn_tf.utils import cpu_name
+    from maffsrn_tf.evaluation.protocol import evaluate
+    from maffsrn_tf.export.report import cpu_name
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.upscaler.engines import make_backend
 
     with open(os.path.join(run_dir, "flags.json")) as f:
         run_flags = json.load(f)
@@ -97,7 +98,7 @@ def card(run_dir, name, datasets, hardware="", holdout_dir=None):
 
 def holdout_folder(holdout, holdout_dir, tmp):
     """A folder of links to the holdout images (evaluation reads folders)."""
-    from maffsrn_tf.data import read_holdout
+    from maffsrn_tf.data.sources import read_holdout
 
     for name in read_holdout(holdout, holdout_dir):
         os.symlink(os.path.abspath(os.path.join(holdout_dir, name)), os.path.join(tmp, name))
@@ -106,9 +107,9 @@ def holdout_folder(holdout, holdout_dir, tmp):
 
 def evaluate_weights(name, path, folder):
     """(PSNR, SSIM) of a weights file on a folder, MATLAB protocol."""
-    from maffsrn_tf.backends import make_backend
-    from maffsrn_tf.evaluation import evaluate
-    from maffsrn_tf.presets import PRESETS
+    from maffsrn_tf.evaluation.protocol import evaluate
+    from maffsrn_tf.model.presets import PRESETS
+    from maffsrn_tf.upscaler.engines import make_backend
 
     scale = PRESETS[name]["scale"]
     backend = make_backend(scale, path, "keras", preset=name)
@@ -165,8 +166,8 @@ def body_stage(name, source):
 
 def main(argv):
     del argv
-    from maffsrn_tf.assets import available, model_card
-    from maffsrn_tf.utils import atomic_output
+    from maffsrn_tf.io.atomic import atomic_output
+    from maffsrn_tf.model.shipped import available, model_card
 
     if not FLAGS.render_only:
         if not FLAGS.run_dir or not FLAGS.name:
@@ -187,10 +188,11 @@ def main(argv):
 def ship(run_dir, name, datasets, hardware):
     import tempfile
 
-    from maffsrn_tf.assets import WEIGHTS_EXT, model_card, weights_path
-    from maffsrn_tf.model import build_model
-    from maffsrn_tf.pretrained import save_npz
-    from maffsrn_tf.utils import atomic_output, cpu_name
+    from maffsrn_tf.export.report import cpu_name
+    from maffsrn_tf.io.atomic import atomic_output
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.model.shipped import WEIGHTS_EXT, model_card, weights_path
+    from maffsrn_tf.pretrained.loading import save_npz
 
     hardware = hardware or cpu_name() + ", no GPU"
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,7 +27,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = a.image
         if not path:
-            from maffsrn_tf.assets import sample_photo_path
+            from maffsrn_tf.model.shipped import sample_photo_path
 
             photo = Image.open(sample_photo_path())
             path = os.path.join(tmp, "grace_hopper.png")

@@ -26,7 +26,7 @@ import importlib.util
 from absl import flags
 
 from maffsrn_tf.cli.common import define_model_flags, fail, fail_with, run
-from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 FLAGS = flags.FLAGS
 define_model_flags(preset=False)
@@ -61,9 +61,9 @@ def main(argv):
         fail(f"maffsrn-beam needs Apache Beam: {BEAM_INSTALL}")
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from maffsrn_tf.beam import BeamConfig
-    from maffsrn_tf.beam import run as run_pipeline
     from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.upscaler.beam import BeamConfig
+    from maffsrn_tf.upscaler.beam import run as run_pipeline
 
     try:
         config = BeamConfig(

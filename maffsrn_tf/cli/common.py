@@ -15,7 +15,7 @@ from absl import app, flags
 
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line
-from maffsrn_tf.presets import PRESETS, SCALES
+from maffsrn_tf.model.presets import PRESETS, SCALES
 
 TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
 TRACEBACK_ENV = "MAFFSRN_TF_TRACEBACK"  # =1: let an unexpected error show its traceback

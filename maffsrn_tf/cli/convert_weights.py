@@ -17,7 +17,7 @@ Usage::
 from absl import flags
 
 from maffsrn_tf.cli.common import define_model_flags, fail, require_path, require_tensorflow, run
-from maffsrn_tf.presets import preset_for_scale
+from maffsrn_tf.model.presets import preset_for_scale
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -42,9 +42,9 @@ def main(argv):
         if FLAGS.weights:
             require_path(FLAGS.weights, "--weights", folder=False)
         require_tensorflow("maffsrn-convert-weights")
-        from maffsrn_tf.porting import export_pytorch
-        from maffsrn_tf.presets import PRESETS
-        from maffsrn_tf.pretrained import load_model_for
+        from maffsrn_tf.model.presets import PRESETS
+        from maffsrn_tf.pretrained.loading import load_model_for
+        from maffsrn_tf.pretrained.porting import export_pytorch
 
         try:
             model = load_model_for(PRESETS[preset]["scale"], FLAGS.weights or None, preset)
@@ -56,7 +56,7 @@ def main(argv):
     if not FLAGS.output:
         fail("--output is required (a .weights.h5 or .keras file)")
     require_tensorflow("maffsrn-convert-weights")
-    from maffsrn_tf.porting import convert_checkpoint
+    from maffsrn_tf.pretrained.porting import convert_checkpoint
 
     try:
         print(convert_checkpoint(FLAGS.checkpoint, preset, FLAGS.output))

@@ -56,7 +56,7 @@ def main(argv):
     backend, label = None, "bicubic only"
     try:
         if FLAGS.tflite or not FLAGS.bicubic_only:
-            from maffsrn_tf.backends import make_backend
+            from maffsrn_tf.upscaler.engines import make_backend
 
             backend = make_backend(
                 FLAGS.scale,

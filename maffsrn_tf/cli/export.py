@@ -42,7 +42,7 @@ from maffsrn_tf.cli.common import (
     run,
     scales_list,
 )
-from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
+from maffsrn_tf.model.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
 
 FLAGS = flags.FLAGS
 FORMATS = ("tflite", "saved_model", "onnx")
@@ -151,7 +151,7 @@ def main(argv):
             fail(f"--formats onnx needs {', '.join(missing)}: {ONNX_INSTALL}")
     from maffsrn_tf.export import export, representative_patches
     from maffsrn_tf.export.report import report_markdown, write_report
-    from maffsrn_tf.pretrained import load_model_for
+    from maffsrn_tf.pretrained.loading import load_model_for
 
     entries = []
     try:

@@ -7,7 +7,7 @@ Usage::
         --output sr291.npz
 
 The pack holds HR images only; LR images for any scale are made when it is loaded
-(``maffsrn_tf.packed``). Images named in ``--holdout`` are left out (they validate).
+(``maffsrn_tf.data.packed``). Images named in ``--holdout`` are left out (they validate).
 """
 
 import os
@@ -36,9 +36,9 @@ def main(argv):
     if FLAGS.holdout:
         require_path(FLAGS.holdout, "--holdout", folder=False)
     require_tensorflow("maffsrn-pack")
-    from maffsrn_tf.data import DataError, read_holdout
-    from maffsrn_tf.images import ImageError
-    from maffsrn_tf.packed import PackError, pack
+    from maffsrn_tf.data.packed import PackError, pack
+    from maffsrn_tf.data.sources import DataError, read_holdout
+    from maffsrn_tf.io.images import ImageError
 
     try:
         exclude = read_holdout(FLAGS.holdout, FLAGS.data_dir) if FLAGS.holdout else ()

@@ -8,7 +8,7 @@ Usage::
 from absl import flags
 
 from maffsrn_tf.cli.common import define_model_flags, fail, require_tensorflow, run
-from maffsrn_tf.presets import PRESETS, check_input_size, preset_for_scale
+from maffsrn_tf.model.presets import PRESETS, check_input_size, preset_for_scale
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -34,8 +34,8 @@ def main(argv):
     except ValueError as err:
         fail(str(err))
     require_tensorflow("maffsrn-profile", any_backend=False)
-    from maffsrn_tf.model import build_model
-    from maffsrn_tf.profiling import profile
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.model.profiling import profile
 
     result = profile(build_model(preset), h, w)
     scale = PRESETS[preset]["scale"]

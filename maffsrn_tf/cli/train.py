@@ -38,8 +38,8 @@ from maffsrn_tf.cli.common import (
     run,
 )
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.presets import preset_config, preset_for_scale
-from maffsrn_tf.train_config import TrainConfig
+from maffsrn_tf.model.presets import preset_config, preset_for_scale
+from maffsrn_tf.train.config import TrainConfig
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -106,7 +106,7 @@ def main(argv):
     except MaffsrnError as err:
         fail_with(err)
     require_tensorflow("maffsrn-train", any_backend=FLAGS.data_source == "packed")
-    from maffsrn_tf.training import train
+    from maffsrn_tf.train.trainer import train
 
     try:
         train(config)

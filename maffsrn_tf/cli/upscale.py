@@ -31,14 +31,14 @@ from maffsrn_tf.cli.common import (
     require_tensorflow,
     run,
 )
-from maffsrn_tf.inference import DEFAULT_OVERLAP, DEFAULT_TILE  # no TensorFlow at import
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE  # no TensorFlow at import
 
 FLAGS = flags.FLAGS
 define_model_flags(preset=False)
 flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo).")
 flags.DEFINE_string("output", "", "Output file or folder (default: NAME_x{scale}.png in ./out).")
 # Set5 PSNR drop of the shipped dynamic int8 models against Keras, from tflite/REPORT.json
-# (`make tflite`); tests/test_cli.py checks these against the report.
+# (`make tflite`); tests/cli/test_commands.py checks these against the report.
 INT8_SET5_DROP_DB = {2: 0.031, 3: 0.021, 4: 0.001}
 flags.DEFINE_enum(
     "backend",

@@ -3,7 +3,12 @@ converted model against Keras before it writes the file.
 
 Five quantization modes (float32, float16, dynamic, int8, int16x8), builtin ops only, from
 the folded inference graph (``export.graph``); int8 calibrated by ``export.calibrate``,
-checked by ``export.verify``, reported by ``export.report``.
+checked by ``export.verify``, reported by ``export.report``; SavedModel and ONNX by
+``export.serving``.
+
+May import: ``maffsrn_tf.errors``, ``maffsrn_tf.io``, ``maffsrn_tf.imaging``,
+``maffsrn_tf.model``, ``maffsrn_tf.pretrained``, ``maffsrn_tf.data``,
+``maffsrn_tf.upscaler``.
 """
 
 import os
@@ -24,8 +29,8 @@ from maffsrn_tf.export.verify import (
     op_names,
     verify,
 )
-from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
-from maffsrn_tf.utils import atomic_output
+from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.model.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
 
 __all__ = [
     "DEFAULT_CALIBRATION_PERCENTILE",

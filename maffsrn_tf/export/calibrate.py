@@ -1,13 +1,13 @@
 """int8 calibration: patches of training images, and percentile-robust activation ranges.
 
 Uses TensorFlow Lite's calibrator and flatbuffer utilities (private modules of TensorFlow);
-``tests/test_export.py`` checks the calibrated models they make.
+``tests/export/test_convert.py`` checks the calibrated models they make.
 """
 
 import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.images import image_size, list_images, read_rgb
+from maffsrn_tf.io.images import image_size, list_images, read_rgb
 
 
 def representative_patches(folder, count=64, size=64, seed=0):

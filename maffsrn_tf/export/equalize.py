@@ -13,14 +13,14 @@ channels a finer grid. Pairs (each MAB):
   the upsampled branch sum, whose convolutions are scaled alike) ``increase_channels``;
 - ``cea``: the CEA's ``bottom11`` -> the depthwise ``bottom11_dw``.
 
-Measured in tflite/QUANTIZATION.md (``benchmarks/int8_equalize.py``): it takes the x2 int8
-drop from 0.039 / 0.059 dB to 0.031 / 0.038 (Set5 / Set14). ``convert`` applies it to a copy
-of the model for every int8 export.
+Measured in tflite/QUANTIZATION.md (``benchmarks/int8_equalize.py``, at commit f2f755c): it
+takes the x2 int8 drop from 0.039 / 0.059 dB to 0.031 / 0.038 (Set5 / Set14). ``convert``
+applies it to a copy of the model for every int8 export.
 """
 
 import numpy as np
 
-from maffsrn_tf.presets import DEFAULT_CALIBRATION_PERCENTILE
+from maffsrn_tf.model.presets import DEFAULT_CALIBRATION_PERCENTILE
 
 PAIRS = ("mab", "esa", "esa_rc", "cea")
 MAX_SCALE = 32.0

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from maffsrn_tf.convolutions import as_numpy, conv_weights
-from maffsrn_tf.resampling import nearest_resize
+from maffsrn_tf.model.convolutions import as_numpy, conv_weights
+from maffsrn_tf.model.resampling import nearest_resize
 
 
 def fold_conv(layer, kernel=None, bias=None):

@@ -6,8 +6,8 @@ import os
 import platform
 import time
 
-from maffsrn_tf.inference import DEFAULT_OVERLAP
-from maffsrn_tf.utils import atomic_output, cpu_name
+from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
 
 
 def report_markdown(entries):
@@ -119,3 +119,15 @@ def write_report(base, entries, command, merge=False):
     with atomic_output(base + ".json") as tmp, open(tmp, "w") as f:
         json.dump(entries, f, indent=2)
     return entries
+
+
+def cpu_name():
+    """The CPU model and core count, for reports ("AMD EPYC, 2 cores")."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        import platform
+
+        model = platform.processor() or "unknown CPU"
+    return f"{model}, {os.cpu_count()} cores"

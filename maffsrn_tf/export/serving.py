@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from maffsrn_tf.export.folding import fold_model
-from maffsrn_tf.presets import MIN_INPUT_SIZE, checked_input_size
-from maffsrn_tf.utils import atomic_folder, atomic_output
+from maffsrn_tf.io.atomic import atomic_folder, atomic_output
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE, checked_input_size
 
 ONNX_OPSET = 17
 # what "equal" means: the SavedModel's uint8 output against maffsrn-upscale's (Keras, whole
@@ -77,7 +77,7 @@ class ServingModule(tf.Module):
 
 def _lr_images(datasets, scale):
     """``(dataset name, [uint8 RGB LR images])`` of HR benchmark folders (MATLAB bicubic)."""
-    from maffsrn_tf.data import load_benchmark
+    from maffsrn_tf.data.sources import load_benchmark
 
     for folder in datasets:
         lrs = []
@@ -99,8 +99,8 @@ def verify_saved_model(model, path, datasets):
 
     ``ValueError`` when they differ by more than ``SAVED_MODEL_MAX_DIFF`` grey levels, or the
     bytes signature disagrees with the pixel one."""
-    from maffsrn_tf.backends import KerasBackend
-    from maffsrn_tf.inference import predict_uint8
+    from maffsrn_tf.upscaler.engines import KerasBackend
+    from maffsrn_tf.upscaler.tiling import predict_uint8
 
     loaded = tf.saved_model.load(path)
     pixels, files = loaded.signatures["upscale_uint8"], loaded.signatures["serving_default"]

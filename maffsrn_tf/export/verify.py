@@ -17,7 +17,7 @@ def op_names(tflite_bytes):
 
 def measure_latency(path, height=128, width=128, runs=5, num_threads=2):
     """Median seconds per inference of a ``.tflite`` at ``height x width`` (after one warm-up)."""
-    from maffsrn_tf.backends import TFLiteBackend
+    from maffsrn_tf.upscaler.engines import TFLiteBackend
 
     backend = TFLiteBackend(path, num_threads)
     if backend.fixed_size:
@@ -73,10 +73,10 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     "max_abs_diff"}}``; raises ``ValueError`` when the file uses non-builtin ops, gives
     wrong shapes, or loses more than ``max_drop`` dB PSNR on any dataset.
     """
-    from maffsrn_tf import metrics
-    from maffsrn_tf.backends import KerasBackend, TFLiteBackend
-    from maffsrn_tf.data import load_benchmark
-    from maffsrn_tf.inference import DEFAULT_OVERLAP, predict_uint8
+    from maffsrn_tf.data.sources import load_benchmark
+    from maffsrn_tf.imaging import metrics
+    from maffsrn_tf.upscaler.engines import KerasBackend, TFLiteBackend
+    from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, predict_uint8
 
     with open(tflite_path, "rb") as f:
         ops = op_names(f.read())

@@ -1,7 +1,23 @@
-"""Upscaling for users: ``upscale()`` on arrays and PIL images (``arrays``), and the file
-and folder handling behind ``maffsrn-upscale`` (``files``)."""
+"""The upscaler wing: super-resolve images of any size, kind and bit depth.
 
+- ``engines``: what runs the network (a Keras model, or a ``.tflite`` file on LiteRT) and
+  ``make_engine``, the one factory of them.
+- ``tiling``: overlapping tiles blended in bounded memory, self-ensemble, ``predict_uint8``.
+- ``arrays``: ``upscale()`` on NumPy arrays and PIL images.
+- ``files``: files and folders, as ``maffsrn-upscale`` does them (``upscale_path``).
+- ``beam``: the same on Apache Beam (``maffsrn-beam``; loads on first use).
+
+Runs on the light install: no TensorFlow import unless a Keras model is asked for.
+
+May import: ``maffsrn_tf.errors``, ``maffsrn_tf.io``, ``maffsrn_tf.model``,
+``maffsrn_tf.pretrained`` (Keras weights, on demand).
+"""
+
+from maffsrn_tf.lazy import lazy_names
 from maffsrn_tf.upscaler.arrays import make_backend, upscale
 from maffsrn_tf.upscaler.files import UpscaleError, upscale_path
 
-__all__ = ["UpscaleError", "make_backend", "upscale", "upscale_path"]
+_LAZY = {"BeamConfig": "maffsrn_tf.upscaler.beam"}
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
+
+__all__ = ["UpscaleError", "make_backend", "upscale", "upscale_path", *_LAZY]

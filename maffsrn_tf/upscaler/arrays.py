@@ -8,10 +8,10 @@ separately by bicubic interpolation; images below the model's minimum size are p
 import numpy as np
 from PIL import Image
 
-from maffsrn_tf.backends import make_backend
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.inference import DEFAULT_OVERLAP, tiled_predict
-from maffsrn_tf.presets import MIN_INPUT_SIZE, check_scale
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE, check_scale
+from maffsrn_tf.upscaler.engines import make_backend
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, tiled_predict
 
 __all__ = ["make_backend", "upscale"]
 

@@ -7,14 +7,14 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw
 
-from maffsrn_tf import images
-from maffsrn_tf.assets import sample_photo_path
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.images import IMAGE_EXTENSIONS
-from maffsrn_tf.inference import DEFAULT_OVERLAP
-from maffsrn_tf.presets import MIN_INPUT_SIZE, check_scale
+from maffsrn_tf.io import images
+from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, remove_stale_temporaries
+from maffsrn_tf.io.images import IMAGE_EXTENSIONS
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE, check_scale
+from maffsrn_tf.model.shipped import sample_photo_path
 from maffsrn_tf.upscaler.arrays import make_backend, upscale
-from maffsrn_tf.utils import TEMPORARY_PREFIX, remove_stale_temporaries
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
 
 
 class UpscaleError(MaffsrnError):

@@ -20,9 +20,9 @@ if MODE == "mirrored":
 
 import keras  # noqa: E402
 
-from maffsrn_tf.distribute import make_strategy  # noqa: E402
-from maffsrn_tf.model import build_model  # noqa: E402
-from maffsrn_tf.training import compile_model  # noqa: E402
+from maffsrn_tf.model.maffsrn import build_model  # noqa: E402
+from maffsrn_tf.train.distribute import make_strategy  # noqa: E402
+from maffsrn_tf.train.trainer import compile_model  # noqa: E402
 
 keras.config.disable_traceback_filtering()
 GLOBAL_BATCH = 4
@@ -66,7 +66,7 @@ if MODE == "mirrored":
 elif MODE == "agree":
     import json
 
-    from maffsrn_tf.distribute import agree_on_resume, resume_point
+    from maffsrn_tf.train.distribute import agree_on_resume, resume_point
 
     backup = sys.argv[3]
     agreed = agree_on_resume(make_strategy("multi_worker"), backup, int(sys.argv[4]))

@@ -1,0 +1,211 @@
+"""Training and evaluation data: DIV2K (folder layout or TFDS), HR image folders, holdouts.
+
+Sources give aligned (LR, HR) uint8 image pairs with ``HR size == LR size * scale``:
+
+* ``div2k_pairs(root, scale)``: ``DIV2K_train_HR/0001.png`` and
+  ``DIV2K_train_LR_bicubic/X{s}/0001x{s}.png`` (the official layout);
+* ``folder_pairs(folder, scale, cache_dir)``: any folder of HR images; LR made once by the
+  MATLAB-exact ``imresize`` and cached as PNG on disk;
+* ``tfds_dataset(scale)``: TensorFlow Datasets ``div2k/bicubic_x{s}``.
+
+``training_store`` decodes a source once into the on-disk store that ``maffsrn_tf.data.patches``
+streams patches from.
+
+Every file is opened and verified up front, so a corrupt file stops the run at once with an
+error naming it, never mid-epoch; images smaller than a patch are skipped with a warning.
+"""
+
+import hashlib
+import os
+
+import numpy as np
+from PIL import Image
+
+from maffsrn_tf.data.patches import fits_patch
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.imaging.matlab import imresize, mod_crop
+from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.images import ImageError, list_images, read_image, read_rgb, to_uint8
+
+
+class DataError(MaffsrnError):
+    """A data file or folder that cannot be used, with the path and the fix in the message."""
+
+
+def _checked_size(path):
+    """(height, width) of an image file, after verifying that the whole file decodes."""
+    try:
+        return read_image(path)[0].shape[:2]
+    except ImageError as err:
+        raise DataError(str(err)) from None
+
+
+def div2k_pairs(root, scale, split="train", patch=None):
+    """(lr_path, hr_path) pairs of DIV2K in its standard folder layout."""
+    hr_dir = os.path.join(root, f"DIV2K_{split}_HR")
+    lr_dir = os.path.join(root, f"DIV2K_{split}_LR_bicubic", f"X{scale}")
+    for d in (hr_dir, lr_dir):
+        if not os.path.isdir(d):
+            raise DataError(
+                f"DIV2K folder missing: {d} (expected DIV2K_{split}_HR/ and "
+                f"DIV2K_{split}_LR_bicubic/X{scale}/ under {root})"
+            )
+    pairs = []
+    for hr_path in list_images(hr_dir):
+        stem = os.path.splitext(os.path.basename(hr_path))[0]
+        lr_path = os.path.join(lr_dir, f"{stem}x{scale}.png")
+        if not os.path.exists(lr_path):
+            raise DataError(f"LR image missing for {hr_path}: expected {lr_path}")
+        hr_size, lr_size = _checked_size(hr_path), _checked_size(lr_path)
+        if (hr_size[0] // scale, hr_size[1] // scale) != lr_size:
+            raise DataError(f"{lr_path} is {lr_size}, expected HR {hr_size} / {scale}")
+        if fits_patch(lr_path, lr_size, patch):
+            pairs.append((lr_path, hr_path))
+    return pairs
+
+
+def default_cache_dir():
+    return os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf", "lr")
+
+
+def read_holdout(path, folder):
+    """Image names listed in ``path`` (one per line, ``#`` comments), each checked to be in
+    ``folder``: held out of training and used for validation."""
+    try:
+        with open(path) as f:
+            names = [line.split("#")[0].strip() for line in f]
+    except OSError as err:
+        raise DataError(f"cannot read the holdout list {path}: {err.strerror}") from None
+    names = [n for n in names if n]
+    present = {os.path.basename(p) for p in list_images(folder)}
+    missing = [n for n in names if n not in present]
+    if missing or not names:
+        raise DataError(
+            f"holdout list {path} names {len(names)} images, {len(missing)} of them not in "
+            f"{folder} (e.g. {missing[:3]}); list file names of that folder"
+        )
+    return names
+
+
+def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclude=()):
+    """(lr_path, hr_path) pairs for a folder of HR images; LR made by imresize, cached.
+
+    HR images are mod-cropped to the scale on the fly (the pipeline crops; the cached LR
+    is ``imresize(mod_crop(hr), 1/scale)``). The cache key includes the folder's absolute
+    path, so read-only data folders work.
+    """
+    files = [f for f in list_images(folder) if os.path.basename(f) not in set(exclude)]
+    key = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
+    cache = os.path.join(cache_dir or default_cache_dir(), f"{key}_x{scale}")
+    os.makedirs(cache, exist_ok=True)
+    pairs = []
+    made = 0
+    for i, hr_path in enumerate(files):
+        h, w = _checked_size(hr_path)
+        lr_size = (h // scale, w // scale)
+        if not fits_patch(hr_path, lr_size, patch):
+            continue
+        stem = os.path.splitext(os.path.basename(hr_path))[0]
+        lr_path = os.path.join(cache, f"{stem}.png")
+        if not os.path.exists(lr_path) or os.path.getmtime(lr_path) < os.path.getmtime(hr_path):
+            lr = imresize(mod_crop(read_rgb(hr_path), scale), 1.0 / scale)
+            with atomic_output(lr_path) as tmp:
+                Image.fromarray(lr).save(tmp, format="PNG")
+            made += 1
+            if progress and made % 25 == 0:
+                print(f"  made LR x{scale}: {i + 1}/{len(files)}", flush=True)
+        pairs.append((lr_path, hr_path))
+    if not pairs:
+        raise DataError(f"no usable images in {folder} (all smaller than the patch?)")
+    return pairs
+
+
+def tfds_dataset(scale, split="train", data_dir=None, patch=None):
+    """DIV2K from TensorFlow Datasets (``div2k/bicubic_x{scale}``) as uint8 (lr, hr) pairs."""
+    import tensorflow as tf
+
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as err:
+        raise DataError("TFDS source needs: pip install 'maffsrn_tf[tfds]'") from err
+    ds = tfds.load(f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir)
+
+    def to_pair(example):
+        return example["lr"], example["hr"]
+
+    def big_enough(lr, hr):
+        return tf.reduce_min(tf.shape(lr)[:2]) >= patch
+
+    ds = ds.map(to_pair)
+    return ds.filter(big_enough) if patch else ds
+
+
+def training_store(source, path, scale, patch, cache_dir=None, exclude=()):
+    """Decode a source into the patch store (``maffsrn_tf.data.patches``); returns its entries.
+
+    ``source``: ``folder``, ``div2k`` or ``tfds``; ``exclude``: image names of a ``folder``
+    source left out (the validation holdout). ``cache_dir`` holds the LR cache and the store.
+    """
+    from maffsrn_tf.data import patches
+
+    if exclude and source != "folder":
+        raise DataError(f"a holdout list needs data_source='folder', not {source!r}")
+    directory = patches.default_store_dir(cache_dir, source, path, scale)
+    if source == "folder":
+        lr_cache = os.path.join(cache_dir, "lr") if cache_dir else None
+        pairs = folder_pairs(path, scale, lr_cache, patch, exclude=exclude)
+        return patches.store_from_files(pairs, directory, scale)
+    if source == "div2k":
+        return patches.store_from_files(div2k_pairs(path, scale, patch=patch), directory, scale)
+    if source == "tfds":
+        examples = (
+            (f"{i:04d}", lr, hr)
+            for i, (lr, hr) in enumerate(
+                tfds_dataset(scale, data_dir=path or None).as_numpy_iterator()
+            )
+        )
+        return patches.store_from_arrays(examples, directory, scale, patch)
+    raise DataError(f"unknown data source {source!r}: use folder, div2k or tfds")
+
+
+def load_benchmark(folder, scale, lr_folder=None, only=None):
+    """Benchmark images as a list of ``(name, hr_uint8, lr_uint8)``.
+
+    HR is mod-cropped to the scale; LR is read from ``lr_folder`` (same file stems) or made
+    by the MATLAB-exact ``imresize``. ``only``: file names to keep (a holdout list).
+    Grayscale HR stays 2-D (evaluated on its own values).
+    """
+    items = []
+    for path in list_images(folder):
+        if only is not None and os.path.basename(path) not in only:
+            continue
+        name = os.path.splitext(os.path.basename(path))[0]
+        hr = mod_crop(_gray_or_rgb(path), scale)
+        if lr_folder:
+            candidates = [
+                f
+                for f in list_images(lr_folder)
+                if os.path.splitext(os.path.basename(f))[0] in (name, f"{name}x{scale}")
+            ]
+            if not candidates:
+                raise DataError(f"no LR image for {path} in {lr_folder}")
+            lr = _gray_or_rgb(candidates[0])
+            if hr.ndim == 2 and lr.ndim == 3:
+                lr = np.array(Image.fromarray(lr).convert("L"))
+            elif hr.ndim == 3 and lr.ndim == 2:
+                lr = np.repeat(lr[..., None], 3, -1)
+        else:
+            lr = imresize(hr, 1.0 / scale)
+        items.append((name, hr, lr))
+    return items
+
+
+def _gray_or_rgb(path):
+    """uint8 image: grayscale stays 2-D (evaluated on its own values), alpha dropped."""
+    try:
+        array = to_uint8(read_image(path)[0])
+    except ImageError as err:
+        raise DataError(str(err)) from None
+    if array.ndim == 3 and array.shape[-1] == 2:
+        return array[..., 0]
+    return array[..., :3] if array.ndim == 3 else array

@@ -1,0 +1,45 @@
+"""The io wing: images in and out as people have them, and atomic output.
+
+- ``images``: the one image reader (EXIF orientation, palettes, 16-bit, CMYK, ICC, a pixel
+  limit per call) and writer (format from the extension).
+- ``png``: the fast 8-bit PNG encoder ``images`` writes with.
+- ``atomic``: outputs written to a temporary name and renamed, so nothing is half-written.
+
+May import: ``maffsrn_tf.errors`` only.
+"""
+
+from maffsrn_tf.io.atomic import (
+    TEMPORARY_PREFIX,
+    atomic_folder,
+    atomic_output,
+    remove_stale_temporaries,
+)
+from maffsrn_tf.io.images import (
+    IMAGE_EXTENSIONS,
+    ImageError,
+    encode_image,
+    image_size,
+    list_images,
+    read_image,
+    read_rgb,
+    to_uint8,
+    write_image,
+)
+from maffsrn_tf.io.png import encode_png
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "TEMPORARY_PREFIX",
+    "ImageError",
+    "atomic_folder",
+    "atomic_output",
+    "encode_image",
+    "encode_png",
+    "image_size",
+    "list_images",
+    "read_image",
+    "read_rgb",
+    "remove_stale_temporaries",
+    "to_uint8",
+    "write_image",
+]

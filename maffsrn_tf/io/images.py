@@ -1,0 +1,259 @@
+"""Reading and writing images as people have them, with clear errors and atomic writes.
+
+The one image reader of the package: training data, evaluation, calibration and the
+upscaler all read through ``read_image`` (or ``read_rgb`` on top of it), so EXIF
+orientation, palettes, 16-bit and CMYK files are handled the same way everywhere.
+
+Handles RGB, grayscale, RGBA/LA (alpha kept), palette, 16-bit PNG (grayscale through Pillow,
+RGB/RGBA through pypng, which Pillow cannot write), CMYK JPEG (converted to RGB through its
+ICC profile when present), EXIF orientation (applied), and the ICC profile of RGB images
+(kept). Decompression bombs are refused.
+"""
+
+import io
+import logging
+import os
+import re
+import warnings
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
+
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.png import encode_png
+
+MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
+log = logging.getLogger("maffsrn_tf")
+IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+
+
+class ImageError(MaffsrnError):
+    """An input or output image problem, with the path and the fix in the message."""
+
+
+def list_images(folder):
+    """Sorted image files of a folder (non-recursive); ``ImageError`` when there are none."""
+    if not os.path.isdir(folder):
+        raise ImageError(f"not a folder: {folder}")
+    files = sorted(
+        os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
+    )
+    if not files:
+        raise ImageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    return files
+
+
+def image_size(path):
+    """(height, width) as displayed (EXIF orientation applied), from the header only."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112, 1)
+    except Exception as err:
+        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+def to_uint8(array):
+    """8-bit version of a ``read_image`` array (16-bit values scaled by 255/65535)."""
+    if array.dtype == np.uint8:
+        return array
+    return np.round(array.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+
+
+def read_rgb(path):
+    """``read_image`` as uint8 RGB ``H x W x 3`` (grayscale repeated, alpha dropped)."""
+    array = to_uint8(read_image(path)[0])
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, -1)
+    if array.shape[-1] == 2:
+        return np.repeat(array[..., :1], 3, -1)
+    return np.ascontiguousarray(array[..., :3])
+
+
+def _read_png16(path, data=None):
+    import png
+
+    reader = png.Reader(bytes=data) if data is not None else png.Reader(filename=path)
+    width, height, rows, info = reader.asDirect()
+    planes = info["planes"]
+    data = np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
+    return data[..., 0] if planes == 1 else data
+
+
+def is_png16_color(path, data=None):
+    if data is not None:
+        head = data[:33]
+    else:
+        with open(path, "rb") as f:
+            head = f.read(33)
+    # PNG signature, IHDR: bit depth at byte 24, colour type at byte 25
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _header_pixels(path, data=None):
+    """Width x height from the header alone (no decoding, no bomb check)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
+            return im.size
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _float_to_uint16(arr, path):
+    """A 32-bit float image (Pillow mode F) with values in [0, 1] as 16-bit; refused when its
+    values lie elsewhere (no silent clipping)."""
+    arr = np.asarray(arr, np.float64)
+    if not np.isfinite(arr).all():
+        raise ImageError(f"{path} is a floating-point image with NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ImageError(
+            f"{path} is a floating-point image with values in [{lo:g}, {hi:g}]; only [0, 1] "
+            "is read: rescale it to [0, 1], or save it as an 8- or 16-bit image"
+        )
+    return np.round(arr * 65535.0).astype(np.uint16)
+
+
+def _int32_to_uint16(arr, path):
+    """A 32-bit integer image (Pillow mode I, e.g. 16-bit PNG/TIFF) as 16-bit; refused when
+    its values do not fit 0..65535."""
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi > 65535:
+        raise ImageError(
+            f"{path} is a 32-bit integer image with values in [{lo}, {hi}]; only 0..65535 is "
+            "read: save it as an 8- or 16-bit image"
+        )
+    return arr.astype(np.uint16)
+
+
+def read_image(path, data=None):
+    """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx3 or HxWx4.
+
+    ``info`` holds ``icc_profile`` (RGB images) and ``format``. Float images (values in
+    [0, 1]) and 32-bit integer images (0..65535) come back as 16-bit; of an animated image
+    only the first frame is read (with a warning). ``data``: the file's bytes, already read
+    (from a remote file system); ``path`` then only names it in messages.
+    """
+    if data is None and not os.path.exists(path):
+        raise ImageError(f"input not found: {path}")
+    if data is None and os.path.isdir(path):
+        raise ImageError(f"input is a folder, expected an image file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            with Image.open(path if data is None else io.BytesIO(data)) as im:
+                im.load()
+                fmt = im.format
+                frames = getattr(im, "n_frames", 1)
+                if frames > 1:
+                    log.warning("%s has %d frames: only the first is read", path, frames)
+                if fmt == "PNG" and is_png16_color(path, data):
+                    return _read_png16(path, data), {"format": fmt, "icc_profile": None}
+                im = ImageOps.exif_transpose(im)
+                icc = im.info.get("icc_profile")
+                if im.mode == "CMYK":
+                    im = _cmyk_to_rgb(im, icc)
+                    icc = None
+                elif im.mode == "P":
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                elif im.mode in ("I;16", "I;16B", "I;16L"):
+                    arr = np.asarray(im).astype(np.uint16)
+                    return arr, {"format": fmt, "icc_profile": None}
+                elif im.mode == "F":
+                    return _float_to_uint16(im, path), {"format": fmt, "icc_profile": None}
+                elif im.mode == "I":
+                    arr = _int32_to_uint16(np.asarray(im), path)
+                    return arr, {"format": fmt, "icc_profile": None}
+                elif im.mode == "1":
+                    im = im.convert("L")
+                elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+                    im = im.convert("RGB")
+                return np.array(im), {"format": fmt, "icc_profile": icc}
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        w, h = _header_pixels(path, data)
+        raise ImageError(
+            f"refusing {path}: {w}x{h} = {w * h:,} pixels is over the limit of {MAX_PIXELS:,} "
+            "(a decompression bomb?); if the image is genuine, raise the pixel limit"
+        ) from None
+    except ImageError:
+        raise
+    except Exception as err:
+        text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", repr(path), str(err))
+        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})") from None
+
+
+def _cmyk_to_rgb(im, icc):
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            dst = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+        except Exception:  # a broken profile: fall back to the naive conversion
+            pass
+    return im.convert("RGB")
+
+
+LOSSY = (".jpg", ".jpeg", ".webp")
+
+
+def encode_image(array, ext, info=None, quality=None):
+    """The bytes of ``array`` as an image file of extension ``ext`` (``.png``, ``.jpg``, ...).
+
+    16-bit images stay 16-bit in PNG (colour and grey+alpha via pypng) and become 8-bit in
+    JPEG/WebP; ``quality`` (1-100) for JPEG (default 95) and WebP (Pillow's 80); the ICC
+    profile of ``info`` is kept. ``ImageError`` for 16-bit colour in another format.
+    """
+    info = info or {}
+    ext = ext.lower()
+    if ext in LOSSY:
+        array = to_uint8(array)
+    out = io.BytesIO()
+    if array.dtype == np.uint16 and array.ndim == 3:
+        if ext != ".png":
+            raise ImageError(f"16-bit colour output needs a .png file, not {ext}")
+        import png
+
+        h, w, c = array.shape
+        writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
+        writer.write(out, array.reshape(h, w * c).tolist())
+        return out.getvalue()
+    as_png = ext == ".png" or ext not in Image.registered_extensions()
+    if as_png and array.dtype == np.uint8:  # the common case: twice as fast as Pillow (pngwriter)
+        color = array.ndim == 3 and array.shape[-1] in (3, 4)
+        return encode_png(array, info.get("icc_profile") if color else None)
+    im = Image.fromarray(array)
+    kwargs = {}
+    if info.get("icc_profile") and im.mode in ("RGB", "RGBA"):
+        kwargs["icc_profile"] = info["icc_profile"]
+    if ext in (".jpg", ".jpeg"):
+        if im.mode in ("RGBA", "LA"):
+            im = im.convert("RGB" if im.mode == "RGBA" else "L")
+        kwargs["quality"] = quality or 95
+    elif ext == ".webp" and quality:
+        kwargs["quality"] = quality
+    elif as_png:  # 16-bit grey: zlib level 1 (Pillow's default 6 is six times slower)
+        kwargs["compress_level"] = 1
+    im.save(out, format=Image.registered_extensions().get(ext, "PNG"), **kwargs)
+    return out.getvalue()
+
+
+def write_image(path, array, info=None, overwrite=True, quality=None):
+    """Write ``array`` atomically (temporary file, then rename), in the format of the path's
+    extension (``encode_image``). Any encoder error is an ``ImageError`` naming the file."""
+    if os.path.exists(path) and not overwrite:
+        raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)")
+    try:
+        data = encode_image(array, os.path.splitext(path)[1], info, quality)
+        with atomic_output(path) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(data)
+    except ImageError as err:
+        raise ImageError(f"cannot write {path} ({err})") from None
+    except Exception as err:  # Pillow, pypng and the OS raise many types
+        raise ImageError(f"cannot write {path} ({type(err).__name__}: {err})") from None
+    return path

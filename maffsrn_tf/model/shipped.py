@@ -1,0 +1,67 @@
+"""The files shipped inside the package, found through ``importlib.resources``.
+
+``maffsrn_tf/weights/`` holds, per preset, the trained weights (``{preset}.npz``), their
+training record (``{preset}.json``) and the exported TFLite models
+(``maffsrn_x{scale}_{variant}.tflite``); ``maffsrn_tf/samples/`` the sample photo. They
+install with the package, so a plain ``pip install`` has everything ``load_pretrained`` and
+the TFLite upscaler need.
+"""
+
+import json
+from importlib import resources
+
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.model.presets import PRESETS
+
+WEIGHTS_EXT = ".npz"
+
+
+def _folder():
+    return resources.files("maffsrn_tf") / "weights"
+
+
+def _files():
+    folder = _folder()
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def available():
+    """Presets with shipped weights."""
+    return [f[: -len(WEIGHTS_EXT)] for f in _files() if f.endswith(WEIGHTS_EXT)]
+
+
+def weights_path(name):
+    """Path of a preset's shipped weights; ``MaffsrnError`` when none is shipped."""
+    if name not in PRESETS:
+        raise MaffsrnError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    path = _folder() / (name + WEIGHTS_EXT)
+    if not path.is_file():
+        shipped = ", ".join(available()) or "none"
+        raise MaffsrnError(
+            f"no pretrained weights are shipped for {name!r} (shipped: {shipped}); train them "
+            "and load the file with model.load_weights() or weights=PATH"
+        )
+    return str(path)
+
+
+def model_card(name):
+    """The training record shipped next to a preset's weights (``{name}.json``), or {}."""
+    path = _folder() / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def sample_photo_path():
+    """Path of the sample photo (Grace Hopper, public domain: ``samples/LICENSE.txt``)."""
+    return str(resources.files("maffsrn_tf") / "samples" / "grace_hopper.jpg")
+
+
+def tflite_path(scale, variant="float16"):
+    """Path of a shipped ``.tflite`` model; ``MaffsrnError`` listing the shipped ones."""
+    path = _folder() / f"maffsrn_x{scale}_{variant}.tflite"
+    if not path.is_file():
+        shipped = ", ".join(f for f in _files() if f.endswith(".tflite")) or "none"
+        raise MaffsrnError(
+            f"no shipped TFLite model {path.name} (shipped: {shipped}); export one "
+            "(maffsrn_tf.export) and pass its path as model=PATH"
+        )
+    return str(path)

@@ -1,0 +1,164 @@
+"""Weight files of a built model: our compressed ``.npz`` and Keras' ``.weights.h5``.
+
+The shipped weights are ``.npz`` files keyed by each variable's path inside the model
+(``head/v``, ``body.0/b0/conv01/kernel``…, the official module names): 1.5 MB per model
+instead of the 5.7 MB of Keras' ``.weights.h5``, whose HDF5 overhead per variable dominates
+for a model of 343 small tensors. ``load_weights_file`` reads either format.
+
+This module sits below the model: it reads and writes the variables of a model it is given
+and builds none (``maffsrn_tf.pretrained.loading`` builds models and loads files into them).
+"""
+
+import re
+
+import keras
+import numpy as np
+
+from maffsrn_tf.errors import MaffsrnError
+
+
+def _key(model, variable):
+    """The variable's file key: its path in the model with the official ``body.{i}`` (the
+    Keras layers are named ``body_{i}``, see ``MAFFSRN``)."""
+    prefix = model.name + "/"
+    path = variable.path[len(prefix) :] if variable.path.startswith(prefix) else variable.path
+    return re.sub(r"^body_(\d+)/", r"body.\1/", path)
+
+
+def save_npz(model, path):
+    """Write every variable of ``model`` to a compressed ``.npz`` (keys: paths in the model)."""
+    arrays = {_key(model, w): keras.ops.convert_to_numpy(w) for w in model.weights}
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def npz_headers(path):
+    """``{key: (shape, dtype)}`` of an ``.npz`` from its members' ``.npy`` headers, without
+    reading (or decompressing) any array data.
+
+    ``MaffsrnError`` for a file that is not an ``.npz``, holds object (pickled) arrays, or
+    whose members' sizes disagree with their headers (a zip bomb cannot hide there).
+    """
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+    headers = {}
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise MaffsrnError(f"{path}: member {info.filename!r} is not an .npy array")
+            try:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    offset = f.tell()
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+                raise MaffsrnError(
+                    f"{path}: member {info.filename!r} is unreadable ({err})"
+                ) from None
+            if dtype.hasobject:
+                raise MaffsrnError(f"{path}: {info.filename!r} holds Python objects; refused")
+            size = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if info.file_size != size:
+                raise MaffsrnError(
+                    f"{path}: {info.filename!r} unpacks to {info.file_size:,} bytes, but its "
+                    f"header describes {size:,} ({shape} {dtype}); refused"
+                )
+            headers[info.filename[: -len(".npy")]] = (tuple(shape), dtype)
+    return headers
+
+
+def load_npz(model, path):
+    """Load a ``save_npz`` file; ``MaffsrnError`` naming missing, unexpected or mis-shaped
+    keys. Names and shapes are checked from the headers before any array is read."""
+    stored = npz_headers(path)
+    wanted = {_key(model, w): w for w in model.weights}
+    missing = sorted(set(wanted) - set(stored))
+    unexpected = sorted(set(stored) - set(wanted))
+    shapes = [
+        f"{k}: file {stored[k][0]} vs model {tuple(w.shape)}"
+        for k, w in wanted.items()
+        if k in stored and stored[k][0] != tuple(w.shape)
+    ]
+    if missing or unexpected or shapes:
+        raise MaffsrnError(
+            f"{path} does not fit {model.name}: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}, mis-shaped {shapes[:5]}"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for k, w in wanted.items():
+                w.assign(data[k])
+    except (ValueError, OSError, EOFError) as err:
+        raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+
+
+def _h5_shapes(path):
+    """Shapes of the model variables in a Keras ``.weights.h5`` (optimizer state left out),
+    and the file's FFG groups."""
+    import h5py
+
+    shapes = []
+    try:
+        with h5py.File(path, "r") as f:
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
+                    shapes.append(tuple(obj.shape))
+
+            f.visititems(visit)
+            groups = sorted(f["body"].keys()) if isinstance(f.get("body"), h5py.Group) else []
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        raise MaffsrnError(
+            f"{path} is not a readable Keras weights file ({type(err).__name__}: {err})"
+        ) from None
+    return shapes, groups
+
+
+def _shape_difference(have, want):
+    """Shapes in ``have`` but not ``want`` (as multisets), and the other way round."""
+    from collections import Counter
+
+    a, b = Counter(have), Counter(want)
+    return sorted((a - b).elements()), sorted((b - a).elements())
+
+
+def load_weights_file(model, path):
+    """Load ``.npz`` (``save_npz``) or Keras ``.weights.h5`` weights into a built model.
+
+    ``MaffsrnError`` when the file's variables do not match the model's (Keras itself loads
+    a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs).
+    """
+    if path.endswith(".npz"):
+        load_npz(model, path)
+        return
+    if path.endswith(".h5"):
+        shapes, groups = _h5_shapes(path)
+        wanted = [tuple(w.shape) for w in model.weights]
+        if len(shapes) != len(wanted):
+            raise MaffsrnError(
+                f"{path} does not fit {model.name}: {len(shapes)} variables in "
+                f"{len(groups)} FFG groups ({', '.join(groups)}) against the model's "
+                f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1})"
+            )
+        extra, lacking = _shape_difference(shapes, wanted)
+        if extra:
+            raise MaffsrnError(
+                f"{path} does not fit {model.name} (x{model.scale}): its {len(shapes)} "
+                f"variables include shapes {extra[:3]} where the model has {lacking[:3]} "
+                "(weights of another scale or width?)"
+            )
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError, KeyError) as err:
+        raise MaffsrnError(
+            f"{path} is not a readable Keras weights file ({type(err).__name__}: {err})"
+        ) from None

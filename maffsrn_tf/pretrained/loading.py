@@ -1,0 +1,114 @@
+"""Models with weights in them: the shipped pretrained weights, a model for a scale from
+whatever file a user passes, and a training run's initial weights from another run.
+
+The file formats themselves (``.npz``, ``.weights.h5``) are ``maffsrn_tf.model.weight_files``.
+"""
+
+import os
+
+import keras
+
+from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.model.maffsrn import build_model
+from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
+from maffsrn_tf.model.shipped import weights_path
+from maffsrn_tf.model.weight_files import load_npz, load_weights_file, save_npz
+
+__all__ = [
+    "load_initial_weights",
+    "load_model_for",
+    "load_npz",
+    "load_pretrained",
+    "load_weights_file",
+    "save_npz",
+]
+
+
+def load_pretrained(name="maffsrn_x2"):
+    """A ready Keras MAFFSRN with the shipped weights (input RGB float in [0, 1])."""
+    path = weights_path(name)
+    model = build_model(name)
+    load_npz(model, path)
+    return model
+
+
+def load_keras_file(path):
+    """A MAFFSRN from a ``.keras`` file (Keras' safe mode: no code in the file runs);
+    ``MaffsrnError`` for a file that is not one, or holds another model."""
+    from maffsrn_tf.model.maffsrn import MAFFSRN
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # Keras raises many kinds for a bad archive or config
+        first = first_line(err, 200)
+        raise MaffsrnError(
+            f"cannot load {path} as a .keras model ({type(err).__name__}: {first})"
+        ) from None
+    if not isinstance(model, MAFFSRN):
+        raise MaffsrnError(f"{path} holds a {type(model).__name__}, not a MAFFSRN model")
+    return model
+
+
+def load_model_for(scale, weights=None, preset=None):
+    """A model for ``scale`` from a ``.weights.h5``/``.npz``/``.keras`` file, or the shipped."""
+    scale = check_scale(scale)
+    name = preset or preset_for_scale(scale)
+    if not weights:
+        return load_pretrained(name)
+    if not os.path.exists(weights):
+        raise FileNotFoundError(f"weights file not found: {weights}")
+    if weights.endswith(".keras"):
+        model = load_keras_file(weights)
+        if model.scale != scale:
+            raise MaffsrnError(f"{weights} is an x{model.scale} model, but scale={scale}")
+        return model
+    model = build_model(name)
+    load_weights_file(model, weights)  # its errors name the file and the model
+    return model
+
+
+def load_initial_weights(model, path, skip_tail=None):
+    """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2).
+
+    The file's scale and depth are read from its contents: it is loaded into a MAFFSRN of the
+    model's depth at each scale until one fits. ``skip_tail`` (default: when the file's scale
+    differs) leaves the scale-specific tail freshly initialized. A file of another
+    architecture (e.g. MAFFSRN-L weights for MAFFSRN) is a ``MaffsrnError`` naming the layers.
+    Returns the number of variables copied.
+    """
+    if path.endswith(".keras"):
+        source = load_keras_file(path)
+    else:
+        source, errors = None, []
+        for scale in (model.scale, *(s for s in SCALES if s != model.scale)):
+            probe = build_model(preset_for_scale(scale), n_ffgs=model.n_ffgs)
+            try:
+                load_weights_file(probe, path)
+            except MaffsrnError as err:
+                errors.append(str(err))
+                continue
+            source = probe
+            break
+        if source is None:
+            raise MaffsrnError(
+                f"init_weights={path!r} fits no MAFFSRN with {model.n_ffgs} FFGs at x2/x3/x4 "
+                f"(another architecture?): {errors[0]}"
+            )
+    if source.n_ffgs != model.n_ffgs:
+        raise MaffsrnError(
+            f"init_weights={path!r} has {source.n_ffgs} FFGs "
+            f"(body.0-body.{source.n_ffgs - 1}), the model {model.n_ffgs} "
+            f"(body.0-body.{model.n_ffgs - 1})"
+        )
+    if skip_tail is None:
+        skip_tail = source.scale != model.scale
+    copied = 0
+    for layer, src in zip(
+        [model.head, *model.body, model.tail], [source.head, *source.body, source.tail]
+    ):
+        if layer is model.tail and skip_tail:
+            continue
+        for dst_w, src_w in zip(layer.weights, src.weights):
+            dst_w.assign(src_w)
+            copied += 1
+    return copied

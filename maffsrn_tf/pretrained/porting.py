@@ -1,0 +1,296 @@
+"""Official PyTorch MAFFSRN state dicts, both ways: into the Keras model, and out of it.
+
+Reading or writing ``.pt`` files needs PyTorch (``pip install "maffsrn_tf[torch]"``);
+``.safetensors`` and ``.npz`` files (the state dict's keys, optionally under a
+``state_dict/`` prefix in ``.npz``) need nothing more. Exported state dicts have the
+official keys, shapes and layouts (OIHW kernels, weight norm as ``weight_g``/``weight_v``),
+so the authors' code and tools that load SR checkpoints by key read them as they are.
+"""
+
+import json
+import os
+import struct
+
+import keras
+import numpy as np
+
+from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.io.atomic import atomic_output
+
+
+def _oihw_to_hwio(w):
+    return np.transpose(w, (2, 3, 1, 0))
+
+
+def _depthwise_to_keras(w):
+    return np.transpose(w, (2, 3, 0, 1))  # (O,1,kh,kw) -> (kh,kw,O,1)
+
+
+def pixel_shuffle_permutation(scale, n_colors=3):
+    """Index ``P`` with ``keras_channel k <- torch_channel P[k]`` for depth_to_space order."""
+    perm = np.zeros(scale * scale * n_colors, np.int64)
+    for i in range(scale):
+        for j in range(scale):
+            for c in range(n_colors):
+                perm[(i * scale + j) * n_colors + c] = c * scale * scale + i * scale + j
+    return perm
+
+
+def _perms(out_perm):
+    """(to Keras, to PyTorch) along the output-channel axis."""
+    if out_perm is None:
+        return (lambda a: a), (lambda a: a)
+    inverse = np.argsort(out_perm)
+    return (lambda a: a[..., out_perm]), (lambda a: a[..., inverse])
+
+
+def _conv(prefix, layer, out_perm=None):
+    """Entries for a plain conv: ``{torch_key: (variable, to_keras, to_torch)}``."""
+    perm, unperm = _perms(out_perm)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return {
+            f"{prefix}.weight": (layer.kernel, _depthwise_to_keras, _depthwise_to_keras),
+            f"{prefix}.bias": (layer.bias, lambda a: a, lambda a: a),
+        }
+    return {
+        f"{prefix}.weight": (
+            layer.kernel,
+            lambda a: perm(_oihw_to_hwio(a)),
+            lambda a: np.transpose(unperm(a), (3, 2, 0, 1)),
+        ),
+        f"{prefix}.bias": (layer.bias, perm, unperm),
+    }
+
+
+def _wn_conv(prefix, layer, out_perm=None):
+    perm, unperm = _perms(out_perm)
+    return {  # torch's weight_norm registers g and v after the bias: the state-dict order
+        f"{prefix}.bias": (layer.bias, perm, unperm),
+        f"{prefix}.weight_g": (
+            layer.g,
+            lambda a: perm(a.reshape(-1)),
+            lambda a: unperm(a).reshape(-1, 1, 1, 1),
+        ),
+        f"{prefix}.weight_v": (
+            layer.v,
+            lambda a: perm(_oihw_to_hwio(a)),
+            lambda a: np.transpose(unperm(a), (3, 2, 0, 1)),
+        ),
+    }
+
+
+def _scale(prefix, layer):
+    return {f"{prefix}.scale": (layer.scale, lambda a: a.reshape(1), lambda a: a.reshape(1))}
+
+
+def torch_name_map(model):
+    """Every official state-dict key of ``model`` -> (variable, to_keras, to_torch)."""
+    entries = _wn_conv("head.0", model.head)
+    for i, ffg in enumerate(model.body):
+        for j, mab in enumerate(ffg.blocks):  # in the official module order
+            p = f"body.{i}.b{j}"
+            esa = mab.esa
+            entries.update(_conv(f"{p}.reduce_channels", esa.reduce_channels))
+            entries.update(_conv(f"{p}.reduce_spatial_size", esa.reduce_spatial_size))
+            entries.update(_conv(f"{p}.increase_channels.0", esa.increase_channels))
+            for k, conv in enumerate(esa.convs, 1):
+                entries.update(_conv(f"{p}.conv{k}.0", conv))
+            entries.update(_conv(f"{p}.conv00.0", mab.conv00))
+            entries.update(_conv(f"{p}.conv01.0", mab.conv01))
+            if mab.cea is not None:  # the no-CEA ablation variant has none
+                entries.update(_conv(f"{p}.bottom11.0", mab.cea.bottom11))
+                entries.update(_conv(f"{p}.bottom11_dw.0", mab.cea.bottom11_dw))
+        for k, reduction in enumerate(ffg.reductions, start=1):
+            entries.update(_wn_conv(f"body.{i}.reduction{k}", reduction))
+        entries.update(_scale(f"body.{i}.res_scale", ffg.res_scale))
+        entries.update(_scale(f"body.{i}.x_scale", ffg.x_scale))
+    perm = pixel_shuffle_permutation(model.scale, model.n_colors)
+    entries.update(_wn_conv("tail.tail_k3", model.tail.tail_k3, perm))
+    entries.update(_wn_conv("tail.tail_k5", model.tail.tail_k5, perm))
+    entries.update(_scale("tail.scale_k3", model.tail.scale_k3))
+    entries.update(_scale("tail.scale_k5", model.tail.scale_k5))
+    return entries
+
+
+def read_state_dict(path):
+    """Read an official state dict from ``.pt``/``.pth`` (needs torch) or ``.npz``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.endswith(".safetensors"):
+        return read_safetensors(path)
+    if path.endswith(".npz"):
+        from maffsrn_tf.model.weight_files import npz_headers
+
+        npz_headers(path)  # names, shapes and sizes checked before anything is unpacked
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys = [k for k in data.files if k.startswith("state_dict/")]
+                if keys:
+                    return {k[len("state_dict/") :]: data[k] for k in keys}
+                return {k: data[k] for k in data.files}
+        except (ValueError, OSError, EOFError) as err:
+            raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+    try:
+        import torch
+    except ImportError as err:
+        raise ImportError(
+            f"reading {path} needs PyTorch: pip install 'maffsrn_tf[torch]' "
+            "(or convert the state dict to .npz elsewhere)"
+        ) from err
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError, RuntimeError for a non-checkpoint...
+        first = first_line(err, 160)
+        raise MaffsrnError(
+            f"{path} is not a weights-only PyTorch checkpoint: torch.load(weights_only=True) "
+            f"refused it ({type(err).__name__}: {first}); nothing in it was run"
+        ) from None
+    for key in ("state_dict", "model", "params"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise MaffsrnError(f"{path} does not hold a state dict (found {type(obj).__name__})")
+    return {k: v.detach().cpu().numpy() for k, v in obj.items()}
+
+
+def load_pytorch_weights(model, path_or_state_dict):
+    """Copy an official PyTorch state dict into ``model`` (a built MAFFSRN); returns model.
+
+    Raises ``ValueError`` naming every missing, unexpected or mis-shaped key; nothing is
+    assigned unless every key matches.
+    """
+    state = path_or_state_dict
+    if isinstance(path_or_state_dict, (str, os.PathLike)):
+        state = read_state_dict(os.fspath(path_or_state_dict))
+    state = {k.removeprefix("module."): np.asarray(v) for k, v in state.items()}
+    entries = torch_name_map(model)
+    missing = sorted(set(entries) - set(state))
+    unexpected = sorted(set(state) - set(entries))
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    values = {}
+    mis_shaped = []
+    for key, (variable, transform, _) in entries.items():
+        if key not in state:
+            continue
+        try:
+            value = transform(state[key].astype(np.float32))
+        except (IndexError, ValueError):
+            value = None
+        if value is None or tuple(value.shape) != tuple(variable.shape):
+            mis_shaped.append(f"{key} {tuple(state[key].shape)}")
+            continue
+        values[key] = value
+    if mis_shaped:
+        problems.append(
+            f"mis-shaped keys (checkpoint shape; model {model.name}, scale x{model.scale}, "
+            f"{model.n_ffgs} FFGs): {', '.join(mis_shaped)}"
+        )
+    if problems:
+        raise MaffsrnError(
+            "checkpoint does not match the model: "
+            + "; ".join(problems)
+            + ". Check the preset and scale (MAFFSRN has 4 FFGs, MAFFSRN-L 8)."
+        )
+    for key, (variable, _, _) in entries.items():
+        variable.assign(values[key])
+    return model
+
+
+def pytorch_state_dict(model):
+    """``model``'s weights as the official state dict: ``{key: float32 NumPy array}``, in
+    the official module order."""
+    return {
+        key: np.ascontiguousarray(to_torch(np.asarray(variable.numpy(), np.float32)))
+        for key, (variable, _, to_torch) in torch_name_map(model).items()
+    }
+
+
+def write_safetensors(path, tensors):
+    """A ``.safetensors`` file of float32 arrays, written with NumPy alone."""
+    header, offset = {}, 0
+    for key, value in tensors.items():
+        size = value.size * 4
+        header[key] = {
+            "dtype": "F32",
+            "shape": list(value.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)  # the format aligns the data to 8 bytes
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(blob)))
+        f.write(blob)
+        for value in tensors.values():
+            f.write(np.ascontiguousarray(value, "<f4").tobytes())
+
+
+def read_safetensors(path):
+    """Read a float32 ``.safetensors`` file into NumPy arrays; ``MaffsrnError`` for a file
+    that is not one (its header is checked against the file's size before any read)."""
+    size = os.path.getsize(path)
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            if length > size - 8:
+                raise ValueError(f"header of {length:,} bytes in a file of {size:,}")
+            header = json.loads(f.read(length))
+            data = f.read()
+        out = {}
+        for key, info in header.items():
+            if key == "__metadata__":
+                continue
+            if info["dtype"] != "F32":
+                raise MaffsrnError(f"{path}: {key} is {info['dtype']}; only float32 files are read")
+            start, end = info["data_offsets"]
+            count = int(np.prod(info["shape"], dtype=np.int64))
+            if not 0 <= start <= end <= len(data) or end - start != 4 * count:
+                raise ValueError(f"{key}: offsets {start}..{end} do not fit its shape")
+            out[key] = np.frombuffer(data[start:end], "<f4").reshape(info["shape"]).copy()
+    except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        if isinstance(err, MaffsrnError):
+            raise
+        raise MaffsrnError(f"{path} is not a readable .safetensors file ({err})") from None
+    return out
+
+
+def export_pytorch(model, output):
+    """Write ``model``'s weights as the official state dict: ``.pt`` (needs PyTorch) or
+    ``.safetensors`` (NumPy only)."""
+    if not (output.endswith(".pt") or output.endswith(".safetensors")):
+        raise MaffsrnError(f"output={output!r} must end in .pt or .safetensors")
+    state = pytorch_state_dict(model)
+    with atomic_output(output) as tmp:
+        if output.endswith(".safetensors"):
+            write_safetensors(tmp, state)
+        else:
+            try:
+                import torch
+            except ImportError as err:
+                raise ImportError(
+                    "writing .pt needs PyTorch: pip install 'maffsrn_tf[torch]' "
+                    "(or write .safetensors, which needs nothing more)"
+                ) from err
+            from collections import OrderedDict
+
+            torch.save(OrderedDict((k, torch.from_numpy(v)) for k, v in state.items()), tmp)
+    return output
+
+
+def convert_checkpoint(checkpoint, preset, output):
+    """Convert ``checkpoint`` to Keras weights (``.weights.h5``) or a ``.keras`` model."""
+    from maffsrn_tf.model.maffsrn import build_model
+
+    if not (output.endswith(".weights.h5") or output.endswith(".keras")):
+        raise MaffsrnError(f"output={output!r} must end in .weights.h5 or .keras")
+    model = load_pytorch_weights(build_model(preset), checkpoint)
+    with atomic_output(output) as tmp:
+        if output.endswith(".keras"):
+            model.save(tmp)
+        else:
+            model.save_weights(tmp)
+    return output

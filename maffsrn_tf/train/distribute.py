@@ -1,0 +1,106 @@
+"""Where a run executes and where it resumes: the ``tf.distribute`` strategy, the chief of a
+multi-worker cluster, and the point (epoch, step) every worker resumes at. TensorFlow is
+imported by the functions that need it: ``resume_point`` and ``worker_suffix`` serve every
+backend."""
+
+import json
+import os
+import shutil
+
+from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.train.keras_compat import previous_path
+
+
+def worker_suffix():
+    """'' for a single process or the chief of a ``TF_CONFIG`` cluster; else ``type-index``.
+
+    The chief is the ``chief`` task, or worker 0 when the cluster has no chief task.
+    """
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    kind, index = task.get("type"), int(task.get("index", 0))
+    if not kind or kind == "chief":
+        return ""
+    if kind == "worker" and index == 0 and "chief" not in config.get("cluster", {}):
+        return ""
+    return f"{kind}-{index}"
+
+
+def make_strategy(name="auto", tpu_address=""):
+    """A ``tf.distribute`` strategy: auto, one_device, mirrored, multi_worker or tpu."""
+    import tensorflow as tf
+
+    if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        if len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
+
+
+def resume_point(backup_dir, previous=False):
+    """``(epoch, steps_done)`` a rerun resumes at: the epoch of the backup and the steps of it
+    already trained (0 for a backup made at an epoch's end, or by a Keras that does not
+    record them); ``previous``: that of the backup before the latest, None when there is
+    none."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    path = previous_path(path) if previous else path
+    if not os.path.exists(path):
+        return None if previous else (0, 0)
+    with open(path) as f:
+        metadata = json.load(f)
+    return int(metadata["epoch"]), int(metadata.get("steps_done", 0))
+
+
+def _minimum_over_workers(strategy, value):
+    """The smallest ``value`` over the workers of a MultiWorkerMirroredStrategy."""
+    import tensorflow as tf
+
+    @tf.function
+    def gather():
+        context = tf.distribute.get_replica_context()
+        return context.all_gather(tf.constant([value], tf.int64), axis=0)
+
+    gathered = strategy.experimental_local_results(strategy.run(gather))[0]
+    return int(tf.reduce_min(gathered).numpy())
+
+
+def agree_on_resume(strategy, backup_dir, steps_per_epoch):
+    """The point ``(epoch, steps_done)`` every worker resumes at, agreed before ``fit``.
+
+    A run killed between two workers' backups leaves one worker a backup ahead; resuming
+    there would hang the collectives. The workers agree on the earliest point, and a worker
+    ahead of it steps back to its previous backup (kept by ``AtomicBackupAndRestore``).
+    """
+    import tensorflow as tf
+
+    point = resume_point(backup_dir)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return point
+    step = point[0] * steps_per_epoch + point[1]
+    agreed = divmod(_minimum_over_workers(strategy, step), steps_per_epoch)
+    if agreed != point:
+        if resume_point(backup_dir, previous=True) != agreed:
+            raise ValueError(
+                f"{backup_dir} is at epoch {point[0]} step {point[1]} and keeps no backup of "
+                f"epoch {agreed[0]} step {agreed[1]}, where the other workers are; delete the "
+                "backups to start over"
+            )
+        for name in ("latest.weights.h5", "training_metadata.json"):
+            path = os.path.join(backup_dir, name)
+            with atomic_output(path) as tmp:
+                shutil.copyfile(previous_path(path), tmp)
+    return agreed

@@ -1,0 +1,276 @@
+"""Batch upscaling on Apache Beam: every file a pattern matches, on any runner.
+
+``build_pipeline(pipeline, config)`` adds the transforms; ``run(config, options)`` runs them
+and returns the counts. Files are matched and read with Beam's ``fileio``/``FileSystems``
+(local, ``gs://``, ``s3://`` with Beam's extras), upscaled by ``RunInference`` with
+``MaffsrnModelHandler`` (the shipped model loaded once per worker; the tiling of
+``maffsrn-upscale``), and each output is written under the name ``maffsrn-upscale`` gives it,
+to a temporary name first and then renamed. A file that fails — not an image, over the pixel
+limit, an output that exists, two inputs that would write one output — becomes one line of
+the errors file instead of failing the pipeline.
+"""
+
+import dataclasses
+import os
+import sys
+import uuid
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.io import images
+from maffsrn_tf.io.atomic import TEMPORARY_PREFIX
+from maffsrn_tf.model.presets import check_scale
+from maffsrn_tf.upscaler.files import check_output_options, check_tiling, output_path_for
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
+
+NAMESPACE = "maffsrn"
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamConfig:
+    """What ``maffsrn-beam`` does; the fields are its flags."""
+
+    input_pattern: str
+    output_dir: str
+    errors_path: str = ""  # default: errors_path_for(output_dir)
+    scale: int = 2
+    quantization: str = "float16"
+    tile: int | None = None
+    overlap: int = DEFAULT_OVERLAP
+    fmt: str = ""
+    quality: int | None = None
+    overwrite: bool = False
+    max_pixels: int = 200_000_000
+    num_threads: int = 1
+
+    def __post_init__(self):  # the checks of maffsrn-upscale's options
+        check_scale(self.scale)
+        check_tiling(self.tile, self.overlap)
+        check_output_options(self.fmt, self.quality, self.max_pixels)
+        if self.num_threads <= 0:
+            raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
+
+    @property
+    def errors(self):
+        return self.errors_path or errors_path_for(self.output_dir)
+
+
+def errors_path_for(output_dir):
+    """The default errors file: beside the output folder (``out/`` -> ``out-errors.txt``)."""
+    return output_dir.rstrip("/\\") + "-errors.txt"
+
+
+@dataclasses.dataclass
+class Decoded:
+    """One input on its way: its path, its output's path, its pixels and their metadata."""
+
+    path: str
+    target: str
+    array: object
+    info: dict
+
+
+class _Failure(str):
+    """An inference that failed: its message (routed to the errors file)."""
+
+
+class MaffsrnModelHandler(ModelHandler):
+    """``RunInference`` handler: ``Decoded`` in, upscaled array out, one image per batch
+    (images differ in size). The model (shipped TFLite, one per worker) is loaded by
+    ``load_model``; an image that cannot be upscaled yields a ``_Failure``, not an
+    exception."""
+
+    def __init__(self, config):
+        super().__init__(max_batch_size=1)
+        self._config = config
+
+    def load_model(self):
+        from maffsrn_tf.upscaler.engines import make_backend
+
+        c = self._config
+        return make_backend(c.scale, None, "tflite", c.num_threads, c.quantization)
+
+    def run_inference(self, batch, model, inference_args=None):
+        from maffsrn_tf.upscaler.arrays import upscale
+
+        c = self._config
+        for item in batch:
+            try:
+                out = upscale(item.array, c.scale, model, tile=c.tile, overlap=c.overlap)
+            except MaffsrnError as err:
+                out = _Failure(f"{item.path}: {err}")
+            yield PredictionResult(item, out)
+
+    def get_num_bytes(self, batch):
+        return sum(item.array.nbytes for item in batch)
+
+    def get_metrics_namespace(self):
+        return NAMESPACE
+
+
+def _progress(line):
+    """One line on standard output's file descriptor, shared by Beam's local worker processes
+    (which replace ``sys.stdout``; the commands send descriptor 2 to /dev/null)."""
+    try:
+        os.write(1, (line + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _count(name):
+    return Metrics.counter(NAMESPACE, name)
+
+
+class _Plan(beam.DoFn):
+    """``(target, path)``: where ``maffsrn-upscale`` would write the file (16-bit colour PNGs
+    stay PNG whatever their extension: the header decides)."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def process(self, metadata):
+        path, c = metadata.path, self._config
+        try:
+            with FileSystems.open(path) as f:
+                head = f.read(33)
+            sixteen = images.is_png16_color(path, head)
+        except Exception:  # unreadable: the decode step names the problem
+            sixteen = False
+        yield output_path_for(path, c.output_dir.rstrip("/") + "/", c.scale, sixteen, c.fmt), path
+
+
+class _Decode(beam.DoFn):
+    """Read and decode one file; problems go to the ``errors`` output."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def setup(self):
+        images.MAX_PIXELS = self._config.max_pixels
+
+    def process(self, element):
+        target, paths = element
+        paths = sorted(paths)
+        if len(paths) > 1:
+            _count("failed").inc(len(paths))
+            names = " and ".join(paths)
+            yield beam.pvalue.TaggedOutput(
+                "errors", f"{names}: would all be written to {target}; rename all but one"
+            )
+            return
+        path = paths[0]
+        try:
+            if not self._config.overwrite and FileSystems.exists(target):
+                raise MaffsrnError(f"output exists: {target} (pass overwrite=True to replace it)")
+            with FileSystems.open(path) as f:
+                data = f.read()
+            array, info = images.read_image(path, data)
+        except (MaffsrnError, OSError) as err:
+            _count("failed").inc()
+            message = str(err) if path in str(err) else f"{path}: {err}"
+            yield beam.pvalue.TaggedOutput("errors", message)
+            return
+        yield Decoded(path, target, array, info)
+
+
+class _Write(beam.DoFn):
+    """Encode and write one result (temporary name, then rename); failures to ``errors``."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def process(self, result):
+        item, out = result.example, result.inference
+        if isinstance(out, _Failure):
+            _count("failed").inc()
+            yield beam.pvalue.TaggedOutput("errors", str(out))
+            return
+        target = item.target
+        directory, name = target.rsplit("/", 1) if "/" in target else ("", target)
+        tmp = f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
+        try:
+            data = images.encode_image(
+                out, os.path.splitext(target)[1], item.info, self._config.quality
+            )
+            with FileSystems.create(tmp) as f:
+                f.write(data)
+            FileSystems.rename([tmp], [target])
+        except Exception as err:  # encoders and file systems raise many types
+            try:
+                FileSystems.delete([tmp])
+            except Exception:
+                pass
+            _count("failed").inc()
+            yield beam.pvalue.TaggedOutput("errors", f"{item.path}: cannot write {target} ({err})")
+            return
+        _count("upscaled").inc()
+        _progress(target)
+        yield target
+
+
+def build_pipeline(pipeline, config):
+    """Add the upscaling transforms to ``pipeline``; returns the PCollection of written
+    paths (the errors go to ``config.errors``)."""
+    planned = (
+        pipeline
+        | "Match" >> fileio.MatchFiles(config.input_pattern)
+        | "Plan" >> beam.ParDo(_Plan(config))
+        | "OneInputPerOutput" >> beam.GroupByKey()
+    )
+    decoded = planned | "Decode" >> beam.ParDo(_Decode(config)).with_outputs(
+        "errors", main="images"
+    )
+    upscaled = decoded.images | "Upscale" >> RunInference(MaffsrnModelHandler(config))
+    written = upscaled | "Write" >> beam.ParDo(_Write(config)).with_outputs(
+        "errors", main="written"
+    )
+    _ = (
+        (decoded.errors, written.errors)
+        | "Errors" >> beam.Flatten()
+        | "WriteErrors" >> beam.io.WriteToText(config.errors, shard_name_template="", num_shards=1)
+    )
+    return written.written
+
+
+def check_paths(config):
+    """``MaffsrnError`` for a pattern that matches nothing, or an output folder the pattern
+    would match (a rerun would upscale the outputs)."""
+    import fnmatch
+
+    matched = FileSystems.match([config.input_pattern])[0].metadata_list
+    if not matched:
+        raise MaffsrnError(f"input_pattern={config.input_pattern!r} matches no file")
+    probe = config.output_dir.rstrip("/") + f"/photo_x{config.scale}.png"
+    if fnmatch.fnmatch(probe, config.input_pattern):
+        raise MaffsrnError(
+            f"output_dir={config.output_dir!r} is matched by input_pattern="
+            f"{config.input_pattern!r}: choose an output folder outside it"
+        )
+    return len(matched)
+
+
+def run(config, options=None):
+    """Run the pipeline (``options``: Beam ``PipelineOptions``; default the DirectRunner);
+    returns ``{"matched": k, "upscaled": n, "failed": m}``."""
+    matched = check_paths(config)
+    print(f"{matched} files match {config.input_pattern}", file=sys.stderr, flush=True)
+    if "://" not in config.output_dir:
+        os.makedirs(config.output_dir, exist_ok=True)
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counts = {"matched": matched}
+    for name in ("upscaled", "failed"):
+        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name(name))
+        counts[name] = sum(
+            (c.committed if c.committed is not None else c.attempted) or 0
+            for c in found["counters"]
+        )
+    return counts

@@ -1,0 +1,159 @@
+"""The backends a MAFFSRN runs on for inference, and the one factory that makes them.
+
+A backend is a callable from a float32 ``1 x H x W x 3`` array in [0, 1] to the model's
+output, with ``scale`` and ``fixed_size`` (a fixed-shape TFLite model's input size, else
+None). ``KerasBackend`` runs a Keras model, ``TFLiteBackend`` a ``.tflite`` file with
+ai-edge-litert (no TensorFlow import). Every command line, tool and benchmark gets its
+backend from ``make_backend``.
+"""
+
+import numpy as np
+
+from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.model.presets import check_scale
+
+BACKENDS = ("auto", "keras", "tflite")
+SHIPPED_QUANTIZATIONS = ("float16", "int8")
+
+
+class KerasBackend:
+    """Runs a Keras MAFFSRN on float32 ``1 x H x W x 3`` arrays: under TensorFlow as one
+    ``tf.function`` traced once for all sizes, under other Keras backends (or with
+    ``trace=False``) by calling the model."""
+
+    def __init__(self, model, trace=True):
+        try:
+            import keras
+        except ImportError:
+            raise MaffsrnError(
+                'the Keras backend needs TensorFlow: pip install "maffsrn_tf[tensorflow]"'
+            ) from None
+
+        self.model = model
+        self.scale = int(model.scale)
+        self.fixed_size = None
+        self._fn = None
+        if trace and keras.backend.backend() == "tensorflow":
+            import tensorflow as tf  # here: the TFLite path never imports TensorFlow
+
+            self._fn = tf.function(
+                lambda x: model(x, training=False),
+                input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)],
+            )
+
+    def __call__(self, x):
+        import keras
+
+        x = np.asarray(x, np.float32)
+        y = self._fn(x) if self._fn is not None else self.model(x, training=False)
+        return np.asarray(keras.ops.convert_to_numpy(y))
+
+
+class TFLiteBackend:
+    """Runs a ``.tflite`` MAFFSRN with ai-edge-litert (dynamic shape resized per input)."""
+
+    def __init__(self, path, num_threads=2):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise MaffsrnError(
+                "running .tflite models needs the LiteRT runtime (pip install ai-edge-litert; "
+                "wheels: Linux x86-64/aarch64, macOS arm64); elsewhere install TensorFlow and "
+                "use backend='keras'"
+            ) from None
+
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        except (ValueError, RuntimeError) as err:
+            first = first_line(err, 200)
+            raise MaffsrnError(f"cannot load {path} as a TFLite model ({first})") from None
+        self.input = self.interpreter.get_input_details()[0]
+        shape, signature = self.input["shape"], self.input["shape_signature"]
+        self.fixed_size = None if -1 in signature[1:3] else (int(shape[1]), int(shape[2]))
+        if self.fixed_size is None:  # the 1x1 placeholder is below the model's minimum size
+            self.interpreter.resize_tensor_input(self.input["index"], [1, 16, 16, 3], strict=False)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self._shape = tuple(self.input["shape"])
+        # the output's size is only known after a run (it depends on a SHAPE op)
+        probe = np.zeros(self._shape, np.float32)
+        self.scale = int(self(probe).shape[1] // self._shape[1])
+
+    def __call__(self, x):
+        """float32 in [0, 1] in and out, whatever the model's I/O types (uint8 I/O is mapped
+        through the tensors' quantization parameters)."""
+        x = np.asarray(x, np.float32)
+        if tuple(x.shape) != self._shape:
+            if self.fixed_size:
+                raise MaffsrnError(
+                    f"this TFLite model takes {self.fixed_size[0]}x{self.fixed_size[1]} inputs only"
+                )
+            self.interpreter.resize_tensor_input(self.input["index"], x.shape, strict=False)
+            self.interpreter.allocate_tensors()
+            self.output = self.interpreter.get_output_details()[0]
+            self._shape = tuple(x.shape)
+        dtype = self.input["dtype"]
+        if dtype != np.float32:
+            scale, zero = self.input["quantization"]
+            info = np.iinfo(dtype)
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+        self.interpreter.set_tensor(self.input["index"], x)
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(self.output["index"])
+        if y.dtype != np.float32:
+            scale, zero = self.output["quantization"]
+            y = (y.astype(np.float32) - zero) * np.float32(scale)
+        return y
+
+
+def make_backend(
+    scale, model=None, backend="auto", num_threads=2, quantization="float16", preset=None
+):
+    """A backend for ``scale``: a Keras model, a weights/``.keras``/``.tflite`` path, or shipped.
+
+    ``backend="auto"`` runs TFLite for the shipped weights and ``.tflite`` files (no
+    TensorFlow import; float16 TFLite is as accurate as Keras and faster, docs/benchmarks.md)
+    and Keras for Keras models and weights files. ``quantization`` picks the shipped TFLite
+    file: ``float16`` or ``int8`` (faster, a measured drop; tflite/REPORT.md). ``preset``: the
+    architecture a weights file is loaded into (default ``maffsrn_x{scale}``).
+    """
+    scale = check_scale(scale)
+    if backend not in BACKENDS:
+        raise MaffsrnError(f"backend={backend!r} is not one of {', '.join(BACKENDS)}")
+    if quantization not in SHIPPED_QUANTIZATIONS:
+        raise MaffsrnError(
+            f"quantization={quantization!r} is not one of {', '.join(SHIPPED_QUANTIZATIONS)}"
+        )
+    if isinstance(model, (KerasBackend, TFLiteBackend)):
+        return model
+    is_tflite = isinstance(model, str) and model.endswith(".tflite")
+    if backend == "auto":
+        backend = "tflite" if (model is None and preset is None) or is_tflite else "keras"
+    elif backend == "keras" and is_tflite:
+        raise MaffsrnError(f"{model} is a TFLite model: use backend='tflite'")
+    if backend == "tflite":
+        if model is not None and not is_tflite:
+            raise MaffsrnError(
+                "backend='tflite' runs .tflite files; pass one as model, or use backend='keras'"
+            )
+        if model is None:
+            from maffsrn_tf.model.shipped import tflite_path
+
+            model = tflite_path(scale, quantization)
+        b = TFLiteBackend(model, num_threads)
+    else:
+        if model is None or isinstance(model, str):
+            try:
+                from maffsrn_tf.pretrained.loading import load_model_for
+            except ImportError:
+                raise MaffsrnError(
+                    "Keras weights run on the Keras backend, which needs TensorFlow: "
+                    'pip install "maffsrn_tf[tensorflow]"'
+                ) from None
+
+            model = load_model_for(scale, model, preset)
+        b = KerasBackend(model)
+    if b.scale is not None and b.scale != scale:
+        raise MaffsrnError(f"the model upscales x{b.scale}, but scale={scale}")
+    return b

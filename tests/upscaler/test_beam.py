@@ -1,0 +1,97 @@
+"""``maffsrn-beam`` on Beam's DirectRunner (two worker processes) against ``maffsrn-upscale``
+on the same folder: the same files with the same pixels, and the files that fail listed one
+per line in the errors file beside the output folder."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import SHARED
+from PIL import Image
+
+SET5 = os.path.join(SHARED, "data", "benchmark", "Set5")
+pytestmark = pytest.mark.slow
+
+
+def _folder(path):
+    """Set5 x2 LR images, a JPEG, a grayscale PNG, a file that is not an image and one over
+    the 0.1-megapixel limit the runs use."""
+    from maffsrn_tf.data.sources import load_benchmark
+
+    path.mkdir()
+    items = load_benchmark(SET5, 2)
+    for name, _, lr in items[:3]:
+        Image.fromarray(lr).save(path / f"{name}.png")
+    Image.fromarray(items[3][2]).save(path / "photo.jpg", quality=90)
+    Image.fromarray(items[4][2]).convert("L").save(path / "gray.png")
+    (path / "notes.png").write_bytes(b"not an image\n" * 50)
+    Image.new("RGB", (400, 300), "white").save(path / "big.png")
+
+
+def _pixels(path):
+    return np.asarray(Image.open(path))
+
+
+def test_beam_writes_what_maffsrn_upscale_writes_and_lists_the_failures(tmp_path):
+    _folder(tmp_path / "in")
+    common = ["--scale", "2", "--max_megapixels", "0.1"]
+    beam = subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.beam", "--input_pattern", str(tmp_path / "in/*"),
+         "--output_dir", str(tmp_path / "beam"), *common,
+         "--runner", "DirectRunner", "--direct_num_workers", "2",
+         "--direct_running_mode", "multi_processing"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    up = subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.upscale", "--input", str(tmp_path / "in"),
+         "--output", str(tmp_path / "up"), *common],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert up.returncode == 1 and "2 of 7 images failed" in up.stderr, up.stderr[-2000:]
+    assert beam.returncode == 1, beam.stderr[-3000:]
+    assert "Traceback" not in beam.stderr
+    assert beam.stderr.strip().splitlines()[-1] == (
+        f"error: 2 of 7 files failed; listed in {tmp_path / 'beam'}-errors.txt"
+    )
+    assert "upscaled 5 images into" in beam.stdout
+
+    written = sorted(os.listdir(tmp_path / "beam"))
+    assert written == sorted(os.listdir(tmp_path / "up"))
+    assert len(written) == 5 and "photo_x2.jpg" in written
+    for name in written:
+        a, b = _pixels(tmp_path / "beam" / name), _pixels(tmp_path / "up" / name)
+        assert a.shape == b.shape and np.array_equal(a, b), name
+    assert _pixels(tmp_path / "beam" / "gray_x2.png").ndim == 2
+
+    errors = (tmp_path / "beam-errors.txt").read_text().splitlines()
+    assert len(errors) == 2, errors
+    (notes,) = [line for line in errors if "notes.png" in line]
+    (big,) = [line for line in errors if "big.png" in line]
+    assert "cannot read" in notes and "over the limit of 100,000" in big
+    assert not [n for n in os.listdir(tmp_path / "beam") if n.startswith(".tmp-")]
+
+
+def test_two_inputs_for_one_output_are_both_errors_and_nothing_is_overwritten(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(folder / "a.png")
+    Image.fromarray(rgb).save(folder / "a.bmp")  # both -> a_x2.png (--format png)
+    Image.fromarray(rgb).save(folder / "b.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b_x2.png").write_bytes(b"an earlier output")
+    run = subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.beam", "--input_pattern", str(folder / "*"),
+         "--output_dir", str(out), "--format", "png", "--errors", str(tmp_path / "e.txt")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert os.listdir(out) == ["b_x2.png"]
+    assert (out / "b_x2.png").read_bytes() == b"an earlier output"
+    errors = sorted((tmp_path / "e.txt").read_text().splitlines())
+    assert len(errors) == 2
+    assert "a.bmp and " in errors[0] and "would all be written to" in errors[0]
+    assert "output exists" in errors[1] and "b_x2.png" in errors[1]

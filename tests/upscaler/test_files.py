@@ -1,0 +1,389 @@
+"""maffsrn-upscale: image kinds, tiling, and bad input (clear error, exit code, no damage)."""
+
+import importlib.util
+import io
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from PIL import Image, ImageCms
+
+from maffsrn_tf.io import images
+from maffsrn_tf.model.maffsrn import build_model
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE
+from maffsrn_tf.upscaler import UpscaleError, upscale, upscale_path
+from maffsrn_tf.upscaler.tiling import KerasBackend, tile_layout, tiled_predict
+
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small random x2 model saved as .keras (fast; formats do not need trained weights)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    path = str(tmp_path_factory.mktemp("m") / "tiny.keras")
+    model.save(path)
+    return model, path
+
+
+def photo(h=40, w=52, seed=0):
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // 4, w // 4, 3), dtype=np.uint8)
+    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+def test_array_kinds_keep_dtype_and_channels(tiny):
+    model, _ = tiny
+    rgb = photo()
+    out = upscale(rgb, 2, model=model, tile=0)
+    assert out.shape == (80, 104, 3) and out.dtype == np.uint8
+    gray = upscale(rgb[..., 0], 2, model=model)
+    assert gray.shape == (80, 104) and gray.dtype == np.uint8
+    rgb16 = rgb.astype(np.uint16) * 257
+    out16 = upscale(rgb16, 2, model=model)
+    assert out16.dtype == np.uint16 and out16.shape == (80, 104, 3)
+    # 16-bit keeps precision: it is the 8-bit result to within the 8-bit quantization step
+    assert np.abs(out16.astype(np.int64) // 257 - out.astype(np.int64)).max() <= 1
+    alpha = np.zeros((40, 52), np.uint8)
+    alpha[10:30, 10:40] = 255
+    rgba = upscale(np.dstack([rgb, alpha]), 2, model=model)
+    assert rgba.shape == (80, 104, 4)
+    want = np.asarray(
+        Image.fromarray(alpha.astype(np.float32), "F").resize((104, 80), Image.BICUBIC)
+    )
+    np.testing.assert_array_equal(rgba[..., 3], np.clip(np.round(want), 0, 255))
+    np.testing.assert_array_equal(rgba[..., :3], out)
+
+
+def test_pil_in_pil_out_palette_and_tiny_images(tiny):
+    model, _ = tiny
+    pal = Image.fromarray(photo()).convert("P", palette=Image.ADAPTIVE)
+    out = upscale(pal, 2, model=model)
+    assert isinstance(out, Image.Image) and out.size == (104, 80) and out.mode == "RGB"
+    small = upscale(photo(6, 9), 2, model=model)  # below the 13-pixel minimum: padded
+    assert small.shape == (12, 18, 3)
+
+
+def test_tiles_agree_with_whole_image(tiny):
+    model, _ = tiny
+    x = photo(100, 90).astype(np.float32) / 255
+    backend = KerasBackend(model)
+    whole = tiled_predict(backend, x, 2, tile=0)
+    tiled = tiled_predict(backend, x, 2, tile=48, overlap=12)
+    diff = whole.astype(np.float64) - tiled
+    assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-12)) >= 45
+    with pytest.raises(ValueError, match="overlap"):
+        tiled_predict(backend, x, 2, tile=32, overlap=16)
+
+
+class _Nearest:
+    """A stand-in model with a known answer: nearest-neighbour upscaling (any size, or fixed)."""
+
+    scale = 3
+
+    def __init__(self, fixed=None):
+        self.fixed_size = (fixed, fixed) if fixed else None
+        self.fixed = fixed  # the standalone script's name for it
+        self.calls = 0
+
+    def __call__(self, x):
+        assert x.dtype == np.float32 and x.ndim == 4
+        if self.fixed_size:
+            assert x.shape[1:3] == self.fixed_size
+        self.calls += 1
+        return np.repeat(np.repeat(x, 3, 1), 3, 2)
+
+
+class _Nearest3D(_Nearest):
+    def __call__(self, x):  # the standalone script's models drop the batch axis
+        return super().__call__(x)[0]
+
+
+@pytest.mark.parametrize(
+    "fixed, tile, overlap", [(None, 13, 0), (None, 20, 6), (None, 48, 12), (40, 40, 8)]
+)
+def test_blended_tiles_reproduce_the_model_exactly(fixed, tile, overlap):
+    # overlapping tiles of one model output, blended, are that output: the blend weights of
+    # every pixel are normalized (for 8- and 16-bit integer input and float input; the
+    # fixed-shape model's 40-pixel tiles cover some pixels three times, where ramps cross)
+    img = photo(75, 77)
+    want = np.repeat(np.repeat(img, 3, 0), 3, 1)
+    backend = _Nearest(fixed)
+    got = tiled_predict(backend, img, 3, tile, overlap)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+    assert backend.calls == len(tile_layout(75, tile, overlap, bool(fixed))[1]) * len(
+        tile_layout(77, tile, overlap, bool(fixed))[1]
+    )
+    np.testing.assert_array_equal(tiled_predict(backend, img / 255.0, 3, tile, overlap), want)
+    deep = img.astype(np.uint16) * 257
+    got16 = tiled_predict(backend, deep, 3, tile, overlap, out_dtype=np.uint16, max_value=65535.0)
+    np.testing.assert_array_equal(got16, want.astype(np.uint16) * 257)
+    # the standalone tflite/run_tflite.py blends the same way
+    spec = importlib.util.spec_from_file_location("run_tflite", f"{ROOT}/tflite/run_tflite.py")
+    standalone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standalone)
+    np.testing.assert_array_equal(
+        standalone.upscale_rgb(_Nearest3D(fixed), img, tile, overlap), want
+    )
+
+
+def test_every_front_end_tiles_with_the_package_defaults():
+    """The standalone script, the web page and the Kotlin core blend the same tiles as
+    ``maffsrn-upscale`` by default (tflite/README.md documents one layout for all)."""
+    import inspect
+    import re
+
+    from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
+    spec = importlib.util.spec_from_file_location("run_tflite", f"{ROOT}/tflite/run_tflite.py")
+    standalone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standalone)
+    for fn in (standalone.upscale_rgb, standalone.upscale_image):
+        defaults = inspect.signature(fn).parameters
+        assert defaults["tile"].default == DEFAULT_TILE, fn
+        assert defaults["overlap"].default == DEFAULT_OVERLAP, fn
+    source = open(f"{ROOT}/tflite/run_tflite.py").read()
+    assert f'"--tile", type=int, default={DEFAULT_TILE},' in source
+    assert f'"--overlap", type=int, default={DEFAULT_OVERLAP},' in source
+    page = open(f"{ROOT}/web/app.js").read()
+    assert re.search(r"^const OVERLAP = (\d+);", page, re.M).group(1) == str(DEFAULT_OVERLAP)
+    kotlin = open(f"{ROOT}/android/src/main/kotlin/maffsrn/tiling/Tiling.kt").read()
+    found = re.search(r"class Upscaler\(.*private val overlap: Int = (\d+)\)", kotlin)
+    assert found and found.group(1) == str(DEFAULT_OVERLAP)
+
+
+@pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])
+def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
+    for length in [13, 47, tile, tile + 1, 2 * tile - overlap, 2 * tile, 719, 1280, 4001]:
+        for exact in (False, True):
+            if length < tile and exact:
+                continue
+            size, starts = tile_layout(length, tile, overlap, exact)
+            if length <= tile:
+                assert size == length
+            else:
+                assert size == tile if exact else MIN_INPUT_SIZE <= size <= tile
+            assert starts[0] == 0 and starts[-1] + size == length
+            steps = np.diff(starts)
+            assert all(size - s >= overlap for s in steps), (length, size, starts)
+            assert len(set(steps)) <= 2 and (len(steps) == 0 or np.ptp(steps) <= 1)
+            fewest = 1 if length <= tile else -(-(length - overlap) // (tile - overlap))
+            assert len(starts) == fewest, (length, size, starts)
+    # a 1280x720 photo in 384-pixel tiles: 8 tiles, 9 % more pixels than the photo
+    (th, ys), (tw, xs) = tile_layout(720, 384, 24), tile_layout(1280, 384, 24)
+    assert (th, len(ys), tw, len(xs)) == (372, 2, 338, 4)
+
+
+def test_backend_choice():
+    from maffsrn_tf.upscaler import make_backend
+
+    with pytest.raises(ValueError, match="is a TFLite model: use backend='tflite'"):
+        make_backend(2, "m.tflite", backend="keras")
+    with pytest.raises(ValueError, match="backend='tflite' runs .tflite files"):
+        make_backend(2, "m.weights.h5", backend="tflite")
+    with pytest.raises(ValueError, match="quantization='int4' is not one of"):
+        make_backend(2, quantization="int4")
+    with pytest.raises(ValueError, match="backend='onnx' is not one of"):
+        make_backend(2, backend="onnx")
+
+
+def write(path, array, **kwargs):
+    Image.fromarray(array).save(path, **kwargs)
+    return str(path)
+
+
+def test_files_formats(tiny, tmp_path):
+    _, model = tiny
+    out = tmp_path / "out"
+    out.mkdir()
+    # CMYK JPEG with an ICC profile -> RGB
+    cmyk = Image.fromarray(photo()).convert("CMYK")
+    cmyk.save(tmp_path / "cmyk.jpg")
+    # EXIF orientation 6 (rotate 90 CW) -> applied
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo(40, 52)).save(tmp_path / "rot.jpg", exif=exif)
+    # RGB with an ICC profile -> kept
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    write(tmp_path / "icc.png", photo(), icc_profile=icc)
+    # 16-bit grayscale (Pillow) and 16-bit RGB (pypng)
+    Image.fromarray(photo()[..., 0].astype(np.uint16) * 257).save(tmp_path / "g16.png")
+    import png
+
+    rgb16 = photo().astype(np.uint16) * 257
+    with open(tmp_path / "c16.png", "wb") as f:
+        png.Writer(52, 40, greyscale=False, bitdepth=16).write(f, rgb16.reshape(40, -1).tolist())
+    written = upscale_path(str(tmp_path), str(out), 2, model=model, compare=True)
+    assert len(written) == 10
+    cm = Image.open(out / "cmyk_x2.jpg")
+    assert cm.mode == "RGB" and cm.size == (104, 80)
+    assert Image.open(out / "rot_x2.jpg").size == (80, 104)  # rotated, then doubled
+    assert Image.open(out / "icc_x2.png").info.get("icc_profile") == icc
+    g16 = Image.open(out / "g16_x2.png")
+    assert g16.mode.startswith("I") and np.asarray(g16).max() > 255
+    c16, _ = images.read_image(str(out / "c16_x2.png"))
+    assert c16.dtype == np.uint16 and c16.shape == (80, 104, 3) and c16.max() > 255
+    compare = Image.open(out / "icc_x2_compare.png")
+    assert compare.size == (104 * 2 + 8, 80)
+
+
+def bomb_png(path, side=30000):
+    """A PNG header declaring side x side pixels (refused before any decoding)."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return str(path)
+
+
+def test_bad_input_errors_and_no_damage(tiny, tmp_path):
+    _, model = tiny
+    good = write(tmp_path / "good.png", photo())
+    (tmp_path / "notes.png").write_text("not an image")
+    buf = io.BytesIO()
+    Image.fromarray(photo(200, 200)).save(buf, "PNG")
+    (tmp_path / "cut.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    bomb = bomb_png(tmp_path / "bomb.png")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    before = sorted(os.listdir(tmp_path))
+    cases = [
+        (dict(input_path=str(tmp_path / "missing.png"), output=""), "input not found"),
+        (
+            dict(input_path=str(tmp_path / "notes.png"), output=str(tmp_path / "o.png")),
+            "cannot read",
+        ),
+        (dict(input_path=str(tmp_path / "cut.png"), output=str(tmp_path / "o.png")), "cannot read"),
+        (dict(input_path=bomb, output=str(tmp_path / "o.png")), "refusing"),
+        (dict(input_path=good, output=good), "is the input"),
+        (dict(input_path=good, output=str(tmp_path / "nodir" / "o.png")), "does not exist"),
+    ]
+    # root may write into a 0500 folder; no one can create files in /proc
+    unwritable = locked if os.geteuid() != 0 else "/proc"
+    cases.append((dict(input_path=good, output=os.path.join(unwritable, "o.png")), "not writable"))
+    for kwargs, message in cases:
+        with pytest.raises(UpscaleError, match=message):
+            upscale_path(scale=2, model=model, **kwargs)
+    with pytest.raises(UpscaleError, match="scale=5 is not one of 2, 3, 4"):
+        upscale_path(good, str(tmp_path / "o.png"), 5, model=model)
+    assert sorted(os.listdir(locked)) == []
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written, nothing damaged
+    assert Image.open(good).size == (52, 40)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--input", "missing.png"], "input not found"),
+        (["--scale", "5"], "--scale must be 2, 3 or 4"),
+    ],
+)
+def test_cli_bad_input_one_line_and_exit_code(tmp_path, tiny, args, message):
+    _, model = tiny
+    proc = subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.upscale", "--model", model, *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert not os.path.exists(tmp_path / "out") or not os.listdir(tmp_path / "out")
+
+
+def test_cli_folder_with_progress(tmp_path, tiny):
+    _, model = tiny
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        write(src / f"{i}.png", photo(seed=i))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "maffsrn_tf.cli.upscale",
+            "--model",
+            model,
+            "--input",
+            str(src),
+            "--output",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[2/2] 1.png" in proc.stderr
+    assert sorted(os.listdir(tmp_path / "o")) == ["0_x2.png", "1_x2.png"]
+
+
+def test_16bit_gray_alpha_png_and_output_formats(tiny, tmp_path):
+    """16-bit grey+alpha PNG (once a pypng traceback) upscales; --format and --quality."""
+    import png
+
+    _, model = tiny
+    la16 = np.dstack([photo()[..., 0], np.full((40, 52), 200, np.uint8)]).astype(np.uint16) * 257
+    with open(tmp_path / "la16.png", "wb") as f:
+        png.Writer(52, 40, greyscale=True, alpha=True, bitdepth=16).write(
+            f, la16.reshape(40, -1).tolist()
+        )
+    out = tmp_path / "out"
+    out.mkdir()
+    (written,) = upscale_path(str(tmp_path / "la16.png"), str(out) + os.sep, 2, model=model)
+    back, _ = images.read_image(written)
+    assert written.endswith("la16_x2.png")
+    assert back.dtype == np.uint16 and back.shape == (80, 104, 2) and back[..., 1].min() > 255
+    for fmt, quality in (("jpg", 60), ("webp", 70), ("png", None)):
+        (path,) = upscale_path(
+            str(tmp_path / "la16.png"),
+            str(out) + os.sep,
+            2,
+            model=model,
+            fmt=fmt,
+            quality=quality,
+            overwrite=True,
+        )
+        assert path.endswith(f"la16_x2.{fmt}")
+        assert Image.open(path).format == {"jpg": "JPEG", "webp": "WEBP", "png": "PNG"}[fmt]
+    small = os.path.getsize(out / "la16_x2.jpg")
+    upscale_path(str(tmp_path / "la16.png"), str(out / "hq.jpg"), 2, model=model, quality=100)
+    assert os.path.getsize(out / "hq.jpg") > small  # quality is applied
+    with pytest.raises(UpscaleError, match="does not end in .webp"):
+        upscale_path(str(tmp_path / "la16.png"), str(out / "x.png"), 2, model=model, fmt="webp")
+    with pytest.raises(UpscaleError, match="quality=0 is not in 1..100"):
+        upscale_path(str(tmp_path / "la16.png"), "", 2, model=model, quality=0)
+
+
+def test_encoder_error_is_one_line(tiny, tmp_path, monkeypatch):
+    _, model = tiny
+    write(tmp_path / "a.png", photo())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(Image.Image, "save", broken)  # Pillow's encoders and ours
+    monkeypatch.setattr(images, "encode_png", broken)
+    with pytest.raises(UpscaleError, match=r"cannot write .*a_x2.png \(RuntimeError: encoder"):
+        upscale_path(str(tmp_path / "a.png"), str(tmp_path / "a_x2.png"), 2, model=model)
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]  # nothing half-written
