@@ -42,6 +42,7 @@ setup(
     packages=find_packages(include=["maffsrn_tf", "maffsrn_tf.*"]),
     package_data={
         "maffsrn_tf": [
+            "model/*.json",
             "weights/*.npz",
             "weights/*.json",
             "weights/*.tflite",

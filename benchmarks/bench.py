@@ -115,12 +115,12 @@ def phases(photo):
     here): reading, the first tile (LiteRT/XNNPACK sets up a new input shape), the other
     tiles, blending, PNG writing."""
     from maffsrn_tf.io import images
-    from maffsrn_tf.upscaler.engines import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
     from maffsrn_tf.upscaler.tiling import tiled_predict
 
     calls = []
     start = time.perf_counter()
-    backend = make_backend(2, quantization="int8")
+    backend = make_engine(UpscaleOptions(variant="int8"))
     made = time.perf_counter()
     array, info = images.read_image(photo)
     x = array.astype(np.float32) / 255
@@ -177,7 +177,7 @@ def main():
     from maffsrn_tf.export.report import cpu_name
     from maffsrn_tf.model.shipped import sample_photo_path, weights_path
     from maffsrn_tf.pretrained.loading import load_pretrained
-    from maffsrn_tf.upscaler.engines import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
     tmp = tempfile.mkdtemp()
     model = load_pretrained("maffsrn_x2")
@@ -188,7 +188,7 @@ def main():
     peaks = {n: roof(n, runs) for n in counts}
     rows = [(f"roof: float32 2048³ matmul ({n} thr)", n, 2048**3 / peaks[n], 2048**3, "")
             for n in counts]  # fmt: skip
-    keras = make_backend(2, model)
+    keras = make_engine(UpscaleOptions(model=model))
     n = threads  # TensorFlow's pools are per process: all cores
     rows.append(
         (f"Keras graph ({n} thr)", n, median_time(lambda: keras(x), runs), MACS_640x360, "")
@@ -201,7 +201,7 @@ def main():
         for fixed in (False, True):
             path = tflite_file(model, quantization, fixed, tmp)
             for n in counts:
-                lite = make_backend(2, path, num_threads=n)
+                lite = make_engine(UpscaleOptions(model=path, num_threads=n))
                 data, macs = (tile, MACS_128) if fixed else (x, MACS_640x360)
                 seconds = median_time(lambda lite=lite, data=data: lite(data), runs)
                 shape = "fixed 128×128" if fixed else "dynamic"
@@ -215,11 +215,11 @@ def main():
     lr = (np.asarray(Image.open(photo), np.float32) / 255)[None]
     base = ["--input", photo, "--output", os.path.join(tmp, "out.png"), "--overwrite"]
     ends = [
-        ("default (TFLite float16)", [], lambda: make_backend(2, quantization="float16")),
+        ("default (TFLite float16)", [], lambda: make_engine(UpscaleOptions(variant="float16"))),
         ("--quantization int8", ["--quantization", "int8"],
-         lambda: make_backend(2, quantization="int8")),
+         lambda: make_engine(UpscaleOptions(variant="int8"))),
         ("--backend keras", ["--backend", "keras", "--model", weights_path("maffsrn_x2")],
-         lambda: make_backend(2, model)),
+         lambda: make_engine(UpscaleOptions(model=model))),
     ]  # fmt: skip
     e2e = {}
     for label, extra, make in ends:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import psutil
 
-from maffsrn_tf.upscaler import make_backend, upscale
+from maffsrn_tf.upscaler import UpscaleOptions, make_engine, upscale
 from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
@@ -41,7 +41,7 @@ def main():
     p.add_argument("--model", default=None, help="weights or .tflite (default: shipped)")
     a = p.parse_args()
     w, h = (int(v) for v in a.size.lower().split("x"))
-    backend = make_backend(a.scale, a.model)
+    backend = make_engine(UpscaleOptions(scale=a.scale, model=a.model))
     image = synthetic_photo(h, w)
     backend(np.zeros((1, 64, 64, 3), np.float32))  # load kernels before the baseline
     base = psutil.Process().memory_info().rss / 2**20

@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 
-from maffsrn_tf.upscaler.engines import make_backend
+from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
 
 def measure(quantization, size):
-    backend = make_backend(2, quantization=quantization)
+    backend = make_engine(UpscaleOptions(variant=quantization))
     interpreter = backend.interpreter
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()

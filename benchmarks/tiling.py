@@ -19,7 +19,7 @@ from shared_data import shared_dir
 
 from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.imaging import metrics
-from maffsrn_tf.upscaler.engines import make_backend
+from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 from maffsrn_tf.upscaler.tiling import predict_uint8
 
 
@@ -33,9 +33,13 @@ def main():
     p.add_argument("--quantization", default="", help="float16 or int8: the shipped TFLite model")
     a = p.parse_args()
     if a.quantization:
-        backend = make_backend(a.scale, backend="tflite", quantization=a.quantization)
+        backend = make_engine(
+            UpscaleOptions(scale=a.scale, runtime="tflite", variant=a.quantization)
+        )
     else:
-        backend = make_backend(a.scale, a.weights or None, "keras")
+        backend = make_engine(
+            UpscaleOptions(scale=a.scale, model=a.weights or None, runtime="keras")
+        )
     items = load_benchmark(a.dataset, a.scale)
     whole = {name: predict_uint8(backend, lr) for name, _, lr in items}
     base = np.mean([metrics.psnr(hr, whole[n], a.scale) for n, hr, _ in items])

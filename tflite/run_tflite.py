@@ -23,7 +23,10 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image, ImageOps
 
+# maffsrn_tf/model/tiling.json's numbers, copied so this file stands alone (tests hold them equal)
 MIN_SIZE = 13  # smallest LR side the model accepts (ESA's stride-2 conv + 7x7/3 max-pool)
+TILE = 256  # the default largest tile in LR pixels
+OVERLAP = 8  # the default tile overlap in LR pixels
 
 
 class Model:
@@ -90,7 +93,7 @@ def weight_sums(length, size, starts, scale):
     return ramps, total
 
 
-def upscale_rgb(model, rgb, tile=256, overlap=8):
+def upscale_rgb(model, rgb, tile=TILE, overlap=OVERLAP):
     """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled; holds the input and output as uint8 and
     one strip of tile rows as float32."""
     h0, w0 = rgb.shape[:2]
@@ -137,7 +140,7 @@ def upscale_rgb(model, rgb, tile=256, overlap=8):
     return out[: h0 * scale, : w0 * scale]
 
 
-def upscale_image(model, image, tile=256, overlap=8):
+def upscale_image(model, image, tile=TILE, overlap=OVERLAP):
     """A PIL image in, the upscaled PIL image out (RGB, L, RGBA or LA; EXIF orientation applied)."""
     image = ImageOps.exif_transpose(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -155,16 +158,21 @@ def upscale_image(model, image, tile=256, overlap=8):
     return result
 
 
-def main(argv=None):
+def parser():
+    """The command line's arguments."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("model", help="a MAFFSRN .tflite file")
     p.add_argument("input", help="image file")
     p.add_argument("output", help="output image file (.png keeps it lossless)")
-    p.add_argument("--tile", type=int, default=256, help="largest tile in LR pixels")
-    p.add_argument("--overlap", type=int, default=8, help="tile overlap in LR pixels")
+    p.add_argument("--tile", type=int, default=TILE, help="largest tile in LR pixels")
+    p.add_argument("--overlap", type=int, default=OVERLAP, help="tile overlap in LR pixels")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    a = parser().parse_args(argv)
     try:
         for path, what in ((a.model, "model"), (a.input, "input")):
             if not os.path.isfile(path):

@@ -58,7 +58,7 @@ def card(run_dir, name, datasets, hardware="", holdout_dir=None):
     from maffsrn_tf.evaluation.protocol import evaluate
     from maffsrn_tf.export.report import cpu_name
     from maffsrn_tf.model.maffsrn import build_model
-    from maffsrn_tf.upscaler.engines import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
     with open(os.path.join(run_dir, "flags.json")) as f:
         run_flags = json.load(f)
@@ -71,7 +71,12 @@ def card(run_dir, name, datasets, hardware="", holdout_dir=None):
     model = build_model(name)
     model.load_weights(os.path.join(run_dir, "best.weights.h5"))
     folders = list(datasets) + ([holdout_dir] if holdout_dir else [])
-    results = evaluate(folders, model.scale, make_backend(model.scale, model), progress=False)
+    results = evaluate(
+        folders,
+        model.scale,
+        make_engine(UpscaleOptions(scale=model.scale, model=model)),
+        progress=False,
+    )
     if holdout_dir:
         results["holdout"] = results.pop(os.path.basename(os.path.normpath(holdout_dir)))
     return {
@@ -109,10 +114,10 @@ def evaluate_weights(name, path, folder):
     """(PSNR, SSIM) of a weights file on a folder, MATLAB protocol."""
     from maffsrn_tf.evaluation.protocol import evaluate
     from maffsrn_tf.model.presets import PRESETS
-    from maffsrn_tf.upscaler.engines import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
     scale = PRESETS[name]["scale"]
-    backend = make_backend(scale, path, "keras", preset=name)
+    backend = make_engine(UpscaleOptions(scale=scale, model=path, runtime="keras"), preset=name)
     result = next(iter(evaluate([folder], scale, backend, progress=False).values()))
     return round(result["model"]["psnr"], 3), round(result["model"]["ssim"], 4)
 
@@ -192,7 +197,7 @@ def ship(run_dir, name, datasets, hardware):
     from maffsrn_tf.io.atomic import atomic_output
     from maffsrn_tf.model.maffsrn import build_model
     from maffsrn_tf.model.shipped import WEIGHTS_EXT, model_card, weights_path
-    from maffsrn_tf.pretrained.loading import save_npz
+    from maffsrn_tf.model.weight_files import save_npz
 
     hardware = hardware or cpu_name() + ", no GPU"
     with tempfile.TemporaryDirectory() as tmp:

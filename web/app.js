@@ -3,8 +3,6 @@
 // bundler; the worker is bundled (it imports @litertjs/core).
 'use strict';
 
-const TILE = 128;               // the shipped fixed-shape models' LR tile
-const OVERLAP = 8;              // maffsrn_tf.inference.DEFAULT_OVERLAP
 const MAX_OUTPUT_PIXELS = 16e6; // accumulators of a larger output would strain a phone's tab
 // where the models and LiteRT.js's wasm files are, relative to the page: set in index.html's
 // <meta> tags, so the static build (make web-dist) can move them into its own folder
@@ -12,6 +10,20 @@ const setting = (name) => document.querySelector(`meta[name="${name}"]`).content
 const MODELS = setting('maffsrn-models');
 const WASM_DIR = new URL(setting('litert-wasm'), location.href).href;
 const DEVICE_LABELS = {webgpu: 'GPU (WebGPU)', wasm: 'CPU (WebAssembly)'};
+// The tiling numbers the Python package, tflite/run_tflite.py and the Android core share:
+// maffsrn_tf/model/tiling.json (where index.html's <meta name="maffsrn-tiling"> says), fetched
+// once. The page uses its `overlap`, and its `fixed_model_tile`: the LR input size of the
+// shipped fixed-shape models it runs (maffsrn_x2_int8_128px.tflite and the like).
+let tiling = null;
+
+async function loadTiling() {
+  if (!tiling) {
+    const response = await fetch(new URL(setting('maffsrn-tiling'), location.href));
+    if (!response.ok) throw new Error(`${response.url}: HTTP ${response.status}`);
+    tiling = await response.json();
+  }
+  return tiling;
+}
 
 const $ = (id) => document.getElementById(id);
 let worker = null, image = null, runId = 0;
@@ -50,9 +62,10 @@ async function loadFile(file) {
   setState('idle', `${file.name}: ${bitmap.width}×${bitmap.height}. Pick a scale and a model, then Upscale.`);
 }
 
-function upscale() {
+async function upscale() {
   if (!image) return;
-  const scale = Number($('scale').value);
+  const picked = image;
+  const scale = Number($('scale').value), quantization = $('model').value, accelerator = $('accelerator').value;
   const outPixels = image.width * image.height * scale * scale;
   if (outPixels > MAX_OUTPUT_PIXELS) {
     setState('error', `${image.width}×${image.height} at ×${scale} would be ${(outPixels / 1e6).toFixed(0)} MP; ` +
@@ -61,12 +74,23 @@ function upscale() {
   }
   if (!worker) newWorker();
   runId += 1;
+  const id = runId;
   $('progress').value = 0;
-  const modelFile = `maffsrn_x${scale}_${$('model').value}_${TILE}px.tflite`;
+  setState('running', 'Loading…');
+  let settings;
+  try {
+    settings = await loadTiling();
+  } catch (err) {
+    if (id === runId) setState('error', `Cannot read the tiling settings: ${err.message}`);
+    return;
+  }
+  if (id !== runId) return;  // cancelled meanwhile
+  const {fixed_model_tile: tile, overlap} = settings;
+  const modelFile = `maffsrn_x${scale}_${quantization}_${tile}px.tflite`;
   setState('running', `Loading ${modelFile}…`);
-  worker.postMessage({type: 'run', id: runId, modelUrl: new URL(MODELS + modelFile, location.href).href,
-                      wasmDir: WASM_DIR, accelerator: $('accelerator').value, scale, tile: TILE, overlap: OVERLAP, width: image.width, height: image.height,
-                      rgba: image.rgba.slice()});
+  worker.postMessage({type: 'run', id, modelUrl: new URL(MODELS + modelFile, location.href).href,
+                      wasmDir: WASM_DIR, accelerator, scale, tile, overlap, width: picked.width, height: picked.height,
+                      rgba: picked.rgba.slice()});
 }
 
 function cancel() {

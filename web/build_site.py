@@ -2,12 +2,13 @@
 
     python web/build_site.py [--out web/site]
 
-The folder holds the page, its bundled worker, LiteRT.js's wasm files and the six 128-pixel
-models the page offers, and refers to nothing outside itself: every path in it is relative,
-so it works under any path prefix (``https://USER.github.io/REPO/``). ``_headers`` lists the
-response headers the page should get, in the format Netlify and Cloudflare Pages read (GitHub
-Pages sets its own). Written to a temporary folder beside ``--out``, then renamed into place.
-Run ``npm ci && npm run build`` in ``web/`` first (``make web-dist`` does).
+The folder holds the page, its bundled worker, LiteRT.js's wasm files, the six 128-pixel
+models the page offers and the tiling numbers it runs them with (``tiling.json``, a copy of
+``maffsrn_tf/model/tiling.json``), and refers to nothing outside itself: every path in it is
+relative, so it works under any path prefix (``https://USER.github.io/REPO/``). ``_headers``
+lists the response headers the page should get, in the format Netlify and Cloudflare Pages
+read (GitHub Pages sets its own). Written to a temporary folder beside ``--out``, then renamed
+into place. Run ``npm ci && npm run build`` in ``web/`` first (``make web-dist`` does).
 """
 
 import argparse
@@ -26,7 +27,7 @@ WASM = os.path.join(WEB, "node_modules", "@litertjs", "core", "wasm")
 WEIGHTS = os.path.join(ROOT, "maffsrn_tf", "weights")
 MODELS = [f"maffsrn_x{s}_{q}_128px.tflite" for s in (2, 3, 4) for q in ("int8", "float16")]
 # the page's <meta> settings, as the site lays the files out
-SETTINGS = {"maffsrn-models": "models/", "litert-wasm": "wasm/"}
+SETTINGS = {"maffsrn-models": "models/", "litert-wasm": "wasm/", "maffsrn-tiling": "tiling.json"}
 
 
 def _page():
@@ -46,6 +47,7 @@ def build(out):
         "app.js": os.path.join(WEB, "app.js"),
         "style.css": os.path.join(WEB, "style.css"),
         "dist/worker.js": os.path.join(WEB, "dist", "worker.js"),
+        "tiling.json": os.path.join(ROOT, "maffsrn_tf", "model", "tiling.json"),
     }
     if not os.path.isdir(WASM) or not os.path.isfile(sources["dist/worker.js"]):
         raise SystemExit("error: web/ is not built: run `make web-dist` (npm ci, npm run build)")

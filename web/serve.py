@@ -3,9 +3,10 @@
     python web/serve.py [--port 8000]
 
 Serves only what the page needs — the page (``/web/index.html``, ``app.js``, ``style.css``),
-its built worker (``/web/dist/``), LiteRT.js's wasm files and the package's ``.tflite`` models
-— with the headers a page that runs WebAssembly should have, and prints the page's URL.
-Everything else (the repository, ``.git``, folder listings) is a 404.
+its built worker (``/web/dist/``), LiteRT.js's wasm files, the package's ``.tflite`` models
+and its tiling numbers (``/maffsrn_tf/model/tiling.json``) — with the headers a page that runs
+WebAssembly should have, and prints the page's URL. Everything else (the repository, ``.git``,
+folder listings) is a 404.
 """
 
 import argparse
@@ -21,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = "/web/index.html"
 
 # exact files, and folders whose files (of these extensions) are served; nothing else
-FILES = {"/web/index.html", "/web/app.js", "/web/style.css"}
+FILES = {"/web/index.html", "/web/app.js", "/web/style.css", "/maffsrn_tf/model/tiling.json"}
 FOLDERS = {
     "/web/dist/": (".js", ".map"),
     "/web/node_modules/@litertjs/core/wasm/": (".js", ".wasm"),

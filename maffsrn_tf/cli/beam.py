@@ -25,35 +25,30 @@ import importlib.util
 
 from absl import flags
 
-from maffsrn_tf.cli.common import define_model_flags, fail, fail_with, run
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from maffsrn_tf.cli.common import (
+    define_model_flags,
+    define_option_flags,
+    fail,
+    fail_with,
+    option_aliases,
+    option_values,
+    run,
+)
+from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
 FLAGS = flags.FLAGS
 define_model_flags(preset=False)
 flags.DEFINE_string("input_pattern", None, "Files to upscale: a glob on any Beam file system.")
 flags.DEFINE_string("output_dir", None, "Where the upscaled images go (local, gs://, s3://).")
 flags.DEFINE_string("errors", "", "The errors file (default: OUTPUT_DIR-errors.txt).")
-flags.DEFINE_enum("quantization", "float16", ["float16", "int8"], "Shipped TFLite model.")
-flags.DEFINE_integer(
-    "tile", None, f"Largest tile in LR pixels (default {DEFAULT_TILE}; 0: whole image)."
-)
-flags.DEFINE_integer("overlap", DEFAULT_OVERLAP, "Overlap between tiles in LR pixels.")
-flags.DEFINE_enum(
-    "format", None, ["png", "jpg", "webp"], "Output format (default: the input's; PNG for 16-bit)."
-)
-flags.DEFINE_integer("quality", None, "JPEG/WebP quality 1-100 (default: JPEG 95, WebP 80).")
-flags.DEFINE_bool("overwrite", False, "Replace existing outputs (else they are errors).")
-flags.DEFINE_float("max_megapixels", 200.0, "Refuse inputs larger than this (decompression bombs).")
-flags.DEFINE_integer("num_threads", 1, "LiteRT threads per worker process.")
-for _name, _what in (("max_megapixels", "number"), ("num_threads", "number of threads")):
-    flags.register_validator(
-        _name, lambda v: v > 0, message=f"--{_name} must be a positive {_what}"
-    )
+# the upscaling options a Beam run takes (the shipped TFLite models, one per worker)
+OPTIONS = ["variant", "tile", "overlap", "fmt", "quality", "overwrite", "max_pixels", "num_threads"]
+define_option_flags(UpscaleOptions, OPTIONS, defaults={"num_threads": BEAM_WORKER_THREADS})
 flags.mark_flags_as_required(["input_pattern", "output_dir"])
 
 BEAM_INSTALL = 'pip install "maffsrn_tf[beam]"'
-# BeamConfig's arguments whose flags are named otherwise
-ALIASES = {"fmt": "format", "errors_path": "errors", "max_pixels": "max_megapixels"}
+# BeamConfig's and UpscaleOptions' names whose flags are named otherwise
+ALIASES = {**option_aliases(UpscaleOptions), "errors_path": "errors"}
 
 
 def main(argv):
@@ -62,26 +57,19 @@ def main(argv):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from maffsrn_tf.errors import MaffsrnError
-    from maffsrn_tf.upscaler.beam import BeamConfig
-    from maffsrn_tf.upscaler.beam import run as run_pipeline
+    from maffsrn_tf.upscaler.beam import BeamConfig, run_pipeline
 
     try:
+        options = UpscaleOptions(
+            scale=FLAGS.scale, runtime="tflite", **option_values(UpscaleOptions, OPTIONS)
+        )
         config = BeamConfig(
             input_pattern=FLAGS.input_pattern,
             output_dir=FLAGS.output_dir,
             errors_path=FLAGS.errors,
-            scale=FLAGS.scale,
-            quantization=FLAGS.quantization,
-            tile=FLAGS.tile,
-            overlap=FLAGS.overlap,
-            fmt=FLAGS.format or "",
-            quality=FLAGS.quality,
-            overwrite=FLAGS.overwrite,
-            max_pixels=int(FLAGS.max_megapixels * 1e6),
-            num_threads=FLAGS.num_threads,
+            options=options,
         )
-        options = PipelineOptions(argv[1:])
-        counts = run_pipeline(config, options)
+        counts = run_pipeline(config, PipelineOptions(argv[1:]))
     except MaffsrnError as err:
         fail_with(err, ALIASES)
     print(f"upscaled {counts['upscaled']} images into {config.output_dir}")

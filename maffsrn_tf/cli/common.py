@@ -5,6 +5,7 @@ No TensorFlow here: commands validate their arguments before they import it, so 
 argument costs milliseconds and prints one line.
 """
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -16,10 +17,19 @@ from absl import app, flags
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line
 from maffsrn_tf.model.presets import PRESETS, SCALES
+from maffsrn_tf.options import flag_name, value_type
 
 TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
 TRACEBACK_ENV = "MAFFSRN_TF_TRACEBACK"  # =1: let an unexpected error show its traceback
 FLAGS = flags.FLAGS
+
+flags.DEFINE_bool(
+    "tf_logs",
+    False,
+    f"Show TensorFlow's native logging (start-up lines, oneDNN, CUDA); also {TF_LOGS_ENV}=1.",
+)
+# the flags this module's functions define belong to the command that calls them
+flags.disclaim_key_flags()
 
 TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
 _SCALE_WORDS = ", ".join(map(str, SCALES[:-1])) + f" or {SCALES[-1]}"
@@ -46,11 +56,69 @@ def define_model_flags(preset=True):
         )
 
 
-flags.DEFINE_bool(
-    "tf_logs",
-    False,
-    f"Show TensorFlow's native logging (start-up lines, oneDNN, CUDA); also {TF_LOGS_ENV}=1.",
-)
+def _fields(cls, names):
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    return [by_name[name] for name in names]
+
+
+def define_option_flags(cls, names, defaults=None):
+    """One flag per field ``names`` of the options class ``cls`` (``TrainConfig``,
+    ``UpscaleOptions``): its name, type, default, help, choices and bounds come from the
+    field (``maffsrn_tf.options.option``). ``defaults``: a command's own default for a field
+    (``maffsrn-beam``'s threads per worker). The flags belong to the calling command's
+    module (its ``--help`` lists them: this module disclaims the flags it defines)."""
+    for field in _fields(cls, names):
+        meta, name, kind = field.metadata, flag_name(field), value_type(field)
+        default = (defaults or {}).get(field.name, field.default)
+        per, choices, text = meta["per"], meta["choices"], meta["help"]
+        if per != 1:  # a flag in other units (--max_megapixels for max_pixels)
+            flags.DEFINE_float(name, default / per, text)
+            flags.register_validator(
+                name, lambda v: v > 0, message=f"--{name} must be a positive number"
+            )
+        elif kind is str and choices:
+            real = [c for c in choices if c != ""]  # "": the flag left out
+            flags.DEFINE_enum(name, default or None, real, text)
+        elif kind is bool:
+            flags.DEFINE_bool(name, default, text)
+        elif kind is int:
+            flags.DEFINE_integer(name, default, text, meta["lower"], meta["upper"])
+            if choices:
+                flags.register_validator(
+                    name,
+                    lambda v, c=choices: v is None or v in c,
+                    message=f"--{name} must be one of {', '.join(map(str, choices))}",
+                )
+        elif kind is float:
+            flags.DEFINE_float(name, default, text, meta["lower"], meta["upper"])
+        else:  # str, and paths of open type ("": none)
+            flags.DEFINE_string(name, default or "", text)
+
+
+def option_values(cls, names):
+    """``{field: value}`` of the flags ``define_option_flags`` made, in the fields' units
+    (a flag left empty is the field's ``None`` or ``""``)."""
+    values = {}
+    for field in _fields(cls, names):
+        value, per = FLAGS[flag_name(field)].value, field.metadata["per"]
+        if per != 1:
+            value = int(round(value * per))
+        elif value in (None, "") and field.default in (None, ""):
+            value = field.default
+        values[field.name] = value
+    return values
+
+
+def option_aliases(cls):
+    """``{name in messages: flag}`` where an options class's flag is named otherwise, for
+    ``flag_words`` (``fmt='gif'`` is ``--format gif``)."""
+    from maffsrn_tf.options import public_name
+
+    return {
+        public_name(f): flag_name(f)
+        for f in dataclasses.fields(cls)
+        if "help" in f.metadata and public_name(f) != flag_name(f) and f.metadata["per"] == 1
+    }
 
 
 def require_tensorflow(what, any_backend=True):
@@ -176,7 +244,7 @@ def _print_help(module):
     """The command's docstring and its flags, then the flags every command shares."""
     print((sys.modules[module].__doc__ or "").strip() + "\n")
     for name in sorted(FLAGS.flags_by_module_dict()):
-        if name in (module, "__main__") or name == __name__:
+        if name in (module, "__main__", sys.argv[0]) or name == __name__:
             print(FLAGS.module_help(name) + "\n")
 
 

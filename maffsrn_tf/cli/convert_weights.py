@@ -16,7 +16,14 @@ Usage::
 
 from absl import flags
 
-from maffsrn_tf.cli.common import define_model_flags, fail, require_path, require_tensorflow, run
+from maffsrn_tf.cli.common import (
+    define_model_flags,
+    fail,
+    fail_with,
+    require_path,
+    require_tensorflow,
+    run,
+)
 from maffsrn_tf.model.presets import preset_for_scale
 
 FLAGS = flags.FLAGS
@@ -50,7 +57,7 @@ def main(argv):
             model = load_model_for(PRESETS[preset]["scale"], FLAGS.weights or None, preset)
             print(export_pytorch(model, FLAGS.output))
         except (ValueError, FileNotFoundError, ImportError) as err:
-            fail(str(err))
+            fail_with(err)
         return
     require_path(FLAGS.checkpoint, "--checkpoint", folder=False)
     if not FLAGS.output:
@@ -61,7 +68,7 @@ def main(argv):
     try:
         print(convert_checkpoint(FLAGS.checkpoint, preset, FLAGS.output))
     except (ValueError, FileNotFoundError, ImportError) as err:
-        fail(str(err))
+        fail_with(err)
 
 
 def cli():

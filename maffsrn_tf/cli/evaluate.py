@@ -53,23 +53,23 @@ def main(argv):
         require_tensorflow("maffsrn-evaluate on Keras weights (--tflite runs without it)")
     from maffsrn_tf import evaluation
 
-    backend, label = None, "bicubic only"
+    engine, label = None, "bicubic only"
     try:
         if FLAGS.tflite or not FLAGS.bicubic_only:
-            from maffsrn_tf.upscaler.engines import make_backend
+            from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
-            backend = make_backend(
-                FLAGS.scale,
-                FLAGS.tflite or FLAGS.weights or None,
-                "tflite" if FLAGS.tflite else "keras",
-                FLAGS.num_threads,
-                preset=FLAGS.preset,
+            options = UpscaleOptions(
+                scale=FLAGS.scale,
+                model=FLAGS.tflite or FLAGS.weights or None,
+                runtime="tflite" if FLAGS.tflite else "keras",
+                num_threads=FLAGS.num_threads,
             )
-            label = FLAGS.tflite or backend.model.name
+            engine = make_engine(options, preset=FLAGS.preset)
+            label = FLAGS.tflite or engine.model.name
         results = evaluation.evaluate(
             FLAGS.datasets,
             FLAGS.scale,
-            backend,
+            engine,
             FLAGS.self_ensemble,
             dict(zip(FLAGS.datasets, FLAGS.lr_dirs)),
         )

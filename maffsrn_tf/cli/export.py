@@ -42,10 +42,10 @@ from maffsrn_tf.cli.common import (
     run,
     scales_list,
 )
-from maffsrn_tf.model.presets import DEFAULT_CALIBRATION_PERCENTILE, MIN_INPUT_SIZE, QUANTIZATIONS
+from maffsrn_tf.export.recipe import ARTIFACTS, DEFAULT_CALIBRATION_PERCENTILE, QUANTIZATIONS
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 
 FLAGS = flags.FLAGS
-FORMATS = ("tflite", "saved_model", "onnx")
 ONNX_INSTALL = 'pip install "maffsrn_tf[onnx]"'
 flags.DEFINE_list("formats", ["tflite"], "Artifacts to write: tflite, saved_model, onnx.")
 flags.DEFINE_list("scales", ["2", "3", "4"], "Scales to export.")
@@ -89,34 +89,25 @@ flags.DEFINE_bool(
 )
 
 
-def variants(quantizations, tile, uint8_io):
-    """(quantization, uint8_io) pairs to export for one tile size."""
-    out = [(q, False) for q in quantizations]
-    if uint8_io and tile and "int8" in quantizations:
-        out.append(("int8", True))
-    return out
-
-
 def check_formats(values):
     """The ``--formats`` list, each known and none twice."""
-    unknown = [f for f in values if f not in FORMATS]
+    unknown = [f for f in values if f not in ARTIFACTS]
     if unknown or not values:
-        fail(f"--formats takes {', '.join(FORMATS)} (comma-separated), got {','.join(values)}")
+        fail(f"--formats takes {', '.join(ARTIFACTS)} (comma-separated), got {','.join(values)}")
     return list(dict.fromkeys(values))
 
 
-def export_serving(kind, model, scale, datasets):
-    """Write (after verifying) the SavedModel or ONNX model of one scale; print one line."""
-    from maffsrn_tf.export.serving import export_onnx, export_saved_model
-
-    if kind == "saved_model":
-        path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}_saved_model")
-        report, unit = export_saved_model(model, path, datasets), "max_abs_diff_uint8"
-    else:
-        path = os.path.join(FLAGS.output_dir, f"maffsrn_x{scale}.onnx")
-        report, unit = export_onnx(model, path, datasets), "max_abs_diff"
+def print_serving(path, report):
+    unit = "max_abs_diff_uint8" if path.endswith("_saved_model") else "max_abs_diff"
     checks = ", ".join(f"{k} max |diff| vs Keras {v[unit]:.3g}" for k, v in report.items())
     print(f"wrote {path}: {checks or 'not verified (--noverify)'}", flush=True)
+
+
+def print_tflite(path, entry):
+    acc = ", ".join(
+        f"{k} {v['psnr']:.2f} dB (drop {v['drop']:+.4f})" for k, v in entry["accuracy"].items()
+    )
+    print(f"wrote {path}: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
 
 
 def main(argv):
@@ -149,7 +140,8 @@ def main(argv):
         missing = [m for m in ("tf2onnx", "onnx", "onnxruntime") if not importlib.util.find_spec(m)]
         if missing:
             fail(f"--formats onnx needs {', '.join(missing)}: {ONNX_INSTALL}")
-    from maffsrn_tf.export import export, representative_patches
+    from maffsrn_tf.export import representative_patches
+    from maffsrn_tf.export.recipe import export_serving, export_tflite_release
     from maffsrn_tf.export.report import report_markdown, write_report
     from maffsrn_tf.pretrained.loading import load_model_for
 
@@ -165,37 +157,21 @@ def main(argv):
             os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
             for kind in ("saved_model", "onnx"):
                 if kind in formats:
-                    export_serving(kind, model, scale, datasets)
-            twins = {}  # quantization -> the dynamic model's drop per dataset
-            # 0 (dynamic) first: fixed models must stay within its drop
-            for tile in tiles if tflite else []:
-                for q, uint8_io in variants(FLAGS.quantizations, tile, FLAGS.uint8_io):
-                    name = f"maffsrn_x{scale}_{q}" + (f"_{tile}px" if tile else "")
-                    path = os.path.join(FLAGS.output_dir, name + ("_uint8io" if uint8_io else ""))
-                    limit = FLAGS.max_drop
-                    if tile and q in twins:
-                        limit = {k: v + 0.01 for k, v in twins[q].items()}
-                    entry = export(
-                        model,
-                        path + ".tflite",
-                        q,
-                        datasets,
-                        (tile, tile) if tile else None,
-                        patches,
-                        limit,
-                        uint8_io,
-                        FLAGS.calibration_percentile,
-                        FLAGS.int8_equalization,
-                    )
-                    if not tile:
-                        twins[q] = {k: v["drop"] for k, v in entry["accuracy"].items()}
-                    entry["scale"] = scale
-                    entries.append(entry)
-                    acc = ", ".join(
-                        f"{k} {v['psnr']:.2f} dB (drop {v['drop']:+.4f})"
-                        for k, v in entry["accuracy"].items()
-                    )
-                    print(f"wrote {path}.tflite: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
+                    print_serving(*export_serving(kind, model, FLAGS.output_dir, datasets))
+            if tflite:
+                entries += export_tflite_release(
+                    model,
+                    FLAGS.output_dir,
+                    FLAGS.quantizations,
+                    tiles,
+                    FLAGS.uint8_io,
+                    datasets,
+                    patches,
+                    FLAGS.max_drop,
+                    FLAGS.calibration_percentile,
+                    FLAGS.int8_equalization,
+                    on_written=print_tflite,
+                )
     except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         fail(flag_words(first, {"equalize": "int8_equalization"}))

@@ -14,7 +14,7 @@ import os
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, require_path, require_tensorflow, run
+from maffsrn_tf.cli.common import fail, fail_with, require_path, require_tensorflow, run
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder of HR training images.")
@@ -44,7 +44,7 @@ def main(argv):
         exclude = read_holdout(FLAGS.holdout, FLAGS.data_dir) if FLAGS.holdout else ()
         count = pack(FLAGS.data_dir, FLAGS.output, exclude, progress=lambda m: print(m, flush=True))
     except (DataError, ImageError, PackError) as err:
-        fail(str(err))
+        fail_with(err)
     size = os.path.getsize(FLAGS.output) / 2**20
     print(f"{FLAGS.output}: {count} images, {size:.1f} MiB")
 

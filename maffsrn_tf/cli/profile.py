@@ -7,7 +7,7 @@ Usage::
 
 from absl import flags
 
-from maffsrn_tf.cli.common import define_model_flags, fail, require_tensorflow, run
+from maffsrn_tf.cli.common import define_model_flags, fail_with, require_tensorflow, run
 from maffsrn_tf.model.presets import PRESETS, check_input_size, preset_for_scale
 
 FLAGS = flags.FLAGS
@@ -32,7 +32,7 @@ def main(argv):
     try:
         h, w = parse_size(FLAGS.input)
     except ValueError as err:
-        fail(str(err))
+        fail_with(err)
     require_tensorflow("maffsrn-profile", any_backend=False)
     from maffsrn_tf.model.maffsrn import build_model
     from maffsrn_tf.model.profiling import profile

@@ -25,14 +25,15 @@ Rerunning the same command resumes a killed run from ``MODEL_DIR/backup``.
 """
 
 import dataclasses
-import typing
 
 from absl import flags
 
 from maffsrn_tf.cli.common import (
     define_model_flags,
+    define_option_flags,
     fail,
     fail_with,
+    option_values,
     require_path,
     require_tensorflow,
     run,
@@ -48,42 +49,14 @@ COMMON = ("preset", "scale")
 flags.DEFINE_bool("large", False, "Train MAFFSRN-L (8 FFGs).")
 
 
-def _define(field):
-    """One flag per ``TrainConfig`` field: its type, default, help, choices and bounds."""
-    meta, default, name = field.metadata, field.default, field.name
-    kind = field.type if isinstance(field.type, type) else None
-    if kind is None:  # "X | None": the non-None member
-        args = [a for a in typing.get_args(field.type) if a is not type(None)]
-        kind = args[0] if args else str
-    if kind is str and meta["choices"]:
-        flags.DEFINE_enum(name, default, list(meta["choices"]), meta["help"])
-    elif kind is str:
-        flags.DEFINE_string(name, default, meta["help"])
-    elif kind is bool:
-        flags.DEFINE_bool(name, default, meta["help"])
-    elif kind is int:
-        flags.DEFINE_integer(name, default, meta["help"], meta["lower"], meta["upper"])
-        if meta["choices"]:
-            flags.register_validator(
-                name,
-                lambda v, c=meta["choices"]: v is None or v in c,
-                message=f"--{name} must be one of {', '.join(map(str, meta['choices']))}",
-            )
-    else:
-        flags.DEFINE_float(name, default, meta["help"], meta["lower"], meta["upper"])
-
-
-for _field in dataclasses.fields(TrainConfig):
-    if _field.name not in COMMON:
-        _define(_field)
+OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in COMMON]
+define_option_flags(TrainConfig, OPTIONS)
 
 
 def resolved_config():
     """The flags as the ``TrainConfig`` that ``training.train`` takes (MODEL_DIR/flags.json)."""
     preset = FLAGS.preset or preset_for_scale(FLAGS.scale, FLAGS.large)
-    values = {
-        f.name: FLAGS[f.name].value for f in dataclasses.fields(TrainConfig) if f.name not in COMMON
-    }
+    values = option_values(TrainConfig, OPTIONS)
     return TrainConfig(preset=preset, scale=preset_config(preset)["scale"], **values)
 
 

@@ -14,18 +14,8 @@ from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.upscaler.tiling import predict_uint8
 
 
-def bicubic_predict(lr, scale):
-    """MATLAB bicubic upscaling (the baseline row)."""
-    return imresize(lr, scale)
-
-
-def model_predict(backend, lr, self_ensemble=False):
-    """Whole-image model output as uint8 (``inference.predict_uint8``)."""
-    return predict_uint8(backend, lr, self_ensemble=self_ensemble)
-
-
-def evaluate(datasets, scale, backend=None, self_ensemble=False, lr_dirs=None, progress=True):
-    """PSNR/SSIM per dataset for bicubic and (when ``backend`` is given) the model.
+def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, progress=True):
+    """PSNR/SSIM per dataset for bicubic and (when ``engine`` is given) the model.
 
     Returns ``{dataset: {"images": n, "bicubic": {...}, "model": {...}, "per_image": [...]}}``.
     """
@@ -37,13 +27,13 @@ def evaluate(datasets, scale, backend=None, self_ensemble=False, lr_dirs=None, p
         for i, (image, hr, lr) in enumerate(items, 1):
             row = {"image": image}
             try:
-                up = bicubic_predict(lr, scale)
+                up = imresize(lr, scale)  # the baseline: MATLAB bicubic
                 row["bicubic_psnr"], row["bicubic_ssim"] = (
                     metrics.psnr(hr, up, scale),
                     metrics.ssim(hr, up, scale),
                 )
-                if backend is not None:
-                    sr = model_predict(backend, lr, self_ensemble)
+                if engine is not None:
+                    sr = predict_uint8(engine, lr, self_ensemble=self_ensemble)
                     row["psnr"] = metrics.psnr(hr, sr, scale)
                     row["ssim"] = metrics.ssim(hr, sr, scale)
             except ValueError as err:  # e.g. an LR of --lr_dirs that is not HR / scale
@@ -65,7 +55,7 @@ def evaluate(datasets, scale, backend=None, self_ensemble=False, lr_dirs=None, p
                 "ssim": float(np.mean([r["bicubic_ssim"] for r in rows])),
             },
         }
-        if backend is not None:
+        if engine is not None:
             entry["model"] = {
                 "psnr": float(np.mean([r["psnr"] for r in rows])),
                 "ssim": float(np.mean([r["ssim"] for r in rows])),

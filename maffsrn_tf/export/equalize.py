@@ -20,7 +20,7 @@ applies it to a copy of the model for every int8 export.
 
 import numpy as np
 
-from maffsrn_tf.model.presets import DEFAULT_CALIBRATION_PERCENTILE
+from maffsrn_tf.export.recipe import DEFAULT_CALIBRATION_PERCENTILE
 
 PAIRS = ("mab", "esa", "esa_rc", "cea")
 MAX_SCALE = 32.0

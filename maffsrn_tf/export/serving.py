@@ -99,17 +99,17 @@ def verify_saved_model(model, path, datasets):
 
     ``ValueError`` when they differ by more than ``SAVED_MODEL_MAX_DIFF`` grey levels, or the
     bytes signature disagrees with the pixel one."""
-    from maffsrn_tf.upscaler.engines import KerasBackend
+    from maffsrn_tf.upscaler.engines import KerasEngine
     from maffsrn_tf.upscaler.tiling import predict_uint8
 
     loaded = tf.saved_model.load(path)
     pixels, files = loaded.signatures["upscale_uint8"], loaded.signatures["serving_default"]
-    keras_backend, report = KerasBackend(model), {}
+    keras_engine, report = KerasEngine(model), {}
     for name, lrs in _lr_images(datasets, int(model.scale)):
         worst = 0
         for lr in lrs:
             sr = pixels(lr=tf.constant(lr[None]))["sr"].numpy()[0]
-            expected = predict_uint8(keras_backend, lr)
+            expected = predict_uint8(keras_engine, lr)
             worst = max(worst, int(np.abs(sr.astype(int) - expected.astype(int)).max()))
             png = files(image_bytes=tf.constant([tf.io.encode_png(lr).numpy()]))["png_bytes"]
             decoded = tf.io.decode_png(png[0]).numpy()

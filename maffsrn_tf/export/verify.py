@@ -17,17 +17,17 @@ def op_names(tflite_bytes):
 
 def measure_latency(path, height=128, width=128, runs=5, num_threads=2):
     """Median seconds per inference of a ``.tflite`` at ``height x width`` (after one warm-up)."""
-    from maffsrn_tf.upscaler.engines import TFLiteBackend
+    from maffsrn_tf.upscaler.engines import TFLiteEngine
 
-    backend = TFLiteBackend(path, num_threads)
-    if backend.fixed_size:
-        height, width = backend.fixed_size
+    engine = TFLiteEngine(path, num_threads)
+    if engine.fixed_size:
+        height, width = engine.fixed_size
     x = np.random.default_rng(0).random((1, height, width, 3), np.float32)
-    backend(x)
+    engine(x)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        backend(x)
+        engine(x)
         times.append(time.perf_counter() - start)
     return float(np.median(times)), (height, width)
 
@@ -75,7 +75,7 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     """
     from maffsrn_tf.data.sources import load_benchmark
     from maffsrn_tf.imaging import metrics
-    from maffsrn_tf.upscaler.engines import KerasBackend, TFLiteBackend
+    from maffsrn_tf.upscaler.engines import KerasEngine, TFLiteEngine
     from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, predict_uint8
 
     with open(tflite_path, "rb") as f:
@@ -83,7 +83,7 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     flex = [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
     if flex:
         raise ValueError(f"{tflite_path} needs non-builtin ops: {flex}")
-    lite, keras_backend = TFLiteBackend(tflite_path), KerasBackend(model)
+    lite, keras_engine = TFLiteEngine(tflite_path), KerasEngine(model)
     tile = lite.fixed_size[0] if lite.fixed_size else 0
     overlap = min(DEFAULT_OVERLAP, tile // 4)
     report = {}
@@ -93,7 +93,7 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
         rows = []
         for _, hr, lr in load_benchmark(folder, scale):
             sr_lite = predict_uint8(lite, lr, tile, overlap)
-            sr_keras = predict_uint8(keras_backend, lr, tile, overlap)
+            sr_keras = predict_uint8(keras_engine, lr, tile, overlap)
             if sr_lite.shape != hr.shape[: sr_lite.ndim]:
                 raise ValueError(f"{tflite_path}: output {sr_lite.shape} for HR {hr.shape}")
             rows.append(

@@ -7,14 +7,17 @@ orientation, palettes, 16-bit and CMYK files are handled the same way everywhere
 Handles RGB, grayscale, RGBA/LA (alpha kept), palette, 16-bit PNG (grayscale through Pillow,
 RGB/RGBA through pypng, which Pillow cannot write), CMYK JPEG (converted to RGB through its
 ICC profile when present), EXIF orientation (applied), and the ICC profile of RGB images
-(kept). Decompression bombs are refused.
+(kept). Decompression bombs are refused: each call passes its own pixel limit
+(``max_pixels``), checked from the header before anything is decoded. Pillow's own limit, a
+process-wide setting, is turned off once when this module is imported (our check replaces
+it), and nothing here changes a global setting or the warnings filter per call, so reads
+with different limits may run in threads at once.
 """
 
 import io
 import logging
 import os
 import re
-import warnings
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -23,9 +26,14 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.png import encode_png
 
-MAX_PIXELS = 200_000_000  # refuse larger inputs (Pillow's bomb check, as an error)
+# refuse larger inputs unless a call says otherwise (a decompression bomb, or a mistake)
+DEFAULT_MAX_PIXELS = 200_000_000
+# set once, here: read_image checks each call's own limit from the header instead
+Image.MAX_IMAGE_PIXELS = None
 log = logging.getLogger("maffsrn_tf")
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+# what an output may be written as (``--format``): image formats, by their extension
+OUTPUT_FORMATS = ("png", "jpg", "webp")
 
 
 class ImageError(MaffsrnError):
@@ -62,9 +70,9 @@ def to_uint8(array):
     return np.round(array.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
 
 
-def read_rgb(path):
+def read_rgb(path, max_pixels=DEFAULT_MAX_PIXELS):
     """``read_image`` as uint8 RGB ``H x W x 3`` (grayscale repeated, alpha dropped)."""
-    array = to_uint8(read_image(path)[0])
+    array = to_uint8(read_image(path, max_pixels=max_pixels)[0])
     if array.ndim == 2:
         return np.repeat(array[..., None], 3, -1)
     if array.shape[-1] == 2:
@@ -90,17 +98,6 @@ def is_png16_color(path, data=None):
             head = f.read(33)
     # PNG signature, IHDR: bit depth at byte 24, colour type at byte 25
     return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6)
-
-
-def _header_pixels(path, data=None):
-    """Width x height from the header alone (no decoding, no bomb check)."""
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with Image.open(path if data is None else io.BytesIO(data)) as im:
-            return im.size
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _float_to_uint16(arr, path):
@@ -130,56 +127,58 @@ def _int32_to_uint16(arr, path):
     return arr.astype(np.uint16)
 
 
-def read_image(path, data=None):
+def _check_pixels(path, size, max_pixels):
+    w, h = size
+    if w * h > max_pixels:
+        raise ImageError(
+            f"refusing {path}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,} "
+            "(a decompression bomb?); if the image is genuine, raise the pixel limit"
+        )
+
+
+def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
     """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx3 or HxWx4.
 
     ``info`` holds ``icc_profile`` (RGB images) and ``format``. Float images (values in
     [0, 1]) and 32-bit integer images (0..65535) come back as 16-bit; of an animated image
     only the first frame is read (with a warning). ``data``: the file's bytes, already read
-    (from a remote file system); ``path`` then only names it in messages.
+    (from a remote file system); ``path`` then only names it in messages. ``max_pixels``:
+    larger images are refused (``ImageError``) from their header, before decoding.
     """
     if data is None and not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
     if data is None and os.path.isdir(path):
         raise ImageError(f"input is a folder, expected an image file: {path}")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            with Image.open(path if data is None else io.BytesIO(data)) as im:
-                im.load()
-                fmt = im.format
-                frames = getattr(im, "n_frames", 1)
-                if frames > 1:
-                    log.warning("%s has %d frames: only the first is read", path, frames)
-                if fmt == "PNG" and is_png16_color(path, data):
-                    return _read_png16(path, data), {"format": fmt, "icc_profile": None}
-                im = ImageOps.exif_transpose(im)
-                icc = im.info.get("icc_profile")
-                if im.mode == "CMYK":
-                    im = _cmyk_to_rgb(im, icc)
-                    icc = None
-                elif im.mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                elif im.mode in ("I;16", "I;16B", "I;16L"):
-                    arr = np.asarray(im).astype(np.uint16)
-                    return arr, {"format": fmt, "icc_profile": None}
-                elif im.mode == "F":
-                    return _float_to_uint16(im, path), {"format": fmt, "icc_profile": None}
-                elif im.mode == "I":
-                    arr = _int32_to_uint16(np.asarray(im), path)
-                    return arr, {"format": fmt, "icc_profile": None}
-                elif im.mode == "1":
-                    im = im.convert("L")
-                elif im.mode not in ("L", "LA", "RGB", "RGBA"):
-                    im = im.convert("RGB")
-                return np.array(im), {"format": fmt, "icc_profile": icc}
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        w, h = _header_pixels(path, data)
-        raise ImageError(
-            f"refusing {path}: {w}x{h} = {w * h:,} pixels is over the limit of {MAX_PIXELS:,} "
-            "(a decompression bomb?); if the image is genuine, raise the pixel limit"
-        ) from None
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
+            _check_pixels(path, im.size, max_pixels)
+            im.load()
+            fmt = im.format
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                log.warning("%s has %d frames: only the first is read", path, frames)
+            if fmt == "PNG" and is_png16_color(path, data):
+                return _read_png16(path, data), {"format": fmt, "icc_profile": None}
+            im = ImageOps.exif_transpose(im)
+            icc = im.info.get("icc_profile")
+            if im.mode == "CMYK":
+                im = _cmyk_to_rgb(im, icc)
+                icc = None
+            elif im.mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif im.mode in ("I;16", "I;16B", "I;16L"):
+                arr = np.asarray(im).astype(np.uint16)
+                return arr, {"format": fmt, "icc_profile": None}
+            elif im.mode == "F":
+                return _float_to_uint16(im, path), {"format": fmt, "icc_profile": None}
+            elif im.mode == "I":
+                arr = _int32_to_uint16(np.asarray(im), path)
+                return arr, {"format": fmt, "icc_profile": None}
+            elif im.mode == "1":
+                im = im.convert("L")
+            elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+                im = im.convert("RGB")
+            return np.array(im), {"format": fmt, "icc_profile": icc}
     except ImageError:
         raise
     except Exception as err:

@@ -27,7 +27,7 @@ from maffsrn_tf.model.convolutions import (
     torch_bias_initializer,
     torch_kernel_initializer,
 )
-from maffsrn_tf.model.presets import MIN_INPUT_SIZE, PACKAGE
+from maffsrn_tf.model.presets import PACKAGE
 from maffsrn_tf.model.resampling import PixelShuffle, nearest_gather
 
 LEAKY_SLOPE = 0.05  # activation('lrelu') of the official code
@@ -97,7 +97,6 @@ class DilatedESA(keras.layers.Layer):
     Returns the attention map (same shape as the input).
     """
 
-    MIN_SIZE = MIN_INPUT_SIZE  # stride-2 conv then a 7x7 pool need 13 input pixels per side
     # the conv branch after the pool (the paper's Table 3); "3x3+3x3d2" is MAFFSRN's
     BRANCHES = {
         "3x3+3x3d2": ((3, 1), (3, 2)),

@@ -1,9 +1,11 @@
-"""Preset names and configurations, the model's minimum input size, and the export's
-quantization modes.
+"""Preset names and configurations, the model's minimum input size and the tiling defaults.
 
 Plain Python, no TensorFlow: command lines validate presets, scales and image sizes with it
 before they import TensorFlow.
 """
+
+import json
+from importlib import resources
 
 from maffsrn_tf.errors import MaffsrnError
 
@@ -12,8 +14,17 @@ SCALES = (2, 3, 4)
 # the package under which the layers and models are registered for Keras serialization
 PACKAGE = "maffsrn_tf"
 
-# ESA's stride-2 conv followed by its 7x7/3 max-pool needs at least 13 pixels per side.
-MIN_INPUT_SIZE = 13
+# The tiling numbers every front end shares, in one data file (model/tiling.json): the Python
+# package reads it here, tflite/run_tflite.py keeps a copy that tests hold equal to it, the web
+# page fetches it and android/generate_defaults.py writes the Kotlin core's Defaults.kt from it.
+TILING = json.loads(resources.files(__package__).joinpath("tiling.json").read_text("utf-8"))
+# ESA's stride-2 conv followed by its 7x7/3 max-pool needs at least this many pixels per side.
+MIN_INPUT_SIZE = TILING["min_input_size"]
+# The default tile and overlap in LR pixels (measured: maffsrn_tf.upscaler.tiling), and the
+# LR input size of the shipped fixed-shape models (maffsrn_x2_int8_128px.tflite and the like).
+DEFAULT_TILE = TILING["tile"]
+DEFAULT_OVERLAP = TILING["overlap"]
+FIXED_MODEL_TILE = TILING["fixed_model_tile"]
 
 PRESETS = {
     "maffsrn_x2": {"scale": 2, "n_ffgs": 4, "n_feats": 32, "params": 402394},
@@ -23,11 +34,6 @@ PRESETS = {
     "maffsrn_l_x3": {"scale": 3, "n_ffgs": 8, "n_feats": 32, "params": 807134},
     "maffsrn_l_x4": {"scale": 4, "n_ffgs": 8, "n_feats": 32, "params": 830066},
 }
-
-# TFLite export (maffsrn_tf.export). The percentile was chosen on x2 (Set5 and Set14 drops,
-# tflite/QUANTIZATION.md); 100 (TFLite's min/max) lost 0.20-0.27 dB.
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
-DEFAULT_CALIBRATION_PERCENTILE = 65.0
 
 
 def check_scale(scale):

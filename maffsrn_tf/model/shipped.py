@@ -1,10 +1,10 @@
 """The files shipped inside the package, found through ``importlib.resources``.
 
 ``maffsrn_tf/weights/`` holds, per preset, the trained weights (``{preset}.npz``), their
-training record (``{preset}.json``) and the exported TFLite models
-(``maffsrn_x{scale}_{variant}.tflite``); ``maffsrn_tf/samples/`` the sample photo. They
-install with the package, so a plain ``pip install`` has everything ``load_pretrained`` and
-the TFLite upscaler need.
+training record (``{preset}.json``) and the exported TFLite models (named by
+``tflite_name``: ``maffsrn_x{scale}_{quantization}[_{tile}px][_uint8io].tflite``);
+``maffsrn_tf/samples/`` the sample photo. They install with the package, so a plain
+``pip install`` has everything ``load_pretrained`` and the TFLite upscaler need.
 """
 
 import json
@@ -14,6 +14,20 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.model.presets import PRESETS
 
 WEIGHTS_EXT = ".npz"
+# the dynamic-shape TFLite models the upscaler runs (``upscale(quantization=...)``)
+SHIPPED_VARIANTS = ("float16", "int8")
+DEFAULT_VARIANT = "float16"
+
+
+def tflite_name(scale, quantization, tile=0, uint8_io=False):
+    """The file name of an exported TFLite model (``maffsrn-export`` writes these names,
+    and the shipped models are found by them): ``tile`` 0 is the dynamic-shape model."""
+    return (
+        f"maffsrn_x{scale}_{quantization}"
+        + (f"_{tile}px" if tile else "")
+        + ("_uint8io" if uint8_io else "")
+        + ".tflite"
+    )
 
 
 def _folder():
@@ -55,9 +69,10 @@ def sample_photo_path():
     return str(resources.files("maffsrn_tf") / "samples" / "grace_hopper.jpg")
 
 
-def tflite_path(scale, variant="float16"):
-    """Path of a shipped ``.tflite`` model; ``MaffsrnError`` listing the shipped ones."""
-    path = _folder() / f"maffsrn_x{scale}_{variant}.tflite"
+def tflite_path(scale, variant=DEFAULT_VARIANT):
+    """Path of a shipped dynamic-shape ``.tflite`` model (``variant``: one of
+    ``SHIPPED_VARIANTS``); ``MaffsrnError`` listing the shipped ones."""
+    path = _folder() / tflite_name(scale, variant)
     if not path.is_file():
         shipped = ", ".join(f for f in _files() if f.endswith(".tflite")) or "none"
         raise MaffsrnError(

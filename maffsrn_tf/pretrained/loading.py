@@ -12,16 +12,7 @@ from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
 from maffsrn_tf.model.shipped import weights_path
-from maffsrn_tf.model.weight_files import load_npz, load_weights_file, save_npz
-
-__all__ = [
-    "load_initial_weights",
-    "load_model_for",
-    "load_npz",
-    "load_pretrained",
-    "load_weights_file",
-    "save_npz",
-]
+from maffsrn_tf.model.weight_files import load_npz, load_weights_file
 
 
 def load_pretrained(name="maffsrn_x2"):

@@ -13,7 +13,7 @@ from maffsrn_tf.imaging import metrics
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.train.keras_compat import current_learning_rate
 from maffsrn_tf.train.optimizers import averaged_weights, ema_optimizer
-from maffsrn_tf.upscaler.engines import KerasBackend
+from maffsrn_tf.upscaler.engines import KerasEngine
 from maffsrn_tf.upscaler.tiling import predict_uint8
 
 
@@ -40,10 +40,10 @@ class Validation(keras.callbacks.Callback):
             return self._evaluate()
 
     def _evaluate(self):
-        backend = KerasBackend(self.model, trace=False)
+        engine = KerasEngine(self.model, trace=False)
         psnrs, ssims = [], []
         for _, hr, lr in self.images:
-            sr = predict_uint8(backend, lr)
+            sr = predict_uint8(engine, lr)
             psnrs.append(metrics.psnr(hr, sr, self.scale))
             ssims.append(metrics.ssim(hr, sr, self.scale))
         return float(np.mean(psnrs)), float(np.mean(ssims))

@@ -7,19 +7,16 @@ are the paper's recipe: DIV2K, L1, AdamP at 2e-4 halved every 200 epochs of 1000
 """
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.model.presets import PRESETS, SCALES, check_scale, preset_config
+from maffsrn_tf.options import check_fields
+from maffsrn_tf.options import defaults as field_defaults
+from maffsrn_tf.options import option as _opt
 
 DATA_SOURCES = ("folder", "div2k", "tfds", "packed")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
-
-
-def _opt(default, help, choices=None, lower=None, upper=None):
-    """A field with its flag help (and, for the flag, its choices and bounds)."""
-    meta = {"help": help, "choices": choices, "lower": lower, "upper": upper}
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -97,17 +94,7 @@ class TrainConfig:
     def validate(self):
         """``MaffsrnError`` naming the first field outside its choices or bounds, or a preset
         whose scale is not ``scale``."""
-        for f in dataclasses.fields(self):
-            value, meta = getattr(self, f.name), f.metadata
-            if value is None:
-                continue
-            if meta["choices"] is not None and value not in meta["choices"]:
-                choices = ", ".join(map(str, meta["choices"]))
-                raise MaffsrnError(f"{f.name}={value!r} is not one of {choices}")
-            if meta["lower"] is not None and value < meta["lower"]:
-                raise MaffsrnError(f"{f.name}={value!r} is below {meta['lower']}")
-            if meta["upper"] is not None and value > meta["upper"]:
-                raise MaffsrnError(f"{f.name}={value!r} is above {meta['upper']}")
+        check_fields(self)
         check_scale(self.scale)
         preset_scale = preset_config(self.preset)["scale"]
         if preset_scale != self.scale:
@@ -136,4 +123,4 @@ class TrainConfig:
 
 def defaults():
     """``{option: default}`` of every field."""
-    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return field_defaults(TrainConfig)

@@ -29,20 +29,7 @@ from maffsrn_tf.pretrained.loading import load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
 from maffsrn_tf.train.config import TrainConfig
 from maffsrn_tf.train.keras_compat import AtomicBackupAndRestore, is_multi_worker, multi_worker_fit
-from maffsrn_tf.train.optimizers import StepDecay, averaged_weights, channel_axes, make_optimizer
-
-__all__ = [  # with the names that lived here before the split, still importable from here
-    "LOSSES",
-    "SaveBest",
-    "StepDecay",
-    "TrainConfig",
-    "Validation",
-    "averaged_weights",
-    "compile_model",
-    "load_initial_weights",
-    "train",
-    "training_input",
-]
+from maffsrn_tf.train.optimizers import StepDecay, channel_axes, make_optimizer
 
 LOSSES = {"l1": keras.losses.MeanAbsoluteError, "l2": keras.losses.MeanSquaredError}
 

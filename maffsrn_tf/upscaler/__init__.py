@@ -1,5 +1,6 @@
 """The upscaler wing: super-resolve images of any size, kind and bit depth.
 
+- ``options``: ``UpscaleOptions``, every upscaling option's default, type and check.
 - ``engines``: what runs the network (a Keras model, or a ``.tflite`` file on LiteRT) and
   ``make_engine``, the one factory of them.
 - ``tiling``: overlapping tiles blended in bounded memory, self-ensemble, ``predict_uint8``.
@@ -14,10 +15,21 @@ May import: ``maffsrn_tf.errors``, ``maffsrn_tf.io``, ``maffsrn_tf.model``,
 """
 
 from maffsrn_tf.lazy import lazy_names
-from maffsrn_tf.upscaler.arrays import make_backend, upscale
-from maffsrn_tf.upscaler.files import UpscaleError, upscale_path
+from maffsrn_tf.upscaler.arrays import upscale, upscale_with
+from maffsrn_tf.upscaler.engines import make_engine
+from maffsrn_tf.upscaler.files import UpscaleError, upscale_files, upscale_path
+from maffsrn_tf.upscaler.options import UpscaleOptions
 
-_LAZY = {"BeamConfig": "maffsrn_tf.upscaler.beam"}
+_LAZY = {"BeamConfig": "maffsrn_tf.upscaler.beam", "run_pipeline": "maffsrn_tf.upscaler.beam"}
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-__all__ = ["UpscaleError", "make_backend", "upscale", "upscale_path", *_LAZY]
+__all__ = [
+    "UpscaleError",
+    "UpscaleOptions",
+    "make_engine",
+    "upscale",
+    "upscale_files",
+    "upscale_path",
+    "upscale_with",
+    *_LAZY,
+]

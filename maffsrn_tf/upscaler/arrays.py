@@ -9,11 +9,13 @@ import numpy as np
 from PIL import Image
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.model.presets import MIN_INPUT_SIZE, check_scale
-from maffsrn_tf.upscaler.engines import make_backend
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE
+from maffsrn_tf.model.shipped import DEFAULT_VARIANT
+from maffsrn_tf.upscaler.engines import make_engine
+from maffsrn_tf.upscaler.options import UpscaleOptions
 from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, tiled_predict
 
-__all__ = ["make_backend", "upscale"]
+__all__ = ["upscale", "upscale_with"]
 
 
 def _resize_channel(channel, scale):
@@ -34,7 +36,7 @@ def upscale(
     self_ensemble=False,
     backend="auto",
     progress=None,
-    quantization="float16",
+    quantization=DEFAULT_VARIANT,
 ):
     """Upscale a NumPy uint8/uint16 array (HxW, HxWx1, HxWx3, HxWx4) or a PIL image.
 
@@ -44,7 +46,31 @@ def upscale(
     files, Keras for Keras models and weights), ``keras`` or ``tflite``; ``quantization``:
     the shipped TFLite file, ``float16`` or ``int8``. ``tile``: largest LR tile (default
     ``DEFAULT_TILE``, or a fixed-shape model's tile); ``0`` runs the whole image at once.
+    ``progress(done, total)`` is called after each tile.
     """
+    array, restore = _as_array(image)  # a bad image is refused before a model is loaded
+    options = UpscaleOptions(
+        scale=scale,
+        runtime=backend,
+        variant=quantization,
+        model=model,
+        tile=tile,
+        overlap=overlap,
+        self_ensemble=self_ensemble,
+    )
+    return restore(_upscale_array(make_engine(options), array, options, progress))
+
+
+def upscale_with(engine, image, options, progress=None):
+    """``upscale`` with an engine already made (``make_engine(options)``): what a folder run
+    or a Beam worker calls for each image, the model loaded once."""
+    array, restore = _as_array(image)
+    return restore(_upscale_array(engine, array, options, progress))
+
+
+def _as_array(image):
+    """``(array, restore)``: the image as a checked uint8/uint16 array, and the function that
+    turns a result back into the caller's kind (a PIL image keeps its ICC profile)."""
     as_pil = isinstance(image, Image.Image)
     if as_pil:
         mode = image.mode
@@ -60,8 +86,23 @@ def upscale(
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (2, 3, 4)):
         raise MaffsrnError(f"image: expected HxW, HxWx3 or HxWx4, got shape {array.shape}")
-    scale = check_scale(scale)
-    b = make_backend(scale, model, backend, quantization=quantization)
+
+    def restore(out):
+        if squeeze:
+            out = out[..., None]
+        if as_pil:
+            result = Image.fromarray(out)
+            result.info.update({k: v for k, v in image.info.items() if k == "icc_profile"})
+            return result
+        return out
+
+    return array, restore
+
+
+def _upscale_array(engine, array, options, progress):
+    """The upscaled array: colour through the model, grayscale as RGB averaged back, alpha
+    by bicubic interpolation, images below the model's minimum padded and cropped back."""
+    scale = options.scale
     top = 65535.0 if array.dtype == np.uint16 else 255.0
     gray = array.ndim == 2 or array.shape[-1] == 2
     color = array if array.ndim == 2 else array[..., : 1 if gray else 3]
@@ -71,18 +112,21 @@ def upscale(
     pad_h, pad_w = max(0, MIN_INPUT_SIZE - h), max(0, MIN_INPUT_SIZE - w)
     if pad_h or pad_w:
         rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    out = tiled_predict(b, rgb, scale, tile, overlap, self_ensemble, array.dtype, top, progress)
+    out = tiled_predict(
+        engine,
+        rgb,
+        scale,
+        options.tile,
+        options.overlap,
+        options.self_ensemble,
+        array.dtype,
+        top,
+        progress,
+    )
     out = out[: h * scale, : w * scale]
     if gray:
         # the rounded mean of the three channels, in integers: sum/3 is never halfway
         out = ((out.sum(-1, dtype=np.uint32) + 1) // 3).astype(array.dtype)
     if alpha is not None:
-        a = _resize_channel(alpha, scale)
-        out = np.dstack([out, a])
-    if squeeze:
-        out = out[..., None]
-    if as_pil:
-        result = Image.fromarray(out)
-        result.info.update({k: v for k, v in image.info.items() if k == "icc_profile"})
-        return result
+        out = np.dstack([out, _resize_channel(alpha, scale)])
     return out

@@ -25,36 +25,31 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io import images
 from maffsrn_tf.io.atomic import TEMPORARY_PREFIX
-from maffsrn_tf.model.presets import check_scale
-from maffsrn_tf.upscaler.files import check_output_options, check_tiling, output_path_for
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
+from maffsrn_tf.upscaler.files import output_path_for
+from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
 NAMESPACE = "maffsrn"
 
 
 @dataclasses.dataclass(frozen=True)
 class BeamConfig:
-    """What ``maffsrn-beam`` does; the fields are its flags."""
+    """What ``maffsrn-beam`` does: the files, where they go, and the ``UpscaleOptions``
+    (the shipped TFLite model: ``runtime`` tflite, no ``model``; ``num_threads`` per
+    worker, default ``BEAM_WORKER_THREADS``)."""
 
     input_pattern: str
     output_dir: str
     errors_path: str = ""  # default: errors_path_for(output_dir)
-    scale: int = 2
-    quantization: str = "float16"
-    tile: int | None = None
-    overlap: int = DEFAULT_OVERLAP
-    fmt: str = ""
-    quality: int | None = None
-    overwrite: bool = False
-    max_pixels: int = 200_000_000
-    num_threads: int = 1
+    options: UpscaleOptions = UpscaleOptions(runtime="tflite", num_threads=BEAM_WORKER_THREADS)
 
-    def __post_init__(self):  # the checks of maffsrn-upscale's options
-        check_scale(self.scale)
-        check_tiling(self.tile, self.overlap)
-        check_output_options(self.fmt, self.quality, self.max_pixels)
-        if self.num_threads <= 0:
-            raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
+    def __post_init__(self):
+        if not isinstance(self.options, UpscaleOptions):
+            raise MaffsrnError(f"options={self.options!r} is not an UpscaleOptions")
+        if self.options.model is not None or self.options.runtime == "keras":
+            raise MaffsrnError("the Beam pipeline runs the shipped TFLite models only")
+        if self.options.num_threads is None:
+            options = self.options.replace(num_threads=BEAM_WORKER_THREADS)
+            object.__setattr__(self, "options", options)
 
     @property
     def errors(self):
@@ -86,23 +81,21 @@ class MaffsrnModelHandler(ModelHandler):
     ``load_model``; an image that cannot be upscaled yields a ``_Failure``, not an
     exception."""
 
-    def __init__(self, config):
+    def __init__(self, options):
         super().__init__(max_batch_size=1)
-        self._config = config
+        self._options = options
 
     def load_model(self):
-        from maffsrn_tf.upscaler.engines import make_backend
+        from maffsrn_tf.upscaler.engines import make_engine
 
-        c = self._config
-        return make_backend(c.scale, None, "tflite", c.num_threads, c.quantization)
+        return make_engine(self._options.replace(runtime="tflite"))
 
     def run_inference(self, batch, model, inference_args=None):
-        from maffsrn_tf.upscaler.arrays import upscale
+        from maffsrn_tf.upscaler.arrays import upscale_with
 
-        c = self._config
         for item in batch:
             try:
-                out = upscale(item.array, c.scale, model, tile=c.tile, overlap=c.overlap)
+                out = upscale_with(model, item.array, self._options)
             except MaffsrnError as err:
                 out = _Failure(f"{item.path}: {err}")
             yield PredictionResult(item, out)
@@ -142,7 +135,8 @@ class _Plan(beam.DoFn):
             sixteen = images.is_png16_color(path, head)
         except Exception:  # unreadable: the decode step names the problem
             sixteen = False
-        yield output_path_for(path, c.output_dir.rstrip("/") + "/", c.scale, sixteen, c.fmt), path
+        out_dir, o = c.output_dir.rstrip("/") + "/", c.options
+        yield output_path_for(path, out_dir, o.scale, sixteen, o.fmt), path
 
 
 class _Decode(beam.DoFn):
@@ -150,9 +144,6 @@ class _Decode(beam.DoFn):
 
     def __init__(self, config):
         self._config = config
-
-    def setup(self):
-        images.MAX_PIXELS = self._config.max_pixels
 
     def process(self, element):
         target, paths = element
@@ -166,11 +157,11 @@ class _Decode(beam.DoFn):
             return
         path = paths[0]
         try:
-            if not self._config.overwrite and FileSystems.exists(target):
+            if not self._config.options.overwrite and FileSystems.exists(target):
                 raise MaffsrnError(f"output exists: {target} (pass overwrite=True to replace it)")
             with FileSystems.open(path) as f:
                 data = f.read()
-            array, info = images.read_image(path, data)
+            array, info = images.read_image(path, data, self._config.options.max_pixels)
         except (MaffsrnError, OSError) as err:
             _count("failed").inc()
             message = str(err) if path in str(err) else f"{path}: {err}"
@@ -196,7 +187,7 @@ class _Write(beam.DoFn):
         tmp = f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
         try:
             data = images.encode_image(
-                out, os.path.splitext(target)[1], item.info, self._config.quality
+                out, os.path.splitext(target)[1], item.info, self._config.options.quality
             )
             with FileSystems.create(tmp) as f:
                 f.write(data)
@@ -226,7 +217,7 @@ def build_pipeline(pipeline, config):
     decoded = planned | "Decode" >> beam.ParDo(_Decode(config)).with_outputs(
         "errors", main="images"
     )
-    upscaled = decoded.images | "Upscale" >> RunInference(MaffsrnModelHandler(config))
+    upscaled = decoded.images | "Upscale" >> RunInference(MaffsrnModelHandler(config.options))
     written = upscaled | "Write" >> beam.ParDo(_Write(config)).with_outputs(
         "errors", main="written"
     )
@@ -246,7 +237,7 @@ def check_paths(config):
     matched = FileSystems.match([config.input_pattern])[0].metadata_list
     if not matched:
         raise MaffsrnError(f"input_pattern={config.input_pattern!r} matches no file")
-    probe = config.output_dir.rstrip("/") + f"/photo_x{config.scale}.png"
+    probe = config.output_dir.rstrip("/") + f"/photo_x{config.options.scale}.png"
     if fnmatch.fnmatch(probe, config.input_pattern):
         raise MaffsrnError(
             f"output_dir={config.output_dir!r} is matched by input_pattern="
@@ -255,7 +246,7 @@ def check_paths(config):
     return len(matched)
 
 
-def run(config, options=None):
+def run_pipeline(config, options=None):
     """Run the pipeline (``options``: Beam ``PipelineOptions``; default the DirectRunner);
     returns ``{"matched": k, "upscaled": n, "failed": m}``."""
     matched = check_paths(config)

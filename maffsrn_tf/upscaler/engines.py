@@ -1,22 +1,20 @@
-"""The backends a MAFFSRN runs on for inference, and the one factory that makes them.
+"""The engines a MAFFSRN runs on for inference, and the one factory that makes them.
 
-A backend is a callable from a float32 ``1 x H x W x 3`` array in [0, 1] to the model's
+An engine is a callable from a float32 ``1 x H x W x 3`` array in [0, 1] to the model's
 output, with ``scale`` and ``fixed_size`` (a fixed-shape TFLite model's input size, else
-None). ``KerasBackend`` runs a Keras model, ``TFLiteBackend`` a ``.tflite`` file with
-ai-edge-litert (no TensorFlow import). Every command line, tool and benchmark gets its
-backend from ``make_backend``.
+None). ``KerasEngine`` runs a Keras model (on whichever Keras backend is active),
+``TFLiteEngine`` a ``.tflite`` file with ai-edge-litert (no TensorFlow import). Every command
+line, tool and benchmark gets its engine from ``make_engine``.
 """
 
 import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError, first_line
-from maffsrn_tf.model.presets import check_scale
 
-BACKENDS = ("auto", "keras", "tflite")
-SHIPPED_QUANTIZATIONS = ("float16", "int8")
+DEFAULT_NUM_THREADS = 2
 
 
-class KerasBackend:
+class KerasEngine:
     """Runs a Keras MAFFSRN on float32 ``1 x H x W x 3`` arrays: under TensorFlow as one
     ``tf.function`` traced once for all sizes, under other Keras backends (or with
     ``trace=False``) by calling the model."""
@@ -49,10 +47,10 @@ class KerasBackend:
         return np.asarray(keras.ops.convert_to_numpy(y))
 
 
-class TFLiteBackend:
+class TFLiteEngine:
     """Runs a ``.tflite`` MAFFSRN with ai-edge-litert (dynamic shape resized per input)."""
 
-    def __init__(self, path, num_threads=2):
+    def __init__(self, path, num_threads=DEFAULT_NUM_THREADS):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -107,32 +105,23 @@ class TFLiteBackend:
         return y
 
 
-def make_backend(
-    scale, model=None, backend="auto", num_threads=2, quantization="float16", preset=None
-):
-    """A backend for ``scale``: a Keras model, a weights/``.keras``/``.tflite`` path, or shipped.
+def make_engine(options, preset=None):
+    """The engine ``options`` (an ``UpscaleOptions``) ask for: its ``model`` (a Keras model,
+    a weights/``.keras``/``.tflite`` path, or None for the shipped model) on its ``runtime``.
 
-    ``backend="auto"`` runs TFLite for the shipped weights and ``.tflite`` files (no
-    TensorFlow import; float16 TFLite is as accurate as Keras and faster, docs/benchmarks.md)
-    and Keras for Keras models and weights files. ``quantization`` picks the shipped TFLite
-    file: ``float16`` or ``int8`` (faster, a measured drop; tflite/REPORT.md). ``preset``: the
-    architecture a weights file is loaded into (default ``maffsrn_x{scale}``).
+    ``auto`` runs TFLite for the shipped weights and ``.tflite`` files (no TensorFlow import;
+    float16 TFLite is as accurate as Keras and faster, docs/benchmarks.md) and Keras for
+    Keras models and weights files. ``variant`` picks the shipped TFLite file: ``float16`` or
+    ``int8`` (faster, a measured drop; tflite/REPORT.md). ``preset``: the architecture a
+    weights file is loaded into (default ``maffsrn_x{scale}``).
     """
-    scale = check_scale(scale)
-    if backend not in BACKENDS:
-        raise MaffsrnError(f"backend={backend!r} is not one of {', '.join(BACKENDS)}")
-    if quantization not in SHIPPED_QUANTIZATIONS:
-        raise MaffsrnError(
-            f"quantization={quantization!r} is not one of {', '.join(SHIPPED_QUANTIZATIONS)}"
-        )
-    if isinstance(model, (KerasBackend, TFLiteBackend)):
-        return model
+    scale, model, runtime = options.scale, options.model, options.runtime
     is_tflite = isinstance(model, str) and model.endswith(".tflite")
-    if backend == "auto":
-        backend = "tflite" if (model is None and preset is None) or is_tflite else "keras"
-    elif backend == "keras" and is_tflite:
+    if runtime == "auto":
+        runtime = "tflite" if (model is None and preset is None) or is_tflite else "keras"
+    elif runtime == "keras" and is_tflite:
         raise MaffsrnError(f"{model} is a TFLite model: use backend='tflite'")
-    if backend == "tflite":
+    if runtime == "tflite":
         if model is not None and not is_tflite:
             raise MaffsrnError(
                 "backend='tflite' runs .tflite files; pass one as model, or use backend='keras'"
@@ -140,8 +129,8 @@ def make_backend(
         if model is None:
             from maffsrn_tf.model.shipped import tflite_path
 
-            model = tflite_path(scale, quantization)
-        b = TFLiteBackend(model, num_threads)
+            model = tflite_path(scale, options.variant)
+        engine = TFLiteEngine(model, options.num_threads or DEFAULT_NUM_THREADS)
     else:
         if model is None or isinstance(model, str):
             try:
@@ -153,7 +142,7 @@ def make_backend(
                 ) from None
 
             model = load_model_for(scale, model, preset)
-        b = KerasBackend(model)
-    if b.scale is not None and b.scale != scale:
-        raise MaffsrnError(f"the model upscales x{b.scale}, but scale={scale}")
-    return b
+        engine = KerasEngine(model)
+    if engine.scale is not None and engine.scale != scale:
+        raise MaffsrnError(f"the model upscales x{engine.scale}, but scale={scale}")
+    return engine

@@ -10,10 +10,11 @@ from PIL import Image, ImageDraw
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io import images
 from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, remove_stale_temporaries
-from maffsrn_tf.io.images import IMAGE_EXTENSIONS
-from maffsrn_tf.model.presets import MIN_INPUT_SIZE, check_scale
-from maffsrn_tf.model.shipped import sample_photo_path
-from maffsrn_tf.upscaler.arrays import make_backend, upscale
+from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
+from maffsrn_tf.upscaler.arrays import upscale_with
+from maffsrn_tf.upscaler.engines import make_engine
+from maffsrn_tf.upscaler.options import UpscaleOptions
 from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
 
 
@@ -29,9 +30,6 @@ def sample_image_path():
             f"the sample photo is missing from the install ({path}); pass input_path=IMAGE"
         )
     return path
-
-
-FORMATS = ("png", "jpg", "webp")
 
 
 def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
@@ -117,28 +115,6 @@ def _check_output(in_path, out_path, overwrite):
         ) from None
 
 
-def check_tiling(tile, overlap):
-    """``UpscaleError`` for a tile or overlap no image can use (checked once, up front; an
-    overlap of half a tile or more is refused per image, where more than one tile is
-    needed)."""
-    if tile is not None and tile != 0 and tile < MIN_INPUT_SIZE:
-        raise UpscaleError(
-            f"tile={tile} is below the model's minimum of {MIN_INPUT_SIZE} (0: whole image)"
-        )
-    if overlap < 0:
-        raise UpscaleError(f"overlap={overlap} is negative")
-
-
-def check_output_options(fmt, quality, max_pixels):
-    """``UpscaleError`` for an output format, quality or input pixel limit no run can use."""
-    if fmt and fmt not in FORMATS:
-        raise UpscaleError(f"fmt={fmt!r} is not one of {', '.join(FORMATS)}")
-    if quality is not None and not 1 <= quality <= 100:
-        raise UpscaleError(f"quality={quality} is not in 1..100")
-    if max_pixels <= 0:
-        raise UpscaleError(f"max_pixels={max_pixels} is not a positive number of pixels")
-
-
 def _is_16bit_color(path):
     """Whether the file is a 16-bit colour PNG (its output is PNG whatever its extension)."""
     try:
@@ -183,55 +159,34 @@ def _plan_folder(folder, files, out_dir, scale, fmt, compare):
     return [name for name in files if name not in earlier]
 
 
-def upscale_file(
-    in_path,
-    out_path,
-    scale,
-    backend,
-    tile,
-    overlap,
-    self_ensemble,
-    compare,
-    overwrite,
-    max_pixels,
-    fmt="",
-    quality=None,
-    label="",
-    create_folder=False,
-):
-    images.MAX_PIXELS = max_pixels
+def upscale_file(in_path, out_path, engine, options, label="", create_folder=False):
+    """Upscale one file into ``out_path`` (a file, or a folder ending in a separator);
+    returns the paths written."""
     try:
-        array, info = images.read_image(in_path)
+        array, info = images.read_image(in_path, max_pixels=options.max_pixels)
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
+    scale = options.scale
     out_path = output_path_for(
-        in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3, fmt
+        in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3, options.fmt
     )
     compare_path = os.path.splitext(out_path)[0] + "_compare.png"
-    targets = [out_path, compare_path] if compare else [out_path]
+    targets = [out_path, compare_path] if options.compare else [out_path]
     # the default ./out is made only once there is something to write into it
     deferred = create_folder and not os.path.isdir(os.path.dirname(os.path.abspath(out_path)))
     for path in [] if deferred else targets:
-        _check_output(in_path, path, overwrite)
+        _check_output(in_path, path, options.overwrite)
     try:
-        result = upscale(
-            array,
-            scale,
-            model=backend,
-            tile=tile,
-            overlap=overlap,
-            self_ensemble=self_ensemble,
-            progress=_progress_printer(label),
-        )
+        result = upscale_with(engine, array, options, progress=_progress_printer(label))
     except MaffsrnError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
     if deferred:
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         for path in targets:
-            _check_output(in_path, path, overwrite)
+            _check_output(in_path, path, options.overwrite)
     try:
-        written = [images.write_image(out_path, result, info, quality=quality)]
-        if compare:
+        written = [images.write_image(out_path, result, info, quality=options.quality)]
+        if options.compare:
             written.append(images.write_image(compare_path, comparison(array, result, scale)))
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
@@ -249,54 +204,59 @@ def upscale_path(
     self_ensemble=False,
     compare=False,
     overwrite=False,
-    max_pixels=200_000_000,
+    max_pixels=DEFAULT_MAX_PIXELS,
     fmt="",
     quality=None,
-    quantization="float16",
+    quantization=DEFAULT_VARIANT,
     on_error=None,
 ):
     """Upscale a file or every image of a folder; returns the paths written.
 
     A folder run goes on past a file that fails (``on_error(error)`` is called; by default
     it prints the error to stderr), and raises ``UpscaleError`` listing the failures at the
-    end. ``fmt``: png, jpg or webp (default: the input's); ``quality``:
-    1-100 for jpg/webp. ``backend``, ``model`` and ``quantization`` as in ``make_backend``.
+    end. ``fmt``: png, jpg or webp (default: the input's); ``quality``: 1-100 for jpg/webp;
+    ``max_pixels``: larger inputs are refused. The other arguments are ``upscale()``'s.
     """
     try:
-        scale = check_scale(scale)
+        options = UpscaleOptions(
+            scale=scale,
+            runtime=backend,
+            variant=quantization,
+            model=model,
+            tile=tile,
+            overlap=overlap,
+            self_ensemble=self_ensemble,
+            compare=compare,
+            overwrite=overwrite,
+            max_pixels=max_pixels,
+            fmt=fmt,
+            quality=quality,
+        )
     except MaffsrnError as err:
         raise UpscaleError(str(err)) from None
-    check_output_options(fmt, quality, max_pixels)
-    check_tiling(tile, overlap)  # once, before any file: not once per file of a folder
+    return upscale_files(input_path, output, options, on_error)
+
+
+def upscale_files(input_path, output, options, on_error=None):
+    """``upscale_path`` with its options as one ``UpscaleOptions`` (what ``maffsrn-upscale``
+    builds from its flags). ``input_path`` empty: the sample photo, into ``out/``."""
     sample = not input_path
     if sample:
         input_path = sample_image_path()
-        compare = True
-        output = output or os.path.join("out", f"sample_x{scale}.png")
+        output = output or os.path.join("out", f"sample_x{options.scale}.png")
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        overwrite = True
+        options = options.replace(compare=True, overwrite=True)
     if not os.path.exists(input_path):
         raise UpscaleError(f"input not found: {input_path}")
     try:
-        engine = make_backend(scale, model, backend, quantization=quantization)
+        engine = make_engine(options)
     except (MaffsrnError, FileNotFoundError) as err:
         raise UpscaleError(str(err)) from None
-    settings = dict(
-        scale=scale,
-        backend=engine,
-        tile=tile,
-        overlap=overlap,
-        self_ensemble=self_ensemble,
-        compare=compare,
-        overwrite=overwrite,
-        max_pixels=max_pixels,
-        fmt=fmt,
-        quality=quality,
-    )
+    scale, fmt = options.scale, options.fmt
     if not os.path.isdir(input_path):
         out_path = output_path_for(input_path, output, scale, _is_16bit_color(input_path), fmt)
         remove_stale_temporaries(os.path.dirname(os.path.abspath(out_path)))
-        return upscale_file(input_path, output, create_folder=not output, **settings)
+        return upscale_file(input_path, output, engine, options, create_folder=not output)
     out_dir = output or "out"
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UpscaleError(f"output={out_dir!r} must be a folder when input_path is a folder")
@@ -308,7 +268,7 @@ def upscale_path(
     )
     if not files:
         raise UpscaleError(f"no images in folder {input_path}")
-    files = _plan_folder(input_path, files, out_dir, scale, fmt, compare)
+    files = _plan_folder(input_path, files, out_dir, scale, fmt, options.compare)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as err:
@@ -320,8 +280,9 @@ def upscale_path(
             written += upscale_file(
                 os.path.join(input_path, name),
                 out_dir + os.sep,
+                engine,
+                options,
                 label=f"[{i}/{len(files)}]",
-                **settings,
             )
         except UpscaleError as err:  # report, go on with the other images
             if on_error is None:

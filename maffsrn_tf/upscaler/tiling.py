@@ -10,8 +10,8 @@ the output array, so memory beyond the input and output images is one strip of t
 import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.model import presets
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE, check_input_size
-from maffsrn_tf.upscaler.engines import KerasBackend, TFLiteBackend  # noqa: F401 (their old home)
 
 # The overlap: with 8-bit outputs at 128-pixel tiles, tiled vs whole image agrees to 47.0-48.0
 # dB on the worst Set14 image and 53.6-56.3 dB on Set5 for every overlap from 4 to 24 pixels
@@ -25,8 +25,10 @@ from maffsrn_tf.upscaler.engines import KerasBackend, TFLiteBackend  # noqa: F40
 # with 192 to 384-pixel tiles within the noise of two runs of benchmarks/bench.py (AMD EPYC:
 # 256 took 2.42 and 2.52 s, 320 2.59 and 2.27 s), and float16 was no slower at 256; peak RSS
 # 237 / 318 / 364 / 600 MiB at 192 / 256 / 320 / 384. 256: 18 tiles of 246x220.
-DEFAULT_TILE = 256
-DEFAULT_OVERLAP = 8
+# Both numbers are read from maffsrn_tf/model/tiling.json (by model.presets), the one file that
+# tflite/run_tflite.py, the web page and the Android core share.
+DEFAULT_TILE = presets.DEFAULT_TILE
+DEFAULT_OVERLAP = presets.DEFAULT_OVERLAP
 
 
 def _dihedral(x, k, flip):
@@ -39,19 +41,19 @@ def _undo_dihedral(y, k, flip):
     return np.rot90(y, -k, axes=(1, 2))
 
 
-def run_backend(backend, x, self_ensemble=False):
-    """Backend output for a float ``1 x H x W x 3`` array; x8 geometric ensemble if asked."""
+def run_engine(engine, x, self_ensemble=False):
+    """Engine output for a float ``1 x H x W x 3`` array; x8 geometric ensemble if asked."""
     if not self_ensemble:
-        return backend(x)
+        return engine(x)
     out = None
     for k in range(4):
         for flip in (False, True):
-            y = _undo_dihedral(backend(np.ascontiguousarray(_dihedral(x, k, flip))), k, flip)
+            y = _undo_dihedral(engine(np.ascontiguousarray(_dihedral(x, k, flip))), k, flip)
             out = y.astype(np.float64) if out is None else out + y
     return (out / 8).astype(np.float32)
 
 
-def predict_uint8(backend, lr, tile=0, overlap=DEFAULT_OVERLAP, self_ensemble=False):
+def predict_uint8(engine, lr, tile=0, overlap=DEFAULT_OVERLAP, self_ensemble=False):
     """uint8 SR of a uint8 LR (``H x W`` or ``H x W x 3``): grayscale runs as RGB and comes
     back as the rounded mean of the three channels; the output is rounded and clipped as
     ``maffsrn-upscale`` writes it. ``tile`` 0: the whole image at once; else tiled, images
@@ -65,10 +67,10 @@ def predict_uint8(backend, lr, tile=0, overlap=DEFAULT_OVERLAP, self_ensemble=Fa
     if tile:
         rgb = np.pad(rgb, ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0)), mode="edge")
         x = rgb.astype(np.float32) / 255.0
-        sr = tiled_predict(backend, x, backend.scale, tile, overlap, self_ensemble)
-        sr = sr[: h * backend.scale, : w * backend.scale]
+        sr = tiled_predict(engine, x, engine.scale, tile, overlap, self_ensemble)
+        sr = sr[: h * engine.scale, : w * engine.scale]
     else:
-        y = run_backend(backend, rgb[None].astype(np.float32) / 255.0, self_ensemble)[0]
+        y = run_engine(engine, rgb[None].astype(np.float32) / 255.0, self_ensemble)[0]
         sr = np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
     if gray:  # sum/3 is never halfway: (sum + 1) // 3 is the rounded mean
         sr = ((sr.sum(-1, dtype=np.uint32) + 1) // 3).astype(np.uint8)
@@ -102,7 +104,7 @@ def _ramp(n_out, left, right, scale):
 
 
 def tiled_predict(
-    backend,
+    engine,
     image,
     scale,
     tile=None,
@@ -122,17 +124,17 @@ def tiled_predict(
     """
     h, w = image.shape[:2]
     check_input_size(h, w)
-    if backend.fixed_size:
-        if tile is not None and tile != backend.fixed_size[0]:
+    if engine.fixed_size:
+        if tile is not None and tile != engine.fixed_size[0]:
             raise MaffsrnError(
-                f"tile={tile}: the model is fixed to {backend.fixed_size[0]}-pixel tiles"
+                f"tile={tile}: the model is fixed to {engine.fixed_size[0]}-pixel tiles"
             )
-        tile = backend.fixed_size[0]
+        tile = engine.fixed_size[0]
         if h < tile or w < tile:  # edge-pad up to one tile, crop the padding off the result
             pad = ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0))
             padded = np.pad(image, pad, mode="edge")
             out = tiled_predict(
-                backend, padded, scale, tile, overlap, self_ensemble, out_dtype, max_value, progress
+                engine, padded, scale, tile, overlap, self_ensemble, out_dtype, max_value, progress
             )
             return out[: h * scale, : w * scale]
     if tile is None:
@@ -145,7 +147,7 @@ def tiled_predict(
         raise MaffsrnError(f"overlap={overlap} is negative")
     if max(h, w) > tile and 2 * overlap >= tile:  # one tile covering the image needs none
         raise MaffsrnError(f"overlap={overlap} is not below half of tile={tile}")
-    exact = backend.fixed_size is not None
+    exact = engine.fixed_size is not None
     (th, ys), (tw, xs) = tile_layout(h, tile, overlap, exact), tile_layout(w, tile, overlap, exact)
     # each tile's weights, normalized and scaled to max_value once: row factor x column factor
     wys = _blend_weights(h, th, ys, scale, max_value)
@@ -165,7 +167,7 @@ def tiled_predict(
                 patch = np.ascontiguousarray(patch, np.float32)
             else:
                 patch = np.multiply(patch, to_float, dtype=np.float32)
-            sr = run_backend(backend, patch, self_ensemble)[0]
+            sr = run_engine(engine, patch, self_ensemble)[0]
             if not sr.flags.writeable or sr.dtype != np.float32:
                 sr = sr.astype(np.float32)
             sr *= wys[r][:, None, None]

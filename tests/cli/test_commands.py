@@ -95,18 +95,3 @@ def test_default_upscale_runs_the_shipped_tflite_without_tensorflow(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-1] == "False", proc.stdout
     assert Image.open(tmp_path / "b.png").size == (80, 48)
-
-
-def test_int8_drop_in_upscale_help_is_the_report_s():
-    """``maffsrn-upscale --help`` quotes the int8 drop; it must be the shipped models' own."""
-    import json
-
-    from conftest import ROOT
-
-    from maffsrn_tf.cli.upscale import INT8_SET5_DROP_DB
-
-    with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
-        report = {e["file"]: e for e in json.load(f)}
-    for scale, drop in INT8_SET5_DROP_DB.items():
-        measured = report[f"maffsrn_x{scale}_int8.tflite"]["accuracy"]["Set5"]["drop"]
-        assert round(measured, 3) == drop, (scale, measured)

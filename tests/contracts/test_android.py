@@ -5,6 +5,7 @@ The LiteRT adapter (``android/src/litert``) is not compiled here: its AAR is on 
 Maven, which these machines cannot reach."""
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -69,6 +70,39 @@ class KnownAnswer:
         v = np.repeat(np.repeat(x[0], s, 0), s, 1)
         ramp = np.arange(ts, dtype=np.float32) / np.float32(ts)
         return v * np.float32(0.9) + np.float32(0.1) * ramp[None, :, None]
+
+
+def _tiling():
+    with open(os.path.join(ROOT, "maffsrn_tf", "model", "tiling.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_compiled_defaults_are_tiling_json(jar):
+    """Defaults.kt (generated from tiling.json: tests/contracts/test_tiling_defaults.py) as
+    the JVM sees it, and Tiling.MIN_SIZE taken from it."""
+    numbers = _tiling()
+    got = dict(item.split("=") for item in _java(jar, "defaults").stdout.split())
+    assert {k: int(v) for k, v in got.items()} == {**numbers, "min_size": numbers["min_input_size"]}
+
+
+def test_upscaler_blends_with_the_default_overlap(jar, tmp_path):
+    """``Upscaler(model)`` without an overlap tiles as run_tflite.py does with tiling.json's."""
+    numbers = _tiling()
+    tile, overlap, height = numbers["fixed_model_tile"], numbers["overlap"], 170
+
+    def tiles(length, overlap):
+        return len(run_tflite.layout(length, tile, overlap, exact=True)[1])
+
+    # a width a wider overlap cuts into more tiles, so the overlap shows in the bytes
+    width = next(w for w in range(tile, 4 * tile) if tiles(w, overlap) != tiles(w, overlap + 4))
+    rgb = np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    (tmp_path / "in.rgb").write_bytes(rgb.tobytes())
+    _java(jar, "upscale", tmp_path / "in.rgb", width, height, tile, 2, "default", tmp_path / "o")
+    got = np.frombuffer((tmp_path / "o").read_bytes(), np.uint8).reshape(height * 2, width * 2, 3)
+    model = KnownAnswer(tile, 2)
+    want = run_tflite.upscale_rgb(model, rgb, tile=tile, overlap=overlap)
+    np.testing.assert_array_equal(got, want)
+    assert (run_tflite.upscale_rgb(model, rgb, tile=tile, overlap=overlap + 4) != want).any()
 
 
 def test_tile_starts_equal_run_tflite(jar):

@@ -112,8 +112,9 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b": 0}, "b": {"c": 0}}) is None
 
 
-# what every wing may use besides what its docstring lists: the lazy-name helper, the version
-ALWAYS_ALLOWED = {"maffsrn_tf.lazy", "maffsrn_tf.version"}
+# what every wing may use besides what its docstring lists: the lazy names, the options
+# objects' fields, the version
+ALWAYS_ALLOWED = {"maffsrn_tf.lazy", "maffsrn_tf.options", "maffsrn_tf.version"}
 
 
 def allowed_imports(wing):
@@ -124,7 +125,11 @@ def allowed_imports(wing):
     match = re.search(r"^May import: (.*?)(?:\n\n|\Z)", doc, re.M | re.S)
     assert match, f"maffsrn_tf/{wing}/__init__.py: the docstring has no 'May import:' paragraph"
     if match.group(1).strip().rstrip(".") == "every wing":
-        return {f"maffsrn_tf.{w}" for w in WINGS} | {"maffsrn_tf.errors", "maffsrn_tf"}
+        return (
+            {f"maffsrn_tf.{w}" for w in WINGS}
+            | {"maffsrn_tf.errors", "maffsrn_tf"}
+            | ALWAYS_ALLOWED
+        )
     return set(re.findall(r"``(maffsrn_tf\.\w+)``", match.group(1))) | ALWAYS_ALLOWED
 
 
@@ -235,10 +240,10 @@ def test_every_library_error_is_a_maffsrn_error():
 def test_scale_errors_speak_python_and_the_cli_translates(tmp_path):
     from maffsrn_tf import MaffsrnError
     from maffsrn_tf.model.presets import check_scale
-    from maffsrn_tf.upscaler import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions
 
     with pytest.raises(MaffsrnError, match=r"^scale=5 is not one of 2, 3, 4$"):
-        make_backend(5)
+        UpscaleOptions(scale=5)
     with pytest.raises(MaffsrnError, match=r"scale=True"):
         check_scale(True)
     # the command line says it in its flag words: one line, exit 1, the output untouched
@@ -325,3 +330,17 @@ def test_model_card_reads_train_config_defaults():
         sys.path.pop(0)
     line = command_line({"scale": 2, "batch_size": 16, "seed": 3, "epochs": 10})
     assert line == "maffsrn-train --scale 2 --seed 3 --epochs 10"
+
+
+def test_every_command_prints_library_errors_in_its_flag_words():
+    """A library error reaches the user through ``fail_with`` (``flag_words``), never as
+    ``fail(str(err))``, which would show Python argument names instead of flags."""
+    raw = []
+    for path in _modules()["maffsrn_tf.cli"]:
+        for call in ast.walk(ast.parse(open(path).read(), path)):
+            if not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "fail"):
+                continue
+            for arg in call.args:
+                if isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "str":
+                    raw.append(f"{os.path.relpath(path, ROOT)}:{call.lineno}")
+    assert raw == []

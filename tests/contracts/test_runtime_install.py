@@ -99,15 +99,15 @@ def test_a_missing_runtime_is_one_error_that_says_what_to_do(monkeypatch):
     """Where ai-edge-litert has no wheel (it is left out by an environment marker) or
     TensorFlow is not installed, upscale() says what to install, not an ImportError."""
     from maffsrn_tf import MaffsrnError
-    from maffsrn_tf.upscaler.engines import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import raises ImportError
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     with pytest.raises(MaffsrnError, match=r"needs the LiteRT runtime .*backend='keras'"):
-        make_backend(2)
+        make_engine(UpscaleOptions())
     monkeypatch.setitem(sys.modules, "keras", None)
     monkeypatch.setitem(sys.modules, "maffsrn_tf.pretrained.loading", None)
     with pytest.raises(
         MaffsrnError, match=r'needs TensorFlow: pip install "maffsrn_tf\[tensorflow\]"'
     ):
-        make_backend(2, backend="keras")
+        make_engine(UpscaleOptions(runtime="keras"))

@@ -2,6 +2,7 @@
 Python runner does, reports a non-image file, and cancels without freezing the tab.
 (WebGPU and the static build: tests/contracts/test_web_hosting.py.)"""
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.imaging import metrics
 
 sys.path.insert(0, os.path.join(ROOT, "web"))
+with open(os.path.join(ROOT, "maffsrn_tf", "model", "tiling.json"), encoding="utf-8") as f:
+    TILING = json.load(f)  # the tiling numbers every front end shares
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +50,9 @@ def page():
 
 def _python_runner(model, lr_path, out_path):
     script = os.path.join(ROOT, "tflite", "run_tflite.py")
-    cmd = [sys.executable, script, model, str(lr_path), str(out_path), "--tile", "128"]
-    subprocess.run([*cmd, "--overlap", "8", "--overwrite"], check=True, capture_output=True)
+    tile, overlap = str(TILING["fixed_model_tile"]), str(TILING["overlap"])
+    cmd = [sys.executable, script, model, str(lr_path), str(out_path), "--tile", tile]
+    subprocess.run([*cmd, "--overlap", overlap, "--overwrite"], check=True, capture_output=True)
     return np.asarray(Image.open(out_path).convert("RGB"))
 
 
@@ -67,6 +71,29 @@ def test_page_matches_the_python_runner_on_set5(page, tmp_path, variant):
     assert got.shape == want.shape == hr.shape
     assert metrics.psnr(want, got, 0) >= 40.0
     assert abs(metrics.psnr(hr, got, 2) - metrics.psnr(hr, want, 2)) <= 0.05
+
+
+def test_page_tiles_with_the_numbers_of_tiling_json(page, tmp_path):
+    """The page fetches maffsrn_tf/model/tiling.json and hands the worker its overlap and the
+    fixed-shape models' tile (the worker checks the model's input is that tile)."""
+    page.page.evaluate(
+        """() => {
+          window.sentToWorker = [];
+          const post = Worker.prototype.postMessage;
+          Worker.prototype.postMessage = function (msg, ...rest) {
+            window.sentToWorker.push({tile: msg.tile, overlap: msg.overlap, url: msg.modelUrl});
+            return post.call(this, msg, ...rest);
+          };
+        }"""
+    )
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    page.choose(tmp_path / "a.png")
+    assert page.upscale(2, "int8").shape == (60, 80, 3)
+    sent = page.page.evaluate("window.sentToWorker")
+    tile = TILING["fixed_model_tile"]
+    assert sent[-1]["tile"] == tile and sent[-1]["overlap"] == TILING["overlap"]
+    assert sent[-1]["url"].endswith(f"/maffsrn_x2_int8_{tile}px.tflite")
 
 
 def test_non_image_file_gets_a_message(page, tmp_path):

@@ -5,6 +5,7 @@ one at a time per thread, so they live apart from test_web.py's module-wide page
 
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import threading
 import pytest
 from conftest import shared_path
 from PIL import Image
-from test_web import ROOT, _python_runner, _require_browser
+from test_web import ROOT, TILING, _python_runner, _require_browser
 
 from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.imaging import metrics
@@ -85,6 +86,7 @@ def test_static_build_works_alone_under_a_path_prefix(tmp_path):
         ]
         text = "\n".join(code)  # (esbuild's comments name the bundled files' origins)
         assert "../" not in text and "node_modules" not in text and "maffsrn_tf/" not in text
+    assert json.loads((site / "tiling.json").read_text()) == TILING  # the page's tiling numbers
     lines = (site / "_headers").read_text().splitlines()
     _StaticHost.headers_to_send = dict(line.strip().split(": ", 1) for line in lines[1:])
     server = http.server.ThreadingHTTPServer(

@@ -18,7 +18,7 @@ from maffsrn_tf.export import (
     op_names,
 )
 from maffsrn_tf.model.maffsrn import build_model
-from maffsrn_tf.upscaler.tiling import TFLiteBackend
+from maffsrn_tf.upscaler.engines import TFLiteEngine
 
 
 def _randomize_scales(model, seed=0):
@@ -79,7 +79,7 @@ def test_every_mode_is_builtin_only_and_dynamic_shape(small):
             f.write(data)
         try:
             _assert_shapes_planned_at_allocation(path, x.shape, (1, 60, 69, 3))
-            lite = TFLiteBackend(path)
+            lite = TFLiteEngine(path)
             y = lite(x)
             assert y.shape == (1, 60, 69, 3) and y.dtype == np.float32
             assert 0.0 <= y.min() and y.max() <= 1.0
@@ -109,14 +109,14 @@ def test_uint8_io_variant_takes_pixels(small, tmp_path):
     data = convert(small, "int8", representative_data=patches, uint8_io=True)
     path = tmp_path / "u8.tflite"
     path.write_bytes(data)
-    lite = TFLiteBackend(str(path))
+    lite = TFLiteEngine(str(path))
     assert lite.input["dtype"] == np.uint8 and lite.output["dtype"] == np.uint8
     scale, zero = lite.input["quantization"]
     assert zero == 0 and scale == pytest.approx(1 / 255, rel=1e-3)
     x = np.round(_image(20, 23)[None] * 255) / 255
     float_io = tmp_path / "f.tflite"
     float_io.write_bytes(convert(small, "int8", representative_data=patches))
-    expected = TFLiteBackend(str(float_io))(x)
+    expected = TFLiteEngine(str(float_io))(x)
     assert np.abs(lite(x) - expected).max() <= 2.5 / 255
     with pytest.raises(ValueError, match="uint8_io needs quantization 'int8'"):
         convert(small, "float16", uint8_io=True)
@@ -162,7 +162,7 @@ def test_percentile_calibration_ignores_an_outlier_patch(small, tmp_path):
         )
         path = tmp_path / f"p{pct}.tflite"
         path.write_bytes(data)
-        errors[pct] = np.abs(TFLiteBackend(str(path))(x) - expected).mean()
+        errors[pct] = np.abs(TFLiteEngine(str(path))(x) - expected).mean()
     assert errors[65] < 0.8 * errors[100], errors
 
 
@@ -257,7 +257,7 @@ def test_run_tflite_without_tensorflow(small, tmp_path):
     # same numbers as the TensorFlow-side tiled inference with the same tiles
     from maffsrn_tf.upscaler.tiling import tiled_predict
 
-    ref = tiled_predict(TFLiteBackend(str(model)), rgba[..., :3] / 255.0, 3, 40, 8)
+    ref = tiled_predict(TFLiteEngine(str(model)), rgba[..., :3] / 255.0, 3, 40, 8)
     got = np.asarray(out)[..., :3].astype(int)
     assert np.abs(got - ref.astype(int)).max() <= 1
     # bad input: one-line error, exit code 1, the existing output untouched

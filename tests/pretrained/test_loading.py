@@ -11,7 +11,8 @@ from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.evaluation.protocol import evaluate
 from maffsrn_tf.imaging import metrics
 from maffsrn_tf.model.shipped import available, model_card
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, KerasBackend, tiled_predict
+from maffsrn_tf.upscaler.engines import KerasEngine
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, tiled_predict
 
 # A broken or mismatched file lands near or below bicubic; trained weights are far above.
 MIN_GAIN_OVER_BICUBIC = {2: 3.0, 3: 2.5, 4: 2.0}
@@ -31,7 +32,7 @@ def test_shipped_weights_beat_bicubic_and_match_their_card(scale):
     name = f"maffsrn_x{scale}"
     model = load_pretrained(name)
     assert model.scale == scale
-    result = evaluate([set5], scale, KerasBackend(model), progress=False)["Set5"]
+    result = evaluate([set5], scale, KerasEngine(model), progress=False)["Set5"]
     gain = result["model"]["psnr"] - result["bicubic"]["psnr"]
     assert gain > MIN_GAIN_OVER_BICUBIC[scale], result
     card = model_card(name)["evaluation"]["Set5"]
@@ -41,7 +42,7 @@ def test_shipped_weights_beat_bicubic_and_match_their_card(scale):
 
 def _tiled_vs_whole(items, tile, overlap):
     """Per image: (tiles used, PSNR of tiled vs whole, whole and tiled PSNR vs HR)."""
-    backend = KerasBackend(load_pretrained("maffsrn_x2"))
+    backend = KerasEngine(load_pretrained("maffsrn_x2"))
     rows = []
     for _, hr, lr in items:
         x = (np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr).astype(np.float32) / 255
@@ -88,7 +89,7 @@ def test_small_tiles_match_whole_image_on_set5():
 def test_npz_weights_name_the_mismatch(tmp_path):
     from maffsrn_tf.model.maffsrn import build_model
     from maffsrn_tf.model.shipped import weights_path
-    from maffsrn_tf.pretrained.loading import load_npz, save_npz
+    from maffsrn_tf.model.weight_files import load_npz, save_npz
 
     x3 = build_model("maffsrn_x3")
     with pytest.raises(ValueError, match=r"mis-shaped \['tail/tail_k3/v: file"):
@@ -109,7 +110,7 @@ def test_npz_weights_name_the_mismatch(tmp_path):
 def test_shipped_tflite_models_keep_their_contract(scale):
     from maffsrn_tf.export import io_contract, op_names
     from maffsrn_tf.model.shipped import tflite_path
-    from maffsrn_tf.upscaler.tiling import TFLiteBackend
+    from maffsrn_tf.upscaler.engines import TFLiteEngine
 
     for variant in ("float16", "int8"):
         path = tflite_path(scale, variant)
@@ -121,7 +122,7 @@ def test_shipped_tflite_models_keep_their_contract(scale):
         for key in ("input", "output"):
             assert io[key]["dtype"] == "float32"
             assert io[key]["shape_signature"] == [1, -1, -1, 3]
-        backend = TFLiteBackend(path)
+        backend = TFLiteEngine(path)
         assert backend.scale == scale and backend.fixed_size is None
         y = backend(np.full((1, 13, 17, 3), 0.5, np.float32))
         assert y.shape == (1, 13 * scale, 17 * scale, 3)
@@ -132,10 +133,11 @@ def test_shipped_tflite_models_keep_their_contract(scale):
 def test_shipped_fixed_tile_models_are_static_and_delegate_ready(scale):
     """The 128x128 models: builtin ops, no dynamic tensor, GPU-delegate compatible by LiteRT's
     analyzer (float16, float-I/O int8), and (REPORT.json) within their dynamic twin's drop
-    + 0.01 dB on Set5 and Set14."""
+    + ``TWIN_MARGIN_DB`` on Set5 and Set14."""
     import json
 
     from maffsrn_tf.export import dynamic_tensors, gpu_delegate_verdict, io_contract, op_names
+    from maffsrn_tf.export.recipe import TWIN_MARGIN_DB
     from maffsrn_tf.model.shipped import tflite_path
 
     with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
@@ -159,21 +161,24 @@ def test_shipped_fixed_tile_models_are_static_and_delegate_ready(scale):
         twin = report[f"maffsrn_x{scale}_{variant}.tflite"]
         for dataset in ("Set5", "Set14"):
             drop = entry["accuracy"][dataset]["drop"]
-            assert drop <= twin["accuracy"][dataset]["drop"] + 0.01 + 1e-9, (name, dataset)
+            assert drop <= twin["accuracy"][dataset]["drop"] + TWIN_MARGIN_DB + 1e-9, (
+                name,
+                dataset,
+            )
 
 
 def test_upscale_with_the_shipped_tflite_backend():
-    from maffsrn_tf.upscaler import make_backend, upscale
-    from maffsrn_tf.upscaler.tiling import TFLiteBackend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine, upscale
+    from maffsrn_tf.upscaler.engines import TFLiteEngine
 
     image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     out = upscale(image, scale=4, backend="tflite")
     assert out.shape == (80, 120, 3) and out.dtype == np.uint8
     # the default runs the shipped float16 file; int8 on request
     np.testing.assert_array_equal(upscale(image, scale=4), out)
-    int8 = make_backend(4, quantization="int8")
+    int8 = make_engine(UpscaleOptions(scale=4, variant="int8"))
     tensor_types = {t["dtype"] for t in int8.interpreter.get_tensor_details()}
-    assert np.int8 in tensor_types and isinstance(int8, TFLiteBackend)
+    assert np.int8 in tensor_types and isinstance(int8, TFLiteEngine)
     with pytest.raises(ValueError, match="upscales x4, but scale=2"):
         upscale(image, scale=2, model=shipped_tflite_path(4))
 
@@ -186,10 +191,10 @@ def shipped_tflite_path(scale):
 
 def test_shipped_float16_x2_matches_keras_on_set5():
     from maffsrn_tf.model.shipped import tflite_path
-    from maffsrn_tf.upscaler.tiling import TFLiteBackend
+    from maffsrn_tf.upscaler.engines import TFLiteEngine
 
     set5 = shared_path("data", "benchmark", "Set5")
-    lite = evaluate([set5], 2, TFLiteBackend(tflite_path(2, "float16")), progress=False)
+    lite = evaluate([set5], 2, TFLiteEngine(tflite_path(2, "float16")), progress=False)
     keras_psnr = model_card("maffsrn_x2")["evaluation"]["Set5"]["ours"][0]
     assert abs(lite["Set5"]["model"]["psnr"] - keras_psnr) <= 0.01
 
@@ -203,7 +208,7 @@ INT8_DROPS_DB = {2: (0.031, 0.038), 3: (0.021, 0.023), 4: (0.001, 0.012)}
 def test_shipped_int8_models_come_from_the_export_procedure_with_the_quoted_drops(scale):
     import json
 
-    from maffsrn_tf.model.presets import DEFAULT_CALIBRATION_PERCENTILE
+    from maffsrn_tf.export.recipe import DEFAULT_CALIBRATION_PERCENTILE
 
     with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
         report = {e["file"]: e for e in json.load(f)}

@@ -16,7 +16,9 @@ from conftest import ROOT
 from PIL import Image
 
 from maffsrn_tf.model.maffsrn import build_model
-from maffsrn_tf.train.trainer import StepDecay, compile_model, load_initial_weights
+from maffsrn_tf.pretrained.loading import load_initial_weights
+from maffsrn_tf.train.optimizers import StepDecay
+from maffsrn_tf.train.trainer import compile_model
 
 WORKER = os.path.join(ROOT, "tests", "workers", "distributed.py")
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
@@ -68,7 +70,7 @@ def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
 
 @pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
 def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
-    from maffsrn_tf.pretrained.loading import save_npz
+    from maffsrn_tf.model.weight_files import save_npz
 
     x2 = build_model("maffsrn_x2")
     path = str(tmp_path / f"model_x3.{fmt}")
@@ -87,7 +89,7 @@ def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
 
 @pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
 def test_init_weights_by_contents_and_mismatched_depth(tmp_path, fmt):
-    from maffsrn_tf.pretrained.loading import save_npz
+    from maffsrn_tf.model.weight_files import save_npz
 
     x3 = build_model("maffsrn_x3")
     path = str(tmp_path / f"x2_named_wrongly.{fmt}")
@@ -331,7 +333,8 @@ def test_jit_compiled_train_step_matches_plain():
 def test_moving_average_is_validated_saved_and_resumed(tmp_path):
     """--ema_momentum: the optimizer's average follows its definition, validation and the best
     checkpoint use it, training continues on the raw weights, a backup restores both."""
-    from maffsrn_tf.train.trainer import SaveBest, Validation, averaged_weights
+    from maffsrn_tf.train.callbacks import SaveBest, Validation
+    from maffsrn_tf.train.optimizers import averaged_weights
 
     rng = np.random.default_rng(0)
     x = rng.random((2, 16, 16, 3), np.float32)

@@ -57,7 +57,8 @@ elif task == "fit_packed":  # no TensorFlow: a pack, the NumPy stream, AdamP, fi
     from maffsrn_tf.data.packed import PatchBatches, load_pairs
     # (no keras.utils.set_random_seed: it imports TensorFlow to seed it when installed)
     batches = PatchBatches(load_pairs(sys.argv[3], 2, patch=16), 2, patch=16, batch_size=4)
-    from maffsrn_tf.train.trainer import averaged_weights, compile_model
+    from maffsrn_tf.train.optimizers import averaged_weights
+    from maffsrn_tf.train.trainer import compile_model
     model = compile_model(build_model("maffsrn_x2", n_ffgs=1), learning_rate=1e-3,
                           ema_momentum=0.9)
     assert isinstance(model.optimizer, AdamP)

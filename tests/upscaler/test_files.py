@@ -17,7 +17,8 @@ from maffsrn_tf.io import images
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 from maffsrn_tf.upscaler import UpscaleError, upscale, upscale_path
-from maffsrn_tf.upscaler.tiling import KerasBackend, tile_layout, tiled_predict
+from maffsrn_tf.upscaler.engines import KerasEngine
+from maffsrn_tf.upscaler.tiling import tile_layout, tiled_predict
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -75,7 +76,7 @@ def test_pil_in_pil_out_palette_and_tiny_images(tiny):
 def test_tiles_agree_with_whole_image(tiny):
     model, _ = tiny
     x = photo(100, 90).astype(np.float32) / 255
-    backend = KerasBackend(model)
+    backend = KerasEngine(model)
     whole = tiled_predict(backend, x, 2, tile=0)
     tiled = tiled_predict(backend, x, 2, tile=48, overlap=12)
     diff = whole.astype(np.float64) - tiled
@@ -136,31 +137,6 @@ def test_blended_tiles_reproduce_the_model_exactly(fixed, tile, overlap):
     )
 
 
-def test_every_front_end_tiles_with_the_package_defaults():
-    """The standalone script, the web page and the Kotlin core blend the same tiles as
-    ``maffsrn-upscale`` by default (tflite/README.md documents one layout for all)."""
-    import inspect
-    import re
-
-    from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-
-    spec = importlib.util.spec_from_file_location("run_tflite", f"{ROOT}/tflite/run_tflite.py")
-    standalone = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(standalone)
-    for fn in (standalone.upscale_rgb, standalone.upscale_image):
-        defaults = inspect.signature(fn).parameters
-        assert defaults["tile"].default == DEFAULT_TILE, fn
-        assert defaults["overlap"].default == DEFAULT_OVERLAP, fn
-    source = open(f"{ROOT}/tflite/run_tflite.py").read()
-    assert f'"--tile", type=int, default={DEFAULT_TILE},' in source
-    assert f'"--overlap", type=int, default={DEFAULT_OVERLAP},' in source
-    page = open(f"{ROOT}/web/app.js").read()
-    assert re.search(r"^const OVERLAP = (\d+);", page, re.M).group(1) == str(DEFAULT_OVERLAP)
-    kotlin = open(f"{ROOT}/android/src/main/kotlin/maffsrn/tiling/Tiling.kt").read()
-    found = re.search(r"class Upscaler\(.*private val overlap: Int = (\d+)\)", kotlin)
-    assert found and found.group(1) == str(DEFAULT_OVERLAP)
-
-
 @pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])
 def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
     for length in [13, 47, tile, tile + 1, 2 * tile - overlap, 2 * tile, 719, 1280, 4001]:
@@ -184,16 +160,16 @@ def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
 
 
 def test_backend_choice():
-    from maffsrn_tf.upscaler import make_backend
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
     with pytest.raises(ValueError, match="is a TFLite model: use backend='tflite'"):
-        make_backend(2, "m.tflite", backend="keras")
+        make_engine(UpscaleOptions(model="m.tflite", runtime="keras"))
     with pytest.raises(ValueError, match="backend='tflite' runs .tflite files"):
-        make_backend(2, "m.weights.h5", backend="tflite")
+        make_engine(UpscaleOptions(model="m.weights.h5", runtime="tflite"))
     with pytest.raises(ValueError, match="quantization='int4' is not one of"):
-        make_backend(2, quantization="int4")
+        UpscaleOptions(variant="int4")
     with pytest.raises(ValueError, match="backend='onnx' is not one of"):
-        make_backend(2, backend="onnx")
+        UpscaleOptions(runtime="onnx")
 
 
 def write(path, array, **kwargs):

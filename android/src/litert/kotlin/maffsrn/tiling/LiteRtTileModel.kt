@@ -5,7 +5,7 @@
 // NOT COMPILED HERE: LiteRT's Android AAR is on Google's Maven, which our machines cannot
 // reach. Everything it calls is written as LiteRT's Kotlin guide shows it
 // (https://ai.google.dev/edge/litert/next/android_kotlin); the tiling it plugs into
-// (Tiling.kt) is compiled and tested on the JVM by tests/test_android.py.
+// (Tiling.kt, Defaults.kt) is compiled and tested on the JVM by tests/contracts/test_android.py.
 package maffsrn.tiling
 
 import android.content.res.AssetManager
@@ -16,7 +16,7 @@ import com.google.ai.edge.litert.Environment
 class LiteRtTileModel(
     assets: AssetManager,
     assetName: String,
-    override val tile: Int = 128,
+    override val tile: Int = Defaults.FIXED_MODEL_TILE, // the shipped fixed-shape models'
     override val scale: Int,
     accelerator: Accelerator = Accelerator.GPU,
 ) : TileModel, AutoCloseable {

@@ -1,7 +1,8 @@
 // MAFFSRN's tiling core for Android, independent of LiteRT: the tile layout, the linear-ramp
 // blend written strip by strip into the output rows, and the rounding to 8 bits. It mirrors
 // tflite/run_tflite.py's upscale_rgb operation for operation (float32, the same order), so both
-// give the same bytes; tests/test_android.py compiles it with kotlinc and checks that on the JVM.
+// give the same bytes; tests/contracts/test_android.py compiles it with kotlinc and checks that
+// on the JVM. Its default numbers are Defaults.kt's, generated from maffsrn_tf/model/tiling.json.
 //
 // Memory: the input and output as bytes, plus one strip of tile rows as floats
 // (tile * scale rows x output width x 3): for a 12-megapixel photo at x2 with 128-pixel tiles,
@@ -21,7 +22,7 @@ class Layout(val size: Int, val starts: IntArray)
 
 object Tiling {
     /** The smallest side the model accepts (ESA's stride-2 conv and 7x7/3 max-pool). */
-    const val MIN_SIZE = 13
+    const val MIN_SIZE = Defaults.MIN_INPUT_SIZE
 
     /** The fewest tiles of at most [tile] pixels covering [length] with [overlap] shared
      *  pixels, all of one size, spread evenly ([exact]: of [tile] pixels, for fixed models). */
@@ -73,8 +74,9 @@ object Tiling {
     private fun ceilDiv(a: Int, b: Int) = -Math.floorDiv(-a, b)
 }
 
-/** Upscales 8-bit RGB images tile by tile with a fixed-shape [TileModel]. */
-class Upscaler(private val model: TileModel, private val overlap: Int = 8) {
+/** Upscales 8-bit RGB images tile by tile with a fixed-shape [TileModel], its tiles sharing
+ *  [overlap] pixels (by default the package's, [Defaults.OVERLAP]). */
+class Upscaler(private val model: TileModel, private val overlap: Int = Defaults.OVERLAP) {
     init {
         require(model.tile >= Tiling.MIN_SIZE) { "tile ${model.tile} is below ${Tiling.MIN_SIZE}" }
         require(overlap >= 0 && 2 * overlap < model.tile) {

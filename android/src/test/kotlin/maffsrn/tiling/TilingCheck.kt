@@ -1,10 +1,12 @@
-// The JVM side of tests/test_android.py: runs the tiling core with a known-answer tile model
-// and writes what the Python test compares with tflite/run_tflite.py.
+// The JVM side of tests/contracts/test_android.py: runs the tiling core with a known-answer tile
+// model and writes what the Python test compares with tflite/run_tflite.py.
 //
 //   java -cp tiling.jar maffsrn.tiling.TilingCheckKt layout TILE OVERLAP LENGTH...
 //       -> one line per length: "LENGTH SIZE START START ..." (exact, fixed-model layout)
 //   java -cp tiling.jar maffsrn.tiling.TilingCheckKt upscale IN.rgb WIDTH HEIGHT TILE SCALE OVERLAP OUT.rgb
-//       -> OUT.rgb: the upscaled raw RGB bytes; stderr: progress
+//       -> OUT.rgb: the upscaled raw RGB bytes; stderr: progress (OVERLAP "default": Upscaler's)
+//   java -cp tiling.jar maffsrn.tiling.TilingCheckKt defaults
+//       -> "tile=256 overlap=8 min_input_size=13 fixed_model_tile=128 min_size=13" (compiled in)
 package maffsrn.tiling
 
 import java.io.File
@@ -37,13 +39,18 @@ fun main(args: Array<String>) {
         }
         "upscale" -> {
             val rgb = File(args[1]).readBytes()
-            val (width, height, tile, scale, overlap) = args.slice(2..6).map { it.toInt() }
-            val upscaler = Upscaler(KnownAnswerModel(tile, scale), overlap)
+            val (width, height, tile, scale) = args.slice(2..5).map { it.toInt() }
+            val model = KnownAnswerModel(tile, scale)
+            val upscaler = if (args[6] == "default") Upscaler(model) else Upscaler(model, args[6].toInt())
             val out = upscaler.upscale(rgb, width, height) { done, total -> System.err.println("tile $done/$total") }
             File(args[7]).writeBytes(out)
         }
+        "defaults" -> println(
+            "tile=${Defaults.TILE} overlap=${Defaults.OVERLAP} min_input_size=${Defaults.MIN_INPUT_SIZE} " +
+                "fixed_model_tile=${Defaults.FIXED_MODEL_TILE} min_size=${Tiling.MIN_SIZE}",
+        )
         else -> {
-            System.err.println("usage: TilingCheckKt layout TILE OVERLAP LENGTH... | upscale IN W H TILE SCALE OVERLAP OUT")
+            System.err.println("usage: TilingCheckKt layout TILE OVERLAP LENGTH... | upscale IN W H TILE SCALE OVERLAP OUT | defaults")
             exitProcess(2)
         }
     }

@@ -1,0 +1,103 @@
+"""The release recipe of ``maffsrn-export``, as functions Python can call (plain Python at
+import: the command checks its flags with these names before TensorFlow is imported).
+
+A release of one model holds, per tile size (0: the dynamic-shape model, first), one TFLite
+model per quantization, plus (``uint8_io``, fixed tiles) an int8 model with uint8 pixel I/O;
+each is named by ``model.shipped.tflite_name`` (the name the upscaler finds shipped models
+by). A fixed-tile model may lose at most ``TWIN_MARGIN_DB`` more than its dynamic twin of
+the same quantization on each validation set. SavedModel and ONNX artifacts are named by
+``serving_path``.
+"""
+
+import os
+
+from maffsrn_tf.model.shipped import tflite_name
+
+# what maffsrn-export can write (--formats)
+ARTIFACTS = ("tflite", "saved_model", "onnx")
+# TFLite's quantization modes (``maffsrn-export --quantizations``; the shipped upscaler runs
+# two of them, ``model.shipped.SHIPPED_VARIANTS``)
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
+# int8 activation ranges: this percentile of the per-patch extremes. Chosen on x2 (Set5 and
+# Set14 drops, tflite/QUANTIZATION.md); 100 (TFLite's min/max) lost 0.20-0.27 dB.
+DEFAULT_CALIBRATION_PERCENTILE = 65.0
+# how much more (dB) a fixed-tile model may lose than its dynamic-shape twin
+TWIN_MARGIN_DB = 0.01
+
+
+def release_variants(quantizations, tiles, uint8_io=False):
+    """``[(tile, quantization, uint8_io)]`` of a release, the dynamic models (tile 0) first
+    (a fixed model's limit is its dynamic twin's drop)."""
+    out = []
+    for tile in sorted(set(tiles)):
+        out += [(tile, q, False) for q in quantizations]
+        if uint8_io and tile and "int8" in quantizations:
+            out.append((tile, "int8", True))
+    return out
+
+
+def serving_path(kind, output_dir, scale):
+    """Where ``export_serving`` writes a ``saved_model`` (a folder) or ``onnx`` model."""
+    names = {"saved_model": f"maffsrn_x{scale}_saved_model", "onnx": f"maffsrn_x{scale}.onnx"}
+    if kind not in names:
+        raise ValueError(f"kind={kind!r} is not one of {', '.join(names)}")
+    return os.path.join(output_dir, names[kind])
+
+
+def export_serving(kind, model, output_dir, datasets):
+    """Write (after verifying on ``datasets``) the SavedModel or ONNX model of ``model``;
+    returns ``(path, report)`` (``report``: the verification per dataset)."""
+    from maffsrn_tf.export.serving import export_onnx, export_saved_model
+
+    path = serving_path(kind, output_dir, int(model.scale))
+    write = export_saved_model if kind == "saved_model" else export_onnx
+    return path, write(model, path, datasets)
+
+
+def export_tflite_release(
+    model,
+    output_dir,
+    quantizations,
+    tiles=(0,),
+    uint8_io=False,
+    datasets=(),
+    calibration_data=None,
+    max_drop=0.5,
+    calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
+    equalize=True,
+    on_written=None,
+):
+    """Export, verify and write every TFLite model of ``model``'s release into
+    ``output_dir``; returns the report entries (``export.export``'s, with ``scale``).
+
+    ``max_drop``: the most a dynamic model may lose (dB) on each of ``datasets``; a fixed
+    model may lose ``TWIN_MARGIN_DB`` more than its dynamic twin when both are exported.
+    ``on_written(path, entry)`` is called after each file is written.
+    """
+    from maffsrn_tf.export import export
+
+    scale, twins, entries = int(model.scale), {}, []
+    for tile, quantization, pixels in release_variants(quantizations, tiles, uint8_io):
+        path = os.path.join(output_dir, tflite_name(scale, quantization, tile, pixels))
+        limit = max_drop
+        if tile and quantization in twins:
+            limit = {k: v + TWIN_MARGIN_DB for k, v in twins[quantization].items()}
+        entry = export(
+            model,
+            path,
+            quantization,
+            list(datasets),
+            (tile, tile) if tile else None,
+            calibration_data,
+            limit,
+            pixels,
+            calibration_percentile,
+            equalize,
+        )
+        if not tile:
+            twins[quantization] = {k: v["drop"] for k, v in entry["accuracy"].items()}
+        entry["scale"] = scale
+        entries.append(entry)
+        if on_written:
+            on_written(path, entry)
+    return entries
