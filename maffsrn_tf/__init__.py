@@ -13,9 +13,8 @@ Names are resolved lazily: ``import maffsrn_tf`` does not import TensorFlow, so 
 command lines check their arguments first.
 """
 
-import importlib
-
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.lazy import lazy_names
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE, PRESETS
 from maffsrn_tf.version import __version__
 
@@ -28,16 +27,5 @@ _LAZY = {
     "upscale": "maffsrn_tf.upscaler",
 }
 
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 __all__ = ["MIN_INPUT_SIZE", "MaffsrnError", "PRESETS", "__version__", *_LAZY]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'maffsrn_tf' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])

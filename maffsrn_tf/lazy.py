@@ -7,16 +7,38 @@ flags, imports neither.
 
 import importlib
 
+from maffsrn_tf.errors import MaffsrnError
+
+TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
+
+
+def _needs_tensorflow(name):
+    """What a name that needs Keras is on an install without it: a callable that says so."""
+
+    def missing(*args, **kwargs):
+        raise MaffsrnError(f"{name} needs TensorFlow and Keras: {TENSORFLOW_INSTALL}")
+
+    missing.__name__ = missing.__qualname__ = name
+    return missing
+
 
 def lazy_names(package, names):
     """``(__getattr__, __dir__)`` for ``package``: each of ``names`` (``{name: module}``) is
-    imported from its module on first access, then kept in the package's namespace."""
+    imported from its module on first access, then kept in the package's namespace. On the
+    light install (no TensorFlow/Keras), a name that needs them is a callable raising
+    ``MaffsrnError`` with the install command, not a ``ModuleNotFoundError`` traceback."""
     namespace = importlib.import_module(package).__dict__
 
     def __getattr__(name):
         if name not in names:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(names[name]), name)
+        try:
+            module = importlib.import_module(names[name])
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] in ("keras", "tensorflow"):
+                return _needs_tensorflow(name)
+            raise
+        value = getattr(module, name)
         namespace[name] = value
         return value
 

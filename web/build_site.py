@@ -9,6 +9,10 @@ relative, so it works under any path prefix (``https://USER.github.io/REPO/``). 
 lists the response headers the page should get, in the format Netlify and Cloudflare Pages
 read (GitHub Pages sets its own). Written to a temporary folder beside ``--out``, then renamed
 into place. Run ``npm ci && npm run build`` in ``web/`` first (``make web-dist`` does).
+
+``--out`` must be a new or empty folder, or an earlier build (each build is marked by a
+``.maffsrn-site`` file); any other folder is refused unless ``--overwrite`` is given, and
+never the current folder, one that contains it, or one that contains the sources.
 """
 
 import argparse
@@ -40,8 +44,30 @@ def _page():
     return html
 
 
-def build(out):
+MARKER = ".maffsrn-site"
+
+
+def check_out(out, overwrite=False):
+    """``SystemExit`` with one line unless ``out`` may be (re)placed by a build."""
+    real = os.path.realpath(out)
+    for inside, what in ((os.getcwd(), "the current folder"), (WEB, "the page's sources")):
+        if os.path.commonpath([real, os.path.realpath(inside)]) == real:
+            raise SystemExit(f"error: --out {out} is {what} or contains it: name a new folder")
+    if not os.path.exists(out):
+        return
+    if not os.path.isdir(out):
+        raise SystemExit(f"error: --out {out} is a file, not a folder: name a new folder")
+    names = os.listdir(out)
+    if names and MARKER not in names and not overwrite:
+        raise SystemExit(
+            f"error: --out {out} holds {len(names)} entries that are not an earlier build of "
+            "this page: name a new or empty folder, or pass --overwrite to replace it"
+        )
+
+
+def build(out, overwrite=False):
     """Write the site to ``out``; returns the files written (relative paths)."""
+    check_out(out, overwrite)
     sources = {
         "index.html": None,
         "app.js": os.path.join(WEB, "app.js"),
@@ -73,6 +99,8 @@ def build(out):
                 shutil.copyfile(src, dst)
         with open(os.path.join(tmp, "_headers"), "w", encoding="utf-8") as f:
             f.write("/*\n" + "".join(f"  {k}: {v}\n" for k, v in HEADERS.items()))
+        with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
+            f.write("written by web/build_site.py: a later build may replace this folder\n")
         os.chmod(tmp, 0o755)
         if os.path.exists(out):
             old = tempfile.mkdtemp(prefix=".tmp-old-site-", dir=parent)
@@ -81,16 +109,21 @@ def build(out):
             shutil.rmtree(old)
         else:
             os.rename(tmp, out)
+    except OSError as err:
+        raise SystemExit(f"error: cannot write {out} ({err.strerror}: {err.filename})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return sorted([*sources, "_headers"])
+    return sorted([*sources, "_headers", MARKER])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=os.path.join(WEB, "site"))
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace a folder that is not an earlier build"
+    )
     a = p.parse_args()
-    files = build(a.out)
+    files = build(a.out, a.overwrite)
     size = sum(os.path.getsize(os.path.join(a.out, f)) for f in files) / 2**20
     print(f"wrote {a.out}: {len(files)} files, {size:.1f} MiB; serve the folder as it is")
 

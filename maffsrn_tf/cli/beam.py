@@ -17,10 +17,12 @@ written to a temporary name, then renamed. Files that fail (not an image, over
 are listed one per line in ``--errors`` (default: beside the output folder,
 ``OUTPUT_DIR-errors.txt``) and the run ends with exit code 1 after the others are done.
 
-Flags this command does not know are Beam's pipeline options (``--runner``,
-``--direct_num_workers``, ``--project``, ...), passed through unchanged.
+Flags this command does not define must be Beam's pipeline options (``--runner``,
+``--direct_num_workers``, ``--project``, ...): they are passed to Beam; any other word is an
+error, before anything runs.
 """
 
+import difflib
 import importlib.util
 
 from absl import flags
@@ -30,6 +32,7 @@ from maffsrn_tf.cli.common import (
     define_option_flags,
     fail,
     fail_with,
+    flag_words,
     option_aliases,
     option_values,
     run,
@@ -57,7 +60,19 @@ def main(argv):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from maffsrn_tf.errors import MaffsrnError
-    from maffsrn_tf.upscaler.beam import BeamConfig, run_pipeline
+    from maffsrn_tf.upscaler.beam import BeamConfig, run_pipeline, unknown_pipeline_args
+
+    unknown = unknown_pipeline_args(argv[1:])
+    if unknown:
+        word, close = unknown[0]
+        if close is None and word.startswith("--"):
+            close = next(iter(difflib.get_close_matches(word.split("=")[0][2:], FLAGS, 1)), None)
+            close = close and "--" + close
+        guess = f" (did you mean {close}?)" if close else ""
+        fail(
+            f"unknown argument {word!r}{guess}: neither a flag of maffsrn-beam nor one of "
+            "Beam's pipeline options (see --help)"
+        )
 
     try:
         options = UpscaleOptions(
@@ -69,7 +84,9 @@ def main(argv):
             errors_path=FLAGS.errors,
             options=options,
         )
-        counts = run_pipeline(config, PipelineOptions(argv[1:]))
+        counts = run_pipeline(
+            config, PipelineOptions(argv[1:]), translate=lambda line: flag_words(line, ALIASES)
+        )
     except MaffsrnError as err:
         fail_with(err, ALIASES)
     print(f"upscaled {counts['upscaled']} images into {config.output_dir}")

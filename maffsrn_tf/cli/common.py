@@ -256,8 +256,9 @@ def run(main, pass_through=False):
     Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 (outputs already
     finished stay; none is half-written), a closed standard output (``| head -1``) with 141,
     and an unexpected exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback).
-    ``pass_through``: flags the command does not define reach ``main``'s ``argv`` (Beam's
-    pipeline options) instead of being errors."""
+    A word that is not a flag is an error (a file named without ``--input``, the rest of a
+    shell-expanded glob). ``pass_through``: flags the command does not define reach
+    ``main``'s ``argv`` (Beam's pipeline options, which the command checks) instead."""
 
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
@@ -271,9 +272,18 @@ def run(main, pass_through=False):
             print(f"{program} {__version__}")
             sys.exit(0)
         try:
-            return FLAGS(argv, known_only=pass_through)
+            rest = FLAGS(argv, known_only=pass_through)
         except flags.Error as err:
             fail(f"{err} (see --help)")
+        if not pass_through and len(rest) > 1:  # every word of a command line is used
+            more = f" (and {len(rest) - 2} more)" if len(rest) > 2 else ""
+            upscale = program == "maffsrn-upscale"
+            hint = "; a file or folder goes after --input, one per run" if upscale else ""
+            word = rest[1]
+            fail(
+                f"unexpected argument {word!r}{more}: {program} takes flags only{hint} (see --help)"
+            )
+        return rest
 
     def wrapped(argv):
         if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):

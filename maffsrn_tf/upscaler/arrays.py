@@ -86,6 +86,8 @@ def _as_array(image):
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (2, 3, 4)):
         raise MaffsrnError(f"image: expected HxW, HxWx3 or HxWx4, got shape {array.shape}")
+    if array.size == 0:
+        raise MaffsrnError(f"image: it is empty (shape {array.shape}): nothing to upscale")
 
     def restore(out):
         if squeeze:

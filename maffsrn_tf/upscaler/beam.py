@@ -13,6 +13,7 @@ the errors file instead of failing the pipeline.
 import dataclasses
 import os
 import sys
+import tempfile
 import uuid
 
 import apache_beam as beam
@@ -205,9 +206,9 @@ class _Write(beam.DoFn):
         yield target
 
 
-def build_pipeline(pipeline, config):
+def build_pipeline(pipeline, config, errors_path=None):
     """Add the upscaling transforms to ``pipeline``; returns the PCollection of written
-    paths (the errors go to ``config.errors``)."""
+    paths (the errors go to ``errors_path``, default ``config.errors``)."""
     planned = (
         pipeline
         | "Match" >> fileio.MatchFiles(config.input_pattern)
@@ -224,14 +225,35 @@ def build_pipeline(pipeline, config):
     _ = (
         (decoded.errors, written.errors)
         | "Errors" >> beam.Flatten()
-        | "WriteErrors" >> beam.io.WriteToText(config.errors, shard_name_template="", num_shards=1)
+        | "WriteErrors"
+        >> beam.io.WriteToText(errors_path or config.errors, shard_name_template="", num_shards=1)
     )
     return written.written
 
 
+def unknown_pipeline_args(args):
+    """The words of ``args`` that are none of Beam's pipeline options (``--runner``,
+    ``--direct_num_workers``, ...), with a close option name for each flag, if any:
+    ``[(word, suggestion or None)]``. Beam itself would only log and drop them."""
+    import difflib
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    parsers = []  # Beam's own parser of every registered options class
+    PipelineOptions(list(args)).get_all_options(add_extra_args_fn=parsers.append)
+    _, unknown = parsers[0].parse_known_args(list(args))
+    known = [o for action in parsers[0]._actions for o in action.option_strings]
+    found = []
+    for word in unknown:
+        close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)
+        found.append((word, close[0] if close and word.startswith("--") else None))
+    return found
+
+
 def check_paths(config):
-    """``MaffsrnError`` for a pattern that matches nothing, or an output folder the pattern
-    would match (a rerun would upscale the outputs)."""
+    """``MaffsrnError``, before anything is written, for a pattern that matches nothing, an
+    output folder the pattern would match (a rerun would upscale the outputs), or an errors
+    file that is a folder, an input, an output or not writable. Returns the matched paths."""
     import fnmatch
 
     matched = FileSystems.match([config.input_pattern])[0].metadata_list
@@ -243,20 +265,76 @@ def check_paths(config):
             f"output_dir={config.output_dir!r} is matched by input_pattern="
             f"{config.input_pattern!r}: choose an output folder outside it"
         )
-    return len(matched)
+    paths = [m.path for m in matched]
+    _check_errors_path(config, paths)
+    return paths
 
 
-def run_pipeline(config, options=None):
+def _check_errors_path(config, inputs):
+    errors = config.errors
+    if "://" in errors:  # a remote file system: written by Beam, renamed at the end
+        return
+    what = f"errors_path={errors!r}"
+    if errors.endswith(("/", os.sep)) or os.path.isdir(errors):
+        raise MaffsrnError(f"{what} is a folder: name a file (default: OUTPUT_DIR-errors.txt)")
+    real = os.path.realpath(errors)
+    if real in {os.path.realpath(p) for p in inputs if "://" not in p}:
+        raise MaffsrnError(f"{what} is one of the inputs: name another file")
+    out_dir = os.path.realpath(config.output_dir) if "://" not in config.output_dir else None
+    stems = {f"{os.path.splitext(os.path.basename(p))[0]}_x{config.options.scale}" for p in inputs}
+    if os.path.dirname(real) == out_dir and os.path.splitext(os.path.basename(real))[0] in stems:
+        raise MaffsrnError(f"{what} is the name of an output: name another file")
+    if os.path.exists(errors) and not os.path.isfile(errors):
+        raise MaffsrnError(f"{what} exists and is not a regular file: name another file")
+    directory = os.path.dirname(os.path.abspath(errors))
+    if not os.path.isdir(directory):
+        raise MaffsrnError(f"{what}: its folder does not exist: {directory}")
+    try:  # a real probe: permissions, read-only file systems
+        fd, probe = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise MaffsrnError(f"{what}: its folder is not writable ({err.strerror})") from None
+
+
+def _temporary_beside(path):
+    directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
+    return f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
+
+
+def run_pipeline(config, options=None, translate=None):
     """Run the pipeline (``options``: Beam ``PipelineOptions``; default the DirectRunner);
-    returns ``{"matched": k, "upscaled": n, "failed": m}``."""
-    matched = check_paths(config)
+    returns ``{"matched": k, "upscaled": n, "failed": m}``. ``translate``: applied to each
+    line of the errors file before it is put in place (a command's own words for the
+    arguments the messages name)."""
+    matched = len(check_paths(config))
     print(f"{matched} files match {config.input_pattern}", file=sys.stderr, flush=True)
     if "://" not in config.output_dir:
         os.makedirs(config.output_dir, exist_ok=True)
+    # the errors file is written under a temporary name and renamed once the run is done
+    tmp = _temporary_beside(config.errors)
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config)
-    result = pipeline.run()
-    result.wait_until_finish()
+    build_pipeline(pipeline, config, tmp)
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+        if translate is not None:
+            with FileSystems.open(tmp) as f:
+                lines = f.read().decode("utf-8").splitlines()
+            with FileSystems.create(tmp) as f:
+                f.write("".join(translate(line) + "\n" for line in lines).encode("utf-8"))
+        if "://" in config.errors:
+            if FileSystems.exists(config.errors):
+                FileSystems.delete([config.errors])
+            FileSystems.rename([tmp], [config.errors])
+        else:
+            os.replace(tmp, config.errors)
+    finally:
+        try:
+            if FileSystems.exists(tmp):
+                FileSystems.delete([tmp])
+        except Exception:  # best effort: the rename above is what matters
+            pass
     counts = {"matched": matched}
     for name in ("upscaled", "failed"):
         found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name(name))

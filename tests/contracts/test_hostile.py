@@ -552,6 +552,80 @@ CASES = [
         _make((folder, "col", ["a.png"])),
         error="output_dir",
     ),
+    # every word of a command line is used or refused (issue "nothing lost": a stray word
+    # used to upscale the sample photo, a shell-expanded glob only its first file)
+    Case(
+        "upscale-file-without-input-flag",
+        [UP, "in.png"],
+        _make((photo, "in.png")),
+        error="unexpected argument 'in.png': maffsrn-upscale takes flags only",
+    ),
+    Case(
+        "upscale-shell-expanded-glob",
+        [UP, "--input", "a.png", "b.png", "c.png", "--output", "o"],
+        _make((photo, "a.png"), (photo, "b.png"), (photo, "c.png")),
+        error="unexpected argument 'b.png' (and 1 more)",
+    ),
+    Case("profile-stray-word", ["profile", "--input", "64x64", "x"], error="takes flags only"),
+    Case(
+        "beam-misspelled-flag",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--sacle", "4"],
+        _make((folder, "col", ["a.png"])),
+        error="unknown argument '--sacle' (did you mean --scale?)",
+    ),
+    Case(
+        "beam-unknown-pipeline-option",
+        [
+            "beam",
+            "--input_pattern",
+            "col/*",
+            "--output_dir",
+            "o",
+            "--runner",
+            "DirectRunner",
+            "--bogus_option",
+            "1",
+        ],  # fmt: skip
+        _make((folder, "col", ["a.png"])),
+        error="unknown argument '--bogus_option'",
+    ),
+    # the errors file is an output: never the input folder, an input, or another folder
+    Case(
+        "beam-errors-file-is-the-input-folder",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--errors", "col"],
+        _make((folder, "col", ["a.png", "b.png"])),
+        error="--errors col is a folder",
+    ),
+    Case(
+        "beam-errors-file-is-an-input",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--errors", "col/b.png"],
+        _make((folder, "col", ["a.png", "b.png"])),
+        error="--errors col/b.png is one of the inputs",
+    ),
+    Case(
+        "beam-errors-file-is-a-folder-of-logs",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--errors", "logs/"],
+        _make((folder, "col", ["a.png"]), (folder, "logs", ["keep.png"])),
+        error="--errors logs/ is a folder",
+    ),
+    Case(
+        "beam-errors-file-in-a-missing-folder",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--errors", "no/e.txt"],
+        _make((folder, "col", ["a.png"])),
+        error="its folder does not exist",
+    ),
+    Case(
+        "web-build-into-a-folder-of-other-files",
+        [os.path.join(ROOT, "web", "build_site.py"), "--out", "col"],
+        _make((folder, "col", ["a.png"])),
+        error="not an earlier build of this page",
+    ),
+    Case(
+        "web-build-into-the-current-folder",
+        [os.path.join(ROOT, "web", "build_site.py"), "--out", "."],
+        _make((folder, "col", ["a.png"])),
+        error="is the current folder or contains it",
+    ),
     Case(
         "run-tflite-small-image-works",
         [RUN_TFLITE, os.path.join(WEIGHTS, "maffsrn_x2_float16.tflite"), "in.png", "o.png"],

@@ -95,3 +95,4 @@ def test_two_inputs_for_one_output_are_both_errors_and_nothing_is_overwritten(tm
     assert len(errors) == 2
     assert "a.bmp and " in errors[0] and "would all be written to" in errors[0]
     assert "output exists" in errors[1] and "b_x2.png" in errors[1]
+    assert "(pass --overwrite to replace it)" in errors[1]  # the command's words

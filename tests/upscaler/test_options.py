@@ -118,3 +118,12 @@ def test_upscale_and_upscale_path_refuse_through_the_options(tmp_path):
     with pytest.raises(UpscaleError, match=r"^quality=101 is not in 1\.\.100$"):
         upscale_path(str(tmp_path), str(tmp_path / "out"), 2, quality=101)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_image_is_one_clear_error():
+    import numpy as np
+
+    from maffsrn_tf.upscaler import upscale
+
+    with pytest.raises(MaffsrnError, match=r"^image: it is empty \(shape \(0, 0, 3\)\)"):
+        upscale(np.zeros((0, 0, 3), np.uint8))

@@ -1,0 +1,31 @@
+"""The lazy names of the package and its wings: no TensorFlow at import, and on the light
+install a name that needs Keras says what to install instead of a ModuleNotFoundError."""
+
+import sys
+import types
+
+import pytest
+
+from maffsrn_tf import MaffsrnError
+from maffsrn_tf.lazy import lazy_names
+
+
+def test_a_name_that_needs_keras_says_what_to_install(monkeypatch):
+    package = types.ModuleType("lazy_probe")
+    monkeypatch.setitem(sys.modules, "lazy_probe", package)
+    monkeypatch.setitem(sys.modules, "keras", None)  # as on the light install
+    monkeypatch.delitem(sys.modules, "maffsrn_tf.pretrained.loading", raising=False)
+    get, _ = lazy_names("lazy_probe", {"load_pretrained": "maffsrn_tf.pretrained.loading"})
+    load_pretrained = get("load_pretrained")
+    with pytest.raises(MaffsrnError, match=r"^load_pretrained needs TensorFlow and Keras: pip"):
+        load_pretrained("maffsrn_x2")
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        get("nope")
+
+
+def test_other_missing_modules_are_not_hidden(monkeypatch):
+    package = types.ModuleType("lazy_probe2")
+    monkeypatch.setitem(sys.modules, "lazy_probe2", package)
+    get, _ = lazy_names("lazy_probe2", {"x": "maffsrn_tf.no_such_module"})
+    with pytest.raises(ModuleNotFoundError):
+        get("x")
