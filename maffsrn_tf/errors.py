@@ -17,3 +17,11 @@ def first_line(error, limit=200):
     how a foreign library's long error is quoted inside one of ours."""
     text = str(error).strip()
     return text.splitlines()[0][:limit] if text else ""
+
+
+def one_line(text):
+    """``text`` as one printable line, whatever file names it holds: newlines and other
+    control characters, and bytes that are not UTF-8 (``surrogateescape``), become
+    backslash escapes."""
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in raw)

@@ -74,6 +74,8 @@ def main(argv):
             "Beam's pipeline options (see --help)"
         )
 
+    pipeline_options = PipelineOptions(argv[1:])
+    check_pipeline_options(pipeline_options)
     try:
         options = UpscaleOptions(
             scale=FLAGS.scale, runtime="tflite", **option_values(UpscaleOptions, OPTIONS)
@@ -85,7 +87,7 @@ def main(argv):
             options=options,
         )
         counts = run_pipeline(
-            config, PipelineOptions(argv[1:]), translate=lambda line: flag_words(line, ALIASES)
+            config, pipeline_options, translate=lambda line: flag_words(line, ALIASES)
         )
     except MaffsrnError as err:
         fail_with(err, ALIASES)
@@ -93,6 +95,23 @@ def main(argv):
     if counts["failed"]:
         fail(f"{counts['failed']} of {counts['matched']} files failed; listed in {config.errors}")
     return 0
+
+
+def check_pipeline_options(options):
+    """One line, before anything runs, for a runner Beam does not know or a negative
+    number of local workers (Beam would fail deep inside with an IndexError)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.runners.runner import create_runner
+
+    runner = options.view_as(StandardOptions).runner
+    if runner is not None:
+        try:
+            create_runner(runner)
+        except (ValueError, ImportError) as err:
+            fail(f"--runner {runner}: {str(err).splitlines()[0].strip()}")
+    workers = options.view_as(DirectOptions).direct_num_workers
+    if workers is not None and workers < 0:
+        fail(f"--direct_num_workers {workers}: must be 0 (one per CPU) or more")
 
 
 def cli():

@@ -10,12 +10,13 @@ import importlib.util
 import logging
 import os
 import re
+import signal
 import sys
 
 from absl import app, flags
 
 from maffsrn_tf import __version__
-from maffsrn_tf.errors import first_line
+from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.model.presets import PRESETS, SCALES
 from maffsrn_tf.options import flag_name, value_type
 
@@ -135,9 +136,14 @@ def require_tensorflow(what, any_backend=True):
         fail(f'{what} with KERAS_BACKEND={backend} needs it: pip install "maffsrn_tf[{backend}]"')
 
 
+def error_line(message):
+    """Print ``error: message`` as one line on stderr."""
+    print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
 def fail(message):
     """Print ``error: message`` as one line on stderr and exit with status 1."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    error_line(message)
     sys.exit(1)
 
 
@@ -199,7 +205,7 @@ def quiet_native_logs():
     still show, the native start-up lines do not."""
     sys.stderr.flush()
     real = os.dup(2)
-    sys.stderr = os.fdopen(real, "w", buffering=1)
+    sys.stderr = os.fdopen(real, "w", buffering=1, errors="backslashreplace")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
@@ -234,10 +240,19 @@ def _last_words(message, code):
     except (OSError, ValueError):
         pass
     try:
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        error_line(message)
     except OSError:
         pass
     os._exit(code)  # no atexit handlers: TensorFlow's can hang or print after an interrupt
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that what it was writing is cleaned up as
+    for Ctrl-C (``atomic_output`` removes its temporary) before the one-line exit."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def _print_help(module):
@@ -253,9 +268,10 @@ def run(main, pass_through=False):
     console script or with ``python -m``), ``--version``, one-line flag errors, and
     TensorFlow's native logging off unless ``--tf_logs``.
 
-    Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 (outputs already
-    finished stay; none is half-written), a closed standard output (``| head -1``) with 141,
-    and an unexpected exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback).
+    Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 and SIGTERM with
+    143 (outputs already finished stay; none is half-written), a closed standard output
+    (``| head -1``) with 141, and an unexpected exception with 1
+    (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback).
     A word that is not a flag is an error (a file named without ``--input``, the rest of a
     shell-expanded glob). ``pass_through``: flags the command does not define reach
     ``main``'s ``argv`` (Beam's pipeline options, which the command checks) instead."""
@@ -286,14 +302,20 @@ def run(main, pass_through=False):
         return rest
 
     def wrapped(argv):
+        # any name a file system allows: printed paths keep their bytes, messages escape them
+        sys.stdout.reconfigure(errors="surrogateescape")
+        sys.stderr.reconfigure(errors="backslashreplace")
         if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):
             quiet_native_logs()
         try:
+            signal.signal(signal.SIGTERM, _terminate)
             code = main(argv)
             sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
             return code
         except KeyboardInterrupt:
             _last_words("interrupted; finished outputs are kept, none is half-written", 130)
+        except Terminated:
+            _last_words("terminated; finished outputs are kept, none is half-written", 143)
         except BrokenPipeError:
             _last_words("standard output was closed; finished outputs are kept", 141)
         except Exception as err:

@@ -17,7 +17,8 @@ Usage::
 
 ``--formats`` picks the artifacts: ``tflite`` (the default; ``--quantizations`` and ``--tiles``
 apply to it), ``saved_model`` (``maffsrn_x{s}_saved_model/``: PNG/JPEG bytes in and PNG out,
-uint8 pixels in and out; docs/serving.md) and ``onnx`` (``maffsrn_x{s}.onnx``, dynamic size).
+uint8 pixels in and out, at most ``--serving_max_megapixels`` input pixels per call or file;
+docs/serving.md) and ``onnx`` (``maffsrn_x{s}.onnx``, dynamic size).
 int8 models are made from a copy of the model with its channels equalized, calibrated on
 ``--calibration_patches`` patches of ``--calibration_dir`` (each tensor's range: the
 ``--calibration_percentile`` of its per-patch extremes); tflite/README.md says why.
@@ -29,6 +30,7 @@ Keras model's 8-bit output within one grey level, an ONNX model its float output
 """
 
 import importlib.util
+import math
 import os
 import sys
 
@@ -42,7 +44,13 @@ from maffsrn_tf.cli.common import (
     run,
     scales_list,
 )
-from maffsrn_tf.export.recipe import ARTIFACTS, DEFAULT_CALIBRATION_PERCENTILE, QUANTIZATIONS
+from maffsrn_tf.export.recipe import (
+    ARTIFACTS,
+    DEFAULT_CALIBRATION_PERCENTILE,
+    DEFAULT_SERVING_MAX_PIXELS,
+    MAX_SERVING_PIXELS,
+    QUANTIZATIONS,
+)
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 
 FLAGS = flags.FLAGS
@@ -80,6 +88,18 @@ flags.DEFINE_bool(
     True,
     "int8: equalize the channels' ranges first (the same float function, a smaller drop).",
 )
+flags.DEFINE_float(
+    "serving_max_megapixels",
+    DEFAULT_SERVING_MAX_PIXELS / 1e6,
+    "The SavedModel refuses a call (upscale_uint8) or a file (serving_default) over this many "
+    "input megapixels, before decoding or running it (the default peaks at 3.4 GB; "
+    "docs/serving.md).",
+)
+flags.register_validator(
+    "serving_max_megapixels",
+    lambda v: math.isfinite(v) and v > 0,
+    message="--serving_max_megapixels must be a positive number",
+)
 flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writing it.")
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
 flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
@@ -95,6 +115,44 @@ def check_formats(values):
     if unknown or not values:
         fail(f"--formats takes {', '.join(ARTIFACTS)} (comma-separated), got {','.join(values)}")
     return list(dict.fromkeys(values))
+
+
+def check_outputs(scales, formats, tiles):
+    """Fail before any work unless every file this run writes can be written: the output
+    folder a folder (or one that can be made), and no planned model file a folder or a
+    SavedModel folder a file."""
+    import tempfile
+
+    from maffsrn_tf.export.recipe import release_variants, serving_path
+    from maffsrn_tf.model.shipped import tflite_name
+
+    out = FLAGS.output_dir
+    if os.path.exists(out) and not os.path.isdir(out):
+        fail(f"--output_dir {out} is a file, not a folder")
+    parent = os.path.abspath(out)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        fail(f"--output_dir {out} cannot be made: {parent} is a file")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        fail(f"--output_dir {out}: {parent} is not writable ({err.strerror})")
+    files = []
+    for scale in scales:
+        files += [serving_path(k, out, scale) for k in ("onnx",) if k in formats]
+        if "tflite" in formats:
+            variants = release_variants(FLAGS.quantizations, tiles, FLAGS.uint8_io)
+            files += [os.path.join(out, tflite_name(scale, q, t, u)) for t, q, u in variants]
+        if "saved_model" in formats:
+            folder = serving_path("saved_model", out, scale)
+            if os.path.exists(folder) and not os.path.isdir(folder):
+                fail(f"{folder} is a file where the SavedModel folder goes: move it away")
+    for path in files:
+        if os.path.isdir(path):
+            fail(f"{path} is a folder where the model file goes: move it away")
 
 
 def print_serving(path, report):
@@ -124,6 +182,13 @@ def main(argv):
         fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
     if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
         fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
+    max_input_pixels = int(round(FLAGS.serving_max_megapixels * 1e6))
+    if max_input_pixels < MIN_INPUT_SIZE**2 or max_input_pixels > MAX_SERVING_PIXELS:
+        fail(
+            f"--serving_max_megapixels must be from {MIN_INPUT_SIZE**2 / 1e6:g} (one "
+            f"{MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} image) to {MAX_SERVING_PIXELS / 1e6:g}, "
+            f"got {FLAGS.serving_max_megapixels:g}"
+        )
     if FLAGS.weights:
         require_path(FLAGS.weights, "--weights", folder=False)
     datasets = FLAGS.datasets if FLAGS.verify else []
@@ -135,6 +200,7 @@ def main(argv):
     needs_calibration = tflite and any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:
         require_path(FLAGS.calibration_dir, "--calibration_dir", folder=True)
+    check_outputs(scales, formats, tiles)
     require_tensorflow("maffsrn-export", any_backend=False)
     if "onnx" in formats:
         missing = [m for m in ("tf2onnx", "onnx", "onnxruntime") if not importlib.util.find_spec(m)]
@@ -157,7 +223,10 @@ def main(argv):
             os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
             for kind in ("saved_model", "onnx"):
                 if kind in formats:
-                    print_serving(*export_serving(kind, model, FLAGS.output_dir, datasets))
+                    path, report = export_serving(
+                        kind, model, FLAGS.output_dir, datasets, max_input_pixels
+                    )
+                    print_serving(path, report)
             if tflite:
                 entries += export_tflite_release(
                     model,

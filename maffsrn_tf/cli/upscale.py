@@ -18,13 +18,13 @@ existing output is only replaced with ``--overwrite``.
 """
 
 import os
-import sys
 
 from absl import flags
 
 from maffsrn_tf.cli.common import (
     define_model_flags,
     define_option_flags,
+    error_line,
     fail,
     fail_with,
     flag_words,
@@ -80,9 +80,7 @@ def main(argv):
             FLAGS.input,
             FLAGS.output,
             options,
-            on_error=lambda err: print(
-                "error: " + flag_words(str(err), ALIASES), file=sys.stderr, flush=True
-            ),
+            on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
         )
     except UpscaleError as err:
         fail_with(err, ALIASES)

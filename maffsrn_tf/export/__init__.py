@@ -1,9 +1,9 @@
 """The export wing: the model for phones, browsers and servers, verified before it is written.
 
-- ``convert``: ``convert(model, quantization) -> bytes`` (TFLite, builtin ops only, five
+- ``tflite``: ``convert(model, quantization) -> bytes`` (TFLite, builtin ops only, five
   quantization modes) and ``export``, which verifies a converted model against Keras first;
   from the folded inference graph (``graph``, ``folding``); int8 calibrated by
-  ``calibrate`` after ``equalize``; checked by ``verify``; reported by ``report``.
+  ``calibrate`` after ``equalize``; checked by ``verification``; reported by ``report``.
 - ``recipe``: the release ``maffsrn-export`` makes (variants, file names, the fixed-tile
   models' limit), callable from Python (``export_tflite_release``, ``export_serving``).
 - ``serving``: SavedModel (TF Serving signatures) and ONNX.
@@ -21,17 +21,17 @@ _LAZY = {
     "DEFAULT_CALIBRATION_PERCENTILE": "maffsrn_tf.export.recipe",
     "QUANTIZATIONS": "maffsrn_tf.export.recipe",
     "InferenceGraph": "maffsrn_tf.export.graph",
-    "convert": "maffsrn_tf.export.convert",
-    "dynamic_tensors": "maffsrn_tf.export.verify",
-    "export": "maffsrn_tf.export.convert",
-    "gpu_delegate_verdict": "maffsrn_tf.export.verify",
-    "io_contract": "maffsrn_tf.export.verify",
-    "measure_latency": "maffsrn_tf.export.verify",
-    "op_names": "maffsrn_tf.export.verify",
+    "convert": "maffsrn_tf.export.tflite",
+    "dynamic_tensors": "maffsrn_tf.export.verification",
+    "export": "maffsrn_tf.export.tflite",
+    "gpu_delegate_verdict": "maffsrn_tf.export.verification",
+    "io_contract": "maffsrn_tf.export.verification",
+    "measure_latency": "maffsrn_tf.export.verification",
+    "op_names": "maffsrn_tf.export.verification",
     "percentile_calibrated": "maffsrn_tf.export.calibrate",
     "representative_patches": "maffsrn_tf.export.calibrate",
     "split_for_int8": "maffsrn_tf.export.graph",
-    "verify": "maffsrn_tf.export.verify",
+    "verify": "maffsrn_tf.export.verification",
 }
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 __all__ = list(_LAZY)

@@ -23,6 +23,13 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
 DEFAULT_CALIBRATION_PERCENTILE = 65.0
 # how much more (dB) a fixed-tile model may lose than its dynamic-shape twin
 TWIN_MARGIN_DB = 0.01
+# the SavedModel's limit on input pixels per call (per file of the bytes signature): the
+# whole image goes through the network at once; a 2-megapixel input peaked at 3.4 GB (x2 and
+# x4; docs/serving.md)
+DEFAULT_SERVING_MAX_PIXELS = 2_000_000
+# the highest limit it takes (a terabyte-pixel image: far past any memory; products of sizes
+# stay within int64); the lowest is one MIN_INPUT_SIZE square
+MAX_SERVING_PIXELS = 10**12
 
 
 def release_variants(quantizations, tiles, uint8_io=False):
@@ -44,14 +51,16 @@ def serving_path(kind, output_dir, scale):
     return os.path.join(output_dir, names[kind])
 
 
-def export_serving(kind, model, output_dir, datasets):
+def export_serving(kind, model, output_dir, datasets, max_input_pixels=DEFAULT_SERVING_MAX_PIXELS):
     """Write (after verifying on ``datasets``) the SavedModel or ONNX model of ``model``;
-    returns ``(path, report)`` (``report``: the verification per dataset)."""
+    returns ``(path, report)`` (``report``: the verification per dataset).
+    ``max_input_pixels``: the SavedModel's limit (the ONNX model, without asserts, has none)."""
     from maffsrn_tf.export.serving import export_onnx, export_saved_model
 
     path = serving_path(kind, output_dir, int(model.scale))
-    write = export_saved_model if kind == "saved_model" else export_onnx
-    return path, write(model, path, datasets)
+    if kind == "saved_model":
+        return path, export_saved_model(model, path, datasets, max_input_pixels)
+    return path, export_onnx(model, path, datasets)
 
 
 def export_tflite_release(

@@ -1,18 +1,26 @@
 """Atomic file and folder output: a temporary name beside the target, renamed on success,
-so a crash or an error never leaves a half-written output; and the clean-up of temporaries a
-killed process left behind."""
+so a crash or an error never leaves a half-written output; "no overwrite" that holds when
+two processes write the same output at once; and the clean-up of temporaries a killed
+process left behind (a temporary names its writer's process: a dead writer's is removed at
+once, a live one's only when stale)."""
 
 import contextlib
 import os
 import tempfile
 
 
+class OutputExists(FileExistsError):
+    """``atomic_output(path, overwrite=False)`` found ``path`` written in the meantime."""
+
+
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, overwrite=True):
     """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success.
 
     On any error the temporary file is removed and ``path`` is left untouched, so a crash
-    never leaves a half-written output.
+    never leaves a half-written output. ``overwrite=False``: the finished file is linked in
+    place only if ``path`` does not exist at that moment (``OutputExists`` otherwise), so of
+    two writers of one new output exactly one succeeds.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -21,14 +29,17 @@ def atomic_output(path):
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"output directory is not writable: {directory}")
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix="-" + base, dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=_own_prefix(), suffix="-" + base, dir=directory)
     os.close(fd)
     os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
     try:
         yield tmp
         with open(tmp, "rb+") as f:  # on disk before the rename: a crash never leaves junk
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -36,6 +47,45 @@ def atomic_output(path):
 
 TEMPORARY_PREFIX = ".tmp-"
 STALE_SECONDS = 15 * 60
+
+
+def _own_prefix():
+    """``.tmp-p{pid}-``: the temporary names the process that writes it."""
+    return f"{TEMPORARY_PREFIX}p{os.getpid()}-"
+
+
+def _link_new(tmp, path):
+    """Put ``tmp`` at ``path`` unless ``path`` exists: a hard link fails if it does, in one
+    step (where links are not supported, an exclusive create claims the name first)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExists(f"output exists: {path}") from None
+    except OSError:  # no hard links here (some FUSE and FAT file systems)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            raise OutputExists(f"output exists: {path}") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _writer_is_gone(name):
+    """Whether a temporary's writer (``.tmp-p{pid}-...``) is no longer running here."""
+    rest = name[len(TEMPORARY_PREFIX) :]
+    if not rest.startswith("p") or "-" not in rest:
+        return False
+    pid = rest[1:].split("-", 1)[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False
 
 
 @contextlib.contextmanager
@@ -67,9 +117,9 @@ def atomic_folder(path):
 
 def remove_stale_temporaries(directory, older_than=STALE_SECONDS):
     """Remove the temporary files ``atomic_output`` (and the writability probes) left in
-    ``directory`` when a process was killed mid-write: ours by their name, and stale (not
-    modified for ``older_than`` seconds, so another run's file in progress is left alone).
-    Returns the names removed."""
+    ``directory`` when a process was killed mid-write: ours by their name, and either
+    written by a process that is gone or stale (not modified for ``older_than`` seconds, so
+    another run's file in progress is left alone). Returns the names removed."""
     import time
 
     removed = []
@@ -83,7 +133,8 @@ def remove_stale_temporaries(directory, older_than=STALE_SECONDS):
             continue
         path = os.path.join(directory, name)
         try:
-            if os.path.isfile(path) and now - os.path.getmtime(path) > older_than:
+            stale = now - os.path.getmtime(path) > older_than
+            if os.path.isfile(path) and (stale or _writer_is_gone(name)):
                 os.unlink(path)
                 removed.append(name)
         except OSError:

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.io.images import image_array, to_uint8
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT
 from maffsrn_tf.upscaler.engines import make_engine
@@ -70,15 +71,20 @@ def upscale_with(engine, image, options, progress=None):
 
 def _as_array(image):
     """``(array, restore)``: the image as a checked uint8/uint16 array, and the function that
-    turns a result back into the caller's kind (a PIL image keeps its ICC profile)."""
+    turns a result back into the caller's kind (a PIL image keeps its ICC profile).
+
+    A PIL image of any mode is read as ``maffsrn-upscale`` reads the same pixels from a file
+    (``io.images.image_array``: its plain equivalent, or an error); a PIL result is of the
+    plain mode (16-bit grey as ``I;16``; 16-bit grey+alpha, which PIL cannot hold, as 8-bit).
+    """
     as_pil = isinstance(image, Image.Image)
+    icc = None
     if as_pil:
-        mode = image.mode
-        if mode not in ("L", "LA", "RGB", "RGBA", "I;16"):
-            image = image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB")
-        array = np.array(image)
+        array, icc = image_array(image)
     else:
         array = np.asarray(image)
+        if array.dtype.kind == "u" and array.dtype.itemsize == 2:  # big-endian 16-bit too
+            array = array.astype(np.uint16, copy=False)
     if array.dtype not in (np.uint8, np.uint16):
         raise MaffsrnError(f"image: expected a uint8 or uint16 image, got {array.dtype}")
     squeeze = array.ndim == 3 and array.shape[-1] == 1
@@ -93,8 +99,9 @@ def _as_array(image):
         if squeeze:
             out = out[..., None]
         if as_pil:
-            result = Image.fromarray(out)
-            result.info.update({k: v for k, v in image.info.items() if k == "icc_profile"})
+            result = Image.fromarray(to_uint8(out) if out.ndim == 3 else out)
+            if icc:
+                result.info["icc_profile"] = icc
             return result
         return out
 

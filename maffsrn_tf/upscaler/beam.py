@@ -12,6 +12,7 @@ the errors file instead of failing the pipeline.
 
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -23,9 +24,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.io import images
-from maffsrn_tf.io.atomic import TEMPORARY_PREFIX
+from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, atomic_output
 from maffsrn_tf.upscaler.files import output_path_for
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -117,6 +118,20 @@ def _progress(line):
         pass
 
 
+def _as_bytes(path):
+    return path.encode("utf-8", "surrogateescape")
+
+
+def _as_text(data):
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _error(message):
+    """One line of the errors file (Beam encodes strings as UTF-8: names that are not
+    UTF-8 travel escaped)."""
+    return beam.pvalue.TaggedOutput("errors", one_line(message))
+
+
 def _count(name):
     return Metrics.counter(NAMESPACE, name)
 
@@ -137,7 +152,8 @@ class _Plan(beam.DoFn):
         except Exception:  # unreadable: the decode step names the problem
             sixteen = False
         out_dir, o = c.output_dir.rstrip("/") + "/", c.options
-        yield output_path_for(path, out_dir, o.scale, sixteen, o.fmt), path
+        target = output_path_for(path, out_dir, o.scale, sixteen, o.fmt)
+        yield _as_bytes(target), _as_bytes(path)  # any name a file system allows
 
 
 class _Decode(beam.DoFn):
@@ -147,14 +163,11 @@ class _Decode(beam.DoFn):
         self._config = config
 
     def process(self, element):
-        target, paths = element
-        paths = sorted(paths)
+        target, paths = _as_text(element[0]), sorted(_as_text(p) for p in element[1])
         if len(paths) > 1:
             _count("failed").inc(len(paths))
             names = " and ".join(paths)
-            yield beam.pvalue.TaggedOutput(
-                "errors", f"{names}: would all be written to {target}; rename all but one"
-            )
+            yield _error(f"{names}: would all be written to {target}; rename all but one")
             return
         path = paths[0]
         try:
@@ -166,7 +179,7 @@ class _Decode(beam.DoFn):
         except (MaffsrnError, OSError) as err:
             _count("failed").inc()
             message = str(err) if path in str(err) else f"{path}: {err}"
-            yield beam.pvalue.TaggedOutput("errors", message)
+            yield _error(message)
             return
         yield Decoded(path, target, array, info)
 
@@ -181,7 +194,7 @@ class _Write(beam.DoFn):
         item, out = result.example, result.inference
         if isinstance(out, _Failure):
             _count("failed").inc()
-            yield beam.pvalue.TaggedOutput("errors", str(out))
+            yield _error(str(out))
             return
         target = item.target
         directory, name = target.rsplit("/", 1) if "/" in target else ("", target)
@@ -199,19 +212,28 @@ class _Write(beam.DoFn):
             except Exception:
                 pass
             _count("failed").inc()
-            yield beam.pvalue.TaggedOutput("errors", f"{item.path}: cannot write {target} ({err})")
+            yield _error(f"{item.path}: cannot write {target} ({err})")
             return
         _count("upscaled").inc()
-        _progress(target)
-        yield target
+        _progress(one_line(target))
+        yield one_line(target)
 
 
-def build_pipeline(pipeline, config, errors_path=None):
+def local_pattern(pattern):
+    """A local pattern as Beam matches it: ``*.png`` is ``./*.png`` (Beam finds nothing for
+    a pattern without a folder)."""
+    if "://" in pattern or os.path.dirname(pattern):
+        return pattern
+    return os.path.join(".", pattern)
+
+
+def build_pipeline(pipeline, config, errors_path=None, extra_errors=()):
     """Add the upscaling transforms to ``pipeline``; returns the PCollection of written
-    paths (the errors go to ``errors_path``, default ``config.errors``)."""
+    paths (the errors go to ``errors_path``, default ``config.errors``, one line each;
+    ``extra_errors``: lines found before the pipeline, e.g. inputs that are broken links)."""
     planned = (
         pipeline
-        | "Match" >> fileio.MatchFiles(config.input_pattern)
+        | "Match" >> fileio.MatchFiles(local_pattern(config.input_pattern))
         | "Plan" >> beam.ParDo(_Plan(config))
         | "OneInputPerOutput" >> beam.GroupByKey()
     )
@@ -222,8 +244,9 @@ def build_pipeline(pipeline, config, errors_path=None):
     written = upscaled | "Write" >> beam.ParDo(_Write(config)).with_outputs(
         "errors", main="written"
     )
+    found = pipeline | "ErrorsBefore" >> beam.Create([one_line(e) for e in extra_errors])
     _ = (
-        (decoded.errors, written.errors)
+        (found, decoded.errors, written.errors)
         | "Errors" >> beam.Flatten()
         | "WriteErrors"
         >> beam.io.WriteToText(errors_path or config.errors, shard_name_template="", num_shards=1)
@@ -251,23 +274,76 @@ def unknown_pipeline_args(args):
 
 
 def check_paths(config):
-    """``MaffsrnError``, before anything is written, for a pattern that matches nothing, an
-    output folder the pattern would match (a rerun would upscale the outputs), or an errors
-    file that is a folder, an input, an output or not writable. Returns the matched paths."""
+    """``(inputs, unreadable)`` before anything is written: the files the pattern matches,
+    and an error line for each entry it names that is no file to read (a broken or looping
+    symbolic link). ``MaffsrnError`` for a pattern that matches nothing, an output folder
+    that is the folder the pattern reads or lies inside it (compared by real path: a rerun
+    would upscale the outputs), or an errors file that is a folder, an input, an output or
+    not writable."""
     import fnmatch
+    import glob
 
-    matched = FileSystems.match([config.input_pattern])[0].metadata_list
-    if not matched:
-        raise MaffsrnError(f"input_pattern={config.input_pattern!r} matches no file")
-    probe = config.output_dir.rstrip("/") + f"/photo_x{config.options.scale}.png"
-    if fnmatch.fnmatch(probe, config.input_pattern):
-        raise MaffsrnError(
-            f"output_dir={config.output_dir!r} is matched by input_pattern="
-            f"{config.input_pattern!r}: choose an output folder outside it"
-        )
+    pattern = local_pattern(config.input_pattern)
+    matched = FileSystems.match([pattern])[0].metadata_list
     paths = [m.path for m in matched]
+    unreadable = []
+    if "://" not in pattern:  # entries Beam's match leaves out without a word
+        known = {os.path.abspath(p) for p in paths}
+        for entry in sorted(glob.glob(pattern, recursive=True)):
+            if os.path.islink(entry) and not os.path.exists(entry):
+                if os.path.abspath(entry) not in known:
+                    unreadable.append(f"{entry}: a broken or looping symbolic link, not a file")
+    if not paths and not unreadable:
+        raise MaffsrnError(f"input_pattern={config.input_pattern!r} matches no file")
+    if "://" in pattern or "://" in config.output_dir:
+        probe = config.output_dir.rstrip("/") + f"/photo_x{config.options.scale}.png"
+        inside = fnmatch.fnmatch(probe, pattern)
+    else:
+        out = os.path.realpath(config.output_dir)
+        folders = {os.path.realpath(_pattern_root(pattern))}
+        folders |= {os.path.dirname(os.path.realpath(p)) for p in paths}
+        inside = any(out == f or out.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+    if inside:
+        raise MaffsrnError(
+            f"output_dir={config.output_dir!r} is the folder input_pattern="
+            f"{config.input_pattern!r} reads, or lies inside it: choose an output folder "
+            "outside it"
+        )
+    _check_output_dir(config.output_dir)
     _check_errors_path(config, paths)
-    return paths
+    return paths, unreadable
+
+
+def _check_output_dir(output_dir):
+    """A local output folder: a folder, or one that can be made (its nearest existing
+    parent a writable folder). Nothing is created here."""
+    if "://" in output_dir:
+        return
+    what = f"output_dir={output_dir!r}"
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise MaffsrnError(f"{what} is a file, not a folder: name a folder")
+    parent = os.path.abspath(output_dir)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise MaffsrnError(f"{what} cannot be made: {parent} is a file")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise MaffsrnError(f"{what}: {parent} is not writable ({err.strerror})") from None
+
+
+def _pattern_root(pattern):
+    """The folder a local pattern reads from: its path up to the first glob character."""
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts[:-1]:
+        if any(c in part for c in "*?["):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or (os.sep if pattern.startswith(os.sep) else ".")
 
 
 def _check_errors_path(config, inputs):
@@ -307,34 +383,43 @@ def run_pipeline(config, options=None, translate=None):
     returns ``{"matched": k, "upscaled": n, "failed": m}``. ``translate``: applied to each
     line of the errors file before it is put in place (a command's own words for the
     arguments the messages name)."""
-    matched = len(check_paths(config))
+    paths, unreadable = check_paths(config)
+    matched = len(paths) + len(unreadable)
     print(f"{matched} files match {config.input_pattern}", file=sys.stderr, flush=True)
     if "://" not in config.output_dir:
         os.makedirs(config.output_dir, exist_ok=True)
     # the errors file is written under a temporary name and renamed once the run is done
-    tmp = _temporary_beside(config.errors)
+    remote = "://" in config.errors
+    # the errors are collected under a name of our own (Beam reads an output name as a
+    # pattern: [1] in a name would break it) and put in place once the run is done
+    local_tmp = None if remote else tempfile.mkdtemp(prefix="maffsrn-beam-errors-")
+    tmp = _temporary_beside(config.errors) if remote else os.path.join(local_tmp, "errors.txt")
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config, tmp)
+    build_pipeline(pipeline, config, tmp, unreadable)
     try:
         result = pipeline.run()
         result.wait_until_finish()
-        if translate is not None:
-            with FileSystems.open(tmp) as f:
-                lines = f.read().decode("utf-8").splitlines()
+        with FileSystems.open(tmp) as f:
+            lines = f.read().decode("utf-8").splitlines()
+        text = "".join((translate(line) if translate else line) + "\n" for line in lines)
+        if remote:
             with FileSystems.create(tmp) as f:
-                f.write("".join(translate(line) + "\n" for line in lines).encode("utf-8"))
-        if "://" in config.errors:
+                f.write(text.encode("utf-8"))
             if FileSystems.exists(config.errors):
                 FileSystems.delete([config.errors])
             FileSystems.rename([tmp], [config.errors])
         else:
-            os.replace(tmp, config.errors)
+            with atomic_output(config.errors) as out, open(out, "w", encoding="utf-8") as f:
+                f.write(text)
     finally:
-        try:
-            if FileSystems.exists(tmp):
-                FileSystems.delete([tmp])
-        except Exception:  # best effort: the rename above is what matters
-            pass
+        if local_tmp:
+            shutil.rmtree(local_tmp, ignore_errors=True)
+        else:
+            try:
+                if FileSystems.exists(tmp):
+                    FileSystems.delete([tmp])
+            except Exception:  # best effort: the rename above is what matters
+                pass
     counts = {"matched": matched}
     for name in ("upscaled", "failed"):
         found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name(name))
@@ -342,4 +427,5 @@ def run_pipeline(config, options=None, translate=None):
             (c.committed if c.committed is not None else c.attempted) or 0
             for c in found["counters"]
         )
+    counts["failed"] += len(unreadable)
     return counts

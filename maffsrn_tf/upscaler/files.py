@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.io import images
 from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, remove_stale_temporaries
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
@@ -35,20 +35,14 @@ def sample_image_path():
 def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     """The output file: ``output`` itself, or ``NAME_x{scale}.EXT`` in it (or in ./out).
 
-    EXT is ``fmt`` when given, else the input's (PNG for 16-bit colour and odd formats).
+    EXT is ``fmt`` when given, else the input's (PNG for 16-bit colour and odd formats). An
+    ``output`` file whose extension is not an image format written here
+    (``io.images.OUTPUT_EXTENSIONS``: not ``.ico``, ``.gif``, ``.txt``) is an ``UpscaleError``.
     """
     stem, ext = os.path.splitext(os.path.basename(input_path))
     if fmt:
         ext = "." + fmt
-    elif dtype_16bit_color or ext.lower() not in (
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".webp",
-    ):
+    elif dtype_16bit_color or ext.lower() not in images.OUTPUT_EXTENSIONS:
         ext = ".png"
     name = f"{stem}_x{scale}{ext}"
     if not output:
@@ -58,6 +52,10 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     given = os.path.splitext(output)[1].lower().replace(".jpeg", ".jpg")
     if fmt and given != "." + fmt:
         raise UpscaleError(f"output={output!r} does not end in .{fmt} (fmt={fmt!r})")
+    try:
+        images.check_output_path(output)
+    except images.ImageError as err:
+        raise UpscaleError(str(err)) from None
     return output
 
 
@@ -170,6 +168,10 @@ def upscale_file(in_path, out_path, engine, options, label="", create_folder=Fal
     out_path = output_path_for(
         in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3, options.fmt
     )
+    try:  # a format that cannot hold the result (alpha into .bmp): refused before the model
+        images.check_output_path(out_path, array, scale)
+    except images.ImageError as err:
+        raise UpscaleError(str(err)) from None
     compare_path = os.path.splitext(out_path)[0] + "_compare.png"
     targets = [out_path, compare_path] if options.compare else [out_path]
     # the default ./out is made only once there is something to write into it
@@ -185,9 +187,10 @@ def upscale_file(in_path, out_path, engine, options, label="", create_folder=Fal
         for path in targets:
             _check_output(in_path, path, options.overwrite)
     try:
-        written = [images.write_image(out_path, result, info, quality=options.quality)]
+        written = [images.write_image(out_path, result, info, options.overwrite, options.quality)]
         if options.compare:
-            written.append(images.write_image(compare_path, comparison(array, result, scale)))
+            compared = comparison(array, result, scale)
+            written.append(images.write_image(compare_path, compared, None, options.overwrite))
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
     return written
@@ -248,13 +251,15 @@ def upscale_files(input_path, output, options, on_error=None):
         options = options.replace(compare=True, overwrite=True)
     if not os.path.exists(input_path):
         raise UpscaleError(f"input not found: {input_path}")
+    scale, fmt = options.scale, options.fmt
+    single = not os.path.isdir(input_path)
+    if single:  # an output format that cannot be written is refused before the model loads
+        out_path = output_path_for(input_path, output, scale, _is_16bit_color(input_path), fmt)
     try:
         engine = make_engine(options)
     except (MaffsrnError, FileNotFoundError) as err:
         raise UpscaleError(str(err)) from None
-    scale, fmt = options.scale, options.fmt
-    if not os.path.isdir(input_path):
-        out_path = output_path_for(input_path, output, scale, _is_16bit_color(input_path), fmt)
+    if single:
         remove_stale_temporaries(os.path.dirname(os.path.abspath(out_path)))
         return upscale_file(input_path, output, engine, options, create_folder=not output)
     out_dir = output or "out"
@@ -275,7 +280,7 @@ def upscale_files(input_path, output, options, on_error=None):
         raise UpscaleError(f"cannot create output folder {out_dir}: {err}") from None
     written, failed = [], []
     for i, name in enumerate(files, 1):
-        print(f"[{i}/{len(files)}] {name}", file=sys.stderr, flush=True)
+        print(f"[{i}/{len(files)}] {one_line(name)}", file=sys.stderr, flush=True)
         try:
             written += upscale_file(
                 os.path.join(input_path, name),
@@ -286,7 +291,7 @@ def upscale_files(input_path, output, options, on_error=None):
             )
         except UpscaleError as err:  # report, go on with the other images
             if on_error is None:
-                print(f"error: {err}", file=sys.stderr)
+                print(f"error: {one_line(str(err))}", file=sys.stderr)
             else:
                 on_error(err)
             failed.append(name)

@@ -532,7 +532,7 @@ CASES = [
         "beam-output-inside-the-pattern",
         ["beam", "--input_pattern", "col/*", "--output_dir", "col"],
         _make((folder, "col", ["a.png"])),
-        error="is matched by --input_pattern",
+        error="reads, or lies inside it",
     ),
     Case(
         "beam-tile-below-minimum",
@@ -613,6 +613,80 @@ CASES = [
         ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--errors", "no/e.txt"],
         _make((folder, "col", ["a.png"])),
         error="its folder does not exist",
+    ),
+    Case(
+        "beam-output-folder-is-the-input-folder-spelled-otherwise",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "./col/../col"],
+        _make((folder, "col", ["a.png"])),
+        error="reads, or lies inside it",
+    ),
+    Case(
+        "beam-output-folder-is-a-file",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "col/a.png"],
+        _make((folder, "col", ["a.png"])),
+        error="reads, or lies inside it",
+    ),
+    Case(
+        "beam-output-folder-is-a-file-elsewhere",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "f.txt"],
+        _make((folder, "col", ["a.png"]), (garbage, "f.txt")),
+        error="--output_dir f.txt is a file, not a folder",
+    ),
+    Case(
+        "beam-output-folder-under-proc",
+        [
+            "beam",
+            "--input_pattern",
+            "col/*",
+            "--output_dir",
+            "/proc/maffsrn",
+            "--errors",
+            "e.txt",
+        ],  # fmt: skip
+        _make((folder, "col", ["a.png"])),
+        error="/proc is not writable",
+    ),
+    Case(
+        "beam-unknown-runner",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--runner", "Foo"],
+        _make((folder, "col", ["a.png"])),
+        error="--runner Foo: Unexpected pipeline runner",
+    ),
+    Case(
+        "beam-negative-worker-count",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--direct_num_workers", "-1"],
+        _make((folder, "col", ["a.png"])),
+        error="--direct_num_workers -1: must be 0 (one per CPU) or more",
+    ),
+    Case(
+        "export-into-a-file",
+        [
+            "export",
+            "--scales",
+            "2",
+            "--quantizations",
+            "float16",
+            "--noverify",
+            "--output_dir",
+            "f.txt",
+        ],  # fmt: skip
+        _make((garbage, "f.txt")),
+        error="--output_dir f.txt is a file, not a folder",
+    ),
+    Case(
+        "export-where-a-model-path-is-a-folder",
+        [
+            "export",
+            "--scales",
+            "2",
+            "--quantizations",
+            "float16",
+            "--noverify",
+            "--output_dir",
+            "col",
+        ],  # fmt: skip
+        _make((folder, "col/maffsrn_x2_float16.tflite", ["a.png"])),
+        error="is a folder where the model file goes",
     ),
     Case(
         "web-build-into-a-folder-of-other-files",
@@ -742,6 +816,106 @@ def test_ctrl_c_in_a_folder_run_is_one_line_and_keeps_finished_outputs(tmp_path)
     for path in written:  # every finished output is a whole image
         assert Image.open(path).size == (400, 320)
     assert not list((tmp_path / "out").glob(".tmp-*"))
+
+
+def test_sigterm_in_a_folder_run_leaves_nothing_partial(tmp_path):
+    """SIGTERM (a service manager, ``kill``) ends as Ctrl-C does: finished outputs whole, no
+    temporary left, one line, exit 143."""
+    folder(str(tmp_path / "col"), [f"{i:02d}.png" for i in range(40)], (200, 160))
+    proc = subprocess.Popen(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("[3/40]"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=120)
+    err = "".join(seen) + rest
+    assert proc.returncode == 143, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: terminated; finished outputs are kept, none is half-written"], err
+    written = list((tmp_path / "out").glob("*_x2.png"))
+    assert 1 <= len(written) < 40
+    for path in written:
+        assert Image.open(path).size == (400, 320)
+    assert not list((tmp_path / "out").glob(".tmp-*"))
+
+
+def test_a_killed_writer_s_temporary_is_removed_by_the_next_run(tmp_path):
+    """A temporary names its writer's process: once that process is gone, the next run
+    removes it at once (not after 15 minutes); a live writer's is left alone."""
+    from maffsrn_tf.io.atomic import remove_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    (tmp_path / f".tmp-p{dead}-abc-a_x2.png").write_bytes(b"half")
+    (tmp_path / f".tmp-p{os.getppid()}-abc-b_x2.png").write_bytes(b"in progress")
+    assert remove_stale_temporaries(str(tmp_path)) == [f".tmp-p{dead}-abc-a_x2.png"]
+    assert os.listdir(tmp_path) == [f".tmp-p{os.getppid()}-abc-b_x2.png"]
+
+
+def test_no_overwrite_holds_when_two_writers_race(tmp_path):
+    """Of two writers of one new output without overwrite, exactly one succeeds; the other
+    gets "output exists" and the file is the first writer's, whole."""
+    import threading
+
+    from maffsrn_tf.io.images import ImageError, write_image
+
+    path = str(tmp_path / "o.png")
+    arrays = [np.full((64, 64, 3), v, np.uint8) for v in (10, 200)]
+    results, barrier = [None, None], threading.Barrier(2)
+
+    def write(i):
+        barrier.wait()
+        try:
+            write_image(path, arrays[i], overwrite=False)
+            results[i] = "written"
+        except ImageError as err:
+            results[i] = str(err)
+
+    for _ in range(20):
+        if os.path.exists(path):
+            os.unlink(path)
+        threads = [threading.Thread(target=write, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r == "written" for r in results) == [False, True], results
+        loser = results[0] if results[1] == "written" else results[1]
+        assert "output exists" in loser
+        winner = results.index("written")
+        assert np.array_equal(np.asarray(Image.open(path)), arrays[winner])
+        assert [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")] == []
+
+
+def test_any_file_name_works_or_fails_alone_in_a_folder_run(tmp_path):
+    """A name that is not UTF-8 and one with a newline are upscaled (stdout prints their
+    bytes), a dangling link fails alone; every message stays on one line."""
+    col = tmp_path / "col"
+    folder(str(col), ["a.png"])
+    data = (col / "a.png").read_bytes()
+    with open(os.path.join(os.fsencode(col), b"bad\xff.png"), "wb") as f:
+        f.write(data)
+    (col / "new\nline.png").write_bytes(data)
+    os.symlink("nowhere.png", col / "dangling.png")
+    run = subprocess.run(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
+                         capture_output=True, timeout=240)  # fmt: skip
+    err = run.stderr.decode("utf-8")
+    assert run.returncode == 1 and "Traceback" not in err, err
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [
+        b"a_x2.png",
+        b"bad\xff_x2.png",
+        b"new\nline_x2.png",
+    ]
+    (tmp_path / "one").mkdir()
+    single = [UP, "--input", os.fsdecode(b"col/bad\xff.png"), "--output", "one/"]
+    run_one = subprocess.run(_command(single), cwd=tmp_path, capture_output=True, timeout=240)
+    assert run_one.returncode == 0 and run_one.stdout == b"one/bad\xff_x2.png\n", run_one
+    lines = err.splitlines()
+    assert "[4/4] new\\nline.png" in lines and "[2/4] bad\\xff.png" in lines, err
+    assert lines[-1] == "error: 1 of 4 images failed: dangling.png"
 
 
 def test_closed_stdout_is_one_line_and_exit_141(tmp_path):

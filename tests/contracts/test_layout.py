@@ -344,3 +344,15 @@ def test_every_command_prints_library_errors_in_its_flag_words():
                 if isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "str":
                     raw.append(f"{os.path.relpath(path, ROOT)}:{call.lineno}")
     assert raw == []
+
+
+def test_no_public_name_of_a_wing_is_also_one_of_its_modules():
+    """``from maffsrn_tf.export import verify`` must give the function whichever modules
+    were imported before: a module of the same name would replace it on the package."""
+    import importlib
+
+    for wing in WINGS:
+        package = importlib.import_module(f"maffsrn_tf.{wing}")
+        modules = {n[:-3] for n in os.listdir(os.path.join(PACKAGE, wing)) if n.endswith(".py")}
+        clash = modules & set(getattr(package, "__all__", ()))
+        assert not clash, f"maffsrn_tf.{wing}: {sorted(clash)}"

@@ -96,3 +96,54 @@ def test_two_inputs_for_one_output_are_both_errors_and_nothing_is_overwritten(tm
     assert "a.bmp and " in errors[0] and "would all be written to" in errors[0]
     assert "output exists" in errors[1] and "b_x2.png" in errors[1]
     assert "(pass --overwrite to replace it)" in errors[1]  # the command's words
+
+
+def _beam(args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.beam", *args],
+        capture_output=True, text=True, timeout=600, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_every_matched_entry_is_an_output_or_one_line_of_errors(tmp_path):
+    """Any name a file system allows works or fails alone: a name that is not UTF-8 and one
+    with a newline are upscaled, a dangling and a looping link are one line each of the
+    errors file (Beam's match drops them silently), and every line ends with a newline."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(folder / "a.png")
+    data = (folder / "a.png").read_bytes()
+    with open(os.path.join(os.fsencode(folder), b"bad\xff.png"), "wb") as f:
+        f.write(data)
+    (folder / "new\nline.png").write_bytes(data)
+    os.symlink("nowhere.png", folder / "dangling.png")
+    os.symlink("loop.png", folder / "loop.png")
+    run = _beam(["--input_pattern", "in/*", "--output_dir", "out"], tmp_path)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: 2 of 5 files failed; listed in out-errors.txt"
+    )
+    written = sorted(os.listdir(os.fsencode(tmp_path / "out")))
+    assert written == [b"a_x2.png", b"bad\xff_x2.png", b"new\nline_x2.png"]
+    text = (tmp_path / "out-errors.txt").read_text("utf-8")
+    assert text.endswith("\n") and text.splitlines() == [
+        "in/dangling.png: a broken or looping symbolic link, not a file",
+        "in/loop.png: a broken or looping symbolic link, not a file",
+    ]
+
+
+def test_output_folders_are_compared_by_real_path(tmp_path):
+    """The folder the pattern reads, however spelled, is refused before anything runs; a
+    sibling reached through ``..`` and a pattern without a folder work."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("RGB", (20, 16), "red").save(folder / "a.png")
+    for pattern, out in ((f"{folder}/*", "in"), ("in/*", "./in/../in/sub")):
+        run = _beam(["--input_pattern", pattern, "--output_dir", out], tmp_path)
+        assert run.returncode == 1 and "reads, or lies inside it" in run.stderr, run.stderr
+        assert sorted(os.listdir(folder)) == ["a.png"]
+    run = _beam(["--input_pattern", "*.png", "--output_dir", "../out[1]"], folder)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert os.listdir(tmp_path / "out[1]") == ["a_x2.png"]  # glob characters are literal

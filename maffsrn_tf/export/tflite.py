@@ -12,7 +12,7 @@ from maffsrn_tf.export.calibrate import percentile_calibrated
 from maffsrn_tf.export.equalize import equalized
 from maffsrn_tf.export.graph import InferenceGraph
 from maffsrn_tf.export.recipe import DEFAULT_CALIBRATION_PERCENTILE, QUANTIZATIONS
-from maffsrn_tf.export.verify import (
+from maffsrn_tf.export.verification import (
     dynamic_tensors,
     gpu_delegate_verdict,
     io_contract,

@@ -1,0 +1,268 @@
+"""``upscale()`` on PIL images of every mode Pillow has, and the same pixels from files: each
+is upscaled as its plain equivalent (same values, transparency kept) or refused with one
+``MaffsrnError``; an animated image gives its first frame, with one warning."""
+
+import logging
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maffsrn_tf import MaffsrnError
+from maffsrn_tf.io import images
+from maffsrn_tf.upscaler import UpscaleError, UpscaleOptions, upscale, upscale_with
+from maffsrn_tf.upscaler.files import upscale_file
+
+OPTIONS = UpscaleOptions(scale=2, tile=0)
+
+
+class Nearest:
+    """A stand-in model with a known answer: nearest-neighbour x2."""
+
+    scale, fixed_size = 2, None
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return np.repeat(np.repeat(x, 2, 1), 2, 2)
+
+
+class NoModel:
+    """An engine that must not run (a refusal comes first)."""
+
+    scale, fixed_size = 2, None
+
+    def __call__(self, x):
+        raise AssertionError("the model ran")
+
+
+def source(h=20, w=24, seed=0):
+    """A random RGBA image: alpha 0 in a corner, 255 in another, values between elsewhere."""
+    rng = np.random.default_rng(seed)
+    rgba = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    rgba[:4, :4, 3], rgba[-4:, -4:, 3] = 0, 255
+    return rgba
+
+
+def sixteen(h=20, w=24):
+    return (np.arange(h * w).reshape(h, w) * 131 % 65536).astype(np.uint16)
+
+
+def with_transparency(im, value):
+    im.info["transparency"] = value
+    return im
+
+
+def paletted(transparent):
+    im = Image.fromarray(source()[..., :3]).convert("P", palette=Image.ADAPTIVE, colors=16)
+    return with_transparency(im, 3) if transparent else im
+
+
+# mode -> (the PIL image, its plain equivalent as an array, or None: refused)
+def cases():
+    rgba = Image.fromarray(source())
+    rgb, gray, la = rgba.convert("RGB"), rgba.convert("L"), rgba.convert("LA")
+    g16 = sixteen()
+    table = {
+        "1": (gray.convert("1"), np.asarray(gray.convert("1"), np.uint8) * 255),
+        "L": (gray, np.asarray(gray)),
+        "LA": (la, np.asarray(la)),
+        "RGB": (rgb, np.asarray(rgb)),
+        "RGBA": (rgba, np.asarray(rgba)),
+        "RGBX": (rgb.convert("RGBX"), np.asarray(rgb)),
+        # premultiplied: un-premultiplied (Pillow's exact inverse, rounded)
+        "RGBa": (rgba.convert("RGBa"), np.asarray(rgba.convert("RGBa").convert("RGBA"))),
+        "La": (la.convert("La"), np.asarray(la.convert("La").convert("LA"))),
+        "P": (paletted(False), np.asarray(paletted(False).convert("RGB"))),
+        "P-transparency": (paletted(True), np.asarray(paletted(True).convert("RGBA"))),
+        "PA": (rgba.convert("PA"), np.asarray(rgba.convert("PA").convert("RGBA"))),
+        "YCbCr": (rgb.convert("YCbCr"), np.asarray(rgb.convert("YCbCr").convert("RGB"))),
+        "HSV": (rgb.convert("HSV"), np.asarray(rgb.convert("HSV").convert("RGB"))),
+        "CMYK": (rgb.convert("CMYK"), np.asarray(rgb.convert("CMYK").convert("RGB"))),
+        "LAB": (rgb.convert("LAB"), None),
+        "F": (Image.fromarray((g16 / 65535.0).astype(np.float32)), g16),
+        "F-out-of-range": (Image.fromarray((g16 / 100.0).astype(np.float32)), None),
+        "I": (Image.fromarray(g16.astype(np.int32)), g16),
+        "I-out-of-range": (Image.fromarray(g16.astype(np.int32) - 1), None),
+        "L-tRNS": (
+            with_transparency(gray.copy(), 100),
+            np.dstack([gray, np.where(np.asarray(gray) == 100, 0, 255)]).astype(np.uint8),
+        ),
+        "RGB-tRNS": (
+            with_transparency(rgb.copy(), tuple(int(v) for v in np.asarray(rgb)[5, 5])),
+            np.dstack(
+                [rgb, np.where((np.asarray(rgb) == np.asarray(rgb)[5, 5]).all(-1), 0, 255)]
+            ).astype(np.uint8),
+        ),
+        "I;16-tRNS": (
+            with_transparency(Image.fromarray(g16), int(g16[3, 3])),
+            np.dstack([g16, np.where(g16 == g16[3, 3], 0, 65535)]).astype(np.uint16),
+        ),
+    }
+    for mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        dtype = ">u2" if mode == "I;16B" else "<u2" if mode == "I;16L" else "=u2"
+        table[mode] = (Image.frombytes(mode, (24, 20), g16.astype(dtype).tobytes()), g16)
+    return table
+
+
+CASES = cases()
+
+
+def test_the_table_covers_every_mode_pillow_has():
+    assert set(Image.MODES) <= set(CASES)
+    assert {"P-transparency", "L-tRNS", "RGB-tRNS", "I;16-tRNS"} <= set(CASES)
+    for name, (im, _) in CASES.items():
+        assert im.mode == name.split("-")[0], name
+
+
+def nearest(array):
+    return np.repeat(np.repeat(array, 2, 0), 2, 1)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_mode_as_a_pil_image_is_its_plain_equivalent_or_refused(name):
+    image, plain = CASES[name]
+    if plain is None:
+        with pytest.raises(MaffsrnError) as err:
+            upscale_with(NoModel(), image, OPTIONS)
+        assert "\n" not in str(err.value)
+        if name == "LAB":
+            assert str(err.value) == "image: mode LAB is not supported: convert it to RGB first"
+        return
+    out = upscale_with(Nearest(), image, OPTIONS)
+    assert isinstance(out, Image.Image)
+    want = upscale_with(Nearest(), plain, OPTIONS)
+    if want.dtype == np.uint16 and want.ndim == 3:  # PIL has no 16-bit grey+alpha: 8-bit
+        want = images.to_uint8(want)
+    np.testing.assert_array_equal(np.asarray(out), want)
+    # known answer: the colour is the nearest-neighbour upscale of the plain colour
+    ref = upscale_with(Nearest(), plain, OPTIONS)
+    if plain.ndim == 2:
+        np.testing.assert_array_equal(ref, nearest(plain))
+    else:
+        colour = plain.shape[-1] in (3, 4)
+        n = 3 if colour else 1
+        np.testing.assert_array_equal(ref[..., :n], nearest(plain[..., :n]))
+        assert ref.shape[-1] == plain.shape[-1]  # alpha kept
+
+
+def test_16_bit_pil_images_keep_their_values_not_white():
+    """The fuzzing find: I;16B and I came out 94 % white, F all black (clipped to 8-bit)."""
+    g16 = np.full((20, 24), 1000, np.uint16)
+    for im in (
+        Image.frombytes("I;16B", (24, 20), g16.astype(">u2").tobytes()),
+        Image.fromarray(g16.astype(np.int32)),
+        Image.fromarray((g16 / 65535.0).astype(np.float32)),
+    ):
+        out = upscale_with(Nearest(), im, OPTIONS)
+        assert out.mode == "I;16" and out.size == (48, 40), im.mode
+        assert (np.asarray(out) == 1000).all(), im.mode  # a constant stays that constant
+
+
+def test_big_endian_16_bit_arrays_are_16_bit():
+    g16 = sixteen()
+    out = upscale_with(Nearest(), g16.astype(">u2"), OPTIONS)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, nearest(g16))
+
+
+def _save(im, path):
+    kwargs = {"transparency": im.info["transparency"]} if "transparency" in im.info else {}
+    im.save(path, **kwargs)
+    with Image.open(path) as back:
+        return back.mode == im.mode and back.info.get("transparency") == im.info.get("transparency")
+
+
+# a format that holds each mode (the first of these that Pillow writes and reads back as it)
+EXTENSIONS = (".png", ".tif", ".jpg", ".webp", ".bmp")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_mode_from_a_file_is_what_the_pil_image_gives(name, tmp_path):
+    image, plain = CASES[name]
+    for ext in EXTENSIONS:
+        path = str(tmp_path / f"in{ext}")
+        try:
+            if _save(image, path):
+                break
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    else:
+        pytest.skip(f"no format Pillow writes holds mode {image.mode}")
+    out_path = str(tmp_path / "out.png")
+    if plain is None:
+        with pytest.raises(UpscaleError) as err:
+            upscale_file(path, out_path, NoModel(), OPTIONS)
+        assert "\n" not in str(err.value) and path in str(err.value)
+        assert not (tmp_path / "out.png").exists()
+        return
+    (written,) = upscale_file(path, out_path, Nearest(), OPTIONS)
+    got, _ = images.read_image(written)
+    with Image.open(path) as reopened:  # a lossy format's own pixels, read as the API does
+        want = upscale_with(Nearest(), images.image_array(reopened)[0], OPTIONS)
+        api = upscale_with(Nearest(), reopened, OPTIONS)
+    np.testing.assert_array_equal(got, want)
+    if not (want.dtype == np.uint16 and want.ndim == 3):
+        np.testing.assert_array_equal(np.asarray(api), want)  # the API: the same values
+    if not path.endswith((".jpg", ".webp")):  # lossless: the plain equivalent itself
+        np.testing.assert_array_equal(got, upscale_with(Nearest(), plain, OPTIONS))
+
+
+def animated(path):
+    frames = [Image.new("RGB", (24, 20), c) for c in ("red", "green", "blue")]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+
+
+def test_an_animated_image_gives_its_first_frame_with_one_warning(tmp_path, caplog):
+    path = str(tmp_path / "a.gif")
+    animated(path)
+    with Image.open(path) as im:
+        im.seek(2)  # the caller is on the last frame
+        with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+            out = upscale_with(Nearest(), im, OPTIONS)
+        assert im.tell() == 2  # left where it was
+    assert [r.getMessage() for r in caplog.records] == [
+        "image has 3 frames: only the first is read"
+    ]
+    assert out.size == (48, 40) and (np.asarray(out) == (255, 0, 0)).all()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+        (written,) = upscale_file(path, str(tmp_path / "o.png"), Nearest(), OPTIONS)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path} has 3 frames: only the first is read"
+    ]
+    np.testing.assert_array_equal(images.read_image(written)[0], np.asarray(out))
+
+
+def test_the_public_upscale_reads_16_bit_pil_images_as_16_bit():
+    """``maffsrn_tf.upscale`` with the shipped model: an I;16B image is its uint16 array."""
+    g16 = (np.add.outer(np.arange(20), np.arange(24)) * 1500).astype(np.uint16)
+    im = Image.frombytes("I;16B", (24, 20), g16.astype(">u2").tobytes())
+    out = upscale(im)
+    assert out.mode == "I;16"
+    np.testing.assert_array_equal(np.asarray(out), upscale(g16))
+
+
+@pytest.mark.parametrize(
+    "output, kind, message",
+    [
+        ("o.ico", source()[..., :3], ".ico is not an image format this writes; use .png"),
+        ("o.gif", source()[..., :3], ".gif is not an image format this writes"),
+        ("o.txt", source()[..., :3], ".txt is not an image format this writes"),
+        ("o", source()[..., :3], "it has no extension"),
+        ("o.bmp", source(), ".bmp cannot hold an image with transparency (alpha); use .png"),
+        ("o.bmp", sixteen(), ".bmp cannot hold a 16-bit grayscale image; use .png or .tif"),
+        ("o.tif", np.dstack([sixteen()] * 3), "16-bit RGB image; use .png"),
+    ],
+)
+def test_an_output_that_cannot_hold_the_result_is_refused_before_the_model(
+    tmp_path, output, kind, message
+):
+    path = str(tmp_path / "in.png")
+    images.write_image(path, kind)
+    with pytest.raises(UpscaleError, match=r"^cannot write .*" + re.escape(message)):
+        upscale_file(path, str(tmp_path / output), NoModel(), OPTIONS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
