@@ -21,7 +21,7 @@ def option(default, help, choices=None, lower=None, upper=None, name=None, flag=
 
     ``name``: the name users pass (a keyword argument, and the flag) where the field's own
     differs; errors say it. ``flag``: the flag's name where it differs again, its value
-    times ``per`` being the field's (``--max_megapixels`` 200 is ``max_pixels`` 2e8).
+    times ``per`` being the field's (``--max_megapixels`` M is ``max_pixels`` M x 1e6).
     """
     meta = {"help": help, "choices": choices, "lower": lower, "upper": upper,
             "name": name, "flag": flag, "per": per}  # fmt: skip

@@ -1,4 +1,5 @@
-"""Shared fixtures: the ``../shared`` folder (skip with a message when absent)."""
+"""Shared fixtures and helpers: the ``../shared`` folder (skip with a message when absent),
+small models, images and data folders used by more than one test file."""
 
 import os
 
@@ -64,3 +65,71 @@ def build_wheel(out):
     assert run.returncode == 0, run.stderr[-3000:]
     (path,) = out.glob("maffsrn_tf-*.whl")
     return path
+
+
+# The images of the shared MATLAB oracles (``data/oracle/...``): Set5's five.
+ORACLE_NAMES = ["baby", "bird", "butterfly", "head", "woman"]
+
+
+def shared_image(*parts):
+    """An image under the shared folder as an array (skipped as ``shared_path`` says)."""
+    import numpy as np
+    from PIL import Image
+
+    return np.array(Image.open(shared_path(*parts)))
+
+
+def photo(h=40, w=52, seed=0):
+    """A smooth random RGB uint8 image, ``h`` x ``w``."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // 4, w // 4, 3), dtype=np.uint8)
+    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small random x2 model saved as .keras (fast; formats do not need trained weights)."""
+    import keras
+
+    from maffsrn_tf.model.maffsrn import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    path = str(tmp_path_factory.mktemp("m") / "tiny.keras")
+    model.save(path)
+    return model, path
+
+
+def smooth_image(rng, h, w):
+    """A random but smooth RGB image (so LR is a faithful shrink of HR)."""
+    import numpy as np
+    from PIL import Image
+
+    small = rng.integers(0, 256, (h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8)
+    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
+
+
+DIV2K_SCALE = 3  # the scale of the ``div2k`` fixture's LR folder
+
+
+@pytest.fixture()
+def div2k(tmp_path):
+    """A tiny DIV2K-layout folder: 3 usable images and one too small for a patch."""
+    import numpy as np
+    from PIL import Image
+
+    from maffsrn_tf.imaging.matlab import imresize
+
+    rng = np.random.default_rng(0)
+    hr_dir = tmp_path / "DIV2K_train_HR"
+    lr_dir = tmp_path / "DIV2K_train_LR_bicubic" / f"X{DIV2K_SCALE}"
+    hr_dir.mkdir()
+    lr_dir.mkdir(parents=True)
+    for i, (h, w) in enumerate([(72, 90), (96, 66), (60, 60), (30, 90)], start=1):
+        hr = smooth_image(rng, h, w)
+        Image.fromarray(hr).save(hr_dir / f"{i:04d}.png")
+        Image.fromarray(imresize(hr, 1 / DIV2K_SCALE)).save(lr_dir / f"{i:04d}x{DIV2K_SCALE}.png")
+    return tmp_path

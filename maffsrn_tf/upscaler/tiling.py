@@ -18,7 +18,7 @@ from maffsrn_tf.model.presets import MIN_INPUT_SIZE, check_input_size
 # (Keras and int8 alike; PSNR vs HR within +-0.006 dB of the whole image): what differs is
 # ESA's pooling grid, which no overlap aligns. 8 keeps the ramps 16 output pixels wide at x2
 # and recomputes 6 % of a 1280x720 photo instead of 15 % at 24 (benchmarks/tiling.py;
-# tests/pretrained/test_loading.py holds it to >= 45 dB).
+# tests/upscaler/test_tiling.py holds it to >= 45 dB).
 # The largest tile: LiteRT/XNNPACK's first call at a tile shape costs about 2.5 us per tile
 # pixel and memory grows with the tile, while smaller tiles recompute more overlap. With the
 # 8-pixel overlap, maffsrn-upscale --quantization int8 on a 1280x720 photo took the same time

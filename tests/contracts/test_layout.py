@@ -356,3 +356,47 @@ def test_no_public_name_of_a_wing_is_also_one_of_its_modules():
         modules = {n[:-3] for n in os.listdir(os.path.join(PACKAGE, wing)) if n.endswith(".py")}
         clash = modules & set(getattr(package, "__all__", ()))
         assert not clash, f"maffsrn_tf.{wing}: {sorted(clash)}"
+
+
+def _package_sources():
+    for paths in _modules().values():
+        for path in paths:
+            yield path, open(path, encoding="utf-8").read()
+
+
+def test_the_upscaling_defaults_are_written_once():
+    """The pixel limit, the shipped model's default and the output formats each have one
+    home; everything else refers to it (UpscaleOptions, the flags, the Beam config)."""
+    spelled = {
+        "200-megapixel limit": re.compile(r"\b200_000_000\b|\b2e8\b|\b200\.0\b"),
+        "default variant": re.compile(r"DEFAULT_VARIANT = |=\s*\"float16\",?\s*$", re.M),
+        "output formats": re.compile(r"\(\"png\", \"jpg\", \"webp\"\)|\[\"png\", \"jpg\""),
+    }
+    for what, pattern in spelled.items():
+        found = [
+            f"{os.path.relpath(path, ROOT)}:{text[: m.start()].count(chr(10)) + 1}"
+            for path, text in _package_sources()
+            for m in pattern.finditer(text)
+        ]
+        assert len(found) == 1, (what, found)
+
+
+def test_no_function_assigns_a_module_level_setting():
+    """Process-wide state no call changes: no ``global`` statement in the package, and no
+    assignment to an attribute of an imported module (``images.MAX_PIXELS = ...``,
+    ``Image.MAX_IMAGE_PIXELS = ...``) inside a function."""
+    found = []
+    for path, text in _package_sources():
+        tree = ast.parse(text, path)
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Global):
+                    found.append(f"{os.path.relpath(path, ROOT)}:{node.lineno}: global")
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                for target in targets:
+                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                        if target.value.id[0].isupper() or target.value.id in ("images",):
+                            found.append(f"{os.path.relpath(path, ROOT)}:{node.lineno}")
+    assert found == []

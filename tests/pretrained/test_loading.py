@@ -1,4 +1,5 @@
-"""The shipped weights: they load, beat bicubic clearly, match their model card, tile cleanly."""
+"""The shipped weights and TFLite files: they load, beat bicubic clearly, match their model
+card and their report. (Tiling them: tests/upscaler/test_tiling.py.)"""
 
 import os
 
@@ -7,12 +8,9 @@ import pytest
 from conftest import ROOT, shared_path
 
 from maffsrn_tf import load_pretrained
-from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.evaluation.protocol import evaluate
-from maffsrn_tf.imaging import metrics
 from maffsrn_tf.model.shipped import available, model_card
 from maffsrn_tf.upscaler.engines import KerasEngine
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, tiled_predict
 
 # A broken or mismatched file lands near or below bicubic; trained weights are far above.
 MIN_GAIN_OVER_BICUBIC = {2: 3.0, 3: 2.5, 4: 2.0}
@@ -38,72 +36,6 @@ def test_shipped_weights_beat_bicubic_and_match_their_card(scale):
     card = model_card(name)["evaluation"]["Set5"]
     assert card["ours"][0] == pytest.approx(result["model"]["psnr"], abs=0.006)
     assert card["ours"][1] == pytest.approx(result["model"]["ssim"], abs=6e-5)
-
-
-def _tiled_vs_whole(items, tile, overlap):
-    """Per image: (tiles used, PSNR of tiled vs whole, whole and tiled PSNR vs HR)."""
-    backend = KerasEngine(load_pretrained("maffsrn_x2"))
-    rows = []
-    for _, hr, lr in items:
-        x = (np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr).astype(np.float32) / 255
-        hr = np.repeat(hr[..., None], 3, -1) if hr.ndim == 2 else hr
-        tiles = []
-        whole = tiled_predict(backend, x, 2, tile=0)
-        tiled = tiled_predict(
-            backend,
-            x,
-            2,
-            tile=tile,
-            overlap=overlap,
-            progress=lambda d, t, seen=tiles: seen.append(t),
-        )
-        psnr = metrics.psnr(whole, tiled, 0)
-        rows.append((tiles[-1], psnr, metrics.psnr(hr, whole, 2), metrics.psnr(hr, tiled, 2)))
-    return rows
-
-
-def test_phone_tiles_with_the_default_overlap_match_whole_image_on_set14():
-    """Tiling changes ESA's pooling grid: the default overlap must keep that invisible (issue
-    7) down to the 128-pixel tiles of the fixed-shape models (the default tile, larger, only
-    moves the seams further apart), on every Set14 image whose x2 LR exceeds one tile."""
-    tile = 128
-    items = [
-        item
-        for item in load_benchmark(shared_path("data", "benchmark", "Set14"), 2)
-        if max(item[2].shape[:2]) > tile
-    ]
-    assert len(items) >= 8, f"only {len(items)} Set14 images exceed a {tile}px tile"
-    rows = _tiled_vs_whole(items, tile, DEFAULT_OVERLAP)
-    assert all(tiles >= 2 for tiles, *_ in rows), rows
-    assert all(psnr >= 45.0 for _, psnr, *_ in rows), rows
-    assert abs(np.mean([r[3] for r in rows]) - np.mean([r[2] for r in rows])) <= 0.02
-
-
-def test_small_tiles_match_whole_image_on_set5():
-    rows = _tiled_vs_whole(load_benchmark(shared_path("data", "benchmark", "Set5"), 2), 64, 16)
-    assert all(tiles >= 4 for tiles, *_ in rows), rows
-    assert all(psnr >= 45.0 for _, psnr, *_ in rows), rows
-    assert abs(np.mean([r[3] for r in rows]) - np.mean([r[2] for r in rows])) <= 0.02
-
-
-def test_npz_weights_name_the_mismatch(tmp_path):
-    from maffsrn_tf.model.maffsrn import build_model
-    from maffsrn_tf.model.shipped import weights_path
-    from maffsrn_tf.model.weight_files import load_npz, save_npz
-
-    x3 = build_model("maffsrn_x3")
-    with pytest.raises(ValueError, match=r"mis-shaped \['tail/tail_k3/v: file"):
-        load_npz(x3, weights_path("maffsrn_x2"))
-    small = build_model("maffsrn_x2", n_ffgs=1)
-    with pytest.raises(ValueError, match=r"unexpected \['body.1/"):
-        load_npz(small, weights_path("maffsrn_x2"))
-    # round trip
-    path = str(tmp_path / "w.npz")
-    save_npz(small, path)
-    again = build_model("maffsrn_x2", n_ffgs=1)
-    load_npz(again, path)
-    for a, b in zip(small.weights, again.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -1,6 +1,6 @@
-"""maffsrn-upscale: image kinds, tiling, and bad input (clear error, exit code, no damage)."""
+"""maffsrn-upscale and upscale(): image kinds, formats, bad input (clear error, exit code,
+no damage); tiling itself is test_tiling.py's."""
 
-import importlib.util
 import io
 import os
 import struct
@@ -10,35 +10,13 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import photo
 from PIL import Image, ImageCms
 
 from maffsrn_tf.io import images
-from maffsrn_tf.model.maffsrn import build_model
-from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 from maffsrn_tf.upscaler import UpscaleError, upscale, upscale_path
-from maffsrn_tf.upscaler.engines import KerasEngine
-from maffsrn_tf.upscaler.tiling import tile_layout, tiled_predict
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A small random x2 model saved as .keras (fast; formats do not need trained weights)."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = build_model("maffsrn_x2", n_ffgs=1)
-    path = str(tmp_path_factory.mktemp("m") / "tiny.keras")
-    model.save(path)
-    return model, path
-
-
-def photo(h=40, w=52, seed=0):
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (h // 4, w // 4, 3), dtype=np.uint8)
-    return np.array(Image.fromarray(small).resize((w, h), Image.BICUBIC))
 
 
 def test_array_kinds_keep_dtype_and_channels(tiny):
@@ -71,92 +49,6 @@ def test_pil_in_pil_out_palette_and_tiny_images(tiny):
     assert isinstance(out, Image.Image) and out.size == (104, 80) and out.mode == "RGB"
     small = upscale(photo(6, 9), 2, model=model)  # below the 13-pixel minimum: padded
     assert small.shape == (12, 18, 3)
-
-
-def test_tiles_agree_with_whole_image(tiny):
-    model, _ = tiny
-    x = photo(100, 90).astype(np.float32) / 255
-    backend = KerasEngine(model)
-    whole = tiled_predict(backend, x, 2, tile=0)
-    tiled = tiled_predict(backend, x, 2, tile=48, overlap=12)
-    diff = whole.astype(np.float64) - tiled
-    assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-12)) >= 45
-    with pytest.raises(ValueError, match="overlap"):
-        tiled_predict(backend, x, 2, tile=32, overlap=16)
-
-
-class _Nearest:
-    """A stand-in model with a known answer: nearest-neighbour upscaling (any size, or fixed)."""
-
-    scale = 3
-
-    def __init__(self, fixed=None):
-        self.fixed_size = (fixed, fixed) if fixed else None
-        self.fixed = fixed  # the standalone script's name for it
-        self.calls = 0
-
-    def __call__(self, x):
-        assert x.dtype == np.float32 and x.ndim == 4
-        if self.fixed_size:
-            assert x.shape[1:3] == self.fixed_size
-        self.calls += 1
-        return np.repeat(np.repeat(x, 3, 1), 3, 2)
-
-
-class _Nearest3D(_Nearest):
-    def __call__(self, x):  # the standalone script's models drop the batch axis
-        return super().__call__(x)[0]
-
-
-@pytest.mark.parametrize(
-    "fixed, tile, overlap", [(None, 13, 0), (None, 20, 6), (None, 48, 12), (40, 40, 8)]
-)
-def test_blended_tiles_reproduce_the_model_exactly(fixed, tile, overlap):
-    # overlapping tiles of one model output, blended, are that output: the blend weights of
-    # every pixel are normalized (for 8- and 16-bit integer input and float input; the
-    # fixed-shape model's 40-pixel tiles cover some pixels three times, where ramps cross)
-    img = photo(75, 77)
-    want = np.repeat(np.repeat(img, 3, 0), 3, 1)
-    backend = _Nearest(fixed)
-    got = tiled_predict(backend, img, 3, tile, overlap)
-    assert got.dtype == np.uint8
-    np.testing.assert_array_equal(got, want)
-    assert backend.calls == len(tile_layout(75, tile, overlap, bool(fixed))[1]) * len(
-        tile_layout(77, tile, overlap, bool(fixed))[1]
-    )
-    np.testing.assert_array_equal(tiled_predict(backend, img / 255.0, 3, tile, overlap), want)
-    deep = img.astype(np.uint16) * 257
-    got16 = tiled_predict(backend, deep, 3, tile, overlap, out_dtype=np.uint16, max_value=65535.0)
-    np.testing.assert_array_equal(got16, want.astype(np.uint16) * 257)
-    # the standalone tflite/run_tflite.py blends the same way
-    spec = importlib.util.spec_from_file_location("run_tflite", f"{ROOT}/tflite/run_tflite.py")
-    standalone = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(standalone)
-    np.testing.assert_array_equal(
-        standalone.upscale_rgb(_Nearest3D(fixed), img, tile, overlap), want
-    )
-
-
-@pytest.mark.parametrize("tile, overlap", [(384, 24), (128, 24), (48, 12), (13, 0), (20, 6)])
-def test_tile_layout_uses_the_fewest_even_tiles(tile, overlap):
-    for length in [13, 47, tile, tile + 1, 2 * tile - overlap, 2 * tile, 719, 1280, 4001]:
-        for exact in (False, True):
-            if length < tile and exact:
-                continue
-            size, starts = tile_layout(length, tile, overlap, exact)
-            if length <= tile:
-                assert size == length
-            else:
-                assert size == tile if exact else MIN_INPUT_SIZE <= size <= tile
-            assert starts[0] == 0 and starts[-1] + size == length
-            steps = np.diff(starts)
-            assert all(size - s >= overlap for s in steps), (length, size, starts)
-            assert len(set(steps)) <= 2 and (len(steps) == 0 or np.ptp(steps) <= 1)
-            fewest = 1 if length <= tile else -(-(length - overlap) // (tile - overlap))
-            assert len(starts) == fewest, (length, size, starts)
-    # a 1280x720 photo in 384-pixel tiles: 8 tiles, 9 % more pixels than the photo
-    (th, ys), (tw, xs) = tile_layout(720, 384, 24), tile_layout(1280, 384, 24)
-    assert (th, len(ys), tw, len(xs)) == (372, 2, 338, 4)
 
 
 def test_backend_choice():
