@@ -16,6 +16,7 @@ This file is self-contained on purpose (copy it into an app's tooling); it mirro
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 
@@ -158,9 +159,29 @@ def upscale_image(model, image, tile=TILE, overlap=OVERLAP):
     return result
 
 
+# what this script reads faithfully (16-bit and float images: maffsrn-upscale reads them) and
+# the formats it writes (an .ico would cap the size, a .gif quantize the colours)
+MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr")
+OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 1
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(1)
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def parser():
     """The command line's arguments."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = _Parser(description=__doc__.split("\n")[0])
     p.add_argument("model", help="a MAFFSRN .tflite file")
     p.add_argument("input", help="image file")
     p.add_argument("output", help="output image file (.png keeps it lossless)")
@@ -173,6 +194,7 @@ def parser():
 
 def main(argv=None):
     a = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         for path, what in ((a.model, "model"), (a.input, "input")):
             if not os.path.isfile(path):
@@ -186,6 +208,12 @@ def main(argv=None):
             raise ValueError("the output is the input; choose another output path")
         if os.path.exists(a.output) and not a.overwrite:
             raise ValueError(f"{a.output} exists; pass --overwrite to replace it")
+        ext = os.path.splitext(a.output)[1]
+        if ext.lower() not in OUTPUT_EXTENSIONS:
+            raise ValueError(
+                f"{a.output}: {ext or 'no extension'} is not a format this writes; use "
+                + ", ".join(OUTPUT_EXTENSIONS)
+            )
         directory = os.path.dirname(os.path.abspath(a.output))
         if not os.path.isdir(directory):
             raise ValueError(f"output folder does not exist: {directory}")
@@ -201,19 +229,31 @@ def main(argv=None):
                 image = im.copy()
         except (OSError, Image.DecompressionBombError) as err:
             raise ValueError(f"cannot read {a.input} as an image: {err}") from None
+        if image.mode not in MODES:
+            raise ValueError(
+                f"{a.input} is a {image.mode} image (16-bit or floating point): this script "
+                "reads 8-bit images; maffsrn-upscale reads it"
+            )
         result = upscale_image(model, image, a.tile, a.overlap)
-        ext = os.path.splitext(a.output)[1] or ".png"
         if ext.lower() in (".jpg", ".jpeg") and result.mode in ("RGBA", "LA"):
             result = result.convert(result.mode[0].replace("R", "RGB"))  # JPEG has no alpha
+        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=directory)
-            os.close(fd)
             try:
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".tmp-p{os.getpid()}-", suffix=ext, dir=directory
+                )
+                os.close(fd)
                 result.save(tmp)
-                os.replace(tmp, a.output)
+                if a.overwrite:
+                    os.replace(tmp, a.output)
+                else:  # only if the name is still free (another run may have written it)
+                    os.link(tmp, a.output)
             finally:
-                if os.path.exists(tmp):
+                if tmp and os.path.exists(tmp):
                     os.unlink(tmp)
+        except FileExistsError:
+            raise ValueError(f"{a.output} exists; pass --overwrite to replace it") from None
         except (OSError, ValueError, KeyError) as err:  # KeyError: Pillow, unknown extension
             raise ValueError(f"cannot write {a.output} ({type(err).__name__}: {err})") from None
     except ValueError as err:
@@ -222,6 +262,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("error: terminated; no output was written", file=sys.stderr)
+        return 143
     print(
         f"{a.input} {image.size[0]}x{image.size[1]} -> {a.output} {result.size[0]}x{result.size[1]}"
     )

@@ -58,6 +58,12 @@ def check_out(out, overwrite=False):
     if not os.path.isdir(out):
         raise SystemExit(f"error: --out {out} is a file, not a folder: name a new folder")
     names = os.listdir(out)
+    in_repository = os.path.commonpath([real, os.path.realpath(ROOT)]) == os.path.realpath(ROOT)
+    if names and MARKER not in names and in_repository:  # the sources: even with --overwrite
+        raise SystemExit(
+            f"error: --out {out} is a folder of this repository that is not an earlier build: "
+            "name a new or empty folder"
+        )
     if names and MARKER not in names and not overwrite:
         raise SystemExit(
             f"error: --out {out} holds {len(names)} entries that are not an earlier build of "
@@ -116,8 +122,13 @@ def build(out, overwrite=False):
     return sorted([*sources, "_headers", MARKER])
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 1, as the package's commands do
+        raise SystemExit(f"error: {message} (see --help)")
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = _Parser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=os.path.join(WEB, "site"))
     p.add_argument(
         "--overwrite", action="store_true", help="replace a folder that is not an earlier build"

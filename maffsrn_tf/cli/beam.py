@@ -62,7 +62,10 @@ def main(argv):
     from maffsrn_tf.errors import MaffsrnError
     from maffsrn_tf.upscaler.beam import BeamConfig, run_pipeline, unknown_pipeline_args
 
-    unknown = unknown_pipeline_args(argv[1:])
+    try:
+        unknown = unknown_pipeline_args(argv[1:])
+    except MaffsrnError as err:
+        fail_with(err)
     if unknown:
         word, close = unknown[0]
         if close is None and word.startswith("--"):

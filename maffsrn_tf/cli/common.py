@@ -148,7 +148,8 @@ def fail(message):
 
 
 # a Python argument in a library message: name=value (value quoted, or up to a separator)
-_ARGUMENT = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()]+)")
+# (not inside a path: a file named tile=5.png stays as it is)
+_ARGUMENT = re.compile(r"(?<![\w/\\.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()]+)")
 
 
 def flag_words(message, aliases=None):
@@ -185,6 +186,24 @@ def require_path(path, what, folder=None):
         fail(f"{what} must be a folder: {path}")
     if folder is False and os.path.isdir(path):
         fail(f"{what} must be a file, not a folder: {path}")
+
+
+def check_output_file(path, flag, overwrite=False, inputs=()):
+    """Fail, before any work, unless ``path`` can take a new output file: not a folder, in
+    a folder that exists, not one of ``inputs`` nor inside one of them (input files and
+    folders), and not an existing file unless ``overwrite``."""
+    if os.path.isdir(path) or path.endswith(os.sep):
+        fail(f"{flag} {path} is a folder: name a file")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        fail(f"{flag} {path}: its folder does not exist: {directory}")
+    real = os.path.realpath(path)
+    for given in inputs:
+        other = os.path.realpath(given)
+        if real == other or real.startswith(other.rstrip(os.sep) + os.sep):
+            fail(f"{flag} {path} is (or lies inside) the input {given}: write it elsewhere")
+    if os.path.lexists(path) and not overwrite:
+        fail(f"{flag} {path} exists (pass --overwrite to replace it)")
 
 
 def scales_list(values, flag="--scales"):
@@ -255,6 +274,18 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def _signal_in(error):
+    """``KeyboardInterrupt`` or ``Terminated`` if ``error`` wraps one (as cause, context, or
+    by name in its message, as Beam's runners re-raise a worker's exception), else None."""
+    seen = error
+    while seen is not None:
+        for kind in (KeyboardInterrupt, Terminated):
+            if isinstance(seen, kind) or kind.__name__ in str(seen).split(" [while")[0]:
+                return kind
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _print_help(module):
     """The command's docstring and its flags, then the flags every command shares."""
     print((sys.modules[module].__doc__ or "").strip() + "\n")
@@ -284,6 +315,8 @@ def run(main, pass_through=False):
         if any(a in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
             _print_help(main.__module__)
             sys.exit(0)
+        if any(a.split("=")[0] in ("--undefok", "-undefok") for a in argv[1:]):
+            fail("--undefok is not taken: every word of the command line is used or refused")
         if "--version" in argv[1:]:
             print(f"{program} {__version__}")
             sys.exit(0)
@@ -321,6 +354,11 @@ def run(main, pass_through=False):
         except Exception as err:
             if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
                 raise
+            cause = _signal_in(err)  # a library (Beam) that wrapped Ctrl-C or SIGTERM
+            if cause is not None:
+                words = "interrupted" if cause is KeyboardInterrupt else "terminated"
+                code = 130 if cause is KeyboardInterrupt else 143
+                _last_words(f"{words}; finished outputs are kept, none is half-written", code)
             text = first_line(err, 300)
             _last_words(
                 f"unexpected {type(err).__name__}: {text} (rerun with {TRACEBACK_ENV}=1 for "

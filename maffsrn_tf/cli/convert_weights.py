@@ -17,6 +17,7 @@ Usage::
 from absl import flags
 
 from maffsrn_tf.cli.common import (
+    check_output_file,
     define_model_flags,
     fail,
     fail_with,
@@ -38,6 +39,7 @@ flags.DEFINE_string(
     "weights", "", "--to pytorch: Keras weights (.weights.h5/.npz/.keras); default: shipped."
 )
 flags.DEFINE_string("output", None, "Keras .weights.h5/.keras, or (--to pytorch) .pt/.safetensors.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --output file.")
 
 
 def main(argv):
@@ -48,6 +50,8 @@ def main(argv):
             fail("--to pytorch needs --output ending in .pt or .safetensors")
         if FLAGS.weights:
             require_path(FLAGS.weights, "--weights", folder=False)
+        inputs = [FLAGS.weights] if FLAGS.weights else []
+        check_output_file(FLAGS.output, "--output", FLAGS.overwrite, inputs)
         require_tensorflow("maffsrn-convert-weights")
         from maffsrn_tf.model.presets import PRESETS
         from maffsrn_tf.pretrained.loading import load_model_for
@@ -62,6 +66,7 @@ def main(argv):
     require_path(FLAGS.checkpoint, "--checkpoint", folder=False)
     if not FLAGS.output:
         fail("--output is required (a .weights.h5 or .keras file)")
+    check_output_file(FLAGS.output, "--output", FLAGS.overwrite, [FLAGS.checkpoint])
     require_tensorflow("maffsrn-convert-weights")
     from maffsrn_tf.pretrained.porting import convert_checkpoint
 

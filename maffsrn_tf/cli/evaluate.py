@@ -14,6 +14,7 @@ HR images are mod-cropped to the scale and LR made by MATLAB-exact bicubic ``imr
 from absl import flags
 
 from maffsrn_tf.cli.common import (
+    check_output_file,
     define_model_flags,
     fail,
     fail_with,
@@ -32,6 +33,7 @@ flags.DEFINE_string("tflite", "", "Evaluate this .tflite model instead of Keras.
 flags.DEFINE_bool("bicubic_only", False, "Only the bicubic baseline rows.")
 flags.DEFINE_bool("self_ensemble", False, "Geometric self-ensemble (x8).")
 flags.DEFINE_string("json", "", "Write the results to this JSON file.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --json file.")
 flags.DEFINE_bool("per_image", False, "Include per-image numbers (table and JSON).")
 flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
 
@@ -49,6 +51,9 @@ def main(argv):
     for path, what in ((FLAGS.weights, "--weights"), (FLAGS.tflite, "--tflite")):
         if path:
             require_path(path, what, folder=False)
+    if FLAGS.json:
+        inputs = [*FLAGS.datasets, *FLAGS.lr_dirs, FLAGS.weights, FLAGS.tflite]
+        check_output_file(FLAGS.json, "--json", FLAGS.overwrite, [p for p in inputs if p])
     if not FLAGS.tflite and not FLAGS.bicubic_only:
         require_tensorflow("maffsrn-evaluate on Keras weights (--tflite runs without it)")
     from maffsrn_tf import evaluation

@@ -127,6 +127,15 @@ def check_outputs(scales, formats, tiles):
     from maffsrn_tf.model.shipped import tflite_name
 
     out = FLAGS.output_dir
+    if not out:
+        fail("--output_dir is empty: name a folder")
+    if FLAGS.report and "tflite" in formats and FLAGS.report_dir:
+        if not os.path.isdir(FLAGS.report_dir):
+            fail(f"--report_dir {FLAGS.report_dir} is not a folder (it is not created)")
+        for ext in (".md", ".json"):
+            report = os.path.join(FLAGS.report_dir, FLAGS.report + ext)
+            if os.path.isdir(report):
+                fail(f"{report} is a folder where the report goes: move it away")
     if os.path.exists(out) and not os.path.isdir(out):
         fail(f"--output_dir {out} is a file, not a folder")
     parent = os.path.abspath(out)
@@ -173,6 +182,9 @@ def main(argv):
     command = "maffsrn-export " + " ".join(sys.argv[1:])
     scales = scales_list(FLAGS.scales)
     formats = check_formats(FLAGS.formats)
+    for name in ("quantizations", "tiles"):  # an empty list would export nothing
+        if "tflite" in formats and not FLAGS[name].value:
+            fail(f"--{name} is empty: name at least one (see --help)")
     bad = [q for q in FLAGS.quantizations if q not in QUANTIZATIONS]
     if bad:
         fail(f"unknown quantization {bad}; use {', '.join(QUANTIZATIONS)}")

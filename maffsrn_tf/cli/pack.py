@@ -28,6 +28,11 @@ def main(argv):
     require_path(FLAGS.data_dir, "--data_dir", folder=True)
     if not FLAGS.output or not FLAGS.output.endswith(".npz"):
         fail(f"--output must name an .npz file, got {FLAGS.output!r}")
+    if os.path.isdir(FLAGS.output):
+        fail(f"--output {FLAGS.output} is a folder: name an .npz file")
+    inside = os.path.realpath(FLAGS.output).startswith(os.path.realpath(FLAGS.data_dir) + os.sep)
+    if inside:
+        fail(f"--output {FLAGS.output} lies inside --data_dir: write it elsewhere")
     if os.path.exists(FLAGS.output) and not FLAGS.overwrite:
         fail(f"output exists: {FLAGS.output} (pass --overwrite to replace it)")
     directory = os.path.dirname(os.path.abspath(FLAGS.output))

@@ -6,6 +6,7 @@ once, a live one's only when stale)."""
 
 import contextlib
 import os
+import re
 import tempfile
 
 
@@ -29,7 +30,7 @@ def atomic_output(path, overwrite=True):
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"output directory is not writable: {directory}")
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=_own_prefix(), suffix="-" + base, dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=_own_prefix(), suffix=temporary_suffix(base), dir=directory)
     os.close(fd)
     os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
     try:
@@ -39,7 +40,7 @@ def atomic_output(path, overwrite=True):
         if overwrite:
             os.replace(tmp, path)
         else:
-            _link_new(tmp, path)
+            link_new_file(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -47,6 +48,24 @@ def atomic_output(path, overwrite=True):
 
 TEMPORARY_PREFIX = ".tmp-"
 STALE_SECONDS = 15 * 60
+# the names our writers give temporaries, exactly (tempfile's 8 random characters): what
+# ``atomic_output`` writes (``.tmp-p{pid}-XXXXXXXX-NAME``), the writability probes
+# (``.tmp-probe-XXXXXXXX``) and Beam outputs (``.tmp-{32 hex}-NAME``); a user's own file
+# named ``.tmp-something`` matches none of them and is never removed
+OUR_TEMPORARY = re.compile(r"^\.tmp-(?:p\d+-[a-z0-9_]{8}-.|probe-[a-z0-9_]{8}$|[0-9a-f]{32}-.)")
+
+
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows alike)
+
+
+def temporary_suffix(name, prefix_bytes=40):
+    """``-NAME``, the end of a temporary's name (writers pick the format by its extension),
+    or only ``-.EXT`` where the whole name would make the temporary's too long for the file
+    system (a 250-byte output name is legal; its temporary must be too)."""
+    suffix = "-" + name
+    if len(os.fsencode(suffix)) + prefix_bytes > NAME_MAX:
+        suffix = "-" + os.path.splitext(name)[1][:16]
+    return suffix
 
 
 def _own_prefix():
@@ -54,7 +73,7 @@ def _own_prefix():
     return f"{TEMPORARY_PREFIX}p{os.getpid()}-"
 
 
-def _link_new(tmp, path):
+def link_new_file(tmp, path):
     """Put ``tmp`` at ``path`` unless ``path`` exists: a hard link fails if it does, in one
     step (where links are not supported, an exclusive create claims the name first)."""
     try:
@@ -115,11 +134,12 @@ def atomic_folder(path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def remove_stale_temporaries(directory, older_than=STALE_SECONDS):
+def remove_stale_temporaries(directory, older_than=STALE_SECONDS, keep=()):
     """Remove the temporary files ``atomic_output`` (and the writability probes) left in
-    ``directory`` when a process was killed mid-write: ours by their name, and either
-    written by a process that is gone or stale (not modified for ``older_than`` seconds, so
-    another run's file in progress is left alone). Returns the names removed."""
+    ``directory`` when a process was killed mid-write: ours by their exact name pattern
+    (``OUR_TEMPORARY``), and either written by a process that is gone or stale (not modified
+    for ``older_than`` seconds, so another run's file in progress is left alone); never a
+    path of ``keep`` (the inputs). Returns the names removed."""
     import time
 
     removed = []
@@ -128,10 +148,13 @@ def remove_stale_temporaries(directory, older_than=STALE_SECONDS):
     except OSError:
         return removed
     now = time.time()
+    kept = {os.path.realpath(p) for p in keep}
     for name in names:
-        if not name.startswith(TEMPORARY_PREFIX):
+        if not OUR_TEMPORARY.match(name):
             continue
         path = os.path.join(directory, name)
+        if os.path.realpath(path) in kept:
+            continue
         try:
             stale = now - os.path.getmtime(path) > older_than
             if os.path.isfile(path) and (stale or _writer_is_gone(name)):

@@ -231,14 +231,17 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
         raise ImageError(f"input not found: {path}")
     if data is None and os.path.isdir(path):
         raise ImageError(f"input is a folder, expected an image file: {path}")
+    if data is None and not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ImageError(f"input is not a regular file (a pipe or a device?): {path}")
     try:
         with Image.open(path if data is None else io.BytesIO(data)) as im:
             _check_pixels(path, im.size, max_pixels)
             im.load()
             fmt = im.format
             _warn_frames(im, path)
-            if fmt == "PNG" and is_png16_color(path, data):
-                return _read_png16(path, data), {"format": fmt, "icc_profile": None}
+            if fmt == "PNG" and is_png16_color(path, data):  # pypng: orient it as Pillow would
+                array = _oriented(_read_png16(path, data), im.getexif().get(0x0112, 1))
+                return array, {"format": fmt, "icc_profile": None}
             array, icc = _plain_array(ImageOps.exif_transpose(im), path)
             return array, {"format": fmt, "icc_profile": icc}
     except ImageError:
@@ -246,6 +249,23 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
     except Exception as err:
         text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", repr(path), str(err))
         raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})") from None
+
+
+def _oriented(array, orientation):
+    """``array`` (H x W [x C]) with an EXIF orientation applied, as ``ImageOps.exif_transpose``
+    applies it to an image."""
+    swap = (1, 0) + tuple(range(2, array.ndim))
+    steps = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(swap),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.transpose(swap)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    step = steps.get(orientation)
+    return np.ascontiguousarray(step(array)) if step else array
 
 
 def _cmyk_to_rgb(im, icc):

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.io.images import image_array, to_uint8
+from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, image_array, to_uint8
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT
 from maffsrn_tf.upscaler.engines import make_engine
@@ -38,6 +38,7 @@ def upscale(
     backend="auto",
     progress=None,
     quantization=DEFAULT_VARIANT,
+    max_pixels=DEFAULT_MAX_PIXELS,
 ):
     """Upscale a NumPy uint8/uint16 array (HxW, HxWx1, HxWx3, HxWx4) or a PIL image.
 
@@ -47,7 +48,8 @@ def upscale(
     files, Keras for Keras models and weights), ``keras`` or ``tflite``; ``quantization``:
     the shipped TFLite file, ``float16`` or ``int8``. ``tile``: largest LR tile (default
     ``DEFAULT_TILE``, or a fixed-shape model's tile); ``0`` runs the whole image at once.
-    ``progress(done, total)`` is called after each tile.
+    ``progress(done, total)`` is called after each tile. ``max_pixels``: larger images are
+    refused (as ``maffsrn-upscale`` refuses such files).
     """
     array, restore = _as_array(image)  # a bad image is refused before a model is loaded
     options = UpscaleOptions(
@@ -58,8 +60,19 @@ def upscale(
         tile=tile,
         overlap=overlap,
         self_ensemble=self_ensemble,
+        max_pixels=max_pixels,
     )
+    _check_size(array, options)  # before the model is loaded
     return restore(_upscale_array(make_engine(options), array, options, progress))
+
+
+def _check_size(array, options):
+    h, w = array.shape[:2]
+    if h * w > options.max_pixels:
+        raise MaffsrnError(
+            f"image: {w}x{h} = {w * h:,} pixels is over the limit of {options.max_pixels:,} "
+            "(max_pixels)"
+        )
 
 
 def upscale_with(engine, image, options, progress=None):
@@ -111,6 +124,7 @@ def _as_array(image):
 def _upscale_array(engine, array, options, progress):
     """The upscaled array: colour through the model, grayscale as RGB averaged back, alpha
     by bicubic interpolation, images below the model's minimum padded and cropped back."""
+    _check_size(array, options)
     scale = options.scale
     top = 65535.0 if array.dtype == np.uint16 else 255.0
     gray = array.ndim == 2 or array.shape[-1] == 2

@@ -10,6 +10,7 @@ limit, an output that exists, two inputs that would write one output — becomes
 the errors file instead of failing the pipeline.
 """
 
+import argparse
 import dataclasses
 import os
 import shutil
@@ -26,7 +27,14 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.io import images
-from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, atomic_output
+from maffsrn_tf.io.atomic import (
+    TEMPORARY_PREFIX,
+    OutputExists,
+    atomic_output,
+    link_new_file,
+    remove_stale_temporaries,
+    temporary_suffix,
+)
 from maffsrn_tf.upscaler.files import output_path_for
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -146,6 +154,8 @@ class _Plan(beam.DoFn):
     def process(self, metadata):
         path, c = metadata.path, self._config
         try:
+            if "://" not in path and not os.path.isfile(path):
+                raise OSError("not a regular file")  # a FIFO would block the pipeline
             with FileSystems.open(path) as f:
                 head = f.read(33)
             sixteen = images.is_png16_color(path, head)
@@ -166,13 +176,18 @@ class _Decode(beam.DoFn):
         target, paths = _as_text(element[0]), sorted(_as_text(p) for p in element[1])
         if len(paths) > 1:
             _count("failed").inc(len(paths))
-            names = " and ".join(paths)
-            yield _error(f"{names}: would all be written to {target}; rename all but one")
+            for path in paths:  # one line per input, as every failed input has
+                others = " and ".join(p for p in paths if p != path)
+                yield _error(
+                    f"{path}: would be written to {target}, as {others} would; rename all but one"
+                )
             return
         path = paths[0]
         try:
             if not self._config.options.overwrite and FileSystems.exists(target):
                 raise MaffsrnError(f"output exists: {target} (pass overwrite=True to replace it)")
+            if "://" not in path and not os.path.isfile(path):
+                raise MaffsrnError("not a regular file (a pipe or a device?)")
             with FileSystems.open(path) as f:
                 data = f.read()
             array, info = images.read_image(path, data, self._config.options.max_pixels)
@@ -198,14 +213,26 @@ class _Write(beam.DoFn):
             return
         target = item.target
         directory, name = target.rsplit("/", 1) if "/" in target else ("", target)
-        tmp = f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
+        # named for its writer's process: a run killed here leaves one the next run removes
+        tmp = f"{directory}/{TEMPORARY_PREFIX}p{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp += temporary_suffix(name)
         try:
             data = images.encode_image(
                 out, os.path.splitext(target)[1], item.info, self._config.options.quality
             )
             with FileSystems.create(tmp) as f:
                 f.write(data)
-            FileSystems.rename([tmp], [target])
+            if "://" in target or self._config.options.overwrite:
+                FileSystems.rename([tmp], [target])
+            else:  # no overwrite, even when another run writes the same output meanwhile
+                link_new_file(tmp, target)
+        except OutputExists:  # written by another run since this one checked
+            FileSystems.delete([tmp])
+            _count("failed").inc()
+            yield _error(
+                f"{item.path}: output exists: {target} (pass overwrite=True to replace it)"
+            )
+            return
         except Exception as err:  # encoders and file systems raise many types
             try:
                 FileSystems.delete([tmp])
@@ -263,8 +290,20 @@ def unknown_pipeline_args(args):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     parsers = []  # Beam's own parser of every registered options class
-    PipelineOptions(list(args)).get_all_options(add_extra_args_fn=parsers.append)
-    _, unknown = parsers[0].parse_known_args(list(args))
+
+    def refuse(message):
+        raise MaffsrnError(f"Beam's pipeline options: {message}")
+
+    def capture(parser):  # a bad value is an error, not argparse's usage and exit 2
+        parser.exit_on_error = False
+        parser.error = refuse
+        parsers.append(parser)
+
+    try:
+        PipelineOptions(list(args)).get_all_options(add_extra_args_fn=capture)
+        _, unknown = parsers[0].parse_known_args(list(args))
+    except argparse.ArgumentError as err:
+        refuse(str(err))
     known = [o for action in parsers[0]._actions for o in action.option_strings]
     found = []
     for word in unknown:
@@ -357,6 +396,15 @@ def _check_errors_path(config, inputs):
     if real in {os.path.realpath(p) for p in inputs if "://" not in p}:
         raise MaffsrnError(f"{what} is one of the inputs: name another file")
     out_dir = os.path.realpath(config.output_dir) if "://" not in config.output_dir else None
+    if real == out_dir:
+        raise MaffsrnError(f"{what} is the output folder: name a file (default beside it)")
+    if (
+        config.errors_path
+        and os.path.lexists(errors)
+        and not config.options.overwrite
+        and os.path.realpath(errors) != os.path.realpath(errors_path_for(config.output_dir))
+    ):  # the default errors file is this command's own: a rerun replaces it
+        raise MaffsrnError(f"{what} exists (pass overwrite=True to replace it)")
     stems = {f"{os.path.splitext(os.path.basename(p))[0]}_x{config.options.scale}" for p in inputs}
     if os.path.dirname(real) == out_dir and os.path.splitext(os.path.basename(real))[0] in stems:
         raise MaffsrnError(f"{what} is the name of an output: name another file")
@@ -388,6 +436,7 @@ def run_pipeline(config, options=None, translate=None):
     print(f"{matched} files match {config.input_pattern}", file=sys.stderr, flush=True)
     if "://" not in config.output_dir:
         os.makedirs(config.output_dir, exist_ok=True)
+        remove_stale_temporaries(config.output_dir, keep=paths)
     # the errors file is written under a temporary name and renamed once the run is done
     remote = "://" in config.errors
     # the errors are collected under a name of our own (Beam reads an output name as a

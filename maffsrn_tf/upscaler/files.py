@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.io import images
-from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, remove_stale_temporaries
+from maffsrn_tf.io.atomic import OUR_TEMPORARY, remove_stale_temporaries
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import upscale_with
@@ -115,8 +115,8 @@ def _check_output(in_path, out_path, overwrite):
 
 def _is_16bit_color(path):
     """Whether the file is a 16-bit colour PNG (its output is PNG whatever its extension)."""
-    try:
-        return images.is_png16_color(path)
+    try:  # only a regular file is read (a FIFO would block the whole run)
+        return os.path.isfile(path) and images.is_png16_color(path)
     except OSError:
         return False
 
@@ -260,24 +260,27 @@ def upscale_files(input_path, output, options, on_error=None):
     except (MaffsrnError, FileNotFoundError) as err:
         raise UpscaleError(str(err)) from None
     if single:
-        remove_stale_temporaries(os.path.dirname(os.path.abspath(out_path)))
+        remove_stale_temporaries(os.path.dirname(os.path.abspath(out_path)), keep=[input_path])
         return upscale_file(input_path, output, engine, options, create_folder=not output)
     out_dir = output or "out"
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UpscaleError(f"output={out_dir!r} must be a folder when input_path is a folder")
-    remove_stale_temporaries(out_dir)
     files = sorted(
         f
         for f in os.listdir(input_path)
-        if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(TEMPORARY_PREFIX)
+        if f.lower().endswith(IMAGE_EXTENSIONS) and not OUR_TEMPORARY.match(f)
     )
+    remove_stale_temporaries(out_dir, keep=[os.path.join(input_path, f) for f in files])
     if not files:
         raise UpscaleError(f"no images in folder {input_path}")
     files = _plan_folder(input_path, files, out_dir, scale, fmt, options.compare)
     try:
         os.makedirs(out_dir, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=out_dir)  # once, not per image
+        os.close(fd)
+        os.unlink(probe)
     except OSError as err:
-        raise UpscaleError(f"cannot create output folder {out_dir}: {err}") from None
+        raise UpscaleError(f"cannot write into output folder {out_dir}: {err}") from None
     written, failed = [], []
     for i, name in enumerate(files, 1):
         print(f"[{i}/{len(files)}] {one_line(name)}", file=sys.stderr, flush=True)

@@ -258,12 +258,26 @@ CASES = [
         ),
     ),
     Case(
+        "upscale-input-that-looks-like-a-temporary",
+        [UP, "--input", ".tmp-holiday.png", "--output", "o.png"],
+        _make((photo, ".tmp-holiday.png"), (os.utime, ".tmp-holiday.png", (0, 0))),
+        code=0,
+        outputs=["o.png"],
+    ),
+    Case(
+        "upscale-longest-legal-name",  # its temporary's name must stay legal too
+        [UP, "--input", "L" * 244 + ".png", "--output", "o/"],
+        _make((photo, "L" * 244 + ".png"), (os.mkdir, "o")),
+        code=0,
+        outputs=["o/" + "L" * 244 + "_x2.png"],
+    ),
+    Case(
         "upscale-stale-temporary-removed",
         [UP, "--input", "col", "--output", "col"],
         _make(
             (folder, "col", ["a.png"]),
-            (garbage, "col/.tmp-abc-a_x2.png", 10),
-            (os.utime, "col/.tmp-abc-a_x2.png", (0, 0)),
+            (garbage, "col/.tmp-p1-abcd1234-a_x2.png", 10),
+            (os.utime, "col/.tmp-p1-abcd1234-a_x2.png", (0, 0)),
         ),
         code=0,
         outputs=["col/a_x2.png"],
@@ -566,6 +580,12 @@ CASES = [
         _make((photo, "a.png"), (photo, "b.png"), (photo, "c.png")),
         error="unexpected argument 'b.png' (and 1 more)",
     ),
+    Case(
+        "upscale-undefok-would-hide-a-typo",
+        [UP, *IN, "--undefok=scael", "--scael=4"],
+        _make((photo, "in.png")),
+        error="--undefok is not taken",
+    ),
     Case("profile-stray-word", ["profile", "--input", "64x64", "x"], error="takes flags only"),
     Case(
         "beam-misspelled-flag",
@@ -688,6 +708,69 @@ CASES = [
         _make((folder, "col/maffsrn_x2_float16.tflite", ["a.png"])),
         error="is a folder where the model file goes",
     ),
+    # outputs that are inputs, or exist: refused before any work (fresh fuzzing pass)
+    Case(
+        "evaluate-json-into-a-dataset-image",
+        ["evaluate", "--datasets", "col", "--bicubic_only", "--json", "col/a.png"],
+        _make((folder, "col", ["a.png"])),
+        error="--json col/a.png is (or lies inside) the input col",
+    ),
+    Case(
+        "evaluate-json-exists",
+        ["evaluate", "--datasets", "col", "--bicubic_only", "--json", "r.json"],
+        _make((folder, "col", ["a.png"]), (garbage, "r.json", 10)),
+        error="--json r.json exists (pass --overwrite to replace it)",
+    ),
+    Case(
+        "evaluate-json-in-a-missing-folder",
+        ["evaluate", "--datasets", "col", "--bicubic_only", "--json", "no/r.json"],
+        _make((folder, "col", ["a.png"])),
+        error="its folder does not exist",
+    ),
+    Case(
+        "export-empty-quantization-list",
+        ["export", "--quantizations=", "--noverify", "--output_dir", "o"],
+        error="--quantizations is empty",
+    ),
+    Case(
+        "convert-weights-output-exists",
+        ["convert_weights", "--to", "pytorch", "--output", "mine.safetensors"],
+        _make((garbage, "mine.safetensors", 10)),
+        error="--output mine.safetensors exists (pass --overwrite to replace it)",
+    ),
+    Case(
+        "beam-errors-file-exists",
+        ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "notes.txt"],
+        _make((folder, "col", ["a.png"]), (garbage, "notes.txt", 10)),
+        error="--errors notes.txt exists (pass --overwrite to replace it)",
+    ),
+    Case(
+        "beam-errors-file-is-the-output-folder",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o2", "--errors", "./o2/../o2"],
+        _make((folder, "col", ["a.png"])),
+        error="is the output folder",
+    ),
+    Case(
+        "web-build-over-the-page-sources",
+        [
+            os.path.join(ROOT, "web", "build_site.py"),
+            "--out",
+            os.path.join(ROOT, "web", "src"),
+            "--overwrite",
+        ],  # fmt: skip
+        error="is a folder of this repository that is not an earlier build",
+    ),
+    Case(
+        "beam-bad-pipeline-option-value",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--direct_num_workers", "abc"],
+        _make((folder, "col", ["a.png"])),
+        error="Beam's pipeline options: argument --direct_num_workers: invalid int value",
+    ),
+    Case(
+        "web-build-stray-word",
+        [os.path.join(ROOT, "web", "build_site.py"), "--out", "s", "extra"],
+        error="unrecognized arguments: extra",
+    ),
     Case(
         "web-build-into-a-folder-of-other-files",
         [os.path.join(ROOT, "web", "build_site.py"), "--out", "col"],
@@ -699,6 +782,24 @@ CASES = [
         [os.path.join(ROOT, "web", "build_site.py"), "--out", "."],
         _make((folder, "col", ["a.png"])),
         error="is the current folder or contains it",
+    ),
+    Case(
+        "run-tflite-output-format-that-cannot-hold-it",
+        [RUN_TFLITE, os.path.join(WEIGHTS, "maffsrn_x2_float16.tflite"), "in.png", "o.ico"],
+        _make((photo, "in.png")),
+        error=".ico is not a format this writes",
+    ),
+    Case(
+        "run-tflite-16-bit-input-refused-not-whitened",
+        [RUN_TFLITE, os.path.join(WEIGHTS, "maffsrn_x2_float16.tflite"), "g.png", "o.png"],
+        _make((float_tiff, "g.tif", np.full((20, 20), 0.5)), (os.rename, "g.tif", "g.png")),
+        error="(16-bit or floating point)",
+    ),
+    Case(
+        "run-tflite-stray-word",
+        [RUN_TFLITE, os.path.join(WEIGHTS, "maffsrn_x2_float16.tflite"), "in.png", "o.png", "x"],
+        _make((photo, "in.png")),
+        error="unrecognized arguments: x",
     ),
     Case(
         "run-tflite-small-image-works",
@@ -760,7 +861,7 @@ def test_hostile_input(case, tmp_path):
     for name, digest in before.items():  # inputs unchanged (a stale temporary may go)
         if name not in case.changes and not name.startswith("col/.tmp-"):
             assert after.get(name) == digest, name
-    left = [name for name in after if os.path.basename(name).startswith(".tmp-")]
+    left = [n for n in after if os.path.basename(n).startswith(".tmp-") and n not in before]
     assert left == [], f"temporary files left: {left}"
     new = sorted(set(after) - set(before))
     if case.code:
@@ -844,15 +945,26 @@ def test_sigterm_in_a_folder_run_leaves_nothing_partial(tmp_path):
 
 def test_a_killed_writer_s_temporary_is_removed_by_the_next_run(tmp_path):
     """A temporary names its writer's process: once that process is gone, the next run
-    removes it at once (not after 15 minutes); a live writer's is left alone."""
+    removes it at once (not after 15 minutes); a live writer's is left alone, and so is any
+    file that only looks like a temporary (a user's ``.tmp-holiday.png``), however old."""
     from maffsrn_tf.io.atomic import remove_stale_temporaries
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
-    (tmp_path / f".tmp-p{dead}-abc-a_x2.png").write_bytes(b"half")
-    (tmp_path / f".tmp-p{os.getppid()}-abc-b_x2.png").write_bytes(b"in progress")
-    assert remove_stale_temporaries(str(tmp_path)) == [f".tmp-p{dead}-abc-a_x2.png"]
-    assert os.listdir(tmp_path) == [f".tmp-p{os.getppid()}-abc-b_x2.png"]
+    ours_dead = f".tmp-p{dead}-abcd1234-a_x2.png"
+    ours_live = f".tmp-p{os.getppid()}-abcd1234-b_x2.png"
+    users = [".tmp-holiday.png", f".tmp-p{dead}-x.png", ".tmp-probe-abc"]
+    for name in [ours_dead, ours_live, *users]:
+        (tmp_path / name).write_bytes(b"x")
+    for name in users:
+        os.utime(tmp_path / name, (0, 0))  # decades old
+    assert remove_stale_temporaries(str(tmp_path)) == [ours_dead]
+    assert sorted(os.listdir(tmp_path)) == sorted([ours_live, *users])
+    old = tmp_path / ".tmp-p1-abcd1234-c_x2.png"
+    old.write_bytes(b"x")
+    os.utime(old, (0, 0))  # a stale one of ours goes, unless it is an input of the run
+    assert remove_stale_temporaries(str(tmp_path), keep=[str(old)]) == []
+    assert remove_stale_temporaries(str(tmp_path)) == [old.name]
 
 
 def test_no_overwrite_holds_when_two_writers_race(tmp_path):
@@ -916,6 +1028,25 @@ def test_any_file_name_works_or_fails_alone_in_a_folder_run(tmp_path):
     lines = err.splitlines()
     assert "[4/4] new\\nline.png" in lines and "[2/4] bad\\xff.png" in lines, err
     assert lines[-1] == "error: 1 of 4 images failed: dangling.png"
+
+
+def test_a_pipe_among_the_inputs_fails_alone(tmp_path):
+    """A FIFO named like an image is not read (it would block the run forever): it fails
+    alone, in maffsrn-upscale and maffsrn-beam alike."""
+    col = tmp_path / "col"
+    folder(str(col), ["a.png"])
+    os.mkfifo(col / "f.png")
+    run = subprocess.run(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 1 and os.listdir(tmp_path / "out") == ["a_x2.png"], run.stderr
+    assert "error: input is not a regular file (a pipe or a device?): col/f.png" in run.stderr
+    beam = ["beam", "--input_pattern", "col/*", "--output_dir", "bo"]
+    run = subprocess.run(_command(beam), cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 1 and os.listdir(tmp_path / "bo") == ["a_x2.png"], run.stderr
+    assert (tmp_path / "bo-errors.txt").read_text() == (
+        "col/f.png: not a regular file (a pipe or a device?)\n"
+    )
 
 
 def test_closed_stdout_is_one_line_and_exit_141(tmp_path):

@@ -243,3 +243,29 @@ def test_a_side_over_the_format_s_limit_is_refused():
     images.check_output_path("o.png", wide, scale=2)
     with pytest.raises(ImageError, match=r"\.webp holds at most 16383 pixels a side, and the "):
         images.check_output_path("o.webp", wide, scale=2)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_16_bit_colour_png_is_oriented_as_an_8_bit_one(orientation, tmp_path):
+    """16-bit colour PNGs are read by pypng, beside Pillow: their EXIF orientation must be
+    applied the same way (each value of the 16-bit file is the 8-bit one times 257)."""
+    import png
+
+    rgb8 = np.random.default_rng(orientation).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb8).save(tmp_path / "a8.png", exif=exif.tobytes())
+    rgb16 = rgb8.astype(np.uint16) * 257
+    with open(tmp_path / "raw16.png", "wb") as f:
+        png.Writer(10, 6, greyscale=False, bitdepth=16).write(f, rgb16.reshape(6, 30).tolist())
+    chunks = (tmp_path / "a8.png").read_bytes()  # the eXIf chunk Pillow wrote there
+    raw = (tmp_path / "raw16.png").read_bytes()
+    start = chunks.index(b"eXIf") - 4
+    length = int.from_bytes(chunks[start : start + 4], "big")
+    exif_chunk = chunks[start : start + 12 + length]
+    idat = raw.index(b"IDAT") - 4
+    (tmp_path / "a16.png").write_bytes(raw[:idat] + exif_chunk + raw[idat:])
+    eight, _ = read_image(str(tmp_path / "a8.png"))
+    sixteen, _ = read_image(str(tmp_path / "a16.png"))
+    assert sixteen.dtype == np.uint16 and sixteen.shape == eight.shape
+    np.testing.assert_array_equal(sixteen, eight.astype(np.uint16) * 257)

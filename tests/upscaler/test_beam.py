@@ -92,10 +92,12 @@ def test_two_inputs_for_one_output_are_both_errors_and_nothing_is_overwritten(tm
     assert os.listdir(out) == ["b_x2.png"]
     assert (out / "b_x2.png").read_bytes() == b"an earlier output"
     errors = sorted((tmp_path / "e.txt").read_text().splitlines())
-    assert len(errors) == 2
-    assert "a.bmp and " in errors[0] and "would all be written to" in errors[0]
-    assert "output exists" in errors[1] and "b_x2.png" in errors[1]
-    assert "(pass --overwrite to replace it)" in errors[1]  # the command's words
+    assert len(errors) == 3  # one line per input that failed
+    assert errors[0].startswith(f"{folder / 'a.bmp'}: would be written to ")
+    assert errors[1].startswith(f"{folder / 'a.png'}: would be written to ")
+    assert f"as {folder / 'a.bmp'} would" in errors[1]
+    assert "output exists" in errors[2] and "b_x2.png" in errors[2]
+    assert "(pass --overwrite to replace it)" in errors[2]  # the command's words
 
 
 def _beam(args, cwd):

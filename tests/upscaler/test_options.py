@@ -127,3 +127,17 @@ def test_an_empty_image_is_one_clear_error():
 
     with pytest.raises(MaffsrnError, match=r"^image: it is empty \(shape \(0, 0, 3\)\)"):
         upscale(np.zeros((0, 0, 3), np.uint8))
+
+
+def test_the_api_has_the_commands_pixel_limit():
+    """A huge (here broadcast, so free) array is refused before any model is loaded, as
+    ``maffsrn-upscale`` refuses such a file; ``max_pixels`` raises the limit."""
+    import numpy as np
+
+    from maffsrn_tf.upscaler import upscale
+
+    huge = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (100_000, 100_000, 3))
+    with pytest.raises(MaffsrnError, match=r"100000x100000 = 10,000,000,000 pixels is over"):
+        upscale(huge)
+    with pytest.raises(MaffsrnError, match="over the limit of 100 "):
+        upscale(np.zeros((20, 20, 3), np.uint8), max_pixels=100)
