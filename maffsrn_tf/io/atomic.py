@@ -30,10 +30,13 @@ def atomic_output(path, overwrite=True):
     if not os.access(directory, os.W_OK):
         raise PermissionError(f"output directory is not writable: {directory}")
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=_own_prefix(), suffix=temporary_suffix(base), dir=directory)
-    os.close(fd)
-    os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
-    try:
+    tmp = None
+    try:  # from the temporary's creation on: a signal at any point leaves nothing behind
+        fd, tmp = tempfile.mkstemp(
+            prefix=_own_prefix(), suffix=temporary_suffix(base), dir=directory
+        )
+        os.close(fd)
+        os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
         yield tmp
         with open(tmp, "rb+") as f:  # on disk before the rename: a crash never leaves junk
             os.fsync(f.fileno())
@@ -42,7 +45,7 @@ def atomic_output(path, overwrite=True):
         else:
             link_new_file(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
 
 

@@ -169,16 +169,26 @@ def image_array(image, name="image"):
     read faithfully (CIELAB, out-of-range 16/32-bit and float values).
 
     Of an animated image the first frame, with a warning (the image is left on its frame).
-    ``name`` names the image in messages. What ``upscale()`` does with a PIL image.
+    An EXIF orientation is applied, as for a file (the result is upright, as the image is
+    shown). ``name`` names the image in messages. What ``upscale()`` does with a PIL image.
     """
     frames, current = _warn_frames(image, name), image.tell()
     if frames > 1 and current:
         image.seek(0)
         try:
-            return _plain_array(image, name)
+            return _plain_array(_upright(image), name)
         finally:
             image.seek(current)
-    return _plain_array(image, name)
+    return _plain_array(_upright(image), name)
+
+
+def _upright(image):
+    """The image with its EXIF orientation applied (itself when it has none)."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # unreadable EXIF: as it is stored
+        return image
+    return ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
 
 
 def _plain_array(im, name):

@@ -110,16 +110,3 @@ def test_shipped_holdout_list_names_sr291_images():
     sr291 = shared_path("data", "train", "SR291")
     names = data.read_holdout(os.path.join(ROOT, "splits", "sr291_val.txt"), sr291)
     assert len(names) == 10 and all(n.endswith(".png") for n in names)  # BSD images
-
-
-def test_resume_point_reads_the_backup(tmp_path):
-    from maffsrn_tf.train.distribute import resume_point
-
-    assert resume_point(str(tmp_path / "backup")) == (0, 0)
-    assert resume_point(str(tmp_path / "backup"), previous=True) is None
-    (tmp_path / "backup").mkdir()
-    meta = tmp_path / "backup" / "training_metadata.json"
-    meta.write_text('{"epoch": 3, "batch": 120, "steps_done": 121}')
-    assert resume_point(str(tmp_path / "backup")) == (3, 121)
-    meta.write_text('{"epoch": 3, "batch": 120}')  # Keras' own: it restarts the epoch
-    assert resume_point(str(tmp_path / "backup")) == (3, 0)

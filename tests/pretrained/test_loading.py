@@ -9,7 +9,9 @@ from conftest import ROOT, shared_path
 
 from maffsrn_tf import load_pretrained
 from maffsrn_tf.evaluation.protocol import evaluate
+from maffsrn_tf.model import build_model
 from maffsrn_tf.model.shipped import available, model_card
+from maffsrn_tf.pretrained.loading import load_initial_weights
 from maffsrn_tf.upscaler.engines import KerasEngine
 
 # A broken or mismatched file lands near or below bicubic; trained weights are far above.
@@ -168,3 +170,42 @@ def test_shipped_x2_int8_model_loses_what_its_report_says_on_set5():
     expected = report["maffsrn_x2_int8.tflite"]["accuracy"]["Set5"]
     assert measured["Set5"]["psnr"] == pytest.approx(expected["psnr"], abs=1e-4)
     assert measured["Set5"]["drop"] == pytest.approx(expected["drop"], abs=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
+def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
+    from maffsrn_tf.model.weight_files import save_npz
+
+    x2 = build_model("maffsrn_x2")
+    path = str(tmp_path / f"model_x3.{fmt}")
+    save_npz(x2, path) if fmt == "npz" else x2.save_weights(path)
+    x3 = build_model("maffsrn_x3")
+    tail_before = [w.numpy().copy() for w in x3.tail.weights]
+    copied = load_initial_weights(x3, path)  # an x2 file, whatever its name says
+    assert copied == len(x2.weights) - len(x2.tail.weights)
+    np.testing.assert_array_equal(
+        x3.body[2].blocks[1].conv01.kernel, x2.body[2].blocks[1].conv01.kernel
+    )
+    np.testing.assert_array_equal(x3.head.v, x2.head.v)
+    for before, w in zip(tail_before, x3.tail.weights):
+        np.testing.assert_array_equal(before, w.numpy())
+
+
+@pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
+def test_init_weights_by_contents_and_mismatched_depth(tmp_path, fmt):
+    from maffsrn_tf.model.weight_files import save_npz
+
+    x3 = build_model("maffsrn_x3")
+    path = str(tmp_path / f"x2_named_wrongly.{fmt}")
+    save_npz(x3, path) if fmt == "npz" else x3.save_weights(path)
+    target = build_model("maffsrn_x3")
+    assert load_initial_weights(target, path) == len(x3.weights)  # same scale: tail too
+    np.testing.assert_array_equal(target.tail.tail_k3.v, x3.tail.tail_k3.v)
+    large = build_model("maffsrn_l_x2")
+    with pytest.raises(ValueError, match="fits no MAFFSRN with 8 FFGs"):
+        load_initial_weights(large, path)
+    # MAFFSRN-L weights into MAFFSRN: named, never silently truncated
+    large_path = str(tmp_path / f"large.{fmt}")
+    save_npz(large, large_path) if fmt == "npz" else large.save_weights(large_path)
+    with pytest.raises(ValueError, match=r"fits no MAFFSRN with 4 FFGs.*(body\.4|ffg_7)"):
+        load_initial_weights(build_model("maffsrn_x3"), large_path)

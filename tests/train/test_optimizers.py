@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from maffsrn_tf.train.optimizers import AdamP, channel_axes
+from maffsrn_tf.train.optimizers import AdamP, StepDecay, channel_axes
 
 # PyTorch layout -> Keras layout, and the Keras output-channel axis of each test tensor.
 TO_KERAS = {
@@ -103,3 +103,12 @@ def test_adamp_trains_a_conv_model_with_fit():
     history = model.fit(x, y, batch_size=16, epochs=8, verbose=0, shuffle=False)
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_step_decay_halves_every_period_and_can_stop():
+    s = StepDecay(2e-4, decay_steps=200_000)
+    assert [float(s(x)) for x in (0, 199_999, 200_000, 999_999)] == pytest.approx(
+        [2e-4, 2e-4, 1e-4, 1.25e-5]
+    )
+    once = StepDecay.from_config(StepDecay(2e-4, 200_000, max_decays=1).get_config())
+    assert float(once(900_000)) == pytest.approx(1e-4)

@@ -16,95 +16,10 @@ from conftest import ROOT
 from PIL import Image
 
 from maffsrn_tf.model.maffsrn import build_model
-from maffsrn_tf.pretrained.loading import load_initial_weights
-from maffsrn_tf.train.optimizers import StepDecay
 from maffsrn_tf.train.trainer import compile_model
 
 WORKER = os.path.join(ROOT, "tests", "workers", "distributed.py")
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-
-
-def test_step_decay_halves_every_period_and_can_stop():
-    s = StepDecay(2e-4, decay_steps=200_000)
-    assert [float(s(x)) for x in (0, 199_999, 200_000, 999_999)] == pytest.approx(
-        [2e-4, 2e-4, 1e-4, 1.25e-5]
-    )
-    once = StepDecay.from_config(StepDecay(2e-4, 200_000, max_decays=1).get_config())
-    assert float(once(900_000)) == pytest.approx(1e-4)
-
-
-@pytest.mark.parametrize(
-    "tf_config, suffix",
-    [
-        (None, ""),
-        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, ""),
-        (
-            {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}},
-            "worker-1",
-        ),
-        (
-            {
-                "cluster": {"chief": ["c:0"], "worker": ["a:1"]},
-                "task": {"type": "worker", "index": 0},
-            },
-            "worker-0",
-        ),
-        (
-            {
-                "cluster": {"chief": ["c:0"], "worker": ["a:1"]},
-                "task": {"type": "chief", "index": 0},
-            },
-            "",
-        ),
-    ],
-)
-def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
-    from maffsrn_tf.train.distribute import worker_suffix
-
-    if tf_config is None:
-        monkeypatch.delenv("TF_CONFIG", raising=False)
-    else:
-        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
-    assert worker_suffix() == suffix
-
-
-@pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
-def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
-    from maffsrn_tf.model.weight_files import save_npz
-
-    x2 = build_model("maffsrn_x2")
-    path = str(tmp_path / f"model_x3.{fmt}")
-    save_npz(x2, path) if fmt == "npz" else x2.save_weights(path)
-    x3 = build_model("maffsrn_x3")
-    tail_before = [w.numpy().copy() for w in x3.tail.weights]
-    copied = load_initial_weights(x3, path)  # an x2 file, whatever its name says
-    assert copied == len(x2.weights) - len(x2.tail.weights)
-    np.testing.assert_array_equal(
-        x3.body[2].blocks[1].conv01.kernel, x2.body[2].blocks[1].conv01.kernel
-    )
-    np.testing.assert_array_equal(x3.head.v, x2.head.v)
-    for before, w in zip(tail_before, x3.tail.weights):
-        np.testing.assert_array_equal(before, w.numpy())
-
-
-@pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
-def test_init_weights_by_contents_and_mismatched_depth(tmp_path, fmt):
-    from maffsrn_tf.model.weight_files import save_npz
-
-    x3 = build_model("maffsrn_x3")
-    path = str(tmp_path / f"x2_named_wrongly.{fmt}")
-    save_npz(x3, path) if fmt == "npz" else x3.save_weights(path)
-    target = build_model("maffsrn_x3")
-    assert load_initial_weights(target, path) == len(x3.weights)  # same scale: tail too
-    np.testing.assert_array_equal(target.tail.tail_k3.v, x3.tail.tail_k3.v)
-    large = build_model("maffsrn_l_x2")
-    with pytest.raises(ValueError, match="fits no MAFFSRN with 8 FFGs"):
-        load_initial_weights(large, path)
-    # MAFFSRN-L weights into MAFFSRN: named, never silently truncated
-    large_path = str(tmp_path / f"large.{fmt}")
-    save_npz(large, large_path) if fmt == "npz" else large.save_weights(large_path)
-    with pytest.raises(ValueError, match=r"fits no MAFFSRN with 4 FFGs.*(body\.4|ffg_7)"):
-        load_initial_weights(build_model("maffsrn_x3"), large_path)
 
 
 def test_mirrored_two_cpus_matches_one_device(tmp_path):
@@ -285,20 +200,6 @@ def test_killed_run_resumes_from_backup(tmp_path):
     model.load_weights(run / "best.weights.h5")
     assert json.loads((run / "best.json").read_text())["val_psnr"] > 0
     assert json.loads((run / "flags.json").read_text())["steps_per_epoch"] == 12
-
-
-def test_nearest_gather_equals_the_legacy_resize():
-    import tensorflow as tf
-
-    from maffsrn_tf.model.resampling import nearest_gather, nearest_resize
-
-    rng = np.random.default_rng(0)
-    for h, w, out_h, out_w in [(3, 5, 37, 53), (4, 6, 48, 64), (1, 2, 13, 14), (9, 9, 100, 61)]:
-        x = tf.constant(rng.random((2, h, w, 4), np.float32))
-        like = tf.zeros((2, out_h, out_w, 1))  # the map whose size the upsampling matches
-        np.testing.assert_array_equal(
-            nearest_gather(x, like).numpy(), nearest_resize(x, like).numpy()
-        )
 
 
 def test_jit_compiled_train_step_matches_plain():

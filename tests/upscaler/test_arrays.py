@@ -287,3 +287,19 @@ def test_an_output_that_cannot_hold_the_result_is_refused_before_the_model(
     with pytest.raises(UpscaleError, match=r"^cannot write .*" + re.escape(message)):
         upscale_file(path, str(tmp_path / output), NoModel(), OPTIONS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def test_a_pil_image_is_upscaled_upright_as_its_file_is(tmp_path):
+    """EXIF orientation 6 (rotated): ``upscale(Image.open(f))`` is the upright result the
+    command writes for the file, not the stored pixels' sideways one."""
+    from maffsrn_tf.io.images import image_array, read_image
+
+    rgb = np.random.default_rng(3).integers(0, 256, (20, 32, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / "r.png", exif=exif.tobytes())
+    with Image.open(tmp_path / "r.png") as im:
+        array, _ = image_array(im)
+    from_file, _ = read_image(str(tmp_path / "r.png"))
+    assert array.shape == (32, 20, 3)
+    np.testing.assert_array_equal(array, from_file)

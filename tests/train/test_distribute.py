@@ -1,0 +1,54 @@
+"""``maffsrn_tf.train.distribute``: the point a resumed run starts from, and which worker of
+a cluster writes to the model folder."""
+
+import json
+
+import pytest
+
+
+def test_resume_point_reads_the_backup(tmp_path):
+    from maffsrn_tf.train.distribute import resume_point
+
+    assert resume_point(str(tmp_path / "backup")) == (0, 0)
+    assert resume_point(str(tmp_path / "backup"), previous=True) is None
+    (tmp_path / "backup").mkdir()
+    meta = tmp_path / "backup" / "training_metadata.json"
+    meta.write_text('{"epoch": 3, "batch": 120, "steps_done": 121}')
+    assert resume_point(str(tmp_path / "backup")) == (3, 121)
+    meta.write_text('{"epoch": 3, "batch": 120}')  # Keras' own: it restarts the epoch
+    assert resume_point(str(tmp_path / "backup")) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    "tf_config, suffix",
+    [
+        (None, ""),
+        ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, ""),
+        (
+            {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}},
+            "worker-1",
+        ),
+        (
+            {
+                "cluster": {"chief": ["c:0"], "worker": ["a:1"]},
+                "task": {"type": "worker", "index": 0},
+            },
+            "worker-0",
+        ),
+        (
+            {
+                "cluster": {"chief": ["c:0"], "worker": ["a:1"]},
+                "task": {"type": "chief", "index": 0},
+            },
+            "",
+        ),
+    ],
+)
+def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
+    from maffsrn_tf.train.distribute import worker_suffix
+
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert worker_suffix() == suffix
