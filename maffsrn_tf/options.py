@@ -46,6 +46,12 @@ def value_type(field):
     return kind if isinstance(kind, type) else object
 
 
+def _optional(field):
+    kind = field.type
+    union = isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union
+    return union and type(None) in typing.get_args(kind)
+
+
 def _type_ok(kind, value):
     if kind is bool:
         return isinstance(value, bool)
@@ -63,9 +69,13 @@ def check_fields(obj):
     one of its choices, or outside its bounds (``None`` passes: it means "the default")."""
     for field in dataclasses.fields(obj):
         value, meta, name = getattr(obj, field.name), field.metadata, public_name(field)
-        if value is None or "help" not in meta:
+        if "help" not in meta:
             continue
         kind = value_type(field)
+        if value is None:  # "the default" where the type allows it, else a wrong type
+            if kind is object or _optional(field):
+                continue
+            raise MaffsrnError(f"{name}=None is not of type {kind.__name__}")
         if not _type_ok(kind, value):
             raise MaffsrnError(f"{name}={value!r} is not of type {kind.__name__}")
         if kind is float and not math.isfinite(value):

@@ -199,10 +199,10 @@ def main(argv=None):
         for path, what in ((a.model, "model"), (a.input, "input")):
             if not os.path.isfile(path):
                 raise ValueError(f"{what} not found: {path}")
-        if a.tile < MIN_SIZE or a.overlap < 0 or a.threads < 1:
+        if a.tile < MIN_SIZE or a.overlap < 0 or not 1 <= a.threads <= 256:
             raise ValueError(
-                f"--tile must be at least {MIN_SIZE}, --overlap at least 0 and --threads at "
-                f"least 1; got {a.tile}, {a.overlap}, {a.threads}"
+                f"--tile must be at least {MIN_SIZE}, --overlap at least 0 and --threads "
+                f"1..256; got {a.tile}, {a.overlap}, {a.threads}"
             )
         if os.path.abspath(a.input) == os.path.abspath(a.output):
             raise ValueError("the output is the input; choose another output path")
@@ -244,6 +244,9 @@ def main(argv=None):
                     prefix=f".tmp-p{os.getpid()}-", suffix=ext, dir=directory
                 )
                 os.close(fd)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)  # as any new file (mkstemp's is private)
                 result.save(tmp)
                 if a.overwrite:
                     os.replace(tmp, a.output)

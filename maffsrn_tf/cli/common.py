@@ -8,6 +8,7 @@ argument costs milliseconds and prints one line.
 import dataclasses
 import importlib.util
 import logging
+import math
 import os
 import re
 import signal
@@ -74,8 +75,10 @@ def define_option_flags(cls, names, defaults=None):
         per, choices, text = meta["per"], meta["choices"], meta["help"]
         if per != 1:  # a flag in other units (--max_megapixels for max_pixels)
             flags.DEFINE_float(name, default / per, text)
-            flags.register_validator(
-                name, lambda v: v > 0, message=f"--{name} must be a positive number"
+            flags.register_validator(  # finite, and at least 1 in the field's units
+                name,
+                lambda v, per=per: v is not None and math.isfinite(v) and v * per >= 1,
+                message=f"--{name} must be a positive number (at least {1 / per:g})",
             )
         elif kind is str and choices:
             real = [c for c in choices if c != ""]  # "": the flag left out

@@ -113,8 +113,10 @@ class TrainConfig:
         if unknown:
             raise MaffsrnError(f"unknown training options: {', '.join(unknown)}")
         values = dict(values)
-        if values.get("data_dir") is None:  # flags.json of runs that left the flag unset
-            values["data_dir"] = ""
+        defaults = field_defaults(cls)
+        for name, value in list(values.items()):  # flags.json of runs that left a flag unset
+            if value is None and defaults[name] is not None:
+                values[name] = defaults[name]
         return cls(**values)
 
     def asdict(self):

@@ -51,6 +51,8 @@ def upscale(
     ``progress(done, total)`` is called after each tile. ``max_pixels``: larger images are
     refused (as ``maffsrn-upscale`` refuses such files).
     """
+    if progress is not None and not callable(progress):
+        raise MaffsrnError(f"progress={progress!r} is not a function of (done, total)")
     array, restore = _as_array(image)  # a bad image is refused before a model is loaded
     options = UpscaleOptions(
         scale=scale,

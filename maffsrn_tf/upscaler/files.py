@@ -92,15 +92,25 @@ def comparison(low, high, scale):
     return np.asarray(canvas)
 
 
+def _is_the_input(in_path, out_path):
+    """Whether writing ``out_path`` would replace ``in_path``: the same path however spelled,
+    a symbolic link to it, or a hard link of it."""
+    if os.path.realpath(in_path) == os.path.realpath(out_path):
+        return True
+    try:
+        return os.path.samefile(in_path, out_path)
+    except OSError:  # the output does not exist yet
+        return False
+
+
 def _check_output(in_path, out_path, overwrite):
-    if os.path.abspath(in_path) == os.path.abspath(out_path) and not overwrite:
-        raise UpscaleError(
-            f"output {out_path} is the input; choose another output "
-            "(or pass overwrite=True to replace the input)"
-        )
+    if _is_the_input(in_path, out_path):  # never, even with overwrite: inputs are not changed
+        raise UpscaleError(f"output {out_path} is the input; choose another output")
     if os.path.exists(out_path) and not overwrite:
         raise UpscaleError(f"output exists: {out_path} (pass overwrite=True to replace it)")
     directory = os.path.dirname(os.path.abspath(out_path))
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UpscaleError(f"output folder {directory} is a file, not a folder")
     if not os.path.isdir(directory):
         raise UpscaleError(f"output directory does not exist: {directory}")
     try:  # a real probe: permissions, read-only file systems, pseudo file systems
@@ -255,6 +265,11 @@ def upscale_files(input_path, output, options, on_error=None):
     single = not os.path.isdir(input_path)
     if single:  # an output format that cannot be written is refused before the model loads
         out_path = output_path_for(input_path, output, scale, _is_16bit_color(input_path), fmt)
+    ext = os.path.splitext(out_path)[1].lower() if single else (f".{fmt}" if fmt else "")
+    if options.quality is not None and ext and ext not in images.LOSSY:
+        raise UpscaleError(  # every word is used or refused: a lossless output has no quality
+            f"quality={options.quality} applies to .jpg and .webp outputs, not {ext}"
+        )
     try:
         engine = make_engine(options)
     except (MaffsrnError, FileNotFoundError) as err:
@@ -264,7 +279,9 @@ def upscale_files(input_path, output, options, on_error=None):
         return upscale_file(input_path, output, engine, options, create_folder=not output)
     out_dir = output or "out"
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UpscaleError(f"output={out_dir!r} must be a folder when input_path is a folder")
+        raise UpscaleError(
+            f"output={out_dir!r} must be a folder when input_path={input_path!r} is a folder"
+        )
     files = sorted(
         f
         for f in os.listdir(input_path)

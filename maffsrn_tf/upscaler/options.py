@@ -8,6 +8,7 @@ it. The user-visible names stay as they were: the engine choice is passed as ``b
 """
 
 import dataclasses
+import os
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
@@ -20,6 +21,8 @@ from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 RUNTIMES = ("auto", "keras", "tflite")
 # LiteRT threads per Beam worker process (Beam runs a worker per core)
 BEAM_WORKER_THREADS = 1
+# more threads than any machine has cores (tens of thousands crash LiteRT)
+MAX_THREADS = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +71,11 @@ class UpscaleOptions:
         flag="max_megapixels",
         per=1_000_000,
     )
-    num_threads: int | None = option(None, "LiteRT threads (default: 2).")
+    num_threads: int | None = option(None, "LiteRT threads (default: 2).", upper=MAX_THREADS)
 
     def __post_init__(self):
+        if isinstance(self.model, os.PathLike):  # a pathlib.Path works as its string
+            object.__setattr__(self, "model", os.fspath(self.model))
         check_fields(self)
         if self.tile is not None and self.tile != 0 and self.tile < MIN_INPUT_SIZE:
             raise MaffsrnError(

@@ -216,6 +216,36 @@ CASES = [
     ),
     # maffsrn-upscale: outputs
     Case(
+        "upscale-output-is-input-even-with-overwrite",
+        [UP, *IN, "--output", "./in.png", "--overwrite"],
+        _make((photo, "in.png")),
+        error="is the input; choose another output",
+    ),
+    Case(
+        "upscale-compare-image-is-the-input",
+        [UP, "--input", "b_compare.png", "--output", "b.png", "--compare", "--overwrite"],
+        _make((photo, "b_compare.png")),
+        error="b_compare.png is the input",
+    ),
+    Case(
+        "upscale-infinite-pixel-limit",
+        [UP, *IN, "--max_megapixels", "inf"],
+        _make((photo, "in.png")),
+        error="--max_megapixels must be a positive number",
+    ),
+    Case(
+        "upscale-quality-for-a-lossless-output",
+        [UP, *IN, "--output", "o.png", "--quality", "50"],
+        _make((photo, "in.png")),
+        error="--quality 50 applies to .jpg and .webp outputs, not .png",
+    ),
+    Case(
+        "beam-thread-count-beyond-any-machine",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--num_threads", "99999"],
+        _make((folder, "col", ["a.png"])),
+        error="--num_threads=99999: 99999 is not integer <= 256",
+    ),
+    Case(
         "upscale-output-is-input",
         [UP, *IN, "--output", "in.png"],
         _make((photo, "in.png")),

@@ -141,3 +141,25 @@ def test_the_api_has_the_commands_pixel_limit():
         upscale(huge)
     with pytest.raises(MaffsrnError, match="over the limit of 100 "):
         upscale(np.zeros((20, 20, 3), np.uint8), max_pixels=100)
+
+
+def test_api_arguments_of_the_wrong_kind_are_one_clear_error():
+    """None where a number is needed, a progress that is not a function: MaffsrnError with
+    the argument's name; a pathlib.Path works as its string."""
+    import pathlib
+
+    import numpy as np
+
+    from maffsrn_tf.model.shipped import tflite_path
+    from maffsrn_tf.upscaler import upscale
+
+    image = np.zeros((16, 16, 3), np.uint8)
+    for kwargs, message in (
+        ({"overlap": None}, r"^overlap=None is not of type int$"),
+        ({"quantization": None}, r"^quantization=None is not of type str$"),
+        ({"progress": 5}, r"^progress=5 is not a function"),
+    ):
+        with pytest.raises(MaffsrnError, match=message):
+            upscale(image, **kwargs)
+    out = upscale(image, model=pathlib.Path(tflite_path(2)))
+    assert out.shape == (32, 32, 3)
