@@ -121,9 +121,8 @@ def check_outputs(scales, formats, tiles):
     """Fail before any work unless every file this run writes can be written: the output
     folder a folder (or one that can be made), and no planned model file a folder or a
     SavedModel folder a file."""
-    import tempfile
-
     from maffsrn_tf.export.recipe import release_variants, serving_path
+    from maffsrn_tf.io.atomic import probe_writable
     from maffsrn_tf.model.shipped import tflite_name
 
     out = FLAGS.output_dir
@@ -144,9 +143,7 @@ def check_outputs(scales, formats, tiles):
     if not os.path.isdir(parent):
         fail(f"--output_dir {out} cannot be made: {parent} is a file")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(parent)
     except OSError as err:
         fail(f"--output_dir {out}: {parent} is not writable ({err.strerror})")
     files = []

@@ -71,6 +71,15 @@ def temporary_suffix(name, prefix_bytes=40):
     return suffix
 
 
+def probe_writable(directory):
+    """Create and remove a probe file in ``directory``: ``OSError`` unless files can really be
+    made there (permissions, read-only or pseudo file systems such as /proc), which
+    ``os.access`` cannot tell. The probe has our temporaries' name pattern."""
+    fd, probe = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "probe-", dir=directory)
+    os.close(fd)
+    os.unlink(probe)
+
+
 def _own_prefix():
     """``.tmp-p{pid}-``: the temporary names the process that writes it."""
     return f"{TEMPORARY_PREFIX}p{os.getpid()}-"

@@ -32,6 +32,7 @@ from maffsrn_tf.io.atomic import (
     OutputExists,
     atomic_output,
     link_new_file,
+    probe_writable,
     remove_stale_temporaries,
     temporary_suffix,
 )
@@ -367,9 +368,7 @@ def _check_output_dir(output_dir):
     if not os.path.isdir(parent):
         raise MaffsrnError(f"{what} cannot be made: {parent} is a file")
     try:
-        fd, probe = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(parent)
     except OSError as err:
         raise MaffsrnError(f"{what}: {parent} is not writable ({err.strerror})") from None
 
@@ -414,9 +413,7 @@ def _check_errors_path(config, inputs):
     if not os.path.isdir(directory):
         raise MaffsrnError(f"{what}: its folder does not exist: {directory}")
     try:  # a real probe: permissions, read-only file systems
-        fd, probe = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "probe-", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(directory)
     except OSError as err:
         raise MaffsrnError(f"{what}: its folder is not writable ({err.strerror})") from None
 

@@ -2,14 +2,13 @@
 
 import os
 import sys
-import tempfile
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.io import images
-from maffsrn_tf.io.atomic import OUR_TEMPORARY, remove_stale_temporaries
+from maffsrn_tf.io.atomic import OUR_TEMPORARY, probe_writable, remove_stale_temporaries
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import upscale_with
@@ -114,9 +113,7 @@ def _check_output(in_path, out_path, overwrite):
     if not os.path.isdir(directory):
         raise UpscaleError(f"output directory does not exist: {directory}")
     try:  # a real probe: permissions, read-only file systems, pseudo file systems
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(directory)
     except OSError as err:
         raise UpscaleError(
             f"output directory is not writable: {directory} ({err.strerror})"
@@ -293,9 +290,7 @@ def upscale_files(input_path, output, options, on_error=None):
     files = _plan_folder(input_path, files, out_dir, scale, fmt, options.compare)
     try:
         os.makedirs(out_dir, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=out_dir)  # once, not per image
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(out_dir)  # once, not per image
     except OSError as err:
         raise UpscaleError(f"cannot write into output folder {out_dir}: {err}") from None
     written, failed = [], []
