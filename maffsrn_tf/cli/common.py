@@ -344,6 +344,8 @@ def run(main, pass_through=False):
         if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):
             quiet_native_logs()
         try:
+            # the command's handlers replace those of its start (maffsrn_tf.cli)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, _terminate)
             code = main(argv)
             sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown

@@ -19,7 +19,11 @@ from maffsrn_tf.cli.common import fail, fail_with, require_path, require_tensorf
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder of HR training images.")
 flags.DEFINE_string("output", None, "The pack to write (.npz).")
-flags.DEFINE_string("holdout", "", "List of image names to leave out (validation images).")
+flags.DEFINE_string(
+    "holdout",
+    "",
+    "A text file of image names (one per line, # comments) to leave out: the validation images.",
+)
 flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
 
 

@@ -13,6 +13,7 @@ the errors file instead of failing the pipeline.
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -249,10 +250,12 @@ class _Write(beam.DoFn):
 
 def local_pattern(pattern):
     """A local pattern as Beam matches it: ``*.png`` is ``./*.png`` (Beam finds nothing for
-    a pattern without a folder)."""
-    if "://" in pattern or os.path.dirname(pattern):
+    a pattern without a folder) and ``in//*`` is ``in/*`` (nor for a doubled separator)."""
+    if "://" in pattern:
         return pattern
-    return os.path.join(".", pattern)
+    sep = re.escape(os.sep)
+    pattern = re.sub(f"(?<=.){sep}{{2,}}", os.sep, pattern)  # a leading // stays (a UNC root)
+    return pattern if os.path.dirname(pattern) else os.path.join(".", pattern)
 
 
 def build_pipeline(pipeline, config, errors_path=None, extra_errors=()):

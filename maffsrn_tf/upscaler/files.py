@@ -288,6 +288,18 @@ def upscale_files(input_path, output, options, on_error=None):
     if not files:
         raise UpscaleError(f"no images in folder {input_path}")
     files = _plan_folder(input_path, files, out_dir, scale, fmt, options.compare)
+    if options.quality is not None and not fmt:  # outputs keep their inputs' formats
+        lossy = [
+            name
+            for name in files
+            if os.path.splitext(name)[1].lower() in images.LOSSY
+            and not _is_16bit_color(os.path.join(input_path, name))
+        ]
+        if not lossy:
+            raise UpscaleError(
+                f"quality={options.quality} applies to .jpg and .webp outputs, and no image of "
+                f"{input_path} is written as one (pass fmt='jpg' or fmt='webp')"
+            )
     try:
         os.makedirs(out_dir, exist_ok=True)
         probe_writable(out_dir)  # once, not per image

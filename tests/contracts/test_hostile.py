@@ -240,6 +240,19 @@ CASES = [
         error="--quality 50 applies to .jpg and .webp outputs, not .png",
     ),
     Case(
+        "upscale-quality-for-a-folder-of-lossless-images",
+        [UP, "--input", "col", "--output", "o", "--quality", "50"],
+        _make((folder, "col", ["a.png", "b.png"])),
+        error="--quality 50 applies to .jpg and .webp outputs, and no image of",
+    ),
+    Case(
+        "beam-doubled-separator-in-the-pattern",
+        ["beam", "--input_pattern", "col//*", "--output_dir", "o"],
+        _make((folder, "col", ["a.png"])),
+        code=0,
+        outputs=["o/a_x2.png"],
+    ),
+    Case(
         "beam-thread-count-beyond-any-machine",
         ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--num_threads", "99999"],
         _make((folder, "col", ["a.png"])),
@@ -971,6 +984,38 @@ def test_sigterm_in_a_folder_run_leaves_nothing_partial(tmp_path):
     for path in written:
         assert Image.open(path).size == (400, 320)
     assert not list((tmp_path / "out").glob(".tmp-*"))
+
+
+def _catches_sigterm(pid):
+    """Whether process ``pid`` has a SIGTERM handler (``SigCgt`` of /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(line for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_command_starts_is_one_line(tmp_path, signum):
+    """Ctrl-C or SIGTERM in the first moments, while the command still imports its modules
+    (before its flags are read): one line and 130/143, not a traceback or a silent death."""
+    folder(str(tmp_path / "col"), ["a.png"], (64, 48))
+    proc = subprocess.Popen(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_from_a_terminal)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not _catches_sigterm(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)  # the first handler is there as soon as maffsrn_tf.cli is imported
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    assert lines and lines[-1].startswith(f"error: {words}"), err
+    assert not list(tmp_path.glob("out/.tmp-*"))
 
 
 def test_a_killed_writer_s_temporary_is_removed_by_the_next_run(tmp_path):
