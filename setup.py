@@ -5,6 +5,7 @@ the shipped TFLite models; no TensorFlow). ``pip install "maffsrn_tf[tensorflow]
 evaluation, export and the Keras model (TensorFlow 2.21, Keras 3). See the README's Install.
 """
 
+import posixpath
 import re
 
 from setuptools import find_packages, setup
@@ -24,11 +25,37 @@ TENSORFLOW = [
     "tensorboard>=2.21,<2.22",
 ]
 
+
+def absolute_links(markdown, url="https://github.com/maffsrn-tf/maffsrn_tf", branch="main"):
+    """The README with its relative links and images made absolute, for the package index
+    page (where a relative path leads nowhere): a link to ``URL/blob/BRANCH/PATH``
+    (``tree/`` for a folder), an image to ``raw.githubusercontent.com``. Links with a scheme,
+    anchors (``#...``), absolute paths and fenced code blocks stay as they are."""
+    raw = url.replace("https://github.com/", "https://raw.githubusercontent.com/", 1)
+    link = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(([^()\s]+)")
+
+    def replace(match):
+        bang, text, target = match.groups()
+        text = link.sub(replace, text)  # an image inside a link's text
+        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|[#/]", target):
+            path, anchor = (target.split("#", 1) + [""])[:2]
+            path = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
+            if bang:
+                target = f"{raw}/{branch}/{path}"
+            else:
+                kind = "tree" if path.endswith("/") else "blob"
+                target = f"{url}/{kind}/{branch}/{path}" + (f"#{anchor}" if anchor else "")
+        return f"{bang}[{text}]({target}"
+
+    parts = re.split(r"(^```.*?^```[^\n]*$)", markdown, flags=re.M | re.S)
+    return "".join(p if p.startswith("```") else link.sub(replace, p) for p in parts)
+
+
 setup(
     name="maffsrn_tf",
     version=VERSION,
     description="MAFFSRN lightweight super-resolution in TensorFlow/Keras 3, with TFLite export",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=absolute_links(open("README.md", encoding="utf-8").read()),
     long_description_content_type="text/markdown",
     url="https://github.com/maffsrn-tf/maffsrn_tf",
     license="Apache-2.0",
@@ -53,7 +80,7 @@ setup(
     # the runtime: what maffsrn-upscale and upscale() need to run the shipped TFLite models
     install_requires=[
         "numpy>=1.26",
-        "pillow>=11",
+        "pillow>=11.3",  # the first whose wheels write AVIF (11.3.0 release notes)
         "absl-py>=2.1",
         # 16-bit RGB PNG read/write (Pillow only does 16-bit grayscale)
         "pypng>=0.20220715",

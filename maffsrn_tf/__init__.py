@@ -10,8 +10,12 @@ The public API::
     maffsrn_tf.MaffsrnError                    # what every error about a request or file is
 
 Names are resolved lazily: ``import maffsrn_tf`` does not import TensorFlow, so the
-command lines check their arguments first.
+command lines check their arguments first. The library prints nothing: its notices (an
+animated image read at its first frame) are records on the ``maffsrn_tf`` logger, shown
+once an application configures logging (the command lines show them as ``warning:`` lines).
 """
+
+import logging
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.lazy import lazy_names
@@ -27,5 +31,6 @@ _LAZY = {
     "upscale": "maffsrn_tf.upscaler",
 }
 
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # quiet until configured
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 __all__ = ["MIN_INPUT_SIZE", "MaffsrnError", "PRESETS", "__version__", *_LAZY]

@@ -16,15 +16,18 @@ import typing
 from maffsrn_tf.errors import MaffsrnError
 
 
-def option(default, help, choices=None, lower=None, upper=None, name=None, flag=None, per=1):
+def option(
+    default, help, choices=None, lower=None, upper=None, name=None, flag=None, per=1, group=None
+):
     """A dataclass field with its documentation and its checks.
 
     ``name``: the name users pass (a keyword argument, and the flag) where the field's own
     differs; errors say it. ``flag``: the flag's name where it differs again, its value
     times ``per`` being the field's (``--max_megapixels`` M is ``max_pixels`` M x 1e6).
+    ``group``: the heading its flag is listed under in ``--help``.
     """
     meta = {"help": help, "choices": choices, "lower": lower, "upper": upper,
-            "name": name, "flag": flag, "per": per}  # fmt: skip
+            "name": name, "flag": flag, "per": per, "group": group}  # fmt: skip
     return dataclasses.field(default=default, metadata=meta)
 
 

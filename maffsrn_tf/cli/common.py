@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import sys
+import textwrap
 
 from absl import app, flags
 
@@ -37,14 +38,16 @@ TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
 _SCALE_WORDS = ", ".join(map(str, SCALES[:-1])) + f" or {SCALES[-1]}"
 
 
-def define_model_flags(preset=True):
+def define_model_flags(preset=True, short=False):
     """``--scale`` (and ``--preset``) for a command that runs one model; a command module
     calls it at import. MAFFSRN-L presets ship no weights: a command that needs shipped
     weights says so when one is asked for without a weights file."""
     # a process runs one command, but one that imports several command modules (a test)
     # must not define the flags twice
     if "scale" not in FLAGS:
-        flags.DEFINE_integer("scale", 2, f"Upscaling factor: {_SCALE_WORDS}.")
+        flags.DEFINE_integer(
+            "scale", 2, f"Upscaling factor: {_SCALE_WORDS}.", short_name="s" if short else None
+        )
         flags.register_validator(
             "scale", lambda v: v in SCALES, message=f"--scale must be {_SCALE_WORDS}"
         )
@@ -63,16 +66,20 @@ def _fields(cls, names):
     return [by_name[name] for name in names]
 
 
-def define_option_flags(cls, names, defaults=None):
+def define_option_flags(cls, names, defaults=None, short=None):
     """One flag per field ``names`` of the options class ``cls`` (``TrainConfig``,
     ``UpscaleOptions``): its name, type, default, help, choices and bounds come from the
     field (``maffsrn_tf.options.option``). ``defaults``: a command's own default for a field
-    (``maffsrn-beam``'s threads per worker). The flags belong to the calling command's
+    (``maffsrn-beam``'s threads per worker); ``short``: one-letter names
+    (``{"quality": "q"}``). The flags belong to the calling command's
     module (its ``--help`` lists them: this module disclaims the flags it defines)."""
     for field in _fields(cls, names):
         meta, name, kind = field.metadata, flag_name(field), value_type(field)
         default = (defaults or {}).get(field.name, field.default)
+        one = {"short_name": (short or {}).get(field.name)}
         per, choices, text = meta["per"], meta["choices"], meta["help"]
+        if default != field.default:  # the command's own default: the help's is not it
+            text = re.sub(r" ?\(default: [^)]*\)", "", text)
         if per != 1:  # a flag in other units (--max_megapixels for max_pixels)
             flags.DEFINE_float(name, default / per, text)
             flags.register_validator(  # finite, and at least 1 in the field's units
@@ -82,11 +89,11 @@ def define_option_flags(cls, names, defaults=None):
             )
         elif kind is str and choices:
             real = [c for c in choices if c != ""]  # "": the flag left out
-            flags.DEFINE_enum(name, default or None, real, text)
+            flags.DEFINE_enum(name, default or None, real, text, **one)
         elif kind is bool:
-            flags.DEFINE_bool(name, default, text)
+            flags.DEFINE_bool(name, default, text, **one)
         elif kind is int:
-            flags.DEFINE_integer(name, default, text, meta["lower"], meta["upper"])
+            flags.DEFINE_integer(name, default, text, meta["lower"], meta["upper"], **one)
             if choices:
                 flags.register_validator(
                     name,
@@ -94,9 +101,9 @@ def define_option_flags(cls, names, defaults=None):
                     message=f"--{name} must be one of {', '.join(map(str, choices))}",
                 )
         elif kind is float:
-            flags.DEFINE_float(name, default, text, meta["lower"], meta["upper"])
+            flags.DEFINE_float(name, default, text, meta["lower"], meta["upper"], **one)
         else:  # str, and paths of open type ("": none)
-            flags.DEFINE_string(name, default or "", text)
+            flags.DEFINE_string(name, default or "", text, **one)
 
 
 def option_values(cls, names):
@@ -236,8 +243,11 @@ def quiet_native_logs():
 
 
 class _LevelFormatter(logging.Formatter):
+    """``warning: ...``, in the command's flag words (``background=white`` is
+    ``--background white``)."""
+
     def format(self, record):
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{record.levelname.lower()}: {flag_words(one_line(record.getMessage()))}"
 
 
 def _show_package_warnings():
@@ -289,15 +299,55 @@ def _signal_in(error):
     return None
 
 
-def _print_help(module):
-    """The command's docstring and its flags, then the flags every command shares."""
-    print((sys.modules[module].__doc__ or "").strip() + "\n")
-    for name in sorted(FLAGS.flags_by_module_dict()):
-        if name in (module, "__main__", sys.argv[0]) or name == __name__:
-            print(FLAGS.module_help(name) + "\n")
+def plain_text(doc):
+    """A docstring as a terminal shows it: no reST markup (````x```` is x, a ``::`` block
+    opener a ``:``)."""
+    doc = re.sub(r"``([^`]+)``", r"\1", doc)
+    return re.sub(r"::$", ":", doc, flags=re.M)
 
 
-def run(main, pass_through=False):
+def _flag_line(flag):
+    """One flag of ``--help``: its names, what it takes, its help and its default."""
+    names = (f"-{flag.short_name}, " if flag.short_name else "") + f"--{flag.name}"
+    if isinstance(flag, flags.BooleanFlag):
+        names = names.replace(f"--{flag.name}", f"--[no]{flag.name}")
+    elif isinstance(flag.parser, flags.EnumParser):
+        names += " " + "|".join(flag.parser.enum_values)
+    elif isinstance(flag, flags.MultiFlag):
+        names += " PATH ..."
+    else:
+        names += " " + {"int": "N", "float": "X"}.get(flag.parser.flag_type(), "VALUE")
+    text = flag.help
+    shown = flag.default_as_str
+    if shown not in (None, "", "''", "'false'", '""', "[]") and "default" not in text:
+        text += f" (default: {shown.strip(chr(39))})"
+    body = textwrap.fill(text, 88, initial_indent="      ", subsequent_indent="      ")
+    return f"  {names}\n{body}"
+
+
+def _print_help(module, groups=None):
+    """The command's docstring, then its flags under headings by meaning (``groups``:
+    ``{heading: [flag names]}``; the command's other flags under "Options"), then the flags
+    every command shares."""
+    print(plain_text((sys.modules[module].__doc__ or "").strip()) + "\n")
+    by_module = FLAGS.flags_by_module_dict()
+    own = [f for name in by_module if name in (module, "__main__", sys.argv[0])
+           for f in by_module[name]]  # fmt: skip
+    own = {f.name: f for f in own}
+    listed = {n for names in (groups or {}).values() for n in names}
+    sections = [(h, [own[n] for n in names if n in own]) for h, names in (groups or {}).items()]
+    rest = [f for name, f in sorted(own.items()) if name not in listed]
+    if rest:
+        sections.append(("Options" if not groups else "Other options", rest))
+    sections.append(("Every command", sorted(by_module.get(__name__, []), key=lambda f: f.name)))
+    for heading, members in sections:
+        if members:
+            print(f"{heading}:")
+            print("\n".join(_flag_line(f) for f in members) + "\n")
+    print("  --help, --version\n      This help; the version.")
+
+
+def run(main, pass_through=False, positional=None, groups=None):
     """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
     console script or with ``python -m``), ``--version``, one-line flag errors, and
     TensorFlow's native logging off unless ``--tf_logs``.
@@ -307,8 +357,10 @@ def run(main, pass_through=False):
     (``| head -1``) with 141, and an unexpected exception with 1
     (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback).
     A word that is not a flag is an error (a file named without ``--input``, the rest of a
-    shell-expanded glob). ``pass_through``: flags the command does not define reach
-    ``main``'s ``argv`` (Beam's pipeline options, which the command checks) instead."""
+    shell-expanded glob), unless the command takes words (``positional``: what they are, for
+    messages; they reach ``main``'s ``argv``). ``pass_through``: flags the command does not
+    define reach ``main``'s ``argv`` (Beam's pipeline options, which the command checks)
+    instead. ``groups``: ``--help``'s headings, ``{heading: [flag names]}``."""
 
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
@@ -316,7 +368,7 @@ def run(main, pass_through=False):
 
     def parse(argv):
         if any(a in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
-            _print_help(main.__module__)
+            _print_help(main.__module__, groups)
             sys.exit(0)
         if any(a.split("=")[0] in ("--undefok", "-undefok") for a in argv[1:]):
             fail("--undefok is not taken: every word of the command line is used or refused")
@@ -327,14 +379,16 @@ def run(main, pass_through=False):
             rest = FLAGS(argv, known_only=pass_through)
         except flags.Error as err:
             fail(f"{err} (see --help)")
-        if not pass_through and len(rest) > 1:  # every word of a command line is used
+        if not pass_through and not positional and len(rest) > 1:  # every word is used
             more = f" (and {len(rest) - 2} more)" if len(rest) > 2 else ""
-            upscale = program == "maffsrn-upscale"
-            hint = "; a file or folder goes after --input, one per run" if upscale else ""
-            word = rest[1]
-            fail(
-                f"unexpected argument {word!r}{more}: {program} takes flags only{hint} (see --help)"
-            )
+            fail(f"unexpected argument {rest[1]!r}{more}: {program} takes flags only (see --help)")
+        if positional:  # a word that looks like a flag but is none: a typo, not a file
+            flag_like = [w for w in rest[1:] if w.startswith("-") and w != "-"]
+            if flag_like and "--" not in argv:
+                fail(
+                    f"unknown flag {flag_like[0]!r} (see --help; a {positional} whose name "
+                    f"starts with - goes after --)"
+                )
         return rest
 
     def wrapped(argv):

@@ -4,12 +4,18 @@ Usage::
 
     maffsrn-evaluate --scale 2 --datasets data/Set5,data/Set14
     maffsrn-evaluate --scale 4 --datasets DIR --weights runs/x4/best.weights.h5 --json x4.json
-    maffsrn-evaluate --scale 2 --datasets DIR --tflite maffsrn_tf/weights/maffsrn_x2_int8.tflite
+    maffsrn-evaluate --scale 2 --datasets DIR --quantization int8   # the shipped int8 TFLite
+    maffsrn-evaluate --scale 2 --datasets DIR --tflite out/my_x2.tflite   # your TFLite model
     maffsrn-evaluate --scale 3 --datasets DIR --bicubic_only
 
 HR images are mod-cropped to the scale and LR made by MATLAB-exact bicubic ``imresize``
 (or read from ``--lr_dirs``). Prints a markdown table: bicubic and model rows per dataset.
+Without a model flag it evaluates the shipped Keras weights (TensorFlow); ``--quantization``
+and ``--tflite`` run on LiteRT, without TensorFlow. Progress goes to stderr: a bar on a
+terminal, one line per image otherwise (a log gets no carriage returns).
 """
+
+import os
 
 from absl import flags
 
@@ -23,19 +29,53 @@ from maffsrn_tf.cli.common import (
     run,
 )
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.model.presets import preset_for_scale
+from maffsrn_tf.model.shipped import DEFAULT_VARIANT, SHIPPED_VARIANTS
+from maffsrn_tf.upscaler.options import MAX_THREADS
+
+
+def _default_num_threads():
+    """The CPUs this process may use (its affinity where the system has one), at most
+    ``MAX_THREADS``. The shared ``maffsrn_tf.upscaler.engines.default_num_threads`` is used
+    where it exists (this is its stand-in until then)."""
+    from maffsrn_tf.upscaler import engines
+
+    shared = getattr(engines, "default_num_threads", None)
+    if shared is not None:
+        return shared()
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        count = os.cpu_count() or 1
+    return max(1, min(count, MAX_THREADS))
+
 
 FLAGS = flags.FLAGS
 define_model_flags()
 flags.DEFINE_list("datasets", [], "Comma-separated folders of HR images.")
 flags.DEFINE_list("lr_dirs", [], "Optional LR folders, one per dataset (same file stems).")
 flags.DEFINE_string("weights", "", "Keras weights (.weights.h5/.keras); default: shipped.")
-flags.DEFINE_string("tflite", "", "Evaluate this .tflite model instead of Keras.")
+flags.DEFINE_string("tflite", "", "Evaluate this .tflite model (on LiteRT) instead of Keras.")
+flags.DEFINE_enum(
+    "quantization",
+    None,
+    list(SHIPPED_VARIANTS),
+    "Evaluate the shipped TFLite model of --scale in this quantization (on LiteRT, no "
+    "TensorFlow): float16 (as accurate as Keras) or int8 (faster; its drop: tflite/REPORT.md).",
+)
 flags.DEFINE_bool("bicubic_only", False, "Only the bicubic baseline rows.")
 flags.DEFINE_bool("self_ensemble", False, "Geometric self-ensemble (x8).")
 flags.DEFINE_string("json", "", "Write the results to this JSON file.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --json file.")
 flags.DEFINE_bool("per_image", False, "Include per-image numbers (table and JSON).")
-flags.DEFINE_integer("num_threads", 2, "TFLite interpreter threads.")
+flags.DEFINE_integer(
+    "num_threads",
+    _default_num_threads(),
+    "LiteRT threads of the TFLite model evaluated (--tflite or --quantization); default: the "
+    "CPUs this process may use. Keras weights run on TensorFlow's own threads.",
+    lower_bound=1,
+    upper_bound=MAX_THREADS,
+)
 
 
 def main(argv):
@@ -51,26 +91,53 @@ def main(argv):
     for path, what in ((FLAGS.weights, "--weights"), (FLAGS.tflite, "--tflite")):
         if path:
             require_path(path, what, folder=False)
+    shipped = FLAGS.quantization
+    if shipped:
+        other = [f"--{n}" for n in ("tflite", "weights", "bicubic_only") if FLAGS[n].value]
+        if other:
+            fail(
+                f"--quantization picks a shipped TFLite model; leave it out when you pass "
+                f"{other[0]}"
+            )
+        if FLAGS.preset and FLAGS.preset != preset_for_scale(FLAGS.scale):
+            fail(
+                f"--quantization evaluates the shipped {preset_for_scale(FLAGS.scale)} TFLite "
+                f"model of --scale {FLAGS.scale}; leave out --preset {FLAGS.preset}"
+            )
+    tflite = bool(FLAGS.tflite or shipped)
+    if FLAGS["num_threads"].present and not tflite:
+        fail(
+            "--num_threads sets the LiteRT threads of a --tflite or --quantization model; "
+            "leave it out otherwise"
+        )
     if FLAGS.json:
         inputs = [*FLAGS.datasets, *FLAGS.lr_dirs, FLAGS.weights, FLAGS.tflite]
         check_output_file(FLAGS.json, "--json", FLAGS.overwrite, [p for p in inputs if p])
-    if not FLAGS.tflite and not FLAGS.bicubic_only:
-        require_tensorflow("maffsrn-evaluate on Keras weights (--tflite runs without it)")
+    if not tflite and not FLAGS.bicubic_only:
+        require_tensorflow(
+            "maffsrn-evaluate on Keras weights (--quantization and --tflite run without it)"
+        )
     from maffsrn_tf import evaluation
 
     engine, label = None, "bicubic only"
     try:
-        if FLAGS.tflite or not FLAGS.bicubic_only:
+        if tflite or not FLAGS.bicubic_only:
             from maffsrn_tf.upscaler import UpscaleOptions, make_engine
 
             options = UpscaleOptions(
                 scale=FLAGS.scale,
                 model=FLAGS.tflite or FLAGS.weights or None,
-                runtime="tflite" if FLAGS.tflite else "keras",
+                runtime="tflite" if tflite else "keras",
+                variant=shipped or DEFAULT_VARIANT,
                 num_threads=FLAGS.num_threads,
             )
-            engine = make_engine(options, preset=FLAGS.preset)
-            label = FLAGS.tflite or engine.model.name
+            engine = make_engine(options, preset=None if tflite else FLAGS.preset)
+            if shipped:
+                from maffsrn_tf.model.shipped import tflite_name
+
+                label = f"{tflite_name(FLAGS.scale, shipped)} (shipped)"
+            else:
+                label = FLAGS.tflite or engine.model.name
         results = evaluation.evaluate(
             FLAGS.datasets,
             FLAGS.scale,

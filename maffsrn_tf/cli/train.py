@@ -6,11 +6,18 @@ Usage::
     maffsrn-train --data_source div2k --data_dir /data/DIV2K --scale 2 \\
         --val_dir /data/benchmark/Set5 --model_dir runs/x2
 
-    # a short CPU run on a folder of HR images (LR made by MATLAB-exact imresize, cached)
+    # a short CPU run on any folder of HR images (LR made by MATLAB-exact imresize, cached);
+    # no validation: the run ends with final.weights.h5
+    maffsrn-train --data_dir photos/ --scale 2 --epochs 2 --steps_per_epoch 150 \\
+        --model_dir runs/quick
+    # validated on images of the folder named in a list (best.weights.h5), from a clone
     maffsrn-train --data_dir ../shared/data/train/SR291 --holdout splits/sr291_val.txt \\
         --scale 2 --epochs 2 --steps_per_epoch 150 --learning_rate 1e-3 --model_dir runs/short
 
-    # x4 fine-tuned from a trained x2 (all layers but the scale-specific tail)
+    # fine-tune the shipped weights (a preset name) or a run's, on your images
+    maffsrn-train --data_dir photos/ --scale 2 --init_weights maffsrn_x2 \\
+        --learning_rate 6.25e-5 --epochs 2 --model_dir runs/tuned
+    # x4 from a trained x2 (all layers but the scale-specific tail)
     maffsrn-train ... --scale 4 --init_weights runs/x2/best.weights.h5
 
     # a moving average of the weights; a short L2 fine-tune at the end
@@ -25,6 +32,7 @@ Rerunning the same command resumes a killed run from ``MODEL_DIR/backup``.
 """
 
 import dataclasses
+import os
 
 from absl import flags
 
@@ -39,7 +47,8 @@ from maffsrn_tf.cli.common import (
     run,
 )
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.model.presets import preset_config, preset_for_scale
+from maffsrn_tf.model import shipped
+from maffsrn_tf.model.presets import PRESETS, preset_config, preset_for_scale
 from maffsrn_tf.train.config import TrainConfig
 
 FLAGS = flags.FLAGS
@@ -60,6 +69,19 @@ def resolved_config():
     return TrainConfig(preset=preset, scale=preset_config(preset)["scale"], **values)
 
 
+def check_init_weights(value):
+    """``--init_weights``: a weights file, or a preset with shipped weights by name (a file
+    of that name wins); else one line listing the shipped names."""
+    if os.path.exists(value):
+        require_path(value, "--init_weights", folder=False)
+    elif value not in shipped.available():
+        names = ", ".join(shipped.available()) or "none"
+        what = f"--init_weights not found: {value}"
+        if value in PRESETS:
+            what = f"--init_weights {value}: no weights are shipped for this preset"
+        fail(f"{what} (it takes a weights file, or a preset with shipped weights: {names})")
+
+
 def main(argv):
     del argv
     if FLAGS.data_source == "packed":
@@ -69,7 +91,7 @@ def main(argv):
     if FLAGS.val_dir:
         require_path(FLAGS.val_dir, "--val_dir", folder=True)
     if FLAGS.init_weights:
-        require_path(FLAGS.init_weights, "--init_weights", folder=False)
+        check_init_weights(FLAGS.init_weights)
     if FLAGS.holdout:
         require_path(FLAGS.holdout, "--holdout", folder=False)
         if FLAGS.val_dir:

@@ -2,19 +2,24 @@
 
 Usage::
 
-    maffsrn-upscale          # a sample photo -> out/sample_x2.png + out/sample_x2_compare.png
-    maffsrn-upscale --input photo.jpg --output photo_x4.png --scale 4
-    maffsrn-upscale --input photos/ --output photos_x2/ --scale 2 --compare
-    maffsrn-upscale --input photo.png --quantization int8       # faster; drop: tflite/REPORT.md
-    maffsrn-upscale --input photo.png --model runs/x2/best.weights.h5   # Keras, your weights
+    maffsrn-upscale                          # a sample photo -> out/sample_x2.png (+ a comparison)
+    maffsrn-upscale photo.jpg                # -> out/photo_x2.jpg
+    maffsrn-upscale photo.jpg -o photo_x4.png -s 4
+    maffsrn-upscale photos/*.jpg more/ -o upscaled/ --recursive --skip_existing
+    maffsrn-upscale photo.jpg --outscale 3.5           # any size: out/photo_x3.5.jpg
+    maffsrn-upscale photo.jpg --width 1920             # fits 1920 px wide, aspect kept
+    maffsrn-upscale photo.png --quantization int8      # faster; its drop: tflite/REPORT.md
+    maffsrn-upscale photo.png --model runs/x2/best.weights.h5   # Keras, your weights
 
-The shipped weights run as float16 TFLite by default (as accurate as Keras, faster, and no
-TensorFlow import); Keras weights and ``.keras`` files run on Keras.
+Inputs are files and folders, as words or after --input. The shipped weights run as float16
+TFLite by default (as accurate as Keras, faster, and no TensorFlow import); Keras weights and
+``.keras`` files run on Keras.
 
-Images of any size are processed in overlapping tiles of at most ``--tile`` pixels, spread
-evenly so that no more pixels than needed are computed twice, with bounded memory. Outputs
-are written to a temporary file and renamed, so a failure never leaves a partial file; an
-existing output is only replaced with ``--overwrite``.
+Images of any size are processed in overlapping tiles, with bounded memory. Colour, EXIF,
+XMP and the colour profile are kept (--strip_metadata drops EXIF and XMP); transparency is
+upscaled without dark fringes, and flattened onto --background for formats without it.
+Outputs are written to a temporary file and renamed, so a failure never leaves a partial
+file; an existing output is only replaced with --overwrite.
 """
 
 import os
@@ -34,41 +39,77 @@ from maffsrn_tf.cli.common import (
     require_tensorflow,
     run,
 )
-from maffsrn_tf.upscaler.options import UpscaleOptions  # no TensorFlow at import
+from maffsrn_tf.options import flag_name
+from maffsrn_tf.upscaler.options import GROUPS, UpscaleOptions  # no TensorFlow at import
 
 FLAGS = flags.FLAGS
-define_model_flags(preset=False)
-flags.DEFINE_string("input", "", "Image file or folder (default: a sample photo).")
-flags.DEFINE_string("output", "", "Output file or folder (default: NAME_x{scale}.png in ./out).")
+define_model_flags(preset=False, short=True)
+flags.DEFINE_multi_string(
+    "input",
+    [],
+    "Image files or folders; also as plain words (maffsrn-upscale a.jpg photos/). Default: a "
+    "sample photo.",
+    short_name="i",
+)
+flags.DEFINE_string(
+    "output",
+    "",
+    "Output file (one input) or folder, made as needed (default: NAME_x2.png and so on in ./out).",
+    short_name="o",
+)
 # every upscaling option but the scale (a flag all commands share): UpscaleOptions' fields
 OPTIONS = [
+    "outscale",
+    "width",
+    "height",
     "runtime",
     "variant",
     "model",
-    "tile",
-    "overlap",
     "self_ensemble",
-    "compare",
+    "recursive",
+    "skip_existing",
     "overwrite",
     "fmt",
     "quality",
+    "background",
+    "strip_metadata",
+    "compare",
+    "tile",
+    "overlap",
+    "num_threads",
     "max_pixels",
 ]
-define_option_flags(UpscaleOptions, OPTIONS)
+define_option_flags(UpscaleOptions, OPTIONS, short={"quality": "q", "fmt": "f"})
 # upscale_path's and UpscaleOptions' names whose flags are named otherwise
 ALIASES = {**option_aliases(UpscaleOptions), "input_path": "input"}
 
 
+def _help_groups():
+    """``--help``'s headings: the options' own groups, input and output first."""
+    import dataclasses
+
+    groups = {GROUPS[0]: ["input", "output"], GROUPS[1]: ["scale"]}
+    for field in dataclasses.fields(UpscaleOptions):
+        if field.name in OPTIONS:
+            groups.setdefault(field.metadata["group"], []).append(flag_name(field))
+    return {g: groups[g] for g in GROUPS if g in groups}
+
+
 def main(argv):
-    del argv
-    if FLAGS.input:
-        require_path(FLAGS.input, "input")
+    inputs = [*FLAGS.input, *argv[1:]]
+    if any(path == "" for path in inputs):
+        fail("--input is empty: name an image file or folder (or leave --input out)")
+    for path in inputs:
+        require_path(path, "input")
     if FLAGS.model:
         require_path(FLAGS.model, "--model", folder=False)
     if FLAGS.model and FLAGS["quantization"].present:
         fail("--quantization picks a shipped TFLite model; leave it out when you pass --model")
+    values = option_values(UpscaleOptions, OPTIONS)
+    sized = any(values[n] is not None for n in ("outscale", "width", "height"))
+    scale = FLAGS.scale if FLAGS["scale"].present or not sized else None
     try:
-        options = UpscaleOptions(scale=FLAGS.scale, **option_values(UpscaleOptions, OPTIONS))
+        options = UpscaleOptions(scale=scale, **values)
     except ValueError as err:
         fail_with(err, ALIASES)
     if options.runtime == "keras" or (FLAGS.model and not FLAGS.model.endswith(".tflite")):
@@ -77,7 +118,7 @@ def main(argv):
 
     try:
         written = upscale_files(
-            FLAGS.input,
+            inputs,
             FLAGS.output,
             options,
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
@@ -90,7 +131,7 @@ def main(argv):
 
 
 def cli():
-    run(main)
+    run(main, positional="file", groups=_help_groups())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Benchmark evaluation by the MATLAB protocol: datasets, bicubic baseline, tables, JSON."""
 
+import io
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -11,20 +13,82 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging import metrics
 from maffsrn_tf.imaging.matlab import imresize
 from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.images import list_images
 from maffsrn_tf.upscaler.tiling import predict_uint8
+
+
+def _terminal(stream):
+    """Whether ``stream`` is a terminal a bar can be drawn on: one that reports no size (a
+    0x0 pseudo-terminal, where tqdm draws nothing) counts as a log."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return False
+    try:
+        return os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # no descriptor
+        return True
+
+
+class Progress:
+    """Progress over the images of every dataset, on ``stream``: one tqdm bar (rate and ETA)
+    where ``stream`` is a terminal, else one plain line per image (no carriage returns in a
+    log). Without tqdm (it comes with ai-edge-litert) a terminal gets the plain lines too."""
+
+    def __init__(self, total, stream):
+        self.total, self.stream, self.done, self.bar = total, stream, 0, None
+        self.start = time.monotonic()
+        if _terminal(stream):
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, file=stream, unit="image", dynamic_ncols=True)
+
+    def update(self, dataset, image):
+        """One image of ``dataset`` (a name, such as ``Set5 (1/2)``) is done."""
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_description(dataset, refresh=False)
+            self.bar.update(1)
+            return
+        elapsed = time.monotonic() - self.start
+        print(
+            f"{dataset}: {image} ({self.done}/{self.total} images, {elapsed:.1f} s)",
+            file=self.stream,
+            flush=True,
+        )
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, progress=True):
     """PSNR/SSIM per dataset for bicubic and (when ``engine`` is given) the model.
 
+    ``progress``: True reports on ``sys.stderr`` (``Progress``: a bar on a terminal, plain
+    lines otherwise), a file object there, False not at all.
     Returns ``{dataset: {"images": n, "bicubic": {...}, "model": {...}, "per_image": [...]}}``.
     """
+    bar = None
+    if progress:
+        total = sum(len(list_images(folder)) for folder in datasets)
+        bar = Progress(total, sys.stderr if progress is True else progress)
+    try:
+        return _evaluate(datasets, scale, engine, self_ensemble, lr_dirs or {}, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _evaluate(datasets, scale, engine, self_ensemble, lr_dirs, bar):
     results = {}
     for d, folder in enumerate(datasets):
         name = os.path.basename(os.path.normpath(folder))
-        items = load_benchmark(folder, scale, (lr_dirs or {}).get(folder))
+        label = name if len(datasets) == 1 else f"{name} ({d + 1}/{len(datasets)})"
+        items = load_benchmark(folder, scale, lr_dirs.get(folder))
         rows = []
-        for i, (image, hr, lr) in enumerate(items, 1):
+        for image, hr, lr in items:
             row = {"image": image}
             try:
                 up = imresize(lr, scale)  # the baseline: MATLAB bicubic
@@ -39,14 +103,8 @@ def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, pr
             except ValueError as err:  # e.g. an LR of --lr_dirs that is not HR / scale
                 raise MaffsrnError(f"{os.path.join(folder, image)}: {err}") from None
             rows.append(row)
-            if progress:
-                bar = "#" * int(20 * i / len(items))
-                print(
-                    f"\r{name} [{bar:<20}] {i}/{len(items)} (dataset {d + 1}/{len(datasets)})",
-                    end="" if i < len(items) else "\n",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            if bar is not None:
+                bar.update(label, image)
         entry = {
             "images": len(rows),
             "per_image": rows,

@@ -1,8 +1,9 @@
 """The io wing: images in and out as people have them, and atomic output.
 
-- ``images``: the one image reader (EXIF orientation, palettes, 16-bit, CMYK, ICC, a pixel
-  limit per call) and writer (format from the extension).
-- ``png``: the fast 8-bit PNG encoder ``images`` writes with.
+- ``images``: the one image reader (EXIF orientation, palettes, 16-bit, CMYK, ICC, EXIF, XMP
+  and DPI kept, a pixel limit per call) and writer (format from the extension, metadata
+  where the format carries it; ``without_metadata`` drops EXIF and XMP).
+- ``png``: the fast 8- and 16-bit PNG encoder ``images`` writes every PNG with.
 - ``atomic``: outputs written to a temporary name and renamed, so nothing is half-written.
 
 May import: ``maffsrn_tf.errors`` only.
@@ -23,6 +24,7 @@ from maffsrn_tf.io.images import (
     read_image,
     read_rgb,
     to_uint8,
+    without_metadata,
     write_image,
 )
 from maffsrn_tf.io.png import encode_png
@@ -41,5 +43,6 @@ __all__ = [
     "read_rgb",
     "remove_stale_temporaries",
     "to_uint8",
+    "without_metadata",
     "write_image",
 ]

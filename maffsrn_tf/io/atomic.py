@@ -80,6 +80,23 @@ def probe_writable(directory):
     os.unlink(probe)
 
 
+def folder_problem(directory):
+    """Why files cannot be written into ``directory`` once it is made, or None: a folder,
+    or one whose nearest existing parent is a writable folder (probed). Nothing is created."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        return "it is a file, not a folder"
+    parent = os.path.abspath(directory)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"it cannot be made: {parent} is a file"
+    try:
+        probe_writable(parent)
+    except OSError as err:
+        return f"{parent} is not writable ({err.strerror})"
+    return None
+
+
 def _own_prefix():
     """``.tmp-p{pid}-``: the temporary names the process that writes it."""
     return f"{TEMPORARY_PREFIX}p{os.getpid()}-"

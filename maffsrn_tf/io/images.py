@@ -7,23 +7,51 @@ orientation, palettes, 16-bit and CMYK files are handled the same way everywhere
 Handles every mode Pillow opens (``image_array``, which ``upscale()`` shares for PIL images):
 RGB, grayscale, RGBA/LA (alpha kept), ``tRNS`` transparency of grey/RGB/palette PNGs (read as
 alpha), palette, premultiplied alpha (un-premultiplied), YCbCr/HSV (as RGB), 16-bit PNG
-(grayscale through Pillow, RGB/RGBA through pypng, which Pillow cannot write), CMYK (converted
-to RGB through its ICC profile when present), EXIF orientation (applied), and the ICC profile
-of RGB images (kept); CIELAB is refused. What may be written is ``OUTPUT_EXTENSIONS``,
-checked up front by ``check_output_path``. Decompression bombs are refused: each call
+(grayscale through Pillow, grey+alpha/RGB/RGBA through pypng: Pillow reads them as 8-bit),
+CMYK (converted to RGB through its ICC profile when present), EXIF orientation (applied), and
+the ICC profile (kept); CIELAB is refused. What may be written is ``OUTPUT_EXTENSIONS``,
+checked up front by ``check_output_path``; every PNG is written by ``io.png`` (8- and
+16-bit), the other formats by Pillow. Folder runs read ``IMAGE_EXTENSIONS``: every
+extension Pillow opens. Decompression bombs are refused: each call
 passes its own pixel limit (``max_pixels``), checked from the header before anything is
 decoded. Pillow's own limit, a process-wide setting, is turned off once when this module is
 imported (our check replaces it), and nothing here changes a global setting or the warnings
 filter per call, so reads with different limits may run in threads at once.
+
+Metadata. ``read_image``'s ``info`` holds ``format``, ``icc_profile``, ``exif``, ``xmp`` and
+``dpi`` (each None when the file has none). The pixels come back upright, so the EXIF
+Orientation tag is reset to 1 (patched in place: every other byte of the EXIF is kept), and
+so is XMP's ``tiff:Orientation`` (AVIF writers read it too). ``encode_image``/``write_image``
+write what the format carries, and leave out the rest silently:
+
+======  ===========  ====  ===  ===  ============================================
+format  ICC profile  EXIF  XMP  DPI  how
+======  ===========  ====  ===  ===  ============================================
+PNG     yes          yes   yes  yes  iCCP, eXIf, iTXt XML:com.adobe.xmp, pHYs
+JPEG    yes          yes   yes  yes  APP2, APP1 (each up to 64 KB), JFIF density
+WebP    yes          yes   yes  no   ICCP, EXIF, XMP chunks (WebP has no DPI)
+AVIF    yes          yes   yes  no   colr, Exif, mime XMP items (no DPI field)
+TIFF    yes          yes   yes  yes  tags (EXIF's IFD0 tags, EXIF and GPS IFDs)
+BMP     no           no    no   yes  pixels per metre (Pillow writes no ICC)
+======  ===========  ====  ===  ===  ============================================
+
+16-bit outputs carry the same. An ICC profile is written only where its colour space fits
+the pixels stored (GRAY for grey, RGB for colour; WebP stores grey as RGB), EXIF and XMP
+over JPEG's 64 KB segment are left out with a warning, and TIFF's own layout tags (size,
+strips, resolution: the file's structure) are never copied from EXIF. ``without_metadata``
+drops EXIF and XMP (camera, place, time, software) but keeps the ICC profile, which says
+what the pixel values mean (dropping it changes the colours shown), and the DPI.
 """
 
 import io
 import logging
+import math
 import os
 import re
+import struct
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import OutputExists, atomic_output
@@ -34,25 +62,76 @@ DEFAULT_MAX_PIXELS = 200_000_000
 # set once, here: read_image checks each call's own limit from the header instead
 Image.MAX_IMAGE_PIXELS = None
 log = logging.getLogger("maffsrn_tf")
-IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-# what an output may be written as (``--format``): image formats, by their extension
-OUTPUT_FORMATS = ("png", "jpg", "webp")
+# what a folder run reads first among the files Pillow opens (also listed in messages)
+COMMON_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".avif")
+# formats Pillow identifies but cannot decode without a handler of one's own (the stubs:
+# BUFR, GRIB, HDF5, WMF/EMF off Windows) or at all (MPEG): not images to a folder run
+IDENTIFY_ONLY = frozenset({"MPEG"})
+
+
+def _readable_extensions():
+    """Every extension Pillow opens (``Image.OPEN``; not write-only formats such as PDF or
+    identify-only ones), the common ones first: what a folder run picks up."""
+    by_ext = Image.registered_extensions()  # imports every plugin (Image.init)
+    readable = {
+        fmt
+        for fmt, (factory, _) in Image.OPEN.items()
+        if fmt not in IDENTIFY_ONLY
+        and not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))
+    }
+    if "JPEG" in readable:  # MPO (multi-picture JPEG) files are opened by the JPEG opener
+        readable.add("MPO")
+    common = [e for e in COMMON_EXTENSIONS if by_ext.get(e) in readable]
+    rest = sorted(e for e, fmt in by_ext.items() if fmt in readable and e not in common)
+    return tuple(common + rest)
+
+
+IMAGE_EXTENSIONS = _readable_extensions()  # once, at import
 # what an output file may be, by extension: (Pillow's format, what it holds besides 8-bit
 # grey and RGB). "alpha": transparency kept ("drops alpha": JPEG writes the colour only);
 # "16-bit": 16-bit grayscale kept; "16-bit colour": 16-bit grey+alpha, RGB, RGBA kept; "as
-# 8-bit": 16-bit written as 8-bit (a lossy format). tests/io_ round-trips each through
-# read_image. Anything else (.ico caps at 256 px, .gif quantizes to 256 colours) is refused.
+# 8-bit": 16-bit written as 8-bit (a lossy format; Pillow writes AVIF in 8 bits only, and
+# grey+alpha as RGBA). tests/io_ round-trips each through read_image. Anything else (.ico
+# caps at 256 px, .gif quantizes to 256 colours) is refused. The first extension of each
+# format is its ``--format`` name (``OUTPUT_FORMATS``).
 OUTPUT_EXTENSIONS = {
     ".png": ("PNG", {"alpha", "16-bit", "16-bit colour"}),
     ".jpg": ("JPEG", {"drops alpha", "as 8-bit"}),
     ".jpeg": ("JPEG", {"drops alpha", "as 8-bit"}),
     ".webp": ("WEBP", {"alpha", "as 8-bit"}),
+    ".avif": ("AVIF", {"alpha", "as 8-bit"}),
     ".bmp": ("BMP", set()),
-    ".tif": ("TIFF", {"alpha", "16-bit"}),
     ".tiff": ("TIFF", {"alpha", "16-bit"}),
+    ".tif": ("TIFF", {"alpha", "16-bit"}),
 }
-# the largest width or height each format stores (libwebp: 16383; libjpeg: 65500)
-MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}
+
+
+def _format_names():
+    """Each output format once, named by its first extension (``jpg``, ``tiff``), in order."""
+    names = {}
+    for ext, (fmt, _) in OUTPUT_EXTENSIONS.items():
+        names.setdefault(fmt, ext[1:])
+    return tuple(names.values())
+
+
+# what an output may be written as (``--format``): derived from OUTPUT_EXTENSIONS (a tuple,
+# not a set: the choices are listed in this order in --help and messages)
+OUTPUT_FORMATS = _format_names()
+# the largest width or height each format stores (libwebp: 16383; libjpeg: 65500; AVIF:
+# libavif reads at most 32768 a side, though libaom writes up to 65536)
+MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "AVIF": 32768}
+# the most pixels each format stores: libavif reads at most 16384 x 16384 pixels (its
+# default limit, which Pillow does not change); larger AVIF files are written but unread
+MAX_AREA = {"AVIF": 16384 * 16384}
+# what each output format carries of ``read_image``'s info (the module's table)
+OUTPUT_METADATA = {
+    "PNG": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
+    "JPEG": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
+    "WEBP": frozenset({"icc_profile", "exif", "xmp"}),
+    "AVIF": frozenset({"icc_profile", "exif", "xmp"}),
+    "TIFF": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
+    "BMP": frozenset({"dpi"}),
+}
 
 
 class ImageError(MaffsrnError):
@@ -67,7 +146,10 @@ def list_images(folder):
         os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
     )
     if not files:
-        raise ImageError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+        raise ImageError(
+            f"no images ({', '.join(COMMON_EXTENSIONS)} or another of the "
+            f"{len(IMAGE_EXTENSIONS)} extensions Pillow reads) in {folder}"
+        )
     return files
 
 
@@ -230,12 +312,17 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
     """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx2, HxWx3 or
     HxWx4 (``image_array``: every Pillow mode read as its plain equivalent, or refused).
 
-    ``info`` holds ``icc_profile`` (RGB images) and ``format``. Float images (values in
-    [0, 1]) and 32-bit integer images (0..65535) come back as 16-bit; a grey or RGB PNG with
-    ``tRNS`` transparency with alpha (16-bit grey stays 16-bit); of an animated image only
-    the first frame is read (with a warning). ``data``: the file's bytes, already read
-    (from a remote file system); ``path`` then only names it in messages. ``max_pixels``:
-    larger images are refused (``ImageError``) from their header, before decoding.
+    ``info`` holds ``format`` (Pillow's name), ``icc_profile`` (bytes; None for CMYK, which
+    is converted to RGB), ``exif`` (bytes as Pillow writes them, ``Exif\\0\\0`` first, with
+    the Orientation tag reset to 1: the orientation is applied to the pixels), ``xmp``
+    (bytes or str, its ``tiff:Orientation`` reset to 1 too) and ``dpi`` ((x, y) floats,
+    rounded to 0.01); each None when the file has none (the module's table says which
+    formats keep which). Float images (values in [0, 1]) and 32-bit integer images
+    (0..65535) come back as 16-bit; a grey or RGB PNG with ``tRNS`` transparency with alpha
+    (16-bit grey stays 16-bit); of an animated image only the first frame is read (with a
+    warning). ``data``: the file's bytes, already read (from a remote file system);
+    ``path`` then only names it in messages. ``max_pixels``: larger images are refused
+    (``ImageError``) from their header, before decoding.
     """
     if data is None and not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
@@ -250,15 +337,193 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
             fmt = im.format
             _warn_frames(im, path)
             if fmt == "PNG" and is_png16_color(path, data):  # pypng: orient it as Pillow would
-                array = _oriented(_read_png16(path, data), im.getexif().get(0x0112, 1))
-                return array, {"format": fmt, "icc_profile": None}
-            array, icc = _plain_array(ImageOps.exif_transpose(im), path)
-            return array, {"format": fmt, "icc_profile": icc}
+                array = _oriented(_read_png16(path, data), im.getexif().get(ORIENTATION, 1))
+            else:
+                array = _plain_array(ImageOps.exif_transpose(im), path)[0]
+            return array, {"format": fmt, **_metadata(im, path)}
     except ImageError:
         raise
     except Exception as err:
         text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", repr(path), str(err))
         raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})") from None
+
+
+# --- metadata: read upright, written where the format carries it ------------------------------
+
+ORIENTATION = 0x0112  # the EXIF (and TIFF) Orientation tag
+_EXIF_PREFIX = b"Exif\x00\x00"
+# TIFF tags that describe a TIFF file's own layout (size, samples, strips and tiles,
+# compression, resolution, the ICC/XMP/IPTC/Photoshop blocks carried apart): never EXIF to
+# copy from a TIFF, never to write from EXIF into one
+TIFF_LAYOUT_TAGS = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281}
+    | {282, 283, 284, 296, 297, 317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341, 347}
+    | {513, 514, 529, 530, 531, 532, 700, 33723, 34377, 34675}
+)
+_XMP_ORIENTATION = (
+    (r"(tiff:Orientation\s*=\s*[\"'])[0-9]([\"'])", r"\g<1>1\g<2>"),
+    (r"(<tiff:Orientation>\s*)[0-9](\s*</tiff:Orientation>)", r"\g<1>1\g<2>"),
+)
+
+
+def _metadata(im, name):
+    """``read_image``'s metadata of an opened (and loaded) image, as stored (before the
+    pixels are turned upright): ICC profile, EXIF and XMP with their orientation reset to
+    1, DPI."""
+    icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
+    return {
+        "icc_profile": icc,
+        "exif": _exif_upright(im, name),
+        "xmp": _xmp_upright(im.info.get("xmp")),
+        "dpi": _dpi(im.info.get("dpi")),
+    }
+
+
+def _exif_bytes(exif):
+    """EXIF as Pillow writes it (``Exif\\0\\0`` then the TIFF-structured data) from what a
+    plugin or a caller gives (with or without the prefix, or an ``Image.Exif``)."""
+    if isinstance(exif, Image.Exif):
+        return exif.tobytes() if len(exif) else None
+    if not exif:
+        return None
+    exif = bytes(exif)
+    return exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif
+
+
+def _orientation_reset(exif):
+    """EXIF bytes (``Exif\\0\\0`` first) with IFD0's Orientation set to 1 in place: every
+    other byte kept (maker notes, thumbnail); unchanged without one; None when the data
+    cannot be walked (then Pillow rebuilds it)."""
+    tiff = memoryview(exif)[len(_EXIF_PREFIX) :]
+    order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(bytes(tiff[:4]))
+    if order is None or len(tiff) < 8:
+        return None
+    ifd = struct.unpack_from(order + "I", tiff, 4)[0]
+    if ifd + 2 > len(tiff):
+        return None
+    count = struct.unpack_from(order + "H", tiff, ifd)[0]
+    if ifd + 2 + 12 * count > len(tiff):
+        return None
+    for i in range(count):
+        entry = ifd + 2 + 12 * i
+        tag, kind, n = struct.unpack_from(order + "HHI", tiff, entry)
+        if tag == ORIENTATION:
+            if n != 1 or kind not in (3, 4):  # SHORT (as EXIF has it) or LONG
+                return None
+            out = bytearray(exif)
+            value = struct.pack(order + ("H" if kind == 3 else "I"), 1)
+            start = len(_EXIF_PREFIX) + entry + 8
+            out[start : start + len(value)] = value
+            return bytes(out)
+    return exif
+
+
+def _exif_upright(im, name):
+    """The image's EXIF (``Exif\\0\\0`` first) with Orientation 1, or None."""
+    raw = im.info.get("exif")
+    if isinstance(raw, (bytes, bytearray)) and raw:
+        upright = _orientation_reset(_exif_bytes(raw))
+        if upright is not None:
+            return upright
+    try:  # TIFF (its IFD0 is the EXIF), PNG's "Raw profile type exif", unusual EXIF
+        exif = im.getexif()
+        for tag in [t for t in exif if t in TIFF_LAYOUT_TAGS]:
+            del exif[tag]
+        if set(exif) <= {ORIENTATION}:  # none, or only XMP's orientation (Pillow reads it)
+            return None
+        if ORIENTATION in exif:
+            exif[ORIENTATION] = 1
+        return exif.tobytes()
+    except Exception as err:  # unreadable EXIF: the image is read without it
+        log.warning("%s: its EXIF cannot be read (%s); it is left out", name, err)
+        return None
+
+
+def _xmp_upright(xmp):
+    """XMP (bytes or str, as given) with ``tiff:Orientation`` set to 1, or None."""
+    if isinstance(xmp, tuple) and len(xmp) == 1:
+        xmp = xmp[0]
+    if not xmp or not isinstance(xmp, (bytes, bytearray, str)):
+        return None
+    for pattern, repl in _XMP_ORIENTATION:
+        if isinstance(xmp, str):
+            xmp = re.sub(pattern, repl, xmp)
+        else:
+            xmp = re.sub(pattern.encode(), repl.encode(), bytes(xmp))
+    return xmp
+
+
+def _dpi(dpi):
+    """``(x, y)`` dots per inch as floats rounded to 0.01 (PNG's dots per metre read back
+    as 299.9994), or None for none or nonsense."""
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(x) and math.isfinite(y) and x > 0 and y > 0):
+        return None
+    return (round(x, 2), round(y, 2))
+
+
+def without_metadata(info):
+    """A copy of ``info`` (``read_image``'s) with EXIF and XMP dropped (set to None): the
+    camera, its settings, the place (GPS), the time, the software, any description. The ICC
+    profile and the DPI stay: the profile says what the pixel values mean (dropping it would
+    change the colours shown) and the DPI the printed size; neither says anything else."""
+    return {**(info or {}), "exif": None, "xmp": None}
+
+
+def _icc_fits(icc, channels):
+    """Whether an ICC profile's colour space (bytes 16-20 of its header) is that of pixels
+    with ``channels`` channels: GRAY for grey (+alpha), RGB for RGB(A)."""
+    return bytes(icc[16:20]) == (b"GRAY" if channels <= 2 else b"RGB ")
+
+
+def _output_metadata(fmt, channels, info, name):
+    """What ``info`` gives that format ``fmt`` carries for pixels stored with ``channels``
+    channels: a dict of icc_profile (bytes), exif (bytes, ``Exif\\0\\0`` first), xmp
+    (bytes), dpi ((x, y)); the rest left out (the module's table)."""
+    carried = OUTPUT_METADATA.get(fmt, frozenset())
+    out = {}
+    icc = info.get("icc_profile")
+    if "icc_profile" in carried and icc and _icc_fits(icc, channels):
+        out["icc_profile"] = bytes(icc)
+    exif = _exif_bytes(info.get("exif")) if "exif" in carried else None
+    xmp = info.get("xmp") if "xmp" in carried else None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if fmt == "JPEG":  # one APP1 segment each (Pillow writes no extended XMP)
+        if exif and len(exif) > 65533:
+            log.warning("%s: EXIF of %d bytes is over JPEG's 65533: left out", name, len(exif))
+            exif = None
+        if xmp and len(xmp) > 65533 - 29:
+            log.warning("%s: XMP of %d bytes is over JPEG's 65504: left out", name, len(xmp))
+            xmp = None
+    if exif:
+        out["exif"] = exif
+    if xmp:
+        out["xmp"] = bytes(xmp)
+    dpi = _dpi(info.get("dpi")) if "dpi" in carried else None
+    if dpi and (fmt != "JPEG" or max(dpi) < 65535.5):  # JFIF: 16-bit densities
+        out["dpi"] = dpi
+    return out
+
+
+def _tiff_tags(exif, xmp):
+    """The TIFF tags of EXIF (its IFD0 tags less TIFF_LAYOUT_TAGS, its EXIF and GPS IFDs)
+    and XMP (tag 700), as an ``Image.Exif`` for Pillow's TIFF writer, or None."""
+    tags = Image.Exif()
+    if exif:
+        try:
+            tags.load(exif)
+            for tag in [t for t in tags if t in TIFF_LAYOUT_TAGS]:
+                del tags[tag]
+        except Exception as err:  # unreadable EXIF: the TIFF is written without it
+            log.warning("EXIF cannot be read (%s); the .tiff output is written without it", err)
+            tags = Image.Exif()
+    if xmp:
+        tags[700] = xmp
+    return tags if len(tags) else None
 
 
 def _oriented(array, orientation):
@@ -289,29 +554,33 @@ def _cmyk_to_rgb(im, icc):
     return im.convert("RGB")
 
 
-LOSSY = (".jpg", ".jpeg", ".webp")
+# what ``quality`` applies to: JPEG (default 95), WebP (Pillow's 80), AVIF (Pillow's 75)
+LOSSY = (".jpg", ".jpeg", ".webp", ".avif")
 
 
-def _extensions(holds=None):
-    """The output extensions whose format holds ``holds`` (all when None), for messages:
-    ``.png, .webp or .tif/.tiff``."""
+def _extensions(holds=None, where=None):
+    """The output extensions whose format holds ``holds`` (all when None) and passes
+    ``where(fmt, ext)``, for messages: ``.png, .webp or .tif/.tiff`` (shorter extensions first)."""
     by_format = {}
     for ext, (fmt, held) in OUTPUT_EXTENSIONS.items():
-        if holds is None or holds in held:
+        if (holds is None or holds in held) and (where is None or where(fmt, ext)):
             by_format.setdefault(fmt, []).append(ext)
-    names = ["/".join(exts) for exts in by_format.values()]
+    names = ["/".join(sorted(exts, key=len)) for exts in by_format.values()]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _output_problem(ext, array=None, scale=1):
     """Why an image file of extension ``ext`` cannot hold ``array`` upscaled ``scale``
-    times (its dtype, channels, size; None: the extension only), or None when it can."""
+    times (its dtype, channels, size; None: the extension only; ``scale`` may be a float),
+    or None when it can."""
     ext = ext.lower()
     if ext not in OUTPUT_EXTENSIONS:
         if not ext:
             return f"it has no extension; use {_extensions()} (a folder: end it in /)"
         return f"{ext} is not an image format this writes; use {_extensions()}"
     fmt, held = OUTPUT_EXTENSIONS[ext]
+    if fmt not in Image.SAVE:  # AVIF: Pillow built without libavif (Windows ARM64, iOS)
+        return f"this Pillow cannot write {ext} (built without it); use {_extensions()}"
     if array is None:
         return None
     channels = 1 if array.ndim == 2 else array.shape[-1]
@@ -324,12 +593,21 @@ def _output_problem(ext, array=None, scale=1):
         need, what = "alpha", "an image with transparency (alpha)"
     if need and need not in held:
         return f"{ext} cannot hold {what}; use {_extensions(need)}"
-    h, w = array.shape[0] * scale, array.shape[1] * scale
+    # the result's size: round(scale x side), as upscaler.sizing.scaled_size (scale: a float
+    # for outscale/width/height)
+    h, w = (max(1, round(side * scale)) for side in array.shape[:2])
+    over = None
     if max(h, w) > MAX_SIDE.get(fmt, max(h, w)):
-        return (
-            f"{ext} holds at most {MAX_SIDE[fmt]} pixels a side, and the result is {w}x{h}; "
-            "use .png or .tif/.tiff"
+        over = f"{ext} holds at most {MAX_SIDE[fmt]} pixels a side, and the result is {w}x{h}"
+    elif h * w > MAX_AREA.get(fmt, h * w):
+        over = f"{ext} holds at most {MAX_AREA[fmt]:,} pixels, and the result is {w}x{h}"
+    if over:
+        unlimited = _extensions(  # formats without a size limit that hold the image
+            where=lambda f, e: (
+                f not in MAX_SIDE and f not in MAX_AREA and _output_problem(e, array) is None
+            )
         )
+        return f"{over}; use {unlimited}"
     return None
 
 
@@ -337,8 +615,9 @@ def check_output_path(path, array=None, scale=1):
     """Refuse (``ImageError``), before any work, an output file whose format cannot hold the
     result: an extension that is not in ``OUTPUT_EXTENSIONS`` (``.ico``, ``.gif``, ``.txt``,
     none), and, given ``array`` (the input; the result has its dtype and channels) and
-    ``scale``, transparency or 16-bit into a format without them (16-bit into JPEG/WebP is
-    written as 8-bit; alpha into JPEG is dropped), or a side over the format's limit."""
+    ``scale``, transparency or 16-bit into a format without them (16-bit into JPEG, WebP
+    and AVIF is written as 8-bit; alpha into JPEG is dropped), or a side or a pixel count
+    over the format's limit (``MAX_SIDE``, ``MAX_AREA``)."""
     problem = _output_problem(os.path.splitext(path)[1], array, scale)
     if problem:
         raise ImageError(f"cannot write {path}: {problem}")
@@ -347,49 +626,58 @@ def check_output_path(path, array=None, scale=1):
 def encode_image(array, ext, info=None, quality=None):
     """The bytes of ``array`` as an image file of extension ``ext`` (``.png``, ``.jpg``, ...).
 
-    16-bit images stay 16-bit in PNG (colour and grey+alpha via pypng) and TIFF (grey) and
-    become 8-bit in JPEG/WebP; ``quality`` (1-100) for JPEG (default 95) and WebP (Pillow's
-    80); the ICC profile of ``info`` is kept. ``ImageError`` for what the format cannot hold
-    (``check_output_path``).
+    16-bit images stay 16-bit in PNG (every channel count, ``io.png``) and TIFF (grey) and
+    become 8-bit in JPEG, WebP and AVIF; ``quality`` (1-100) for JPEG (default 95), WebP
+    (Pillow's 80) and AVIF (Pillow's 75). The metadata of ``info`` (``read_image``'s:
+    ``icc_profile``, ``exif``, ``xmp``, ``dpi``) is written where the format carries it
+    (the module's table; ``without_metadata`` drops EXIF and XMP). ``ImageError`` for what
+    the format cannot hold (``check_output_path``).
     """
     info = info or {}
     ext = ext.lower()
     problem = _output_problem(ext, array)
     if problem:
         raise ImageError(problem)
+    fmt = OUTPUT_EXTENSIONS[ext][0]
     if ext in LOSSY:
         array = to_uint8(array)
-    out = io.BytesIO()
-    if array.dtype == np.uint16 and array.ndim == 3:  # PNG (_output_problem)
-        import png
-
-        h, w, c = array.shape
-        writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
-        writer.write(out, array.reshape(h, w * c).tolist())
-        return out.getvalue()
-    as_png = ext == ".png"
-    if as_png and array.dtype == np.uint8:  # the common case: twice as fast as Pillow (pngwriter)
-        color = array.ndim == 3 and array.shape[-1] in (3, 4)
-        return encode_png(array, info.get("icc_profile") if color else None)
+    channels = 1 if array.ndim == 2 else array.shape[-1]
+    if fmt == "PNG":  # 8- and 16-bit, every channel count: io.png (threads, Sub filter)
+        meta = _output_metadata(fmt, channels, info, f"{ext} output")
+        return encode_png(
+            array,
+            meta.get("icc_profile"),
+            exif=meta.get("exif"),
+            xmp=meta.get("xmp"),
+            dpi=meta.get("dpi"),
+        )
     im = Image.fromarray(array)
     kwargs = {}
-    if info.get("icc_profile") and im.mode in ("RGB", "RGBA"):
-        kwargs["icc_profile"] = info["icc_profile"]
-    if ext in (".jpg", ".jpeg"):
+    if fmt == "JPEG":
         if im.mode in ("RGBA", "LA"):
             im = im.convert("RGB" if im.mode == "RGBA" else "L")
         kwargs["quality"] = quality or 95
-    elif ext == ".webp" and quality:
+    elif fmt in ("WEBP", "AVIF") and quality:
         kwargs["quality"] = quality
-    elif as_png:  # 16-bit grey: zlib level 1 (Pillow's default 6 is six times slower)
-        kwargs["compress_level"] = 1
-    im.save(out, format=OUTPUT_EXTENSIONS[ext][0], **kwargs)
+    # the channels stored: WebP stores grey as RGB, AVIF grey+alpha as RGBA
+    stored = len(im.getbands())
+    if fmt == "WEBP" or (fmt == "AVIF" and stored == 2):
+        stored = 3 if stored == 1 else 4
+    meta = _output_metadata(fmt, stored, info, f"{ext} output")
+    if fmt == "TIFF":
+        tags = _tiff_tags(meta.pop("exif", None), meta.pop("xmp", None))
+        if tags is not None:
+            kwargs["exif"] = tags
+    kwargs.update(meta)
+    out = io.BytesIO()
+    im.save(out, format=fmt, **kwargs)
     return out.getvalue()
 
 
 def write_image(path, array, info=None, overwrite=True, quality=None):
     """Write ``array`` atomically (temporary file, then rename), in the format of the path's
-    extension (``encode_image``). Any encoder error is an ``ImageError`` naming the file."""
+    extension (``encode_image``, with the metadata of ``info``). Any encoder error is an
+    ``ImageError`` naming the file."""
     if os.path.exists(path) and not overwrite:
         raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)")
     try:
@@ -401,6 +689,6 @@ def write_image(path, array, info=None, overwrite=True, quality=None):
         raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)") from None
     except ImageError as err:
         raise ImageError(f"cannot write {path} ({err})") from None
-    except Exception as err:  # Pillow, pypng and the OS raise many types
+    except Exception as err:  # Pillow and the OS raise many types
         raise ImageError(f"cannot write {path} ({type(err).__name__}: {err})") from None
     return path

@@ -11,7 +11,7 @@ import keras
 from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
-from maffsrn_tf.model.shipped import weights_path
+from maffsrn_tf.model.shipped import available, weights_path
 from maffsrn_tf.model.weight_files import load_npz, load_weights_file
 
 
@@ -59,7 +59,8 @@ def load_model_for(scale, weights=None, preset=None):
 
 
 def load_initial_weights(model, path, skip_tail=None):
-    """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2).
+    """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2),
+    or from shipped weights by their preset's name (``"maffsrn_x2"``; a file of that name wins).
 
     The file's scale and depth are read from its contents: it is loaded into a MAFFSRN of the
     model's depth at each scale until one fits. ``skip_tail`` (default: when the file's scale
@@ -67,6 +68,8 @@ def load_initial_weights(model, path, skip_tail=None):
     architecture (e.g. MAFFSRN-L weights for MAFFSRN) is a ``MaffsrnError`` naming the layers.
     Returns the number of variables copied.
     """
+    if not os.path.exists(path) and path in available():
+        path = weights_path(path)
     if path.endswith(".keras"):
         source = load_keras_file(path)
     else:

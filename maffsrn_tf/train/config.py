@@ -40,11 +40,16 @@ class TrainConfig:
         "that patches are read from (decoded/); default ~/.cache/maffsrn_tf. DIV2K x2 needs "
         "about 8.3 GB there.",
     )
-    val_dir: str = _opt("", "Folder of HR validation images.")
+    val_dir: str = _opt(
+        "",
+        "Folder of HR validation images (no validation without it or holdout: the run ends "
+        "with final.weights.h5, no best.*).",
+    )
     holdout: str = _opt(
         "",
-        "File listing images of the data folder (folder source) held out of training and "
-        "used for validation instead of a validation folder, e.g. splits/sr291_val.txt.",
+        "File listing images of the data folder (folder source), one name a line, held out "
+        "of training and used for validation instead of a validation folder, e.g. "
+        "splits/sr291_val.txt in a clone.",
     )
     patch_size: int = _opt(48, "LR patch size.", lower=1)
     batch_size: int = _opt(16, "Global batch size (split over replicas).", lower=1)
@@ -73,7 +78,9 @@ class TrainConfig:
     strategy: str = _opt("auto", "tf.distribute strategy.", choices=STRATEGIES)
     tpu: str = _opt("", "TPU address for the tpu strategy (empty on Colab).")
     init_weights: str = _opt(
-        "", "Initialize from these weights (.weights.h5/.npz/.keras of another run)."
+        "",
+        "Initialize from these weights: a file (.weights.h5/.npz/.keras of another run) or the "
+        "shipped weights of a preset by name (e.g. maffsrn_x2, fine-tuned on your images).",
     )
     init_skip_tail: bool | None = _opt(
         None,

@@ -32,6 +32,7 @@ from maffsrn_tf.io.atomic import (
     TEMPORARY_PREFIX,
     OutputExists,
     atomic_output,
+    folder_problem,
     link_new_file,
     probe_writable,
     remove_stale_temporaries,
@@ -362,18 +363,9 @@ def _check_output_dir(output_dir):
     parent a writable folder). Nothing is created here."""
     if "://" in output_dir:
         return
-    what = f"output_dir={output_dir!r}"
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise MaffsrnError(f"{what} is a file, not a folder: name a folder")
-    parent = os.path.abspath(output_dir)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise MaffsrnError(f"{what} cannot be made: {parent} is a file")
-    try:
-        probe_writable(parent)
-    except OSError as err:
-        raise MaffsrnError(f"{what}: {parent} is not writable ({err.strerror})") from None
+    problem = folder_problem(output_dir)
+    if problem:
+        raise MaffsrnError(f"output_dir={output_dir!r}: {problem}")
 
 
 def _pattern_root(pattern):

@@ -7,11 +7,24 @@ None). ``KerasEngine`` runs a Keras model (on whichever Keras backend is active)
 line, tool and benchmark gets its engine from ``make_engine``.
 """
 
+import os
+
 import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError, first_line
 
-DEFAULT_NUM_THREADS = 2
+# more threads than any machine has cores (tens of thousands crash LiteRT)
+MAX_THREADS = 256
+
+
+def default_num_threads():
+    """The CPUs this process may use (its affinity where the OS has one, as in a container
+    or under ``taskset``; else all of them), at most ``MAX_THREADS``."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        count = os.cpu_count() or 1
+    return max(1, min(count, MAX_THREADS))
 
 
 class KerasEngine:
@@ -50,7 +63,7 @@ class KerasEngine:
 class TFLiteEngine:
     """Runs a ``.tflite`` MAFFSRN with ai-edge-litert (dynamic shape resized per input)."""
 
-    def __init__(self, path, num_threads=DEFAULT_NUM_THREADS):
+    def __init__(self, path, num_threads=None):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -61,7 +74,9 @@ class TFLiteEngine:
             ) from None
 
         try:
-            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            self.interpreter = Interpreter(
+                model_path=path, num_threads=num_threads or default_num_threads()
+            )
         except (ValueError, RuntimeError) as err:
             first = first_line(err, 200)
             raise MaffsrnError(f"cannot load {path} as a TFLite model ({first})") from None
@@ -105,7 +120,7 @@ class TFLiteEngine:
         return y
 
 
-def make_engine(options, preset=None):
+def make_engine(options, preset=None, scale=None):
     """The engine ``options`` (an ``UpscaleOptions``) ask for: its ``model`` (a Keras model,
     a weights/``.keras``/``.tflite`` path, or None for the shipped model) on its ``runtime``.
 
@@ -113,9 +128,10 @@ def make_engine(options, preset=None):
     float16 TFLite is as accurate as Keras and faster, docs/benchmarks.md) and Keras for
     Keras models and weights files. ``variant`` picks the shipped TFLite file: ``float16`` or
     ``int8`` (faster, a measured drop; tflite/REPORT.md). ``preset``: the architecture a
-    weights file is loaded into (default ``maffsrn_x{scale}``).
+    weights file is loaded into (default ``maffsrn_x{scale}``). ``scale``: the model's scale
+    where the options set an output size instead (``UpscaleOptions.plan``).
     """
-    scale, model, runtime = options.scale, options.model, options.runtime
+    scale, model, runtime = scale or options.scale, options.model, options.runtime
     is_tflite = isinstance(model, str) and model.endswith(".tflite")
     if runtime == "auto":
         runtime = "tflite" if (model is None and preset is None) or is_tflite else "keras"
@@ -130,7 +146,7 @@ def make_engine(options, preset=None):
             from maffsrn_tf.model.shipped import tflite_path
 
             model = tflite_path(scale, options.variant)
-        engine = TFLiteEngine(model, options.num_threads or DEFAULT_NUM_THREADS)
+        engine = TFLiteEngine(model, options.num_threads)
     else:
         if model is None or isinstance(model, str):
             try:
@@ -144,5 +160,6 @@ def make_engine(options, preset=None):
             model = load_model_for(scale, model, preset)
         engine = KerasEngine(model)
     if engine.scale is not None and engine.scale != scale:
-        raise MaffsrnError(f"the model upscales x{engine.scale}, but scale={scale}")
+        wanted = f"scale={scale}" if options.scale else f"x{scale} for the output size asked"
+        raise MaffsrnError(f"the model upscales x{engine.scale}, but {wanted}")
     return engine

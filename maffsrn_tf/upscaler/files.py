@@ -1,5 +1,19 @@
-"""Files and folders for ``maffsrn-upscale``: paths, checks, progress, comparison image."""
+"""Files and folders for ``maffsrn-upscale``: what a run reads and writes, checked before
+any work, then done image by image with progress.
 
+A run takes files and folders (several at once, as a shell gives them). A folder gives its
+images (every format Pillow reads, by extension; other files are counted and named once),
+and with ``recursive`` those of its subfolders, mirrored under the output folder (links to
+folders are followed once: a loop is not walked twice). Outputs are named
+``NAME_x2.png``, ``NAME_x3.5.png`` (``outscale``) or ``NAME_1920x1080.png`` (a
+``width``/``height`` box), and their folders are made as needed. Everything that would go
+wrong for the whole run (an output that is an input, two inputs writing one output, an
+output folder that is a file) is refused before a model is loaded; a file that fails alone
+is reported and the run goes on.
+"""
+
+import dataclasses
+import logging
 import os
 import sys
 
@@ -8,13 +22,20 @@ from PIL import Image, ImageDraw
 
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.io import images
-from maffsrn_tf.io.atomic import OUR_TEMPORARY, probe_writable, remove_stale_temporaries
+from maffsrn_tf.io.atomic import (
+    OUR_TEMPORARY,
+    folder_problem,
+    probe_writable,
+    remove_stale_temporaries,
+)
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
-from maffsrn_tf.upscaler.arrays import upscale_with
+from maffsrn_tf.upscaler.arrays import composite, upscale_with
 from maffsrn_tf.upscaler.engines import make_engine
 from maffsrn_tf.upscaler.options import UpscaleOptions
 from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
+
+log = logging.getLogger("maffsrn_tf")
 
 
 class UpscaleError(MaffsrnError):
@@ -34,7 +55,8 @@ def sample_image_path():
 def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     """The output file: ``output`` itself, or ``NAME_x{scale}.EXT`` in it (or in ./out).
 
-    EXT is ``fmt`` when given, else the input's (PNG for 16-bit colour and odd formats). An
+    ``scale``: the factor (2), or the name's tag as a string (``x3.5``, ``1920x1080``). EXT
+    is ``fmt`` when given, else the input's (PNG for 16-bit colour and odd formats). An
     ``output`` file whose extension is not an image format written here
     (``io.images.OUTPUT_EXTENSIONS``: not ``.ico``, ``.gif``, ``.txt``) is an ``UpscaleError``.
     """
@@ -43,13 +65,13 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
         ext = "." + fmt
     elif dtype_16bit_color or ext.lower() not in images.OUTPUT_EXTENSIONS:
         ext = ".png"
-    name = f"{stem}_x{scale}{ext}"
+    tag = scale if isinstance(scale, str) else f"x{scale}"
+    name = f"{stem}_{tag}{ext}"
     if not output:
         return os.path.join("out", name)
     if os.path.isdir(output) or output.endswith(os.sep):
         return os.path.join(output, name)
-    given = os.path.splitext(output)[1].lower().replace(".jpeg", ".jpg")
-    if fmt and given != "." + fmt:
+    if fmt and _canonical(os.path.splitext(output)[1]) != _canonical("." + fmt):
         raise UpscaleError(f"output={output!r} does not end in .{fmt} (fmt={fmt!r})")
     try:
         images.check_output_path(output)
@@ -58,17 +80,42 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     return output
 
 
-def _progress_printer(label):
+def _canonical(ext):
+    """An extension as ``--format`` names it (``.jpeg`` is ``.jpg``, ``.tif`` is ``.tiff``)."""
+    ext = ext.lower()
+    return {".jpeg": ".jpg", ".tif": ".tiff"}.get(ext, ext)
+
+
+def _progress_bar(total, label, unit, position=0, leave=True):
+    """A tqdm bar on a terminal (rate and ETA), else None: logs get plain lines instead."""
     if not sys.stderr.isatty():
         return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # not a dependency of the [tensorflow]-only install
+        return None
+    return tqdm(total=total, desc=label, unit=unit, leave=leave, file=sys.stderr,
+                position=position)  # fmt: skip
+
+
+def _tile_progress(label, nested):
+    """``progress(done, total)`` for the tiles of one image: a bar on a terminal (below a
+    folder run's bar when ``nested``), shown once there is more than one tile."""
+    state = {}
 
     def show(done, total):
-        bar = "#" * int(30 * done / total)
-        print(f"\r{label} [{bar:<30}] {done}/{total} tiles", end="", file=sys.stderr)
-        if done == total:
-            print(file=sys.stderr)
+        if total <= 1:
+            return
+        if "bar" not in state:
+            state["bar"] = _progress_bar(total, label, "tile", int(nested), leave=not nested)
+        bar = state["bar"]
+        if bar is None:
+            return
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
-    return show
+    return show if sys.stderr.isatty() else None
 
 
 def comparison(low, high, scale):
@@ -85,7 +132,7 @@ def comparison(low, high, scale):
     canvas.paste(bicubic, (0, 0))
     canvas.paste(hi, (hi.width + 8, 0))
     draw = ImageDraw.Draw(canvas)
-    for x, text in ((4, f"bicubic x{scale}"), (hi.width + 12, f"MAFFSRN x{scale}")):
+    for x, text in ((4, f"bicubic {scale}"), (hi.width + 12, f"MAFFSRN {scale}")):
         draw.rectangle((x - 2, 2, x + 8 * len(text), 16), fill="black")
         draw.text((x, 4), text, fill="white")
     return np.asarray(canvas)
@@ -108,16 +155,9 @@ def _check_output(in_path, out_path, overwrite):
     if os.path.exists(out_path) and not overwrite:
         raise UpscaleError(f"output exists: {out_path} (pass overwrite=True to replace it)")
     directory = os.path.dirname(os.path.abspath(out_path))
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        raise UpscaleError(f"output folder {directory} is a file, not a folder")
-    if not os.path.isdir(directory):
-        raise UpscaleError(f"output directory does not exist: {directory}")
-    try:  # a real probe: permissions, read-only file systems, pseudo file systems
-        probe_writable(directory)
-    except OSError as err:
-        raise UpscaleError(
-            f"output directory is not writable: {directory} ({err.strerror})"
-        ) from None
+    problem = folder_problem(directory)
+    if problem:
+        raise UpscaleError(f"cannot write into output folder {directory}: {problem}")
 
 
 def _is_16bit_color(path):
@@ -128,29 +168,160 @@ def _is_16bit_color(path):
         return False
 
 
-def _plan_folder(folder, files, out_dir, scale, fmt, compare):
-    """The files of a folder run, checked before any work: two inputs that would write one
-    output (``a.jpg`` and ``a.png``) are an ``UpscaleError``; when the output folder is the
-    input folder, the outputs of an earlier run (``a_x2.png`` beside ``a.jpg``) are left out,
-    with one notice."""
+def _is_whole(path, size):
+    """Whether an existing output is a whole image of ``size`` (width, height): decodable
+    to its end (a file cut short by a crash of another tool is not)."""
+    try:
+        with Image.open(path) as im:
+            if im.size != size:
+                return False
+            im.load()
+        return True
+    except Exception:
+        return False
+
+
+@dataclasses.dataclass
+class _Job:
+    """One input of a run: where it is read and written, and its name in messages."""
+
+    source: str
+    target: str = ""
+    label: str = ""
+    problem: str = ""  # why this file alone cannot be done (found while planning)
+    redo: bool = False  # its existing output is cut short: replaced (skip_existing)
+    size: tuple = ()  # (width, height) of the output, when known before the run
+
+
+def _walk(folder, recursive, exclude):
+    """``(images, others)``: the image files of ``folder`` (relative paths, sorted) and the
+    count of other files; with ``recursive`` its subfolders' too (each real folder once,
+    ``exclude``'s real paths left out: the output folder inside the input)."""
+    found, others, seen = [], [], set()
+
+    def visit(path, rel):
+        try:
+            key = os.stat(path)
+        except OSError:
+            return
+        if (key.st_dev, key.st_ino) in seen or os.path.realpath(path) in exclude:
+            return
+        seen.add((key.st_dev, key.st_ino))
+        try:
+            entries = sorted(os.listdir(path))
+        except OSError as err:
+            raise UpscaleError(f"cannot list folder {path}: {err.strerror}") from None
+        for name in entries:
+            full, sub = os.path.join(path, name), os.path.join(rel, name) if rel else name
+            if OUR_TEMPORARY.match(name):
+                continue
+            if os.path.isdir(full):
+                if recursive:
+                    visit(full, sub)
+            elif name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(sub)
+            elif not name.startswith("."):
+                others.append(sub)
+
+    visit(folder, "")
+    return found, others
+
+
+def _name(options, path):
+    """The output's name tag for ``path`` (``x2``, ``x3.5``, ``1920x1080``) and the output
+    size (width, height) when it is known from the header (else ``()``)."""
+    if not options.sized or options.outscale is not None:
+        if not options.sized:
+            return f"x{options.scale}", ()
+        return options.name_factor(1, 1), ()
+    h, w = images.image_size(path)
+    _, out_h, out_w = options.plan(h, w)
+    return f"{out_w}x{out_h}", (out_w, out_h)
+
+
+def _plan(inputs, output, options):
+    """The jobs of a run, checked: ``(jobs, single)``; ``single``: one file given, whose
+    ``output`` may name the output file itself."""
+    for path in inputs:
+        if not os.path.lexists(path):
+            raise UpscaleError(f"input not found: {path}")
+        if not os.path.exists(path):
+            raise UpscaleError(f"input is a broken link: {path}")
+    single = len(inputs) == 1 and not os.path.isdir(inputs[0])
+    if not single:
+        _check_output_folder(output, inputs)
+    out_real = os.path.realpath(output) if output else os.path.realpath("out")
+    jobs, others, fmt = [], [], options.fmt
+    for given in inputs:
+        if not os.path.isdir(given):
+            jobs.append(_Job(given, label=given))
+            continue
+        inside = options.recursive and out_real != os.path.realpath(given)
+        found, rest = _walk(given, options.recursive, {out_real} if inside else ())
+        others += [os.path.join(given, r) for r in rest]
+        if not found:
+            if len(inputs) == 1:
+                raise UpscaleError(f"no images in folder {given}")
+            log.warning("no images in folder %s", one_line(given))
+        for rel in found:
+            target = os.path.join(output or "out", os.path.dirname(rel), "")
+            jobs.append(_Job(os.path.join(given, rel), target, rel))
+    if others:
+        names = ", ".join(one_line(os.path.basename(o)) for o in others[:5])
+        more = " ..." if len(others) > 5 else ""
+        log.warning("skipping %d file(s) that are not images: %s%s", len(others), names, more)
+    for job in jobs:
+        where = job.target or (output if single else (output or "out") + os.sep)
+        try:
+            tag, job.size = _name(options, job.source)
+            sixteen = _is_16bit_color(job.source)
+            job.target = output_path_for(job.source, where, tag, sixteen, fmt)
+        except (images.ImageError, MaffsrnError) as err:
+            if single:
+                raise UpscaleError(str(err)) from None
+            job.problem = str(err)
+            job.target = ""
+    return _drop_earlier_outputs(jobs, options), single
+
+
+def _check_output_folder(output, inputs):
+    out_dir = output or "out"
+    problem = folder_problem(out_dir)
+    if problem and os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UpscaleError(
+            f"output={out_dir!r} must be a folder when there are several inputs or a folder "
+            f"(input_path={inputs[0]!r})"
+        )
+    if problem:
+        raise UpscaleError(f"cannot write into output folder {out_dir}: {problem}")
+    ext = os.path.splitext(out_dir.rstrip(os.sep))[1].lower()
+    if not os.path.exists(out_dir) and ext in images.OUTPUT_EXTENSIONS:
+        raise UpscaleError(
+            f"output={out_dir!r} looks like a file name, but several files are written: name "
+            "a folder"
+        )
+
+
+def _drop_earlier_outputs(jobs, options):
+    """Two inputs that would write one output (``a.jpg`` and ``a.png``) are an
+    ``UpscaleError``; inputs that are outputs of an earlier run (``a_x2.png`` beside
+    ``a.jpg`` when the output folder is the input folder) are left out, with one notice."""
     targets = {}
-    for name in files:
-        path = os.path.join(folder, name)
-        out = output_path_for(path, out_dir + os.sep, scale, _is_16bit_color(path), fmt)
-        targets.setdefault(os.path.abspath(out), []).append(name)
-        if compare:
-            extra = os.path.splitext(out)[0] + "_compare.png"
-            targets.setdefault(os.path.abspath(extra), []).append(name)
-    same_folder = os.path.isdir(out_dir) and os.path.samefile(folder, out_dir)
-    earlier = sorted(
-        name
-        for name in files
-        if same_folder and os.path.abspath(os.path.join(folder, name)) in targets
-    )
+    for job in jobs:
+        if not job.target:
+            continue
+        targets.setdefault(os.path.realpath(job.target), []).append(job)
+        if options.compare:
+            extra = os.path.splitext(job.target)[0] + "_compare.png"
+            targets.setdefault(os.path.realpath(extra), []).append(job)
+    earlier = [job for job in jobs if os.path.realpath(job.source) in targets]
+    earlier = [
+        job for job in earlier if all(j is not job for j in targets[os.path.realpath(job.source)])
+    ]
     if earlier:
+        names = ", ".join(one_line(os.path.basename(j.source)) for j in earlier[:5])
         print(
-            f"skipping {len(earlier)} earlier output(s) of this command in {folder}: "
-            + ", ".join(earlier[:5])
+            f"skipping {len(earlier)} earlier output(s) of this command: {names}"
             + (" ..." if len(earlier) > 5 else ""),
             file=sys.stderr,
         )
@@ -158,55 +329,133 @@ def _plan_folder(folder, files, out_dir, scale, fmt, compare):
         sources = [s for s in sources if s not in earlier]
         if len(sources) > 1:
             raise UpscaleError(
-                f"{' and '.join(sources)} would both be written to {os.path.relpath(target)}; "
-                "rename one, or upscale them into separate folders"
+                f"{' and '.join(one_line(s.label) for s in sources)} would both be written to "
+                f"{os.path.relpath(target)}; rename one, or upscale them into separate folders"
             )
-    return [name for name in files if name not in earlier]
+    return [job for job in jobs if job not in earlier]
 
 
-def upscale_file(in_path, out_path, engine, options, label="", create_folder=False):
+def _skip_existing(jobs, options):
+    """With ``skip_existing``: the jobs whose output is not there yet, whole (an output of
+    another size, or cut short, is done again, with a notice)."""
+    if not options.skip_existing:
+        return jobs
+    todo, done = [], 0
+    for job in jobs:
+        if job.target and os.path.exists(job.target):
+            size = job.size or _expected_size(job, options)
+            if size and _is_whole(job.target, size):
+                done += 1
+                continue
+            log.warning("redoing %s: the existing output is not whole", one_line(job.target))
+            job.redo = True
+        todo.append(job)
+    if done:
+        print(f"skipping {done} input(s) whose output exists (skip_existing)", file=sys.stderr)
+    return todo
+
+
+def _expected_size(job, options):
+    try:
+        h, w = images.image_size(job.source)
+        _, out_h, out_w = options.plan(h, w)
+    except MaffsrnError:
+        return ()
+    return (out_w, out_h)
+
+
+class _Engines:
+    """The engine of each model scale a run needs, made once (a ``width``/``height`` run may
+    need several)."""
+
+    def __init__(self, options):
+        self.options, self.made = options, {}
+
+    def __call__(self, scale):
+        if scale not in self.made:
+            try:
+                self.made[scale] = make_engine(self.options, scale=scale)
+            except (MaffsrnError, FileNotFoundError) as err:
+                raise UpscaleError(str(err)) from None
+        return self.made[scale]
+
+
+def upscale_file(
+    in_path, out_path, engine, options, label="", notes=None, nested=False, redo=False
+):
     """Upscale one file into ``out_path`` (a file, or a folder ending in a separator);
-    returns the paths written."""
+    returns the paths written. ``engine``: an engine, or a function of the model scale
+    that returns one. ``notes``: a set of the notices already given in this run.
+    ``redo``: replace an existing output (one cut short, found by ``skip_existing``)."""
+    overwrite = options.overwrite or redo
     try:
         array, info = images.read_image(in_path, max_pixels=options.max_pixels)
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
-    scale = options.scale
+    h, w = array.shape[:2]
+    try:
+        scale, out_h, out_w = options.plan(h, w)
+        tag = options.name_factor(h, w)
+    except MaffsrnError as err:
+        raise UpscaleError(f"{in_path}: {err}") from None
     out_path = output_path_for(
-        in_path, out_path, scale, array.dtype == np.uint16 and array.ndim == 3, options.fmt
+        in_path, out_path, tag, array.dtype == np.uint16 and array.ndim == 3, options.fmt
     )
-    try:  # a format that cannot hold the result (alpha into .bmp): refused before the model
-        images.check_output_path(out_path, array, scale)
+    flatten = _flattened(out_path, array)
+    try:  # a format that cannot hold the result (a side too long): refused before the model
+        images.check_output_path(out_path, array[..., :-1] if flatten else array, out_h / h)
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
     compare_path = os.path.splitext(out_path)[0] + "_compare.png"
     targets = [out_path, compare_path] if options.compare else [out_path]
-    # the default ./out is made only once there is something to write into it
-    deferred = create_folder and not os.path.isdir(os.path.dirname(os.path.abspath(out_path)))
-    for path in [] if deferred else targets:
-        _check_output(in_path, path, options.overwrite)
+    for path in targets:
+        _check_output(in_path, path, overwrite)
+    if isinstance(engine, _Engines):
+        engine = engine(scale)
     try:
-        result = upscale_with(engine, array, options, progress=_progress_printer(label))
+        result = upscale_with(engine, array, options, progress=_tile_progress(label, nested))
     except MaffsrnError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
-    if deferred:
+    if flatten:
+        result = composite(result, options.background_rgb)
+        ext = os.path.splitext(out_path)[1]
+        _note(notes, "flatten", f"{ext} has no transparency: it is flattened onto "
+              f"background={options.background}")  # fmt: skip
+    try:  # the output's folder is made once there is something to write
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-        for path in targets:
-            _check_output(in_path, path, options.overwrite)
+    except OSError as err:
+        raise UpscaleError(f"cannot make the folder of {out_path}: {err.strerror}") from None
+    if options.strip_metadata and info:
+        info = images.without_metadata(info)
     try:
-        written = [images.write_image(out_path, result, info, options.overwrite, options.quality)]
+        written = [images.write_image(out_path, result, info, overwrite, options.quality)]
         if options.compare:
-            compared = comparison(array, result, scale)
-            written.append(images.write_image(compare_path, compared, None, options.overwrite))
+            compared = comparison(array, result, tag)
+            written.append(images.write_image(compare_path, compared, None, overwrite))
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
     return written
 
 
+def _flattened(out_path, array):
+    """Whether an image with alpha goes into a format without it (composited)."""
+    alpha = array.ndim == 3 and array.shape[-1] in (2, 4)
+    held = images.OUTPUT_EXTENSIONS.get(os.path.splitext(out_path)[1].lower(), ("", set()))[1]
+    return alpha and "alpha" not in held
+
+
+def _note(notes, key, message):
+    """``message`` on the package's logger, once per run (``notes``)."""
+    if notes is None or key not in notes:
+        log.warning("%s", message)
+        if notes is not None:
+            notes.add(key)
+
+
 def upscale_path(
     input_path,
     output,
-    scale,
+    scale=None,
     backend="auto",
     model=None,
     tile=None,
@@ -219,19 +468,23 @@ def upscale_path(
     quality=None,
     quantization=DEFAULT_VARIANT,
     on_error=None,
+    **more,
 ):
-    """Upscale a file or every image of a folder; returns the paths written.
+    """Upscale files and folders; returns the paths written.
 
-    A folder run goes on past a file that fails (``on_error(error)`` is called; by default
-    it prints the error to stderr), and raises ``UpscaleError`` listing the failures at the
-    end. ``fmt``: png, jpg or webp (default: the input's); ``quality``: 1-100 for jpg/webp;
-    ``max_pixels``: larger inputs are refused. The other arguments are ``upscale()``'s.
+    ``input_path``: a file, a folder, or a list of them. A run goes on past a file that
+    fails (``on_error(error)`` is called; by default it prints the error to stderr), and
+    raises ``UpscaleError`` listing the failures at the end. ``fmt``: an output format
+    (default: the input's); ``quality``: 1-100 for lossy formats; ``max_pixels``: larger
+    inputs are refused. ``more``: the other ``UpscaleOptions`` (``outscale``, ``width``,
+    ``height``, ``recursive``, ``skip_existing``, ``background``, ``strip_metadata``,
+    ``num_threads``); the rest are ``upscale()``'s.
     """
     try:
-        options = UpscaleOptions(
+        options = UpscaleOptions.from_keywords(
             scale=scale,
-            runtime=backend,
-            variant=quantization,
+            backend=backend,
+            quantization=quantization,
             model=model,
             tile=tile,
             overlap=overlap,
@@ -241,87 +494,107 @@ def upscale_path(
             max_pixels=max_pixels,
             fmt=fmt,
             quality=quality,
+            **more,
         )
     except MaffsrnError as err:
         raise UpscaleError(str(err)) from None
     return upscale_files(input_path, output, options, on_error)
 
 
-def upscale_files(input_path, output, options, on_error=None):
+def upscale_files(inputs, output, options, on_error=None):
     """``upscale_path`` with its options as one ``UpscaleOptions`` (what ``maffsrn-upscale``
-    builds from its flags). ``input_path`` empty: the sample photo, into ``out/``."""
-    sample = not input_path
-    if sample:
-        input_path = sample_image_path()
-        output = output or os.path.join("out", f"sample_x{options.scale}.png")
-        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        options = options.replace(compare=True, overwrite=True)
-    if not os.path.exists(input_path):
-        raise UpscaleError(f"input not found: {input_path}")
-    scale, fmt = options.scale, options.fmt
-    single = not os.path.isdir(input_path)
-    if single:  # an output format that cannot be written is refused before the model loads
-        out_path = output_path_for(input_path, output, scale, _is_16bit_color(input_path), fmt)
-    ext = os.path.splitext(out_path)[1].lower() if single else (f".{fmt}" if fmt else "")
-    if options.quality is not None and ext and ext not in images.LOSSY:
-        raise UpscaleError(  # every word is used or refused: a lossless output has no quality
-            f"quality={options.quality} applies to .jpg and .webp outputs, not {ext}"
-        )
-    try:
-        engine = make_engine(options)
-    except (MaffsrnError, FileNotFoundError) as err:
-        raise UpscaleError(str(err)) from None
+    builds from its flags). ``inputs``: a path or a list; none: the sample photo, into
+    ``out/`` (with a comparison)."""
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
+    inputs = [os.fspath(p) for p in inputs if os.fspath(p) != ""]
+    if not inputs:
+        inputs = [sample_image_path()]
+        tag = options.name_factor(1, 1) if not options.width and not options.height else ""
+        output = output or (os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep)
+        options = options.replace(compare=True, overwrite=True, skip_existing=False)
+    jobs, single = _plan(inputs, output, options)
+    _check_quality(jobs, options)
+    runnable = [job for job in jobs if not job.problem]
+    engines = _Engines(options)
+    if runnable:  # the model, checked before any work (a missing file, a wrong scale)
+        first = runnable[0]
+        if options.sized and options.outscale is None:
+            engines(_planned_scale(first, options))
+        else:
+            engines(options.plan(16, 16)[0])
+    for folder in {os.path.dirname(os.path.abspath(j.target)) for j in runnable}:
+        if os.path.isdir(folder):
+            remove_stale_temporaries(folder, keep=[j.source for j in jobs])
+    jobs = _skip_existing(jobs, options)
     if single:
-        remove_stale_temporaries(os.path.dirname(os.path.abspath(out_path)), keep=[input_path])
-        return upscale_file(input_path, output, engine, options, create_folder=not output)
-    out_dir = output or "out"
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UpscaleError(
-            f"output={out_dir!r} must be a folder when input_path={input_path!r} is a folder"
-        )
-    files = sorted(
-        f
-        for f in os.listdir(input_path)
-        if f.lower().endswith(IMAGE_EXTENSIONS) and not OUR_TEMPORARY.match(f)
-    )
-    remove_stale_temporaries(out_dir, keep=[os.path.join(input_path, f) for f in files])
-    if not files:
-        raise UpscaleError(f"no images in folder {input_path}")
-    files = _plan_folder(input_path, files, out_dir, scale, fmt, options.compare)
-    if options.quality is not None and not fmt:  # outputs keep their inputs' formats
-        lossy = [
-            name
-            for name in files
-            if os.path.splitext(name)[1].lower() in images.LOSSY
-            and not _is_16bit_color(os.path.join(input_path, name))
-        ]
-        if not lossy:
-            raise UpscaleError(
-                f"quality={options.quality} applies to .jpg and .webp outputs, and no image of "
-                f"{input_path} is written as one (pass fmt='jpg' or fmt='webp')"
-            )
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        probe_writable(out_dir)  # once, not per image
-    except OSError as err:
-        raise UpscaleError(f"cannot write into output folder {out_dir}: {err}") from None
-    written, failed = [], []
-    for i, name in enumerate(files, 1):
-        print(f"[{i}/{len(files)}] {one_line(name)}", file=sys.stderr, flush=True)
+        job = jobs[0] if jobs else None
+        if job is None:
+            return []
+        return upscale_file(job.source, job.target, engines, options, redo=job.redo)
+    if not os.path.isdir(output or "out"):
         try:
-            written += upscale_file(
-                os.path.join(input_path, name),
-                out_dir + os.sep,
-                engine,
-                options,
-                label=f"[{i}/{len(files)}]",
+            os.makedirs(output or "out", exist_ok=True)
+            probe_writable(output or "out")
+        except OSError as err:
+            raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
+    return _run(jobs, engines, options, on_error)
+
+
+def _planned_scale(job, options):
+    try:
+        h, w = images.image_size(job.source)
+        return options.plan(h, w)[0]
+    except MaffsrnError:
+        return options.plan(16, 16)[0] if options.outscale else 4
+
+
+def _check_quality(jobs, options):
+    """``quality`` with no lossy output in the run: refused (every word is used)."""
+    if options.quality is None:
+        return
+    exts = {os.path.splitext(j.target)[1].lower() for j in jobs if j.target}
+    if exts and not exts & set(images.LOSSY):
+        if len(jobs) == 1:
+            ext = exts.pop()
+            raise UpscaleError(
+                f"quality={options.quality} applies to lossy outputs ({', '.join(images.LOSSY)}), "
+                f"not {ext}"
             )
-        except UpscaleError as err:  # report, go on with the other images
-            if on_error is None:
-                print(f"error: {one_line(str(err))}", file=sys.stderr)
+        raise UpscaleError(
+            f"quality={options.quality} applies to lossy outputs ({', '.join(images.LOSSY)}), "
+            "and no image of this run is written as one (pass fmt='jpg' or fmt='webp')"
+        )
+
+
+def _run(jobs, engines, options, on_error):
+    """Each job in turn, with progress; a failure is reported and the run goes on."""
+    written, failed, notes = [], [], set()
+    bar = _progress_bar(len(jobs), "upscaling", "image") if len(jobs) > 1 else None
+    try:
+        for i, job in enumerate(jobs, 1):
+            if bar is None:
+                print(f"[{i}/{len(jobs)}] {one_line(job.label)}", file=sys.stderr, flush=True)
             else:
-                on_error(err)
-            failed.append(name)
+                bar.set_postfix_str(one_line(os.path.basename(job.label))[:40])
+            try:
+                if job.problem:
+                    raise UpscaleError(job.problem)
+                written += upscale_file(
+                    job.source, job.target, engines, options, label=f"[{i}/{len(jobs)}]",
+                    notes=notes, nested=bar is not None, redo=job.redo,
+                )  # fmt: skip
+            except UpscaleError as err:  # report, go on with the other images
+                if on_error is None:
+                    print(f"error: {one_line(str(err))}", file=sys.stderr)
+                else:
+                    on_error(err)
+                failed.append(job.label)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     if failed:
-        raise UpscaleError(f"{len(failed)} of {len(files)} images failed: {', '.join(failed)}")
+        names = ", ".join(one_line(os.path.basename(f)) for f in failed)
+        raise UpscaleError(f"{len(failed)} of {len(jobs)} images failed: {names}")
     return written

@@ -10,73 +10,170 @@ it. The user-visible names stay as they were: the engine choice is passed as ``b
 import dataclasses
 import os
 
+from PIL import ImageColor
+
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE, SCALES
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, SHIPPED_VARIANTS
-from maffsrn_tf.options import check_fields, option
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from maffsrn_tf.options import check_fields, option, public_name
+from maffsrn_tf.upscaler.engines import MAX_THREADS
+from maffsrn_tf.upscaler.sizing import (
+    MAX_OUTSCALE,
+    factor_name,
+    fit_size,
+    model_scale,
+    scaled_size,
+)
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
 
 # what runs the network: TFLite for the shipped weights and .tflite files, Keras for the rest
 RUNTIMES = ("auto", "keras", "tflite")
 # LiteRT threads per Beam worker process (Beam runs a worker per core)
 BEAM_WORKER_THREADS = 1
-# more threads than any machine has cores (tens of thousands crash LiteRT)
-MAX_THREADS = 256
+# the scale when nothing picks another
+DEFAULT_SCALE = 2
+# --help's headings, in order
+GROUPS = ("Input and output", "Output size", "Model", "Output files", "Speed and limits")
 
 
 @dataclasses.dataclass(frozen=True)
 class UpscaleOptions:
-    """How to upscale: the model, the tiling, and what is written."""
+    """How to upscale: the output size, the model, the tiling, and what is written.
 
-    scale: int = option(2, "Upscaling factor.", choices=SCALES)
+    The output size is the model's ``scale`` (default 2), or ``outscale`` (any factor from 1
+    to 16), or ``width``/``height`` (the result fits that box, aspect kept): one of the
+    three. With ``outscale``/``width``/``height`` the model is picked for the factor
+    (``sizing.model_scale``) and ``scale`` stays None.
+    """
+
+    scale: int | None = option(
+        None, f"Upscaling factor (default {DEFAULT_SCALE}).", choices=SCALES, group=GROUPS[1]
+    )
+    outscale: float | None = option(
+        None,
+        "Output size as a factor of the input's, e.g. 3.5: runs the smallest model at or above "
+        "it and resizes its output with Lanczos (above 4: the x4 model, then Lanczos).",
+        lower=1.0,
+        upper=MAX_OUTSCALE,
+        group=GROUPS[1],
+    )
+    width: int | None = option(
+        None, "Output width in pixels (the height follows the aspect).", lower=1, group=GROUPS[1]
+    )
+    height: int | None = option(
+        None,
+        "Output height in pixels (with --width: the result fits the box, aspect kept).",
+        lower=1,
+        group=GROUPS[1],
+    )
     runtime: str = option(
         "auto",
         "What runs the model; auto: TFLite for the shipped weights and .tflite files, Keras "
         "for Keras weights.",
         choices=RUNTIMES,
         name="backend",
+        group=GROUPS[2],
     )
     variant: str = option(
         DEFAULT_VARIANT,
-        "Shipped TFLite model: float16 (as accurate as Keras) or int8 (about twice as fast; "
-        "its measured accuracy drop is in tflite/REPORT.md).",
+        "Shipped TFLite model: float16 (as accurate as Keras) or int8 (faster; its accuracy "
+        "drop is measured in tflite/REPORT.md).",
         choices=SHIPPED_VARIANTS,
         name="quantization",
+        group=GROUPS[2],
     )
     model: object = option(
         None,
         "Weights (.weights.h5/.keras) or a .tflite file (default: shipped for the scale); in "
         "Python also a Keras model.",
+        group=GROUPS[2],
+    )
+    self_ensemble: bool = option(
+        False, "Average the 8 flips/rotations (8 times slower, a little sharper).", group=GROUPS[2]
+    )
+    recursive: bool = option(
+        False,
+        "Also upscale the images of subfolders, mirroring them under the output folder.",
+        group=GROUPS[0],
+    )
+    skip_existing: bool = option(
+        False,
+        "Leave inputs whose output already exists (a rerun goes on where the last stopped).",
+        group=GROUPS[0],
+    )
+    overwrite: bool = option(False, "Replace existing outputs.", group=GROUPS[0])
+    fmt: str = option(
+        "",
+        "Output format (default: the input's; PNG for 16-bit colour).",
+        choices=("", *OUTPUT_FORMATS),
+        flag="format",
+        group=GROUPS[3],
+    )
+    quality: int | None = option(
+        None,
+        "Quality of lossy outputs, 1-100 (default: JPEG 95, WebP and AVIF Pillow's own).",
+        group=GROUPS[3],
+    )
+    background: str = option(
+        "white",
+        "Colour that transparency is flattened onto for a format without alpha (JPEG, BMP): "
+        "a name or #rrggbb.",
+        group=GROUPS[3],
+    )
+    strip_metadata: bool = option(
+        False,
+        "Drop EXIF (camera, date, GPS) and XMP from outputs (the colour profile stays).",
+        group=GROUPS[3],
+    )
+    compare: bool = option(
+        False, "Also write NAME_compare.png: bicubic | MAFFSRN.", group=GROUPS[3]
     )
     tile: int | None = option(
         None,
-        f"Largest tile in LR pixels (default {DEFAULT_TILE}, or a fixed-shape model's own "
-        "tile; 0: whole image at once, memory permitting).",
+        "Largest tile in input pixels (default: the model's own choice; 0: the whole image at "
+        "once, memory permitting).",
+        group=GROUPS[4],
     )
-    overlap: int = option(DEFAULT_OVERLAP, "Overlap between tiles in LR pixels.")
-    self_ensemble: bool = option(False, "Average the 8 flips/rotations (8x slower, +~0.1 dB).")
-    compare: bool = option(False, "Also write NAME_compare.png: bicubic | MAFFSRN.")
-    overwrite: bool = option(False, "Replace existing outputs.")
-    fmt: str = option(
-        "",
-        "Output format (default: the input's; PNG for 16-bit).",
-        choices=("", *OUTPUT_FORMATS),
-        flag="format",
+    overlap: int = option(
+        DEFAULT_OVERLAP, "Overlap between tiles in input pixels.", group=GROUPS[4]
     )
-    quality: int | None = option(None, "JPEG/WebP quality 1-100 (default: JPEG 95, WebP 80).")
+    num_threads: int | None = option(
+        None,
+        "CPU threads that run a TFLite model, per process (default: the CPUs this process may "
+        "use).",
+        upper=MAX_THREADS,
+        group=GROUPS[4],
+    )
     max_pixels: int = option(
         DEFAULT_MAX_PIXELS,
-        "Refuse inputs larger than this (decompression bombs).",
+        "Refuse larger inputs (decompression bombs).",
         flag="max_megapixels",
         per=1_000_000,
+        group=GROUPS[4],
     )
-    num_threads: int | None = option(None, "LiteRT threads (default: 2).", upper=MAX_THREADS)
 
     def __post_init__(self):
         if isinstance(self.model, os.PathLike):  # a pathlib.Path works as its string
             object.__setattr__(self, "model", os.fspath(self.model))
         check_fields(self)
+        sized = [n for n in ("outscale", "width", "height") if getattr(self, n) is not None]
+        if "outscale" in sized and len(sized) > 1:
+            raise MaffsrnError(
+                f"outscale={self.outscale} and {sized[1]}={getattr(self, sized[1])} both set "
+                "the output size: pass one"
+            )
+        if sized and self.scale is not None:
+            raise MaffsrnError(
+                f"scale={self.scale} and {sized[0]}={getattr(self, sized[0])} both set the "
+                f"output size: pass one ({sized[0]} picks the model)"
+            )
+        if self.skip_existing and self.overwrite:
+            raise MaffsrnError(
+                "skip_existing=True and overwrite=True contradict each other: pass one"
+            )
+        if not sized and self.scale is None:
+            object.__setattr__(self, "scale", DEFAULT_SCALE)
         if self.tile is not None and self.tile != 0 and self.tile < MIN_INPUT_SIZE:
             raise MaffsrnError(
                 f"tile={self.tile} is below the model's minimum of {MIN_INPUT_SIZE} (0: whole "
@@ -90,6 +187,68 @@ class UpscaleOptions:
             raise MaffsrnError(f"max_pixels={self.max_pixels} is not a positive number of pixels")
         if self.num_threads is not None and self.num_threads <= 0:
             raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
+        try:
+            ImageColor.getrgb(self.background)
+        except ValueError:
+            raise MaffsrnError(
+                f"background={self.background!r} is not a colour: use a name (white, black) or "
+                "#rrggbb"
+            ) from None
+
+    @property
+    def sized(self):
+        """Whether the output size is set by ``outscale``, ``width`` or ``height``."""
+        return self.scale is None
+
+    @property
+    def background_rgb(self):
+        """``background`` as an ``(r, g, b)`` tuple of 0..255."""
+        return ImageColor.getrgb(self.background)[:3]
+
+    def plan(self, height, width):
+        """``(model scale, out_height, out_width)`` for an input ``height x width``: the
+        model's own size, ``round(outscale x side)``, or the ``width``/``height`` box.
+        ``MaffsrnError`` when that is below the input (this upscales) or above x16."""
+
+        if not self.sized:
+            return self.scale, height * self.scale, width * self.scale
+        if self.outscale is not None:
+            factor = self.outscale
+            out_h, out_w = scaled_size(height, width, factor)
+        else:
+            out_h, out_w, factor = fit_size(height, width, self.width, self.height)
+            box = " x ".join(
+                f"{n}={getattr(self, n)}" for n in ("width", "height") if getattr(self, n)
+            )
+            if factor < 1 - 1e-9 or factor > MAX_OUTSCALE:
+                raise MaffsrnError(
+                    f"{box} asks for x{factor:.3g} of a {width}x{height} image; it must be "
+                    f"between x1 and x{MAX_OUTSCALE:g}"
+                )
+        return model_scale(factor), out_h, out_w
+
+    def name_factor(self, height, width):
+        """What output names say: ``x2``, ``x3.5``, or ``WxH`` for a ``width``/``height``
+        box (``photo_x3.5.png``, ``photo_1920x1080.png``)."""
+
+        if not self.sized:
+            return f"x{self.scale}"
+        if self.outscale is not None:
+            return f"x{factor_name(self.outscale)}"
+        _, out_h, out_w = self.plan(height, width)
+        return f"{out_w}x{out_h}"
+
+    @classmethod
+    def from_keywords(cls, **keywords):
+        """Options from the names users pass (``backend``, ``quantization``: the public names
+        of ``runtime`` and ``variant``); an unknown name is a ``MaffsrnError``."""
+        by_public = {public_name(f): f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(keywords) - set(by_public))
+        if unknown:
+            raise MaffsrnError(
+                f"unknown option {unknown[0]!r}; the options are {', '.join(sorted(by_public))}"
+            )
+        return cls(**{by_public[k]: v for k, v in keywords.items()})
 
     def replace(self, **changes):
         """A copy with ``changes`` (checked again)."""

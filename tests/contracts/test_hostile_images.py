@@ -18,7 +18,7 @@ from test_hostile import UP, Case, _make, animated_gif, garbage, photo
 from maffsrn_tf.io.images import read_image
 
 IN = ["--input", "in.png"]
-FORMATS = ".png, .jpg/.jpeg, .webp, .bmp or .tif/.tiff"
+FORMATS = ".png, .jpg/.jpeg, .webp, .avif, .bmp or .tif/.tiff"
 
 
 def rgba_photo(path):
@@ -124,10 +124,15 @@ CASES = [
         error="cannot write o: it has no extension",
     ),
     Case(
-        "upscale-alpha-into-bmp",
+        "upscale-alpha-into-bmp-is-flattened-with-a-notice",
         [UP, *IN, "--output", "o.bmp"],
         _make((rgba_photo, "in.png")),
-        error=".bmp cannot hold an image with transparency (alpha); use .png, .webp or .tif/.tiff",
+        code=0,
+        outputs=["o.bmp"],
+        check=lambda d, err: (
+            "warning: .bmp has no transparency: it is flattened onto --background white" in err
+            and Image.open(os.path.join(d, "o.bmp")).mode == "RGB"
+        ),
     ),
     Case(
         "upscale-16-bit-rgb-into-tiff",

@@ -370,7 +370,9 @@ def test_the_upscaling_defaults_are_written_once():
     spelled = {
         "200-megapixel limit": re.compile(r"\b200_000_000\b|\b2e8\b|\b200\.0\b"),
         "default variant": re.compile(r"DEFAULT_VARIANT = |=\s*\"float16\",?\s*$", re.M),
-        "output formats": re.compile(r"\(\"png\", \"jpg\", \"webp\"\)|\[\"png\", \"jpg\""),
+        "output formats": re.compile(
+            r"^OUTPUT_FORMATS = |\(\"png\", \"jpg\", \"webp\"|\[\"png\", \"jpg\"", re.M
+        ),
     }
     for what, pattern in spelled.items():
         found = [

@@ -2,6 +2,7 @@
 with no process-wide setting changed per call (reads under different limits may run in
 threads at once)."""
 
+import io
 import os
 import struct
 import threading
@@ -10,7 +11,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from maffsrn_tf.io import images
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, ImageError, read_image
@@ -192,16 +193,18 @@ def test_each_output_format_round_trips_what_it_accepts_and_refuses_the_rest(ext
             assert back.dtype == array.dtype, (ext, kind)
             np.testing.assert_array_equal(back, kept, err_msg=f"{ext} {kind}")
             continue
-        # lossy: 8-bit; JPEG drops alpha (left as it is), WebP keeps it; grey comes back from
-        # WebP as RGB with equal channels (WebP has no grey)
+        # lossy: 8-bit; JPEG drops alpha (left as it is), WebP and AVIF keep it; grey comes
+        # back from WebP as RGB with equal channels (WebP has no grey), grey+alpha from AVIF
+        # as RGBA (AVIF has grey, but Pillow writes grey+alpha as RGBA)
         assert back.dtype == np.uint8
         gray = kept.ndim == 2 or kept.shape[-1] == 2
         colour = kept if kept.ndim == 2 else kept[..., 0] if gray else kept[..., :3]
-        if ext == ".webp":
+        if ext == ".webp" or (ext == ".avif" and not (gray and not alpha)):
             assert back.shape == (20, 24, 4 if alpha else 3), kind
             got = back[..., :3]
-            if alpha:
-                assert np.abs(back[..., 3].astype(int) - kept[..., -1]).max() <= 1, kind
+            if alpha:  # WebP: alpha lossless by default; AVIF: lossy as the colour
+                alpha_error = np.abs(back[..., 3].astype(int) - kept[..., -1]).max()
+                assert alpha_error <= (1 if ext == ".webp" else 8), kind
         else:
             assert back.shape == colour.shape, kind
             got = back
@@ -225,7 +228,7 @@ def test_each_output_format_round_trips_what_it_accepts_and_refuses_the_rest(ext
 def test_an_unknown_output_extension_is_refused_naming_the_formats(tmp_path, name, message):
     path = str(tmp_path / name)
     rgb = _ramp()
-    formats = "; use .png, .jpg/.jpeg, .webp, .bmp or .tif/.tiff"
+    formats = "; use .png, .jpg/.jpeg, .webp, .avif, .bmp or .tif/.tiff"
     with pytest.raises(ImageError) as err:
         images.check_output_path(path)
     folder = " (a folder: end it in /)" if message.startswith("it has") else ""
@@ -233,7 +236,7 @@ def test_an_unknown_output_extension_is_refused_naming_the_formats(tmp_path, nam
     with pytest.raises(ImageError, match=message):
         images.write_image(path, rgb)
     assert os.listdir(tmp_path) == []
-    for ext in (".PNG", ".Jpeg", ".tiff"):
+    for ext in (".PNG", ".Jpeg", ".tiff", ".TIF", ".Avif"):
         images.check_output_path(str(tmp_path / f"o{ext}"), rgb)
 
 
@@ -243,6 +246,22 @@ def test_a_side_over_the_format_s_limit_is_refused():
     images.check_output_path("o.png", wide, scale=2)
     with pytest.raises(ImageError, match=r"\.webp holds at most 16383 pixels a side, and the "):
         images.check_output_path("o.webp", wide, scale=2)
+    # AVIF: libavif reads at most 32768 a side and 16384 x 16384 pixels (Pillow 13: a larger
+    # file is written, then cannot be opened)
+    images.check_output_path("o.avif", np.zeros((4, 16384, 3), np.uint8), scale=2)
+    with pytest.raises(ImageError) as err:
+        images.check_output_path("o.avif", np.zeros((4, 16385, 3), np.uint8), scale=2)
+    assert str(err.value) == (
+        "cannot write o.avif: .avif holds at most 32768 pixels a side, and the result is "
+        "32770x8; use .png, .bmp or .tif/.tiff"
+    )
+    images.check_output_path("o.avif", np.zeros((8192, 8192), np.uint16), scale=2)
+    with pytest.raises(ImageError) as err:
+        images.check_output_path("o.avif", np.zeros((8193, 8192, 4), np.uint8), scale=2)
+    assert str(err.value) == (
+        "cannot write o.avif: .avif holds at most 268,435,456 pixels, and the result is "
+        "16384x16386; use .png or .tif/.tiff"
+    )
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -269,3 +288,288 @@ def test_16_bit_colour_png_is_oriented_as_an_8_bit_one(orientation, tmp_path):
     sixteen, _ = read_image(str(tmp_path / "a16.png"))
     assert sixteen.dtype == np.uint16 and sixteen.shape == eight.shape
     np.testing.assert_array_equal(sixteen, eight.astype(np.uint16) * 257)
+
+
+# --- metadata: EXIF, XMP, ICC and DPI read upright and written where the format carries them ---
+
+
+def _srgb():
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-'
+    b'syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:dc="http:'
+    b'//purl.org/dc/elements/1.1/" tiff:Orientation="6"><dc:creator>Ann Example</dc:creator>'
+    b"</rdf:Description></rdf:RDF></x:xmpmeta>"
+)
+BASE = {0x010F: "Canon", 0x0110: "Canon EOS 5D", 0x0132: "2024:05:06 07:08:09"}
+GPS = {1: "N", 2: (48.0, 51.0, 29.5), 3: "E", 4: (2.0, 17.0, 40.0)}
+EXIF_IFD = {0x9003: "2024:05:06 07:08:09", 0x829A: 0.004}
+# stored 32 rows x 48 columns, four flat quadrants; orientation 6 shows it turned 90 degrees
+# clockwise (48 rows x 32 columns)
+QUADRANTS = {(0, 0): (220, 30, 30), (0, 1): (30, 200, 40), (1, 0): (40, 40, 210), (1, 1): 235}
+
+
+def _camera_jpeg_once(folder):
+    """``_camera_jpeg`` written in ``folder`` (once), its path."""
+    path = folder / "camera.jpg"
+    if not path.exists():
+        _camera_jpeg(path)
+    return path
+
+
+def _camera_jpeg(path):
+    """A camera's JPEG: EXIF (Make, Model, DateTime, GPS, an EXIF IFD, Orientation 6), XMP
+    (whose tiff:Orientation is 6 too), an sRGB ICC profile, 300 DPI; returns the upright
+    pixels it shows."""
+    stored = np.zeros((32, 48, 3), np.uint8)
+    for (i, j), colour in QUADRANTS.items():
+        stored[i * 16 : i * 16 + 16, j * 24 : j * 24 + 24] = colour
+    exif = Image.Exif()
+    exif.update(BASE)
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825).update(GPS)
+    exif.get_ifd(0x8769).update(EXIF_IFD)
+    Image.fromarray(stored).save(
+        path, exif=exif, xmp=XMP, icc_profile=_srgb(), dpi=(300, 300), quality=95
+    )
+    return np.rot90(stored, -1)
+
+
+def _assert_upright(array):
+    """``array`` is the camera JPEG shown upright (48 x 32: blue, red over white, green), as a
+    lossy format keeps it: each quadrant's centre within 8 of its colour."""
+    assert array.shape == (48, 32, 3)
+    shown = {(12, 8): (1, 0), (12, 24): (0, 0), (36, 8): (1, 1), (36, 24): (0, 1)}
+    for (r, c), quadrant in shown.items():
+        assert np.abs(array[r, c].astype(int) - QUADRANTS[quadrant]).max() <= 8, (r, c)
+
+
+def _exif(data):
+    exif = Image.Exif()
+    exif.load(data)
+    return exif
+
+
+def _assert_camera_exif(data):
+    assert data.startswith(b"Exif\x00\x00")
+    exif = _exif(data)
+    assert {t: exif[t] for t in BASE} == BASE
+    assert exif.get(0x0112, 1) == 1  # applied to the pixels
+    assert dict(exif.get_ifd(0x8825)) == GPS
+    assert {t: exif.get_ifd(0x8769)[t] for t in EXIF_IFD} == EXIF_IFD
+    assert not set(exif) & images.TIFF_LAYOUT_TAGS
+
+
+def _assert_camera_xmp(xmp):
+    xmp = xmp.encode() if isinstance(xmp, str) else xmp
+    assert xmp == XMP.replace(b'tiff:Orientation="6"', b'tiff:Orientation="1"')
+
+
+def test_read_image_keeps_the_metadata_and_resets_the_orientation(tmp_path):
+    path = tmp_path / "camera.jpg"
+    upright = _camera_jpeg(path)
+    array, info = read_image(str(path))
+    _assert_upright(array)
+    assert np.abs(array.astype(int) - upright).mean() < 4
+    assert set(info) == {"format", "icc_profile", "exif", "xmp", "dpi"}
+    assert info["format"] == "JPEG" and info["icc_profile"] == _srgb()
+    assert info["dpi"] == (300.0, 300.0)
+    _assert_camera_exif(info["exif"])
+    _assert_camera_xmp(info["xmp"])
+    with Image.open(path) as im:  # the orientation patched in place: every other byte kept
+        stored = im.info["exif"]
+    assert len(info["exif"]) == len(stored)
+    changed = [i for i, (a, b) in enumerate(zip(stored, info["exif"])) if a != b]
+    assert len(changed) == 1 and (stored[changed[0]], info["exif"][changed[0]]) == (6, 1)
+
+
+# what each output format carries: the known answer (the module docstring's table)
+CARRIES = {
+    ".png": {"icc_profile", "exif", "xmp", "dpi"},
+    ".jpg": {"icc_profile", "exif", "xmp", "dpi"},
+    ".webp": {"icc_profile", "exif", "xmp"},
+    ".avif": {"icc_profile", "exif", "xmp"},
+    ".tif": {"icc_profile", "exif", "xmp", "dpi"},
+    ".bmp": {"dpi"},
+}
+
+
+@pytest.mark.parametrize(
+    "ext, sixteen",
+    [(ext, False) for ext in sorted(CARRIES)]
+    # 16-bit RGB: TIFF holds 16-bit grey only (next test), BMP no 16-bit
+    + [(ext, True) for ext in (".avif", ".jpg", ".png", ".webp")],
+)
+def test_metadata_written_back_as_each_format_carries_it(ext, sixteen, tmp_path):
+    array, info = read_image(str(_camera_jpeg_once(tmp_path)))
+    if sixteen:
+        array = array.astype(np.uint16) * 257
+    back, got = read_image(images.write_image(str(tmp_path / f"out{ext}"), array, info))
+    assert back.shape == array.shape  # upright, and not turned again
+    if ext in (".png", ".tif", ".bmp"):  # lossless
+        np.testing.assert_array_equal(back, array)
+    else:
+        _assert_upright(images.to_uint8(back))
+    carried = CARRIES[ext]
+    assert (got["icc_profile"] == _srgb()) == ("icc_profile" in carried)
+    if "exif" in carried:
+        _assert_camera_exif(got["exif"])
+    else:
+        assert got["exif"] is None
+    if "xmp" in carried:
+        _assert_camera_xmp(got["xmp"])
+    else:
+        assert got["xmp"] is None
+    if "dpi" in carried:
+        assert got["dpi"] == (300.0, 300.0)
+    else:
+        assert got["dpi"] is None
+
+
+def test_16_bit_grey_tiff_and_png_keep_the_metadata(tmp_path):
+    _, info = read_image(str(_camera_jpeg_once(tmp_path)))
+    grey = _ramp(channels=1, top=65535)
+    for ext in (".tif", ".png"):
+        back, got = read_image(images.write_image(str(tmp_path / f"g{ext}"), grey, info))
+        np.testing.assert_array_equal(back, grey)
+        _assert_camera_exif(got["exif"])
+        _assert_camera_xmp(got["xmp"])
+        assert got["dpi"] == (300.0, 300.0)
+        assert got["icc_profile"] is None  # an RGB profile does not fit grey pixels
+
+
+def test_without_metadata_drops_exif_and_xmp_but_keeps_icc_and_dpi(tmp_path):
+    array, info = read_image(str(_camera_jpeg_once(tmp_path)))
+    kept = images.without_metadata(info)
+    assert kept == {**info, "exif": None, "xmp": None}
+    assert info["exif"] and info["xmp"]  # a copy: the original is unchanged
+    assert images.without_metadata(None) == {"exif": None, "xmp": None}
+    for ext in (".png", ".jpg", ".webp", ".avif", ".tif"):
+        data = images.encode_image(array, ext, kept)
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            assert not im.getexif().get(0x010F), ext
+            assert "xmp" not in im.info and b"Ann Example" not in data, ext
+            assert im.info.get("icc_profile") == _srgb(), ext
+        _, got = read_image(str(tmp_path / "x"), data=data)
+        assert got["exif"] is None and got["xmp"] is None, ext
+        assert got["dpi"] == ((300.0, 300.0) if CARRIES[ext] >= {"dpi"} else None), ext
+
+
+def test_icc_profile_written_only_where_its_colour_space_fits():
+    rgb_icc = _srgb()
+    grey_icc = rgb_icc[:16] + b"GRAY" + rgb_icc[20:]  # the header field the check reads
+    grey, rgb = _ramp(channels=1), _ramp()
+    expected = {  # (pixels, profile, ext): written?
+        ("grey", "RGB", ".png"): False,
+        ("grey", "GRAY", ".png"): True,
+        ("rgb", "GRAY", ".png"): False,
+        ("rgb", "RGB", ".png"): True,
+        ("grey", "GRAY", ".jpg"): True,
+        ("grey", "GRAY", ".tif"): True,
+        ("grey", "GRAY", ".webp"): False,  # WebP stores grey as RGB
+        ("grey", "RGB", ".webp"): True,
+    }
+    for (pixels, space, ext), written in expected.items():
+        icc = {"RGB": rgb_icc, "GRAY": grey_icc}[space]
+        array = {"grey": grey, "rgb": rgb}[pixels]
+        data = images.encode_image(array, ext, {"icc_profile": icc})
+        with Image.open(io.BytesIO(data)) as im:
+            assert (im.info.get("icc_profile") == icc) is written, (pixels, space, ext)
+
+
+def test_exif_too_long_for_jpeg_is_left_out_with_a_warning(caplog):
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x010E] = "x" * 70_000  # ImageDescription: over JPEG's 64 KB segment
+    info = {"exif": exif.tobytes(), "xmp": b"<x>" + b"y" * 70_000 + b"</x>"}
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        data = images.encode_image(_ramp(), ".jpg", info)
+    assert "EXIF of" in caplog.text and "XMP of" in caplog.text
+    with Image.open(io.BytesIO(data)) as im:
+        assert not im.getexif() and "xmp" not in im.info
+    with Image.open(io.BytesIO(images.encode_image(_ramp(), ".png", info))) as im:
+        im.load()
+        assert im.getexif()[0x010F] == "Canon" and len(im.info["xmp"]) == 70_007
+
+
+def test_a_tiff_s_own_tags_are_not_read_as_exif(tmp_path):
+    exif = Image.Exif()
+    exif.update(BASE)
+    exif[0x0112] = 8
+    Image.fromarray(_ramp()).save(tmp_path / "a.tif", exif=exif, dpi=(150, 150))
+    array, info = read_image(str(tmp_path / "a.tif"))
+    assert array.shape == (24, 20, 3)  # orientation 8: turned
+    got = _exif(info["exif"])  # Pillow applies a TIFF's orientation on load, and drops it
+    assert dict(got) == BASE
+    assert info["dpi"] == (150.0, 150.0) and info["xmp"] is None
+
+
+def test_xmp_orientation_element_form_and_str_are_reset():
+    xmp = "<tiff:Orientation>8</tiff:Orientation><a tiff:Orientation='3'/>"
+    assert images._xmp_upright(xmp) == (
+        "<tiff:Orientation>1</tiff:Orientation><a tiff:Orientation='1'/>"
+    )
+    assert images._xmp_upright(b"") is None and images._xmp_upright(None) is None
+
+
+def test_an_orientation_in_xmp_alone_is_applied_and_reset(tmp_path):
+    """Pillow takes the orientation from XMP when EXIF has none: the pixels are turned, the
+    XMP says 1 after, and no EXIF is made up."""
+    rgb = _ramp()
+    xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><a tiff:Orientation="6"/></x:xmpmeta>'
+    data = images.encode_image(rgb, ".png", {"xmp": xmp})
+    array, info = read_image("a.png", data=data)
+    np.testing.assert_array_equal(array, np.rot90(rgb, -1))
+    assert info["exif"] is None
+    assert info["xmp"] == xmp.replace('"6"', '"1"').encode()
+
+
+def test_no_metadata_reads_as_none(tmp_path):
+    Image.fromarray(_ramp()).save(tmp_path / "a.png")
+    _, info = read_image(str(tmp_path / "a.png"))
+    assert info == {"format": "PNG", "icc_profile": None, "exif": None, "xmp": None, "dpi": None}
+
+
+# --- formats: --format choices, what folder runs read ------------------------------------------
+
+
+def test_output_formats_are_one_per_format_from_output_extensions():
+    assert images.OUTPUT_FORMATS == ("png", "jpg", "webp", "avif", "bmp", "tiff")
+    formats = {fmt for fmt, _ in images.OUTPUT_EXTENSIONS.values()}
+    assert {images.OUTPUT_EXTENSIONS["." + f][0] for f in images.OUTPUT_FORMATS} == formats
+    for ext in (".jpeg", ".tif"):  # still accepted as file names
+        images.check_output_path(f"o{ext}", _ramp())
+    assert images.LOSSY == (".jpg", ".jpeg", ".webp", ".avif")
+
+
+def test_avif_is_written_in_8_bits_at_pillow_s_default_quality():
+    sixteen = _ramp(top=65535)
+    data = images.encode_image(sixteen, ".avif")
+    with Image.open(io.BytesIO(data)) as im:
+        assert (im.format, im.mode) == ("AVIF", "RGB")
+    assert data == images.encode_image(images.to_uint8(sixteen), ".avif", quality=75)
+    assert len(images.encode_image(_ramp(), ".avif", quality=20)) < len(data)
+
+
+def test_image_extensions_are_what_pillow_opens(tmp_path):
+    exts = images.IMAGE_EXTENSIONS
+    assert isinstance(exts, tuple) and exts[:8] == images.COMMON_EXTENSIONS
+    assert {".gif", ".avif", ".qoi", ".jp2", ".ppm", ".tga", ".mpo"} <= set(exts)
+    assert not {".pdf", ".palm"} & set(exts)  # Pillow only writes these
+    assert not {".h5", ".grib", ".bufr", ".wmf", ".mpg"} & set(exts)  # identified, not decoded
+    assert len(exts) == len(set(exts))
+    for name in ("a.gif", "b.AVIF", "c.qoi"):
+        Image.fromarray(_ramp()).save(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("x")
+    Image.fromarray(_ramp()).save(tmp_path / "d.pdf")
+    found = images.list_images(str(tmp_path))
+    assert [os.path.basename(f) for f in found] == ["a.gif", "b.AVIF", "c.qoi"]
+    for path in found:
+        assert read_image(path)[0].shape == (20, 24, 3)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ImageError, match=r"no images \(\.png, \.bmp, .* extensions Pillow reads"):
+        images.list_images(str(empty))

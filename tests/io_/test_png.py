@@ -1,4 +1,5 @@
-"""The fast PNG encoder: the files decode (Pillow, pypng) to the exact pixels, one stream."""
+"""The fast PNG encoder: the files decode (Pillow, pypng) to the exact pixels (8- and 16-bit),
+one stream, with the metadata chunks given."""
 
 import io
 import zlib
@@ -16,15 +17,19 @@ from maffsrn_tf.model.shipped import sample_photo_path
 SHAPES = [(1, 1), (1, 1, 3), (13, 13), (5, 7, 2), (7, 5, 4), (3, 2000, 3), (700, 900, 3)]
 
 
-def idat(data):
-    """The joined IDAT payload of PNG bytes."""
-    out, i = b"", 8
+def chunks(data):
+    """The (kind, payload) chunks of PNG bytes, in order."""
+    out, i = [], 8
     while i < len(data):
         n = int.from_bytes(data[i : i + 4], "big")
-        if data[i + 4 : i + 8] == b"IDAT":
-            out += data[i + 8 : i + 8 + n]
+        out.append((data[i + 4 : i + 8], data[i + 8 : i + 8 + n]))
         i += n + 12
     return out
+
+
+def idat(data):
+    """The joined IDAT payload of PNG bytes."""
+    return b"".join(payload for kind, payload in chunks(data) if kind == b"IDAT")
 
 
 @pytest.mark.parametrize("block", [1, 5000, pngwriter.BLOCK_BYTES])
@@ -76,7 +81,8 @@ def test_icc_profile_kept_and_write_image_uses_it(tmp_path):
 @pytest.mark.parametrize(
     "array, message",
     [
-        (np.zeros((4, 4, 3), np.uint16), "uint8"),
+        (np.zeros((4, 4, 3), np.float32), "uint8 or uint16"),
+        (np.zeros((4, 4, 3), np.int16), "uint8 or uint16"),
         (np.zeros((4, 4, 5), np.uint8), "shape"),
         (np.zeros((0, 4, 3), np.uint8), "shape"),
     ],
@@ -84,3 +90,70 @@ def test_icc_profile_kept_and_write_image_uses_it(tmp_path):
 def test_refuses_what_it_cannot_write(array, message):
     with pytest.raises(ValueError, match=message):
         encode_png(array)
+
+
+# --- 16-bit: big-endian samples, the Sub filter on bytes (bpp = 2 x channels) -----------------
+
+
+def test_16_bit_sub_filter_known_answer():
+    """Two 16-bit RGB pixels: big-endian bytes, each minus the byte 6 before it (mod 256)."""
+    a = np.array([[[0x0102, 0x0304, 0x0506], [0x0101, 0x0300, 0xFFFF]]], np.uint16)
+    expected = [1, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x00, 0xFF, 0x00, 0xFC, 0xFA, 0xF9]
+    assert sub_filtered(a).tolist() == [expected]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_16_bit_decodes_to_the_exact_values_over_several_blocks(channels, threads, monkeypatch):
+    monkeypatch.setattr(pngwriter, "BLOCK_BYTES", 3000)  # 37 rows of 41 pixels: 4-13 blocks
+    shape = (37, 41) if channels == 1 else (37, 41, channels)
+    a = np.random.default_rng(channels).integers(0, 65536, shape, dtype=np.uint16)
+    a.flat[:6] = [0, 65535, 255, 256, 0xFF00, 0x00FF]  # byte order shows in these
+    data = encode_png(a, threads=threads)
+    w, h, rows, meta = png.Reader(bytes=data).read()  # strict: CRCs, one zlib stream
+    assert (h, w, meta["bitdepth"], meta["planes"]) == (37, 41, 16, channels)
+    assert (meta["greyscale"], meta["alpha"]) == (channels <= 2, channels in (2, 4))
+    assert np.array_equal(np.vstack(list(rows)).astype(np.uint16).reshape(shape), a)
+    if channels == 1:  # Pillow reads 16-bit grey (its colour 16-bit is cut to 8 bits)
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.mode == "I;16"
+            assert np.array_equal(np.asarray(im), a)
+    pixels = a.reshape(37, 41, channels)
+    blocks = [p for kind, p in chunks(data) if kind == b"IDAT"][1:-1]  # less header, Adler-32
+    per_block = 3000 // (41 * channels * 2 + 1)
+    assert len(blocks) == -(-37 // per_block) > 1
+    assert zlib.decompress(idat(data)) == sub_filtered(pixels).tobytes()
+    stream = idat(data)
+    assert int.from_bytes(stream[-4:], "big") == zlib.adler32(sub_filtered(pixels).tobytes())
+
+
+def test_16_bit_is_big_endian_in_the_file():
+    data = encode_png(np.array([[0x1234]], np.uint16))
+    ihdr = chunks(data)[0][1]
+    assert ihdr[8:10] == bytes([16, 0])  # bit depth 16, colour type 0 (grey)
+    assert zlib.decompress(idat(data)) == bytes([1, 0x12, 0x34])
+
+
+def test_metadata_chunks_before_the_image_data():
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/">caf\u00e9</x:xmpmeta>'
+    rgb = np.random.default_rng(1).integers(0, 65536, (9, 7, 3), dtype=np.uint16)
+    data = encode_png(rgb, icc, exif=exif.tobytes(), xmp=xmp, dpi=(300, 72))
+    kinds = [kind for kind, _ in chunks(data)]
+    assert kinds[:5] == [b"IHDR", b"iCCP", b"pHYs", b"eXIf", b"iTXt"] and kinds[5] == b"IDAT"
+    found = dict(chunks(data))
+    assert found[b"pHYs"] == (11811).to_bytes(4, "big") + (2835).to_bytes(4, "big") + b"\x01"
+    assert found[b"eXIf"] == exif.tobytes()[6:]  # the TIFF data, no "Exif\0\0"
+    assert found[b"iTXt"] == b"XML:com.adobe.xmp\0\0\0\0\0" + xmp.encode("utf-8")
+    png.Reader(bytes=data).read()  # CRCs
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        assert im.info["icc_profile"] == icc
+        assert im.getexif()[0x010F] == "Maker"
+        assert im.info["xmp"] == xmp.encode("utf-8")
+        assert [round(v, 2) for v in im.info["dpi"]] == [300.0, 72.01]  # whole dots per metre
+    # the same bytes whether EXIF comes with Pillow's "Exif\0\0" prefix or without it
+    assert encode_png(rgb, exif=exif.tobytes()) == encode_png(rgb, exif=exif.tobytes()[6:])
+    assert [k for k, _ in chunks(encode_png(rgb))] == [b"IHDR"] + [b"IDAT"] * 3 + [b"IEND"]

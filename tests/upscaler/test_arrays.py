@@ -12,7 +12,7 @@ from PIL import Image
 
 from maffsrn_tf import MaffsrnError
 from maffsrn_tf.io import images
-from maffsrn_tf.upscaler import UpscaleError, UpscaleOptions, upscale, upscale_with
+from maffsrn_tf.upscaler import UpscaleError, UpscaleOptions, arrays, upscale, upscale_with
 from maffsrn_tf.upscaler.files import upscale_file
 
 OPTIONS = UpscaleOptions(scale=2, tile=0)
@@ -139,14 +139,20 @@ def test_every_mode_as_a_pil_image_is_its_plain_equivalent_or_refused(name):
     if want.dtype == np.uint16 and want.ndim == 3:  # PIL has no 16-bit grey+alpha: 8-bit
         want = images.to_uint8(want)
     np.testing.assert_array_equal(np.asarray(out), want)
-    # known answer: the colour is the nearest-neighbour upscale of the plain colour
+    # known answer: the colour is the nearest-neighbour upscale of the plain colour, the
+    # colour under alpha 0 filled from the visible pixels around it first
     ref = upscale_with(Nearest(), plain, OPTIONS)
     if plain.ndim == 2:
         np.testing.assert_array_equal(ref, nearest(plain))
     else:
         colour = plain.shape[-1] in (3, 4)
         n = 3 if colour else 1
-        np.testing.assert_array_equal(ref[..., :n], nearest(plain[..., :n]))
+        filled = plain[..., :n]
+        if plain.shape[-1] in (2, 4):
+            filled = arrays._fill_transparent(filled, plain[..., -1])
+            visible = plain[..., -1] > 0
+            np.testing.assert_array_equal(filled[visible], plain[..., :n][visible])
+        np.testing.assert_array_equal(ref[..., :n], nearest(filled))
         assert ref.shape[-1] == plain.shape[-1]  # alpha kept
 
 
@@ -274,7 +280,6 @@ def test_the_public_upscale_reads_16_bit_pil_images_as_16_bit():
         ("o.gif", source()[..., :3], ".gif is not an image format this writes"),
         ("o.txt", source()[..., :3], ".txt is not an image format this writes"),
         ("o", source()[..., :3], "it has no extension"),
-        ("o.bmp", source(), ".bmp cannot hold an image with transparency (alpha); use .png"),
         ("o.bmp", sixteen(), ".bmp cannot hold a 16-bit grayscale image; use .png or .tif"),
         ("o.tif", np.dstack([sixteen()] * 3), "16-bit RGB image; use .png"),
     ],
@@ -303,3 +308,147 @@ def test_a_pil_image_is_upscaled_upright_as_its_file_is(tmp_path):
     from_file, _ = read_image(str(tmp_path / "r.png"))
     assert array.shape == (32, 20, 3)
     np.testing.assert_array_equal(array, from_file)
+
+
+# transparency: the colour under alpha 0 is filled before the model; composite()
+
+
+def white_shape(dtype=np.uint8, gray=False, h=48, w=48):
+    """An opaque white shape on transparent black: an anti-aliased disc and a hard bar."""
+    top = np.iinfo(dtype).max
+    yy, xx = np.mgrid[:h, :w]
+    a = np.clip(14.5 - np.hypot(yy - h / 2 + 0.5, xx - w / 2 + 0.5), 0, 1)
+    a[8:40, 30:34] = 1
+    colour = np.where(a > 0, top, 0).astype(dtype)
+    channels = [colour] if gray else [colour] * 3
+    return np.dstack(channels + [np.round(a * top).astype(dtype)])
+
+
+@pytest.mark.parametrize("gray", [False, True], ids=["rgba", "grey+alpha"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_white_shape_on_transparent_black_keeps_white_edges(dtype, gray, monkeypatch):
+    """The shipped model: the black under the transparent pixels once bled into the edge (8-bit
+    RGBA: down to 130 where the upscaled alpha is over 0.5, 0 where it is 0.1); now every
+    pixel with any alpha is white, to within half a level of 8-bit."""
+    image, top = white_shape(dtype, gray), np.iinfo(dtype).max
+    out = upscale(image)
+    assert out.dtype == dtype and out.shape == (96, 96, image.shape[-1])
+    alpha, colour = out[..., -1], out[..., :-1].astype(np.float64) * (255 / top)
+    assert (alpha > 0).sum() > 2000
+    assert colour[alpha > 0].min() >= 254.5
+    # the fringe this fixes: the same image without the fill (the colour passed as it is)
+    monkeypatch.setattr(arrays, "_fill_transparent", lambda colour, alpha: colour)
+    old = upscale(image)
+    np.testing.assert_array_equal(old[..., -1], alpha)  # alpha is bicubic, as it was
+    assert old[..., :-1][alpha > top // 2].min() * (255 / top) < 140
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_opaque_alpha_gives_exactly_the_colour_of_the_image_without_it(dtype):
+    """Alpha at the maximum (or anywhere above 0: only alpha-0 pixels are filled): the colour
+    is bit for bit the result for the colour alone; grey+alpha likewise."""
+    top = np.iinfo(dtype).max
+    rgb = source(24, 28)[..., :3].astype(dtype) * (top // 255)
+    want = upscale(rgb)
+    for alpha in (np.full((24, 28), top, dtype), source(24, 28)[..., 3].astype(dtype) | 1):
+        out = upscale(np.dstack([rgb, alpha]))
+        np.testing.assert_array_equal(out[..., :3], want)
+        gray = upscale(np.dstack([rgb[..., 0], alpha]))
+        np.testing.assert_array_equal(gray[..., 0], upscale(rgb[..., 0]))
+    np.testing.assert_array_equal(out[..., 3], arrays._resize_channel(alpha, 2))
+
+
+def test_the_fill_is_the_alpha_weighted_colour_nearby():
+    """Known answers: a 2x2 block of red (alpha 255), blue (alpha 85) and two transparent
+    pixels fills them with (255 * 255, 0, 255 * 85) / (255 + 85) = (191.25, 0, 63.75)."""
+    colour = np.array([[[255, 0, 0], [0, 0, 255]], [[0, 0, 0], [9, 9, 9]]], np.uint8)
+    alpha = np.array([[255, 85], [0, 0]], np.uint8)
+    filled = arrays._fill_transparent(colour, alpha)
+    np.testing.assert_array_equal(filled, [[[255, 0, 0], [0, 0, 255]], [[191, 0, 64]] * 2])
+    # one visible pixel colours everything; 16-bit and grey alike
+    colour = np.zeros((5, 7), np.uint16)
+    colour[4, 6], alpha = 40000, np.zeros((5, 7), np.uint16)
+    alpha[4, 6] = 1
+    assert (arrays._fill_transparent(colour, alpha) == 40000).all()
+    # the nearest visible pixels decide: the left half red, the right blue, a gap between
+    colour = np.zeros((8, 16, 3), np.uint8)
+    colour[:, :6], colour[:, 10:] = (255, 0, 0), (0, 0, 255)
+    alpha = np.zeros((8, 16), np.uint8)
+    alpha[:, :6] = alpha[:, 10:] = 255
+    filled = arrays._fill_transparent(colour, alpha)
+    assert (filled[:, 6:8] == (255, 0, 0)).all() and (filled[:, 8:10] == (0, 0, 255)).all()
+    # nothing to fill, or nothing to fill from: returned as it is
+    assert arrays._fill_transparent(colour, np.full((8, 16), 1, np.uint8)) is colour
+    assert arrays._fill_transparent(colour, np.zeros((8, 16), np.uint8)) is colour
+
+
+@pytest.mark.parametrize("shape", [(37, 23), (9, 1), (1, 9), (3, 3)])
+def test_the_fill_a_strip_of_rows_at_a_time_is_the_whole_image_at_once(shape, monkeypatch):
+    rng = np.random.default_rng(4)
+    colour = rng.integers(0, 65536, (*shape, 3), dtype=np.uint16)
+    alpha = np.where(rng.random(shape) < 0.9, 0, rng.integers(1, 65536, shape)).astype(np.uint16)
+    alpha[0, 0] = 7
+    whole = arrays._fill_transparent(colour, alpha)
+    monkeypatch.setattr(arrays, "_ROWS", 4)
+    np.testing.assert_array_equal(arrays._fill_transparent(colour, alpha), whole)
+    ref = arrays._push_pull(colour.astype(np.float32), alpha.astype(np.float32))
+    np.testing.assert_array_equal(whole, np.round(ref).astype(np.uint16))
+
+
+def test_composite_known_answers():
+    """Red (200, 0, 0) at alpha 128 over white: (200 * 128 + 255 * 127) / 255 = 227.39 and
+    255 * 127 / 255 = 127; alpha 0 is the background, alpha 255 the colour."""
+    rgba = np.array([[[200, 0, 0, 128], [1, 2, 3, 0], [4, 5, 6, 255]]], np.uint8)
+    out = arrays.composite(rgba, (255, 255, 255))
+    assert out.dtype == np.uint8 and out.shape == (1, 3, 3)
+    np.testing.assert_array_equal(out, [[[227, 127, 127], [255, 255, 255], [4, 5, 6]]])
+    np.testing.assert_array_equal(arrays.composite(rgba, (0, 0, 0))[0, 0], [100, 0, 0])
+    # 16-bit: the background times 257; (40000 * 32768 + 65535 * 32767) / 65535 = 52767.31,
+    # blue over 10 * 257: (65535 * 32768 + 2570 * 32767) / 65535 = 34052.98
+    rgba16 = np.array([[[40000, 0, 65535, 32768]]], np.uint16)
+    out16 = arrays.composite(rgba16, (255, 255, 255))
+    assert out16.dtype == np.uint16
+    np.testing.assert_array_equal(out16, [[[52767, 32767, 65535]]])
+    np.testing.assert_array_equal(arrays.composite(rgba16, (0, 0, 10)), [[[20000, 0, 34053]]])
+    # grey+alpha over the background's luma: red (255, 0, 0) is 76.245 -> 76; grey 200 at
+    # alpha 128: (200 * 128 + 76 * 127) / 255 = 138.24
+    la = np.array([[[200, 128], [0, 0], [50, 255]]], np.uint8)
+    out = arrays.composite(la, (255, 0, 0))
+    assert out.shape == (1, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, [[138, 76, 50]])
+    la16 = la.astype(np.uint16) * 257
+    np.testing.assert_array_equal(arrays.composite(la16, (255, 0, 0))[0, 1], 19595)  # 76.245*257
+    np.testing.assert_array_equal(arrays.composite(la, (255, 255, 255))[0, 1], 255)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_composite_rounds_to_the_nearest_level(dtype):
+    top = np.iinfo(dtype).max
+    rng = np.random.default_rng(5)
+    rgba = rng.integers(0, top + 1, (300, 7, 4), dtype=dtype)  # more rows than one strip
+    bg = (12, 200, 255)
+    a = rgba[..., 3:].astype(np.float64) / top
+    want = rgba[..., :3] * a + np.array(bg) * (top // 255) * (1 - a)
+    np.testing.assert_array_equal(arrays.composite(rgba, bg), np.round(want).astype(dtype))
+
+
+def test_composite_of_an_image_without_alpha_and_refusals():
+    rgb = source()[..., :3]
+    gray = rgb[..., 0]
+    assert arrays.composite(rgb, (255, 255, 255)) is rgb
+    assert arrays.composite(gray, (0, 0, 0)) is gray
+    for bad in ((255, 255), (0, 0, 256), (-1, 0, 0), (0.5, 0, 0), "white", None):
+        with pytest.raises(MaffsrnError, match=r"^composite: background=.* is not an \(r, g, b\)"):
+            arrays.composite(source(), bad)
+    with pytest.raises(MaffsrnError, match="expected a uint8 or uint16 image, got float32"):
+        arrays.composite(source().astype(np.float32), (0, 0, 0))
+    with pytest.raises(MaffsrnError, match=r"expected HxWx2 or HxWx4, got shape \(20, 24, 5\)"):
+        arrays.composite(np.zeros((20, 24, 5), np.uint8), (0, 0, 0))
+
+
+def test_an_image_with_alpha_written_without_alpha_is_composited_on_white(tmp_path):
+    """.bmp and .jpg hold no alpha: the upscaled image is flattened onto the default white."""
+    images.write_image(str(tmp_path / "in.png"), source())
+    want = arrays.composite(upscale_with(Nearest(), source(), OPTIONS), (255, 255, 255))
+    (written,) = upscale_file(str(tmp_path / "in.png"), str(tmp_path / "o.bmp"), Nearest(), OPTIONS)
+    np.testing.assert_array_equal(images.read_image(written)[0], want)

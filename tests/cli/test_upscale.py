@@ -1,0 +1,159 @@
+"""``maffsrn-upscale`` end to end, the way shells and people give it work: words and several
+``--input`` files, short flags, recursive folders mirrored, reruns that skip what is done,
+output folders made as needed, any output size, progress for people and for logs, and a
+library that prints nothing."""
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maffsrn_tf.upscaler import upscale
+from maffsrn_tf.upscaler.engines import default_num_threads
+from tests.conftest import ROOT, photo
+
+UP = [sys.executable, "-m", "maffsrn_tf.cli.upscale"]
+
+
+def _save(path, h=30, w=40, seed=0):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    Image.fromarray(photo(h, w, seed)).save(path)
+
+
+def _run(args, cwd, **kwargs):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([*UP, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300, **kwargs)  # fmt: skip
+
+
+def test_words_several_inputs_short_flags_and_new_folders(tmp_path):
+    for name in ("a.png", "b.png", "c.png"):
+        _save(tmp_path / name, seed=len(name))
+    run = _run(["a.png", "-i", "b.png", "c.png", "-o", "new/deeper", "-s", "3", "-f", "jpg",
+                "-q", "90"], tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.stdout.split()) == [f"new/deeper/{n}_x3.jpg" for n in "abc"]
+    for n in "abc":
+        with Image.open(tmp_path / "new" / "deeper" / f"{n}_x3.jpg") as im:
+            assert im.size == (120, 90) and im.format == "JPEG"
+    single = _run(["a.png", "-o", "one/more/x.png"], tmp_path)  # a file's folder made too
+    assert single.returncode == 0 and os.path.isfile(tmp_path / "one" / "more" / "x.png")
+
+
+def test_recursive_mirrors_subfolders_and_names_other_files_once(tmp_path):
+    _save(tmp_path / "in" / "a.png")
+    _save(tmp_path / "in" / "trip" / "day1" / "b.jpg", seed=1)
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    (tmp_path / "in" / "trip" / "list.pdf").write_text("x")
+    flat = _run(["in", "-o", "flat"], tmp_path)
+    assert flat.returncode == 0, flat.stderr
+    assert sorted(os.listdir(tmp_path / "flat")) == ["a_x2.png"]  # not recursive: top only
+    run = _run(["in", "-o", "out", "--recursive"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.stdout.split()) == ["out/a_x2.png", "out/trip/day1/b_x2.jpg"]
+    notes = [line for line in run.stderr.splitlines() if "not images" in line]
+    assert notes == ["warning: skipping 2 file(s) that are not images: notes.txt, list.pdf"]
+
+
+def test_skip_existing_continues_where_a_run_stopped(tmp_path):
+    for i in range(3):
+        _save(tmp_path / "in" / f"{i}.png", seed=i)
+    first = _run(["in", "-o", "out"], tmp_path)
+    assert first.returncode == 0
+    done = (tmp_path / "out" / "0_x2.png").stat().st_mtime_ns
+    again = _run(["in", "-o", "out"], tmp_path)
+    assert again.returncode == 1 and "output exists" in again.stderr  # without the flag
+    os.remove(tmp_path / "out" / "2_x2.png")  # as if the run had stopped before the last
+    rerun = _run(["in", "-o", "out", "--skip_existing"], tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.split() == ["out/2_x2.png"]
+    assert "skipping 2 input(s) whose output exists" in rerun.stderr
+    assert (tmp_path / "out" / "0_x2.png").stat().st_mtime_ns == done  # left alone
+
+
+def test_any_output_size_from_the_command_line(tmp_path):
+    _save(tmp_path / "a.png", 41, 53)
+    run = _run(["a.png", "--outscale", "3.5", "-o", "o/"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["o/a_x3.5.png"]
+    out = np.asarray(Image.open(tmp_path / "o" / "a_x3.5.png"))
+    np.testing.assert_array_equal(out, upscale(photo(41, 53), outscale=3.5))
+    box = _run(["a.png", "--width", "100", "--height", "60", "-o", "o/"], tmp_path)
+    assert box.returncode == 0, box.stderr
+    assert box.stdout.split() == ["o/a_78x60.png"]  # fits 100x60: the height binds
+
+
+def test_progress_is_plain_lines_in_logs_and_a_bar_on_a_terminal(tmp_path):
+    for i in range(2):
+        _save(tmp_path / "in" / f"{i}.png", seed=i)
+    logged = _run(["in", "-o", "log"], tmp_path)
+    assert logged.returncode == 0 and "\r" not in logged.stderr
+    assert "[1/2] 0.png" in logged.stderr and "[2/2] 1.png" in logged.stderr
+    main, child = pty.openpty()  # stderr a terminal: one tqdm bar, with rate
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([*UP, "in", "-o", "tty"], cwd=tmp_path, env=env, stderr=child,
+                            stdout=subprocess.DEVNULL)  # fmt: skip
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=300) == 0
+    text = seen.decode(errors="replace")
+    assert "upscaling" in text and "image/s" in text and "2/2" in text, text
+    assert "[1/2]" not in text
+
+
+def test_threads_default_to_the_cpus_this_process_may_use():
+    if hasattr(os, "sched_getaffinity"):
+        assert default_num_threads() == len(os.sched_getaffinity(0))
+        code = (
+            "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from maffsrn_tf.upscaler.engines import default_num_threads as d; print(d())"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=ROOT))  # fmt: skip
+        assert out.stdout.strip() == "1", out.stderr
+    else:
+        assert default_num_threads() == os.cpu_count()
+
+
+def test_the_library_prints_nothing_and_never_imports_tensorflow():
+    code = (
+        "import sys, numpy as np, maffsrn_tf\n"
+        "rgba = np.zeros((20, 30, 4), np.uint8); rgba[5:15, 5:25] = 255\n"
+        "out = maffsrn_tf.upscale(rgba, outscale=2.5)\n"
+        "print(out.shape, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=ROOT))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "(50, 75, 4) False False"
+    # LiteRT's one INFO line cannot be silenced short of redirecting stderr (docs say so)
+    rest = [x for x in run.stderr.splitlines() if "XNNPACK delegate" not in x]
+    assert rest == [], run.stderr
+
+
+@pytest.mark.parametrize("flag", ["-i", "-o", "-s", "-q", "-f"])
+def test_help_groups_flags_by_meaning_without_markup(flag):
+    out = _run(["--help"], ROOT).stdout
+    flags_help = out[out.index("Input and output:") :]
+    headings = [x for x in flags_help.splitlines() if x.endswith(":") and not x[0].isspace()]
+    assert headings[:5] == ["Input and output:", "Output size:", "Model:", "Output files:",
+                            "Speed and limits:"], headings  # fmt: skip
+    assert "``" not in out and "::" not in out and "maffsrn_tf.cli" not in out
+    assert f"  {flag}, --" in out
+    assert " dB" not in out  # no measured numbers in help

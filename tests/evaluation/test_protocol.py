@@ -1,0 +1,76 @@
+"""``evaluation.evaluate``'s progress: a tqdm bar (rate, ETA) on a terminal, plain lines
+(no carriage returns) in a log; the rows and means it returns. (The numbers against the
+published tables: tests/imaging/test_metrics.py; the command: tests/cli/test_commands.py.)"""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.evaluation import evaluate
+from maffsrn_tf.evaluation.protocol import Progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def folder(path, sizes, seed=0):
+    path.mkdir()
+    rng = np.random.default_rng(seed)
+    for i, (h, w) in enumerate(sizes):
+        small = rng.integers(0, 256, (h // 4, w // 4, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((w, h), Image.BICUBIC).save(path / f"{i}.png")
+    return str(path)
+
+
+@pytest.fixture
+def datasets(tmp_path):
+    return [
+        folder(tmp_path / "one", [(40, 40), (48, 36)]),
+        folder(tmp_path / "two", [(36, 44), (40, 40), (44, 44)], seed=1),
+    ]
+
+
+def test_log_gets_one_plain_line_per_image(datasets):
+    log = io.StringIO()
+    results = evaluate(datasets, 2, progress=log)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    assert [line.rsplit(" (", 1)[0] for line in lines] == [
+        "one (1/2): 0", "one (1/2): 1", "two (2/2): 0", "two (2/2): 1", "two (2/2): 2"
+    ]  # fmt: skip
+    assert all(f"({i}/5 images, " in line for i, line in enumerate(lines, 1))
+    assert [results[name]["images"] for name in ("one", "two")] == [2, 3]
+    rows = results["two"]["per_image"]
+    mean = np.mean([row["bicubic_psnr"] for row in rows])
+    assert results["two"]["bicubic"]["psnr"] == pytest.approx(mean)
+
+
+def test_terminal_gets_one_bar_with_rate_and_eta(datasets):
+    screen = Terminal()
+    evaluate(datasets, 2, progress=screen)
+    text = screen.getvalue()
+    assert "\r" in text and "5/5" in text and "image/s" in text, text
+    assert "<" in text  # tqdm's elapsed<remaining
+    assert "one (1/2): 0" not in text  # no plain lines
+    assert text.rstrip().endswith("]") and text.count("\n") <= 1, text  # one bar, left at the end
+
+
+def test_no_progress_writes_nothing(datasets, capsys):
+    evaluate(datasets[:1], 2, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_bar_is_closed_when_an_image_fails(tmp_path, monkeypatch):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.png").write_bytes(b"not a png")
+    closed = []
+    monkeypatch.setattr(Progress, "close", lambda self: closed.append(self.bar is not None))
+    with pytest.raises(MaffsrnError, match="x.png"):
+        evaluate([str(bad)], 2, progress=Terminal())
+    assert closed == [True]
