@@ -17,6 +17,7 @@ once an application configures logging (the command lines show them as ``warning
 
 import logging
 
+from maffsrn_tf import startup  # noqa: F401  (first: a command's early signals)
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.lazy import lazy_names
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE, PRESETS

@@ -162,6 +162,11 @@ def fail(message):
 _ARGUMENT = re.compile(r"(?<![\w/\\.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()]+)")
 
 
+def _is_long_flag(name):
+    """Whether ``name`` is a flag's own name (not a one-letter short name: "(s)" is a plural)."""
+    return name in FLAGS and FLAGS[name].name == name
+
+
 def flag_words(message, aliases=None):
     """A library message in this command's flag words: ``scale=5`` becomes ``--scale 5`` and
     ``overwrite=True`` ``--overwrite``, for each argument that is one of the command's flags
@@ -169,10 +174,16 @@ def flag_words(message, aliases=None):
     argument to its flag where the names differ (``{"fmt": "format"}``)."""
     aliases = aliases or {}
 
+    def bare(match):  # "(max_pixels)": a name without a value
+        name = aliases.get(match.group(1), match.group(1))
+        return f"(--{name})" if _is_long_flag(name) else match.group(0)
+
+    message = re.sub(r"\(([a-z][a-z0-9_]*)\)", bare, message)
+
     def replace(match):
         name, value = match.group(1), match.group(2).strip("'\"")
         name = aliases.get(name, name)
-        if name not in FLAGS:
+        if not _is_long_flag(name):
             return match.group(0)
         if isinstance(FLAGS[name], flags.BooleanFlag):
             return f"--{name}" if value == "True" else f"--no{name}"
@@ -347,6 +358,44 @@ def _print_help(module, groups=None):
     print("  --help, --version\n      This help; the version.")
 
 
+def _refuse_twice_given(argv):
+    """A flag given twice (the last would silently win) is an error; list flags
+    (``--input`` of maffsrn-upscale) may repeat."""
+    seen = set()
+    for word in argv[1:]:
+        if word == "--":
+            break
+        if not word.startswith("-") or word == "-":
+            continue
+        name = word.lstrip("-").split("=", 1)[0]
+        if name not in FLAGS and name.startswith("no") and name[2:] in FLAGS:
+            name = name[2:]
+        if name not in FLAGS or isinstance(FLAGS[name], flags.MultiFlag):
+            continue
+        name = FLAGS[name].name  # a short name is its flag
+        if name in seen:
+            fail(f"--{name} is given twice: pass it once")
+        seen.add(name)
+
+
+def _flag_error(err):
+    """absl's message for a value of the wrong kind, in the command's words."""
+    text = str(err)
+    match = re.match(r"flag --(\w+)=(.*?): (.*)$", text, re.S)
+    if not match:
+        return text
+    name, value, why = match.groups()
+    kinds = (
+        ("invalid literal for int()", "an integer"),
+        ("could not convert string to float", "a number"),
+        ("Non-boolean argument", "no value (--NAME or --noNAME)"),
+    )
+    for clue, kind in kinds:
+        if clue in why:
+            return f"--{name} takes {kind.replace('NAME', name)}, not {value!r}"
+    return text
+
+
 def run(main, pass_through=False, positional=None, groups=None):
     """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
     console script or with ``python -m``), ``--version``, one-line flag errors, and
@@ -375,10 +424,11 @@ def run(main, pass_through=False, positional=None, groups=None):
         if "--version" in argv[1:]:
             print(f"{program} {__version__}")
             sys.exit(0)
+        _refuse_twice_given(argv)
         try:
             rest = FLAGS(argv, known_only=pass_through)
         except flags.Error as err:
-            fail(f"{err} (see --help)")
+            fail(f"{_flag_error(err)} (see --help)")
         if not pass_through and not positional and len(rest) > 1:  # every word is used
             more = f" (and {len(rest) - 2} more)" if len(rest) > 2 else ""
             fail(f"unexpected argument {rest[1]!r}{more}: {program} takes flags only (see --help)")

@@ -81,7 +81,7 @@ OPTIONS = [
 ]
 define_option_flags(UpscaleOptions, OPTIONS, short={"quality": "q", "fmt": "f"})
 # upscale_path's and UpscaleOptions' names whose flags are named otherwise
-ALIASES = {**option_aliases(UpscaleOptions), "input_path": "input"}
+ALIASES = {**option_aliases(UpscaleOptions), "input_path": "input", "max_pixels": "max_megapixels"}
 
 
 def _help_groups():
@@ -99,14 +99,20 @@ def main(argv):
     inputs = [*FLAGS.input, *argv[1:]]
     if any(path == "" for path in inputs):
         fail("--input is empty: name an image file or folder (or leave --input out)")
+    if FLAGS["output"].present and not FLAGS.output:
+        fail("--output is empty: name a file or folder (or leave --output out)")
     for path in inputs:
         require_path(path, "input")
     if FLAGS.model:
         require_path(FLAGS.model, "--model", folder=False)
     if FLAGS.model and FLAGS["quantization"].present:
         fail("--quantization picks a shipped TFLite model; leave it out when you pass --model")
+    if FLAGS.backend == "keras" and FLAGS["quantization"].present:
+        fail("--quantization picks a shipped TFLite model; it does not apply to --backend keras")
     values = option_values(UpscaleOptions, OPTIONS)
     sized = any(values[n] is not None for n in ("outscale", "width", "height"))
+    if not inputs and not FLAGS["compare"].present:  # the sample: shown beside bicubic
+        values["compare"] = True
     scale = FLAGS.scale if FLAGS["scale"].present or not sized else None
     try:
         options = UpscaleOptions(scale=scale, **values)
@@ -124,6 +130,8 @@ def main(argv):
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
         )
     except UpscaleError as err:
+        for path in err.written:  # what was finished is still listed
+            print(os.path.relpath(path))
         fail_with(err, ALIASES)
     for path in written:
         print(os.path.relpath(path))

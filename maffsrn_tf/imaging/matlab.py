@@ -8,8 +8,14 @@ rounded half-up and saturated to uint8 after each 1-D pass.
 """
 
 import math
+import numbers
 
 import numpy as np
+
+from maffsrn_tf.errors import MaffsrnError
+
+# the largest result imresize makes (a typo'd scale would otherwise ask for terabytes)
+MAX_OUTPUT_PIXELS = 1_000_000_000
 
 
 def _cubic(x):
@@ -74,15 +80,19 @@ def imresize(image, scale):
     """
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        raise ValueError(f"imresize expects a uint8 image, got {image.dtype}")
+        raise MaffsrnError(f"imresize expects a uint8 image array, got {image.dtype}")
     if image.ndim not in (2, 3):
-        raise ValueError(f"imresize expects HxW or HxWxC, got shape {image.shape}")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale}")
+        raise MaffsrnError(f"imresize expects HxW or HxWxC, got shape {image.shape}")
+    if not isinstance(scale, numbers.Real) or not math.isfinite(scale) or not scale > 0:
+        raise MaffsrnError(f"scale={scale!r} is not a positive finite number")
     out_h = output_size(image.shape[0], scale)
     out_w = output_size(image.shape[1], scale)
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"scale {scale} shrinks {image.shape[:2]} to nothing")
+        raise MaffsrnError(f"scale={scale} shrinks {image.shape[:2]} to nothing")
+    if out_h * out_w > MAX_OUTPUT_PIXELS:
+        raise MaffsrnError(
+            f"scale={scale} makes a {out_w}x{out_h} image, over {MAX_OUTPUT_PIXELS:,} pixels"
+        )
     return _resize_axis(_resize_axis(image, out_h, scale, 0), out_w, scale, 1)
 
 

@@ -304,7 +304,7 @@ def _check_pixels(path, size, max_pixels):
     if w * h > max_pixels:
         raise ImageError(
             f"refusing {path}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,} "
-            "(a decompression bomb?); if the image is genuine, raise the pixel limit"
+            "(a decompression bomb?); if the image is genuine, raise the pixel limit (max_pixels)"
         )
 
 

@@ -18,6 +18,11 @@ from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.io.atomic import atomic_output
 
 
+class CheckpointNotFound(MaffsrnError, FileNotFoundError):
+    """A checkpoint path that is not a file (both a ``MaffsrnError`` and, as before, a
+    ``FileNotFoundError``)."""
+
+
 def _oihw_to_hwio(w):
     return np.transpose(w, (2, 3, 1, 0))
 
@@ -115,7 +120,7 @@ def torch_name_map(model):
 def read_state_dict(path):
     """Read an official state dict from ``.pt``/``.pth`` (needs torch) or ``.npz``."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise CheckpointNotFound(f"checkpoint not found: {path}")
     if path.endswith(".safetensors"):
         return read_safetensors(path)
     if path.endswith(".npz"):
@@ -159,6 +164,11 @@ def load_pytorch_weights(model, path_or_state_dict):
     Raises ``ValueError`` naming every missing, unexpected or mis-shaped key; nothing is
     assigned unless every key matches.
     """
+    if not hasattr(model, "body") or not hasattr(model, "head"):
+        raise MaffsrnError(
+            f"model={type(model).__name__} is not a MAFFSRN: build one with "
+            "maffsrn_tf.build_model(preset)"
+        )
     state = path_or_state_dict
     if isinstance(path_or_state_dict, (str, os.PathLike)):
         state = read_state_dict(os.fspath(path_or_state_dict))

@@ -150,7 +150,12 @@ def _as_array(image):
     as_pil = isinstance(image, Image.Image)
     icc = None
     if as_pil:
-        array, icc = image_array(image)
+        try:
+            array, icc = image_array(image)
+        except MaffsrnError:
+            raise
+        except (ValueError, OSError) as err:  # a closed image, a file gone since it was opened
+            raise MaffsrnError(f"image: cannot read this PIL image ({err})") from None
     else:
         array = np.asarray(image)
         if array.dtype.kind == "u" and array.dtype.itemsize == 2:  # big-endian 16-bit too

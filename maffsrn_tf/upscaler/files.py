@@ -39,7 +39,12 @@ log = logging.getLogger("maffsrn_tf")
 
 
 class UpscaleError(MaffsrnError):
-    """A problem with the user's request: printed as one line, exit code 1."""
+    """A problem with the user's request: printed as one line, exit code 1. ``written``:
+    the outputs a run finished before it failed (a folder run with failures)."""
+
+    def __init__(self, message, written=()):
+        super().__init__(message)
+        self.written = list(written)
 
 
 def sample_image_path():
@@ -507,11 +512,12 @@ def upscale_files(inputs, output, options, on_error=None):
     ``out/`` (with a comparison)."""
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
     inputs = [os.fspath(p) for p in inputs if os.fspath(p) != ""]
-    if not inputs:
+    if not inputs:  # the sample photo; its default output is rewritten at each run
         inputs = [sample_image_path()]
-        tag = options.name_factor(1, 1) if not options.width and not options.height else ""
-        output = output or (os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep)
-        options = options.replace(compare=True, overwrite=True, skip_existing=False)
+        if not output:
+            tag = options.name_factor(1, 1) if not options.width and not options.height else ""
+            output = os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep
+            options = options.replace(overwrite=True, skip_existing=False)
     jobs, single = _plan(inputs, output, options)
     _check_quality(jobs, options)
     runnable = [job for job in jobs if not job.problem]
@@ -596,5 +602,5 @@ def _run(jobs, engines, options, on_error):
             bar.close()
     if failed:
         names = ", ".join(one_line(os.path.basename(f)) for f in failed)
-        raise UpscaleError(f"{len(failed)} of {len(jobs)} images failed: {names}")
+        raise UpscaleError(f"{len(failed)} of {len(jobs)} images failed: {names}", written)
     return written

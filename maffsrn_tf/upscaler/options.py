@@ -157,6 +157,15 @@ class UpscaleOptions:
         if isinstance(self.model, os.PathLike):  # a pathlib.Path works as its string
             object.__setattr__(self, "model", os.fspath(self.model))
         check_fields(self)
+        if self.model is not None and not isinstance(self.model, str) and not callable(self.model):
+            raise MaffsrnError(
+                f"model={self.model!r} is not a weights/.tflite path or a Keras model"
+            )
+        if self.variant != DEFAULT_VARIANT and (self.model is not None or self.runtime == "keras"):
+            raise MaffsrnError(
+                f"quantization={self.variant!r} picks a shipped TFLite model; it does not apply "
+                + ("to a model you pass" if self.model is not None else "to backend='keras'")
+            )
         sized = [n for n in ("outscale", "width", "height") if getattr(self, n) is not None]
         if "outscale" in sized and len(sized) > 1:
             raise MaffsrnError(

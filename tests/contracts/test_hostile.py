@@ -738,6 +738,49 @@ CASES = [
             and Image.open(os.path.join(d, "o", "a_x2.png")).size == (48, 40)
         ),
     ),
+    Case(  # the sample photo never replaces a file the user named (fuzz pass 3)
+        "upscale-sample-into-an-existing-output",
+        [UP, "--output", "mine.png"],
+        _make((photo, "mine.png")),
+        error="output exists: mine.png (pass --overwrite to replace it)",
+    ),
+    Case("upscale-empty-input", [UP, "--input=", "-o", "x.png"], error="--input is empty"),
+    Case(
+        "upscale-empty-output",
+        [UP, *IN, "--output="],
+        _make((photo, "in.png")),
+        error="--output is empty",
+    ),  # fmt: skip
+    Case(
+        "upscale-flag-given-twice",
+        [UP, *IN, "-s", "2", "--scale", "3"],
+        _make((photo, "in.png")),
+        error="--scale is given twice: pass it once",
+    ),  # fmt: skip
+    Case(
+        "upscale-boolean-flag-twice",
+        [UP, *IN, "--overwrite", "--nooverwrite"],
+        _make((photo, "in.png")),
+        error="--overwrite is given twice",
+    ),  # fmt: skip
+    Case(
+        "upscale-empty-integer",
+        [UP, *IN, "--scale="],
+        _make((photo, "in.png")),
+        error="--scale takes an integer, not ''",
+    ),  # fmt: skip
+    Case(
+        "upscale-boolean-with-a-value",
+        [UP, *IN, "--overwrite=maybe"],
+        _make((photo, "in.png")),
+        error="--overwrite takes no value",
+    ),  # fmt: skip
+    Case(
+        "upscale-quantization-with-keras",
+        [UP, *IN, "--backend", "keras", "--quantization", "int8"],
+        _make((photo, "in.png")),
+        error="it does not apply to --backend keras",
+    ),
     Case(
         "upscale-undefok-would-hide-a-typo",
         [UP, *IN, "--undefok=scael", "--scael=4"],
