@@ -276,7 +276,7 @@ def _plan(inputs, output, options):
         more = " ..." if len(others) > 5 else ""
         log.warning("skipping %d file(s) that are not images: %s%s", len(others), names, more)
     for job in jobs:
-        where = job.target or (output if single else (output or "out") + os.sep)
+        where = job.target or (output if single else os.path.join(output or "out", ""))
         try:
             tag, job.size = _name(options, job.source)
             sixteen = _is_16bit_color(job.source)
