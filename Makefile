@@ -68,13 +68,13 @@ evaluate: $(STAMP)
 tflite: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \
 		--datasets $(BENCH)/Set5,$(BENCH)/Set14 --calibration_dir $(TRAIN) \
-		--output_dir maffsrn_tf/weights --report_dir tflite
+		--output_dir maffsrn_tf/weights --report_dir tflite --overwrite
 
 # All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
 tflite-study: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,4 --quantizations float32,float16,dynamic,int8,int16x8 \
 		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION \
-		--datasets $(BENCH)/Set5 --calibration_dir $(TRAIN)
+		--datasets $(BENCH)/Set5 --calibration_dir $(TRAIN) --overwrite
 
 # The table of README "Performance"; bench-all adds the focused studies below it.
 bench: $(STAMP)

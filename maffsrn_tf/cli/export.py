@@ -27,6 +27,13 @@ Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file si
 latency (1 and 2 threads) measured; the report is written as REPORT.md and REPORT.json. A model
 is never written unverified unless ``--noverify`` is given: a SavedModel must match the
 Keras model's 8-bit output within one grey level, an ONNX model its float output within 1e-4.
+
+Before any work every planned output is checked: one that exists is refused unless
+``--overwrite`` (``--merge_report`` updates an existing report in place), and none may lie
+inside an input folder (``--datasets``, ``--calibration_dir``). A flag that does not apply to
+this run (``--uint8_io`` without an int8 fixed-tile model, ``--calibration_dir`` without int8
+or int16x8, ``--max_drop`` with ``--noverify``, a TFLite flag without ``--formats tflite``, ...)
+and a value listed twice are refused.
 """
 
 import importlib.util
@@ -51,6 +58,7 @@ from maffsrn_tf.export.recipe import (
     MAX_SERVING_PIXELS,
     QUANTIZATIONS,
 )
+from maffsrn_tf.io.atomic import NAME_MAX, OutputExists
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 
 FLAGS = flags.FLAGS
@@ -102,11 +110,59 @@ flags.register_validator(
 )
 flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writing it.")
 flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
-flags.DEFINE_string("report", "REPORT", "Report base name ('' for none).")
+flags.DEFINE_string(
+    "report",
+    "REPORT",
+    "Report file name without extension (NAME.md, NAME.json; no folder: that is --report_dir; "
+    "'' for none).",
+)
 flags.DEFINE_string("report_dir", "", "Where the report goes (default: --output_dir).")
 flags.DEFINE_bool(
-    "merge_report", False, "Keep an existing report's rows for the files not exported now."
+    "merge_report",
+    False,
+    "Keep an existing report's rows for the files not exported now (the report is updated in "
+    "place: it needs no --overwrite).",
 )
+flags.DEFINE_bool(
+    "overwrite",
+    False,
+    "Replace outputs that exist (models, SavedModel folders, the report); without it an "
+    "existing one is refused before any work.",
+)
+
+# flags that only a TFLite export reads; a given one is refused when no TFLite model is made
+TFLITE_FLAGS = (
+    "quantizations",
+    "tiles",
+    "uint8_io",
+    "calibration_dir",
+    "calibration_patches",
+    "calibration_size",
+    "calibration_percentile",
+    "int8_equalization",
+    "max_drop",
+    "report_dir",
+    "merge_report",
+)
+REPORT_FLAGS = ("report_dir", "merge_report")
+CALIBRATION_FLAGS = ("calibration_dir", "calibration_patches", "calibration_size")
+INT8_FLAGS = ("calibration_percentile", "int8_equalization")
+
+
+def given(name):
+    """Whether ``--name`` is on the command line (not its default)."""
+    return bool(FLAGS[name].present)
+
+
+def check_once(name, values, key=None):
+    """Fail if ``--name`` lists a value twice (``key``: what makes two values the same)."""
+    seen = {}
+    for value in values:
+        k = key(value) if key else value
+        if k in seen:
+            same = "" if seen[k] == value else f" ({seen[k]} and {value})"
+            fail(f"--{name} lists {value} twice{same}: name each once")
+        seen[k] = value
 
 
 def check_formats(values):
@@ -114,27 +170,148 @@ def check_formats(values):
     unknown = [f for f in values if f not in ARTIFACTS]
     if unknown or not values:
         fail(f"--formats takes {', '.join(ARTIFACTS)} (comma-separated), got {','.join(values)}")
-    return list(dict.fromkeys(values))
+    check_once("formats", values)
+    return list(values)
 
 
-def check_outputs(scales, formats, tiles):
-    """Fail before any work unless every file this run writes can be written: the output
-    folder a folder (or one that can be made), and no planned model file a folder or a
-    SavedModel folder a file."""
+def check_report_name(name):
+    """``--report``: a plain file name (its folder is ``--report_dir``)."""
+    separators = {"/", os.sep, os.altsep} - {None}
+    if name in (".", "..") or any(sep in name for sep in separators):
+        fail(
+            f"--report {name} must be a plain file name (no folder, no '..'): name the "
+            "report's folder with --report_dir"
+        )
+    if len(os.fsencode(name + ".json")) > NAME_MAX:
+        fail(f"--report is too long for a file name ({NAME_MAX} bytes with .json): shorten it")
+
+
+def check_datasets(datasets):
+    """No validation folder twice, and no two with the same name (the report's column)."""
+    from maffsrn_tf.export.recipe import dataset_name
+
+    check_once("datasets", datasets, os.path.realpath)
+    named = {}
+    for folder in datasets:
+        other = named.setdefault(dataset_name(folder), folder)
+        if other != folder:
+            fail(
+                f"--datasets {other} and {folder} have the same name {dataset_name(folder)} "
+                "(the report's column): rename or copy one"
+            )
+
+
+def check_applies(formats, tiles):
+    """Refuse a flag given on the command line that this run would not read."""
+    shown, quantizations = ",".join(formats), ",".join(FLAGS.quantizations)
+    reasons = {}  # flag: (why it does not apply, what else to do), for each flag not read
+    if "tflite" not in formats:
+        why = (f"it is for TFLite models, and --formats {shown} makes none", "add tflite")
+        reasons.update({name: why for name in TFLITE_FLAGS})
+        if FLAGS.report:  # --report '' (no report) is always taken
+            reasons["report"] = why
+    else:
+        if not any(q in ("int8", "int16x8") for q in FLAGS.quantizations):
+            why = (
+                f"only int8 and int16x8 models are calibrated, and --quantizations "
+                f"{quantizations} has neither",
+                "add int8 or int16x8 to --quantizations",
+            )
+            reasons.update({name: why for name in CALIBRATION_FLAGS})
+        if "int8" not in FLAGS.quantizations:
+            why = (
+                f"it is for int8 models, and --quantizations {quantizations} has none",
+                "add int8 to --quantizations",
+            )
+            reasons.update({name: why for name in INT8_FLAGS + ("uint8_io",)})
+        elif not any(tiles):
+            reasons["uint8_io"] = (
+                "it adds fixed-tile models, and --tiles 0 is the dynamic one only",
+                "add a tile, e.g. --tiles 0,128",
+            )
+        if not FLAGS.verify:
+            reasons["max_drop"] = ("--noverify verifies no model", "")
+        if not FLAGS.report:
+            reasons.update({name: ("--report '' writes no report", "") for name in REPORT_FLAGS})
+    if "saved_model" not in formats:
+        reasons["serving_max_megapixels"] = (
+            f"it is the SavedModel's limit, and --formats {shown} makes none",
+            "add saved_model",
+        )
+    if not FLAGS.verify:
+        reasons["datasets"] = ("--noverify verifies nothing on them", "")
+    for name, (why, instead) in reasons.items():
+        if given(name):
+            fail(
+                f"--{name} does not apply: {why}; leave it out"
+                + (f" (or {instead})" if instead else "")
+            )
+
+
+def check_numbers():
+    """The calibration's and the verification's numbers, before any model is written."""
+    if not math.isfinite(FLAGS.max_drop) or FLAGS.max_drop < 0:
+        fail(f"--max_drop must be a finite number of dB, 0 or more; got {FLAGS.max_drop:g}")
+    if FLAGS.calibration_patches < 1:
+        fail(f"--calibration_patches must be 1 or more, got {FLAGS.calibration_patches}")
+    if FLAGS.calibration_size < MIN_INPUT_SIZE:
+        fail(
+            f"--calibration_size must be at least {MIN_INPUT_SIZE} (the model's smallest "
+            f"input), got {FLAGS.calibration_size}"
+        )
+    if not 0 < FLAGS.calibration_percentile <= 100:
+        fail(f"--calibration_percentile must be in (0, 100], got {FLAGS.calibration_percentile:g}")
+
+
+def _inside(path, folder):
+    real, other = os.path.realpath(path), os.path.realpath(folder)
+    return real == other or real.startswith(other.rstrip(os.sep) + os.sep)
+
+
+def planned_outputs(scales, formats, tiles):
+    """``[(path, is_folder)]``: every file and folder this run writes, the report last."""
     from maffsrn_tf.export.recipe import release_variants, serving_path
-    from maffsrn_tf.io.atomic import probe_writable
     from maffsrn_tf.model.shipped import tflite_name
+
+    out, planned = FLAGS.output_dir, []
+    for scale in scales:
+        if "saved_model" in formats:
+            planned.append((serving_path("saved_model", out, scale), True))
+        if "onnx" in formats:
+            planned.append((serving_path("onnx", out, scale), False))
+        if "tflite" in formats:
+            variants = release_variants(FLAGS.quantizations, tiles, FLAGS.uint8_io)
+            names = [tflite_name(scale, q, t, u) for t, q, u in variants]
+            planned += [(os.path.join(out, name), False) for name in names]
+    if FLAGS.report and "tflite" in formats:
+        base = os.path.join(FLAGS.report_dir or out, FLAGS.report)
+        planned += [(base + ".md", False), (base + ".json", False)]
+    return planned
+
+
+def check_outputs(scales, formats, tiles, inputs=()):
+    """Fail before any work unless every output this run writes can be written: the output
+    folder a folder (or one that can be made) inside none of the ``inputs`` (``[(flag,
+    folder)]``), no planned model file a folder or a SavedModel folder a file, and none
+    that exists unless ``--overwrite`` (the report: or ``--merge_report``)."""
+    from maffsrn_tf.io.atomic import probe_writable
 
     out = FLAGS.output_dir
     if not out:
         fail("--output_dir is empty: name a folder")
-    if FLAGS.report and "tflite" in formats and FLAGS.report_dir:
-        if not os.path.isdir(FLAGS.report_dir):
-            fail(f"--report_dir {FLAGS.report_dir} is not a folder (it is not created)")
-        for ext in (".md", ".json"):
-            report = os.path.join(FLAGS.report_dir, FLAGS.report + ext)
-            if os.path.isdir(report):
-                fail(f"{report} is a folder where the report goes: move it away")
+    reporting = bool(FLAGS.report and "tflite" in formats)
+    if reporting and FLAGS.report_dir and not os.path.isdir(FLAGS.report_dir):
+        fail(f"--report_dir {FLAGS.report_dir} is not a folder (it is not created)")
+    folders = [("--output_dir", out)]
+    if reporting and FLAGS.report_dir:
+        folders.append(("--report_dir", FLAGS.report_dir))
+    for flag, folder in folders:
+        for what, given_folder in inputs:
+            if _inside(folder, given_folder):
+                fail(
+                    f"{flag} {folder} is (or lies inside) the input {what} {given_folder}: "
+                    "write it elsewhere"
+                )
     if os.path.exists(out) and not os.path.isdir(out):
         fail(f"--output_dir {out} is a file, not a folder")
     parent = os.path.abspath(out)
@@ -146,19 +323,28 @@ def check_outputs(scales, formats, tiles):
         probe_writable(parent)
     except OSError as err:
         fail(f"--output_dir {out}: {parent} is not writable ({err.strerror})")
-    files = []
-    for scale in scales:
-        files += [serving_path(k, out, scale) for k in ("onnx",) if k in formats]
-        if "tflite" in formats:
-            variants = release_variants(FLAGS.quantizations, tiles, FLAGS.uint8_io)
-            files += [os.path.join(out, tflite_name(scale, q, t, u)) for t, q, u in variants]
-        if "saved_model" in formats:
-            folder = serving_path("saved_model", out, scale)
-            if os.path.exists(folder) and not os.path.isdir(folder):
-                fail(f"{folder} is a file where the SavedModel folder goes: move it away")
-    for path in files:
-        if os.path.isdir(path):
-            fail(f"{path} is a folder where the model file goes: move it away")
+    planned = planned_outputs(scales, formats, tiles)
+    reports = {p for p, _ in planned[-2:]} if reporting else set()
+    for path, is_folder in planned:
+        if is_folder and os.path.exists(path) and not os.path.isdir(path):
+            fail(f"{path} is a file where the SavedModel folder goes: move it away")
+        if not is_folder and os.path.isdir(path):
+            what = "the report" if path in reports else "the model file"
+            fail(f"{path} is a folder where {what} goes: move it away")
+    kept = reports if FLAGS.merge_report else set()
+    existing = [p for p, _ in planned if p not in kept and os.path.lexists(p)]
+    if existing and not FLAGS.overwrite:
+        more = f" (and {len(existing) - 1} more of this run's outputs)" if existing[1:] else ""
+        them = "them" if more else "it"
+        fail(f"{existing[0]} exists{more}: pass --overwrite to replace {them}, or write elsewhere")
+    if reporting and FLAGS.merge_report:
+        from maffsrn_tf.export.report import read_rows
+
+        json_path = os.path.join(FLAGS.report_dir or out, FLAGS.report + ".json")
+        try:
+            read_rows(json_path)
+        except ValueError as err:
+            fail(f"--merge_report: {err}: move it away, or leave out --merge_report")
 
 
 def print_serving(path, report):
@@ -171,6 +357,7 @@ def print_tflite(path, entry):
     acc = ", ".join(
         f"{k} {v['psnr']:.2f} dB (drop {v['drop']:+.4f})" for k, v in entry["accuracy"].items()
     )
+    acc = acc or "not verified (--noverify)"
     print(f"wrote {path}: {entry['bytes'] / 1024:.0f} KB, {acc}", flush=True)
 
 
@@ -178,6 +365,7 @@ def main(argv):
     del argv
     command = "maffsrn-export " + " ".join(sys.argv[1:])
     scales = scales_list(FLAGS.scales)
+    check_once("scales", FLAGS.scales, int)
     formats = check_formats(FLAGS.formats)
     for name in ("quantizations", "tiles"):  # an empty list would export nothing
         if "tflite" in formats and not FLAGS[name].value:
@@ -185,12 +373,18 @@ def main(argv):
     bad = [q for q in FLAGS.quantizations if q not in QUANTIZATIONS]
     if bad:
         fail(f"unknown quantization {bad}; use {', '.join(QUANTIZATIONS)}")
+    check_once("quantizations", FLAGS.quantizations)
     try:
         tiles = sorted({int(t) for t in FLAGS.tiles})
     except ValueError:
         fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
     if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
         fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
+    check_once("tiles", FLAGS.tiles, int)
+    check_applies(formats, tiles)
+    if FLAGS.report and "tflite" in formats:
+        check_report_name(FLAGS.report)
+    check_numbers()
     max_input_pixels = int(round(FLAGS.serving_max_megapixels * 1e6))
     if max_input_pixels < MIN_INPUT_SIZE**2 or max_input_pixels > MAX_SERVING_PIXELS:
         fail(
@@ -200,16 +394,24 @@ def main(argv):
         )
     if FLAGS.weights:
         require_path(FLAGS.weights, "--weights", folder=False)
+        if len(scales) > 1:
+            fail(
+                f"--weights {FLAGS.weights} is one model's, and --scales "
+                f"{','.join(FLAGS.scales)} names several: pass its scale alone (e.g. --scales 2)"
+            )
     datasets = FLAGS.datasets if FLAGS.verify else []
     if FLAGS.verify and not datasets:
         fail("--datasets is empty: pass validation folders, or --noverify to skip verification")
     for folder in datasets:
         require_path(folder, "validation folder (--datasets; --noverify skips verification)", True)
+    check_datasets(datasets)
+    inputs = [("--datasets", folder) for folder in datasets]
     tflite = "tflite" in formats
     needs_calibration = tflite and any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:
         require_path(FLAGS.calibration_dir, "--calibration_dir", folder=True)
-    check_outputs(scales, formats, tiles)
+        inputs.append(("--calibration_dir", FLAGS.calibration_dir))
+    check_outputs(scales, formats, tiles, inputs)
     require_tensorflow("maffsrn-export", any_backend=False)
     if "onnx" in formats:
         missing = [m for m in ("tf2onnx", "onnx", "onnxruntime") if not importlib.util.find_spec(m)]
@@ -233,7 +435,7 @@ def main(argv):
             for kind in ("saved_model", "onnx"):
                 if kind in formats:
                     path, report = export_serving(
-                        kind, model, FLAGS.output_dir, datasets, max_input_pixels
+                        kind, model, FLAGS.output_dir, datasets, max_input_pixels, FLAGS.overwrite
                     )
                     print_serving(path, report)
             if tflite:
@@ -249,14 +451,18 @@ def main(argv):
                     FLAGS.calibration_percentile,
                     FLAGS.int8_equalization,
                     on_written=print_tflite,
+                    overwrite=FLAGS.overwrite,
                 )
+        if FLAGS.report and tflite:
+            base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
+            overwrite = FLAGS.overwrite or FLAGS.merge_report
+            entries = write_report(base, entries, command, FLAGS.merge_report, overwrite)
+            print(report_markdown(entries))
+    except OutputExists as err:  # made by someone else since the check before any work
+        fail(f"{err}, made while this run worked: not replaced (pass --overwrite to replace it)")
     except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         fail(flag_words(first, {"equalize": "int8_equalization"}))
-    if FLAGS.report and tflite:
-        base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
-        entries = write_report(base, entries, command, FLAGS.merge_report)
-        print(report_markdown(entries))
     return 0
 
 

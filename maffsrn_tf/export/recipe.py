@@ -43,6 +43,12 @@ def release_variants(quantizations, tiles, uint8_io=False):
     return out
 
 
+def dataset_name(folder):
+    """A validation folder's name in reports and verification results (``data/Set5/``:
+    ``Set5``; ``.``: the current folder's name)."""
+    return os.path.basename(os.path.abspath(folder))
+
+
 def serving_path(kind, output_dir, scale):
     """Where ``export_serving`` writes a ``saved_model`` (a folder) or ``onnx`` model."""
     names = {"saved_model": f"maffsrn_x{scale}_saved_model", "onnx": f"maffsrn_x{scale}.onnx"}
@@ -51,16 +57,24 @@ def serving_path(kind, output_dir, scale):
     return os.path.join(output_dir, names[kind])
 
 
-def export_serving(kind, model, output_dir, datasets, max_input_pixels=DEFAULT_SERVING_MAX_PIXELS):
+def export_serving(
+    kind,
+    model,
+    output_dir,
+    datasets,
+    max_input_pixels=DEFAULT_SERVING_MAX_PIXELS,
+    overwrite=True,
+):
     """Write (after verifying on ``datasets``) the SavedModel or ONNX model of ``model``;
     returns ``(path, report)`` (``report``: the verification per dataset).
-    ``max_input_pixels``: the SavedModel's limit (the ONNX model, without asserts, has none)."""
+    ``max_input_pixels``: the SavedModel's limit (the ONNX model, without asserts, has none).
+    ``overwrite=False``: an existing output is left alone (``io.atomic.OutputExists``)."""
     from maffsrn_tf.export.serving import export_onnx, export_saved_model
 
     path = serving_path(kind, output_dir, int(model.scale))
     if kind == "saved_model":
-        return path, export_saved_model(model, path, datasets, max_input_pixels)
-    return path, export_onnx(model, path, datasets)
+        return path, export_saved_model(model, path, datasets, max_input_pixels, overwrite)
+    return path, export_onnx(model, path, datasets, overwrite=overwrite)
 
 
 def export_tflite_release(
@@ -75,13 +89,15 @@ def export_tflite_release(
     calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
     equalize=True,
     on_written=None,
+    overwrite=True,
 ):
     """Export, verify and write every TFLite model of ``model``'s release into
     ``output_dir``; returns the report entries (``export.export``'s, with ``scale``).
 
     ``max_drop``: the most a dynamic model may lose (dB) on each of ``datasets``; a fixed
     model may lose ``TWIN_MARGIN_DB`` more than its dynamic twin when both are exported.
-    ``on_written(path, entry)`` is called after each file is written.
+    ``on_written(path, entry)`` is called after each file is written. ``overwrite=False``:
+    an existing file is left alone (``io.atomic.OutputExists``, files before it written).
     """
     from maffsrn_tf.export import export
 
@@ -102,6 +118,7 @@ def export_tflite_release(
             pixels,
             calibration_percentile,
             equalize,
+            overwrite,
         )
         if not tile:
             twins[quantization] = {k: v["drop"] for k, v in entry["accuracy"].items()}

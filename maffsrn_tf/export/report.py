@@ -10,20 +10,32 @@ from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
 
 
+def dataset_names(entries):
+    """The validation datasets of ``entries``, in the order they first appear."""
+    return list(dict.fromkeys(name for e in entries for name in e.get("accuracy", {})))
+
+
+def _cell(text):
+    """``text`` inside a markdown table cell (a ``|`` of a folder's name escaped)."""
+    return str(text).replace("|", "\\|")
+
+
 def report_markdown(entries):
-    """One row per file: shape, size, accuracy and drop vs Keras, latency, GPU delegate."""
+    """One row per file: shape, size, accuracy and drop vs Keras on each validation dataset
+    (a column pair per dataset, by its name; ``-`` where a file was not verified on it),
+    latency, GPU delegate."""
+    names = dataset_names(entries)
+    columns = "".join(f"{_cell(name)} PSNR / SSIM | drop (dB) | " for name in names)
     lines = [
-        "| model | quantization | input | size (KB) | Set5 PSNR / SSIM | drop (dB) | "
-        "Set14 PSNR / SSIM | drop (dB) | latency ms, 1 / 2 threads | GPU delegate (analyzer) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| model | quantization | input | size (KB) | {columns}latency ms, 1 / 2 threads | "
+        "GPU delegate (analyzer) |",
+        "|---|---|---|---|" + "---|---|" * len(names) + "---|---|",
     ]
     for e in entries:
-        cells = []
-        for name in ("Set5", "Set14"):
-            a = e["accuracy"].get(name)
-            cells += (
-                [f"{a['psnr']:.2f} / {a['ssim']:.4f}", f"{a['drop']:+.4f}"] if a else ["-", "-"]
-            )
+        cells = ""
+        for name in names:
+            a = e.get("accuracy", {}).get(name)
+            cells += f"{a['psnr']:.2f} / {a['ssim']:.4f} | {a['drop']:+.4f} | " if a else "- | - | "
         h, w = e["latency_input"]
         shape = "x".join(map(str, e["input_shape"])) if e.get("input_shape") else "dynamic"
         io = "uint8 I/O" if e.get("uint8_io") else "float I/O"
@@ -33,8 +45,7 @@ def report_markdown(entries):
         latency = f"{one * 1000:.0f} / " if one else ""
         lines.append(
             f"| {e['file']} | {e['quantization']}, {io} | {shape} | {e['bytes'] / 1024:.0f} | "
-            f"{cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
-            f"{latency}{e['latency_s'] * 1000:.0f} ({h}x{w} LR) | {verdict} |"
+            f"{cells}{latency}{e['latency_s'] * 1000:.0f} ({h}x{w} LR) | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -86,17 +97,35 @@ def kept_notes(path):
     return "" if at < 0 else "\n" + text[at:].rstrip("\n") + "\n"
 
 
-def write_report(base, entries, command, merge=False):
+def read_rows(path):
+    """The entries of an existing report's ``.json`` (``[]`` if there is none);
+    ``ValueError`` naming the file when it is not a report."""
+    try:
+        with open(path, "rb") as f:
+            rows = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        reason = getattr(err, "strerror", None) or "not JSON"
+        raise ValueError(f"{path} cannot be read as an export report ({reason})") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("file"), str) for r in rows
+    ):
+        raise ValueError(f"{path} is not an export report (a list of rows with a file each)")
+    return rows
+
+
+def write_report(base, entries, command, merge=False, overwrite=True):
     """Write ``base.md`` and ``base.json`` atomically.
 
     ``merge``: keep the rows of an existing ``base.json`` for files not exported this time
     (re-export one scale without losing the others' rows); returns the entries written.
     Whatever follows ``KEPT_MARKER`` in an existing ``base.md`` is kept at its end.
+    ``overwrite=False``: an existing file is left alone (``io.atomic.OutputExists``).
     """
+    old = read_rows(base + ".json") if merge else []
     merged = merge and os.path.exists(base + ".json")
     if merged:
-        with open(base + ".json") as f:
-            old = json.load(f)
         fresh = {e["file"] for e in entries}
         entries = [e for e in old if e["file"] not in fresh] + list(entries)
         entries.sort(key=lambda e: (e.get("scale", 0), e.get("input_shape") or [0], e["file"]))
@@ -113,10 +142,10 @@ def write_report(base, entries, command, merge=False):
         "(`tf.lite.experimental.Analyzer.analyze(..., gpu_compatibility=True)`).\n\n"
     )
     notes = kept_notes(base + ".md")
-    with atomic_output(base + ".md") as tmp, open(tmp, "w") as f:
+    with atomic_output(base + ".md", overwrite) as tmp, open(tmp, "w") as f:
         f.write(header + report_markdown(entries) + "\n\n## I/O contract\n\n")
         f.write(io_markdown(entries) + "\n" + notes)
-    with atomic_output(base + ".json") as tmp, open(tmp, "w") as f:
+    with atomic_output(base + ".json", overwrite) as tmp, open(tmp, "w") as f:
         json.dump(entries, f, indent=2)
     return entries
 

@@ -36,8 +36,12 @@ import tensorflow as tf
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.export.folding import fold_model
-from maffsrn_tf.export.recipe import DEFAULT_SERVING_MAX_PIXELS, MAX_SERVING_PIXELS
-from maffsrn_tf.io.atomic import atomic_folder, atomic_output
+from maffsrn_tf.export.recipe import (
+    DEFAULT_SERVING_MAX_PIXELS,
+    MAX_SERVING_PIXELS,
+    dataset_name,
+)
+from maffsrn_tf.io.atomic import OutputExists, atomic_folder, atomic_output
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE, checked_input_size
 
 ONNX_OPSET = 17
@@ -221,7 +225,7 @@ def _lr_images(datasets, scale):
         lrs = []
         for _, _, lr in load_benchmark(folder, scale):
             lrs.append(np.repeat(lr[..., None], 3, -1) if lr.ndim == 2 else lr)
-        yield os.path.basename(os.path.normpath(folder)), lrs
+        yield dataset_name(folder), lrs
 
 
 def _check_limit(path, dataset, worst, limit, shown):
@@ -258,11 +262,14 @@ def verify_saved_model(model, path, datasets):
     return report
 
 
-def export_saved_model(model, path, datasets, max_input_pixels=DEFAULT_SERVING_MAX_PIXELS):
+def export_saved_model(
+    model, path, datasets, max_input_pixels=DEFAULT_SERVING_MAX_PIXELS, overwrite=True
+):
     """Write the serving SavedModel to the folder ``path`` once it is verified on
     ``datasets`` (HR benchmark folders; none: unverified). Returns the verification report.
     ``max_input_pixels``: the most input pixels one call, or one file, may hold (more: an
-    ``InvalidArgumentError`` before anything is decoded or run)."""
+    ``InvalidArgumentError`` before anything is decoded or run). ``overwrite=False``: an
+    existing ``path`` is left alone (``io.atomic.OutputExists``; nothing written)."""
     module = ServingModule(model, max_input_pixels)  # a bad limit: nothing is written
     with atomic_folder(path) as tmp:
         signatures = {
@@ -271,6 +278,8 @@ def export_saved_model(model, path, datasets, max_input_pixels=DEFAULT_SERVING_M
         }
         tf.saved_model.save(module, tmp, signatures=signatures)
         report = verify_saved_model(model, tmp, datasets) if datasets else {}
+        if not overwrite and os.path.lexists(path):  # made since the caller checked
+            raise OutputExists(f"output exists: {path}")
     return report
 
 
@@ -349,14 +358,15 @@ def verify_onnx(model, path, datasets):
     return report
 
 
-def export_onnx(model, path, datasets, opset=ONNX_OPSET):
-    """Write the ONNX model to ``path`` once it is verified on ``datasets``; the report."""
+def export_onnx(model, path, datasets, opset=ONNX_OPSET, overwrite=True):
+    """Write the ONNX model to ``path`` once it is verified on ``datasets``; the report.
+    ``overwrite=False``: only if ``path`` does not exist then (``io.atomic.OutputExists``)."""
     onnx_model = convert_onnx(model, opset)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = os.path.join(tmp_dir, os.path.basename(path))
         with open(tmp, "wb") as f:
             f.write(onnx_model.SerializeToString())
         report = verify_onnx(model, tmp, datasets) if datasets else {}
-        with atomic_output(path) as out:
+        with atomic_output(path, overwrite) as out:
             shutil.copyfile(tmp, out)
     return report

@@ -120,8 +120,11 @@ def export(
     uint8_io=False,
     calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
     equalize=True,
+    overwrite=True,
 ):
-    """Convert, verify against the Keras model, then write ``path`` atomically.
+    """Convert, verify against the Keras model, then write ``path`` atomically
+    (``overwrite=False``: only if ``path`` does not exist then, ``io.atomic.OutputExists``
+    otherwise).
 
     A fixed-shape model (``input_shape``) must have no dynamic tensor. Returns the report
     entry: accuracy per dataset, file size, latency at 1 and 2 threads, ops, the GPU
@@ -147,7 +150,7 @@ def export(
             f.write(data)
         accuracy = verify(model, tmp, datasets, int(model.scale), max_drop) if datasets else {}
         latency = {n: measure_latency(tmp, num_threads=n) for n in (1, 2)}
-        with atomic_output(path) as out:
+        with atomic_output(path, overwrite) as out:
             shutil.copyfile(tmp, out)
     compatible, detail = gpu_delegate_verdict(data)
     return {

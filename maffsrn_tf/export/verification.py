@@ -1,7 +1,6 @@
 """Checks of an exported model before it is written: ops, accuracy against Keras, latency,
 and its I/O contract."""
 
-import os
 import time
 
 import numpy as np
@@ -74,6 +73,7 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     wrong shapes, or loses more than ``max_drop`` dB PSNR on any dataset.
     """
     from maffsrn_tf.data.sources import load_benchmark
+    from maffsrn_tf.export.recipe import dataset_name
     from maffsrn_tf.imaging import metrics
     from maffsrn_tf.upscaler.engines import KerasEngine, TFLiteEngine
     from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, predict_uint8
@@ -88,7 +88,7 @@ def verify(model, tflite_path, datasets, scale, max_drop=0.5):
     overlap = min(DEFAULT_OVERLAP, tile // 4)
     report = {}
     for folder in datasets:
-        name = os.path.basename(os.path.normpath(folder))
+        name = dataset_name(folder)
         limit = max_drop.get(name, 0.5) if isinstance(max_drop, dict) else max_drop
         rows = []
         for _, hr, lr in load_benchmark(folder, scale):

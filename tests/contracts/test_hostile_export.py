@@ -1,15 +1,49 @@
-"""Hostile and careless values of ``maffsrn-export --serving_max_megapixels`` (the SavedModel's
-pixel limit), checked as ``test_hostile`` checks every command: exit code 1, one ``error:``
-line naming the problem, no traceback, nothing written, inputs unchanged. All are refused
-before TensorFlow is imported."""
+"""Hostile and careless command lines of ``maffsrn-export``, checked as ``test_hostile``
+checks every command: exit code 1, one ``error:`` line naming the problem, no traceback,
+nothing written, inputs unchanged. All refusals come before TensorFlow is imported and before
+any model is written: the pixel limit of the SavedModel (``--serving_max_megapixels``), a
+report name with a folder (``--report ../notes``), outputs that exist (without
+``--overwrite``) or lie inside an input folder, values listed twice, and flags that do not
+apply to the run."""
+
+import os
 
 import pytest
-from test_hostile import Case
+from test_hostile import Case, _make, folder, garbage
 from test_hostile import test_hostile_input as check_case  # not collected twice: renamed
 
 EXPORT = ["export", "--formats", "saved_model", "--scales", "2", "--noverify",
           "--output_dir", "out", "--serving_max_megapixels"]  # fmt: skip
 POSITIVE = "--serving_max_megapixels must be a positive number"
+# one small float16 model: what a run that gets past the checks makes quickly
+ONE = ["export", "--scales", "2", "--quantizations", "float16"]
+UNVERIFIED = [*ONE, "--noverify"]
+PLAIN_NAME = "must be a plain file name (no folder, no '..'): name the report's folder"
+DATASET = (folder, "ds", ["a.png", "b.png"], (48, 40))
+EARLIER = (folder, "o", [])  # an output folder of an earlier run
+TFLITE = "o/maffsrn_x2_float16.tflite"
+
+
+def is_tflite(*names):
+    """A check: each of ``names`` (in the case's folder) is a TFLite flatbuffer."""
+
+    def check(where, stderr):
+        for name in names:
+            with open(os.path.join(where, name), "rb") as f:
+                if f.read(8)[4:8] != b"TFL3":
+                    return False
+        return True
+
+    return check
+
+
+def report_columns(where, stderr):
+    """The report's columns are the validation datasets' names (not Set5 / Set14)."""
+    with open(os.path.join(where, "o", "REPORT.md")) as f:
+        text = f.read()
+    return "| ds PSNR / SSIM | drop (dB) |" in text and "Set5" not in text and "Set14" not in text
+
+
 CASES = [
     Case("export-serving-limit-zero", [*EXPORT, "0"], error=POSITIVE),
     Case("export-serving-limit-negative", [*EXPORT, "-1"], error=POSITIVE),
@@ -31,6 +65,303 @@ CASES = [
         [*EXPORT, "1e9"],
         error="--serving_max_megapixels must be from 0.000169",
         absent="max_input_pixels",  # the flag's words, not the library's
+    ),
+    # --report is a file name: its folder is --report_dir (checked before any model is made)
+    Case(
+        "export-report-escapes-the-output-folder",
+        [*UNVERIFIED, "--output_dir", "o/models", "--report", "../notes"],
+        _make(EARLIER, (garbage, "o/notes.md", 64), (garbage, "o/notes.json", 64)),
+        error=f"--report ../notes {PLAIN_NAME}",
+    ),
+    Case(
+        "export-report-is-dot-dot",
+        [*UNVERIFIED, "--output_dir", "o", "--report", ".."],
+        error=f"--report .. {PLAIN_NAME}",
+    ),
+    Case(
+        "export-report-absolute-path",
+        [*UNVERIFIED, "--output_dir", "o", "--report", "/tmp/notes"],
+        error=f"--report /tmp/notes {PLAIN_NAME}",
+    ),
+    Case(
+        "export-report-into-a-dataset-folder",
+        [*ONE, "--datasets", "ds", "--output_dir", "o", "--report", "ds/img0"],
+        _make(DATASET),
+        error=f"--report ds/img0 {PLAIN_NAME}",
+        absent="FileNotFoundError",
+    ),
+    Case(
+        "export-report-name-too-long",
+        [*UNVERIFIED, "--output_dir", "o", "--report", "r" * 251],
+        error="--report is too long for a file name",
+    ),
+    # a second run: every output that exists is refused up front unless --overwrite
+    Case(
+        "export-twice-model-exists",
+        [*UNVERIFIED, "--output_dir", "o", "--report="],
+        _make(EARLIER, (garbage, TFLITE, 64)),
+        error=f"{TFLITE} exists: pass --overwrite to replace it",
+    ),
+    Case(
+        "export-twice-report-exists",
+        [*UNVERIFIED, "--output_dir", "o"],
+        _make(EARLIER, (garbage, "o/REPORT.json", 64)),
+        error="o/REPORT.json exists: pass --overwrite to replace it",
+    ),
+    Case(
+        "export-twice-report-dir-report-exists",
+        [*UNVERIFIED, "--output_dir", "o", "--report_dir", "r", "--report", "STUDY"],
+        _make((folder, "r", []), (garbage, "r/STUDY.md", 64)),
+        error="r/STUDY.md exists: pass --overwrite",
+    ),
+    Case(
+        "export-twice-everything-exists",
+        [*UNVERIFIED, "--output_dir", "o"],
+        _make(
+            EARLIER,
+            (garbage, TFLITE, 64),
+            (garbage, "o/REPORT.md", 64),
+            (garbage, "o/REPORT.json", 9),
+        ),
+        error=f"{TFLITE} exists (and 2 more of this run's outputs): pass --overwrite to "
+        "replace them",
+    ),
+    Case(
+        "export-twice-onnx-exists",
+        ["export", "--formats", "onnx", "--scales", "2", "--noverify", "--output_dir", "o"],
+        _make(EARLIER, (garbage, "o/maffsrn_x2.onnx", 64)),
+        error="o/maffsrn_x2.onnx exists: pass --overwrite",
+    ),
+    Case(
+        "export-twice-saved-model-exists",
+        ["export", "--formats", "saved_model", "--scales", "2", "--noverify", "--output_dir", "o"],
+        _make(
+            (folder, "o/maffsrn_x2_saved_model", []),
+            (garbage, "o/maffsrn_x2_saved_model/saved_model.pb", 64),
+        ),
+        error="o/maffsrn_x2_saved_model exists: pass --overwrite",
+    ),
+    Case(
+        "export-merge-report-into-garbage",
+        [*UNVERIFIED, "--output_dir", "o", "--merge_report"],
+        _make(EARLIER, (garbage, "o/REPORT.json", 64)),
+        error="--merge_report: o/REPORT.json cannot be read as an export report",
+    ),
+    Case(
+        "export-overwrite-replaces-the-model",
+        [*UNVERIFIED, "--output_dir", "o", "--report=", "--overwrite"],
+        _make(EARLIER, (garbage, TFLITE, 64)),
+        code=0,
+        changes=(TFLITE,),
+        check=is_tflite(TFLITE),
+    ),
+    # outputs inside an input folder (real paths: a link to it too)
+    Case(
+        "export-output-dir-inside-a-dataset",
+        [*ONE, "--datasets", "ds", "--output_dir", "ds/models"],
+        _make(DATASET),
+        error="--output_dir ds/models is (or lies inside) the input --datasets ds",
+    ),
+    Case(
+        "export-output-dir-is-a-dataset",
+        [*ONE, "--datasets", "ds", "--output_dir", "ds/"],
+        _make(DATASET),
+        error="--output_dir ds/ is (or lies inside) the input --datasets ds",
+    ),
+    Case(
+        "export-output-dir-links-into-a-dataset",
+        [*ONE, "--datasets", "ds", "--output_dir", "link/models"],
+        _make(DATASET, (os.symlink, "ds", "link")),
+        error="--output_dir link/models is (or lies inside) the input --datasets ds",
+    ),
+    Case(
+        "export-report-dir-is-a-dataset",
+        [*ONE, "--datasets", "ds", "--output_dir", "o", "--report_dir", "ds"],
+        _make(DATASET),
+        error="--report_dir ds is (or lies inside) the input --datasets ds",
+    ),
+    Case(
+        "export-output-dir-inside-the-calibration-folder",
+        [
+            "export",
+            "--scales",
+            "2",
+            "--quantizations",
+            "int8",
+            "--datasets",
+            "ds",
+            "--calibration_dir",
+            "cal",
+            "--output_dir",
+            "cal/int8",
+        ],  # fmt: skip
+        _make(DATASET, (folder, "cal", ["c.png"], (80, 80))),
+        error="--output_dir cal/int8 is (or lies inside) the input --calibration_dir cal",
+    ),
+    # a value listed twice
+    Case(
+        "export-scale-twice",
+        ["export", "--scales", "2,2", "--noverify"],
+        error="--scales lists 2 twice: name each once",
+    ),  # fmt: skip
+    Case(
+        "export-scale-twice-spelled-otherwise",
+        ["export", "--scales", "2,02", "--noverify"],
+        error="--scales lists 02 twice (2 and 02)",
+    ),  # fmt: skip
+    Case(
+        "export-quantization-twice",
+        ["export", "--quantizations", "float16,float16", "--noverify"],
+        error="--quantizations lists float16 twice",
+    ),
+    Case(
+        "export-tile-twice",
+        ["export", "--tiles", "0,128,128", "--noverify"],
+        error="--tiles lists 128 twice",
+    ),  # fmt: skip
+    Case(
+        "export-format-twice",
+        ["export", "--formats", "onnx,onnx", "--noverify"],
+        error="--formats lists onnx twice",
+    ),  # fmt: skip
+    Case(
+        "export-dataset-twice",
+        [*ONE, "--datasets", "ds,ds/", "--output_dir", "o"],
+        _make(DATASET),
+        error="--datasets lists ds/ twice (ds and ds/)",
+    ),
+    Case(
+        "export-two-datasets-of-one-name",
+        [*ONE, "--datasets", "a/ds,b/ds", "--output_dir", "o"],
+        _make((folder, "a/ds", ["a.png"]), (folder, "b/ds", ["b.png"])),
+        error="--datasets a/ds and b/ds have the same name ds",
+    ),
+    # a flag that does not apply to the run
+    Case(
+        "export-quantization-for-onnx",
+        ["export", "--formats", "onnx", "--quantizations", "int8", "--noverify"],
+        error="--quantizations does not apply: it is for TFLite models, and --formats onnx "
+        "makes none",
+    ),
+    Case(
+        "export-tiles-for-a-saved-model",
+        ["export", "--formats", "saved_model", "--tiles", "128", "--noverify"],
+        error="--tiles does not apply",
+    ),
+    Case(
+        "export-report-for-onnx",
+        ["export", "--formats", "onnx", "--report", "R", "--noverify"],
+        error="--report does not apply",
+    ),
+    Case(
+        "export-calibration-without-int8",
+        [*UNVERIFIED, "--calibration_dir", "cal"],
+        _make((folder, "cal", ["c.png"], (80, 80))),
+        error="--calibration_dir does not apply: only int8 and int16x8 models are calibrated, "
+        "and --quantizations float16 has neither",
+    ),
+    Case(
+        "export-calibration-patches-without-int8",
+        [*UNVERIFIED, "--calibration_patches", "8"],
+        error="--calibration_patches does not apply",
+    ),
+    Case(
+        "export-uint8-io-without-int8",
+        [*UNVERIFIED, "--tiles", "0,128", "--uint8_io"],
+        error="--uint8_io does not apply: it is for int8 models",
+    ),
+    Case(
+        "export-uint8-io-without-a-fixed-tile",
+        [
+            "export",
+            "--quantizations",
+            "int8",
+            "--uint8_io",
+            "--noverify",
+            "--calibration_dir",
+            "cal",
+        ],  # fmt: skip
+        _make((folder, "cal", ["c.png"], (80, 80))),
+        error="--uint8_io does not apply: it adds fixed-tile models",
+    ),
+    Case(
+        "export-equalization-without-int8",
+        [*UNVERIFIED, "--noint8_equalization"],
+        error="--int8_equalization does not apply",
+    ),
+    Case(
+        "export-max-drop-without-verification",
+        [*UNVERIFIED, "--max_drop", "0.1"],
+        error="--max_drop does not apply: --noverify verifies no model",
+    ),
+    Case(
+        "export-datasets-without-verification",
+        [*UNVERIFIED, "--datasets", "ds"],
+        _make(DATASET),
+        error="--datasets does not apply: --noverify verifies nothing on them",
+    ),
+    Case(
+        "export-serving-limit-without-a-saved-model",
+        [*UNVERIFIED, "--serving_max_megapixels", "1"],
+        error="--serving_max_megapixels does not apply",
+    ),
+    Case(
+        "export-report-dir-without-a-report",
+        [*UNVERIFIED, "--report=", "--report_dir", "r"],
+        _make((folder, "r", [])),
+        error="--report_dir does not apply: --report '' writes no report",
+    ),
+    Case(
+        "export-weights-for-several-scales",
+        ["export", "--weights", "w.npz", "--quantizations", "float16", "--noverify"],
+        _make((garbage, "w.npz", 64)),
+        error="--weights w.npz is one model's, and --scales 2,3,4 names several",
+    ),
+    # numbers no model could be written with, refused before the first one is
+    Case(
+        "export-max-drop-nan",
+        [*ONE, "--max_drop", "nan", "--datasets", "ds"],
+        _make(DATASET),
+        error="--max_drop must be a finite number of dB, 0 or more",
+    ),  # fmt: skip
+    Case(
+        "export-no-calibration-patches",
+        [
+            "export",
+            "--quantizations",
+            "float16,int8",
+            "--calibration_patches",
+            "0",
+            "--noverify",
+            "--calibration_dir",
+            "cal",
+        ],  # fmt: skip
+        _make((folder, "cal", ["c.png"], (80, 80))),
+        error="--calibration_patches must be 1 or more",
+    ),
+    Case(
+        "export-calibration-percentile-zero",
+        [
+            "export",
+            "--quantizations",
+            "float16,int8",
+            "--calibration_percentile",
+            "0",
+            "--noverify",
+            "--calibration_dir",
+            "cal",
+        ],  # fmt: skip
+        _make((folder, "cal", ["c.png"], (80, 80))),
+        error="--calibration_percentile must be in (0, 100]",
+    ),
+    # the report's columns are the datasets' names (a run that works)
+    Case(
+        "export-report-columns-are-the-datasets",
+        [*ONE, "--datasets", "ds", "--output_dir", "o"],
+        _make((folder, "ds", ["a.png"], (64, 48))),
+        code=0,
+        outputs=[TFLITE, "o/REPORT.md", "o/REPORT.json"],
+        check=report_columns,
     ),
 ]
 

@@ -71,3 +71,17 @@ def test_a_release_is_written_from_python(tmp_path):
     assert [e["file"] for e in entries] == names
     assert [e["input_shape"] for e in entries] == [None, [24, 24]]
     assert all(e["scale"] == 2 and e["accuracy"] == {} for e in entries)
+
+
+def test_a_release_without_overwrite_leaves_an_existing_file_alone(tmp_path):
+    """``overwrite=False`` (``maffsrn-export`` without ``--overwrite``): a file that exists
+    when the model is written is not replaced, and no temporary is left."""
+    from maffsrn_tf import build_model
+    from maffsrn_tf.io.atomic import OutputExists
+
+    existing = tmp_path / "maffsrn_x2_float16.tflite"
+    existing.write_bytes(b"mine")
+    with pytest.raises(OutputExists, match="maffsrn_x2_float16.tflite"):
+        export_tflite_release(build_model("maffsrn_x2", n_ffgs=1), str(tmp_path), ["float16"],
+                              overwrite=False)  # fmt: skip
+    assert existing.read_bytes() == b"mine" and os.listdir(tmp_path) == [existing.name]

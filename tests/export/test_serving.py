@@ -5,6 +5,7 @@ model's contract (docs/serving.md): the SavedModel's pixel limit, checked from t
 header before decoding (also under a memory limit), its clear errors, and the ONNX model's
 padding of small images and its handling of non-finite pixels."""
 
+import importlib.util
 import io
 import json
 import os
@@ -254,6 +255,29 @@ def test_a_limit_that_admits_no_image_is_refused_before_anything_is_written(tmp_
         with pytest.raises(MaffsrnError, match=f"max_input_pixels={bad!r}.*{words}"):
             export_saved_model(model, str(path), [], max_input_pixels=bad)
     assert os.listdir(tmp_path) == []
+
+
+def test_without_overwrite_an_existing_model_is_left_alone(tmp_path):
+    """``overwrite=False`` (``maffsrn-export`` without ``--overwrite``): a SavedModel folder or
+    an ONNX file that exists when the new one is done stays as it was; no temporary is left."""
+    from maffsrn_tf import build_model
+    from maffsrn_tf.export.serving import export_onnx, export_saved_model
+    from maffsrn_tf.io.atomic import OutputExists
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    folder = tmp_path / "m_saved_model"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("mine")
+    with pytest.raises(OutputExists, match="m_saved_model"):
+        export_saved_model(model, str(folder), [], overwrite=False)
+    assert os.listdir(folder) == ["mine.txt"] and os.listdir(tmp_path) == [folder.name]
+    if importlib.util.find_spec("tf2onnx"):
+        onnx = tmp_path / "m.onnx"
+        onnx.write_bytes(b"mine")
+        with pytest.raises(OutputExists, match="m.onnx"):
+            export_onnx(model, str(onnx), [], overwrite=False)
+        assert onnx.read_bytes() == b"mine"
+        assert sorted(os.listdir(tmp_path)) == ["m.onnx", folder.name]
 
 
 # run under an address-space limit by a Python that cannot import maffsrn_tf, as a server
