@@ -4,11 +4,14 @@
     pip install ai-edge-litert numpy pillow
     python run_tflite.py maffsrn_x2_int8.tflite photo.jpg photo_x2.png [--tile 256 --overlap 8]
 
-Works with the dynamic-shape models (any tile size >= 13 px) and with fixed-size tile models
-(the tile is the model's input size). Large images go through overlapping tiles blended with
-linear ramps, one strip of rows at a time, so memory stays bounded. Alpha is upscaled by
-bicubic interpolation; grayscale is run as RGB and averaged back. The output is written to a
-temporary file and renamed, so a failure never leaves a partial file.
+Works with the dynamic-shape models (any tile size >= 13 px; ``--tile 0``: the whole image at
+once) and with fixed-size tile models (the tile is the model's input size), float32 or uint8
+input and output (``*_uint8io.tflite``: quantized through the tensors' parameters). Large
+images go through overlapping tiles blended with linear ramps, one strip of rows at a time,
+so memory stays bounded. Alpha is upscaled by bicubic interpolation; grayscale is run as RGB
+and averaged back. 8-bit images only (16-bit and floating-point ones are refused:
+maffsrn-upscale reads them); of an animated image the first frame, with a warning. The
+output is written to a temporary file and renamed, so a failure never leaves a partial file.
 
 This file is self-contained on purpose (copy it into an app's tooling); it mirrors
 ``maffsrn_tf.upscaler.tiling.tiled_predict`` without importing TensorFlow.
@@ -16,6 +19,7 @@ This file is self-contained on purpose (copy it into an app's tooling); it mirro
 
 import argparse
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -31,11 +35,22 @@ OVERLAP = 8  # the default tile overlap in LR pixels
 
 
 class Model:
-    """A MAFFSRN ``.tflite``: float32 [1, H, W, 3] RGB in [0, 1] -> [1, sH, sW, 3] in [0, 1]."""
+    """A MAFFSRN ``.tflite``: float32 [1, H, W, 3] RGB in [0, 1] -> [1, sH, sW, 3] in [0, 1]
+    (a model with uint8 input and output is fed and read through its quantization)."""
 
     def __init__(self, path, num_threads=2):
         self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
         self.inp = self.interpreter.get_input_details()[0]
+        out = self.interpreter.get_output_details()[0]
+        for tensor in (self.inp, out):
+            if tensor["dtype"] == np.float32:
+                continue
+            if tensor["dtype"] != np.uint8 or not tensor["quantization"][0]:
+                raise ValueError(
+                    f"its {tensor['name']} tensor is {np.dtype(tensor['dtype']).name}"
+                    + ("" if tensor["dtype"] != np.uint8 else " without quantization")
+                    + ": this script runs MAFFSRN models with float32 or quantized uint8 I/O"
+                )
         signature = self.inp["shape_signature"]
         self.fixed = None if -1 in signature[1:3] else int(self.inp["shape"][1])
         if self.fixed is None:  # the 1x1 placeholder is below the model's minimum size
@@ -48,10 +63,17 @@ class Model:
             self.interpreter.resize_tensor_input(self.inp["index"], x.shape, strict=False)
             self.interpreter.allocate_tensors()
             self.shape = x.shape
+        if self.inp["dtype"] == np.uint8:  # uint8 I/O: x / scale + zero point, as LiteRT
+            scale, zero = self.inp["quantization"]
+            x = np.clip(np.round(x / np.float32(scale) + zero), 0, 255).astype(np.uint8)
         self.interpreter.set_tensor(self.inp["index"], x)
         self.interpreter.invoke()
         out = self.interpreter.get_output_details()[0]
-        return self.interpreter.get_tensor(out["index"])[0]
+        y = self.interpreter.get_tensor(out["index"])[0]
+        if y.dtype == np.uint8:
+            scale, zero = out["quantization"]
+            y = (y.astype(np.float32) - zero) * np.float32(scale)
+        return y
 
 
 def layout(length, tile, overlap, exact=False):
@@ -95,13 +117,13 @@ def weight_sums(length, size, starts, scale):
 
 
 def upscale_rgb(model, rgb, tile=TILE, overlap=OVERLAP):
-    """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled; holds the input and output as uint8 and
-    one strip of tile rows as float32."""
+    """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled (``tile`` 0: in one piece); holds the
+    input and output as uint8 and one strip of tile rows as float32."""
     h0, w0 = rgb.shape[:2]
     least = model.fixed or MIN_SIZE
     x = np.pad(rgb, ((0, max(0, least - h0)), (0, max(0, least - w0)), (0, 0)), mode="edge")
     h, w = x.shape[:2]
-    tile = model.fixed or min(tile, max(h, w))
+    tile = model.fixed or min(tile or max(h, w), max(h, w))
     if max(h, w) > tile and 2 * overlap >= tile:  # one tile covering the image needs none
         raise ValueError(f"--overlap must be below half the tile ({tile})")
     exact = bool(model.fixed)
@@ -163,12 +185,68 @@ def upscale_image(model, image, tile=TILE, overlap=OVERLAP):
 # the formats it writes (an .ico would cap the size, a .gif quantize the colours)
 MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr")
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# Pillow's raw modes of more than 8 bits a sample, which it opens as an 8-bit mode (a 16-bit
+# RGB PNG or TIFF is "RGB" cut to its high bytes); "BGR;16", "RGB;16" are packed 5-6-5 pixels
+_DEEP_RAWMODE = re.compile(r";(16[BLN]|32)|^L;16$")
+
+
+def deeper_than_8_bits(image):
+    """What ``image`` (opened, not yet loaded) is when it holds more than 8 bits a sample
+    (``"16-bit RGB"``, ``"16-bit grayscale"``, ``"floating-point grayscale"``), else None."""
+    kinds = {"I": "grayscale", "L": "grayscale", "LA": "grayscale+alpha", "F": "grayscale"}
+    if image.mode == "F":
+        return "floating-point grayscale"
+    for tile in image.tile:
+        args = tile[3]
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        maxval = args[1] if isinstance(args, tuple) and len(args) > 1 else None
+        if not isinstance(rawmode, str):
+            continue
+        kind = kinds.get(rawmode.split(";")[0], rawmode.split(";")[0])
+        if tile[0] == "ppm" and isinstance(maxval, int) and maxval > 255:  # a 16-bit PNM
+            return f"16-bit {kinds.get(image.mode, image.mode)}"
+        if _DEEP_RAWMODE.search(rawmode):
+            return f"{32 if ';32' in rawmode else 16}-bit {kind}"
+    if image.mode.startswith("I;16"):
+        return "16-bit grayscale"
+    if image.mode == "I":
+        return "32-bit grayscale"
+    return None
+
+
+def frame_count(image):
+    """How many frames ``image`` holds (1 where its file cannot tell)."""
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except Exception:  # a cut animation: its first frame is what is read
+        return 1
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and exit 1
         print(f"error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(1)
+
+    def parse_args(self, args=None, namespace=None):
+        """The arguments; ``given``: the names of the flags the command line gave."""
+        namespace = super().parse_args(args, namespace)
+        namespace.given = vars(namespace).pop("_given", set())
+        return namespace
+
+
+class _Once(argparse.Action):
+    """A flag's value, refused when the flag is given twice (the last would silently win)."""
+
+    def __init__(self, *args, flag=False, **kwargs):
+        self.flag = flag
+        super().__init__(*args, **({"nargs": 0} if flag else {}), **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault("_given", set())
+        if self.dest in given:
+            parser.error(f"{self.option_strings[-1]} is given twice: give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, True if self.flag else values)
 
 
 class _Terminated(Exception):
@@ -185,11 +263,29 @@ def parser():
     p.add_argument("model", help="a MAFFSRN .tflite file")
     p.add_argument("input", help="image file")
     p.add_argument("output", help="output image file (.png keeps it lossless)")
-    p.add_argument("--tile", type=int, default=TILE, help="largest tile in LR pixels")
-    p.add_argument("--overlap", type=int, default=OVERLAP, help="tile overlap in LR pixels")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=TILE,
+        action=_Once,
+        help=f"largest tile in LR pixels (default: {TILE}; 0: the whole image at once; a "
+        "fixed-size model's tile is its input size)",
+    )
+    p.add_argument(
+        "--overlap", type=int, default=OVERLAP, action=_Once, help="tile overlap in LR pixels"
+    )
+    p.add_argument("--threads", type=int, default=2, action=_Once)
+    p.add_argument(
+        "--overwrite", default=False, action=_Once, flag=True, help="replace an existing output"
+    )
     return p
+
+
+def _check_file(path, what):
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a folder: name a file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{what} not found: {path}")
 
 
 def main(argv=None):
@@ -197,12 +293,11 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _terminate)
     try:
         for path, what in ((a.model, "model"), (a.input, "input")):
-            if not os.path.isfile(path):
-                raise ValueError(f"{what} not found: {path}")
-        if a.tile < MIN_SIZE or a.overlap < 0 or not 1 <= a.threads <= 256:
+            _check_file(path, what)
+        if 0 < a.tile < MIN_SIZE or a.tile < 0 or a.overlap < 0 or not 1 <= a.threads <= 256:
             raise ValueError(
-                f"--tile must be at least {MIN_SIZE}, --overlap at least 0 and --threads "
-                f"1..256; got {a.tile}, {a.overlap}, {a.threads}"
+                f"--tile must be 0 (the whole image) or at least {MIN_SIZE}, --overlap at "
+                f"least 0 and --threads 1..256; got {a.tile}, {a.overlap}, {a.threads}"
             )
         if os.path.abspath(a.input) == os.path.abspath(a.output):
             raise ValueError("the output is the input; choose another output path")
@@ -223,16 +318,34 @@ def main(argv=None):
             model = Model(a.model, a.threads)
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"cannot load {a.model} as a TFLite model: {err}") from None
+        if model.fixed and "tile" in a.given and a.tile != model.fixed:
+            raise ValueError(
+                f"--tile {a.tile}: {a.model} takes {model.fixed}x{model.fixed} tiles only; "
+                "leave --tile out"
+            )
         try:
             with Image.open(a.input) as im:
-                im.load()
-                image = im.copy()
+                deep = deeper_than_8_bits(im)
+                frames = frame_count(im)
+                if not deep:
+                    im.load()
+                    image = im.copy()
         except (OSError, Image.DecompressionBombError) as err:
             raise ValueError(f"cannot read {a.input} as an image: {err}") from None
+        if deep:
+            raise ValueError(
+                f"{a.input} is a {deep} image (16-bit or floating point): this script "
+                "reads 8-bit images only; maffsrn-upscale reads it"
+            )
         if image.mode not in MODES:
             raise ValueError(
-                f"{a.input} is a {image.mode} image (16-bit or floating point): this script "
-                "reads 8-bit images; maffsrn-upscale reads it"
+                f"{a.input} is a {image.mode} image: this script reads RGB, grayscale, palette "
+                "and CMYK images; convert it to RGB first"
+            )
+        if frames > 1:
+            print(
+                f"warning: {a.input} has {frames} frames: only the first frame is upscaled",
+                file=sys.stderr,
             )
         result = upscale_image(model, image, a.tile, a.overlap)
         if ext.lower() in (".jpg", ".jpeg") and result.mode in ("RGBA", "LA"):

@@ -15,7 +15,11 @@ Each output gets the name ``maffsrn-upscale`` would give it (``NAME_x{scale}.EXT
 written to a temporary name, then renamed. Files that fail (not an image, over
 ``--max_megapixels``, an existing output without ``--overwrite``, two inputs for one output)
 are listed one per line in ``--errors`` (default: beside the output folder,
-``OUTPUT_DIR-errors.txt``) and the run ends with exit code 1 after the others are done.
+``OUTPUT_DIR-errors.txt``; inside it, ``upscale-errors.txt``, for ``.``, ``..`` or a root)
+and the run ends with exit code 1 after the others are done.
+
+A pattern's folders may hold wildcards too (``'shoots/*/raw/*.png'``); ``**`` matches
+across folders.
 
 Flags this command does not define must be Beam's pipeline options (``--runner``,
 ``--direct_num_workers``, ``--project``, ...): they are passed to Beam; any other word is an
@@ -43,7 +47,9 @@ FLAGS = flags.FLAGS
 define_model_flags(preset=False)
 flags.DEFINE_string("input_pattern", None, "Files to upscale: a glob on any Beam file system.")
 flags.DEFINE_string("output_dir", None, "Where the upscaled images go (local, gs://, s3://).")
-flags.DEFINE_string("errors", "", "The errors file (default: OUTPUT_DIR-errors.txt).")
+flags.DEFINE_string(
+    "errors", "", "The errors file (default: OUTPUT_DIR-errors.txt; for . or .., inside it)."
+)
 # the upscaling options a Beam run takes (the shipped TFLite models, one per worker)
 OPTIONS = ["variant", "tile", "overlap", "fmt", "quality", "overwrite", "max_pixels", "num_threads"]
 define_option_flags(UpscaleOptions, OPTIONS, defaults={"num_threads": BEAM_WORKER_THREADS})
@@ -54,7 +60,17 @@ BEAM_INSTALL = 'pip install "maffsrn_tf[beam]"'
 ALIASES = {**option_aliases(UpscaleOptions), "errors_path": "errors"}
 
 
+# what an empty --input_pattern= or --output_dir= should have named
+EMPTY = {
+    "input_pattern": "name the files to upscale, e.g. --input_pattern 'photos/*.jpg'",
+    "output_dir": "name the folder the upscaled images go to",
+}
+
+
 def main(argv):
+    for name, fix in EMPTY.items():
+        if FLAGS[name].value == "":
+            fail(f"--{name} is empty: {fix}")
     if importlib.util.find_spec("apache_beam") is None:
         fail(f"maffsrn-beam needs Apache Beam: {BEAM_INSTALL}")
     from apache_beam.options.pipeline_options import PipelineOptions

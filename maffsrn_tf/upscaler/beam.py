@@ -11,6 +11,7 @@ the errors file instead of failing the pipeline.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import re
@@ -56,6 +57,9 @@ class BeamConfig:
     options: UpscaleOptions = UpscaleOptions(runtime="tflite", num_threads=BEAM_WORKER_THREADS)
 
     def __post_init__(self):
+        for name in ("input_pattern", "output_dir"):
+            if not getattr(self, name):
+                raise MaffsrnError(f"{name} is empty: {_EMPTY[name]}")
         if not isinstance(self.options, UpscaleOptions):
             raise MaffsrnError(f"options={self.options!r} is not an UpscaleOptions")
         if self.options.model is not None or self.options.runtime == "keras":
@@ -69,9 +73,26 @@ class BeamConfig:
         return self.errors_path or errors_path_for(self.output_dir)
 
 
+_EMPTY = {
+    "input_pattern": "name the files to upscale, e.g. 'photos/*.jpg'",
+    "output_dir": "name the folder the upscaled images go to",
+}
+# the default errors file inside an output folder that has no name of its own to put one beside
+ERRORS_INSIDE = "upscale-errors.txt"
+
+
 def errors_path_for(output_dir):
-    """The default errors file: beside the output folder (``out/`` -> ``out-errors.txt``)."""
-    return output_dir.rstrip("/\\") + "-errors.txt"
+    """The default errors file: beside the output folder (``out/`` -> ``out-errors.txt``);
+    inside it (``ERRORS_INSIDE``) where the folder's name is ``.`` or ``..`` or it is a
+    root (``/``, a bucket ``gs://b``): a name beside those would be hidden, or nowhere."""
+    trimmed = output_dir.rstrip("/\\")
+    if "://" in output_dir:
+        root = "/" not in trimmed.split("://", 1)[1]
+    else:
+        root = os.path.basename(trimmed) in ("", ".", "..")
+    if root:  # "/" -> "/upscale-errors.txt", "." -> "./upscale-errors.txt"
+        return f"{trimmed}/{ERRORS_INSIDE}"
+    return trimmed + "-errors.txt"
 
 
 @dataclasses.dataclass
@@ -250,13 +271,15 @@ class _Write(beam.DoFn):
 
 
 def local_pattern(pattern):
-    """A local pattern as Beam matches it: ``*.png`` is ``./*.png`` (Beam finds nothing for
-    a pattern without a folder) and ``in//*`` is ``in/*`` (nor for a doubled separator)."""
+    """A local pattern as Beam matches it: ``*.png`` is ``./*.png`` and ``in*/*.png`` is
+    ``./in*/*.png`` (Beam lists the folder before the first wildcard, and finds nothing where
+    that part names no folder) and ``in//*`` is ``in/*`` (nor for a doubled separator)."""
     if "://" in pattern:
         return pattern
     sep = re.escape(os.sep)
     pattern = re.sub(f"(?<=.){sep}{{2,}}", os.sep, pattern)  # a leading // stays (a UNC root)
-    return pattern if os.path.dirname(pattern) else os.path.join(".", pattern)
+    fixed = re.match(r"[^[*?]*", pattern).group(0)  # up to the first wildcard
+    return pattern if os.path.dirname(fixed) else os.path.join(".", pattern)
 
 
 def build_pipeline(pipeline, config, errors_path=None, extra_errors=()):
@@ -344,8 +367,16 @@ def check_paths(config):
         inside = fnmatch.fnmatch(probe, pattern)
     else:
         out = os.path.realpath(config.output_dir)
-        folders = {os.path.realpath(_pattern_root(pattern))}
-        folders |= {os.path.dirname(os.path.realpath(p)) for p in paths}
+        folders = {os.path.dirname(os.path.realpath(p)) for p in paths}
+        if any(c in os.path.dirname(pattern) for c in "*?["):  # in*/*.png: not all of .
+            if _outputs_match(config, paths, pattern):  # is read, only what matches
+                raise MaffsrnError(
+                    f"output_dir={config.output_dir!r}: its outputs would match input_pattern="
+                    f"{config.input_pattern!r} (a rerun would upscale them): choose an output "
+                    "folder the pattern does not reach"
+                )
+        else:
+            folders.add(os.path.realpath(_pattern_root(pattern)))
         inside = any(out == f or out.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
     if inside:
         raise MaffsrnError(
@@ -355,7 +386,42 @@ def check_paths(config):
         )
     _check_output_dir(config.output_dir)
     _check_errors_path(config, paths)
+    _check_quality(config, paths)
     return paths, unreadable
+
+
+def _outputs_match(config, paths, pattern):
+    """Whether an output of this run (or a ``photo_x{scale}.png``) would match a local
+    ``pattern`` whose folders hold wildcards, as Beam matches it: a rerun would read it."""
+    from apache_beam.io.filesystem import FileSystem
+
+    o = config.options
+    names = {os.path.basename(output_path_for(p, "", o.scale, False, o.fmt)) for p in paths}
+    names.add(f"photo_x{o.scale}.png")
+    regex = re.compile(FileSystem.translate_pattern(os.path.abspath(pattern)))
+    return any(regex.match(os.path.join(os.path.abspath(config.output_dir), n)) for n in names)
+
+
+def _check_quality(config, paths):
+    """``quality`` where no output of the run is lossy (``--format png``, or a pattern that
+    matches only lossless files): refused, as ``maffsrn-upscale`` refuses it."""
+    o = config.options
+    if o.quality is None:
+        return
+    lossy = ", ".join(images.LOSSY)
+    if o.fmt:
+        if "." + o.fmt not in images.LOSSY:
+            raise MaffsrnError(
+                f"quality={o.quality} applies to lossy outputs ({lossy}), not fmt={o.fmt!r}"
+            )
+        return
+    exts = {os.path.splitext(output_path_for(p, "", o.scale, False, ""))[1].lower() for p in paths}
+    if exts and not exts & set(images.LOSSY):
+        raise MaffsrnError(
+            f"quality={o.quality} applies to lossy outputs ({lossy}), and no file "
+            f"input_pattern={config.input_pattern!r} matches is written as one "
+            "(pass fmt='jpg' or fmt='webp')"
+        )
 
 
 def _check_output_dir(output_dir):
@@ -418,6 +484,39 @@ def _temporary_beside(path):
     return f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
 
 
+@contextlib.contextmanager
+def _job_server_temporaries_removed():
+    """Beam's DirectRunner first tries to start a Prism job server, which makes a folder
+    (``/tmp/beam-tempXXXX``) before it looks for its binary; when the start fails (no binary,
+    no network) Beam falls back to its own runner and the folder is left behind, one per
+    run. While this is entered, a job server whose start fails removes its folder."""
+    try:
+        from apache_beam.runners.portability.job_server import SubprocessJobServer
+    except ImportError:  # another Beam: nothing to mend
+        yield
+        return
+    original = SubprocessJobServer.__dict__.get("start")
+    if original is None:
+        yield
+        return
+
+    def start(self):
+        try:
+            return original(self)
+        except BaseException:
+            root = getattr(self, "_local_temp_root", None)
+            if root:
+                shutil.rmtree(root, ignore_errors=True)
+                self._local_temp_root = None
+            raise
+
+    SubprocessJobServer.start = start
+    try:
+        yield
+    finally:
+        SubprocessJobServer.start = original
+
+
 def run_pipeline(config, options=None, translate=None):
     """Run the pipeline (``options``: Beam ``PipelineOptions``; default the DirectRunner);
     returns ``{"matched": k, "upscaled": n, "failed": m}``. ``translate``: applied to each
@@ -438,8 +537,9 @@ def run_pipeline(config, options=None, translate=None):
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, tmp, unreadable)
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
+        with _job_server_temporaries_removed():
+            result = pipeline.run()
+            result.wait_until_finish()
         with FileSystems.open(tmp) as f:
             lines = f.read().decode("utf-8").splitlines()
         text = "".join((translate(line) if translate else line) + "\n" for line in lines)

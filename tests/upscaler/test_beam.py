@@ -149,3 +149,49 @@ def test_output_folders_are_compared_by_real_path(tmp_path):
     run = _beam(["--input_pattern", "*.png", "--output_dir", "../out[1]"], folder)
     assert run.returncode == 0, run.stderr[-3000:]
     assert os.listdir(tmp_path / "out[1]") == ["a_x2.png"]  # glob characters are literal
+
+
+def test_default_errors_file_beside_a_named_folder_and_inside_one_without_a_name():
+    from maffsrn_tf.upscaler.beam import errors_path_for
+
+    assert errors_path_for("out") == "out-errors.txt"
+    assert errors_path_for("a/out/") == "a/out-errors.txt"
+    assert errors_path_for("gs://b/out") == "gs://b/out-errors.txt"
+    # "." beside itself would be a hidden ".-errors.txt"; a root has nothing beside it
+    assert errors_path_for(".") == "./upscale-errors.txt"
+    assert errors_path_for("./") == "./upscale-errors.txt"
+    assert errors_path_for("..") == "../upscale-errors.txt"
+    assert errors_path_for("/") == "/upscale-errors.txt"
+    assert errors_path_for("gs://bucket/") == "gs://bucket/upscale-errors.txt"
+
+
+def test_wildcards_in_folder_names_reach_beams_match():
+    """Beam lists the folder before a pattern's first wildcard: a pattern whose first folder
+    holds one gets ./ in front (Beam would list "" and find nothing)."""
+    from maffsrn_tf.upscaler.beam import local_pattern
+
+    assert local_pattern("*.png") == "./*.png"
+    assert local_pattern("*2/*.png") == "./*2/*.png"
+    assert local_pattern("in?/*.png") == "./in?/*.png"
+    assert local_pattern("in*/a.png") == "./in*/a.png"
+    assert local_pattern("in//*") == "in/*"
+    assert local_pattern("a/b*/c.png") == "a/b*/c.png"
+    assert local_pattern("gs://b/*/x.png") == "gs://b/*/x.png"
+
+
+def test_a_run_leaves_no_temporary_folder(tmp_path):
+    """Beam's DirectRunner tries a Prism job server first, which makes TMPDIR/beam-tempXXXX
+    and leaves it when the server cannot start: the run removes it."""
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (20, 16), "red").save(tmp_path / "in" / "a.png")
+    private = tmp_path / "tmp"
+    private.mkdir()
+    run = subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.beam", "--input_pattern", "in/*.png",
+         "--output_dir", "out"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(private)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert os.listdir(tmp_path / "out") == ["a_x2.png"]
+    assert [n for n in os.listdir(private) if n.startswith("beam-temp")] == []
