@@ -25,7 +25,7 @@ from maffsrn_tf.cli.common import (
     require_tensorflow,
     run,
 )
-from maffsrn_tf.model.presets import preset_for_scale
+from maffsrn_tf.model.presets import PRESETS, preset_for_scale
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -42,9 +42,33 @@ flags.DEFINE_string("output", None, "Keras .weights.h5/.keras, or (--to pytorch)
 flags.DEFINE_bool("overwrite", False, "Replace an existing --output file.")
 
 
+def chosen_preset():
+    """--preset, or the preset of --scale; one line when both are given and disagree."""
+    if not FLAGS.preset:
+        return preset_for_scale(FLAGS.scale)
+    scale = PRESETS[FLAGS.preset]["scale"]
+    if FLAGS["scale"].present and FLAGS.scale != scale:
+        fail(
+            f"--preset {FLAGS.preset} upscales x{scale}, but --scale {FLAGS.scale}: pass one "
+            "of them (--preset alone picks its scale)"
+        )
+    return FLAGS.preset
+
+
 def main(argv):
     del argv
-    preset = FLAGS.preset or preset_for_scale(FLAGS.scale)
+    preset = chosen_preset()
+    # each direction reads one input: a flag of the other is refused, not ignored
+    if FLAGS.to == "pytorch" and FLAGS["checkpoint"].present:
+        fail(
+            "--checkpoint is the input of --to keras; --to pytorch exports --weights (default: "
+            "the shipped weights of --preset): leave out --checkpoint"
+        )
+    if FLAGS.to == "keras" and FLAGS["weights"].present:
+        fail(
+            "--weights is the input of --to pytorch; --to keras imports --checkpoint: leave "
+            "out --weights, or pass --to pytorch to export them"
+        )
     if FLAGS.to == "pytorch":
         if not FLAGS.output or not FLAGS.output.endswith((".pt", ".safetensors")):
             fail("--to pytorch needs --output ending in .pt or .safetensors")

@@ -9,7 +9,9 @@ Usage::
     maffsrn-evaluate --scale 3 --datasets DIR --bicubic_only
 
 HR images are mod-cropped to the scale and LR made by MATLAB-exact bicubic ``imresize``
-(or read from ``--lr_dirs``). Prints a markdown table: bicubic and model rows per dataset.
+(or read from ``--lr_dirs``). Prints a markdown table: bicubic and model rows per dataset,
+each named by its folder (two folders of one name are refused). In ``--json`` an infinite
+PSNR (an output identical to its HR image) is ``null``, and ``meta.note`` says so.
 Without a model flag it evaluates the shipped Keras weights (TensorFlow); ``--quantization``
 and ``--tflite`` run on LiteRT, without TensorFlow. Progress goes to stderr: a bar on a
 terminal, one line per image otherwise (a log gets no carriage returns).
@@ -29,6 +31,7 @@ from maffsrn_tf.cli.common import (
     run,
 )
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.evaluation import dataset_names
 from maffsrn_tf.model.presets import preset_for_scale
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, SHIPPED_VARIANTS
 from maffsrn_tf.upscaler.options import MAX_THREADS
@@ -104,12 +107,32 @@ def main(argv):
                 f"--quantization evaluates the shipped {preset_for_scale(FLAGS.scale)} TFLite "
                 f"model of --scale {FLAGS.scale}; leave out --preset {FLAGS.preset}"
             )
+    if FLAGS.bicubic_only:  # no model: a flag that picks or runs one would be ignored
+        model_flags = [
+            f"--{n}" for n in ("tflite", "weights", "self_ensemble", "preset") if FLAGS[n].value
+        ]
+        if model_flags:
+            fail(
+                f"--bicubic_only evaluates no model; leave out {model_flags[0]}, or "
+                "--bicubic_only to evaluate the model"
+            )
+    if FLAGS.tflite:
+        for other in ("weights", "preset"):
+            if FLAGS[other].value:
+                fail(
+                    f"--tflite names the model to evaluate, and --{other} "
+                    f"{FLAGS[other].value} would name another: pass one of them"
+                )
     tflite = bool(FLAGS.tflite or shipped)
     if FLAGS["num_threads"].present and not tflite:
         fail(
             "--num_threads sets the LiteRT threads of a --tflite or --quantization model; "
             "leave it out otherwise"
         )
+    try:  # each dataset is one row, under its folder's name
+        dataset_names(FLAGS.datasets)
+    except MaffsrnError as err:
+        fail_with(err)
     if FLAGS.json:
         inputs = [*FLAGS.datasets, *FLAGS.lr_dirs, FLAGS.weights, FLAGS.tflite]
         check_output_file(FLAGS.json, "--json", FLAGS.overwrite, [p for p in inputs if p])

@@ -42,15 +42,20 @@ def main(argv):
     directory = os.path.dirname(os.path.abspath(FLAGS.output))
     if not os.path.isdir(directory):
         fail(f"output directory does not exist: {directory}")
+    from maffsrn_tf.data.sources import DataError, read_holdout
+
+    exclude = ()
     if FLAGS.holdout:
         require_path(FLAGS.holdout, "--holdout", folder=False)
+        try:  # a list of names of --data_dir, checked before TensorFlow is imported
+            exclude = read_holdout(FLAGS.holdout, FLAGS.data_dir)
+        except DataError as err:
+            fail_with(err)
     require_tensorflow("maffsrn-pack")
     from maffsrn_tf.data.packed import PackError, pack
-    from maffsrn_tf.data.sources import DataError, read_holdout
     from maffsrn_tf.io.images import ImageError
 
     try:
-        exclude = read_holdout(FLAGS.holdout, FLAGS.data_dir) if FLAGS.holdout else ()
         count = pack(FLAGS.data_dir, FLAGS.output, exclude, progress=lambda m: print(m, flush=True))
     except (DataError, ImageError, PackError) as err:
         fail_with(err)

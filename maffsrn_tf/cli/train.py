@@ -28,7 +28,11 @@ Usage::
     KERAS_BACKEND=jax maffsrn-train --data_source packed --data_dir sr291.npz \\
         --val_dir ../shared/data/benchmark/Set5 --scale 2 --model_dir runs/x2_jax
 
-Rerunning the same command resumes a killed run from ``MODEL_DIR/backup``.
+Rerunning the same command resumes a killed run from ``MODEL_DIR/backup``; a finished run
+says so and trains nothing. A rerun may change only --epochs (raised, it trains on),
+--verbose, --backup_every_steps, --strategy, --tpu, --jit_compile and --cache_dir: any other
+flag that differs from the run's MODEL_DIR/flags.json is refused, naming it (the record of
+how the checkpoint was trained stays true); start another --model_dir to train otherwise.
 """
 
 import dataclasses
@@ -41,6 +45,7 @@ from maffsrn_tf.cli.common import (
     define_option_flags,
     fail,
     fail_with,
+    flag_words,
     option_values,
     require_path,
     require_tensorflow,
@@ -49,7 +54,7 @@ from maffsrn_tf.cli.common import (
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.model import shipped
 from maffsrn_tf.model.presets import PRESETS, preset_config, preset_for_scale
-from maffsrn_tf.train.config import TrainConfig
+from maffsrn_tf.train.config import RESUME_MAY_CHANGE, RunConflict, TrainConfig, check_run
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -62,9 +67,28 @@ OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in COMM
 define_option_flags(TrainConfig, OPTIONS)
 
 
+def chosen_preset():
+    """--preset, or the preset of --scale and --large; one line when --preset and a --scale
+    or --large given with it disagree (--preset alone picks its scale)."""
+    if not FLAGS.preset:
+        return preset_for_scale(FLAGS.scale, FLAGS.large)
+    scale = PRESETS[FLAGS.preset]["scale"]
+    if FLAGS["scale"].present and FLAGS.scale != scale:
+        fail(
+            f"--preset {FLAGS.preset} upscales x{scale}, but --scale {FLAGS.scale}: pass one "
+            "of them (--preset alone picks its scale)"
+        )
+    large = FLAGS.preset == preset_for_scale(scale, large=True)
+    if FLAGS["large"].present and FLAGS.large != large:
+        what = "is MAFFSRN-L" if large else "is not MAFFSRN-L"
+        given = "--large" if FLAGS.large else "--nolarge"
+        fail(f"--preset {FLAGS.preset} {what}, but {given}: pass one of them")
+    return FLAGS.preset
+
+
 def resolved_config():
     """The flags as the ``TrainConfig`` that ``training.train`` takes (MODEL_DIR/flags.json)."""
-    preset = FLAGS.preset or preset_for_scale(FLAGS.scale, FLAGS.large)
+    preset = chosen_preset()
     values = option_values(TrainConfig, OPTIONS)
     return TrainConfig(preset=preset, scale=preset_config(preset)["scale"], **values)
 
@@ -80,6 +104,29 @@ def check_init_weights(value):
         if value in PRESETS:
             what = f"--init_weights {value}: no weights are shipped for this preset"
         fail(f"{what} (it takes a weights file, or a preset with shipped weights: {names})")
+
+
+def _flag(name, value):
+    """An option as the command line gives it: ``--name value``, ``--[no]name``."""
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no{name}"
+    if value is None or value == "":
+        return f"no --{name}"
+    return f"--{name} {value}"
+
+
+def conflict_line(err):
+    """A ``RunConflict`` in flag words: each flag that differs from the run's flags.json."""
+    record = os.path.join(err.model_dir, "flags.json")
+    listed = "; ".join(
+        f"{_flag(name, new)} (flags.json: {_flag(name, old)})" for name, new, old in err.differences
+    )
+    may = ", ".join(f"--{n}" for n in RESUME_MAY_CHANGE if n != "model_dir")
+    return (
+        f"--model_dir {err.model_dir} holds a run trained with other flags: {listed}; rerun it "
+        f"with the flags {record} records (only {may} may change: a larger --epochs trains "
+        "on), or pass --model_dir DIR elsewhere for a new run"
+    )
 
 
 def main(argv):
@@ -98,13 +145,23 @@ def main(argv):
             fail("--holdout and --val_dir both choose the validation images: pass one")
     try:
         config = resolved_config()
+        if FLAGS.holdout and FLAGS.data_source == "folder":  # its names, before TensorFlow
+            from maffsrn_tf.data.sources import read_holdout
+
+            read_holdout(FLAGS.holdout, FLAGS.data_dir)
+        finished = check_run(config)
+    except RunConflict as err:
+        fail(conflict_line(err))
     except MaffsrnError as err:
         fail_with(err)
+    if finished:
+        print(flag_words(finished))
+        return 0
     require_tensorflow("maffsrn-train", any_backend=FLAGS.data_source == "packed")
     from maffsrn_tf.train.trainer import train
 
     try:
-        train(config)
+        train(config)  # checks the run again: the same answer, nothing written before
     except (MaffsrnError, FileNotFoundError) as err:
         fail_with(err)
 

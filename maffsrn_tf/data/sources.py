@@ -68,21 +68,40 @@ def default_cache_dir():
     return os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf", "lr")
 
 
+MAX_HOLDOUT_BYTES = 10_000_000  # a list of names; anything larger is not one
+
+
 def read_holdout(path, folder):
     """Image names listed in ``path`` (one per line, ``#`` comments), each checked to be in
-    ``folder``: held out of training and used for validation."""
+    ``folder``: held out of training and used for validation. A file that is not text (an
+    image named by mistake) is a ``DataError`` saying so."""
+    not_a_list = (
+        f"holdout={path!r} is not a text list of names (one image file name a line, # comments)"
+    )
     try:
-        with open(path) as f:
-            names = [line.split("#")[0].strip() for line in f]
+        if os.path.getsize(path) > MAX_HOLDOUT_BYTES:
+            raise DataError(f"{not_a_list}: it is over {MAX_HOLDOUT_BYTES:,} bytes")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as err:
         raise DataError(f"cannot read the holdout list {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{not_a_list}: it is not UTF-8 text") from None
+    if "\0" in text:
+        raise DataError(f"{not_a_list}: it holds binary data")
+    names = [line.split("#")[0].strip() for line in text.splitlines()]
     names = [n for n in names if n]
+    if not names:
+        raise DataError(f"holdout={path!r} names no images; list file names of {folder}")
     present = {os.path.basename(p) for p in list_images(folder)}
     missing = [n for n in names if n not in present]
-    if missing or not names:
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
         raise DataError(
-            f"holdout list {path} names {len(names)} images, {len(missing)} of them not in "
-            f"{folder} (e.g. {missing[:3]}); list file names of that folder"
+            f"holdout={path!r} names {len(names)} images, {len(missing)} of them not in "
+            f"{folder}: {shown}; list file names of that folder"
         )
     return names
 

@@ -5,6 +5,6 @@ May import: ``maffsrn_tf.errors``, ``maffsrn_tf.io``, ``maffsrn_tf.imaging``,
 ``maffsrn_tf.model``, ``maffsrn_tf.data``, ``maffsrn_tf.upscaler``.
 """
 
-from maffsrn_tf.evaluation.protocol import evaluate, markdown_table, write_json
+from maffsrn_tf.evaluation.protocol import dataset_names, evaluate, markdown_table, write_json
 
-__all__ = ["evaluate", "markdown_table", "write_json"]
+__all__ = ["dataset_names", "evaluate", "markdown_table", "write_json"]

@@ -2,6 +2,7 @@
 
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -63,13 +64,40 @@ class Progress:
             self.bar.close()
 
 
+def dataset_names(datasets):
+    """``{folder: name}``: each dataset's name in the results (its folder's name).
+    ``MaffsrnError`` when a folder is listed twice, or two folders share a name (their rows
+    would be one)."""
+    names, seen = {}, {}
+    for folder in datasets:
+        name = os.path.basename(os.path.normpath(folder))
+        real = os.path.realpath(folder)
+        if name in seen:
+            other = seen[name]
+            if os.path.realpath(other) == real:
+                raise MaffsrnError(
+                    f"dataset {folder} is listed twice ({other} and {folder}); list each "
+                    "folder once"
+                )
+            raise MaffsrnError(
+                f"two datasets named {name}: {other} and {folder} (results are keyed by the "
+                "folder's name); rename or link one of them under another name"
+            )
+        seen[name] = folder
+        names[folder] = name
+    return names
+
+
 def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, progress=True):
     """PSNR/SSIM per dataset for bicubic and (when ``engine`` is given) the model.
 
     ``progress``: True reports on ``sys.stderr`` (``Progress``: a bar on a terminal, plain
     lines otherwise), a file object there, False not at all.
-    Returns ``{dataset: {"images": n, "bicubic": {...}, "model": {...}, "per_image": [...]}}``.
+    Returns ``{dataset: {"images": n, "bicubic": {...}, "model": {...}, "per_image": [...]}}``,
+    keyed by each folder's name (two folders of one name: ``MaffsrnError``). A PSNR of an
+    output identical to its HR image is ``inf``.
     """
+    dataset_names(datasets)
     bar = None
     if progress:
         total = sum(len(list_images(folder)) for folder in datasets)
@@ -139,14 +167,40 @@ def markdown_table(results, scale, model_label="MAFFSRN"):
     return "\n".join(lines)
 
 
+NON_FINITE_NOTE = (
+    "null stands for a value that is not a finite number: the PSNR of an output identical to "
+    "its HR image is infinite"
+)
+
+
+def _finite(value, replaced):
+    """``value`` with each float that is not finite (an infinite PSNR) as None, which JSON
+    writes as null (``replaced``: a list that gets one entry per value replaced)."""
+    if isinstance(value, dict):
+        return {k: _finite(v, replaced) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v, replaced) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        replaced.append(value)
+        return None
+    return value
+
+
 def write_json(path, results, meta, per_image=False):
-    """Write results (without per-image rows unless asked) atomically."""
+    """Write results (without per-image rows unless asked) atomically, as valid JSON: a
+    value that is not finite (the infinite PSNR of an output identical to its HR image) is
+    written as null, and ``meta["note"]`` says so (``NON_FINITE_NOTE``)."""
     out = {"meta": meta, "datasets": {}}
     for name, entry in results.items():
         e = {k: v for k, v in entry.items() if k != "per_image"}
         if per_image:
             e["per_image"] = entry["per_image"]
         out["datasets"][name] = e
+    replaced = []
+    out = _finite(out, replaced)
+    if replaced:
+        out["meta"]["note"] = NON_FINITE_NOTE
+    text = json.dumps(out, indent=2, allow_nan=False)  # never Infinity or NaN
     with atomic_output(path) as tmp, open(tmp, "w") as f:
-        json.dump(out, f, indent=2)
+        f.write(text)
     return path

@@ -103,12 +103,14 @@ class MAFFSRN(keras.Model):
 
         return preset_dirs.load(cls, name_or_dir)
 
-    def save_to_preset(self, directory, metadata=None):
+    def save_to_preset(self, directory, metadata=None, overwrite=False):
         """Write keras-hub's preset layout: ``config.json``, ``model.weights.h5`` and
-        ``metadata.json`` (scale, training data, iterations, PSNR, package version)."""
+        ``metadata.json`` (scale, training data, iterations, PSNR, package version). A
+        folder that already holds a preset's files is a ``MaffsrnError`` unless
+        ``overwrite=True``."""
         from maffsrn_tf.model import preset_dirs
 
-        return preset_dirs.save(self, directory, metadata)
+        return preset_dirs.save(self, directory, metadata, overwrite=overwrite)
 
     def predict(self, x, *args, **kwargs):
         shape = getattr(x, "shape", None)

@@ -14,7 +14,7 @@ import time
 import keras
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.atomic import OutputExists, atomic_output
 from maffsrn_tf.model.presets import PRESETS, check_architecture, preset_config
 from maffsrn_tf.model.shipped import model_card, weights_path
 from maffsrn_tf.model.weight_files import load_npz, load_weights_file
@@ -93,11 +93,31 @@ def load(cls, name_or_dir):
     )
 
 
-def save(model, directory, metadata=None):
-    """Write ``model`` as a preset directory (created; existing files are replaced)."""
+def save(model, directory, metadata=None, overwrite=False):
+    """Write ``model`` as a preset directory (created as needed). A folder that already holds
+    a preset's files (``config.json``, ``model.weights.h5``, ``metadata.json``) is a
+    ``MaffsrnError`` unless ``overwrite=True``; nothing is written then. Each file is written
+    whole or not at all."""
     from maffsrn_tf.version import __version__
 
-    os.makedirs(directory, exist_ok=True)
+    directory = os.fspath(directory)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise MaffsrnError(f"{directory} is a file, not a folder: name a folder for the preset")
+    present = [
+        n for n in (CONFIG, WEIGHTS, METADATA) if os.path.lexists(os.path.join(directory, n))
+    ]
+    if present and not overwrite:
+        raise MaffsrnError(
+            f"{directory} already holds a preset ({', '.join(present)}); pass overwrite=True to "
+            "replace it, or name another folder"
+        )
+    for name in present:
+        if os.path.isdir(os.path.join(directory, name)):
+            raise MaffsrnError(f"{os.path.join(directory, name)} is a folder, not a file")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise MaffsrnError(f"cannot make the preset folder {directory} ({err.strerror})") from None
     meta = dict(getattr(model, "metadata", None) or {})  # from_preset's record, if any
     meta.update(metadata or {})
     meta.update(
@@ -107,10 +127,18 @@ def save(model, directory, metadata=None):
         keras_version=keras.__version__,
         date=time.strftime("%Y-%m-%d"),
     )
-    with atomic_output(os.path.join(directory, CONFIG)) as tmp, open(tmp, "w") as f:
-        json.dump(keras.saving.serialize_keras_object(model), f, indent=2)
-    with atomic_output(os.path.join(directory, WEIGHTS)) as tmp:
-        model.save_weights(tmp)
-    with atomic_output(os.path.join(directory, METADATA)) as tmp, open(tmp, "w") as f:
-        json.dump(meta, f, indent=2)
+    try:  # without overwrite, a file another writer made meanwhile is not replaced
+        with atomic_output(os.path.join(directory, CONFIG), overwrite) as tmp, open(tmp, "w") as f:
+            json.dump(keras.saving.serialize_keras_object(model), f, indent=2)
+        with atomic_output(os.path.join(directory, WEIGHTS), overwrite) as tmp:
+            model.save_weights(tmp)
+        with (
+            atomic_output(os.path.join(directory, METADATA), overwrite) as tmp,
+            open(tmp, "w") as f,
+        ):
+            json.dump(meta, f, indent=2)
+    except OutputExists as err:
+        raise MaffsrnError(
+            f"{err} (another process wrote it meanwhile); pass overwrite=True to replace it"
+        ) from None
     return directory

@@ -7,6 +7,8 @@ are the paper's recipe: DIV2K, L1, AdamP at 2e-4 halved every 200 epochs of 1000
 """
 
 import dataclasses
+import json
+import os
 from dataclasses import dataclass
 
 from maffsrn_tf.errors import MaffsrnError
@@ -17,6 +19,22 @@ from maffsrn_tf.options import option as _opt
 
 DATA_SOURCES = ("folder", "div2k", "tfds", "packed")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+# What a rerun of a run (a ``model_dir`` with a ``flags.json``) may change: how long and how
+# it runs, not what it trains. ``epochs`` is raised to train on; the others are where and how
+# the same steps run. Every other option must be the one ``flags.json`` records, or the
+# record of how the checkpoint was trained would lie.
+RESUME_MAY_CHANGE = (
+    "epochs",
+    "verbose",
+    "backup_every_steps",
+    "strategy",
+    "tpu",
+    "jit_compile",
+    "cache_dir",
+    "model_dir",
+)
+# options that name files or folders: the same path spelled otherwise is the same option
+PATH_OPTIONS = ("data_dir", "cache_dir", "val_dir", "holdout", "init_weights", "model_dir")
 
 
 @dataclass
@@ -133,3 +151,112 @@ class TrainConfig:
 def defaults():
     """``{option: default}`` of every field."""
     return field_defaults(TrainConfig)
+
+
+def _same_path(a, b):
+    return a == b or bool(a and b and os.path.realpath(a) == os.path.realpath(b))
+
+
+def _inside(path, folder):
+    """Whether ``path`` is ``folder`` or lies inside it (real paths, links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _shown(name, value):
+    """``name=value`` as messages name an option (``name unset`` for None or "")."""
+    if value is None or value == "":
+        return f"{name} unset"
+    return f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
+
+
+def _recorded(value):
+    return "unset" if value is None or value == "" else str(value)
+
+
+class RunConflict(MaffsrnError):
+    """A rerun of a run (``model_dir``) with options other than those its ``flags.json``
+    records. ``differences``: ``(option, value asked, value recorded)`` of each."""
+
+    def __init__(self, model_dir, differences):
+        self.model_dir, self.differences = model_dir, list(differences)
+        listed = "; ".join(
+            f"{_shown(name, new)} (recorded: {_recorded(old)})" for name, new, old in differences
+        )
+        may = ", ".join(RESUME_MAY_CHANGE[:-1])
+        super().__init__(
+            f"model_dir={model_dir!r} holds a run trained with other options: {listed}. Rerun "
+            f"it with the options of its flags.json (only {may} may change: a larger epochs "
+            "trains on), or pass model_dir=DIR elsewhere for a new run"
+        )
+
+
+def recorded_config(model_dir):
+    """The ``TrainConfig`` a run's ``model_dir/flags.json`` records, or None if it has none."""
+    path = os.path.join(model_dir, "flags.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+        if not isinstance(values, dict):
+            raise ValueError("not a JSON object")
+        return TrainConfig.from_dict(values)
+    except (OSError, ValueError, TypeError) as err:  # MaffsrnError is a ValueError
+        raise MaffsrnError(
+            f"{path} is not a readable record of a run ({err}); move it away, or pass another "
+            "model_dir"
+        ) from None
+
+
+def finished_epochs(model_dir):
+    """The epochs of the run ``model_dir`` finished (its ``final.json``), or 0."""
+    try:
+        with open(os.path.join(model_dir, "final.json"), encoding="utf-8") as f:
+            return int(json.load(f)["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def check_run(config, model_dir=None):
+    """What a run of ``config`` would do in ``model_dir`` (default ``config.model_dir``),
+    checked before anything is written.
+
+    ``MaffsrnError`` when ``model_dir`` is (or lies inside) ``data_dir`` or ``val_dir``, or
+    when it holds a run (``flags.json``) whose options differ from ``config``'s other than
+    ``RESUME_MAY_CHANGE`` (naming each; ``flags.json`` is left as it is). Returns a line
+    saying so when that run already finished ``config.epochs`` epochs (nothing to train),
+    else None: a new run, or one to resume.
+    """
+    model_dir = model_dir or config.model_dir
+    for name in ("data_dir", "val_dir"):
+        folder = getattr(config, name)
+        if folder and _inside(model_dir, folder):
+            raise MaffsrnError(
+                f"model_dir={model_dir!r} is (or lies inside) {name}={folder!r}: the run's "
+                "checkpoints and logs would mix with its images; pass model_dir=DIR outside it"
+            )
+    recorded = recorded_config(model_dir)
+    if recorded is None:
+        return None
+    differences = []
+    for field in dataclasses.fields(TrainConfig):
+        name = field.name
+        if name in RESUME_MAY_CHANGE:
+            continue
+        new, old = getattr(config, name), getattr(recorded, name)
+        same = _same_path(new, old) if name in PATH_OPTIONS else new == old
+        if not same:
+            differences.append((name, new, old))
+    if differences:
+        raise RunConflict(model_dir, differences)
+    done = finished_epochs(model_dir)
+    if done and done >= config.epochs:
+        return (
+            f"model_dir={model_dir!r} already finished its run of {done} "
+            f"epoch{'s' if done != 1 else ''} "
+            f"({os.path.join(model_dir, 'final.weights.h5')}): nothing to train; pass "
+            f"epochs=N with N above {done} to train on, or model_dir=DIR elsewhere for a new "
+            "run"
+        )
+    return None

@@ -27,7 +27,7 @@ from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.pretrained.loading import load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
-from maffsrn_tf.train.config import TrainConfig
+from maffsrn_tf.train.config import TrainConfig, check_run
 from maffsrn_tf.train.keras_compat import AtomicBackupAndRestore, is_multi_worker, multi_worker_fit
 from maffsrn_tf.train.optimizers import StepDecay, channel_axes, make_optimizer
 
@@ -159,7 +159,11 @@ def train(config, callbacks=()):
     Writes into ``config.model_dir``: ``flags.json`` (the config), ``backup/`` (resume state),
     ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5`` (with
     ``ema_momentum``, best and final hold the moving average), ``log.csv``,
-    ``tensorboard/``. Rerunning the same config resumes from ``backup/``.
+    ``tensorboard/``. Rerunning the same config resumes from ``backup/``; a rerun may change
+    only ``RESUME_MAY_CHANGE`` (``epochs``: raised, it trains on) — other options that differ
+    from ``flags.json`` are a ``MaffsrnError`` naming them, and ``flags.json`` is left as it
+    is (``config.check_run``). A run that already finished ``epochs`` says so (one printed
+    line) and returns None, writing nothing.
     """
     c = _as_config(config)
     model_dir = c.model_dir
@@ -168,6 +172,10 @@ def train(config, callbacks=()):
     if worker:  # non-chief workers of a multi-worker run keep their files apart from the chief's
         model_dir = os.path.join(model_dir, "workers", worker)
     scale, steps = c.scale, c.steps_per_epoch
+    finished = check_run(c, model_dir)  # before anything is written
+    if finished:
+        print(finished)
+        return None
     _check_writable(model_dir)
     holdout = data_lib.read_holdout(c.holdout, c.data_dir) if c.holdout else ()
     keras.utils.set_random_seed(c.seed)

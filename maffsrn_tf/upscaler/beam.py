@@ -11,7 +11,6 @@ the errors file instead of failing the pipeline.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import re
@@ -484,37 +483,22 @@ def _temporary_beside(path):
     return f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
 
 
-@contextlib.contextmanager
-def _job_server_temporaries_removed():
-    """Beam's DirectRunner first tries to start a Prism job server, which makes a folder
-    (``/tmp/beam-tempXXXX``) before it looks for its binary; when the start fails (no binary,
-    no network) Beam falls back to its own runner and the folder is left behind, one per
-    run. While this is entered, a job server whose start fails removes its folder."""
-    try:
-        from apache_beam.runners.portability.job_server import SubprocessJobServer
-    except ImportError:  # another Beam: nothing to mend
-        yield
-        return
-    original = SubprocessJobServer.__dict__.get("start")
-    if original is None:
-        yield
-        return
+def _runner(options):
+    """The runner ``options`` name, made here where it is the DirectRunner (the default):
+    Beam's FnApiRunner, which the DirectRunner runs this pipeline on anyway. The
+    DirectRunner would first try to start a Prism job server, which makes a
+    ``/tmp/beam-tempXXXX`` folder and leaves it behind when the start fails (no binary, no
+    network), one per run. None: Beam makes the runner the options name."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-    def start(self):
-        try:
-            return original(self)
-        except BaseException:
-            root = getattr(self, "_local_temp_root", None)
-            if root:
-                shutil.rmtree(root, ignore_errors=True)
-                self._local_temp_root = None
-            raise
-
-    SubprocessJobServer.start = start
+    name = (options or PipelineOptions()).view_as(StandardOptions).runner
+    if name not in (None, "DirectRunner", "direct", "Direct"):
+        return None
     try:
-        yield
-    finally:
-        SubprocessJobServer.start = original
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    except ImportError:  # another Beam: its DirectRunner
+        return None
+    return FnApiRunner()
 
 
 def run_pipeline(config, options=None, translate=None):
@@ -534,12 +518,11 @@ def run_pipeline(config, options=None, translate=None):
     # pattern: [1] in a name would break it) and put in place once the run is done
     local_tmp = None if remote else tempfile.mkdtemp(prefix="maffsrn-beam-errors-")
     tmp = _temporary_beside(config.errors) if remote else os.path.join(local_tmp, "errors.txt")
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(runner=_runner(options), options=options)
     build_pipeline(pipeline, config, tmp, unreadable)
     try:
-        with _job_server_temporaries_removed():
-            result = pipeline.run()
-            result.wait_until_finish()
+        result = pipeline.run()
+        result.wait_until_finish()
         with FileSystems.open(tmp) as f:
             lines = f.read().decode("utf-8").splitlines()
         text = "".join((translate(line) if translate else line) + "\n" for line in lines)

@@ -22,6 +22,9 @@ CASES = {
         # neither a file nor a preset with shipped weights: the shipped names, in one line
         (["--data_dir", ".", "--init_weights", "maffsrn_x9"], SHIPPED_NAMES),
         (["--data_dir", ".", "--init_weights", "maffsrn_l_x2"], "no weights are shipped"),
+        (["--data_dir", ".", "--preset", "maffsrn_x2", "--scale", "3"], "upscales x2, but"),
+        (["--data_dir", ".", "--preset", "maffsrn_l_x4", "--nolarge"], "is MAFFSRN-L, but"),
+        (["--data_dir", ".", "--model_dir", "runs"], "--model_dir runs is (or lies inside)"),
     ],
     "evaluate": [
         (["--datasets", MISSING], "dataset folder not found"),
@@ -35,6 +38,9 @@ CASES = {
             "leave out --preset maffsrn_l_x2",
         ),  # fmt: skip
         (["--datasets", ".", "--num_threads", "2"], "--num_threads sets the LiteRT threads"),
+        (["--datasets", ".", "--bicubic_only", "--self_ensemble"], "evaluates no model"),
+        (["--datasets", ".", "--tflite", THIS, "--weights", THIS], "--tflite names the model"),
+        (["--datasets", ".,./", "--bicubic_only"], "is listed twice"),
     ],
     "upscale": [
         (["--input", MISSING + ".png"], "input not found"),
@@ -46,13 +52,18 @@ CASES = {
         (["--datasets", MISSING], "validation folder"),
         (["--weights", MISSING + ".h5"], "--weights not found"),
     ],
-    "profile": [(["--input", "360by640"], "--input must be HEIGHTxWIDTH")],
+    "profile": [
+        (["--input", "360by640"], "--input must be HEIGHTxWIDTH"),
+        (["--preset", "maffsrn_x2", "--scale", "3"], "--preset maffsrn_x2 upscales x2, but"),
+    ],
     "pack": [
         (["--data_dir", MISSING], "--data_dir not found"),
         (["--data_dir", ".", "--output", "x.zip"], "--output must name an .npz file"),
     ],
     "convert_weights": [
-        (["--checkpoint", MISSING + ".pt", "--output", "x.weights.h5"], "--checkpoint not found")
+        (["--checkpoint", MISSING + ".pt", "--output", "x.weights.h5"], "--checkpoint not found"),
+        (["--to", "pytorch", "--checkpoint", THIS, "--output", "x.pt"], "input of --to keras"),
+        (["--checkpoint", THIS, "--weights", THIS, "--output", "x.h5"], "input of --to pytorch"),
     ],
 }
 

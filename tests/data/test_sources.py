@@ -110,3 +110,27 @@ def test_shipped_holdout_list_names_sr291_images():
     sr291 = shared_path("data", "train", "SR291")
     names = data.read_holdout(os.path.join(ROOT, "splits", "sr291_val.txt"), sr291)
     assert len(names) == 10 and all(n.endswith(".png") for n in names)  # BSD images
+
+
+def test_holdout_that_is_not_a_text_list_is_named_plainly(tmp_path):
+    """An image (or any binary file) passed as the list: one DataError saying so, not a
+    UnicodeDecodeError; names missing from the folder are listed as names, not a Python list."""
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    Image.fromarray(smooth_image(np.random.default_rng(0), 40, 44)).save(folder / "a.png")
+    with pytest.raises(data.DataError, match=r"^holdout='.*a.png' is not a text list of names"):
+        data.read_holdout(str(folder / "a.png"), str(folder))
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"a.png\0\0\0")
+    with pytest.raises(data.DataError, match="it holds binary data"):
+        data.read_holdout(str(nul), str(folder))
+    listing = tmp_path / "h.txt"
+    listing.write_text("a.png\nnotexisting.png\n")
+    with pytest.raises(data.DataError) as caught:
+        data.read_holdout(str(listing), str(folder))
+    assert str(caught.value).endswith(
+        f"2 images, 1 of them not in {folder}: notexisting.png; list file names of that folder"
+    )
+    listing.write_text("# only a comment\n\n")
+    with pytest.raises(data.DataError, match="names no images"):
+        data.read_holdout(str(listing), str(folder))

@@ -74,3 +74,47 @@ def test_the_bar_is_closed_when_an_image_fails(tmp_path, monkeypatch):
     with pytest.raises(MaffsrnError, match="x.png"):
         evaluate([str(bad)], 2, progress=Terminal())
     assert closed == [True]
+
+
+def test_two_datasets_of_one_name_are_refused_before_any_image(tmp_path, monkeypatch):
+    """Results are keyed by the folder's name: two folders named alike (or one listed twice)
+    would be one row. Refused before a single image is read."""
+    from maffsrn_tf.evaluation import dataset_names
+
+    one = folder(tmp_path / "one", [(40, 40)])
+    (tmp_path / "b").mkdir()
+    other = folder(tmp_path / "b" / "one", [(40, 40)])
+    assert dataset_names([one, str(tmp_path / "b")]) == {one: "one", str(tmp_path / "b"): "b"}
+    monkeypatch.setattr(Progress, "__init__", lambda *a: pytest.fail("an image was read"))
+    with pytest.raises(MaffsrnError, match=f"two datasets named one: {one} and {other}"):
+        evaluate([one, other], 2)
+    with pytest.raises(MaffsrnError, match=f"dataset {one}/ is listed twice"):
+        evaluate([one, one + "/"], 2)
+
+
+def test_json_of_identical_images_is_valid_json(tmp_path):
+    """An output identical to its HR image has an infinite PSNR: the JSON holds null there
+    (``Infinity`` is not JSON), and its meta says why."""
+    import json
+
+    from maffsrn_tf.evaluation import write_json
+    from maffsrn_tf.evaluation.protocol import NON_FINITE_NOTE
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.new("RGB", (32, 32), (100, 150, 200)).save(flat / "f.png")
+    results = evaluate([str(flat)], 2, progress=False)
+    assert results["flat"]["bicubic"]["psnr"] == float("inf")  # in Python: the number itself
+
+    def refuse(word):
+        raise ValueError(word)
+
+    write_json(str(tmp_path / "r.json"), results, {"scale": 2}, per_image=True)
+    out = json.loads((tmp_path / "r.json").read_text(), parse_constant=refuse)
+    assert out["datasets"]["flat"]["bicubic"] == {"psnr": None, "ssim": 1.0}
+    assert out["datasets"]["flat"]["per_image"][0]["bicubic_psnr"] is None
+    assert out["meta"] == {"scale": 2, "note": NON_FINITE_NOTE}
+    # finite numbers: no note
+    plain = evaluate([folder(tmp_path / "noisy", [(40, 40)])], 2, progress=False)
+    write_json(str(tmp_path / "p.json"), plain, {"scale": 2})
+    assert json.loads((tmp_path / "p.json").read_text())["meta"] == {"scale": 2}

@@ -47,3 +47,28 @@ def test_preset_errors_name_the_problem(tmp_path):
     (tmp_path / "half" / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="missing .*model.weights.h5"):
         MAFFSRN.from_preset(str(tmp_path / "half"))
+
+
+def test_save_to_preset_does_not_replace_a_preset_unless_asked(tmp_path):
+    from maffsrn_tf import MaffsrnError
+    from maffsrn_tf.model.maffsrn import build_model
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    directory = str(tmp_path / "mine")
+    model.save_to_preset(directory, {"note": "first"})
+    before = {n: (tmp_path / "mine" / n).read_bytes() for n in os.listdir(directory)}
+    with pytest.raises(MaffsrnError, match="already holds a preset .*pass overwrite=True"):
+        model.save_to_preset(directory, {"note": "second"})
+    assert {n: (tmp_path / "mine" / n).read_bytes() for n in os.listdir(directory)} == before
+    # one file of a preset is enough to refuse; nothing is written next to it
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "metadata.json").write_text("{}")
+    with pytest.raises(MaffsrnError, match=r"\(metadata.json\)"):
+        model.save_to_preset(str(tmp_path / "half"))
+    assert os.listdir(tmp_path / "half") == ["metadata.json"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MaffsrnError, match="is a file, not a folder"):
+        model.save_to_preset(str(tmp_path / "file"))
+    model.save_to_preset(directory, {"note": "second"}, overwrite=True)
+    assert json.loads((tmp_path / "mine" / "metadata.json").read_text())["note"] == "second"
+    assert not [n for n in os.listdir(directory) if n.startswith(".tmp-")]

@@ -1,0 +1,278 @@
+"""Hostile and careless command lines of ``maffsrn-train``, ``-evaluate``, ``-convert-weights``,
+``-profile`` and ``-pack`` (a fuzz pass): a flag that would be ignored or silently lose to
+another is refused; a rerun of a run with other flags is refused, naming them, and leaves
+its ``flags.json`` as it was; two datasets of one name, a binary ``--holdout`` list. Checked
+as ``test_hostile`` checks every command: exit code, one ``error:`` line naming the problem,
+no traceback, nothing written, inputs unchanged. All are refused before TensorFlow is
+imported.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from test_hostile import Case, _make, folder, garbage, write
+from test_hostile import test_hostile_input as check_case  # not collected twice: renamed
+
+from maffsrn_tf.train.config import TrainConfig
+
+RUN = {"data_dir": "col", "model_dir": "run", "epochs": "2", "steps_per_epoch": "1",
+       "patch_size": "8", "batch_size": "1"}  # fmt: skip
+
+
+def train(*more, **changed):
+    """``maffsrn-train`` with the flags of ``finished_run``'s run, some ``changed``, ``more``
+    added (a flag is given once: twice is refused)."""
+    flags = {**RUN, **changed}
+    return ["train", *[w for k, v in flags.items() for w in (f"--{k}", v)], *more]
+
+
+def finished_run(path, epochs=2):
+    """What ``train()``'s command leaves once finished: flags.json, final.json and
+    final.weights.h5 (a stand-in: these commands must not read it)."""
+    os.makedirs(path)
+    config = TrainConfig(data_dir="col", model_dir="run", epochs=epochs, steps_per_epoch=1,
+                         patch_size=8, batch_size=1)  # fmt: skip
+    with open(os.path.join(path, "flags.json"), "w") as f:
+        json.dump(config.asdict(), f, indent=2, sort_keys=True)
+    with open(os.path.join(path, "final.json"), "w") as f:
+        json.dump({"epochs": epochs, "iterations": epochs}, f)
+    write(os.path.join(path, "final.weights.h5"), b"weights")
+
+
+def flat_folder(path):
+    """Images whose bicubic x2 is exactly themselves (one colour): an infinite PSNR."""
+    from PIL import Image
+
+    os.makedirs(path)
+    Image.new("RGB", (32, 32), (100, 150, 200)).save(os.path.join(path, "flat.png"))
+
+
+def _strict_json(path):
+    """``path`` parsed as JSON proper: ``Infinity`` and ``NaN`` are errors."""
+
+    def refuse(word):
+        raise ValueError(f"{word} is not JSON")
+
+    with open(path) as f:
+        return json.load(f, parse_constant=refuse)
+
+
+def _identical_images_are_null(d, err):
+    result = _strict_json(os.path.join(d, "r.json"))
+    entry = result["datasets"]["flat"]
+    return (
+        entry["bicubic"]["psnr"] is None
+        and entry["bicubic"]["ssim"] == 1.0
+        and entry["per_image"][0]["bicubic_psnr"] is None
+        and "infinite" in result["meta"]["note"]
+    )
+
+
+COL = (folder, "col", ["a.png"])
+EV = ["evaluate", "--datasets", "col"]
+CONVERT = ["convert_weights", "--output", "o.weights.h5"]
+OTHER_FLAGS = "--model_dir run holds a run trained with other flags"
+CASES = [
+    # 1. maffsrn-train: a rerun with other flags, a model_dir among the images
+    Case(
+        "train-rerun-of-a-finished-run-with-other-flags",
+        train("--learning_rate", "1e-3", "--loss", "l2"),
+        _make(COL, (finished_run, "run")),
+        error=f"{OTHER_FLAGS}: --loss l2 (flags.json: --loss l1); --learning_rate 0.001 "
+        "(flags.json: --learning_rate 0.0002); rerun it with the flags run/flags.json records",
+    ),
+    Case(
+        "train-rerun-with-another-data-dir-and-preset",
+        train("--preset", "maffsrn_l_x2", data_dir="col2"),
+        _make(COL, (folder, "col2", ["b.png"]), (finished_run, "run")),
+        error="--preset maffsrn_l_x2 (flags.json: --preset maffsrn_x2)",
+    ),
+    Case(
+        "train-rerun-with-a-validation-folder-added",
+        train("--val_dir", "val", epochs="5"),
+        _make(COL, (folder, "val", ["v.png"]), (finished_run, "run")),
+        error="--val_dir val (flags.json: no --val_dir)",
+        absent="--epochs 5",  # may change: a larger --epochs trains on
+    ),
+    Case(
+        "train-rerun-of-a-finished-run-says-so",
+        train("--verbose", "2", data_dir="./col/"),  # the same folder, spelled otherwise
+        _make(COL, (finished_run, "run")),
+        code=0,
+    ),
+    Case(
+        "train-model-dir-inside-data-dir",
+        ["train", "--data_dir", "col", "--model_dir", "col/run"],
+        _make(COL),
+        error="--model_dir col/run is (or lies inside) --data_dir col",
+    ),
+    Case(
+        "train-model-dir-is-data-dir",
+        ["train", "--data_dir", "col", "--model_dir", "./col/"],
+        _make(COL),
+        error="--model_dir ./col/ is (or lies inside) --data_dir col",
+    ),
+    Case(
+        "train-model-dir-inside-val-dir-through-a-link",
+        ["train", "--data_dir", "col", "--val_dir", "val", "--model_dir", "link/run"],
+        _make(COL, (folder, "val", ["v.png"]), (os.symlink, "@val", "link")),
+        error="--model_dir link/run is (or lies inside) --val_dir val",
+    ),
+    # 3. maffsrn-evaluate: datasets of one name, conflicting flags
+    Case(
+        "evaluate-two-datasets-of-one-name",
+        ["evaluate", "--datasets", "A/Set5,B/Set5", "--bicubic_only"],
+        _make((folder, "A/Set5", ["a.png"]), (folder, "B/Set5", ["b.png"])),
+        error="two datasets named Set5: A/Set5 and B/Set5",
+    ),
+    Case(
+        "evaluate-one-dataset-listed-twice",
+        ["evaluate", "--datasets", "col,./col/", "--bicubic_only"],
+        _make(COL),
+        error="dataset ./col/ is listed twice (col and ./col/)",
+    ),
+    Case(
+        "evaluate-identical-images-write-valid-json",
+        ["evaluate", "--datasets", "flat", "--bicubic_only", "--per_image", "--json", "r.json"],
+        _make((flat_folder, "flat")),
+        code=0,
+        outputs=["r.json"],
+        check=_identical_images_are_null,
+    ),
+    Case(
+        "evaluate-bicubic-only-with-tflite",
+        [*EV, "--bicubic_only", "--tflite", "m.tflite"],
+        _make(COL, (garbage, "m.tflite")),
+        error="--bicubic_only evaluates no model; leave out --tflite",
+    ),
+    Case(
+        "evaluate-bicubic-only-with-weights",
+        [*EV, "--bicubic_only", "--weights", "w.weights.h5"],
+        _make(COL, (garbage, "w.weights.h5")),
+        error="--bicubic_only evaluates no model; leave out --weights",
+    ),
+    Case(
+        "evaluate-bicubic-only-with-self-ensemble",
+        [*EV, "--bicubic_only", "--self_ensemble"],
+        _make(COL),
+        error="--bicubic_only evaluates no model; leave out --self_ensemble",
+    ),
+    Case(
+        "evaluate-bicubic-only-with-quantization",
+        [*EV, "--bicubic_only", "--quantization", "int8"],
+        _make(COL),
+        error="--quantization picks a shipped TFLite model; leave it out when you pass "
+        "--bicubic_only",
+    ),
+    Case(
+        "evaluate-tflite-with-weights",
+        [*EV, "--tflite", "m.tflite", "--weights", "w.weights.h5"],
+        _make(COL, (garbage, "m.tflite"), (garbage, "w.weights.h5")),
+        error="--tflite names the model to evaluate, and --weights w.weights.h5 would name another",
+    ),
+    Case(
+        "evaluate-tflite-with-preset",
+        [*EV, "--tflite", "m.tflite", "--preset", "maffsrn_l_x2"],
+        _make(COL, (garbage, "m.tflite")),
+        error="--preset maffsrn_l_x2 would name another",
+    ),
+    # 4. --preset against --scale or --large
+    Case(
+        "convert-weights-preset-against-scale",
+        [*CONVERT, "--checkpoint", "x.pt", "--preset", "maffsrn_x2", "--scale", "3"],
+        _make((garbage, "x.pt")),
+        error="--preset maffsrn_x2 upscales x2, but --scale 3: pass one of them",
+    ),
+    Case(
+        "profile-preset-against-scale",
+        ["profile", "--preset", "maffsrn_x2", "--scale", "3"],
+        error="--preset maffsrn_x2 upscales x2, but --scale 3: pass one of them",
+    ),
+    Case(
+        "train-preset-against-scale",
+        [
+            "train",
+            "--data_dir",
+            "col",
+            "--preset",
+            "maffsrn_x2",
+            "--scale",
+            "3",
+            "--model_dir",
+            "run",
+        ],  # fmt: skip
+        _make(COL),
+        error="--preset maffsrn_x2 upscales x2, but --scale 3: pass one of them",
+    ),
+    Case(
+        "train-preset-against-large",
+        ["train", "--data_dir", "col", "--preset", "maffsrn_x2", "--large", "--model_dir", "run"],
+        _make(COL),
+        error="--preset maffsrn_x2 is not MAFFSRN-L, but --large: pass one of them",
+    ),
+    # 5. maffsrn-convert-weights: the other direction's input
+    Case(
+        "convert-weights-to-pytorch-with-a-checkpoint",
+        ["convert_weights", "--to", "pytorch", "--checkpoint", "x.pt", "--output", "o.pt"],
+        _make((garbage, "x.pt")),
+        error="--checkpoint is the input of --to keras",
+    ),
+    Case(
+        "convert-weights-checkpoint-with-weights",
+        [*CONVERT, "--checkpoint", "x.pt", "--weights", "w.weights.h5"],
+        _make((garbage, "x.pt"), (garbage, "w.weights.h5")),
+        error="--weights is the input of --to pytorch; --to keras imports --checkpoint",
+    ),
+    # 6. maffsrn-pack --holdout
+    Case(
+        "pack-holdout-is-an-image",
+        ["pack", "--data_dir", "col", "--holdout", "col/a.png", "--output", "p.npz"],
+        _make(COL),
+        error="--holdout col/a.png is not a text list of names",
+        absent="unexpected",
+    ),
+    Case(
+        "pack-holdout-names-missing-images-plainly",
+        ["pack", "--data_dir", "col", "--holdout", "h.txt", "--output", "p.npz"],
+        _make(COL, (write, "h.txt", b"a.png\nnotexisting.png\n")),
+        error="1 of them not in col: notexisting.png; list file names of that folder",
+        absent="[",
+    ),
+    Case(
+        "train-holdout-is-an-image",
+        ["train", "--data_dir", "col", "--holdout", "col/a.png", "--model_dir", "run"],
+        _make(COL),
+        error="--holdout col/a.png is not a text list of names",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_command_line(case, tmp_path):
+    check_case(case, tmp_path)
+
+
+def test_a_finished_run_says_so_in_one_line_and_writes_nothing(tmp_path):
+    """The same command again (a flag that may change, changed): one line on stdout, exit 0,
+    no TensorFlow, the run's files as they were."""
+    from conftest import PROBE
+
+    folder(str(tmp_path / "col"), ["a.png"])
+    finished_run(str(tmp_path / "run"))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    cmd = [sys.executable, "-c", PROBE, "maffsrn_tf.cli.train", *train("--verbose", "0")[1:]]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines == [
+        "--model_dir run already finished its run of 2 epochs (run/final.weights.h5): nothing "
+        "to train; pass --epochs N with N above 2 to train on, or --model_dir DIR elsewhere "
+        "for a new run",
+        "False",  # TensorFlow was not imported
+    ], lines
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
