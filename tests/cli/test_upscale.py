@@ -157,3 +157,55 @@ def test_help_groups_flags_by_meaning_without_markup(flag):
     assert "``" not in out and "::" not in out and "maffsrn_tf.cli" not in out
     assert f"  {flag}, --" in out
     assert " dB" not in out  # no measured numbers in help
+
+
+def _jpeg_with_metadata(path):
+    """A JPEG taken 'on a camera': EXIF (make, date, GPS, orientation 6), an sRGB profile,
+    300 dpi."""
+    from PIL import ImageCms
+
+    im = Image.fromarray(photo(30, 40))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0132], exif[0x0112] = "Hasselblad", "2026:12:07 10:00:00", 6
+    exif.get_ifd(0x8825)[2] = (52.0, 31.0, 0.0)  # GPS latitude
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    im.save(path, exif=exif, icc_profile=icc, dpi=(300, 300), quality=95)
+    return icc
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".webp", ".avif", ".tiff"])
+def test_metadata_is_carried_or_stripped_end_to_end(tmp_path, ext):
+    icc = _jpeg_with_metadata(tmp_path / "cam.jpg")
+    kept = _run(["cam.jpg", "-o", f"kept{ext}"], tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    with Image.open(tmp_path / f"kept{ext}") as im:
+        exif = im.getexif()
+        assert im.size == (60, 80)  # upright: the orientation is applied to the pixels
+        assert exif.get(0x010F) == "Hasselblad" and exif.get(0x0112, 1) == 1
+        assert exif.get_ifd(0x8825).get(2) is not None  # GPS kept
+        assert im.info.get("icc_profile") == icc
+    bare = _run(["cam.jpg", "-o", f"bare{ext}", "--strip_metadata"], tmp_path)
+    assert bare.returncode == 0, bare.stderr
+    with Image.open(tmp_path / f"bare{ext}") as im:
+        assert 0x010F not in im.getexif() and not im.getexif().get_ifd(0x8825)
+        assert im.info.get("icc_profile") == icc  # the colours' meaning stays
+
+
+def test_transparency_keeps_clean_edges_and_flattens_onto_the_background(tmp_path):
+    """A white shape on transparent black: its visible edge stays white through the command;
+    into JPEG it is flattened onto --background, with one notice."""
+    rgba = np.zeros((40, 48, 4), np.uint8)
+    rgba[10:30, 12:36] = 255
+    Image.fromarray(rgba).save(tmp_path / "logo.png")
+    run = _run(["logo.png", "-o", "logo_x2.png"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    out = np.asarray(Image.open(tmp_path / "logo_x2.png"))
+    visible = out[..., 3] > 127
+    assert out[..., :3][visible].min() >= 250, out[..., :3][visible].min()
+    flat = _run(["logo.png", "-o", "logo.jpg", "--background", "#ff0000"], tmp_path)
+    assert flat.returncode == 0, flat.stderr
+    notes = [x for x in flat.stderr.splitlines() if x.startswith("warning:")]
+    assert notes == ["warning: .jpg has no transparency: it is flattened onto --background #ff0000"]
+    jpg = np.asarray(Image.open(tmp_path / "logo.jpg")).astype(int)
+    assert abs(jpg[2, 2] - [255, 0, 0]).max() <= 8  # transparent corner: the background
+    assert abs(jpg[40, 48] - [255, 255, 255]).max() <= 8  # inside the shape: white
