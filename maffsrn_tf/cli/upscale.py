@@ -80,6 +80,8 @@ OPTIONS = [
     "max_pixels",
 ]
 define_option_flags(UpscaleOptions, OPTIONS, short={"quality": "q", "fmt": "f"})
+# what --model takes: a TFLite model, Keras weights, a Keras model file
+MODEL_FILES = (".tflite", ".weights.h5", ".keras", ".h5")
 # upscale_path's and UpscaleOptions' names whose flags are named otherwise
 ALIASES = {**option_aliases(UpscaleOptions), "input_path": "input", "max_pixels": "max_megapixels"}
 
@@ -105,6 +107,8 @@ def main(argv):
         require_path(path, "input")
     if FLAGS.model:
         require_path(FLAGS.model, "--model", folder=False)
+        if not FLAGS.model.lower().endswith(MODEL_FILES):
+            fail(f"--model {FLAGS.model} is not a model file: {', '.join(MODEL_FILES)}")
     if FLAGS.model and FLAGS["quantization"].present:
         fail("--quantization picks a shipped TFLite model; leave it out when you pass --model")
     if FLAGS.backend == "keras" and FLAGS["quantization"].present:
@@ -124,10 +128,11 @@ def main(argv):
 
     try:
         written = upscale_files(
-            inputs,
+            inputs or None,  # none: the sample photo
             FLAGS.output,
             options,
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
+            progress=True,
         )
     except UpscaleError as err:
         for path in err.written:  # what was finished is still listed

@@ -55,8 +55,8 @@ class TrainConfig:
     cache_dir: str = _opt(
         "",
         "Cache root: LR images made for a folder source (lr/) and the decoded training images "
-        "that patches are read from (decoded/); default ~/.cache/maffsrn_tf. DIV2K x2 needs "
-        "about 8.3 GB there.",
+        "that patches are read from (decoded/); default ~/.cache/maffsrn_tf (its size for DIV2K: "
+        "docs/training.md).",
     )
     val_dir: str = _opt(
         "",

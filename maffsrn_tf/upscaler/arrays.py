@@ -100,16 +100,18 @@ def _bar(progress):
         return
     from tqdm import tqdm
 
-    bar = tqdm(unit="tile", desc="upscaling", leave=False)
+    bars = []
+
+    def show(done, total):
+        if not bars:  # made at the first tile, when the number of tiles is known
+            bars.append(tqdm(total=total, unit="tile", desc="upscaling", leave=False))
+        bars[0].update(done - bars[0].n)
+
     try:
-
-        def show(done, total):
-            bar.total = total
-            bar.update(done - bar.n)
-
         yield show
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def _sized(engine, array, options, progress):

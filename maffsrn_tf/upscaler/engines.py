@@ -142,6 +142,10 @@ def make_engine(options, preset=None, scale=None):
             raise MaffsrnError(
                 "backend='tflite' runs .tflite files; pass one as model, or use backend='keras'"
             )
+    if isinstance(model, str) and not os.path.isfile(model):
+        what = "a folder, not a model file" if os.path.isdir(model) else "not found"
+        raise MaffsrnError(f"model {model}: {what}")
+    if runtime == "tflite":
         if model is None:
             from maffsrn_tf.model.shipped import tflite_path
 

@@ -15,6 +15,7 @@ is reported and the run goes on.
 import dataclasses
 import logging
 import os
+import re
 import sys
 
 import numpy as np
@@ -68,8 +69,10 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     stem, ext = os.path.splitext(os.path.basename(input_path))
     if fmt:
         ext = "." + fmt
-    elif dtype_16bit_color or ext.lower() not in images.OUTPUT_EXTENSIONS:
+    elif dtype_16bit_color:
         ext = ".png"
+    elif ext.lower() not in images.OUTPUT_EXTENSIONS:  # .jfif, .jpe: a JPEG stays one
+        ext = _written_as(ext)
     tag = scale if isinstance(scale, str) else f"x{scale}"
     name = f"{stem}_{tag}{ext}"
     if not output:
@@ -85,6 +88,16 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     return output
 
 
+def _written_as(ext):
+    """The output extension of an input extension no writer takes: its format's own
+    (``.jfif`` and ``.jpe`` are JPEG: ``.jpg``), else ``.png``."""
+    kind = Image.registered_extensions().get(ext.lower())
+    for out_ext, (out_kind, _) in images.OUTPUT_EXTENSIONS.items():
+        if kind == out_kind:
+            return out_ext
+    return ".png"
+
+
 def _canonical(ext):
     """An extension as ``--format`` names it (``.jpeg`` is ``.jpg``, ``.tif`` is ``.tiff``)."""
     ext = ext.lower()
@@ -93,7 +106,7 @@ def _canonical(ext):
 
 def _progress_bar(total, label, unit, position=0, leave=True):
     """A tqdm bar on a terminal (rate and ETA), else None: logs get plain lines instead."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or _columns() <= 0:  # a terminal of no size: tqdm draws nothing
         return None
     try:
         from tqdm import tqdm
@@ -101,6 +114,13 @@ def _progress_bar(total, label, unit, position=0, leave=True):
         return None
     return tqdm(total=total, desc=label, unit=unit, leave=leave, file=sys.stderr,
                 position=position)  # fmt: skip
+
+
+def _columns():
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def _tile_progress(label, nested):
@@ -120,7 +140,7 @@ def _tile_progress(label, nested):
         if done >= total:
             bar.close()
 
-    return show if sys.stderr.isatty() else None
+    return show if sys.stderr.isatty() and _columns() > 0 else None
 
 
 def comparison(low, high, scale):
@@ -252,6 +272,8 @@ def _plan(inputs, output, options):
             raise UpscaleError(f"input not found: {path}")
         if not os.path.exists(path):
             raise UpscaleError(f"input is a broken link: {path}")
+    if options.recursive and not any(os.path.isdir(p) for p in inputs):
+        raise UpscaleError("recursive=True walks folders, and every input is a file")
     single = len(inputs) == 1 and not os.path.isdir(inputs[0])
     if not single:
         _check_output_folder(output, inputs)
@@ -262,6 +284,10 @@ def _plan(inputs, output, options):
             jobs.append(_Job(given, label=given))
             continue
         inside = options.recursive and out_real != os.path.realpath(given)
+        if inside and out_real.startswith(os.path.realpath(given) + os.sep):
+            log.warning(
+                "not reading the output folder %s inside %s", one_line(output), one_line(given)
+            )
         found, rest = _walk(given, options.recursive, {out_real} if inside else ())
         others += [os.path.join(given, r) for r in rest]
         if not found:
@@ -271,8 +297,9 @@ def _plan(inputs, output, options):
         for rel in found:
             target = os.path.join(output or "out", os.path.dirname(rel), "")
             jobs.append(_Job(os.path.join(given, rel), target, rel))
+    jobs = _once_each(jobs)
     if others:
-        names = ", ".join(one_line(os.path.basename(o)) for o in others[:5])
+        names = ", ".join(one_line(o) for o in others[:5])
         more = " ..." if len(others) > 5 else ""
         log.warning("skipping %d file(s) that are not images: %s%s", len(others), names, more)
     for job in jobs:
@@ -281,12 +308,32 @@ def _plan(inputs, output, options):
             tag, job.size = _name(options, job.source)
             sixteen = _is_16bit_color(job.source)
             job.target = output_path_for(job.source, where, tag, sixteen, fmt)
+            if os.path.isdir(job.target):
+                raise UpscaleError(
+                    f"output {job.target} is a folder: move it, or choose another output"
+                )
         except (images.ImageError, MaffsrnError) as err:
             if single:
                 raise UpscaleError(str(err)) from None
             job.problem = str(err)
             job.target = ""
     return _drop_earlier_outputs(jobs, options), single
+
+
+def _once_each(jobs):
+    """The jobs of different files: a file given twice (``a.png ./a.png``, or a shell glob
+    that overlaps a folder) is done once."""
+    seen, kept = set(), []
+    for job in jobs:
+        key = os.path.realpath(job.source)
+        if key not in seen:
+            seen.add(key)
+            kept.append(job)
+    return kept
+
+
+# an earlier output's name: NAME_x2, NAME_x3.5 or NAME_1920x1080 (and _compare)
+_EARLIER = re.compile(r"^(.+)_(?:x\d+(?:\.\d+)?|\d+x\d+)(?:_compare)?$")
 
 
 def _check_output_folder(output, inputs):
@@ -323,13 +370,21 @@ def _drop_earlier_outputs(jobs, options):
     earlier = [
         job for job in earlier if all(j is not job for j in targets[os.path.realpath(job.source)])
     ]
+    # outputs of runs at other sizes, beside their input in a folder written into
+    out_dirs = {os.path.dirname(t) for t in targets}
+    stems = {(os.path.dirname(os.path.realpath(j.source)),
+              os.path.splitext(os.path.basename(j.source))[0]) for j in jobs}  # fmt: skip
+    for job in jobs:
+        folder = os.path.dirname(os.path.realpath(job.source))
+        match = _EARLIER.match(os.path.splitext(os.path.basename(job.source))[0])
+        if match and folder in out_dirs and (folder, match.group(1)) in stems:
+            if job not in earlier:
+                earlier.append(job)
     if earlier:
-        names = ", ".join(one_line(os.path.basename(j.source)) for j in earlier[:5])
-        print(
-            f"skipping {len(earlier)} earlier output(s) of this command: {names}"
-            + (" ..." if len(earlier) > 5 else ""),
-            file=sys.stderr,
-        )
+        names = ", ".join(one_line(j.label) for j in earlier[:5])
+        more = " ..." if len(earlier) > 5 else ""
+        log.warning("skipping %d earlier output(s) of this command: %s%s", len(earlier),
+                    names, more)  # fmt: skip
     for target, sources in targets.items():
         sources = [s for s in sources if s not in earlier]
         if len(sources) > 1:
@@ -356,7 +411,7 @@ def _skip_existing(jobs, options):
             job.redo = True
         todo.append(job)
     if done:
-        print(f"skipping {done} input(s) whose output exists (skip_existing)", file=sys.stderr)
+        log.warning("skipping %d input(s) whose output exists (skip_existing)", done)
     return todo
 
 
@@ -386,12 +441,23 @@ class _Engines:
 
 
 def upscale_file(
-    in_path, out_path, engine, options, label="", notes=None, nested=False, redo=False
+    in_path,
+    out_path,
+    engine,
+    options,
+    label="",
+    notes=None,
+    nested=False,
+    redo=False,
+    exact=False,
+    progress=True,
 ):
     """Upscale one file into ``out_path`` (a file, or a folder ending in a separator);
     returns the paths written. ``engine``: an engine, or a function of the model scale
     that returns one. ``notes``: a set of the notices already given in this run.
-    ``redo``: replace an existing output (one cut short, found by ``skip_existing``)."""
+    ``redo``: replace an existing output (one cut short, found by ``skip_existing``).
+    ``exact``: ``out_path`` is the output file, as planned (never a folder to write into).
+    ``progress``: a bar for the tiles of a large image, on a terminal."""
     overwrite = options.overwrite or redo
     try:
         array, info = images.read_image(in_path, max_pixels=options.max_pixels)
@@ -403,9 +469,10 @@ def upscale_file(
         tag = options.name_factor(h, w)
     except MaffsrnError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
-    out_path = output_path_for(
-        in_path, out_path, tag, array.dtype == np.uint16 and array.ndim == 3, options.fmt
-    )
+    if not exact:
+        out_path = output_path_for(
+            in_path, out_path, tag, array.dtype == np.uint16 and array.ndim == 3, options.fmt
+        )
     flatten = _flattened(out_path, array)
     try:  # a format that cannot hold the result (a side too long): refused before the model
         images.check_output_path(out_path, array[..., :-1] if flatten else array, out_h / h)
@@ -418,7 +485,8 @@ def upscale_file(
     if isinstance(engine, _Engines):
         engine = engine(scale)
     try:
-        result = upscale_with(engine, array, options, progress=_tile_progress(label, nested))
+        show = _tile_progress(label, nested) if progress else None
+        result = upscale_with(engine, array, options, progress=show)
     except MaffsrnError as err:
         raise UpscaleError(f"{in_path}: {err}") from None
     if flatten:
@@ -473,13 +541,16 @@ def upscale_path(
     quality=None,
     quantization=DEFAULT_VARIANT,
     on_error=None,
+    progress=False,
     **more,
 ):
     """Upscale files and folders; returns the paths written.
 
-    ``input_path``: a file, a folder, or a list of them. A run goes on past a file that
-    fails (``on_error(error)`` is called; by default it prints the error to stderr), and
-    raises ``UpscaleError`` listing the failures at the end. ``fmt``: an output format
+    ``input_path``: a file, a folder, or a list of them (None: the sample photo). A run
+    goes on past a file that fails (``on_error(error)`` is called; by default the error is
+    logged on the ``maffsrn_tf`` logger), and raises ``UpscaleError`` listing the failures
+    at the end (its ``written``: what was finished). ``progress``: a bar on a terminal, else
+    one line per image on stderr; nothing by default. ``fmt``: an output format
     (default: the input's); ``quality``: 1-100 for lossy formats; ``max_pixels``: larger
     inputs are refused. ``more``: the other ``UpscaleOptions`` (``outscale``, ``width``,
     ``height``, ``recursive``, ``skip_existing``, ``background``, ``strip_metadata``,
@@ -503,16 +574,24 @@ def upscale_path(
         )
     except MaffsrnError as err:
         raise UpscaleError(str(err)) from None
-    return upscale_files(input_path, output, options, on_error)
+    return upscale_files(input_path, output, options, on_error, progress)
 
 
-def upscale_files(inputs, output, options, on_error=None):
+def upscale_files(inputs, output, options, on_error=None, progress=False):
     """``upscale_path`` with its options as one ``UpscaleOptions`` (what ``maffsrn-upscale``
-    builds from its flags). ``inputs``: a path or a list; none: the sample photo, into
-    ``out/`` (with a comparison)."""
-    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
-    inputs = [os.fspath(p) for p in inputs if os.fspath(p) != ""]
-    if not inputs:  # the sample photo; its default output is rewritten at each run
+    builds from its flags). ``inputs``: a path or a list; None: the sample photo, into
+    ``out/``; an empty list or path is an ``UpscaleError`` (a glob that matched nothing
+    must not upscale the sample)."""
+    sample = inputs is None
+    inputs = [] if sample else [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
+    try:
+        inputs = [os.fspath(p) for p in inputs]
+        output = os.fspath(output) if output is not None else ""
+    except TypeError as err:
+        raise UpscaleError(f"inputs and output are paths ({err})") from None
+    if not sample and (not inputs or "" in inputs):
+        raise UpscaleError("no inputs: pass image files or folders (None: the sample photo)")
+    if sample:  # the sample photo; its default output is rewritten at each run
         inputs = [sample_image_path()]
         if not output:
             tag = options.name_factor(1, 1) if not options.width and not options.height else ""
@@ -536,14 +615,16 @@ def upscale_files(inputs, output, options, on_error=None):
         job = jobs[0] if jobs else None
         if job is None:
             return []
-        return upscale_file(job.source, job.target, engines, options, redo=job.redo)
+        return upscale_file(
+            job.source, job.target, engines, options, redo=job.redo, exact=True, progress=progress
+        )
     if not os.path.isdir(output or "out"):
         try:
             os.makedirs(output or "out", exist_ok=True)
             probe_writable(output or "out")
         except OSError as err:
             raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
-    return _run(jobs, engines, options, on_error)
+    return _run(jobs, engines, options, on_error, progress)
 
 
 def _planned_scale(job, options):
@@ -572,26 +653,27 @@ def _check_quality(jobs, options):
         )
 
 
-def _run(jobs, engines, options, on_error):
+def _run(jobs, engines, options, on_error, progress):
     """Each job in turn, with progress; a failure is reported and the run goes on."""
     written, failed, notes = [], [], set()
-    bar = _progress_bar(len(jobs), "upscaling", "image") if len(jobs) > 1 else None
+    bar = _progress_bar(len(jobs), "upscaling", "image") if progress and len(jobs) > 1 else None
     try:
         for i, job in enumerate(jobs, 1):
-            if bar is None:
+            if bar is None and progress:
                 print(f"[{i}/{len(jobs)}] {one_line(job.label)}", file=sys.stderr, flush=True)
-            else:
+            elif bar is not None:
                 bar.set_postfix_str(one_line(os.path.basename(job.label))[:40])
             try:
                 if job.problem:
                     raise UpscaleError(job.problem)
                 written += upscale_file(
                     job.source, job.target, engines, options, label=f"[{i}/{len(jobs)}]",
-                    notes=notes, nested=bar is not None, redo=job.redo,
+                    notes=notes, nested=bar is not None, redo=job.redo, exact=True,
+                    progress=progress,
                 )  # fmt: skip
             except UpscaleError as err:  # report, go on with the other images
                 if on_error is None:
-                    print(f"error: {one_line(str(err))}", file=sys.stderr)
+                    log.error("%s", one_line(str(err)))
                 else:
                     on_error(err)
                 failed.append(job.label)
@@ -601,6 +683,6 @@ def _run(jobs, engines, options, on_error):
         if bar is not None:
             bar.close()
     if failed:
-        names = ", ".join(one_line(os.path.basename(f)) for f in failed)
+        names = ", ".join(one_line(f) for f in failed)
         raise UpscaleError(f"{len(failed)} of {len(jobs)} images failed: {names}", written)
     return written

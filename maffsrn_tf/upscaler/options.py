@@ -156,6 +156,9 @@ class UpscaleOptions:
     def __post_init__(self):
         if isinstance(self.model, os.PathLike):  # a pathlib.Path works as its string
             object.__setattr__(self, "model", os.fspath(self.model))
+        if isinstance(self.fmt, str):  # jpeg, tif and capitals name the same formats
+            fmt = self.fmt.lower()
+            object.__setattr__(self, "fmt", {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt))
         check_fields(self)
         if self.model is not None and not isinstance(self.model, str) and not callable(self.model):
             raise MaffsrnError(
@@ -197,12 +200,16 @@ class UpscaleOptions:
         if self.num_threads is not None and self.num_threads <= 0:
             raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
         try:
-            ImageColor.getrgb(self.background)
+            colour = ImageColor.getrgb(self.background)
         except ValueError:
             raise MaffsrnError(
                 f"background={self.background!r} is not a colour: use a name (white, black) or "
                 "#rrggbb"
             ) from None
+        if len(colour) == 4 and colour[3] != 255:
+            raise MaffsrnError(
+                f"background={self.background!r} is see-through: a background is opaque (#rrggbb)"
+            )
 
     @property
     def sized(self):
@@ -231,7 +238,7 @@ class UpscaleOptions:
             )
             if factor < 1 - 1e-9 or factor > MAX_OUTSCALE:
                 raise MaffsrnError(
-                    f"{box} asks for x{factor:.3g} of a {width}x{height} image; it must be "
+                    f"{box} asks for x{factor:.4g} of a {width}x{height} image; it must be "
                     f"between x1 and x{MAX_OUTSCALE:g}"
                 )
         return model_scale(factor), out_h, out_w

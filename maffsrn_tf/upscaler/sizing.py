@@ -27,8 +27,9 @@ def model_scale(factor):
 
 
 def factor_name(factor):
-    """How a factor is written in output names: ``3.5``, ``2`` (not ``2.0``), ``2.667``."""
-    return f"{round(factor, 3):g}"
+    """How a factor is written in output names: ``3.5``, ``2`` (not ``2.0``), ``3.3334``
+    (six significant digits: two factors that differ make two names)."""
+    return f"{factor:g}"
 
 
 def fit_size(height, width, box_width=None, box_height=None):

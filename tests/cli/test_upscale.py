@@ -59,7 +59,8 @@ def test_recursive_mirrors_subfolders_and_names_other_files_once(tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(run.stdout.split()) == ["out/a_x2.png", "out/trip/day1/b_x2.jpg"]
     notes = [line for line in run.stderr.splitlines() if "not images" in line]
-    assert notes == ["warning: skipping 2 file(s) that are not images: notes.txt, list.pdf"]
+    skipped = "warning: skipping 2 file(s) that are not images: in/notes.txt, in/trip/list.pdf"
+    assert notes == [skipped]
 
 
 def test_skip_existing_continues_where_a_run_stopped(tmp_path):
@@ -209,3 +210,44 @@ def test_transparency_keeps_clean_edges_and_flattens_onto_the_background(tmp_pat
     jpg = np.asarray(Image.open(tmp_path / "logo.jpg")).astype(int)
     assert abs(jpg[2, 2] - [255, 0, 0]).max() <= 8  # transparent corner: the background
     assert abs(jpg[40, 48] - [255, 255, 255]).max() <= 8  # inside the shape: white
+
+
+def test_the_file_api_is_quiet_takes_paths_and_refuses_no_inputs(tmp_path):
+    """upscale_path(): nothing on stderr unless progress=True, pathlib paths, and a glob that
+    matched nothing is an error (never the sample photo)."""
+    code = (
+        "import pathlib, sys\n"
+        "from maffsrn_tf.upscaler import UpscaleError, upscale_path\n"
+        "out = upscale_path([pathlib.Path('a.png'), 'b.png'], pathlib.Path('o'))\n"
+        "print(sorted(out))\n"
+        "for empty in ([], '', ()):\n"
+        "    try:\n"
+        "        upscale_path(empty, 'p')\n"
+        "    except UpscaleError as err:\n"
+        "        print(str(err).split(':')[0])\n"
+    )
+    for name in ("a.png", "b.png"):
+        _save(tmp_path / name)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=ROOT))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["['o/a_x2.png', 'o/b_x2.png']", *["no inputs"] * 3]
+    assert [x for x in run.stderr.splitlines() if "XNNPACK" not in x] == [], run.stderr
+    assert not os.path.exists(tmp_path / "p")
+
+
+def test_reruns_and_overlapping_inputs_are_planned_once(tmp_path):
+    _save(tmp_path / "same" / "a.png")
+    assert _run(["same", "-o", "same"], tmp_path).returncode == 0
+    other = _run(["same", "-o", "same", "--outscale", "3"], tmp_path)  # another size
+    assert other.returncode == 0, other.stderr
+    assert "skipping 1 earlier output(s) of this command: a_x2.png" in other.stderr
+    assert sorted(os.listdir(tmp_path / "same")) == ["a.png", "a_x2.png", "a_x3.png"]
+    _save(tmp_path / "solo" / "a.png")
+    twice = _run(["solo/a.png", "solo/", "./solo/a.png", "-o", "o"], tmp_path)  # glob + folder
+    assert twice.returncode == 0, twice.stderr
+    assert sorted(os.listdir(tmp_path / "o")) == ["a_x2.png"]
+    os.makedirs(tmp_path / "f" / "a_x2.png")  # a folder where the output goes
+    folder = _run(["same/a.png", "-o", "f/"], tmp_path)
+    assert folder.returncode == 1 and "output f/a_x2.png is a folder" in folder.stderr
+    assert os.listdir(tmp_path / "f" / "a_x2.png") == []

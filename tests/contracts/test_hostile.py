@@ -782,6 +782,24 @@ CASES = [
         error="it does not apply to --backend keras",
     ),
     Case(
+        "upscale-recursive-with-files-only",
+        [UP, *IN, "--recursive"],
+        _make((photo, "in.png")),
+        error="--recursive walks folders",
+    ),  # fmt: skip
+    Case(
+        "upscale-see-through-background",
+        [UP, *IN, "-o", "o.jpg", "--background", "#ff000080"],
+        _make((photo, "in.png")),
+        error="is see-through",
+    ),  # fmt: skip
+    Case(
+        "upscale-model-that-is-an-image",
+        [UP, *IN, "--model", "in.png"],
+        _make((photo, "in.png")),
+        error="--model in.png is not a model file",
+    ),  # fmt: skip
+    Case(
         "upscale-undefok-would-hide-a-typo",
         [UP, *IN, "--undefok=scael", "--scael=4"],
         _make((photo, "in.png")),
