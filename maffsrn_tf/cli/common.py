@@ -328,7 +328,7 @@ def _flag_line(flag):
         names += " PATH ..."
     else:
         names += " " + {"int": "N", "float": "X"}.get(flag.parser.flag_type(), "VALUE")
-    text = flag.help
+    text = re.sub(r"^<[^>]*>: ", "", flag.help)  # absl's list of choices: on the name line
     shown = flag.default_as_str
     if shown not in (None, "", "''", "'false'", '""', "[]") and "default" not in text:
         text += f" (default: {shown.strip(chr(39))})"

@@ -107,10 +107,10 @@ def main(argv):
         require_path(path, "input")
     if FLAGS.model:
         require_path(FLAGS.model, "--model", folder=False)
-        if not FLAGS.model.lower().endswith(MODEL_FILES):
-            fail(f"--model {FLAGS.model} is not a model file: {', '.join(MODEL_FILES)}")
     if FLAGS.model and FLAGS["quantization"].present:
         fail("--quantization picks a shipped TFLite model; leave it out when you pass --model")
+    if FLAGS.model and not FLAGS.model.lower().endswith(MODEL_FILES):
+        fail(f"--model {FLAGS.model} is not a model file: {', '.join(MODEL_FILES)}")
     if FLAGS.backend == "keras" and FLAGS["quantization"].present:
         fail("--quantization picks a shipped TFLite model; it does not apply to --backend keras")
     values = option_values(UpscaleOptions, OPTIONS)

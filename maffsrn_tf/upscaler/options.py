@@ -106,7 +106,7 @@ class UpscaleOptions:
     fmt: str = option(
         "",
         "Output format (default: the input's; PNG for 16-bit colour).",
-        choices=("", *OUTPUT_FORMATS),
+        choices=("", *OUTPUT_FORMATS, "jpeg", "tif"),  # as the extensions: one set
         flag="format",
         group=GROUPS[3],
     )

@@ -74,7 +74,8 @@ def test_user_visible_names_stay():
     assert flag_name(FIELDS["fmt"]) == "format"
     assert flag_name(FIELDS["max_pixels"]) == "max_megapixels"
     assert FIELDS["variant"].metadata["choices"] == SHIPPED_VARIANTS
-    assert FIELDS["fmt"].metadata["choices"] == ("", *OUTPUT_FORMATS)
+    # the formats, and the other names their extensions have
+    assert FIELDS["fmt"].metadata["choices"] == ("", *OUTPUT_FORMATS, "jpeg", "tif")
     options = UpscaleOptions()
     assert (options.variant, options.max_pixels) == (DEFAULT_VARIANT, DEFAULT_MAX_PIXELS)
 
