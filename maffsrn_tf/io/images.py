@@ -366,6 +366,13 @@ _XMP_ORIENTATION = (
 )
 
 
+def image_metadata(image, name="image"):
+    """The metadata ``read_image`` keeps, of a PIL image: ``icc_profile``, ``exif`` and
+    ``xmp`` (their orientation reset to 1) and ``dpi``; each None when absent. What
+    ``upscale()`` carries from a PIL image to its result."""
+    return _metadata(image, name)
+
+
 def _metadata(im, name):
     """``read_image``'s metadata of an opened (and loaded) image, as stored (before the
     pixels are turned upright): ICC profile, EXIF and XMP with their orientation reset to

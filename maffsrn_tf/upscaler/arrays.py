@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, image_array, to_uint8
+from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, image_array, image_metadata, to_uint8
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT
 from maffsrn_tf.upscaler.engines import make_engine
@@ -143,17 +143,20 @@ def upscale_with(engine, image, options, progress=None):
 
 def _as_array(image):
     """``(array, restore)``: the image as a checked uint8/uint16 array, and the function that
-    turns a result back into the caller's kind (a PIL image keeps its ICC profile).
+    turns a result back into the caller's kind (a PIL image keeps its metadata in ``info``:
+    ICC profile, EXIF and XMP with the orientation reset to 1, DPI; ``result.getexif()``
+    reads it, and ``save(..., exif=result.info["exif"])`` writes it).
 
     A PIL image of any mode is read as ``maffsrn-upscale`` reads the same pixels from a file
     (``io.images.image_array``: its plain equivalent, or an error); a PIL result is of the
     plain mode (16-bit grey as ``I;16``; 16-bit grey+alpha, which PIL cannot hold, as 8-bit).
     """
     as_pil = isinstance(image, Image.Image)
-    icc = None
+    icc, kept = None, {}
     if as_pil:
         try:
             array, icc = image_array(image)
+            kept = {k: v for k, v in image_metadata(image).items() if v is not None}
         except MaffsrnError:
             raise
         except (ValueError, OSError) as err:  # a closed image, a file gone since it was opened
@@ -177,6 +180,7 @@ def _as_array(image):
             out = out[..., None]
         if as_pil:
             result = Image.fromarray(to_uint8(out) if out.ndim == 3 else out)
+            result.info.update(kept)
             if icc:
                 result.info["icc_profile"] = icc
             return result

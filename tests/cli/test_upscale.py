@@ -251,3 +251,19 @@ def test_reruns_and_overlapping_inputs_are_planned_once(tmp_path):
     folder = _run(["same/a.png", "-o", "f/"], tmp_path)
     assert folder.returncode == 1 and "output f/a_x2.png is a folder" in folder.stderr
     assert os.listdir(tmp_path / "f" / "a_x2.png") == []
+
+
+def test_upscale_of_a_pil_image_carries_its_metadata_and_shows_progress_on_request(tmp_path):
+    icc = _jpeg_with_metadata(tmp_path / "cam.jpg")
+    code = (
+        "from PIL import Image; import maffsrn_tf\n"
+        "out = maffsrn_tf.upscale(Image.open('cam.jpg'), outscale=2.5, progress=True)\n"
+        "exif = out.getexif()\n"
+        "print(out.size, exif.get(0x010F), exif.get(0x0112), out.info['dpi'], "
+        "len(out.info['icc_profile']))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=ROOT))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"(75, 100) Hasselblad 1 (300.0, 300.0) {len(icc)}"
+    assert "upscaling" in run.stderr and "tile" in run.stderr  # the bar asked for
