@@ -19,6 +19,7 @@ from absl import app, flags
 
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
+from maffsrn_tf.io.atomic import not_a_regular_file
 from maffsrn_tf.model.presets import PRESETS, SCALES
 from maffsrn_tf.options import flag_name, value_type
 
@@ -223,6 +224,8 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
         other = os.path.realpath(given)
         if real == other or real.startswith(other.rstrip(os.sep) + os.sep):
             fail(f"{flag} {path} is (or lies inside) the input {given}: write it elsewhere")
+    if not_a_regular_file(path):  # /dev/null, a FIFO: never replaced, even with --overwrite
+        fail(f"{flag} {path} exists and is not a regular file: name another file")
     if os.path.lexists(path) and not overwrite:
         fail(f"{flag} {path} exists (pass --overwrite to replace it)")
 
@@ -360,7 +363,10 @@ def _print_help(module, groups=None):
 
 def _refuse_twice_given(argv):
     """A flag given twice (the last would silently win) is an error; list flags
-    (``--input`` of maffsrn-upscale) may repeat."""
+    (``--input`` of maffsrn-upscale) may repeat. absl's own flags (``--flagfile``, which
+    hides flags from this check, ``--run_with_profiling --profile_file``, which wrote over
+    any file, ``--only_check_args``, ``--run_with_pdb``, the logging flags) are refused:
+    they are not this command's."""
     seen = set()
     for word in argv[1:]:
         if word == "--":
@@ -368,9 +374,16 @@ def _refuse_twice_given(argv):
         if not word.startswith("-") or word == "-":
             continue
         name = word.lstrip("-").split("=", 1)[0]
+        if name == "flagfile":  # absl reads it before any flag: not a flag of FLAGS
+            fail("--flagfile is absl's, not this command's: it is not taken")
         if name not in FLAGS and name.startswith("no") and name[2:] in FLAGS:
             name = name[2:]
-        if name not in FLAGS or isinstance(FLAGS[name], flags.MultiFlag):
+        if name not in FLAGS:
+            continue
+        defined_by = FLAGS.find_module_defining_flag(FLAGS[name].name) or ""
+        if defined_by.startswith("absl.") and not FLAGS[name].name.startswith("help"):
+            fail(f"--{FLAGS[name].name} is absl's, not this command's: it is not taken")
+        if isinstance(FLAGS[name], flags.MultiFlag):
             continue
         name = FLAGS[name].name  # a short name is its flag
         if name in seen:

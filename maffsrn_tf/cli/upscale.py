@@ -81,7 +81,7 @@ OPTIONS = [
 ]
 define_option_flags(UpscaleOptions, OPTIONS, short={"quality": "q", "fmt": "f"})
 # what --model takes: a TFLite model, Keras weights, a Keras model file
-MODEL_FILES = (".tflite", ".weights.h5", ".keras", ".h5")
+MODEL_FILES = (".tflite", ".weights.h5", ".keras", ".npz")
 # upscale_path's and UpscaleOptions' names whose flags are named otherwise
 ALIASES = {**option_aliases(UpscaleOptions), "input_path": "input", "max_pixels": "max_megapixels"}
 
@@ -122,7 +122,10 @@ def main(argv):
         options = UpscaleOptions(scale=scale, **values)
     except ValueError as err:
         fail_with(err, ALIASES)
-    if options.runtime == "keras" or (FLAGS.model and not FLAGS.model.endswith(".tflite")):
+    keras = options.runtime == "keras" or (FLAGS.model and not FLAGS.model.endswith(".tflite"))
+    if keras and FLAGS["num_threads"].present:
+        fail("--num_threads sets the threads of a TFLite model; it does not apply to Keras")
+    if keras:
         require_tensorflow("maffsrn-upscale on Keras (--backend keras, a weights file)")
     from maffsrn_tf.upscaler import UpscaleError, upscale_files
 

@@ -88,7 +88,9 @@ def imresize(image, scale):
     out_h = output_size(image.shape[0], scale)
     out_w = output_size(image.shape[1], scale)
     if out_h < 1 or out_w < 1:
-        raise MaffsrnError(f"scale={scale} shrinks {image.shape[:2]} to nothing")
+        raise MaffsrnError(
+            f"imresize by {scale:.4g} shrinks a {image.shape[1]}x{image.shape[0]} image to nothing"
+        )
     if out_h * out_w > MAX_OUTPUT_PIXELS:
         raise MaffsrnError(
             f"scale={scale} makes a {out_w}x{out_h} image, over {MAX_OUTPUT_PIXELS:,} pixels"

@@ -14,6 +14,17 @@ class OutputExists(FileExistsError):
     """``atomic_output(path, overwrite=False)`` found ``path`` written in the meantime."""
 
 
+class NotARegularFile(OutputExists):
+    """The output path is a pipe, a device or a folder: never replaced, even with
+    ``overwrite`` (``--overwrite`` on ``/dev/null`` would replace the device)."""
+
+
+def not_a_regular_file(path):
+    """Whether ``path`` exists and is something an output must not replace: a FIFO, a
+    device, a socket, a folder (a link to a regular file is a regular file)."""
+    return os.path.lexists(path) and os.path.exists(path) and not os.path.isfile(path)
+
+
 @contextlib.contextmanager
 def atomic_output(path, overwrite=True):
     """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success.
@@ -24,6 +35,8 @@ def atomic_output(path, overwrite=True):
     two writers of one new output exactly one succeeds.
     """
     path = os.fspath(path)
+    if not_a_regular_file(path):
+        raise NotARegularFile(f"{path} exists and is not a regular file: name another file")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"output directory does not exist: {directory}")

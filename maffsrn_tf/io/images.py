@@ -54,7 +54,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.io.atomic import OutputExists, atomic_output
+from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
 from maffsrn_tf.io.png import encode_png
 
 # refuse larger inputs unless a call says otherwise (a decompression bomb, or a mistake)
@@ -692,6 +692,8 @@ def write_image(path, array, info=None, overwrite=True, quality=None):
         with atomic_output(path, overwrite) as tmp:
             with open(tmp, "wb") as f:
                 f.write(data)
+    except NotARegularFile as err:
+        raise ImageError(str(err)) from None
     except OutputExists:  # written by another process while this one worked
         raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)") from None
     except ImageError as err:

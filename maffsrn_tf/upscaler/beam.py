@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 
 import apache_beam as beam
@@ -108,6 +109,15 @@ class _Failure(str):
     """An inference that failed: its message (routed to the errors file)."""
 
 
+class _Guarded:
+    """A worker process's engine and the lock its threads take in turn: RunInference shares
+    one model between a process's threads (``--direct_running_mode multi_threading``), and a
+    TFLite interpreter run by two threads at once mixes their tiles."""
+
+    def __init__(self, engine):
+        self.engine, self.lock = engine, threading.Lock()
+
+
 class MaffsrnModelHandler(ModelHandler):
     """``RunInference`` handler: ``Decoded`` in, upscaled array out, one image per batch
     (images differ in size). The model (shipped TFLite, one per worker) is loaded by
@@ -121,14 +131,15 @@ class MaffsrnModelHandler(ModelHandler):
     def load_model(self):
         from maffsrn_tf.upscaler.engines import make_engine
 
-        return make_engine(self._options.replace(runtime="tflite"))
+        return _Guarded(make_engine(self._options.replace(runtime="tflite")))
 
     def run_inference(self, batch, model, inference_args=None):
         from maffsrn_tf.upscaler.arrays import upscale_with
 
         for item in batch:
             try:
-                out = upscale_with(model, item.array, self._options)
+                with model.lock:  # one interpreter: its tensors are not to be shared
+                    out = upscale_with(model.engine, item.array, self._options)
             except MaffsrnError as err:
                 out = _Failure(f"{item.path}: {err}")
             yield PredictionResult(item, out)
@@ -457,13 +468,12 @@ def _check_errors_path(config, inputs):
     out_dir = os.path.realpath(config.output_dir) if "://" not in config.output_dir else None
     if real == out_dir:
         raise MaffsrnError(f"{what} is the output folder: name a file (default beside it)")
-    if (
-        config.errors_path
-        and os.path.lexists(errors)
-        and not config.options.overwrite
-        and os.path.realpath(errors) != os.path.realpath(errors_path_for(config.output_dir))
-    ):  # the default errors file is this command's own: a rerun replaces it
-        raise MaffsrnError(f"{what} exists (pass overwrite=True to replace it)")
+    if os.path.lexists(errors) and not config.options.overwrite:
+        # the default name too: nothing says that the file there is an earlier run's
+        raise MaffsrnError(
+            f"{what} exists (pass overwrite=True to replace it"
+            + (", or errors=FILE)" if not config.errors_path else ")")
+        )
     stems = {f"{os.path.splitext(os.path.basename(p))[0]}_x{config.options.scale}" for p in inputs}
     if os.path.dirname(real) == out_dir and os.path.splitext(os.path.basename(real))[0] in stems:
         raise MaffsrnError(f"{what} is the name of an output: name another file")

@@ -26,6 +26,7 @@ from maffsrn_tf.io import images
 from maffsrn_tf.io.atomic import (
     OUR_TEMPORARY,
     folder_problem,
+    not_a_regular_file,
     probe_writable,
     remove_stale_temporaries,
 )
@@ -177,6 +178,8 @@ def _is_the_input(in_path, out_path):
 def _check_output(in_path, out_path, overwrite):
     if _is_the_input(in_path, out_path):  # never, even with overwrite: inputs are not changed
         raise UpscaleError(f"output {out_path} is the input; choose another output")
+    if not_a_regular_file(out_path):  # /dev/null, a FIFO: never replaced, even with overwrite
+        raise UpscaleError(f"output {out_path} exists and is not a regular file: name another")
     if os.path.exists(out_path) and not overwrite:
         raise UpscaleError(f"output exists: {out_path} (pass overwrite=True to replace it)")
     directory = os.path.dirname(os.path.abspath(out_path))
@@ -215,6 +218,7 @@ class _Job:
     label: str = ""
     problem: str = ""  # why this file alone cannot be done (found while planning)
     redo: bool = False  # its existing output is cut short: replaced (skip_existing)
+    named: bool = False  # given by name (not found in a folder): never taken for an output
     size: tuple = ()  # (width, height) of the output, when known before the run
 
 
@@ -281,7 +285,7 @@ def _plan(inputs, output, options):
     jobs, others, fmt = [], [], options.fmt
     for given in inputs:
         if not os.path.isdir(given):
-            jobs.append(_Job(given, label=given))
+            jobs.append(_Job(given, label=given, named=True))
             continue
         inside = options.recursive and out_real != os.path.realpath(given)
         if inside and out_real.startswith(os.path.realpath(given) + os.sep):
@@ -370,6 +374,13 @@ def _drop_earlier_outputs(jobs, options):
     earlier = [
         job for job in earlier if all(j is not job for j in targets[os.path.realpath(job.source)])
     ]
+    for job in earlier:  # a file named on the command line is an input, whatever its name
+        if job.named:
+            writer = targets[os.path.realpath(job.source)][0]
+            raise UpscaleError(
+                f"the output of {one_line(writer.label)} would replace the input "
+                f"{one_line(job.label)}: write the outputs elsewhere"
+            )
     # outputs of runs at other sizes, beside their input in a folder written into
     out_dirs = {os.path.dirname(t) for t in targets}
     stems = {(os.path.dirname(os.path.realpath(j.source)),
@@ -377,7 +388,7 @@ def _drop_earlier_outputs(jobs, options):
     for job in jobs:
         folder = os.path.dirname(os.path.realpath(job.source))
         match = _EARLIER.match(os.path.splitext(os.path.basename(job.source))[0])
-        if match and folder in out_dirs and (folder, match.group(1)) in stems:
+        if match and not job.named and folder in out_dirs and (folder, match.group(1)) in stems:
             if job not in earlier:
                 earlier.append(job)
     if earlier:

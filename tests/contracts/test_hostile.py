@@ -799,6 +799,54 @@ CASES = [
         _make((photo, "in.png")),
         error="--model in.png is not a model file",
     ),  # fmt: skip
+    Case(  # a fourth fuzz pass: absl's own flags wrote over an input
+        "upscale-absl-profile-file-over-the-input",
+        [UP, *IN, "-o", "o.png", "--run_with_profiling", "--profile_file=in.png"],
+        _make((photo, "in.png")),
+        error="--run_with_profiling is absl's, not this command's",
+    ),
+    Case(
+        "upscale-absl-flagfile",
+        [UP, *IN, "--flagfile=in.png"],
+        _make((photo, "in.png")),
+        error="--flagfile is absl's",
+    ),  # fmt: skip
+    Case(
+        "pack-absl-only-check-args",
+        ["pack", "--data_dir", "col", "--output", "p.npz", "--only_check_args"],
+        _make((folder, "col", ["a.png"])),
+        error="--only_check_args is absl's",
+    ),  # fmt: skip
+    Case(
+        "upscale-overwrite-never-replaces-a-device",
+        [UP, *IN, "-o", "f.png", "--overwrite"],
+        _make((photo, "in.png"), (os.symlink, "@/dev/null", "f.png")),  # (a FIFO: the same)
+        error="f.png exists and is not a regular file",
+    ),
+    Case(
+        "evaluate-json-never-replaces-a-device",
+        ["evaluate", "--datasets", "col", "--bicubic_only", "--json", "/dev/null", "--overwrite"],
+        _make((folder, "col", ["a.png"], (48, 48))),
+        error="--json /dev/null exists and is not a regular file",
+    ),
+    Case(
+        "upscale-a-named-input-is-never-an-earlier-output",
+        [UP, "c/a.png", "c/a_x2.png", "-o", "c", "--overwrite"],
+        _make((folder, "c", ["a.png", "a_x2.png"])),
+        error="the output of c/a.png would replace the input c/a_x2.png",
+    ),
+    Case(
+        "upscale-threads-with-keras",
+        [UP, *IN, "--backend", "keras", "--num_threads", "2"],
+        _make((photo, "in.png")),
+        error="--num_threads sets the threads of a TFLite model",
+    ),
+    Case(
+        "beam-default-errors-file-of-someone-else",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o"],
+        _make((folder, "col", ["a.png"]), (write, "o-errors.txt", b"precious\n")),
+        error="--errors o-errors.txt exists (pass --overwrite to replace it, or --errors FILE)",
+    ),
     Case(
         "upscale-undefok-would-hide-a-typo",
         [UP, *IN, "--undefok=scael", "--scael=4"],

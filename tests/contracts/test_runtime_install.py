@@ -66,7 +66,7 @@ def test_runtime_install_upscales_without_tensorflow_like_the_full_install(runti
 @pytest.mark.parametrize(
     "command, args",
     [
-        ("maffsrn-train", ["--data_dir", "."]),
+        ("maffsrn-train", ["--data_dir", ".", "--model_dir", "../run"]),
         ("maffsrn-export", ["--scales", "2", "--quantizations", "float16", "--noverify"]),
         ("maffsrn-evaluate", ["--datasets", "."]),
         ("maffsrn-upscale", ["--input", "photo.png", "--backend", "keras"]),

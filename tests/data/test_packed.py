@@ -101,7 +101,8 @@ def test_endless_stream_gives_each_epoch_new_batches():
         batches = Recording(pairs, 2, patch=8, batch_size=2, steps=steps)
         batches.seen = []
         model.fit(batches, epochs=2, steps_per_epoch=None if steps else 3, shuffle=False, verbose=0)
-        assert want <= set(batches.seen) and max(batches.seen) < 9, (steps, batches.seen)
+        # tf.data's prefetch may read a few batches ahead (more on a loaded machine): bounded
+        assert want <= set(batches.seen) and max(batches.seen) < 12, (steps, batches.seen)
         if steps:
             assert set(batches.seen) == want and len(batches) == steps
     with pytest.raises(TypeError, match="endless"):

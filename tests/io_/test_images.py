@@ -2,6 +2,7 @@
 with no process-wide setting changed per call (reads under different limits may run in
 threads at once)."""
 
+import functools
 import io
 import os
 import struct
@@ -293,7 +294,10 @@ def test_16_bit_colour_png_is_oriented_as_an_8_bit_one(orientation, tmp_path):
 # --- metadata: EXIF, XMP, ICC and DPI read upright and written where the format carries them ---
 
 
+@functools.lru_cache(maxsize=1)
 def _srgb():
+    """One sRGB profile for the whole module: each new one holds its creation time, so two
+    made a second apart differ."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

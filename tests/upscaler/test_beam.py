@@ -195,3 +195,26 @@ def test_a_run_leaves_no_temporary_folder(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert os.listdir(tmp_path / "out") == ["a_x2.png"]
     assert [n for n in os.listdir(private) if n.startswith("beam-temp")] == []
+
+
+def test_threads_of_one_worker_never_mix_their_images(tmp_path):
+    """--direct_running_mode multi_threading: RunInference shares one model between a
+    process's threads; each image still comes out as maffsrn-upscale makes it (a shared
+    interpreter used to mix tiles across images, about one run in four)."""
+    from maffsrn_tf.upscaler import upscale
+
+    (tmp_path / "in").mkdir()
+    rng = np.random.default_rng(7)
+    images = {}
+    for i in range(8):
+        images[i] = rng.integers(0, 256, (40 + 4 * i, 44, 3), dtype=np.uint8)
+        Image.fromarray(images[i]).save(tmp_path / "in" / f"i{i}.png")
+    run = subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.beam", "--input_pattern", str(tmp_path / "in/*"),
+         "--output_dir", str(tmp_path / "out"), "--direct_num_workers", "4",
+         "--direct_running_mode", "multi_threading"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    for i, array in images.items():
+        assert np.array_equal(_pixels(tmp_path / "out" / f"i{i}_x2.png"), upscale(array)), i
