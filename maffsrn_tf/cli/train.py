@@ -139,6 +139,10 @@ def main(argv):
         require_path(FLAGS.val_dir, "--val_dir", folder=True)
     if FLAGS.init_weights:
         check_init_weights(FLAGS.init_weights)
+    elif FLAGS["init_skip_tail"].present:  # every word is used or refused
+        fail("--init_skip_tail says how --init_weights loads: pass --init_weights too")
+    if FLAGS["tpu"].present and FLAGS.strategy != "tpu":
+        fail("--tpu names the TPU of --strategy tpu: pass --strategy tpu too")
     if FLAGS.holdout:
         require_path(FLAGS.holdout, "--holdout", folder=False)
         if FLAGS.val_dir:

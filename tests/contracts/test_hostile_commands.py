@@ -77,6 +77,19 @@ EV = ["evaluate", "--datasets", "col"]
 CONVERT = ["convert_weights", "--output", "o.weights.h5"]
 OTHER_FLAGS = "--model_dir run holds a run trained with other flags"
 CASES = [
+    # flags that apply only with another one (a fourth fuzz pass)
+    Case(
+        "train-init-skip-tail-without-init-weights",
+        train("--init_skip_tail"),
+        _make(COL),
+        error="--init_skip_tail says how --init_weights loads",
+    ),  # fmt: skip
+    Case(
+        "train-tpu-without-the-tpu-strategy",
+        train("--tpu", "grpc://x"),
+        _make(COL),
+        error="--tpu names the TPU of --strategy tpu",
+    ),  # fmt: skip
     # 1. maffsrn-train: a rerun with other flags, a model_dir among the images
     Case(
         "train-rerun-of-a-finished-run-with-other-flags",
