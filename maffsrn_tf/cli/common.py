@@ -20,7 +20,7 @@ from absl import app, flags
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
-from maffsrn_tf.model.presets import PRESETS, SCALES
+from maffsrn_tf.model.presets import PRESETS, SCALES, preset_for_scale
 from maffsrn_tf.options import flag_name, value_type
 
 TF_LOGS_ENV = "MAFFSRN_TF_LOGS"
@@ -60,6 +60,20 @@ def define_model_flags(preset=True, short=False):
             "Model preset (default: maffsrn_x{scale}, or as stated; the maffsrn_l_* presets "
             "ship no weights).",
         )
+
+
+def preset_of_flags(large=False):
+    """--preset, or the preset of --scale (MAFFSRN-L with ``large``); one line when --preset
+    and a --scale given with it disagree (--preset alone picks its scale)."""
+    if not FLAGS.preset:
+        return preset_for_scale(FLAGS.scale, large)
+    scale = PRESETS[FLAGS.preset]["scale"]
+    if FLAGS["scale"].present and FLAGS.scale != scale:
+        fail(
+            f"--preset {FLAGS.preset} upscales x{scale}, but --scale {FLAGS.scale}: pass one "
+            "of them (--preset alone picks its scale)"
+        )
+    return FLAGS.preset
 
 
 def _fields(cls, names):

@@ -21,11 +21,11 @@ from maffsrn_tf.cli.common import (
     define_model_flags,
     fail,
     fail_with,
+    preset_of_flags,
     require_path,
     require_tensorflow,
     run,
 )
-from maffsrn_tf.model.presets import PRESETS, preset_for_scale
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -42,22 +42,9 @@ flags.DEFINE_string("output", None, "Keras .weights.h5/.keras, or (--to pytorch)
 flags.DEFINE_bool("overwrite", False, "Replace an existing --output file.")
 
 
-def chosen_preset():
-    """--preset, or the preset of --scale; one line when both are given and disagree."""
-    if not FLAGS.preset:
-        return preset_for_scale(FLAGS.scale)
-    scale = PRESETS[FLAGS.preset]["scale"]
-    if FLAGS["scale"].present and FLAGS.scale != scale:
-        fail(
-            f"--preset {FLAGS.preset} upscales x{scale}, but --scale {FLAGS.scale}: pass one "
-            "of them (--preset alone picks its scale)"
-        )
-    return FLAGS.preset
-
-
 def main(argv):
     del argv
-    preset = chosen_preset()
+    preset = preset_of_flags()
     # each direction reads one input: a flag of the other is refused, not ignored
     if FLAGS.to == "pytorch" and FLAGS["checkpoint"].present:
         fail(

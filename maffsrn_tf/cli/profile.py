@@ -7,8 +7,14 @@ Usage::
 
 from absl import flags
 
-from maffsrn_tf.cli.common import define_model_flags, fail, fail_with, require_tensorflow, run
-from maffsrn_tf.model.presets import PRESETS, check_input_size, preset_for_scale
+from maffsrn_tf.cli.common import (
+    define_model_flags,
+    fail_with,
+    preset_of_flags,
+    require_tensorflow,
+    run,
+)
+from maffsrn_tf.model.presets import PRESETS, check_input_size
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -26,22 +32,9 @@ def parse_size(text):
     return h, w
 
 
-def chosen_preset():
-    """--preset, or the preset of --scale; one line when both are given and disagree."""
-    if not FLAGS.preset:
-        return preset_for_scale(FLAGS.scale)
-    scale = PRESETS[FLAGS.preset]["scale"]
-    if FLAGS["scale"].present and FLAGS.scale != scale:
-        fail(
-            f"--preset {FLAGS.preset} upscales x{scale}, but --scale {FLAGS.scale}: pass one "
-            "of them (--preset alone picks its scale)"
-        )
-    return FLAGS.preset
-
-
 def main(argv):
     del argv
-    preset = chosen_preset()
+    preset = preset_of_flags()
     try:
         h, w = parse_size(FLAGS.input)
     except ValueError as err:

@@ -47,6 +47,7 @@ from maffsrn_tf.cli.common import (
     fail_with,
     flag_words,
     option_values,
+    preset_of_flags,
     require_path,
     require_tensorflow,
     run,
@@ -70,14 +71,10 @@ define_option_flags(TrainConfig, OPTIONS)
 def chosen_preset():
     """--preset, or the preset of --scale and --large; one line when --preset and a --scale
     or --large given with it disagree (--preset alone picks its scale)."""
+    preset = preset_of_flags(large=FLAGS.large)
     if not FLAGS.preset:
-        return preset_for_scale(FLAGS.scale, FLAGS.large)
-    scale = PRESETS[FLAGS.preset]["scale"]
-    if FLAGS["scale"].present and FLAGS.scale != scale:
-        fail(
-            f"--preset {FLAGS.preset} upscales x{scale}, but --scale {FLAGS.scale}: pass one "
-            "of them (--preset alone picks its scale)"
-        )
+        return preset
+    scale = PRESETS[preset]["scale"]
     large = FLAGS.preset == preset_for_scale(scale, large=True)
     if FLAGS["large"].present and FLAGS.large != large:
         what = "is MAFFSRN-L" if large else "is not MAFFSRN-L"
