@@ -22,7 +22,7 @@ TRAIN := $(MAFFSRN_SHARED)/data/train/SR291
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,torch,tfds,jax,onnx,beam]"
+	$(BIN)/python -m pip install -q -e ".[dev,torch,tfds,jax,onnx,beam,video,serve]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -13,11 +13,14 @@ from setuptools import find_packages, setup
 with open("maffsrn_tf/version.py", encoding="utf-8") as f:
     VERSION = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
-# ai-edge-litert publishes wheels for these platforms only; elsewhere the package installs
-# without it and the upscaler says what to do (the Keras backend, with [tensorflow]).
+# ai-edge-litert publishes wheels for these platforms only (2.3: Linux x86-64 and aarch64,
+# macOS arm64, Windows x86-64); elsewhere the package installs without it and the upscaler
+# says what to do (the Keras backend, with [tensorflow]). tests/contracts/test_platforms.py
+# resolves the plain install for each.
 LITERT_PLATFORMS = (
     "(sys_platform == 'linux' and (platform_machine == 'x86_64' or platform_machine == 'aarch64'))"
     " or (sys_platform == 'darwin' and platform_machine == 'arm64')"
+    " or (sys_platform == 'win32' and (platform_machine == 'AMD64' or platform_machine == 'x86_64'))"
 )
 TENSORFLOW = [
     "tensorflow>=2.21,<2.22",
@@ -96,6 +99,10 @@ setup(
         # maffsrn-beam: runs the shipped TFLite models on LiteRT (no TensorFlow needed); Beam
         # pins its own protobuf (6.x) and Pillow (12.x) ranges, which [tensorflow] accepts
         "beam": ["apache-beam>=2.77,<3"],
+        # maffsrn-upscale on videos (upscale_video): PyAV's wheels carry FFmpeg
+        "video": ["av>=14"],
+        # maffsrn-serve: the HTTP endpoint on the light install
+        "serve": ["starlette>=0.40", "uvicorn>=0.30"],
         # Keras' JAX backend on CPU (tests/upscaler/test_engines.py)
         "jax": ["jax[cpu]==0.10.2"],
         # playwright drives the system Chromium in the browser test (no browser download)
@@ -130,6 +137,7 @@ setup(
                 "convert_weights",
                 "pack",
                 "beam",
+                "serve",
             )
         ]
     },
