@@ -299,8 +299,13 @@ def main(argv=None):
                 f"--tile must be 0 (the whole image) or at least {MIN_SIZE}, --overlap at "
                 f"least 0 and --threads 1..256; got {a.tile}, {a.overlap}, {a.threads}"
             )
-        if os.path.realpath(a.input) == os.path.realpath(a.output):  # a link to it too
-            raise ValueError("the output is the input; choose another output path")
+        if os.path.realpath(a.input) == os.path.realpath(a.output) or (
+            os.path.exists(a.output) and os.path.samefile(a.input, a.output)
+        ):  # a symbolic link to it, or a hard link: the same file under another name
+            raise ValueError(
+                f"the output {a.output} is the input {a.input} (or a link to it); choose "
+                "another output path"
+            )
         if os.path.exists(a.output) and not os.path.isfile(a.output):  # /dev/null, a FIFO
             raise ValueError(f"{a.output} exists and is not a regular file; name another file")
         if os.path.exists(a.output) and not a.overwrite:

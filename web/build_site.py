@@ -122,6 +122,10 @@ def _clashes(kept, written):
 
 def check_out(out, overwrite=False):
     """``SystemExit`` with one line unless ``out`` may be (re)placed by a build."""
+    if not out:
+        raise SystemExit(
+            "error: --out is empty: name the folder the site goes to (left out: web/site)"
+        )
     real = os.path.realpath(out)
     for inside, what in ((os.getcwd(), "the current folder"), (WEB, "the page's sources")):
         if os.path.commonpath([real, os.path.realpath(inside)]) == real:
@@ -146,8 +150,15 @@ def check_out(out, overwrite=False):
 
 def build(out, overwrite=False):
     """Write the site to ``out``; returns the files written and those kept (relative paths):
-    over an earlier build, the entries no build wrote are kept (``kept_files``)."""
+    over an earlier build, the entries no build wrote are kept (``kept_files``). An ``out``
+    that is a symbolic link is written through: the folder it points to is (re)placed and
+    the link stays; an existing folder keeps its mode (permissions)."""
     check_out(out, overwrite)
+    if os.path.islink(out):  # the folder it names: the link itself stays as it is
+        target = os.path.realpath(out)
+        if os.path.islink(target):  # a loop of links: it names no folder
+            raise SystemExit(f"error: --out {out} is a loop of symbolic links: name a folder")
+        out = target
     sources = {
         "index.html": None,
         "app.js": os.path.join(WEB, "app.js"),
@@ -211,7 +222,8 @@ def build(out, overwrite=False):
                 os.symlink(os.readlink(src), dst)
             else:
                 shutil.copy2(src, dst)
-        os.chmod(tmp, 0o755)
+        # an existing folder keeps its permissions; a new one is readable by all
+        os.chmod(tmp, os.stat(out).st_mode & 0o7777 if os.path.isdir(out) else 0o755)
         if os.path.exists(out):
             old = tempfile.mkdtemp(prefix=".tmp-old-site-", dir=parent)
             os.rename(out, os.path.join(old, "site"))

@@ -85,6 +85,12 @@ def main(argv):
     del argv
     if not FLAGS.datasets:
         fail("--datasets DIR[,DIR...] is required")
+    for name in ("datasets", "lr_dirs"):  # "Set5," or "Set5,,Set14": a folder left out
+        if any(not entry for entry in FLAGS[name].value):
+            fail(
+                f"--{name} {','.join(FLAGS[name].value)} has an empty entry: list folders "
+                "separated by single commas, with no comma at the end"
+            )
     for folder in FLAGS.datasets:
         require_path(folder, "dataset folder", folder=True)
     if FLAGS.lr_dirs and len(FLAGS.lr_dirs) != len(FLAGS.datasets):
@@ -123,6 +129,11 @@ def main(argv):
                     f"--tflite names the model to evaluate, and --{other} "
                     f"{FLAGS[other].value} would name another: pass one of them"
                 )
+    if FLAGS.tflite and not FLAGS.tflite.endswith(".tflite"):
+        fail(
+            f"--tflite {FLAGS.tflite} is not a .tflite file: name a LiteRT model, or pass "
+            "Keras weights as --weights"
+        )
     tflite = bool(FLAGS.tflite or shipped)
     if FLAGS["num_threads"].present and not tflite:
         fail(

@@ -36,6 +36,7 @@ how the checkpoint was trained stays true); start another --model_dir to train o
 """
 
 import dataclasses
+import importlib.util
 import os
 
 from absl import flags
@@ -128,6 +129,10 @@ def conflict_line(err):
 
 def main(argv):
     del argv
+    if FLAGS.data_source == "tfds" and importlib.util.find_spec("tensorflow_datasets") is None:
+        from maffsrn_tf.data.sources import TFDS_MISSING
+
+        fail(flag_words(TFDS_MISSING))
     if FLAGS.data_source == "packed":
         require_path(FLAGS.data_dir, "--data_dir", folder=False)
     elif FLAGS.data_source != "tfds":

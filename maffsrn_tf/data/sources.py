@@ -139,6 +139,25 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
     return pairs
 
 
+TFDS_INSTALL = 'pip install "maffsrn_tf[tfds]"'
+TFDS_MISSING = (
+    "data_source='tfds' reads DIV2K through TensorFlow Datasets, and its package "
+    f"(tensorflow-datasets) is not installed: {TFDS_INSTALL}"
+)
+
+
+def tfds_import_error(err):
+    """The one line for ``import tensorflow_datasets`` failing with ``err``: the package
+    missing, or one of its own imports (a broken install), named."""
+    if err.name == "tensorflow_datasets":
+        return TFDS_MISSING
+    why = f"its module {err.name} is missing" if err.name else str(err).splitlines()[0]
+    return (
+        "data_source='tfds' reads DIV2K through TensorFlow Datasets, which cannot be imported "
+        f"({why}): {TFDS_INSTALL} to install what it needs"
+    )
+
+
 def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     """DIV2K from TensorFlow Datasets (``div2k/bicubic_x{scale}``) as uint8 (lr, hr) pairs."""
     import tensorflow as tf
@@ -146,7 +165,7 @@ def tfds_dataset(scale, split="train", data_dir=None, patch=None):
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:
-        raise DataError("TFDS source needs: pip install 'maffsrn_tf[tfds]'") from err
+        raise DataError(tfds_import_error(err)) from err
     ds = tfds.load(f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir)
 
     def to_pair(example):

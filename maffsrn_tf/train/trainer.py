@@ -17,13 +17,12 @@ import contextlib
 import csv
 import json
 import os
-import tempfile
 
 import keras
 
 from maffsrn_tf.data import sources as data_lib
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.atomic import atomic_output, folder_problem
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.pretrained.loading import load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
@@ -116,11 +115,19 @@ def _fit(model, c, dataset, epochs, steps, callbacks, initial_epoch):
 
 def _check_writable(model_dir):
     """``MaffsrnError`` unless ``model_dir`` is (or can be made) a folder this process can
-    write: checked before any work, so a bad path costs nothing."""
+    write: checked before any work, so a bad path costs nothing. Nothing is created: a run
+    refused later (its data, its strategy) leaves no empty folder behind (``_make_folder``
+    makes it once the inputs are valid)."""
+    problem = folder_problem(model_dir)
+    if problem:
+        raise MaffsrnError(
+            f"model_dir={model_dir!r} is not a folder this process can write ({problem})"
+        )
+
+
+def _make_folder(model_dir):
     try:
         os.makedirs(model_dir, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=model_dir, prefix=".tmp-probe-"):
-            pass
     except OSError as err:
         raise MaffsrnError(
             f"model_dir={model_dir!r} is not a folder this process can write "
@@ -215,6 +222,7 @@ def train(config, callbacks=()):
             c.ema_momentum,
         )
     # the inputs are valid: record the run, and forget log rows of epochs it trains again
+    _make_folder(model_dir)
     with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
         json.dump(c.asdict(), f, indent=2, sort_keys=True)
     _trim_log(os.path.join(model_dir, "log.csv"), epoch)

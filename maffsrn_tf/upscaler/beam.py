@@ -342,12 +342,35 @@ def unknown_pipeline_args(args):
         _, unknown = parsers[0].parse_known_args(list(args))
     except argparse.ArgumentError as err:
         refuse(str(err))
+    _refuse_twice_given(parsers[0], args)
     known = [o for action in parsers[0]._actions for o in action.option_strings]
     found = []
     for word in unknown:
         close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)
         found.append((word, close[0] if close and word.startswith("--") else None))
     return found
+
+
+def _refuse_twice_given(parser, args):
+    """``MaffsrnError`` for a pipeline option given twice (``--runner A --runner B``: Beam
+    would take the last without a word), as the command's own flags are refused. Options
+    that collect values (``--experiments``, ``--extra_package``) may repeat: only those
+    that store one value (or a switch) are checked."""
+    single = (argparse._StoreAction, argparse._StoreConstAction, argparse.BooleanOptionalAction)
+    seen = {}  # an option's destination: the word that set it
+    for word in args:
+        if word == "--":
+            break
+        option = word.split("=", 1)[0]
+        action = parser._option_string_actions.get(option)
+        if not isinstance(action, single):  # not an option, or one that collects values
+            continue
+        if action.dest in seen:
+            first = seen[action.dest]
+            if first == option:
+                raise MaffsrnError(f"{option} is given twice: pass it once")
+            raise MaffsrnError(f"{first} and {option} set one pipeline option: pass one of them")
+        seen[action.dest] = option
 
 
 def check_paths(config):
@@ -481,6 +504,10 @@ def _check_errors_path(config, inputs):
         raise MaffsrnError(f"{what} exists and is not a regular file: name another file")
     directory = os.path.dirname(os.path.abspath(errors))
     if not os.path.isdir(directory):
+        if not config.errors_path and not os.path.lexists(directory):
+            # the default file, beside an output folder not made yet: its folder is made
+            # with the output folder (which _check_output_dir found can be made)
+            return
         raise MaffsrnError(f"{what}: its folder does not exist: {directory}")
     try:  # a real probe: permissions, read-only file systems
         probe_writable(directory)

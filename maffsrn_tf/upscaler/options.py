@@ -33,6 +33,10 @@ RUNTIMES = ("auto", "keras", "tflite")
 BEAM_WORKER_THREADS = 1
 # the scale when nothing picks another
 DEFAULT_SCALE = 2
+# the background: "auto" keeps transparency where the format holds it and flattens onto white
+# where it does not (JPEG, BMP); a colour given flattens every output onto it
+AUTO_BACKGROUND = "auto"
+DEFAULT_BACKGROUND = "white"
 # --help's headings, in order
 GROUPS = ("Input and output", "Output size", "Model", "Output files", "Speed and limits")
 
@@ -116,9 +120,10 @@ class UpscaleOptions:
         group=GROUPS[3],
     )
     background: str = option(
-        "white",
-        "Colour that transparency is flattened onto for a format without alpha (JPEG, BMP): "
-        "a name or #rrggbb.",
+        AUTO_BACKGROUND,
+        "Colour to flatten transparency onto, a name or #rrggbb: every output with "
+        f"transparency is flattened onto it, in any format (default {AUTO_BACKGROUND}: kept "
+        f"where the format holds it, flattened onto {DEFAULT_BACKGROUND} for JPEG and BMP).",
         group=GROUPS[3],
     )
     strip_metadata: bool = option(
@@ -199,6 +204,22 @@ class UpscaleOptions:
             raise MaffsrnError(f"max_pixels={self.max_pixels} is not a positive number of pixels")
         if self.num_threads is not None and self.num_threads <= 0:
             raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
+        if self.runtime == "tflite" and isinstance(self.model, str):
+            if not self.model.endswith(".tflite"):
+                raise MaffsrnError(
+                    f"backend='tflite' runs .tflite files, and model={self.model!r} is none: "
+                    "pass a .tflite file, or backend='keras' for Keras weights"
+                )
+        # a colour given (even white) flattens every output; "auto" reads as white, for
+        # the formats without alpha only (flattens_everywhere says which)
+        given = self.background != AUTO_BACKGROUND
+        object.__setattr__(self, "_background_given", given)
+        if not given:
+            object.__setattr__(self, "background", DEFAULT_BACKGROUND)
+        if isinstance(self.background, str) and not self.background.strip():
+            raise MaffsrnError(
+                "an empty colour (background): name one (white, black or #rrggbb), or leave it out"
+            )
         try:
             colour = ImageColor.getrgb(self.background)
         except ValueError:
@@ -220,6 +241,13 @@ class UpscaleOptions:
     def background_rgb(self):
         """``background`` as an ``(r, g, b)`` tuple of 0..255."""
         return ImageColor.getrgb(self.background)[:3]
+
+    @property
+    def flattens_everywhere(self):
+        """Whether a ``background`` was given: then every output with transparency is
+        flattened onto it, whatever its format. Left out (``"auto"``, which reads as
+        ``"white"``), only outputs in a format without alpha (JPEG, BMP) are."""
+        return self._background_given
 
     def plan(self, height, width):
         """``(model scale, out_height, out_width)`` for an input ``height x width``: the
@@ -267,5 +295,7 @@ class UpscaleOptions:
         return cls(**{by_public[k]: v for k, v in keywords.items()})
 
     def replace(self, **changes):
-        """A copy with ``changes`` (checked again)."""
+        """A copy with ``changes`` (checked again); a background left out stays left out."""
+        if "background" not in changes and not self._background_given:
+            changes["background"] = AUTO_BACKGROUND
         return dataclasses.replace(self, **changes)

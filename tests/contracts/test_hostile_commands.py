@@ -1,9 +1,10 @@
 """Hostile and careless command lines of ``maffsrn-train``, ``-evaluate``, ``-convert-weights``,
-``-profile`` and ``-pack`` (a fuzz pass): a flag that would be ignored or silently lose to
-another is refused; a rerun of a run with other flags is refused, naming them, and leaves
-its ``flags.json`` as it was; two datasets of one name, a binary ``--holdout`` list. Checked
-as ``test_hostile`` checks every command: exit code, one ``error:`` line naming the problem,
-no traceback, nothing written, inputs unchanged. All are refused before TensorFlow is
+``-profile``, ``-pack`` and ``-upscale`` (fuzz passes): a flag that would be ignored or
+silently lose to another is refused; a rerun of a run with other flags is refused, naming
+them, and leaves its ``flags.json`` as it was; two datasets of one name, a binary
+``--holdout`` list; a refused run leaves no empty ``--model_dir``. Checked as
+``test_hostile`` checks every command: exit code, one ``error:`` line naming the problem,
+no traceback, nothing written, inputs unchanged. Most are refused before TensorFlow is
 imported.
 """
 
@@ -12,9 +13,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT
-from test_hostile import Case, _make, folder, garbage, write
+from PIL import Image
+from test_hostile import Case, _make, folder, garbage, photo, write
 from test_hostile import test_hostile_input as check_case  # not collected twice: renamed
 
 from maffsrn_tf.train.config import TrainConfig
@@ -71,6 +74,24 @@ def _identical_images_are_null(d, err):
         and "infinite" in result["meta"]["note"]
     )
 
+
+def transparent_logo(path):
+    """An RGBA image: a green square on a fully transparent red background."""
+    image = Image.new("RGBA", (24, 20), (255, 0, 0, 0))
+    image.paste((0, 200, 0, 255), (6, 6, 18, 14))
+    image.save(path)
+
+
+def _pixels(d, name):
+    with Image.open(os.path.join(d, name)) as im:
+        return im.mode, np.asarray(im)
+
+
+# maffsrn-train as it runs where tensorflow-datasets is not installed (its import fails)
+WITHOUT_TFDS = b"""import runpy, sys
+sys.modules["tensorflow_datasets"] = None  # "import tensorflow_datasets" fails, as when absent
+runpy.run_module("maffsrn_tf.cli.train", run_name="__main__", alter_sys=True)
+"""
 
 COL = (folder, "col", ["a.png"])
 EV = ["evaluate", "--datasets", "col"]
@@ -261,12 +282,129 @@ CASES = [
         _make(COL),
         error="--holdout col/a.png is not a text list of names",
     ),
+    # a fifth fuzz pass (issue #40)
+    Case(
+        "train-tfds-source-without-tensorflow-datasets",
+        ["without_tfds.py", "--data_source", "tfds", "--model_dir", "run"],
+        _make((write, "without_tfds.py", WITHOUT_TFDS)),
+        error="--data_source tfds reads DIV2K through TensorFlow Datasets, and its package "
+        '(tensorflow-datasets) is not installed: pip install "maffsrn_tf[tfds]"',
+        check=lambda d, err: not os.path.exists(os.path.join(d, "run")),
+    ),
+    Case(
+        "train-refused-after-its-checks-leaves-no-model-dir",  # no image as large as a patch
+        [
+            "train",
+            "--data_dir",
+            "col",
+            "--model_dir",
+            "runs/x",
+            "--epochs",
+            "1",
+            "--steps_per_epoch",
+            "1",
+            "--patch_size",
+            "8",
+            "--batch_size",
+            "1",
+        ],
+        _make((folder, "col", ["a.png"], (6, 6))),
+        error="no usable images in col",
+        check=lambda d, err: not os.path.exists(os.path.join(d, "runs")),
+    ),  # fmt: skip
+    Case(
+        "evaluate-empty-dataset-entry",
+        ["evaluate", "--datasets", "col,", "--bicubic_only"],
+        _make(COL),
+        error="--datasets col, has an empty entry: list folders separated by single commas, "
+        "with no comma at the end",
+    ),
+    Case(
+        "evaluate-empty-lr-dirs-entry",
+        ["evaluate", "--datasets", "col", "--lr_dirs", ",col", "--bicubic_only"],
+        _make(COL),
+        error="--lr_dirs ,col has an empty entry",
+    ),
+    Case(
+        "evaluate-tflite-that-is-not-a-tflite-file",
+        [*EV, "--tflite", "m.bin"],
+        _make(COL, (garbage, "m.bin")),
+        error="--tflite m.bin is not a .tflite file: name a LiteRT model, or pass Keras "
+        "weights as --weights",
+        absent="backend",
+    ),
+    Case(
+        "upscale-tflite-backend-with-keras-weights",
+        ["upscale", "--input", "in.png", "--backend", "tflite", "--model", "w.weights.h5"],
+        _make((photo, "in.png"), (garbage, "w.weights.h5")),
+        error="--backend tflite runs .tflite files, and --model w.weights.h5 is none: pass a "
+        ".tflite file, or --backend keras for Keras weights",
+        absent="as model",
+    ),
+    Case(
+        "upscale-empty-background",
+        ["upscale", "--input", "in.png", "--output", "o.jpg", "--background="],
+        _make((photo, "in.png")),
+        error="an empty colour (--background): name one",
+        absent="  ",
+    ),
+    Case(
+        "upscale-background-left-out-keeps-png-transparency",
+        ["upscale", "--input", "logo.png", "--output", "o.png"],
+        _make((transparent_logo, "logo.png")),
+        code=0,
+        outputs=["o.png"],
+        check=lambda d, err: _pixels(d, "o.png")[0] == "RGBA" and "flattened" not in err,
+    ),
 ]
+
+# --background COLOUR flattens every output, PNG too (it was silently unused there). The
+# options say so (UpscaleOptions.flattens_everywhere); upscaler/files.py must act on it
+BACKGROUND_FLATTENS_A_PNG = Case(
+    "upscale-background-given-flattens-a-png",
+    ["upscale", "--input", "logo.png", "--output", "o.png", "--background", "black"],
+    _make((transparent_logo, "logo.png")),
+    code=0,
+    outputs=["o.png"],
+    check=lambda d, err: (
+        _pixels(d, "o.png")[0] == "RGB"
+        and _pixels(d, "o.png")[1][0, 0].max() <= 8  # the transparent corner: black
+        and "flattened" not in err  # asked for: no notice
+    ),
+)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_command_line(case, tmp_path):
     check_case(case, tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #40 item 2: upscaler/files.py flattens only formats without alpha; it "
+    "must also flatten when UpscaleOptions.flattens_everywhere (a --background given)",
+)
+def test_a_background_given_flattens_a_png(tmp_path):
+    check_case(BACKGROUND_FLATTENS_A_PNG, tmp_path)
+
+
+def test_a_broken_tensorflow_datasets_install_names_its_missing_module():
+    """tensorflow-datasets itself missing, or one of its own imports: the line names which,
+    and the install that fixes it."""
+    from maffsrn_tf.data.sources import TFDS_MISSING, tfds_import_error
+
+    absent = ModuleNotFoundError(
+        "No module named 'tensorflow_datasets'", name="tensorflow_datasets"
+    )
+    assert tfds_import_error(absent) == TFDS_MISSING
+    assert 'pip install "maffsrn_tf[tfds]"' in TFDS_MISSING
+    broken = ModuleNotFoundError("No module named 'etils'", name="etils")
+    assert tfds_import_error(broken) == (
+        "data_source='tfds' reads DIV2K through TensorFlow Datasets, which cannot be imported "
+        '(its module etils is missing): pip install "maffsrn_tf[tfds]" to install what it needs'
+    )
+    clash = ImportError("cannot import name 'x' from 'y'")  # no module named: its own words
+    assert "(cannot import name 'x' from 'y'): pip install" in tfds_import_error(clash)
 
 
 def test_a_finished_run_says_so_in_one_line_and_writes_nothing(tmp_path):

@@ -122,7 +122,62 @@ CASES = [
         outputs=["a_x2.png", "upscale-errors.txt"],
         check=lambda d, err: not os.path.exists(os.path.join(d, ".-errors.txt")),
     ),
+    # Beam's pipeline options given twice: refused as the command's own flags are
+    Case(
+        "beam-pipeline-option-given-twice",
+        [*BEAM_COL, "--runner", "DirectRunner", "--runner", "DirectRunner"],
+        _make((folder, "col", ["a.png"])),
+        error="--runner is given twice: pass it once",
+    ),
+    Case(
+        "beam-worker-count-given-twice",
+        [*BEAM_COL, "--direct_num_workers", "1", "--direct_num_workers=2"],
+        _make((folder, "col", ["a.png"])),
+        error="--direct_num_workers is given twice: pass it once",
+    ),
+    Case(
+        "beam-pipeline-switch-and-its-negation",
+        [*BEAM_COL, "--save_main_session", "--no_save_main_session"],
+        _make((folder, "col", ["a.png"])),
+        error="--save_main_session and --no_save_main_session set one pipeline option",
+    ),
+    Case(
+        "beam-list-option-may-repeat",  # --experiments collects: each value is used
+        [*BEAM_COL, "--experiments", "a", "--experiments", "b"],
+        _make((folder, "col", ["a.png"])),
+        code=0,
+        outputs=["o/a_x2.png"],
+    ),
+    Case(
+        "beam-output-dir-in-a-missing-folder-is-made",  # as maffsrn-upscale makes it
+        ["beam", "--input_pattern", "col/*", "--output_dir", "np1/child"],
+        _make((folder, "col", ["a.png"])),
+        code=0,
+        outputs=["np1/child/a_x2.png", "np1/child-errors.txt"],
+    ),
+    Case(
+        "beam-without-the-apitools-notice",  # --tf_logs: Beam's and TF's own logs show
+        [*BEAM_COL, "--tf_logs"],
+        _make((folder, "col", ["a.png"])),
+        code=0,
+        outputs=["o/a_x2.png"],
+        check=lambda d, err: "apitools" not in err and "1 files match col/*" in err,
+    ),
     # tflite/run_tflite.py
+    Case(
+        "run-tflite-output-is-a-link-to-the-input-even-with-overwrite",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--overwrite"],
+        _make((photo, "in.png"), (os.symlink, "@in.png", "o.png")),
+        error="the output o.png is the input in.png (or a link to it)",
+        check=lambda d, err: os.readlink(os.path.join(d, "o.png")) == "in.png",
+    ),
+    Case(
+        "run-tflite-output-is-a-hard-link-to-the-input",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--overwrite"],
+        _make((photo, "in.png"), (os.link, "in.png", "o.png")),
+        error="the output o.png is the input in.png (or a link to it)",
+        check=lambda d, err: os.path.samefile(os.path.join(d, "in.png"), os.path.join(d, "o.png")),
+    ),
     Case(
         "run-tflite-16-bit-rgb-png-refused-not-truncated",
         [RUN_TFLITE, FLOAT16, "c16.png", "o.png"],
@@ -205,6 +260,12 @@ CASES = [
         "web-build-out-given-twice-abbreviated",
         [BUILD_SITE, "--out=s2", "--ou", "s3"],
         error="--out is given twice: give it once",
+    ),
+    Case(
+        "web-build-empty-out",
+        [BUILD_SITE, "--out="],
+        error="error: --out is empty: name the folder the site goes to",
+        absent="  ",
     ),
 ]
 
@@ -291,3 +352,47 @@ def test_a_rebuild_over_a_marker_without_a_list_keeps_what_builds_never_write(tm
     assert run.returncode == 0, run.stderr
     assert (site / "CNAME").read_text() == "maffsrn.example.org\n"
     assert not (site / "wasm" / "stale.wasm").exists()
+
+
+def test_a_build_keeps_the_out_folder_s_mode(tmp_path):
+    """An existing --out (empty, or an earlier build) keeps its permissions: the build
+    replaces its contents, not what the user set on the folder."""
+    _require_web_build()
+    site = tmp_path / "site"
+    site.mkdir()
+    site.chmod(0o750)
+    run = _build(site)
+    assert run.returncode == 0, run.stderr
+    assert (site.stat().st_mode & 0o7777, (site / "index.html").is_file()) == (0o750, True)
+    site.chmod(0o705)
+    run = _build(site)  # over the earlier build
+    assert run.returncode == 0, run.stderr
+    assert site.stat().st_mode & 0o7777 == 0o705
+
+
+def test_an_out_that_is_a_link_is_written_through(tmp_path):
+    """--out a symbolic link: the folder it names gets the build (its mode kept) and the
+    link stays a link; a dangling link gets its folder made; a loop is one line."""
+    _require_web_build()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real").chmod(0o750)
+    os.symlink("real", tmp_path / "link")
+    for _ in range(2):  # a first build, then one over it
+        run = _build(tmp_path / "link")
+        assert run.returncode == 0, run.stderr
+        assert os.readlink(tmp_path / "link") == "real"
+        assert (tmp_path / "real" / "index.html").is_file()
+        assert (tmp_path / "real").stat().st_mode & 0o7777 == 0o750
+    os.symlink("later", tmp_path / "dangling")
+    run = _build(tmp_path / "dangling")
+    assert run.returncode == 0, run.stderr
+    assert os.readlink(tmp_path / "dangling") == "later"
+    assert (tmp_path / "later" / "index.html").is_file()
+    os.symlink("loop2", tmp_path / "loop1")
+    os.symlink("loop1", tmp_path / "loop2")
+    run = _build(tmp_path / "loop1")
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.strip() == (
+        f"error: --out {tmp_path / 'loop1'} is a loop of symbolic links: name a folder"
+    )
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
