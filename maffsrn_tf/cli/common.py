@@ -36,6 +36,7 @@ flags.DEFINE_bool(
 flags.disclaim_key_flags()
 
 TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
+SEPARATORS = tuple(s for s in (os.sep, os.altsep) if s)  # on Windows both \ and /
 _SCALE_WORDS = ", ".join(map(str, SCALES[:-1])) + f" or {SCALES[-1]}"
 
 
@@ -228,7 +229,7 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
     """Fail, before any work, unless ``path`` can take a new output file: not a folder, in
     a folder that exists, not one of ``inputs`` nor inside one of them (input files and
     folders), and not an existing file unless ``overwrite``."""
-    if os.path.isdir(path) or path.endswith(os.sep):
+    if os.path.isdir(path) or path.endswith(SEPARATORS):  # out/ names a folder on Windows too
         fail(f"{flag} {path} is a folder: name a file")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

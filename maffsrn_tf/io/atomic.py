@@ -2,11 +2,12 @@
 so a crash or an error never leaves a half-written output; "no overwrite" that holds when
 two processes write the same output at once; and the clean-up of temporaries a killed
 process left behind (a temporary names its writer's process: a dead writer's is removed at
-once, a live one's only when stale)."""
+once, a live one's only when stale; on Windows each only when stale)."""
 
 import contextlib
 import os
 import re
+import sys
 import tempfile
 
 
@@ -133,7 +134,12 @@ def link_new_file(tmp, path):
 
 
 def _writer_is_gone(name):
-    """Whether a temporary's writer (``.tmp-p{pid}-...``) is no longer running here."""
+    """Whether a temporary's writer (``.tmp-p{pid}-...``) is no longer running here. Never
+    on Windows, where ``os.kill(pid, 0)`` is no probe (0 is ``CTRL_C_EVENT``: it sends Ctrl-C
+    to that process group, pid 0 being everything on this console, this run included):
+    there a temporary goes once stale."""
+    if sys.platform == "win32":
+        return False
     rest = name[len(TEMPORARY_PREFIX) :]
     if not rest.startswith("p") or "-" not in rest:
         return False

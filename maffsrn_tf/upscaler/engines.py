@@ -8,6 +8,8 @@ line, tool and benchmark gets its engine from ``make_engine``.
 """
 
 import os
+import platform
+import sys
 
 import numpy as np
 
@@ -25,6 +27,63 @@ def default_num_threads():
     except (AttributeError, OSError):  # macOS, Windows
         count = os.cpu_count() or 1
     return max(1, min(count, MAX_THREADS))
+
+
+# (sys.platform, platform.machine()) where ai-edge-litert 2.x publishes wheels: setup.py's
+# marker (LITERT_PLATFORMS) says the same, tests/contracts/test_platforms.py holds them equal
+LITERT_WHEELS = {
+    ("linux", "x86_64"),
+    ("linux", "aarch64"),
+    ("darwin", "arm64"),
+    ("win32", "AMD64"),
+    ("win32", "x86_64"),
+}
+LITERT_WHEEL_WORDS = "Linux x86-64/aarch64, macOS arm64, Windows x86-64"
+PLATFORMS_DOC = "docs/platforms.md"
+
+
+def missing_runtime_message(system=None, machine=None):
+    """What to do when ai-edge-litert cannot be imported, for this platform (``system``:
+    ``sys.platform``, ``machine``: ``platform.machine()``): where LiteRT has a wheel, install
+    it; on an Intel Mac (no LiteRT 2.x, and no TensorFlow 2.21 either) the last LiteRT wheel
+    or Keras on JAX; elsewhere Keras on TensorFlow."""
+    system = system or sys.platform
+    machine = machine or platform.machine()
+    start = "running .tflite models needs the LiteRT runtime"
+    if (system, machine) in LITERT_WHEELS:
+        return (
+            f'{start} (pip install "ai-edge-litert>=2.3,<3"), or TensorFlow '
+            "(pip install \"maffsrn_tf[tensorflow]\") and backend='keras'"
+        )
+    where = {"darwin": "macOS", "win32": "Windows", "linux": "Linux"}.get(system, system)
+    if system == "darwin" and machine == "x86_64":
+        return (
+            f"{start} (ai-edge-litert), which has no 2.x wheel for {where} x86_64 (Intel), "
+            'nor has TensorFlow 2.21: on Python 3.10/3.11 pip install "ai-edge-litert==1.0.1" '
+            '"numpy<2"; on 3.11+ run Keras on JAX: pip install keras "jax[cpu]==0.4.38", '
+            f"then KERAS_BACKEND=jax and backend='keras' ({PLATFORMS_DOC})"
+        )
+    return (
+        f"{start} (ai-edge-litert), which has no wheel for {where} {machine or '?'} (only "
+        f"{LITERT_WHEEL_WORDS}): run Keras instead (pip install "
+        f"\"maffsrn_tf[tensorflow]\" where TensorFlow has a wheel) with backend='keras' "
+        f"({PLATFORMS_DOC})"
+    )
+
+
+# LiteRT opens a model_path with the C library's narrow-character calls; on Windows those
+# read the UTF-8 bytes of a path in the ANSI code page, as in many C++ libraries, so a path
+# outside ASCII (a user folder named José) may not be found: such a model is passed as bytes
+NARROW_PATHS = os.name == "nt"
+
+
+def _model_source(path):
+    """``Interpreter``'s keyword for ``path``: ``model_path``, or the file's bytes as
+    ``model_content`` where ``NARROW_PATHS`` cannot name it."""
+    if NARROW_PATHS and not os.fspath(path).isascii():
+        with open(path, "rb") as f:
+            return {"model_content": f.read()}
+    return {"model_path": path}
 
 
 class KerasEngine:
@@ -67,17 +126,13 @@ class TFLiteEngine:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
-            raise MaffsrnError(
-                "running .tflite models needs the LiteRT runtime (pip install ai-edge-litert; "
-                "wheels: Linux x86-64/aarch64, macOS arm64); elsewhere install TensorFlow and "
-                "use backend='keras'"
-            ) from None
+            raise MaffsrnError(missing_runtime_message()) from None
 
         try:
             self.interpreter = Interpreter(
-                model_path=path, num_threads=num_threads or default_num_threads()
+                **_model_source(path), num_threads=num_threads or default_num_threads()
             )
-        except (ValueError, RuntimeError) as err:
+        except (ValueError, RuntimeError, OSError) as err:
             first = first_line(err, 200)
             raise MaffsrnError(f"cannot load {path} as a TFLite model ({first})") from None
         self.input = self.interpreter.get_input_details()[0]
