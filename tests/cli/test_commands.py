@@ -65,6 +65,10 @@ CASES = {
         (["--to", "pytorch", "--checkpoint", THIS, "--output", "x.pt"], "input of --to keras"),
         (["--checkpoint", THIS, "--weights", THIS, "--output", "x.h5"], "input of --to pytorch"),
     ],
+    "serve": [
+        (["--workers", "0"], "flag --workers=0: 0 is not an integer in the range"),
+        (["--max_megapixels", "0"], "--max_megapixels must be a positive number"),
+    ],
 }
 
 
@@ -94,7 +98,7 @@ def test_console_scripts_are_installed_and_show_help():
         proc = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and "tf_logs" in proc.stdout, proc.stderr
         # --scale/--preset only where a command runs one model (export has --scales)
-        one_model = name not in ("export", "pack")
+        one_model = name not in ("export", "pack", "serve")  # serve: --scale per request
         assert bool(re.search(r"^  (-s, )?--scale N$", proc.stdout, re.M)) == one_model, (
             name,
             proc.stdout,

@@ -1,0 +1,514 @@
+"""The work behind ``POST /v1/upscale``, without HTTP: the request's options, the output
+format, the upscaling of an image's bytes, and the worker pool that runs it.
+
+``upscale_bytes`` is ``maffsrn-upscale``'s path for one file (``upscaler.files.upscale_file``)
+on bytes: the same reader (``io.images.read_image``: EXIF orientation, 16-bit, palettes,
+CMYK, the metadata kept), the same checks before the model runs (the output size, what the
+output format holds), the same tiling in bounded memory (``upscaler.upscale_with``), alpha
+flattened onto ``background`` for a format without it (``upscaler.arrays.composite``), and
+the same writer (``io.images.encode_image``). So the bytes a request gets are the bytes
+``maffsrn-upscale`` writes for the same file and options.
+
+Every refusal is a ``ServeError`` carrying its HTTP status: 400 (a parameter), 406 (an
+``Accept`` that names no format written here), 413 (over a limit), 415 (not an image, or
+not one that can be read), 422 (an image that cannot be done as asked), 500 (the server
+cannot load a model), 503 (full), 504 (past the deadline).
+
+``Service`` holds the worker threads (the engine work is CPU-bound; LiteRT releases the GIL
+while it runs, so threads use the cores and the event loop stays free), the admission count
+in front of them (``workers + queue`` requests at once), and each thread's engines, made on
+first use and kept.
+"""
+
+import concurrent.futures
+import io
+import logging
+import re
+import threading
+import time
+
+import numpy as np
+from PIL import Image
+
+from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.io import images
+from maffsrn_tf.model.presets import SCALES
+from maffsrn_tf.model.shipped import SHIPPED_VARIANTS, tflite_name, tflite_path
+from maffsrn_tf.upscaler import UpscaleOptions, make_engine, upscale_with
+from maffsrn_tf.upscaler.arrays import composite
+
+log = logging.getLogger("maffsrn_tf.serve")
+
+# what a 503 asks the client to wait, in seconds (Retry-After)
+RETRY_AFTER_S = 1
+# the query parameters of POST /v1/upscale: UpscaleOptions' public names and their types.
+# The other options belong to the server (model files, tiles, threads, the pixel limit) or
+# to files on disk (overwrite, recursive, compare).
+PARAMETERS = {
+    "scale": int,
+    "outscale": float,
+    "width": int,
+    "height": int,
+    "quantization": str,
+    "self_ensemble": bool,
+    "quality": int,
+    "background": str,
+    "strip_metadata": bool,
+}
+# what a request past its deadline is told (the app adds the timeout's seconds)
+TIMEOUT_MESSAGE = (
+    "the image was not upscaled within this server's timeout: send a smaller image, or ask "
+    "for less (a lower scale, no self_ensemble)"
+)
+_INTEGER = re.compile(r"[+-]?\d{1,18}\Z")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# other names clients give the media types written here (for Accept)
+_ALIASES = {"image/jpg": ".jpg", "image/pjpeg": ".jpg", "image/x-png": ".png",
+            "image/x-ms-bmp": ".bmp", "image/tif": ".tiff"}  # fmt: skip
+
+
+class ServeError(MaffsrnError):
+    """A request refused: ``status`` is its HTTP status code and the message says why and
+    what to send instead; ``headers``: more response headers (``Retry-After``)."""
+
+    def __init__(self, status, message, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+def _media_types():
+    """``{extension: media type}`` of the output formats this Pillow writes
+    (``io.images.OUTPUT_FORMATS``, each by its first extension; AVIF only where Pillow was
+    built with it)."""
+    Image.init()
+    found = {}
+    for name in images.OUTPUT_FORMATS:
+        ext = "." + name
+        try:
+            images.check_output_path("response" + ext)
+        except images.ImageError:
+            continue
+        found[ext] = Image.MIME.get(images.OUTPUT_EXTENSIONS[ext][0], f"image/{name}")
+    return found
+
+
+MEDIA_TYPES = _media_types()
+
+
+def _value(name, text, kind):
+    """A query value as its parameter's type; ``ServeError`` 400 when it is not one."""
+    if kind is int:
+        if not _INTEGER.match(text.strip()):
+            raise ServeError(400, f"{name}={text!r} is not an integer")
+        return int(text)
+    if kind is float:
+        try:
+            return float(text)  # nan and inf: UpscaleOptions says they are not finite
+        except ValueError:
+            raise ServeError(400, f"{name}={text!r} is not a number") from None
+    if kind is bool:
+        if text.strip().lower() in _TRUE:
+            return True
+        if text.strip().lower() in _FALSE:
+            return False
+        raise ServeError(400, f"{name}={text!r} is not true or false")
+    return text
+
+
+def request_options(items, serve_options):
+    """The ``UpscaleOptions`` of a request's query, ``items`` its ``(name, value)`` pairs:
+    ``upscale()``'s defaults (x2, float16) for what it leaves out, the server's pixel limit
+    and threads per worker. ``ServeError`` 400 for an unknown or repeated parameter, a value
+    of the wrong type, or one ``UpscaleOptions`` refuses (``scale=5``, ``scale`` with
+    ``outscale``), with its message."""
+    given = {}
+    for name, text in items:
+        if name not in PARAMETERS:
+            raise ServeError(
+                400, f"unknown parameter {name!r}; the parameters are {', '.join(PARAMETERS)}"
+            )
+        if name in given:
+            raise ServeError(400, f"{name} is given twice: pass it once")
+        given[name] = _value(name, text, PARAMETERS[name])
+    try:
+        return UpscaleOptions.from_keywords(
+            **given,
+            max_pixels=serve_options.max_pixels,
+            num_threads=serve_options.threads_per_worker,
+        )
+    except MaffsrnError as err:
+        raise ServeError(400, str(err)) from None
+
+
+def check_content_type(content_type, content_encoding=None):
+    """``ServeError`` 415 unless the body is declared as image bytes: ``image/*``,
+    ``application/octet-stream`` or no type at all (the bytes say which format they are).
+    A form (``curl --data-binary`` sends ``application/x-www-form-urlencoded`` unless told
+    otherwise), text or JSON is refused with what to send instead; so is a compressed body
+    (``Content-Encoding``: images are compressed already)."""
+    if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
+        raise ServeError(
+            415, f"Content-Encoding {content_encoding.strip()} is not taken: send the image's "
+            "bytes as they are (image formats are compressed already)",
+        )  # fmt: skip
+    if not content_type:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media.startswith("image/") or media == "application/octet-stream":
+        return
+    hint = ""
+    if media == "multipart/form-data":
+        hint = "; the body is the image itself, not a form with a file field"
+    elif media == "application/x-www-form-urlencoded":
+        hint = "; curl --data-binary sends this type unless told: add -H 'Content-Type: image/jpeg'"
+    raise ServeError(
+        415, f"Content-Type {media} is not an image: send the image's bytes with Content-Type "
+        f"image/png, image/jpeg (any image/*) or application/octet-stream{hint}",
+    )  # fmt: skip
+
+
+def check_content_length(value, limit):
+    """``ServeError`` 413 when a ``Content-Length`` header says the body is over ``limit``
+    bytes (refused before a byte of it is read)."""
+    if value is not None and value.strip().isdigit() and int(value) > limit:
+        raise ServeError(
+            413, f"the body is {int(value):,} bytes, over this server's limit of {limit:,} bytes"
+        )
+
+
+def _ranges(accept):
+    """``[(type, subtype, q)]`` of an ``Accept`` header; ranges that cannot be read are left
+    out (RFC 9110 lets a server disregard them)."""
+    found = []
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        kind, _, sub = fields[0].lower().partition("/")
+        if not kind or not sub or (kind == "*" and sub != "*"):
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = -1.0
+        if 0.0 <= q <= 1.0:
+            found.append((kind, sub, q))
+    return found
+
+
+def _quality(ext, ranges):
+    """The ``q`` that ``ranges`` give the format of ``ext``: that of the most specific range
+    that matches its media type (``image/png`` over ``image/*`` over ``*/*``); 0 if none."""
+    names = [MEDIA_TYPES[ext]] + [alias for alias, e in _ALIASES.items() if e == ext]
+    best, level = 0.0, -1
+    for media in names:
+        kind, sub = media.split("/")
+        for r_kind, r_sub, q in ranges:
+            if (r_kind, r_sub) == (kind, sub):
+                this = 2
+            elif (r_kind, r_sub) == (kind, "*"):
+                this = 1
+            elif (r_kind, r_sub) == ("*", "*"):
+                this = 0
+            else:
+                continue
+            if this > level or (this == level and q > best):
+                best, level = q, this
+    return best
+
+
+def output_extension(accept, default):
+    """The output format for an ``Accept`` header: the format it prefers (highest ``q``)
+    among those written here, the input's own (``default``, an extension) on a tie or
+    without a header (``*/*``, ``image/*``). ``ServeError`` 406 when it accepts none."""
+    ranges = _ranges(accept) if accept else []
+    if not ranges:
+        return default
+    order = [default] + [ext for ext in MEDIA_TYPES if ext != default]
+    q, _, ext = max((_quality(ext, ranges), -i, ext) for i, ext in enumerate(order))
+    if q <= 0:
+        raise ServeError(
+            406, f"Accept: {accept} names no format this server writes; it writes "
+            f"{', '.join(MEDIA_TYPES.values())}",
+        )  # fmt: skip
+    return ext
+
+
+def input_extension(info, array):
+    """The output format when the request names none: the input's own (``read_image``'s
+    ``info["format"]``), PNG for 16-bit colour and for formats not written here (GIF, ICO),
+    as ``maffsrn-upscale`` names its outputs."""
+    if array.dtype == np.uint16 and array.ndim == 3:
+        return ".png"
+    fmt = {"MPO": "JPEG"}.get(info.get("format"), info.get("format"))  # a multi-picture JPEG
+    for ext in MEDIA_TYPES:
+        if images.OUTPUT_EXTENSIONS[ext][0] == fmt:
+            return ext
+    return ".png"
+
+
+def check_header(data, max_pixels):
+    """``(width, height)`` from the image's header, before anything is decoded:
+    ``ServeError`` 415 when the bytes are no image Pillow opens, 413 when its pixels are over
+    ``max_pixels`` (a decompression bomb is refused without decoding it)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+    except Exception as err:
+        why = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the body", first_line(err))
+        raise ServeError(
+            415, f"the body is not an image this server reads ({type(err).__name__}: {why}); "
+            "send PNG, JPEG, WebP, AVIF, TIFF, BMP or another format Pillow opens",
+        ) from None  # fmt: skip
+    if width * height > max_pixels:
+        raise ServeError(
+            413, f"the image is {width}x{height} = {width * height:,} pixels, over this "
+            f"server's limit of {max_pixels:,} pixels",
+        )  # fmt: skip
+    return width, height
+
+
+class Upscaled:
+    """A result: ``content`` (the image file's bytes), its ``media_type`` and ``extension``,
+    and its ``size`` (width, height)."""
+
+    def __init__(self, content, media_type, extension, size):
+        self.content, self.media_type = content, media_type
+        self.extension, self.size = extension, size
+
+
+def _expired(deadline):
+    if deadline is not None and time.monotonic() > deadline:
+        raise ServeError(504, TIMEOUT_MESSAGE)
+
+
+def upscale_bytes(data, options, accept=None, engine_for=None, deadline=None):
+    """The bytes of an image file upscaled as ``options`` (an ``UpscaleOptions``) say, in
+    the format ``accept`` (an ``Accept`` header) prefers, else the input's: an ``Upscaled``.
+
+    ``engine_for(options, scale)``: the engine of a model scale (default: ``make_engine``
+    each call). ``deadline``: a ``time.monotonic()`` after which the work stops, at the next
+    tile (``ServeError`` 504). Refusals are ``ServeError``s (the module says which status).
+    """
+    if not data:
+        raise ServeError(400, "the body is empty: send the image's bytes")
+    check_header(data, options.max_pixels)
+    try:
+        array, info = images.read_image("the body", data=data, max_pixels=options.max_pixels)
+    except images.ImageError as err:
+        raise ServeError(415, str(err)) from None
+    h, w = array.shape[:2]
+    try:
+        scale, out_h, out_w = options.plan(h, w)
+    except MaffsrnError as err:
+        raise ServeError(422, str(err)) from None
+    ext = output_extension(accept, input_extension(info, array))
+    if options.quality is not None and ext not in images.LOSSY:
+        raise ServeError(
+            400, f"quality={options.quality} applies to lossy outputs (JPEG, WebP, AVIF), not "
+            f"{MEDIA_TYPES[ext]}: ask for one with Accept, or leave quality out",
+        )  # fmt: skip
+    # transparency flattened onto the background: a background given flattens every
+    # output (UpscaleOptions.flattens_everywhere), else only a format without alpha
+    alpha = array.ndim == 3 and array.shape[-1] in (2, 4)
+    held = images.OUTPUT_EXTENSIONS[ext][1]
+    flatten = alpha and (options.flattens_everywhere or "alpha" not in held)
+    try:  # a format that cannot hold the result: refused before the model runs
+        images.check_output_path("response" + ext, array[..., :-1] if flatten else array, out_h / h)
+    except images.ImageError as err:
+        raise ServeError(422, f"{err} (ask for another format with Accept)") from None
+    _expired(deadline)
+    engine = (engine_for or _make_engine)(options, scale)
+    check = None if deadline is None else (lambda done, total: _expired(deadline))
+    try:
+        result = upscale_with(engine, array, options, progress=check)
+    except ServeError:
+        raise
+    except MaffsrnError as err:
+        raise ServeError(422, str(err)) from None
+    del array
+    if flatten:
+        result = composite(result, options.background_rgb)
+    if options.strip_metadata:
+        info = images.without_metadata(info)
+    _expired(deadline)  # nobody waits for it any more: no encoding
+    content = images.encode_image(result, ext, info, options.quality)
+    return Upscaled(content, MEDIA_TYPES[ext], ext, (out_w, out_h))
+
+
+def _make_engine(options, scale):
+    try:
+        return make_engine(options, scale=scale)
+    except (MaffsrnError, FileNotFoundError) as err:
+        raise ServeError(
+            500, f"the server cannot load the x{scale} {options.variant} model ({first_line(err)})"
+        ) from None
+
+
+class Engines:
+    """Each worker thread's engines, made on first use and kept: one per (quantization,
+    model scale) per thread (a LiteRT interpreter serves one thread), so a model is loaded
+    once per worker. ``loaded()``: how many of each are made."""
+
+    def __init__(self):
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._made = {}
+
+    def __call__(self, options, scale):
+        made = getattr(self._local, "engines", None)
+        if made is None:
+            made = self._local.engines = {}
+        key = (options.variant, scale)
+        if key not in made:
+            made[key] = _make_engine(options, scale)
+            with self._lock:
+                self._made[key] = self._made.get(key, 0) + 1
+        return made[key]
+
+    def loaded(self):
+        """``{(quantization, scale): engines made}`` over all threads."""
+        with self._lock:
+            return dict(self._made)
+
+
+class Ticket:
+    """One admitted request's place; ``release()`` gives it back (once, from any thread)."""
+
+    def __init__(self, admission):
+        self._admission, self._held = admission, True
+
+    def release(self):
+        with self._admission.lock:
+            if self._held:
+                self._held = False
+                self._admission.count -= 1
+
+
+class Admission:
+    """The count of requests admitted (reading their body, waiting, or being upscaled), at
+    most ``capacity``; ``enter()`` gives a ``Ticket``, or None when full."""
+
+    def __init__(self, capacity):
+        self.capacity, self.count, self.lock = capacity, 0, threading.Lock()
+
+    def enter(self):
+        with self.lock:
+            if self.count >= self.capacity:
+                return None
+            self.count += 1
+        return Ticket(self)
+
+
+class Service:
+    """The worker pool of the endpoint: ``workers`` threads (``ServeOptions``), the admission
+    count of ``workers + queue`` in front of them, and each thread's engines."""
+
+    def __init__(self, options):
+        self.options = options
+        self.admission = Admission(options.capacity)
+        self.engines = Engines()
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            options.workers, thread_name_prefix="maffsrn-serve-worker"
+        )
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def warm(self, timeout=300.0):
+        """Load ``upscale()``'s default model (x2 float16) in every worker thread: the first
+        requests do not wait for it, and an install that cannot load it fails here, before
+        the server listens (``ServeError``)."""
+        default = UpscaleOptions(num_threads=self.options.threads_per_worker)
+        barrier = threading.Barrier(self.options.workers)
+
+        def load():  # each waits for the others: one load per thread
+            try:
+                self.engines(default, default.scale)
+            except BaseException:
+                barrier.abort()
+                raise
+            barrier.wait(timeout)
+
+        futures = [self.executor.submit(load) for _ in range(self.options.workers)]
+        errors = [f.exception() for f in futures]
+        real = [e for e in errors if e and not isinstance(e, threading.BrokenBarrierError)]
+        if real:
+            raise real[0]
+        if any(errors):
+            raise next(e for e in errors if e)
+
+    def submit(self, ticket, data, options, accept, deadline):
+        """Upscale in a worker thread (``upscale_bytes``): a ``concurrent.futures.Future`` of
+        an ``Upscaled``. ``ticket`` is released when the work ends, or is cancelled before it
+        starts; ``ServeError`` 503 once the pool is shut down."""
+        try:
+            future = self.executor.submit(self._work, data, options, accept, deadline)
+        except RuntimeError:  # shut down: the server is stopping
+            ticket.release()
+            raise ServeError(
+                503, "the server is shutting down", {"Retry-After": str(RETRY_AFTER_S)}
+            ) from None
+        future.add_done_callback(lambda _: ticket.release())
+        return future
+
+    def _work(self, data, options, accept, deadline):
+        with self._lock:
+            self._running += 1
+        try:
+            return upscale_bytes(data, options, accept, self.engines, deadline)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def status(self):
+        """What ``/healthz`` reports: the pool's size and what it holds now."""
+        with self._lock:
+            running = self._running
+        admitted = self.admission.count
+        return {
+            "workers": self.options.workers,
+            "queue": self.options.queue,
+            "admitted": admitted,
+            "running": running,
+            "waiting": max(0, admitted - running),
+            "uptime_s": round(time.monotonic() - self.started, 1),
+        }
+
+    def models(self):
+        """The shipped models a request may ask for, with how many engines of each the
+        workers have loaded, ``upscale()``'s defaults, the parameters and the formats."""
+        loaded, default = self.engines.loaded(), UpscaleOptions()
+        listed = []
+        for scale in SCALES:
+            for variant in SHIPPED_VARIANTS:
+                try:
+                    tflite_path(scale, variant)
+                except MaffsrnError:  # not in this install
+                    continue
+                listed.append({
+                    "scale": scale,
+                    "quantization": variant,
+                    "file": tflite_name(scale, variant),
+                    "default": (scale, variant) == (default.scale, default.variant),
+                    "loaded": loaded.get((variant, scale), 0),
+                })  # fmt: skip
+        return {
+            "models": listed,
+            "defaults": {"scale": default.scale, "quantization": default.variant},
+            "parameters": list(PARAMETERS),
+            "formats": list(MEDIA_TYPES.values()),
+            "limits": {
+                "max_body_bytes": self.options.max_body_bytes,
+                "max_pixels": self.options.max_pixels,
+                "timeout_s": self.options.timeout,
+            },
+        }
+
+    def close(self):
+        """Stop the workers: what is waiting is dropped, what runs is finished (a request
+        past its deadline stops at its next tile)."""
+        self.executor.shutdown(wait=True, cancel_futures=True)

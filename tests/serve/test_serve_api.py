@@ -1,0 +1,221 @@
+"""``maffsrn-serve``'s API against a real server on 127.0.0.1 (one per module): its answers
+are ``upscale()``'s arrays and ``maffsrn-upscale``'s bytes, its format follows ``Accept``,
+and every bad request gets its status code and a JSON reason while the server goes on."""
+
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from conftest import photo
+from PIL import Image, ImageCms
+from serve_process import Server
+
+from maffsrn_tf.io.images import encode_image, read_image
+from maffsrn_tf.upscaler import upscale, upscale_path
+from maffsrn_tf.upscaler.arrays import composite
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = Server("--workers", "2", "--queue", "4")
+    yield server
+    assert server.stop() == 0, "\n".join(server.lines[-20:])
+
+
+def _png(array):
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _rgba(h=32, w=32):
+    """A photo with a transparent corner and a half-transparent band."""
+    rgb = photo(h, w, seed=3)
+    alpha = np.full((h, w), 255, np.uint8)
+    alpha[: h // 3, : w // 3] = 0
+    alpha[h // 2 : h // 2 + 4] = 128
+    return np.dstack([rgb, alpha])
+
+
+@pytest.mark.parametrize(
+    "query, keywords",
+    [
+        ("", {}),
+        ("scale=3&quantization=int8", {"scale": 3, "quantization": "int8"}),
+        ("outscale=1.5", {"outscale": 1.5}),
+    ],
+)
+def test_answer_is_upscale_of_the_same_image(server, query, keywords):
+    array = photo(32, 40)
+    status, headers, body = server.post(_png(array), query)
+    assert status == 200, body
+    assert headers["content-type"] == "image/png"
+    got, _ = read_image("response", data=body)
+    np.testing.assert_array_equal(got, upscale(array, **keywords))
+
+
+def test_alpha_and_grey_are_upscaled_as_upscale_does(server):
+    rgba, grey = _rgba(), np.ascontiguousarray(photo(32, 32, seed=4)[..., 0])
+    for array in (rgba, grey):
+        status, _, body = server.post(_png(array))
+        assert status == 200, body
+        np.testing.assert_array_equal(read_image("r", data=body)[0], upscale(array))
+    # a format without alpha: flattened onto the background, as maffsrn-upscale does
+    status, headers, body = server.post(_png(rgba), "background=black", accept="image/jpeg")
+    assert status == 200 and headers["content-type"] == "image/jpeg", body
+    info = read_image("in", data=_png(rgba))[1]
+    assert body == encode_image(composite(upscale(rgba), (0, 0, 0)), ".jpg", info)
+    # a background given flattens in a format with alpha too (UpscaleOptions' rule)
+    status, _, body = server.post(_png(rgba), "background=%23102030")
+    assert status == 200, body
+    flat = composite(upscale(rgba), (16, 32, 48))
+    np.testing.assert_array_equal(read_image("r", data=body)[0], flat)
+
+
+def _jpeg_with_metadata(path):
+    """A JPEG with EXIF (rotated: orientation 6, and a camera), an sRGB profile and DPI."""
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "TestCam"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo(24, 40, seed=5)).save(
+        path, exif=exif.tobytes(), icc_profile=icc, dpi=(300, 300), quality=92
+    )
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("query", ["", "outscale=2.5&strip_metadata=true&quality=80"])
+def test_bytes_are_those_maffsrn_upscale_writes(server, tmp_path, query):
+    """One library path: the same reading (orientation applied), size, metadata and JPEG
+    encoding as the file the command line writes for the same options."""
+    data = _jpeg_with_metadata(tmp_path / "in.jpg")
+    keywords = {"outscale": 2.5, "strip_metadata": True, "quality": 80} if query else {}
+    (written,) = upscale_path(str(tmp_path / "in.jpg"), str(tmp_path / "out.jpg"), **keywords)
+    status, headers, body = server.post(data, query, content_type="image/jpeg")
+    assert status == 200, body
+    assert headers["content-type"] == "image/jpeg"
+    assert body == open(written, "rb").read()
+    with Image.open(io.BytesIO(body)) as im:
+        assert im.size == ((60, 100) if query else (48, 80))  # upright: 24x40 rotated
+        assert (0x010F in im.getexif()) == (not query)
+        assert im.info.get("icc_profile")
+
+
+@pytest.mark.parametrize(
+    "accept, media",
+    [
+        (None, "image/jpeg"),  # the input's format
+        ("*/*", "image/jpeg"),
+        ("image/*", "image/jpeg"),
+        ("image/webp", "image/webp"),
+        ("image/png;q=0.5, image/tiff", "image/tiff"),
+        ("text/html, image/png;q=0.9, */*;q=0.1", "image/png"),
+        ("image/jpeg;q=0, image/*;q=0.5", "image/png"),  # image/* but not JPEG: PNG first
+        ("image/jpg", "image/jpeg"),
+    ],
+)
+def test_output_format_follows_accept_then_the_input(server, accept, media):
+    data = io.BytesIO()
+    Image.fromarray(photo(32, 32)).save(data, format="JPEG")
+    status, headers, body = server.post(data.getvalue(), accept=accept)
+    assert status == 200, body
+    assert headers["content-type"] == media
+    assert Image.open(io.BytesIO(body)).get_format_mimetype() == media
+
+
+@pytest.mark.parametrize(
+    "query, status, words",
+    [
+        ("scale=5", 400, "scale=5 is not one of 2, 3, 4"),
+        ("sacle=2", 400, "unknown parameter 'sacle'; the parameters are scale, outscale"),
+        ("scale=2&scale=3", 400, "scale is given twice"),
+        ("scale=2&outscale=3", 400, "both set the output size"),
+        ("scale=two", 400, "scale='two' is not an integer"),
+        ("outscale=nan", 400, "not a finite number"),
+        ("outscale=20", 400, "outscale=20.0 is above 16.0"),
+        ("quantization=int4", 400, "quantization='int4' is not one of float16, int8"),
+        ("strip_metadata=maybe", 400, "is not true or false"),
+        ("background=nope", 400, "is not a colour"),
+        ("quality=50", 400, "quality=50 applies to lossy outputs"),  # a PNG answer
+        ("width=8", 422, "between x1 and x16"),  # smaller than the 32-pixel input
+        ("model=/etc/passwd", 400, "unknown parameter 'model'"),
+    ],
+)
+def test_bad_parameters_get_their_status_and_a_json_reason(server, query, status, words):
+    got, headers, body = server.post(_png(photo(32, 32)), query)
+    assert got == status, body
+    assert headers["content-type"] == "application/json"
+    reply = json.loads(body)
+    assert reply["status"] == status and words in reply["error"], reply
+
+
+@pytest.mark.parametrize(
+    "data, content_type, status, words",
+    [
+        (b"", "image/png", 400, "the body is empty"),
+        (b"\x00garbage" * 50, "image/png", 415, "the body is not an image this server reads"),
+        ("truncated", "image/png", 415, "cannot read the body as an image"),
+        ("png", "application/x-www-form-urlencoded", 415, "add -H 'Content-Type: image/jpeg'"),
+        ("png", "multipart/form-data; boundary=x", 415, "not a form with a file field"),
+        ("png", "text/plain", 415, "Content-Type text/plain is not an image"),
+        ("png", "application/json", 415, "is not an image"),
+    ],
+)
+def test_malformed_bodies_and_wrong_types_are_refused(server, data, content_type, status, words):
+    png = _png(photo(32, 32))
+    data = {"png": png, "truncated": png[: len(png) // 2]}.get(data, data)
+    got, _, body = server.post(data, content_type=content_type)
+    assert got == status, body
+    assert words in json.loads(body)["error"]
+
+
+def test_compressed_bodies_are_refused_and_untyped_ones_taken(server):
+    png = _png(photo(32, 32))
+    headers = {"Content-Type": "image/png", "Content-Encoding": "gzip"}
+    status, _, body = server.request("POST", "/v1/upscale", png, headers)
+    assert status == 415 and "Content-Encoding gzip is not taken" in json.loads(body)["error"]
+    for content_type in (None, "application/octet-stream", "image/x-anything"):
+        status, _, body = server.post(png, content_type=content_type)
+        assert status == 200, (content_type, body)
+
+
+def test_accept_that_names_no_written_format_is_406_before_the_body(server):
+    status, _, body = server.post(_png(photo(32, 32)), accept="image/gif, text/html")
+    assert status == 406
+    assert "names no format this server writes; it writes image/png" in json.loads(body)["error"]
+
+
+def test_other_paths_and_methods_are_json_errors(server):
+    status, _, body = server.request("GET", "/nope")
+    assert status == 404 and "the API is POST /v1/upscale" in json.loads(body)["error"]
+    status, headers, body = server.request("GET", "/v1/upscale")
+    assert status == 405 and headers.get("allow") == "POST", headers
+    assert json.loads(body)["status"] == 405
+
+
+def test_models_lists_the_shipped_ones_loaded_once_per_worker(server):
+    for _ in range(4):  # more requests than workers: no engine is made twice in one
+        assert server.post(_png(photo(32, 32)))[0] == 200
+    listing = server.get_json("/v1/models")
+    models = {(m["scale"], m["quantization"]): m for m in listing["models"]}
+    assert set(models) == {(s, q) for s in (2, 3, 4) for q in ("float16", "int8")}
+    assert [k for k, m in models.items() if m["default"]] == [(2, "float16")]
+    assert listing["defaults"] == {"scale": 2, "quantization": "float16"}
+    assert models[(2, "float16")]["loaded"] == 2  # each of the 2 workers, at start
+    assert models[(2, "float16")]["file"] == "maffsrn_x2_float16.tflite"
+    assert models[(4, "int8")]["loaded"] == 0  # never asked for
+    assert "image/png" in listing["formats"] and listing["limits"]["max_pixels"] == 16_000_000
+
+
+def test_health_and_one_access_line_per_request(server):
+    health = server.get_json("/healthz")
+    assert health["status"] == "ok" and health["workers"] == 2 and health["queue"] == 4
+    status, _, body = server.post(_png(photo(20, 24, seed=9)), "scale=4&self_ensemble=1")
+    assert status == 200
+    line = server.wait_for_log(r"127\.0\.0\.1 POST /v1/upscale\?scale=4&self_ensemble=1 200 ")
+    fields = line.string.split()
+    assert int(fields[-2]) == len(body)  # the response's bytes
+    assert re.fullmatch(r"\d+\.\d{3}s", fields[-1])  # its duration
+    server.wait_for_log(r"127\.0\.0\.1 GET /healthz 200 \d+ ")
+    assert server.wait_until(lambda h: h["admitted"] == 0)["admitted"] == 0

@@ -1,0 +1,102 @@
+"""``maffsrn-serve``'s command line: bad flags, a missing [serve] install and an address in
+use are one ``error:`` line and exit code 1, before anything is served; the library's
+options object checks what the flags check."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+from conftest import PROBE
+from serve_process import ROOT
+
+from maffsrn_tf import MaffsrnError
+from maffsrn_tf.serve import ServeOptions
+from maffsrn_tf.serve.service import output_extension, request_options
+
+
+def _serve(*args, prelude=""):
+    code = prelude + PROBE
+    cmd = [sys.executable, "-c", code, "maffsrn_tf.cli.serve", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workers", "0"], "flag --workers=0: 0 is not an integer in the range [1, 256]"),
+        (["--port", "70000"], "flag --port=70000: 70000 is not an integer in the range"),
+        (["--timeout", "0"], "flag --timeout=0: 0.0 is not a number in the range [0.1,"),
+        (["--max_megapixels", "0"], "--max_megapixels must be a positive number"),
+        (["--max_body_mb", "nan"], "--max_body_mb must be a positive number"),
+        (["--host", ""], "--host is empty: name an address"),
+        (["8080"], "unexpected argument '8080': maffsrn-serve takes flags only"),
+    ],
+)
+def test_bad_flags_are_one_line_before_serving(args, message):
+    run = _serve(*args)
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert run.stdout.strip() == "False", "TensorFlow was imported"
+
+
+def test_without_the_serve_extra_it_says_what_to_install():
+    run = _serve("--port", "0", prelude="import sys\nsys.modules['starlette'] = None\n")
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        "error: maffsrn-serve needs Starlette and uvicorn (starlette is missing): pip install "
+        '"maffsrn_tf[serve]"'
+    )
+
+
+def test_an_address_in_use_is_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        run = _serve("--host", "127.0.0.1", "--port", str(port), "--workers", "1")
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use); pick another "
+        "port (--port 0: any free one)"
+    )
+
+
+def test_serve_options_check_what_the_flags_check():
+    options = ServeOptions(workers=3, queue=5, timeout=30)
+    assert options.capacity == 8 and options.timeout == 30.0
+    assert options.threads_per_worker >= 1
+    for bad, words in [
+        ({"workers": 0}, "workers=0 is below 1"),
+        ({"queue": -1}, "queue=-1 is below 0"),
+        ({"timeout": float("inf")}, "timeout=inf is not a finite number"),
+        ({"port": 65536}, "port=65536 is above 65535"),
+        ({"max_pixels": 0}, "max_pixels=0 is not a positive number of pixels"),
+        ({"host": " "}, "names no address"),
+        ({"workers": "2"}, "workers='2' is not of type int"),
+    ]:
+        with pytest.raises(MaffsrnError, match=words):
+            ServeOptions(**bad)
+
+
+@pytest.mark.parametrize(
+    "accept, expected",
+    [
+        ("", ".jpg"),
+        ("image/avif;q=0.8, image/webp;q=0.9", ".webp"),
+        ("IMAGE/PNG", ".png"),
+        ("image/png;q=oops, image/bmp", ".bmp"),  # a range that cannot be read: left out
+        ("*/*;q=0.5, image/jpeg;q=0.4", ".png"),  # JPEG's own q is lower: PNG, next
+        ("nonsense", ".jpg"),  # nothing readable: as without the header
+    ],
+)
+def test_accept_is_read_as_rfc_9110_says(accept, expected):
+    assert output_extension(accept, ".jpg") == expected
+
+
+def test_query_values_are_typed_before_upscale_options_check_them():
+    options = request_options([("outscale", "2.5"), ("strip_metadata", "yes")], ServeOptions())
+    assert options.outscale == 2.5 and options.strip_metadata and options.scale is None
+    assert options.max_pixels == 16_000_000 and options.variant == "float16"
+    assert request_options([], ServeOptions()).scale == 2  # upscale()'s default
