@@ -20,7 +20,8 @@ with open("maffsrn_tf/version.py", encoding="utf-8") as f:
 LITERT_PLATFORMS = (
     "(sys_platform == 'linux' and (platform_machine == 'x86_64' or platform_machine == 'aarch64'))"
     " or (sys_platform == 'darwin' and platform_machine == 'arm64')"
-    " or (sys_platform == 'win32' and (platform_machine == 'AMD64' or platform_machine == 'x86_64'))"
+    " or (sys_platform == 'win32'"
+    " and (platform_machine == 'AMD64' or platform_machine == 'x86_64'))"
 )
 TENSORFLOW = [
     "tensorflow>=2.21,<2.22",

@@ -1,4 +1,4 @@
-"""Upscale images with MAFFSRN (the shipped weights by default).
+"""Upscale images and videos with MAFFSRN (the shipped weights by default).
 
 Usage::
 
@@ -10,6 +10,8 @@ Usage::
     maffsrn-upscale photo.jpg --width 1920             # fits 1920 px wide, aspect kept
     maffsrn-upscale photo.png --quantization int8      # faster; its drop: tflite/REPORT.md
     maffsrn-upscale photo.png --model runs/x2/best.weights.h5   # Keras, your weights
+    maffsrn-upscale clip.mp4 -o clip_x2.mp4 --quantization int8  # a video, frame by frame
+    maffsrn-upscale clip.mkv --codec ffv1              # lossless video: out/clip_x2.mkv
 
 Inputs are files and folders, as words or after --input. The shipped weights run as float16
 TFLite by default (as accurate as Keras, faster, and no TensorFlow import); Keras weights and
@@ -17,9 +19,16 @@ TFLite by default (as accurate as Keras, faster, and no TensorFlow import); Kera
 
 Images of any size are processed in overlapping tiles, with bounded memory. Colour, EXIF,
 XMP and the colour profile are kept (--strip_metadata drops EXIF and XMP); transparency is
-upscaled without dark fringes, and flattened onto --background for formats without it.
+upscaled without dark fringes, and flattened onto --background (default white) for formats
+without it, or for every format when --background names a colour.
 Outputs are written to a temporary file and renamed, so a failure never leaves a partial
 file; an existing output is only replaced with --overwrite.
+
+Videos (.mp4, .mkv, .mov, .webm, .avi, .m4v, or any file PyAV opens as one; needs
+pip install "maffsrn_tf[video]") are upscaled frame by frame in bounded memory and
+encoded with --codec (default H.264 at --crf 18); their time stamps, frame rate, rotation,
+pixel aspect and audio (copied, not re-encoded) are kept. --quantization int8 is
+recommended for video: faster, for a change far below the encoder's (docs/video.md).
 """
 
 import os
@@ -41,14 +50,15 @@ from maffsrn_tf.cli.common import (
 )
 from maffsrn_tf.options import flag_name
 from maffsrn_tf.upscaler.options import GROUPS, UpscaleOptions  # no TensorFlow at import
+from maffsrn_tf.upscaler.video import VideoOptions  # no PyAV at import
 
 FLAGS = flags.FLAGS
 define_model_flags(preset=False, short=True)
 flags.DEFINE_multi_string(
     "input",
     [],
-    "Image files or folders; also as plain words (maffsrn-upscale a.jpg photos/). Default: a "
-    "sample photo.",
+    "Image and video files, or folders of them; also as plain words (maffsrn-upscale a.jpg "
+    "clip.mp4 photos/). Default: a sample photo.",
     short_name="i",
 )
 flags.DEFINE_string(
@@ -80,6 +90,10 @@ OPTIONS = [
     "max_pixels",
 ]
 define_option_flags(UpscaleOptions, OPTIONS, short={"quality": "q", "fmt": "f"})
+# how videos are written: VideoOptions' fields
+VIDEO_OPTIONS = ["codec", "crf", "pix_fmt", "container"]
+define_option_flags(VideoOptions, VIDEO_OPTIONS)
+VIDEO_GROUP = "Video"
 # what --model takes: a TFLite model, Keras weights, a Keras model file
 MODEL_FILES = (".tflite", ".weights.h5", ".keras", ".npz")
 # upscale_path's and UpscaleOptions' names whose flags are named otherwise
@@ -94,7 +108,9 @@ def _help_groups():
     for field in dataclasses.fields(UpscaleOptions):
         if field.name in OPTIONS:
             groups.setdefault(field.metadata["group"], []).append(flag_name(field))
-    return {g: groups[g] for g in GROUPS if g in groups}
+    groups[VIDEO_GROUP] = [flag_name(f) for f in dataclasses.fields(VideoOptions)]
+    order = (*GROUPS[:4], VIDEO_GROUP, *GROUPS[4:])
+    return {g: groups[g] for g in order if g in groups}
 
 
 def main(argv):
@@ -120,6 +136,7 @@ def main(argv):
     scale = FLAGS.scale if FLAGS["scale"].present or not sized else None
     try:
         options = UpscaleOptions(scale=scale, **values)
+        video = VideoOptions(**option_values(VideoOptions, VIDEO_OPTIONS))
     except ValueError as err:
         fail_with(err, ALIASES)
     keras = options.runtime == "keras" or (FLAGS.model and not FLAGS.model.endswith(".tflite"))
@@ -136,6 +153,7 @@ def main(argv):
             options,
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
             progress=True,
+            video=video,
         )
     except UpscaleError as err:
         for path in err.written:  # what was finished is still listed

@@ -2,14 +2,14 @@
 any work, then done image by image with progress.
 
 A run takes files and folders (several at once, as a shell gives them). A folder gives its
-images (every format Pillow reads, by extension; other files are counted and named once),
-and with ``recursive`` those of its subfolders, mirrored under the output folder (links to
-folders are followed once: a loop is not walked twice). Outputs are named
-``NAME_x2.png``, ``NAME_x3.5.png`` (``outscale``) or ``NAME_1920x1080.png`` (a
-``width``/``height`` box), and their folders are made as needed. Everything that would go
-wrong for the whole run (an output that is an input, two inputs writing one output, an
-output folder that is a file) is refused before a model is loaded; a file that fails alone
-is reported and the run goes on.
+images (every format Pillow reads, by extension) and videos (``upscaler.video``: by
+extension, or probed; other files are counted and named once), and with ``recursive`` those
+of its subfolders, mirrored under the output folder (links to folders are followed once: a
+loop is not walked twice). Outputs are named ``NAME_x2.png``, ``NAME_x3.5.png``
+(``outscale``) or ``NAME_1920x1080.png`` (a ``width``/``height`` box), and their folders are
+made as needed. Everything that would go wrong for the whole run (an output that is an
+input, two inputs writing one output, an output folder that is a file) is refused before a
+model is loaded; a file that fails alone is reported and the run goes on.
 """
 
 import dataclasses
@@ -220,12 +220,16 @@ class _Job:
     redo: bool = False  # its existing output is cut short: replaced (skip_existing)
     named: bool = False  # given by name (not found in a folder): never taken for an output
     size: tuple = ()  # (width, height) of the output, when known before the run
+    video: bool = False  # a video (``upscaler.video``), not an image
 
 
 def _walk(folder, recursive, exclude):
-    """``(images, others)``: the image files of ``folder`` (relative paths, sorted) and the
-    count of other files; with ``recursive`` its subfolders' too (each real folder once,
-    ``exclude``'s real paths left out: the output folder inside the input)."""
+    """``(images, others)``: the image and video files of ``folder`` (relative paths,
+    sorted; a file of another extension is a video when PyAV opens it as one) and the other
+    files; with ``recursive`` its subfolders' too (each real folder once, ``exclude``'s real
+    paths left out: the output folder inside the input)."""
+    from maffsrn_tf.upscaler.video import VIDEO_EXTENSIONS, is_video
+
     found, others, seen = [], [], set()
 
     def visit(path, rel):
@@ -247,10 +251,10 @@ def _walk(folder, recursive, exclude):
             if os.path.isdir(full):
                 if recursive:
                     visit(full, sub)
-            elif name.lower().endswith(IMAGE_EXTENSIONS):
+            elif name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS):
                 found.append(sub)
             elif not name.startswith("."):
-                others.append(sub)
+                (found if is_video(full) else others).append(sub)
 
     visit(folder, "")
     return found, others
@@ -268,9 +272,13 @@ def _name(options, path):
     return f"{out_w}x{out_h}", (out_w, out_h)
 
 
-def _plan(inputs, output, options):
+def _plan(inputs, output, options, video_options=None):
     """The jobs of a run, checked: ``(jobs, single)``; ``single``: one file given, whose
-    ``output`` may name the output file itself."""
+    ``output`` may name the output file itself. Videos are written as ``video_options``
+    say (``upscaler.video.VideoOptions``)."""
+    from maffsrn_tf.upscaler import video
+
+    video_options = video_options or video.VideoOptions()
     for path in inputs:
         if not os.path.lexists(path):
             raise UpscaleError(f"input not found: {path}")
@@ -296,8 +304,8 @@ def _plan(inputs, output, options):
         others += [os.path.join(given, r) for r in rest]
         if not found:
             if len(inputs) == 1:
-                raise UpscaleError(f"no images in folder {given}")
-            log.warning("no images in folder %s", one_line(given))
+                raise UpscaleError(f"no images or videos in folder {given}")
+            log.warning("no images or videos in folder %s", one_line(given))
         for rel in found:
             target = os.path.join(output or "out", os.path.dirname(rel), "")
             jobs.append(_Job(os.path.join(given, rel), target, rel))
@@ -306,12 +314,20 @@ def _plan(inputs, output, options):
         names = ", ".join(one_line(o) for o in others[:5])
         more = " ..." if len(others) > 5 else ""
         log.warning("skipping %d file(s) that are not images: %s%s", len(others), names, more)
+    for job in jobs:  # an image extension is an image; another is probed
+        job.video = not job.source.lower().endswith(IMAGE_EXTENSIONS) and video.is_video(job.source)
+    _check_video_run(jobs, options, video_options, single)
     for job in jobs:
         where = job.target or (output if single else os.path.join(output or "out", ""))
         try:
-            tag, job.size = _name(options, job.source)
-            sixteen = _is_16bit_color(job.source)
-            job.target = output_path_for(job.source, where, tag, sixteen, fmt)
+            if job.video:  # a box's tag needs the frames' size
+                box = options.sized and options.outscale is None
+                tag = video.name_tag(options, video.probe(job.source, whole=False) if box else None)
+                job.target = video.output_path(job.source, where, tag, video_options.container)
+            else:
+                tag, job.size = _name(options, job.source)
+                sixteen = _is_16bit_color(job.source)
+                job.target = output_path_for(job.source, where, tag, sixteen, fmt)
             if os.path.isdir(job.target):
                 raise UpscaleError(
                     f"output {job.target} is a folder: move it, or choose another output"
@@ -334,6 +350,41 @@ def _once_each(jobs):
             seen.add(key)
             kept.append(job)
     return kept
+
+
+def _check_video_run(jobs, options, video_options, single):
+    """Before any work: the videos of a run need PyAV; options of one kind of input in a run
+    with none of that kind are refused (every word is used); in a run of both kinds, the
+    image-only options apply to the images, with a notice."""
+    from maffsrn_tf.upscaler import video
+
+    videos = [job for job in jobs if job.video]
+    if not videos:
+        given = [f"{f.name}={getattr(video_options, f.name)!r}"
+                 for f in dataclasses.fields(video_options)
+                 if getattr(video_options, f.name) not in ("", None)]  # fmt: skip
+        if given:
+            raise UpscaleError(f"{given[0]} applies to videos, and this run has none")
+        return
+    if not video.have_av():
+        names = ", ".join(one_line(j.label) for j in videos[:3]) + (" ..." * (len(videos) > 3))
+        what = names if single else f"{len(videos)} video(s) ({names})"
+        raise UpscaleError(f"{what}: videos are read and written with PyAV: {video.VIDEO_INSTALL}")
+    image_only = [f"the format ({options.fmt})"] if options.fmt else []
+    image_only += [f"the quality ({options.quality})"] if options.quality is not None else []
+    image_only += ["the comparisons"] if options.compare else []
+    if image_only and len(videos) == len(jobs):  # quality: _check_quality says it
+        if options.fmt:
+            raise UpscaleError(
+                f"fmt={options.fmt!r} is an image format; a video keeps its container "
+                "(container='mkv' changes it)"
+            )
+        if options.compare:
+            raise UpscaleError("compare=True writes image comparisons; videos get none")
+        return
+    if image_only:
+        log.warning("for the images of this run only: %s; videos keep their container and "
+                    "crf", ", ".join(image_only))  # fmt: skip
 
 
 # an earlier output's name: NAME_x2, NAME_x3.5 or NAME_1920x1080 (and _compare)
@@ -414,8 +465,14 @@ def _skip_existing(jobs, options):
     todo, done = [], 0
     for job in jobs:
         if job.target and os.path.exists(job.target):
-            size = job.size or _expected_size(job, options)
-            if size and _is_whole(job.target, size):
+            if job.video:
+                from maffsrn_tf.upscaler.video import is_whole
+
+                whole = is_whole(job.source, job.target)
+            else:
+                size = job.size or _expected_size(job, options)
+                whole = size and _is_whole(job.target, size)
+            if whole:
                 done += 1
                 continue
             log.warning("redoing %s: the existing output is not whole", one_line(job.target))
@@ -484,7 +541,8 @@ def upscale_file(
         out_path = output_path_for(
             in_path, out_path, tag, array.dtype == np.uint16 and array.ndim == 3, options.fmt
         )
-    flatten = _flattened(out_path, array)
+    no_alpha = _flattened(out_path, array)  # a format without alpha: flattened, with a notice
+    flatten = no_alpha or (options.flattens_everywhere and _has_alpha(array))
     try:  # a format that cannot hold the result (a side too long): refused before the model
         images.check_output_path(out_path, array[..., :-1] if flatten else array, out_h / h)
     except images.ImageError as err:
@@ -502,6 +560,7 @@ def upscale_file(
         raise UpscaleError(f"{in_path}: {err}") from None
     if flatten:
         result = composite(result, options.background_rgb)
+    if no_alpha:
         ext = os.path.splitext(out_path)[1]
         _note(notes, "flatten", f"{ext} has no transparency: it is flattened onto "
               f"background={options.background}")  # fmt: skip
@@ -521,11 +580,14 @@ def upscale_file(
     return written
 
 
+def _has_alpha(array):
+    return array.ndim == 3 and array.shape[-1] in (2, 4)
+
+
 def _flattened(out_path, array):
     """Whether an image with alpha goes into a format without it (composited)."""
-    alpha = array.ndim == 3 and array.shape[-1] in (2, 4)
     held = images.OUTPUT_EXTENSIONS.get(os.path.splitext(out_path)[1].lower(), ("", set()))[1]
-    return alpha and "alpha" not in held
+    return _has_alpha(array) and "alpha" not in held
 
 
 def _note(notes, key, message):
@@ -565,9 +627,15 @@ def upscale_path(
     (default: the input's); ``quality``: 1-100 for lossy formats; ``max_pixels``: larger
     inputs are refused. ``more``: the other ``UpscaleOptions`` (``outscale``, ``width``,
     ``height``, ``recursive``, ``skip_existing``, ``background``, ``strip_metadata``,
-    ``num_threads``); the rest are ``upscale()``'s.
+    ``num_threads``); the rest are ``upscale()``'s. Videos among the inputs are upscaled
+    frame by frame (``upscaler.video``), written as ``VideoOptions``' keywords say
+    (``codec``, ``crf``, ``pix_fmt``, ``container``).
     """
+    from maffsrn_tf.upscaler.video import VIDEO_KEYWORDS, VideoOptions
+
+    video_keywords = {k: more.pop(k) for k in VIDEO_KEYWORDS if k in more}
     try:
+        video = VideoOptions.from_keywords(**video_keywords)
         options = UpscaleOptions.from_keywords(
             scale=scale,
             backend=backend,
@@ -585,14 +653,14 @@ def upscale_path(
         )
     except MaffsrnError as err:
         raise UpscaleError(str(err)) from None
-    return upscale_files(input_path, output, options, on_error, progress)
+    return upscale_files(input_path, output, options, on_error, progress, video)
 
 
-def upscale_files(inputs, output, options, on_error=None, progress=False):
+def upscale_files(inputs, output, options, on_error=None, progress=False, video=None):
     """``upscale_path`` with its options as one ``UpscaleOptions`` (what ``maffsrn-upscale``
-    builds from its flags). ``inputs``: a path or a list; None: the sample photo, into
-    ``out/``; an empty list or path is an ``UpscaleError`` (a glob that matched nothing
-    must not upscale the sample)."""
+    builds from its flags), and those of videos as one ``VideoOptions`` (``video``).
+    ``inputs``: a path or a list; None: the sample photo, into ``out/``; an empty list or
+    path is an ``UpscaleError`` (a glob that matched nothing must not upscale the sample)."""
     sample = inputs is None
     inputs = [] if sample else [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
     try:
@@ -608,7 +676,7 @@ def upscale_files(inputs, output, options, on_error=None, progress=False):
             tag = options.name_factor(1, 1) if not options.width and not options.height else ""
             output = os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep
             options = options.replace(overwrite=True, skip_existing=False)
-    jobs, single = _plan(inputs, output, options)
+    jobs, single = _plan(inputs, output, options, video)
     _check_quality(jobs, options)
     runnable = [job for job in jobs if not job.problem]
     engines = _Engines(options)
@@ -626,20 +694,34 @@ def upscale_files(inputs, output, options, on_error=None, progress=False):
         job = jobs[0] if jobs else None
         if job is None:
             return []
-        return upscale_file(
-            job.source, job.target, engines, options, redo=job.redo, exact=True, progress=progress
-        )
+        return _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
+                            progress=progress)  # fmt: skip
     if not os.path.isdir(output or "out"):
         try:
             os.makedirs(output or "out", exist_ok=True)
             probe_writable(output or "out")
         except OSError as err:
             raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
-    return _run(jobs, engines, options, on_error, progress)
+    return _run(jobs, engines, options, on_error, progress, video)
+
+
+def _upscale_job(job, engines, options, video, **how):
+    """``upscale_file``, or ``upscaler.video.upscale_video_file`` for a video."""
+    if job.video:
+        from maffsrn_tf.upscaler.video import upscale_video_file
+
+        return upscale_video_file(job.source, job.target, engines, options, video, **how)
+    return upscale_file(job.source, job.target, engines, options, **how)
 
 
 def _planned_scale(job, options):
     try:
+        if job.video:
+            from maffsrn_tf.upscaler.video import frame_options, probe
+
+            info = probe(job.source, whole=False)
+            h, w = info.height, info.width
+            return frame_options(options, info.quarter_turn).plan(h, w)[0]
         h, w = images.image_size(job.source)
         return options.plan(h, w)[0]
     except MaffsrnError:
@@ -650,7 +732,12 @@ def _check_quality(jobs, options):
     """``quality`` with no lossy output in the run: refused (every word is used)."""
     if options.quality is None:
         return
-    exts = {os.path.splitext(j.target)[1].lower() for j in jobs if j.target}
+    exts = {os.path.splitext(j.target)[1].lower() for j in jobs if j.target and not j.video}
+    if not exts and any(j.video for j in jobs):
+        raise UpscaleError(
+            f"quality={options.quality} applies to lossy images ({', '.join(images.LOSSY)}); "
+            "a video's quality is set by its constant rate factor (crf)"
+        )
     if exts and not exts & set(images.LOSSY):
         if len(jobs) == 1:
             ext = exts.pop()
@@ -664,7 +751,7 @@ def _check_quality(jobs, options):
         )
 
 
-def _run(jobs, engines, options, on_error, progress):
+def _run(jobs, engines, options, on_error, progress, video=None):
     """Each job in turn, with progress; a failure is reported and the run goes on."""
     written, failed, notes = [], [], set()
     bar = _progress_bar(len(jobs), "upscaling", "image") if progress and len(jobs) > 1 else None
@@ -677,8 +764,8 @@ def _run(jobs, engines, options, on_error, progress):
             try:
                 if job.problem:
                     raise UpscaleError(job.problem)
-                written += upscale_file(
-                    job.source, job.target, engines, options, label=f"[{i}/{len(jobs)}]",
+                written += _upscale_job(
+                    job, engines, options, video, label=f"[{i}/{len(jobs)}]",
                     notes=notes, nested=bar is not None, redo=job.redo, exact=True,
                     progress=progress,
                 )  # fmt: skip
@@ -695,5 +782,6 @@ def _run(jobs, engines, options, on_error, progress):
             bar.close()
     if failed:
         names = ", ".join(one_line(f) for f in failed)
-        raise UpscaleError(f"{len(failed)} of {len(jobs)} images failed: {names}", written)
+        kind = "files" if any(job.video for job in jobs) else "images"
+        raise UpscaleError(f"{len(failed)} of {len(jobs)} {kind} failed: {names}", written)
     return written

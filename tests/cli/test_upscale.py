@@ -153,8 +153,8 @@ def test_help_groups_flags_by_meaning_without_markup(flag):
     out = _run(["--help"], ROOT).stdout
     flags_help = out[out.index("Input and output:") :]
     headings = [x for x in flags_help.splitlines() if x.endswith(":") and not x[0].isspace()]
-    assert headings[:5] == ["Input and output:", "Output size:", "Model:", "Output files:",
-                            "Speed and limits:"], headings  # fmt: skip
+    assert headings[:6] == ["Input and output:", "Output size:", "Model:", "Output files:",
+                            "Video:", "Speed and limits:"], headings  # fmt: skip
     assert "``" not in out and "::" not in out and "maffsrn_tf.cli" not in out
     assert f"  {flag}, --" in out
     assert " dB" not in out  # no measured numbers in help
@@ -267,3 +267,75 @@ def test_upscale_of_a_pil_image_carries_its_metadata_and_shows_progress_on_reque
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == f"(75, 100) Hasselblad 1 (300.0, 300.0) {len(icc)}"
     assert "upscaling" in run.stderr and "tile" in run.stderr  # the bar asked for
+
+
+def _clip(path, **kwargs):
+    """A short FFV1 clip with AAC audio (``tests/upscaler/test_video.py``'s; skipped without
+    PyAV, the ``[video]`` extra)."""
+    pytest.importorskip("av")
+    from tests.upscaler.test_video import make_clip
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return make_clip(path, **kwargs)
+
+
+def test_a_video_alone_and_in_a_folder_of_images(tmp_path):
+    import av
+
+    _clip(tmp_path / "in" / "clip.mkv")
+    _save(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    one = _run(["--input", "in/clip.mkv", "--output", "clip_x2.mp4", "--quantization", "int8"],
+               tmp_path)  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.split() == ["clip_x2.mp4"]
+    assert one.stderr.splitlines()[-1].startswith("clip.mkv: 12 frames in 0:00:0")  # in logs
+    with av.open(str(tmp_path / "clip_x2.mp4")) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.name, video.width, video.height) == ("h264", 96, 80)
+        assert len(list(container.decode(video))) == 12 and len(container.streams.audio) == 1
+    folder = _run(["in", "-o", "out", "--quantization", "int8"], tmp_path)
+    assert folder.returncode == 0, folder.stderr
+    assert sorted(folder.stdout.split()) == ["out/a_x2.png", "out/clip_x2.mkv"]
+    assert "[2/2] clip.mkv" in folder.stderr
+    assert "warning: skipping 1 file(s) that are not images: in/notes.txt" in folder.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["clip.mkv", "-f", "png"], "error: --format png is an image format; a video keeps its "
+         "container (--container mkv changes it)"),
+        (["clip.mkv", "-q", "80"], "error: --quality 80 applies to lossy images (.jpg, .jpeg, "
+         ".webp, .avif); a video's quality is set by its constant rate factor (--crf)"),
+        (["clip.mkv", "--codec", "libx266"], "error: --codec libx266: this PyAV build has no "
+         "such video encoder; it has "),
+        (["clip.mkv", "-o", "clip.webm"], "error: clip.mkv: its aac audio cannot go into .webm "
+         "as it is (audio is copied, not re-encoded); write the video as .mkv, which holds it "
+         "(--container mkv, or an output name in .mkv)"),
+        (["a.png", "--crf", "20"], "error: --crf 20 applies to videos, and this run has none"),
+    ],
+)  # fmt: skip
+def test_image_and_video_flags_are_used_or_refused(tmp_path, args, message):
+    _clip(tmp_path / "clip.mkv")
+    _save(tmp_path / "a.png")
+    run = _run(args, tmp_path)
+    assert run.returncode == 1 and run.stdout == ""
+    assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith(message), run.stderr
+    assert sorted(os.listdir(tmp_path)) == ["a.png", "clip.mkv"]
+
+
+def test_without_pyav_a_video_is_one_line_and_images_still_work(tmp_path):
+    _clip(tmp_path / "clip.mkv")
+    _save(tmp_path / "a.png")
+    code = ("import runpy, sys; sys.modules['av'] = None; sys.argv[0] = 'maffsrn-upscale'; "
+            "runpy.run_module('maffsrn_tf.cli.upscale', run_name='__main__')")  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    run = subprocess.run([sys.executable, "-c", code, "clip.mkv"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr == ('error: clip.mkv: videos are read and written with PyAV: '
+                          'pip install "maffsrn_tf[video]"\n')  # fmt: skip
+    image = subprocess.run([sys.executable, "-c", code, "a.png"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)  # fmt: skip
+    assert image.returncode == 0 and image.stdout == "out/a_x2.png\n", image.stderr

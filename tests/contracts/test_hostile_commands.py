@@ -379,11 +379,6 @@ def test_hostile_command_line(case, tmp_path):
     check_case(case, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #40 item 2: upscaler/files.py flattens only formats without alpha; it "
-    "must also flatten when UpscaleOptions.flattens_everywhere (a --background given)",
-)
 def test_a_background_given_flattens_a_png(tmp_path):
     check_case(BACKGROUND_FLATTENS_A_PNG, tmp_path)
 
