@@ -76,9 +76,12 @@ tflite-study: $(STAMP)
 		--output_dir out/tflite_study --report_dir tflite --report QUANTIZATION \
 		--datasets $(BENCH)/Set5 --calibration_dir $(TRAIN) --overwrite
 
-# The table of README "Performance"; bench-all adds the focused studies below it.
+# The table of README "Performance", video frames per second at 640x360 -> x2 and the
+# maffsrn-serve load table (docs/benchmarks.md); bench-all adds the focused studies below it.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/video_fps.py --frames 30 --model_frames 10 --repeats 3
+	$(BIN)/python benchmarks/serve_load.py --clients 4 --requests 25 --size 64
 
 bench-all: bench
 	$(BIN)/python benchmarks/pipeline.py
