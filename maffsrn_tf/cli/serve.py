@@ -12,21 +12,27 @@ background, strip_metadata, self_ensemble; the defaults are upscale()'s: x2, flo
 body is the image's bytes, the answer the upscaled image's bytes, in the format Accept asks
 for, else the input's. GET /v1/models lists the models; GET /healthz reports health.
 Refusals are JSON ({"error": ..., "status": ...}): 400 a parameter, 406 Accept, 408 a body
-too slow, 413 over --max_body_mb or --max_megapixels, 415 not an image, 422 not possible as
-asked, 503 (with Retry-After) when --workers + --queue requests are in, 504 past --timeout.
+too slow, 413 over --max_body_mb, --max_megapixels or --max_output_megapixels, 415 not an
+image (PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF, ICO, TGA, PPM), 422 not possible as asked, 503
+(with Retry-After) when --uploads bodies are being received or --workers + --queue requests
+are in, 504 past --timeout.
 
 The same reading, tiling, metadata and alpha handling as maffsrn-upscale, on the shipped
 TFLite models (no TensorFlow). SIGTERM or Ctrl-C: no new connections, the requests in
-flight are answered, then the exit status is 0. docs/serving.md has the rest (a reverse
+flight are answered, then the exit status is 0; a second one exits at once (128 + the signal).
+docs/serving.md has the rest (a reverse
 proxy in front, memory per worker).
 """
 
 import logging
+import os
+import re
 import sys
 
 from absl import flags
 
 from maffsrn_tf.cli.common import (
+    Terminated,
     define_option_flags,
     fail,
     fail_with,
@@ -42,17 +48,21 @@ OPTIONS = [
     "host",
     "port",
     "max_connections",
+    "forwarded_allow_ips",
     "workers",
     "queue",
+    "uploads",
     "num_threads",
     "max_body_bytes",
     "max_pixels",
+    "max_output_pixels",
     "timeout",
     "access_log",
 ]
 define_option_flags(ServeOptions, OPTIONS)
 ALIASES = {**option_aliases(ServeOptions), "max_pixels": "max_megapixels",
-           "max_body_bytes": "max_body_mb"}  # fmt: skip
+           "max_body_bytes": "max_body_mb",
+           "max_output_pixels": "max_output_megapixels"}  # fmt: skip
 
 
 def _help_groups():
@@ -78,16 +88,31 @@ class _Lines(logging.Formatter):
 
 
 def _log_to_stderr():
-    """The server's own lines (access log, errors) on stderr, one per event."""
+    """The server's own lines (access log, errors) on stderr, one per event; uvicorn's in
+    the same format, its warnings and errors only (its start and stop notes are ours)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Lines())
-    logger = logging.getLogger("maffsrn_tf.serve")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    for name, level in (("maffsrn_tf.serve", logging.INFO), ("uvicorn", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+def _check_port_digits(argv):
+    """absl reads --port=0x10 as 16 (and 0o20, 1_6): a port is written in decimal digits."""
+    for i, word in enumerate(argv):
+        name, eq, value = word.partition("=")
+        if name not in ("--port", "-port"):
+            continue
+        if not eq:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        if not re.fullmatch(r"[0-9]{1,5}", value.strip()):
+            fail(f"--port={value}: write the port in decimal digits (0-65535; 0: any free one)")
 
 
 def main(argv):
+    _check_port_digits(sys.argv[1:])
     if not FLAGS.host.strip():
         fail("--host is empty: name an address (127.0.0.1, 0.0.0.0, ::) or a host name")
     try:
@@ -112,6 +137,11 @@ def main(argv):
         run_server(options, on_listening=listening)
     except MaffsrnError as err:
         fail_with(err, ALIASES)
+    except (KeyboardInterrupt, Terminated) as err:  # while the models load: nothing served
+        words = "interrupted" if isinstance(err, KeyboardInterrupt) else "terminated"
+        print(f"error: {words} while loading the models; nothing was served", file=sys.stderr,
+              flush=True)  # fmt: skip
+        os._exit(130 if isinstance(err, KeyboardInterrupt) else 143)  # no waiting for loads
     print("maffsrn-serve: stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -308,7 +308,7 @@ def _check_pixels(path, size, max_pixels):
         )
 
 
-def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
+def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     """Read an image file: ``(array, info)``; array is uint8/uint16 HxW, HxWx2, HxWx3 or
     HxWx4 (``image_array``: every Pillow mode read as its plain equivalent, or refused).
 
@@ -322,7 +322,8 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
     (16-bit grey stays 16-bit); of an animated image only the first frame is read (with a
     warning). ``data``: the file's bytes, already read (from a remote file system);
     ``path`` then only names it in messages. ``max_pixels``: larger images are refused
-    (``ImageError``) from their header, before decoding.
+    (``ImageError``) from their header, before decoding. ``formats``: Pillow's format names
+    tried (``Image.open``'s ``formats``; default: every format Pillow opens).
     """
     if data is None and not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
@@ -331,7 +332,7 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS):
     if data is None and not os.path.isfile(path):  # a FIFO or a device would block or never end
         raise ImageError(f"input is not a regular file (a pipe or a device?): {path}")
     try:
-        with Image.open(path if data is None else io.BytesIO(data)) as im:
+        with Image.open(path if data is None else io.BytesIO(data), formats=formats) as im:
             _check_pixels(path, im.size, max_pixels)
             im.load()
             fmt = im.format

@@ -23,12 +23,16 @@ path with query, status, response bytes, seconds.
 import asyncio
 import contextlib
 import logging
+import re
+import threading
 import time
 
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.serve.service import (
+    CLIENT_GONE,
     RETRY_AFTER_S,
     TIMEOUT_MESSAGE,
+    Cancelled,
     ServeError,
     Service,
     check_content_length,
@@ -43,6 +47,11 @@ log = logging.getLogger("maffsrn_tf.serve")
 access_log = logging.getLogger("maffsrn_tf.serve.access")
 # what a path that is not the API is told
 API = "POST /v1/upscale, GET /v1/models, GET /healthz"
+# the most characters of a path and query an access line shows
+MAX_LOGGED_TARGET = 300
+# what an access-log field may hold as it is; anything else is %-escaped (no spaces: one
+# field per word, whatever a client sends)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]")
 
 
 def require_serving_stack():
@@ -56,10 +65,21 @@ def require_serving_stack():
         ) from None
 
 
+def _field(text, limit=None):
+    """``text`` as one access-log field: no spaces or control characters (%-escaped, as in a
+    URL), cut to ``limit`` characters (with ``...``)."""
+    text = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    return text or "-"
+
+
 class AccessLog:
     """ASGI middleware: one line per HTTP request once it is answered (or its client is
-    gone), ``client method path?query status bytes seconds`` (status ``-`` when no answer
-    was sent)."""
+    gone), ``client method path?query status bytes seconds``; each field escaped (no spaces),
+    the path and query cut to ``MAX_LOGGED_TARGET`` characters. A client that went away
+    before its whole answer was sent is logged ``499`` with the bytes sent (nginx's code),
+    ``-`` when the app sent nothing at all."""
 
     def __init__(self, app, enabled=True):
         self.app, self.enabled = app, enabled
@@ -68,29 +88,41 @@ class AccessLog:
         if scope["type"] != "http" or not self.enabled:
             await self.app(scope, receive, send)
             return
-        start, sent = time.perf_counter(), {"status": "-", "bytes": 0}
+        start = time.perf_counter()
+        sent = {"status": "-", "bytes": 0, "done": False, "gone": False}
+        scope["maffsrn.access"] = sent  # the app marks a client it found gone
 
         async def counted(message):
             if message["type"] == "http.response.start":
                 sent["status"] = message["status"]
             elif message["type"] == "http.response.body":
                 sent["bytes"] += len(message.get("body", b""))
+                sent["done"] = not message.get("more_body", False)
             await send(message)
 
+        async def watched():
+            message = await receive()
+            if message["type"] == "http.disconnect" and not sent["done"]:
+                sent["gone"] = True
+            return message
+
         try:
-            await self.app(scope, receive, counted)
+            await self.app(scope, watched, counted)
         finally:
             client = scope.get("client")
             target = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
             if scope.get("query_string"):
                 target += b"?" + scope["query_string"]
+            status, size = sent["status"], sent["bytes"]
+            if sent["gone"]:  # whatever the app answered, nobody received it
+                status, size = CLIENT_GONE, 0
             access_log.info(
                 "%s %s %s %s %d %.3fs",
-                client[0] if client else "-",
-                scope["method"],
-                one_line(target.decode("latin-1")),
-                sent["status"],
-                sent["bytes"],
+                _field(str(client[0]) if client else "-"),
+                _field(scope["method"]),
+                _field(one_line(target.decode("latin-1")), MAX_LOGGED_TARGET),
+                status,
+                size,
                 time.perf_counter() - start,
             )
 
@@ -101,8 +133,11 @@ async def _read_body(request, limit):
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise ServeError(413, f"the body is over this server's limit of {limit:,} bytes")
+        if size > limit:  # the rest is not read: the connection is closed after the answer
+            raise ServeError(
+                413, f"the body is over this server's limit of {limit:,} bytes",
+                {"Connection": "close"},
+            )  # fmt: skip
         chunks.append(chunk)
     if not size:
         raise ServeError(
@@ -110,6 +145,19 @@ async def _read_body(request, limit):
             "application/octet-stream)",
         )  # fmt: skip
     return b"".join(chunks)
+
+
+def _count(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+async def _disconnected(receive):
+    """Returns once the client is gone (``http.disconnect`` on the ASGI receive channel,
+    the body being read already)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def create_app(options, service=None):
@@ -132,10 +180,25 @@ def create_app(options, service=None):
         body = {"error": message, "status": status}
         return JSONResponse(body, status_code=status, headers=headers)
 
+    def busy_error():
+        status = service.status()
+        running, waiting = status["running"], status["waiting"]
+        return error(
+            503, f"the server is busy ({_count(running, 'request')} being upscaled, "
+            f"{waiting} waiting): try again after Retry-After seconds",
+            busy,
+        )  # fmt: skip
+
     async def upscale(request):
         deadline = time.monotonic() + options.timeout
         headers = request.headers
         try:
+            types = headers.getlist("content-type")
+            if len(types) > 1:
+                raise ServeError(
+                    400, f"Content-Type is given {len(types)} times: send it once (image/png, "
+                    "image/jpeg, ... or application/octet-stream)",
+                )  # fmt: skip
             check_content_type(headers.get("content-type"), headers.get("content-encoding"))
             check_content_length(headers.get("content-length"), options.max_body_bytes)
             wanted = request_options(request.query_params.multi_items(), options)
@@ -143,40 +206,64 @@ def create_app(options, service=None):
             output_extension(accept, ".png")  # 406 before the body is read
         except ServeError as err:
             return error(err.status, str(err), err.headers)
-        ticket = service.admission.enter()
-        if ticket is None:
+        if service.admission.full():  # no body read for work that cannot be taken
+            return busy_error()
+        upload = service.uploads.enter()
+        if upload is None:
             return error(
-                503, f"the server is busy ({options.workers} requests being upscaled, "
-                f"{options.queue} waiting): try again after Retry-After seconds",
+                503, f"the server is receiving {options.uploads} request bodies already (its "
+                "limit, --uploads): try again after Retry-After seconds",
                 busy,
             )  # fmt: skip
         try:
             body = _read_body(request, options.max_body_bytes)
             data = await asyncio.wait_for(body, max(0.0, deadline - time.monotonic()))
-            future = service.submit(ticket, data, wanted, accept, deadline)
         except asyncio.TimeoutError:
-            ticket.release()
             return error(  # and the connection is closed (RFC 9110): the client is stuck
                 408, f"the body did not arrive within this server's timeout of "
-                f"{options.timeout:g} s",
+                f"{options.timeout:g} s (--timeout): send it faster, or a smaller image",
                 {"Connection": "close"},
             )  # fmt: skip
         except ServeError as err:
-            ticket.release()
             return error(err.status, str(err), err.headers)
         except ClientDisconnect:
-            ticket.release()
+            request.scope["maffsrn.access"]["gone"] = True
             return error(400, "the client went away before its body was read")
+        finally:
+            upload.release()
+        ticket = service.admission.enter()
+        if ticket is None:
+            return busy_error()
+        cancelled = threading.Event()
+        try:
+            future = service.submit(ticket, data, wanted, accept, deadline, cancelled)
+        except ServeError as err:
+            return error(err.status, str(err), err.headers)
         except BaseException:
             ticket.release()
             raise
+        work = asyncio.wrap_future(future)
+        gone = asyncio.ensure_future(_disconnected(request.receive))
         try:
             remaining = max(0.0, deadline - time.monotonic())
-            result = await asyncio.wait_for(asyncio.wrap_future(future), remaining)
-        except asyncio.TimeoutError:  # the worker stops at its next tile (the deadline)
+            await asyncio.wait({work, gone}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # an answer that nobody waits for any more: stopped at its next tile
+            gone.cancel()
+            if not work.done():
+                cancelled.set()
+                future.cancel()  # still queued: dropped
+                work.cancel()
+        if not future.done() or future.cancelled():
+            if gone.done() and not gone.cancelled():
+                request.scope["maffsrn.access"]["gone"] = True
+                return error(CLIENT_GONE, "the client went away before its answer")
             return error(504, f"{TIMEOUT_MESSAGE} ({options.timeout:g} s)")
+        try:
+            result = future.result()
         except ServeError as err:
             return error(err.status, str(err), err.headers)
+        except Cancelled:
+            return error(CLIENT_GONE, "the client went away before its answer")
         except MemoryError:
             log.error("out of memory upscaling a request: %s", one_line(str(request.url)))
             return error(503, "the server ran out of memory for this image: try again, or "
@@ -217,9 +304,8 @@ def create_app(options, service=None):
         Route("/healthz", healthz, methods=["GET"]),
     ]
     handlers = {HTTPException: http_error, Exception: internal_error}
-    app = AccessLog(
-        Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan),
-        enabled=options.access_log,
-    )
+    starlette = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    starlette.router.redirect_slashes = False  # /v1/upscale/ is a 404, not a redirect to Host
+    app = AccessLog(starlette, enabled=options.access_log)
     app.service = service
     return app

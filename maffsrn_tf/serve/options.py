@@ -7,7 +7,9 @@ request's query (``service.request_options``), with ``upscale()``'s defaults.
 """
 
 import dataclasses
+import ipaddress
 import math
+import socket
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.options import check_fields, option
@@ -25,13 +27,21 @@ MAX_TIMEOUT = 86_400.0
 # 256 megapixels, 768 MB as 8-bit RGB: the memory each worker may need, docs/serving.md)
 DEFAULT_MAX_BODY = 50_000_000
 DEFAULT_SERVE_MAX_PIXELS = 16_000_000
+# the default output limit: 64 megapixels (x2 of the largest input by default). One request's
+# peak is about 45 bytes per output pixel at worst (an outscale resized from the model's
+# scale, measured: outscale=16 of 500x500 peaked at 2.88 GB), 7.5 at a model scale: about
+# 3 GB per worker at most (docs/serving.md)
+DEFAULT_MAX_OUTPUT_PIXELS = 64_000_000
+# request bodies read at once by default (each at most max_body_bytes in memory)
+DEFAULT_UPLOADS = 16
 
 
 @dataclasses.dataclass(frozen=True)
 class ServeOptions:
     """Where ``maffsrn-serve`` listens, how many requests it works on and holds, and what it
-    refuses. ``workers + queue`` requests are admitted at once (reading their body, waiting
-    for a worker, or being upscaled); one more is answered 503 with ``Retry-After``."""
+    refuses. ``uploads`` request bodies are read at once; a request whose body is all there
+    is admitted to the work: ``workers + queue`` at once (waiting for a worker, or being
+    upscaled); one more is answered 503 with ``Retry-After``."""
 
     host: str = option(
         "127.0.0.1",
@@ -50,6 +60,12 @@ class ServeOptions:
         lower=1,
         group=GROUPS[0],
     )
+    forwarded_allow_ips: str = option(
+        "",
+        "Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are trusted "
+        "(comma-separated, * for any; default: none, the access log shows the peer's address).",
+        group=GROUPS[0],
+    )
     workers: int = option(
         2,
         "Requests upscaled at once: worker threads, each with its own models loaded once.",
@@ -62,6 +78,14 @@ class ServeOptions:
         "Requests that may wait for a worker (their body held in memory); past workers + "
         "queue a request gets 503 with Retry-After.",
         lower=0,
+        upper=MAX_QUEUE,
+        group=GROUPS[1],
+    )
+    uploads: int = option(
+        DEFAULT_UPLOADS,
+        "Request bodies read at once (a slow client holds one, not a worker or a place in "
+        "the queue); past it a request gets 503 with Retry-After.",
+        lower=1,
         upper=MAX_QUEUE,
         group=GROUPS[1],
     )
@@ -87,6 +111,14 @@ class ServeOptions:
         per=1_000_000,
         group=GROUPS[2],
     )
+    max_output_pixels: int = option(
+        DEFAULT_MAX_OUTPUT_PIXELS,
+        "Refuse requests whose result would be larger (413), from the image's header and the "
+        "asked scale, outscale, width or height, before decoding.",
+        flag="max_output_megapixels",
+        per=1_000_000,
+        group=GROUPS[2],
+    )
     timeout: float = option(
         60.0,
         "Seconds a request may take from its arrival to its answer: a body not read by then "
@@ -107,12 +139,17 @@ class ServeOptions:
         check_fields(self)
         if not self.host.strip():
             raise MaffsrnError("host='' names no address: 127.0.0.1, 0.0.0.0, :: or a name")
+        _check_host(self.host)
         if not math.isfinite(self.timeout):
             raise MaffsrnError(f"timeout={self.timeout!r} is not a finite number of seconds")
         if self.max_body_bytes <= 0:
             raise MaffsrnError(f"max_body_bytes={self.max_body_bytes} is not a positive size")
         if self.max_pixels <= 0:
             raise MaffsrnError(f"max_pixels={self.max_pixels} is not a positive number of pixels")
+        if self.max_output_pixels <= 0:
+            raise MaffsrnError(
+                f"max_output_pixels={self.max_output_pixels} is not a positive number of pixels"
+            )
 
     @property
     def capacity(self):
@@ -128,3 +165,23 @@ class ServeOptions:
     def replace(self, **changes):
         """A copy with ``changes`` (checked again)."""
         return dataclasses.replace(self, **changes)
+
+
+def _check_host(host):
+    """``MaffsrnError`` for a host that the C library reads as an IPv4 address though it is
+    not written as one (``0`` is 0.0.0.0, ``127.1`` is 127.0.0.1, ``0x7f.1`` too): every
+    interface must be asked for as 0.0.0.0 or ::, not by accident."""
+    try:
+        ipaddress.ip_address(host.strip().strip("[]"))
+        return
+    except ValueError:
+        pass
+    try:
+        packed = socket.inet_aton(host.strip())
+    except (OSError, UnicodeError, ValueError):
+        return  # a host name
+    raise MaffsrnError(
+        f"host={host!r} is not a dotted IPv4 address (it would mean "
+        f"{socket.inet_ntoa(packed)}): write the address in full, 127.0.0.1 for this machine "
+        "or 0.0.0.0 for every interface"
+    )

@@ -8,11 +8,15 @@ each would load its own models and hold its own queue.
 Stopping (SIGTERM, as from a process manager, or Ctrl-C): the socket stops taking
 connections, idle keep-alive connections are closed, each request in flight is answered
 (at most ``timeout`` seconds, as every request, plus ``GRACE_S``), then the workers end and
-``run_server`` returns. A second Ctrl-C stops at once.
+``run_server`` returns. A second SIGINT or SIGTERM while it stops ends the process at once
+(``os._exit``: exit status 128 + the signal's number, the requests in flight dropped).
 """
 
+import errno
+import os
 import signal
 import socket
+import sys
 import threading
 
 from maffsrn_tf.errors import MaffsrnError
@@ -44,6 +48,12 @@ def bind_socket(host, port):
         sock.listen(BACKLOG)
     except OSError as err:
         sock.close()
+        if err.errno == errno.EADDRNOTAVAIL:
+            raise MaffsrnError(
+                f"cannot listen on {host}:{port} ({err.strerror or err}): {host} is not an "
+                "address of this machine; use 127.0.0.1, 0.0.0.0 (every interface) or one of "
+                "its own addresses"
+            ) from None
         raise MaffsrnError(
             f"cannot listen on {host}:{port} ({err.strerror or err}); pick another port "
             "(port=0: any free one)"
@@ -75,8 +85,8 @@ def run_server(options, service=None, on_listening=None):
     service = service or Service(options)
     try:
         service.warm()
-    except BaseException:
-        service.close()
+    except BaseException:  # Ctrl-C included: no waiting for the other workers' loads
+        service.abort()
         sock.close()
         raise
     app = create_app(options, service)
@@ -86,11 +96,15 @@ def run_server(options, service=None, on_listening=None):
         loop="asyncio",
         lifespan="on",
         access_log=False,  # ours: with the response's bytes and time (app.AccessLog)
+        log_config=None,  # uvicorn's loggers as the caller set them (cli.serve: ours)
+        # X-Forwarded-For trusted only from the proxies named (none by default)
+        proxy_headers=bool(options.forwarded_allow_ips),
+        forwarded_allow_ips=options.forwarded_allow_ips or None,
         limit_concurrency=options.max_connections,
         backlog=BACKLOG,
         timeout_graceful_shutdown=options.timeout + GRACE_S,
     )
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     stopped = []
     previous = _record_signals(stopped)
     try:
@@ -103,6 +117,36 @@ def run_server(options, service=None, on_listening=None):
         sock.close()
         service.close()  # already closed by the app's shutdown, unless it never started
     return stopped[0] if stopped else None
+
+
+def _exit_now(signum):
+    """The second signal: one line, then the process ends without waiting for anything."""
+    name = signal.Signals(signum).name
+    try:
+        sys.stderr.write(
+            f"maffsrn-serve: {name} again while stopping: exiting now, the requests in "
+            "flight are dropped\n"
+        )
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(128 + signum)
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, but a second SIGINT or SIGTERM ends the process at once
+        (uvicorn's own force exit still waits for the worker threads and the app's
+        shutdown, and cancels the requests' tasks, which log a traceback)."""
+
+        def handle_exit(self, sig, frame):
+            if self.should_exit and sig in (signal.SIGINT, signal.SIGTERM):
+                _exit_now(sig)
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _record_signals(stopped):

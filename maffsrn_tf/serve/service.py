@@ -60,7 +60,17 @@ TIMEOUT_MESSAGE = (
     "the image was not upscaled within this server's timeout: send a smaller image, or ask "
     "for less (a lower scale, no self_ensemble)"
 )
-_INTEGER = re.compile(r"[+-]?\d{1,18}\Z")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}\Z")
+# a number as a query writes it: ASCII digits only (float() also takes other scripts' digits
+# and 1_5), nan and inf for UpscaleOptions to refuse by name
+_NUMBER = re.compile(
+    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z|[+-]?(nan|inf|infinity)\Z", re.IGNORECASE
+)
+# the formats a request's body may be in (Pillow's names; AVIF where this Pillow opens it):
+# raster formats only, never those handed to another program (EPS to Ghostscript)
+_RASTER = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "ICO", "TGA", "PPM")
+# the 499 of an access line: the client went away before its answer was sent (nginx's code)
+CLIENT_GONE = 499
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # other names clients give the media types written here (for Accept)
 _ALIASES = {"image/jpg": ".jpg", "image/pjpeg": ".jpg", "image/x-png": ".png",
@@ -96,17 +106,30 @@ def _media_types():
 MEDIA_TYPES = _media_types()
 
 
+def _input_formats():
+    Image.init()
+    return tuple(name for name in _RASTER if name in Image.OPEN)
+
+
+INPUT_FORMATS = _input_formats()
+# what a 415 names
+_READ_NAMES = ", ".join(dict.fromkeys("JPEG" if f == "MPO" else f for f in INPUT_FORMATS))
+
+
+class Cancelled(Exception):
+    """The work of a request stopped: its client went away, or it was dropped."""
+
+
 def _value(name, text, kind):
     """A query value as its parameter's type; ``ServeError`` 400 when it is not one."""
     if kind is int:
         if not _INTEGER.match(text.strip()):
-            raise ServeError(400, f"{name}={text!r} is not an integer")
+            raise ServeError(400, f"{name}={text!r} is not an integer: write ASCII digits, as 2")
         return int(text)
     if kind is float:
-        try:
-            return float(text)  # nan and inf: UpscaleOptions says they are not finite
-        except ValueError:
-            raise ServeError(400, f"{name}={text!r} is not a number") from None
+        if not _NUMBER.match(text.strip()):
+            raise ServeError(400, f"{name}={text!r} is not a number: write ASCII digits, as 1.5")
+        return float(text)  # nan and inf: UpscaleOptions says they are not finite
     if kind is bool:
         if text.strip().lower() in _TRUE:
             return True
@@ -152,9 +175,15 @@ def check_content_type(content_type, content_encoding=None):
             415, f"Content-Encoding {content_encoding.strip()} is not taken: send the image's "
             "bytes as they are (image formats are compressed already)",
         )  # fmt: skip
-    if not content_type:
+    if content_type is None:
         return
     media = content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        raise ServeError(
+            415, f"Content-Type {content_type.strip()!r} names no media type: send "
+            "Content-Type image/png, image/jpeg (any image/*) or application/octet-stream, "
+            "or none",
+        )  # fmt: skip
     if media.startswith("image/") or media == "application/octet-stream":
         return
     hint = ""
@@ -173,8 +202,9 @@ def check_content_length(value, limit):
     bytes (refused before a byte of it is read)."""
     if value is not None and value.strip().isdigit() and int(value) > limit:
         raise ServeError(
-            413, f"the body is {int(value):,} bytes, over this server's limit of {limit:,} bytes"
-        )
+            413, f"the body is {int(value):,} bytes, over this server's limit of {limit:,} "
+            "bytes", {"Connection": "close"},
+        )  # fmt: skip
 
 
 def _ranges(accept):
@@ -252,16 +282,16 @@ def input_extension(info, array):
 
 def check_header(data, max_pixels):
     """``(width, height)`` from the image's header, before anything is decoded:
-    ``ServeError`` 415 when the bytes are no image Pillow opens, 413 when its pixels are over
-    ``max_pixels`` (a decompression bomb is refused without decoding it)."""
+    ``ServeError`` 415 when the bytes are no image in ``INPUT_FORMATS``, 413 when its pixels
+    are over ``max_pixels`` (a decompression bomb is refused without decoding it)."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data), formats=INPUT_FORMATS) as im:
             width, height = im.size
     except Exception as err:
         why = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the body", first_line(err))
         raise ServeError(
             415, f"the body is not an image this server reads ({type(err).__name__}: {why}); "
-            "send PNG, JPEG, WebP, AVIF, TIFF, BMP or another format Pillow opens",
+            f"send one of {_READ_NAMES}",
         ) from None  # fmt: skip
     if width * height > max_pixels:
         raise ServeError(
@@ -269,6 +299,22 @@ def check_header(data, max_pixels):
             f"server's limit of {max_pixels:,} pixels",
         )  # fmt: skip
     return width, height
+
+
+def check_output_size(options, height, width, max_output_pixels):
+    """``ServeError`` 413 when the result ``options`` ask for of a ``width x height`` image
+    is over ``max_output_pixels``; 422 when they cannot be done on it (``options.plan``)."""
+    try:
+        _, out_h, out_w = options.plan(height, width)
+    except MaffsrnError as err:
+        raise ServeError(422, str(err)) from None
+    if out_w * out_h > max_output_pixels:
+        raise ServeError(
+            413, f"the result would be {out_w}x{out_h} = {out_w * out_h:,} pixels, over this "
+            f"server's limit of {max_output_pixels:,} output pixels: ask for a lower scale, "
+            "outscale, width or height, or send a smaller image (the server's "
+            "max_output_megapixels setting raises the limit)",
+        )  # fmt: skip
 
 
 class Upscaled:
@@ -280,27 +326,46 @@ class Upscaled:
         self.extension, self.size = extension, size
 
 
-def _expired(deadline):
+def _stop_if(deadline, cancelled=None):
+    if cancelled is not None and cancelled.is_set():
+        raise Cancelled("the request was cancelled")
     if deadline is not None and time.monotonic() > deadline:
         raise ServeError(504, TIMEOUT_MESSAGE)
 
 
-def upscale_bytes(data, options, accept=None, engine_for=None, deadline=None):
+def upscale_bytes(
+    data, options, accept=None, engine_for=None, deadline=None, max_output_pixels=None,
+    cancelled=None,
+):  # fmt: skip
     """The bytes of an image file upscaled as ``options`` (an ``UpscaleOptions``) say, in
     the format ``accept`` (an ``Accept`` header) prefers, else the input's: an ``Upscaled``.
 
     ``engine_for(options, scale)``: the engine of a model scale (default: ``make_engine``
     each call). ``deadline``: a ``time.monotonic()`` after which the work stops, at the next
-    tile (``ServeError`` 504). Refusals are ``ServeError``s (the module says which status).
+    tile (``ServeError`` 504). ``max_output_pixels``: larger results are refused (413) from
+    the header, before decoding. ``cancelled``: a ``threading.Event``; once set, the work
+    stops at the next tile (``Cancelled``). Refusals are ``ServeError``s (the module says
+    which status).
     """
     if not data:
         raise ServeError(400, "the body is empty: send the image's bytes")
-    check_header(data, options.max_pixels)
+    _stop_if(deadline, cancelled)  # expired or abandoned while queued: not decoded
+    width, height = check_header(data, options.max_pixels)
+    if max_output_pixels is not None:  # from the header (EXIF orientation applied below)
+        check_output_size(options, height, width, max_output_pixels)
     try:
-        array, info = images.read_image("the body", data=data, max_pixels=options.max_pixels)
+        array, info = images.read_image(
+            "the body", data=data, max_pixels=options.max_pixels, formats=INPUT_FORMATS
+        )
     except images.ImageError as err:
-        raise ServeError(415, str(err)) from None
+        hint = "send the whole file" if "truncated" in str(err) else "send another image"
+        raise ServeError(
+            415, f"{err}: the image is cut short or damaged, or of a kind this server does "
+            f"not decode; {hint} ({_READ_NAMES})",
+        ) from None  # fmt: skip
     h, w = array.shape[:2]
+    if max_output_pixels is not None and (h, w) != (height, width):  # turned upright
+        check_output_size(options, h, w, max_output_pixels)
     try:
         scale, out_h, out_w = options.plan(h, w)
     except MaffsrnError as err:
@@ -320,12 +385,13 @@ def upscale_bytes(data, options, accept=None, engine_for=None, deadline=None):
         images.check_output_path("response" + ext, array[..., :-1] if flatten else array, out_h / h)
     except images.ImageError as err:
         raise ServeError(422, f"{err} (ask for another format with Accept)") from None
-    _expired(deadline)
+    _stop_if(deadline, cancelled)
     engine = (engine_for or _make_engine)(options, scale)
-    check = None if deadline is None else (lambda done, total: _expired(deadline))
+    watched = deadline is not None or cancelled is not None
+    check = (lambda done, total: _stop_if(deadline, cancelled)) if watched else None
     try:
         result = upscale_with(engine, array, options, progress=check)
-    except ServeError:
+    except (ServeError, Cancelled):
         raise
     except MaffsrnError as err:
         raise ServeError(422, str(err)) from None
@@ -334,7 +400,7 @@ def upscale_bytes(data, options, accept=None, engine_for=None, deadline=None):
         result = composite(result, options.background_rgb)
     if options.strip_metadata:
         info = images.without_metadata(info)
-    _expired(deadline)  # nobody waits for it any more: no encoding
+    _stop_if(deadline, cancelled)  # nobody waits for it any more: no encoding
     content = images.encode_image(result, ext, info, options.quality)
     return Upscaled(content, MEDIA_TYPES[ext], ext, (out_w, out_h))
 
@@ -389,8 +455,8 @@ class Ticket:
 
 
 class Admission:
-    """The count of requests admitted (reading their body, waiting, or being upscaled), at
-    most ``capacity``; ``enter()`` gives a ``Ticket``, or None when full."""
+    """A count of requests let in, at most ``capacity`` (those reading their body, or those
+    waiting or being upscaled); ``enter()`` gives a ``Ticket``, or None when full."""
 
     def __init__(self, capacity):
         self.capacity, self.count, self.lock = capacity, 0, threading.Lock()
@@ -402,14 +468,21 @@ class Admission:
             self.count += 1
         return Ticket(self)
 
+    def full(self):
+        with self.lock:
+            return self.count >= self.capacity
+
 
 class Service:
     """The worker pool of the endpoint: ``workers`` threads (``ServeOptions``), the admission
-    count of ``workers + queue`` in front of them, and each thread's engines."""
+    count of ``workers + queue`` in front of them (requests whose body is all there), the
+    count of bodies being received (``uploads``), and each thread's engines."""
 
     def __init__(self, options):
         self.options = options
         self.admission = Admission(options.capacity)
+        self.uploads = Admission(options.uploads)
+        self._barrier = None
         self.engines = Engines()
         self.executor = concurrent.futures.ThreadPoolExecutor(
             options.workers, thread_name_prefix="maffsrn-serve-worker"
@@ -423,7 +496,7 @@ class Service:
         requests do not wait for it, and an install that cannot load it fails here, before
         the server listens (``ServeError``)."""
         default = UpscaleOptions(num_threads=self.options.threads_per_worker)
-        barrier = threading.Barrier(self.options.workers)
+        barrier = self._barrier = threading.Barrier(self.options.workers)
 
         def load():  # each waits for the others: one load per thread
             try:
@@ -441,12 +514,13 @@ class Service:
         if any(errors):
             raise next(e for e in errors if e)
 
-    def submit(self, ticket, data, options, accept, deadline):
-        """Upscale in a worker thread (``upscale_bytes``): a ``concurrent.futures.Future`` of
-        an ``Upscaled``. ``ticket`` is released when the work ends, or is cancelled before it
-        starts; ``ServeError`` 503 once the pool is shut down."""
+    def submit(self, ticket, data, options, accept, deadline, cancelled=None):
+        """Upscale in a worker thread (``upscale_bytes``, with the server's output limit): a
+        ``concurrent.futures.Future`` of an ``Upscaled``. ``ticket`` is released when the work
+        ends, or is cancelled before it starts; ``cancelled`` (a ``threading.Event``) stops it
+        at its next tile; ``ServeError`` 503 once the pool is shut down."""
         try:
-            future = self.executor.submit(self._work, data, options, accept, deadline)
+            future = self.executor.submit(self._work, data, options, accept, deadline, cancelled)
         except RuntimeError:  # shut down: the server is stopping
             ticket.release()
             raise ServeError(
@@ -455,11 +529,13 @@ class Service:
         future.add_done_callback(lambda _: ticket.release())
         return future
 
-    def _work(self, data, options, accept, deadline):
+    def _work(self, data, options, accept, deadline, cancelled):
+        _stop_if(deadline, cancelled)  # dropped before it counts as running
         with self._lock:
             self._running += 1
         try:
-            return upscale_bytes(data, options, accept, self.engines, deadline)
+            limit = self.options.max_output_pixels
+            return upscale_bytes(data, options, accept, self.engines, deadline, limit, cancelled)
         finally:
             with self._lock:
                 self._running -= 1
@@ -473,6 +549,8 @@ class Service:
             "workers": self.options.workers,
             "queue": self.options.queue,
             "admitted": admitted,
+            "uploads": self.options.uploads,
+            "receiving": self.uploads.count,
             "running": running,
             "waiting": max(0, admitted - running),
             "uptime_s": round(time.monotonic() - self.started, 1),
@@ -504,6 +582,8 @@ class Service:
             "limits": {
                 "max_body_bytes": self.options.max_body_bytes,
                 "max_pixels": self.options.max_pixels,
+                "max_output_pixels": self.options.max_output_pixels,
+                "formats_read": list(INPUT_FORMATS),
                 "timeout_s": self.options.timeout,
             },
         }
@@ -512,3 +592,10 @@ class Service:
         """Stop the workers: what is waiting is dropped, what runs is finished (a request
         past its deadline stops at its next tile)."""
         self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self):
+        """Stop without waiting (an interrupted start): the warm-up's barrier is broken, what
+        waits is dropped, and the threads end once their model is loaded."""
+        if self._barrier is not None:
+            self._barrier.abort()
+        self.executor.shutdown(wait=False, cancel_futures=True)

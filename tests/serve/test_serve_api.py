@@ -5,6 +5,7 @@ and every bad request gets its status code and a JSON reason while the server go
 import io
 import json
 import re
+import socket
 
 import numpy as np
 import pytest
@@ -140,6 +141,9 @@ def test_output_format_follows_accept_then_the_input(server, accept, media):
         ("quality=50", 400, "quality=50 applies to lossy outputs"),  # a PNG answer
         ("width=8", 422, "between x1 and x16"),  # smaller than the 32-pixel input
         ("model=/etc/passwd", 400, "unknown parameter 'model'"),
+        ("scale=%D9%A3", 400, "scale='\u0663' is not an integer: write ASCII digits"),  # Arabic 3
+        ("outscale=1_5", 400, "outscale='1_5' is not a number: write ASCII digits"),
+        ("outscale=%DB%B2", 400, "is not a number"),  # Persian 2
     ],
 )
 def test_bad_parameters_get_their_status_and_a_json_reason(server, query, status, words):
@@ -150,12 +154,20 @@ def test_bad_parameters_get_their_status_and_a_json_reason(server, query, status
     assert reply["status"] == status and words in reply["error"], reply
 
 
+# an EPS file's header (Pillow would open it, and decode it with Ghostscript where installed)
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\nshowpage\n%%EOF\n"
+
+
 @pytest.mark.parametrize(
     "data, content_type, status, words",
     [
         (b"", "image/png", 400, "the body is empty"),
         (b"\x00garbage" * 50, "image/png", 415, "the body is not an image this server reads"),
-        ("truncated", "image/png", 415, "cannot read the body as an image"),
+        ("truncated", "image/png", 415, "image file is truncated): the image is cut short"),
+        ("truncated", "image/png", 415, "send the whole file"),
+        (EPS, "image/x-eps", 415, "the body is not an image this server reads"),
+        (EPS, "image/x-eps", 415, "send one of PNG, JPEG, WEBP, GIF, BMP, TIFF"),
+        ("png", ";;;", 415, "Content-Type ';;;' names no media type: send Content-Type"),
         ("png", "application/x-www-form-urlencoded", 415, "add -H 'Content-Type: image/jpeg'"),
         ("png", "multipart/form-data; boundary=x", 415, "not a form with a file field"),
         ("png", "text/plain", 415, "Content-Type text/plain is not an image"),
@@ -186,9 +198,35 @@ def test_accept_that_names_no_written_format_is_406_before_the_body(server):
     assert "names no format this server writes; it writes image/png" in json.loads(body)["error"]
 
 
+def _raw(server, request):
+    """What the server answers to ``request`` (bytes sent as they are), until it closes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(request)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return reply
+
+
+def test_a_repeated_content_type_is_400(server):
+    png = _png(photo(32, 32))
+    head = (f"POST /v1/upscale HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+            f"Content-Type: text/plain\r\nContent-Length: {len(png)}\r\n"
+            "Connection: close\r\n\r\n")  # fmt: skip
+    reply = _raw(server, head.encode() + png)
+    assert reply.startswith(b"HTTP/1.1 400 "), reply[:300]
+    assert b"Content-Type is given 2 times: send it once" in reply
+
+
 def test_other_paths_and_methods_are_json_errors(server):
     status, _, body = server.request("GET", "/nope")
     assert status == 404 and "the API is POST /v1/upscale" in json.loads(body)["error"]
+    # a trailing slash is another path: no redirect to a Location made from the Host header
+    for method, path in [("POST", "/v1/upscale/"), ("GET", "/v1/models/"), ("GET", "/healthz/")]:
+        headers = {"Host": "evil.example", "Content-Type": "image/png"}
+        status, got, body = server.request(method, path, b"x", headers)
+        assert status == 404 and "location" not in got, (path, status, got)
+        assert json.loads(body)["error"].startswith(f"no such path {path}: the API is")
     status, headers, body = server.request("GET", "/v1/upscale")
     assert status == 405 and headers.get("allow") == "POST", headers
     assert json.loads(body)["status"] == 405
@@ -219,3 +257,20 @@ def test_health_and_one_access_line_per_request(server):
     assert re.fullmatch(r"\d+\.\d{3}s", fields[-1])  # its duration
     server.wait_for_log(r"127\.0\.0\.1 GET /healthz 200 \d+ ")
     assert server.wait_until(lambda h: h["admitted"] == 0)["admitted"] == 0
+    assert health["receiving"] == 0 and health["uploads"] == 16
+
+
+def test_access_lines_cannot_be_forged_and_stay_short(server):
+    """X-Forwarded-For is not trusted (no --forwarded_allow_ips): the peer's address shows;
+    a long path is cut; every line has its 7 fields."""
+    forged = {"X-Forwarded-For": "1.2.3.4 FAKE 200 0 0s"}
+    assert server.request("GET", "/healthz?forged=1", headers=forged)[0] == 200
+    line = server.wait_for_log(r" GET /healthz\?forged=1 ").string
+    assert re.fullmatch(r"\S+ \S+ 127\.0\.0\.1 GET /healthz\?forged=1 200 \d+ \d+\.\d{3}s", line), (
+        line
+    )
+    assert server.request("GET", "/long" + "a" * 5000)[0] == 404
+    line = server.wait_for_log(r" GET /longa+\.\.\. 404 ").string
+    assert len(line) < 400 and len(line.split()) == 8, line
+    # uvicorn's own notes (started, shutting down) are not printed: one format on stderr
+    assert not any(line.startswith("INFO:") for line in server.lines), server.lines[:5]

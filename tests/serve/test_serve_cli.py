@@ -31,6 +31,12 @@ def _serve(*args, prelude=""):
         (["--max_body_mb", "nan"], "--max_body_mb must be a positive number"),
         (["--host", ""], "--host is empty: name an address"),
         (["8080"], "unexpected argument '8080': maffsrn-serve takes flags only"),
+        (["--port=0x10"], "--port=0x10: write the port in decimal digits"),
+        (["--port", "1_6"], "--port=1_6: write the port in decimal digits"),
+        (["--host=0"], "--host 0 is not a dotted IPv4 address (it would mean 0.0.0.0)"),
+        (["--host", "127.1"], "write the address in full, 127.0.0.1 for this machine"),
+        (["--max_output_megapixels", "0"], "--max_output_megapixels must be a positive number"),
+        (["--uploads", "0"], "flag --uploads=0: 0 is not an integer in the range [1,"),
     ],
 )
 def test_bad_flags_are_one_line_before_serving(args, message):
@@ -63,6 +69,22 @@ def test_an_address_in_use_is_one_line():
     )
 
 
+def test_an_address_not_of_this_host_is_named():
+    run = _serve("--host", "10.255.255.1", "--port", "0", "--workers", "1")
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip() == (
+        "error: cannot listen on 10.255.255.1:0 (Cannot assign requested address): "
+        "10.255.255.1 is not an address of this machine; use 127.0.0.1, 0.0.0.0 (every "
+        "interface) or one of its own addresses"
+    )
+
+
+def test_busy_counts_are_plural_only_past_one():
+    from maffsrn_tf.serve.app import _count
+
+    assert [_count(n, "request") for n in (0, 1, 2)] == ["0 requests", "1 request", "2 requests"]
+
+
 def test_serve_options_check_what_the_flags_check():
     options = ServeOptions(workers=3, queue=5, timeout=30)
     assert options.capacity == 8 and options.timeout == 30.0
@@ -73,6 +95,8 @@ def test_serve_options_check_what_the_flags_check():
         ({"timeout": float("inf")}, "timeout=inf is not a finite number"),
         ({"port": 65536}, "port=65536 is above 65535"),
         ({"max_pixels": 0}, "max_pixels=0 is not a positive number of pixels"),
+        ({"max_output_pixels": 0}, "max_output_pixels=0 is not a positive number"),
+        ({"host": "0"}, "is not a dotted IPv4 address"),
         ({"host": " "}, "names no address"),
         ({"workers": "2"}, "workers='2' is not of type int"),
     ]:

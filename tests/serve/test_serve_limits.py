@@ -24,6 +24,7 @@ TIMEOUT = 1.5  # seconds a request may take on this server
 @pytest.fixture(scope="module")
 def server():
     flags = ["--workers", "1", "--queue", "1", "--max_body_mb", "0.2", "--max_megapixels", "0.1",
+             "--max_output_megapixels", "2", "--uploads", "3",
              "--timeout", str(TIMEOUT)]  # fmt: skip
     server = Server(*flags)
     yield server
@@ -50,7 +51,7 @@ def _fine(server):
 def test_body_over_the_limit_by_content_length_is_413_unread(server):
     status, _, body = server.post(b"\x89PNG" + bytes(250_000))
     assert status == 413
-    assert _error(body) == "the body is 250,004 bytes, over this server's limit of 200,000 bytes"
+    assert _error(body) == ("the body is 250,004 bytes, over this server's limit of 200,000 bytes")
     _fine(server)
 
 
@@ -65,10 +66,12 @@ def test_chunked_body_over_the_limit_is_413_as_it_comes(server):
         conn.request("POST", "/v1/upscale", body=chunks, headers=headers, encode_chunked=True)
         response = conn.getresponse()
         status, body = response.status, response.read()
+        closing = response.getheader("connection")
     finally:
         conn.close()
     assert status == 413
     assert _error(body) == "the body is over this server's limit of 200,000 bytes"
+    assert closing == "close"  # the client stops sending the rest
     _fine(server)
 
 
@@ -95,6 +98,24 @@ def test_pixels_over_the_limit_are_413_from_the_header(server):
     status, _, body = server.post(_png_header_only(60_000, 60_000))  # 3.6 gigapixels
     assert status == 413 and "60000x60000 = 3,600,000,000 pixels" in _error(body)
     assert time.monotonic() - start < 1.0  # nothing was decoded
+    _fine(server)
+
+
+@pytest.mark.parametrize(
+    "query, size",
+    [("outscale=16", "1600x1600 = 2,560,000"), ("width=1500", "1500x1500 = 2,250,000")],
+)
+def test_results_over_the_output_limit_are_413(server, query, size):
+    status, _, body = server.post(_png(photo(100, 100)), query)
+    assert status == 413, body
+    assert _error(body) == (
+        f"the result would be {size} pixels, over this server's limit of 2,000,000 output "
+        "pixels: ask for a lower scale, outscale, width or height, or send a smaller image "
+        "(the server's max_output_megapixels setting raises the limit)"
+    )
+    # from the header: a PNG with no pixels at all is refused for its size, not as undecodable
+    status, _, body = server.post(_png_header_only(250, 250), "outscale=16")
+    assert status == 413 and "4000x4000 = 16,000,000 pixels" in _error(body), body
     _fine(server)
 
 
@@ -132,6 +153,30 @@ def test_a_stalled_body_gets_408_without_holding_the_worker(server):
     assert b"connection: close" in reply.lower()
     assert b"the body did not arrive within this server's timeout of 1.5 s" in reply
     assert TIMEOUT - 0.1 < elapsed < TIMEOUT + 5, elapsed
+    _fine(server)
+
+
+def test_slow_uploads_do_not_take_the_work_queue(server):
+    """Bodies being received are counted apart (--uploads 3): 2 stalled uploads leave the one
+    worker and the one place in the queue free; a 4th upload past the limit is 503, named."""
+    stalled = [_stalled_request(server.port, 5000, 10) for _ in range(2)]
+    try:
+        health = server.wait_until(lambda h: h["receiving"] == 2, timeout=5)
+        assert (health["receiving"], health["admitted"], health["waiting"]) == (2, 0, 0), health
+        status, _, body = server.post(_png(photo(32, 32)))
+        assert status == 200, body
+        stalled.append(_stalled_request(server.port, 5000, 10))
+        server.wait_until(lambda h: h["receiving"] == 3, timeout=5)
+        status, headers, body = server.post(_png(photo(32, 32)))
+        assert status == 503 and headers["retry-after"] == "1", body
+        assert _error(body) == (
+            "the server is receiving 3 request bodies already (its limit, --uploads): try "
+            "again after Retry-After seconds"
+        )
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert server.wait_until(lambda h: h["receiving"] == 0, timeout=5)["receiving"] == 0
     _fine(server)
 
 

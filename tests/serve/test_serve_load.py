@@ -6,6 +6,8 @@ import io
 import json
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import photo
 from PIL import Image
-from serve_process import Server
+from serve_process import LAUNCH, ROOT, Server
 
 from maffsrn_tf.io.images import read_image
 from maffsrn_tf.upscaler import upscale
@@ -86,7 +88,8 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0():
         with pytest.raises(ConnectionRefusedError):  # no new connections once stopping
             socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
         thread.join(120)
-        code = server.stop(timeout=60)
+        code = server.proc.wait(60)  # a second SIGTERM would exit at once
+        server._reader.join(10)
     finally:
         if server.proc.poll() is None:
             server.proc.kill()
@@ -96,3 +99,112 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0():
     assert code == 0, "\n".join(server.lines[-20:])
     assert server.lines[-1] == "maffsrn-serve: stopped", server.lines[-5:]
     assert any("POST /v1/upscale?self_ensemble=true 200 " in line for line in server.lines)
+
+
+def _jpeg(array):
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def _sent(port, query, data):
+    """A socket that sent a whole POST of ``data``; its answer is never read."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (f"POST /v1/upscale?{query} HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n")  # fmt: skip
+    sock.sendall(head.encode() + data)
+    return sock
+
+
+def test_a_client_that_goes_away_frees_its_worker_and_its_place(server):
+    """x4 with the self-ensemble on 300x300 is 4 tiles of seconds each: once its client is
+    gone the worker stops at its next tile, the request queued behind it is dropped before
+    it is decoded, and both are logged 499 with no bytes."""
+    data = _jpeg(photo(300, 300, seed=8))
+    running = _sent(server.port, "scale=4&self_ensemble=1", data)
+    try:
+        assert server.wait_until(lambda h: h["running"] == 1, timeout=10)["running"] == 1
+        queued = _sent(server.port, "scale=4&self_ensemble=yes", data)
+        assert server.wait_until(lambda h: h["admitted"] == 2, timeout=10)["admitted"] == 2
+        queued.close()
+        server.wait_for_log(r"POST /v1/upscale\?scale=4&self_ensemble=yes 499 0 ")
+        assert server.get_json("/healthz")["admitted"] == 1  # dropped from the queue
+        start = time.monotonic()
+    finally:
+        running.close()
+    health = server.wait_until(lambda h: h["running"] == 0 and h["admitted"] == 0, timeout=30)
+    assert health["running"] == 0 and health["admitted"] == 0, health
+    freed = time.monotonic() - start
+    server.wait_for_log(r"POST /v1/upscale\?scale=4&self_ensemble=1 499 0 ")
+    # the whole request takes over 4 tiles: the worker is free within about one
+    assert freed < 6, freed
+    assert not any("Traceback" in line for line in server.lines)
+
+
+def test_a_second_sigint_exits_at_once_without_a_traceback():
+    server = Server("--workers", "1", "--queue", "2")
+    reply = {}
+
+    def client():
+        try:
+            reply["result"] = server.post(_jpeg(photo(300, 300)), "scale=4&self_ensemble=1",
+                                          content_type="image/jpeg", timeout=60)  # fmt: skip
+        except Exception as err:  # the connection is dropped: expected
+            reply["result"] = err
+
+    thread = threading.Thread(target=client)
+    try:
+        thread.start()
+        assert server.wait_until(lambda h: h["running"] == 1)["running"] == 1
+        server.proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        start = time.monotonic()
+        server.proc.send_signal(signal.SIGINT)
+        code = server.proc.wait(10)
+        elapsed = time.monotonic() - start
+        thread.join(30)
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+    server._reader.join(10)
+    assert code == 130 and elapsed < 3, (code, elapsed, server.lines[-5:])
+    assert server.lines[-1] == (
+        "maffsrn-serve: SIGINT again while stopping: exiting now, the requests in flight are "
+        "dropped"
+    ), server.lines[-5:]
+    assert not any("Traceback" in line or "Error" in line for line in server.lines)
+
+
+# the warm-up made slow: each worker's model load takes 2 s and says when it starts
+SLOW_WARM = (
+    "import sys, time\n"
+    "import maffsrn_tf.serve.service as service\n"
+    "made = service._make_engine\n"
+    "def slow(options, scale):\n"
+    "    print('loading a model', file=sys.stderr, flush=True)\n"
+    "    time.sleep(2)\n"
+    "    return made(options, scale)\n"
+    "service._make_engine = slow\n"
+)
+
+
+def test_ctrl_c_while_the_models_load_exits_at_once():
+    cmd = [sys.executable, "-c", SLOW_WARM + LAUNCH, "--host", "127.0.0.1", "--port", "0",
+           "--workers", "6"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stderr.readline().strip() == "loading a model"
+        time.sleep(0.2)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(15)
+        elapsed = time.monotonic() - start
+        rest = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 130, rest
+    assert "error: interrupted while loading the models; nothing was served" in rest, rest
+    assert "half-written" not in rest and "Traceback" not in rest, rest
+    assert elapsed < 3, elapsed
