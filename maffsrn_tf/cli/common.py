@@ -444,12 +444,16 @@ def run(main, pass_through=False, positional=None, groups=None):
         program = "maffsrn-" + program[: -len(".py")].replace("_", "-")
 
     def parse(argv):
-        if any(a in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
-            _print_help(main.__module__, groups)
+        if any(a.split("=")[0] in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
+            try:
+                _print_help(main.__module__, groups)
+                sys.stdout.flush()
+            except BrokenPipeError:  # --help | head: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
         if any(a.split("=")[0] in ("--undefok", "-undefok") for a in argv[1:]):
             fail("--undefok is not taken: every word of the command line is used or refused")
-        if "--version" in argv[1:]:
+        if any(a.split("=")[0] == "--version" for a in argv[1:]):
             print(f"{program} {__version__}")
             sys.exit(0)
         _refuse_twice_given(argv)
@@ -457,6 +461,10 @@ def run(main, pass_through=False, positional=None, groups=None):
             rest = FLAGS(argv, known_only=pass_through)
         except flags.Error as err:
             fail(f"{_flag_error(err)} (see --help)")
+        except ValueError as err:  # absl's "--noX=1 does not take an argument"
+            word = str(err).split(" ")[0]
+            name = word.split("=")[0].lstrip("-")[2:]
+            fail(f"{word}: --no{name} takes no value: write --no{name}, or --{name}=false")
         if not pass_through and not positional and len(rest) > 1:  # every word is used
             more = f" (and {len(rest) - 2} more)" if len(rest) > 2 else ""
             fail(f"unexpected argument {rest[1]!r}{more}: {program} takes flags only (see --help)")

@@ -106,6 +106,19 @@ def test_console_scripts_are_installed_and_show_help():
         assert ("  --preset " in proc.stdout) == (one_model and name != "upscale"), name
 
 
+def test_help_with_a_value_and_help_into_a_closed_pipe_exit_0_without_a_traceback():
+    """``--help=1`` is still a request for help, and ``--help | head -1`` (the reader leaves
+    early) ends quietly."""
+    cmd = [sys.executable, "-m", "maffsrn_tf.cli.upscale"]
+    proc = subprocess.run([*cmd, "--help=1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--outscale" in proc.stdout, proc.stderr
+    # the pipe's reading end is closed before the command writes: each write fails (EPIPE)
+    piped = subprocess.Popen([*cmd, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    piped.stdout.close()
+    assert piped.wait(timeout=60) == 0
+    assert piped.stderr.read() == b""
+
+
 def test_profile_runs_quietly_and_tf_logs_shows_tensorflow():
     cmd = [sys.executable, "-m", "maffsrn_tf.cli.profile", "--preset", "maffsrn_x2"]
     quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -770,6 +770,12 @@ CASES = [
         error="--scale takes an integer, not ''",
     ),  # fmt: skip
     Case(
+        "upscale-negated-boolean-with-a-value",
+        [UP, *IN, "--nooverwrite=1"],
+        _make((photo, "in.png")),
+        error="--nooverwrite takes no value: write --nooverwrite, or --overwrite=false",
+    ),  # fmt: skip
+    Case(
         "upscale-boolean-with-a-value",
         [UP, *IN, "--overwrite=maybe"],
         _make((photo, "in.png")),
