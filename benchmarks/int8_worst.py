@@ -20,7 +20,6 @@ functions calibration experiments call.
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -44,13 +43,11 @@ THRESHOLDS = (4, 16)
 
 
 def stress_module():
-    """``tools/stress_set.py`` as a module (``tools`` is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "stress_set", os.path.join(ROOT, "tools", "stress_set.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The stress set's generator, ``maffsrn_tf.evaluation.stress`` (``tools/stress_set.py``
+    writes it as PNGs)."""
+    from maffsrn_tf.evaluation import stress
+
+    return stress
 
 
 def shipped(scale, quantization, tile=0, uint8_io=False):

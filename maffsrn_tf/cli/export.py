@@ -21,10 +21,16 @@ uint8 pixels in and out, at most ``--serving_max_megapixels`` input pixels per c
 docs/serving.md) and ``onnx`` (``maffsrn_x{s}.onnx``, dynamic size).
 int8 models are made from a copy of the model with its channels equalized, calibrated on
 ``--calibration_patches`` patches of ``--calibration_dir`` (each tensor's range: the
-``--calibration_percentile`` of its per-patch extremes); tflite/README.md says why.
+``--calibration_percentile`` of its per-patch extremes); tflite/README.md says why. The
+tensors of ``--calibration_wide_groups`` also cover the ``--calibration_wide_percentile`` of
+``--calibration_graphics_patches`` graphics patches (the stress set at seeds 1 and 2), so
+text and flat saturated colours are not clipped (issue #43; tflite/QUANTIZATION.md).
 Every TFLite export is run with ai-edge-litert on the validation datasets and compared with the
 Keras float model (PSNR/SSIM by the MATLAB protocol, drop vs Keras), its file size and
-latency (1 and 2 threads) measured; the report is written as REPORT.md and REPORT.json. A model
+latency (1 and 2 threads) measured; the report is written as REPORT.md and REPORT.json, with
+each dataset's worst image beside its mean. ``--stress_set`` adds the generated graphics
+stress set (seed 0) to the validation datasets; ``--max_image_drop`` refuses a model that
+loses more than that on any one image (``--max_drop``: on a dataset's mean). A model
 is never written unverified unless ``--noverify`` is given: a SavedModel must match the
 Keras model's 8-bit output within one grey level, an ONNX model its float output within 1e-4.
 
@@ -40,6 +46,7 @@ import importlib.util
 import math
 import os
 import sys
+import tempfile
 
 from absl import flags
 
@@ -51,10 +58,17 @@ from maffsrn_tf.cli.common import (
     run,
     scales_list,
 )
+from maffsrn_tf.export import recipe
 from maffsrn_tf.export.recipe import (
     ARTIFACTS,
     DEFAULT_CALIBRATION_PERCENTILE,
+    DEFAULT_EQUALIZE_WIDE,
+    DEFAULT_MAX_IMAGE_DROP,
+    DEFAULT_MAX_WIDENING,
     DEFAULT_SERVING_MAX_PIXELS,
+    DEFAULT_WIDE_GROUPS,
+    DEFAULT_WIDE_PATCHES,
+    DEFAULT_WIDE_PERCENTILE,
     MAX_SERVING_PIXELS,
     QUANTIZATIONS,
 )
@@ -91,10 +105,39 @@ flags.DEFINE_float(
     DEFAULT_CALIBRATION_PERCENTILE,
     "int8 activation ranges: this percentile of the per-patch extremes (100: plain min/max).",
 )
+flags.DEFINE_integer(
+    "calibration_graphics_patches",
+    DEFAULT_WIDE_PATCHES,
+    "int8: graphics patches (the stress set at seeds 1 and 2, half of them halved) whose "
+    "ranges the --calibration_wide_groups tensors also cover (issue #43); 0: none.",
+)
+flags.DEFINE_list(
+    "calibration_wide_groups",
+    list(DEFAULT_WIDE_GROUPS),
+    "int8: tensor groups widened for graphics: regions esa, cea, body, or region/OP "
+    "(e.g. body/CONV_2D), or all; empty: none.",
+)
+flags.DEFINE_float(
+    "calibration_wide_percentile",
+    DEFAULT_WIDE_PERCENTILE,
+    "int8: the widened groups cover this percentile of the graphics patches' extremes.",
+)
+flags.DEFINE_float(
+    "calibration_max_widening",
+    DEFAULT_MAX_WIDENING or 0.0,
+    "int8: a widened range is at most this many times its natural width (1 or more; 0: it "
+    "covers the graphics patches' range whole).",
+)
 flags.DEFINE_bool(
     "int8_equalization",
     True,
     "int8: equalize the channels' ranges first (the same float function, a smaller drop).",
+)
+flags.DEFINE_bool(
+    "int8_equalization_graphics",
+    DEFAULT_EQUALIZE_WIDE,
+    "int8: the equalization's channel ranges also cover the graphics patches' "
+    "(--calibration_graphics_patches), so no channel is scaled up past what graphics reach.",
 )
 flags.DEFINE_float(
     "serving_max_megapixels",
@@ -109,7 +152,20 @@ flags.register_validator(
     message="--serving_max_megapixels must be a positive number",
 )
 flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writing it.")
-flags.DEFINE_float("max_drop", 0.5, "Refuse to write a model losing more dB than this.")
+flags.DEFINE_float(
+    "max_drop", 0.5, "Refuse to write a model losing more dB than this on a dataset's mean."
+)
+flags.DEFINE_float(
+    "max_image_drop",
+    DEFAULT_MAX_IMAGE_DROP,
+    "Refuse to write a model losing more dB than this on any one validation image.",
+)
+flags.DEFINE_bool(
+    "stress_set",
+    False,
+    "Also verify on the generated graphics stress set (seed 0; the report's 'stress' "
+    "columns): text on saturated and dark backgrounds, flat shapes, line art, a chart, a UI.",
+)
 flags.DEFINE_string(
     "report",
     "REPORT",
@@ -140,13 +196,28 @@ TFLITE_FLAGS = (
     "calibration_size",
     "calibration_percentile",
     "int8_equalization",
+    "int8_equalization_graphics",
+    "calibration_graphics_patches",
+    "calibration_wide_groups",
+    "calibration_wide_percentile",
+    "calibration_max_widening",
     "max_drop",
+    "max_image_drop",
+    "stress_set",
     "report_dir",
     "merge_report",
 )
 REPORT_FLAGS = ("report_dir", "merge_report")
 CALIBRATION_FLAGS = ("calibration_dir", "calibration_patches", "calibration_size")
-INT8_FLAGS = ("calibration_percentile", "int8_equalization")
+INT8_FLAGS = (
+    "calibration_percentile",
+    "int8_equalization",
+    "int8_equalization_graphics",
+    "calibration_graphics_patches",
+    "calibration_wide_groups",
+    "calibration_wide_percentile",
+    "calibration_max_widening",
+)
 
 
 def given(name):
@@ -218,6 +289,13 @@ def check_applies(formats, tiles):
                 "add int8 or int16x8 to --quantizations",
             )
             reasons.update({name: why for name in CALIBRATION_FLAGS})
+        if not FLAGS.int8_equalization:
+            reasons["int8_equalization_graphics"] = ("--noint8_equalization equalizes nothing", "")
+        if not FLAGS.calibration_graphics_patches:
+            why = ("--calibration_graphics_patches 0 makes no graphics patches", "")
+            for name in ("int8_equalization_graphics", "calibration_wide_groups",
+                         "calibration_wide_percentile", "calibration_max_widening"):  # fmt: skip
+                reasons[name] = why
         if "int8" not in FLAGS.quantizations:
             why = (
                 f"it is for int8 models, and --quantizations {quantizations} has none",
@@ -230,7 +308,8 @@ def check_applies(formats, tiles):
                 "add a tile, e.g. --tiles 0,128",
             )
         if not FLAGS.verify:
-            reasons["max_drop"] = ("--noverify verifies no model", "")
+            for name in ("max_drop", "max_image_drop", "stress_set"):
+                reasons[name] = ("--noverify verifies no model", "")
         if not FLAGS.report:
             reasons.update({name: ("--report '' writes no report", "") for name in REPORT_FLAGS})
     if "saved_model" not in formats:
@@ -259,8 +338,42 @@ def check_numbers():
             f"--calibration_size must be at least {MIN_INPUT_SIZE} (the model's smallest "
             f"input), got {FLAGS.calibration_size}"
         )
+    if not math.isfinite(FLAGS.max_image_drop) or FLAGS.max_image_drop < 0:
+        fail(
+            f"--max_image_drop must be a finite number of dB, 0 or more; got "
+            f"{FLAGS.max_image_drop:g}"
+        )
     if not 0 < FLAGS.calibration_percentile <= 100:
         fail(f"--calibration_percentile must be in (0, 100], got {FLAGS.calibration_percentile:g}")
+    if not 0 < FLAGS.calibration_wide_percentile <= 100:
+        fail(
+            "--calibration_wide_percentile must be in (0, 100], got "
+            f"{FLAGS.calibration_wide_percentile:g}"
+        )
+    if FLAGS.calibration_graphics_patches < 0:
+        fail(
+            "--calibration_graphics_patches must be 0 or more, got "
+            f"{FLAGS.calibration_graphics_patches}"
+        )
+    widening = FLAGS.calibration_max_widening
+    if not math.isfinite(widening) or (widening != 0 and widening < 1):
+        fail(f"--calibration_max_widening must be 0 (no cap) or 1 or more, got {widening:g}")
+    check_wide_groups(FLAGS.calibration_wide_groups)
+
+
+def check_wide_groups(groups):
+    """``--calibration_wide_groups``: each a region (``esa``, ``cea``, ``body``), a region and
+    an op (``body/CONV_2D``), or ``all``; none twice."""
+    from maffsrn_tf.export.recipe import WIDE_REGIONS
+
+    for group in groups:
+        region, _, op = group.partition("/")
+        if not (group == "all" or region in WIDE_REGIONS and (not op or op.isupper())):
+            fail(
+                f"--calibration_wide_groups takes all, {', '.join(WIDE_REGIONS)} or REGION/OP "
+                f"(e.g. body/CONV_2D), got {group}"
+            )
+    check_once("calibration_wide_groups", groups)
 
 
 def _inside(path, folder):
@@ -405,6 +518,8 @@ def main(argv):
     for folder in datasets:
         require_path(folder, "validation folder (--datasets; --noverify skips verification)", True)
     check_datasets(datasets)
+    if FLAGS.stress_set and "stress" in {recipe.dataset_name(d) for d in datasets}:
+        fail("--datasets has a folder named stress, the name of --stress_set's columns: rename it")
     inputs = [("--datasets", folder) for folder in datasets]
     tflite = "tflite" in formats
     needs_calibration = tflite and any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
@@ -423,12 +538,18 @@ def main(argv):
     from maffsrn_tf.pretrained.loading import load_model_for
 
     entries = []
+    stress_dir = None
     try:
-        patches = None
+        patches = wide = None
         if needs_calibration:  # the same patches for every tile (edge-padded to fixed tiles)
             patches = representative_patches(
                 FLAGS.calibration_dir, FLAGS.calibration_patches, FLAGS.calibration_size
             )
+            if "int8" in FLAGS.quantizations:
+                wide = graphics_patches(FLAGS.calibration_graphics_patches, FLAGS.calibration_size)
+        if FLAGS.stress_set and datasets:
+            stress_dir = tempfile.TemporaryDirectory(prefix="maffsrn_export_")
+            datasets = [*datasets, stress_folder(stress_dir.name)]
         for scale in scales:
             model = load_model_for(scale, FLAGS.weights or None)
             os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
@@ -452,6 +573,12 @@ def main(argv):
                     FLAGS.int8_equalization,
                     on_written=print_tflite,
                     overwrite=FLAGS.overwrite,
+                    wide_data=wide,
+                    wide_groups=tuple(FLAGS.calibration_wide_groups),
+                    wide_percentile=FLAGS.calibration_wide_percentile,
+                    max_image_drop=FLAGS.max_image_drop,
+                    max_widening=FLAGS.calibration_max_widening or None,
+                    equalize_wide=FLAGS.int8_equalization_graphics,
                 )
         if FLAGS.report and tflite:
             base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
@@ -463,7 +590,32 @@ def main(argv):
     except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         fail(flag_words(first, {"equalize": "int8_equalization"}))
+    finally:
+        if stress_dir is not None:
+            stress_dir.cleanup()
     return 0
+
+
+def graphics_patches(count, size):
+    """``count`` graphics calibration patches of ``size`` pixels (``[]`` for 0): the stress
+    set at its calibration seeds (never the evaluation seed), half of them halved."""
+    if not count:
+        return []
+    from maffsrn_tf.evaluation.stress import CALIBRATION_SEEDS, stress_images
+    from maffsrn_tf.export.calibrate import image_patches
+
+    images = [image for seed in CALIBRATION_SEEDS for _, image in stress_images(seed=seed)]
+    return image_patches(images, count, size)
+
+
+def stress_folder(parent):
+    """The stress set (seed 0) written into ``parent``/stress: a validation folder whose
+    report columns are named ``stress``."""
+    from maffsrn_tf.evaluation.stress import EVALUATION_SEED, write_stress_set
+
+    folder = os.path.join(parent, "stress")
+    write_stress_set(folder, seed=EVALUATION_SEED)
+    return folder
 
 
 def cli():

@@ -111,16 +111,22 @@ def equalize(
     rule="signed",
     power=1.0,
     percentile=DEFAULT_CALIBRATION_PERCENTILE,
+    wide_patches=None,
 ):
     """Rescale ``pairs`` of ``model`` in place from its channel ranges on ``patches`` (by
-    the calibration's ``percentile`` rule); returns the scales applied, a list per kind."""
+    the calibration's ``percentile`` rule); returns the scales applied, a list per kind.
+    ``wide_patches`` (issue #43's graphics): each channel's range is the union of its ranges
+    on both sets, so a channel quiet on ``patches`` but loud on these is not scaled up."""
     plan = _plan(model, pairs)
     # one pass: a first conv's output does not change when another pair is rescaled (the
     # readers of a rescaled tensor undo its scale)
-    ranges = channel_ranges(model, [first for _, first, _, _ in plan], patches, percentile)
+    firsts = [first for _, first, _, _ in plan]
+    ranges = channel_ranges(model, firsts, patches, percentile)
+    wide = channel_ranges(model, firsts, wide_patches, percentile) if wide_patches else {}
     applied = {}
     for kind, first, alike, readers in plan:
-        s = channel_scales([ranges[id(first)]], rule, max_scale, power)
+        both = [ranges[id(first)]] + ([wide[id(first)]] if wide else [])
+        s = channel_scales(both, rule, max_scale, power)
         for conv in [first, *alike]:
             conv.kernel.assign(np.asarray(conv.kernel) * s)
             conv.bias.assign(np.asarray(conv.bias) * s)
@@ -139,7 +145,12 @@ def copy_model(model):
 
 
 def equalized(
-    model, patches, pairs=PAIRS, max_scale=MAX_SCALE, percentile=DEFAULT_CALIBRATION_PERCENTILE
+    model,
+    patches,
+    pairs=PAIRS,
+    max_scale=MAX_SCALE,
+    percentile=DEFAULT_CALIBRATION_PERCENTILE,
+    wide_patches=None,
 ):
     """A copy of ``model`` with its channels equalized (``model`` is not changed).
 
@@ -147,7 +158,7 @@ def equalized(
     ``TOLERANCE`` on the first patches (the rescaling must preserve the function).
     """
     clone = copy_model(model)
-    equalize(clone, patches, pairs, max_scale, percentile=percentile)
+    equalize(clone, patches, pairs, max_scale, percentile=percentile, wide_patches=wide_patches)
     diff = max(
         float(np.abs(np.asarray(clone(x)) - np.asarray(model(x))).max())
         for x in (np.asarray(p, np.float32)[None] for p in patches[:4])

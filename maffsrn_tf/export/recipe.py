@@ -21,6 +21,23 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
 # int8 activation ranges: this percentile of the per-patch extremes. Chosen on x2 (Set5 and
 # Set14 drops, tflite/QUANTIZATION.md); 100 (TFLite's min/max) lost 0.20-0.27 dB.
 DEFAULT_CALIBRATION_PERCENTILE = 65.0
+# int8, issue #43: the tensor groups (export.calibrate.tensor_groups) whose ranges also cover
+# graphics patches (DEFAULT_WIDE_PATCHES of the stress set at seeds 1 and 2), at
+# DEFAULT_WIDE_PERCENTILE of their extremes. None by default: benchmarks/int8_wide.py found
+# no choice that keeps smooth photographs' drop (tflite/QUANTIZATION.md); the best rule it
+# measured is ("all",) with DEFAULT_MAX_WIDENING 3
+DEFAULT_WIDE_GROUPS = ()
+# the regions of export.calibrate.tensor_groups (plain Python: the command checks its flags)
+WIDE_REGIONS = ("esa", "cea", "body")
+DEFAULT_WIDE_PERCENTILE = 65.0
+DEFAULT_WIDE_PATCHES = 64
+# a widened range is at most this many times its natural width (None: it covers the graphics)
+DEFAULT_MAX_WIDENING = None
+# int8: equalize the channels on the union of the natural and the graphics patches' ranges
+# (export.equalize), so a channel quiet on photographs but loud on graphics is not scaled up
+DEFAULT_EQUALIZE_WIDE = False
+# the most one validation image may lose (dB; maffsrn-export --max_image_drop)
+DEFAULT_MAX_IMAGE_DROP = 1.0
 # how much more (dB) a fixed-tile model may lose than its dynamic-shape twin
 TWIN_MARGIN_DB = 0.01
 # the SavedModel's limit on input pixels per call (per file of the bytes signature): the
@@ -90,6 +107,12 @@ def export_tflite_release(
     equalize=True,
     on_written=None,
     overwrite=True,
+    wide_data=None,
+    wide_groups=DEFAULT_WIDE_GROUPS,
+    wide_percentile=DEFAULT_WIDE_PERCENTILE,
+    max_image_drop=None,
+    max_widening=DEFAULT_MAX_WIDENING,
+    equalize_wide=DEFAULT_EQUALIZE_WIDE,
 ):
     """Export, verify and write every TFLite model of ``model``'s release into
     ``output_dir``; returns the report entries (``export.export``'s, with ``scale``).
@@ -98,6 +121,10 @@ def export_tflite_release(
     model may lose ``TWIN_MARGIN_DB`` more than its dynamic twin when both are exported.
     ``on_written(path, entry)`` is called after each file is written. ``overwrite=False``:
     an existing file is left alone (``io.atomic.OutputExists``, files before it written).
+    ``wide_data``, ``wide_groups``, ``wide_percentile``, ``max_widening``: the int8 ranges
+    widened for graphics, ``equalize_wide``: equalized for them too (``export.convert``);
+    ``max_image_drop``: the most any one image
+    may lose (dB, every model; ``None``: no such limit).
     """
     from maffsrn_tf.export import export
 
@@ -119,6 +146,12 @@ def export_tflite_release(
             calibration_percentile,
             equalize,
             overwrite,
+            wide_data=wide_data,
+            wide_groups=wide_groups,
+            wide_percentile=wide_percentile,
+            max_image_drop=max_image_drop,
+            max_widening=max_widening,
+            equalize_wide=equalize_wide,
         )
         if not tile:
             twins[quantization] = {k: v["drop"] for k, v in entry["accuracy"].items()}

@@ -22,20 +22,27 @@ def _cell(text):
 
 def report_markdown(entries):
     """One row per file: shape, size, accuracy and drop vs Keras on each validation dataset
-    (a column pair per dataset, by its name; ``-`` where a file was not verified on it),
-    latency, GPU delegate."""
+    (three columns per dataset, by its name: PSNR / SSIM, the mean drop, and the worst
+    image's name and drop, issue #43; ``-`` where a file was not verified on it, or was
+    verified before the worst image was recorded), latency, GPU delegate."""
     names = dataset_names(entries)
-    columns = "".join(f"{_cell(name)} PSNR / SSIM | drop (dB) | " for name in names)
+    columns = "".join(
+        f"{_cell(name)} PSNR / SSIM | drop (dB) | worst image, drop (dB) | " for name in names
+    )
     lines = [
         f"| model | quantization | input | size (KB) | {columns}latency ms, 1 / 2 threads | "
         "GPU delegate (analyzer) |",
-        "|---|---|---|---|" + "---|---|" * len(names) + "---|---|",
+        "|---|---|---|---|" + "---|---|---|" * len(names) + "---|---|",
     ]
     for e in entries:
         cells = ""
         for name in names:
             a = e.get("accuracy", {}).get(name)
-            cells += f"{a['psnr']:.2f} / {a['ssim']:.4f} | {a['drop']:+.4f} | " if a else "- | - | "
+            cells += (
+                f"{a['psnr']:.2f} / {a['ssim']:.4f} | {a['drop']:+.4f} | {worst_cell(a)} | "
+                if a
+                else "- | - | - | "
+            )
         h, w = e["latency_input"]
         shape = "x".join(map(str, e["input_shape"])) if e.get("input_shape") else "dynamic"
         io = "uint8 I/O" if e.get("uint8_io") else "float I/O"
@@ -48,6 +55,27 @@ def report_markdown(entries):
             f"{cells}{latency}{e['latency_s'] * 1000:.0f} ({h}x{w} LR) | {verdict} |"
         )
     return "\n".join(lines)
+
+
+def worst_cell(accuracy):
+    """``img_013 +0.5805``: a dataset's worst image and its drop (dB), ``-`` when the
+    entry has none (a report written before the worst image was recorded)."""
+    if accuracy.get("worst_image") is None or accuracy.get("worst_drop") is None:
+        return "-"
+    return f"{_cell(accuracy['worst_image'])} {accuracy['worst_drop']:+.4f}"
+
+
+def worst_images(entries):
+    """``{file: {dataset: (worst image, its drop)}}`` of a report's entries (the JSON's
+    rows): the numbers a per-image limit is checked against."""
+    return {
+        e["file"]: {
+            name: (a["worst_image"], a["worst_drop"])
+            for name, a in e.get("accuracy", {}).items()
+            if a.get("worst_image") is not None
+        }
+        for e in entries
+    }
 
 
 def io_markdown(entries):
@@ -134,7 +162,9 @@ def write_report(base, entries, command, merge=False, overwrite=True):
         f"{time.strftime('%Y-%m-%d')} ({cpu_name()}, Python {platform.python_version()})"
         + (", merged into the previous report (rows of other files kept). " if merged else ". ")
         + "PSNR/SSIM by the MATLAB protocol; *drop* is Keras float PSNR minus TFLite PSNR "
-        "on the same images (positive = the TFLite model is worse); fixed-shape models and "
+        "on the same images (positive = the TFLite model is worse), the mean over the "
+        "dataset's images, and *worst image* the one image that drops the most; fixed-shape "
+        "models and "
         f"the Keras model both run tiled with the model's tile ({DEFAULT_OVERLAP}-pixel overlap, "
         "as `maffsrn-upscale`). Latency: "
         "median of 5 runs, ai-edge-litert (XNNPACK), one inference of the input shown. GPU "

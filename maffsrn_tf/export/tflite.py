@@ -11,7 +11,14 @@ import tensorflow as tf
 from maffsrn_tf.export.calibrate import percentile_calibrated
 from maffsrn_tf.export.equalize import equalized
 from maffsrn_tf.export.graph import InferenceGraph
-from maffsrn_tf.export.recipe import DEFAULT_CALIBRATION_PERCENTILE, QUANTIZATIONS
+from maffsrn_tf.export.recipe import (
+    DEFAULT_CALIBRATION_PERCENTILE,
+    DEFAULT_EQUALIZE_WIDE,
+    DEFAULT_MAX_WIDENING,
+    DEFAULT_WIDE_GROUPS,
+    DEFAULT_WIDE_PERCENTILE,
+    QUANTIZATIONS,
+)
 from maffsrn_tf.export.verification import (
     dynamic_tensors,
     gpu_delegate_verdict,
@@ -38,6 +45,11 @@ def convert(
     uint8_io=False,
     calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
     equalize=True,
+    wide_data=None,
+    wide_groups=DEFAULT_WIDE_GROUPS,
+    wide_percentile=DEFAULT_WIDE_PERCENTILE,
+    max_widening=DEFAULT_MAX_WIDENING,
+    equalize_wide=DEFAULT_EQUALIZE_WIDE,
 ):
     """Convert a Keras MAFFSRN to TFLite bytes (builtin ops only).
 
@@ -49,6 +61,12 @@ def convert(
     per-sample extremes (``percentile_calibrated``); ``100`` is TFLite's plain min/max.
     ``equalize`` (``int8``): convert a copy of the model with its channels equalized
     (``export.equalize``; the same float function, a smaller int8 drop).
+    ``wide_data`` (``int8`` below percentile 100; issue #43): graphics patches, like
+    ``representative_data``; the tensors of ``wide_groups`` (``calibrate.tensor_groups``'
+    labels) get ranges that also cover their ``wide_percentile`` of extremes
+    (``percentile_calibrated``), at most ``max_widening`` times their own width (``None``:
+    no cap). ``None`` or no groups: every range from ``representative_data`` alone.
+    ``equalize_wide``: the equalization's channel ranges also cover ``wide_data``'s.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
@@ -65,12 +83,19 @@ def convert(
             f"calibration_percentile must be in (0, 100], got {calibration_percentile}"
         )
     if quantization == "int8" and equalize:
-        model = equalized(model, representative_data, percentile=calibration_percentile)
+        model = equalized(
+            model,
+            representative_data,
+            percentile=calibration_percentile,
+            wide_patches=wide_data if equalize_wide else None,
+        )
     if input_shape is not None and representative_data:
         # every patch is edge-padded (or cropped) to the fixed input: the fixed model then
         # sees the same calibration content as its dynamic twin (larger patches widen the
         # percentile ranges: x2 int8 at 128x128 lost 0.109 dB with 128-pixel patches)
         representative_data = [_pad_to(p, input_shape) for p in representative_data]
+        if wide_data:
+            wide_data = [_pad_to(p, input_shape) for p in wide_data]
     graph = InferenceGraph(model)
     h, w = input_shape if input_shape is not None else (None, None)
     fn = graph.concrete_function(h, w)
@@ -80,7 +105,13 @@ def convert(
         from tensorflow.lite.python.convert import mlir_quantize
 
         calibrated = percentile_calibrated(
-            converter.convert(), representative_data, calibration_percentile
+            converter.convert(),
+            representative_data,
+            calibration_percentile,
+            wide_data,
+            wide_percentile,
+            wide_groups,
+            max_widening,
         )
         io = tf.uint8 if uint8_io else tf.float32
         return mlir_quantize(calibrated, input_data_type=io, output_data_type=io)
@@ -121,10 +152,16 @@ def export(
     calibration_percentile=DEFAULT_CALIBRATION_PERCENTILE,
     equalize=True,
     overwrite=True,
+    wide_data=None,
+    wide_groups=DEFAULT_WIDE_GROUPS,
+    wide_percentile=DEFAULT_WIDE_PERCENTILE,
+    max_image_drop=None,
+    max_widening=DEFAULT_MAX_WIDENING,
+    equalize_wide=DEFAULT_EQUALIZE_WIDE,
 ):
     """Convert, verify against the Keras model, then write ``path`` atomically
     (``overwrite=False``: only if ``path`` does not exist then, ``io.atomic.OutputExists``
-    otherwise).
+    otherwise). ``wide_*``: ``convert``'s; ``max_image_drop``: ``verify``'s per-image limit.
 
     A fixed-shape model (``input_shape``) must have no dynamic tensor. Returns the report
     entry: accuracy per dataset, file size, latency at 1 and 2 threads, ops, the GPU
@@ -138,6 +175,11 @@ def export(
         uint8_io,
         calibration_percentile,
         equalize,
+        wide_data,
+        wide_groups,
+        wide_percentile,
+        max_widening,
+        equalize_wide,
     )
     dynamic = dynamic_tensors(data) if input_shape is not None else []
     if dynamic:
@@ -148,11 +190,18 @@ def export(
         tmp = os.path.join(tmp_dir, os.path.basename(path))
         with open(tmp, "wb") as f:
             f.write(data)
-        accuracy = verify(model, tmp, datasets, int(model.scale), max_drop) if datasets else {}
+        accuracy = (
+            verify(model, tmp, datasets, int(model.scale), max_drop, max_image_drop)
+            if datasets
+            else {}
+        )
         latency = {n: measure_latency(tmp, num_threads=n) for n in (1, 2)}
         with atomic_output(path, overwrite) as out:
             shutil.copyfile(tmp, out)
     compatible, detail = gpu_delegate_verdict(data)
+    widens = bool(
+        quantization == "int8" and calibration_percentile < 100 and wide_data and wide_groups
+    )
     return {
         "file": os.path.basename(path),
         "scale": int(model.scale),
@@ -161,6 +210,19 @@ def export(
         "input_shape": list(input_shape) if input_shape else None,
         "calibration_percentile": calibration_percentile if quantization == "int8" else None,
         "equalized": bool(equalize and quantization == "int8"),
+        "equalized_on_graphics": bool(
+            equalize and equalize_wide and wide_data and quantization == "int8"
+        ),
+        "wide_calibration": (
+            {
+                "groups": list(wide_groups),
+                "percentile": wide_percentile,
+                "patches": len(wide_data),
+                "max_widening": max_widening,
+            }
+            if widens
+            else None
+        ),
         "bytes": len(data),
         "ops": op_names(data),
         "accuracy": accuracy,
