@@ -18,12 +18,11 @@ model output against float16's. Prints a Markdown table.
 import argparse
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
+from bench import command  # maffsrn-upscale in a fresh process: wall time, peak RSS
 
 WIDTH, HEIGHT = 640, 360
 
@@ -69,27 +68,6 @@ def make_clip(path, frames):
             chunk.sample_rate, chunk.pts = 48000, start
             out.mux(sound.encode(chunk))
         out.mux(sound.encode())
-
-
-def command(args):
-    """Wall seconds and peak RSS (MiB, polled) of ``maffsrn-upscale ARGS`` in a fresh
-    process."""
-    import psutil
-
-    script = os.path.join(os.path.dirname(sys.executable), "maffsrn-upscale")
-    start, peak = time.perf_counter(), 0
-    proc = psutil.Popen([script, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while proc.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(f"error: maffsrn-upscale {' '.join(args)} failed: "
-                         f"{proc.stderr.read().decode()[-500:]}")  # fmt: skip
-    return wall, peak / 2**20
 
 
 def decoded(path, count):
@@ -149,7 +127,7 @@ def run(args, tmp):
             out = os.path.join(tmp, f"clip_{quantization}.mp4")
             cmd = ["clip.mkv", "-o", os.path.basename(out), "--quantization", quantization,
                    "--overwrite"]  # fmt: skip
-            wall, peak = command([clip, "-o", out, *cmd[3:]])
+            wall, peak = command([clip, "-o", out, *cmd[3:]], 1)
             print(f"maffsrn-upscale {' '.join(cmd)}: {wall:.1f} s", flush=True)
             walls[quantization].append(wall)
             peaks[quantization] = max(peaks.get(quantization, 0), peak)
