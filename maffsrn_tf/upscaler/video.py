@@ -21,10 +21,11 @@ a notice: subtitle, data and attachment streams. Transparency is flattened onto
 sides) is padded by one repeated row or column, with a notice.
 
 Refused before the model runs, in one line each: a file that is not a video, has no video
-stream, or is cut short (fewer packets than its header declares, or ending before its
-declared duration); a container that cannot hold the video codec or an audio codec (the audio
-is copied, not converted: the message names a container that holds it); an encoder this
-PyAV build lacks (the message lists those it has); a pixel format the encoder does not take.
+stream, or is cut short (fewer packets than its header declares, a last packet cut, or
+video or audio ending before its declared duration); a container that cannot hold the
+video codec or an audio codec (the audio is copied, not converted: the message names a
+container that holds it); an encoder this PyAV build lacks (the message lists those it
+has); a pixel format the encoder does not take.
 
 The output goes to a temporary file beside the target, renamed when complete (``io.atomic``):
 an error, Ctrl-C or SIGTERM leaves no partial output, an existing output is replaced only with
@@ -224,6 +225,8 @@ class VideoInfo:
     color_trc: int
     audio: tuple  # codec names of the audio streams
     dropped: tuple  # kinds of the streams not copied
+    video_end: fractions.Fraction | None = None  # seconds: the end of its last frame shown
+    audio_end: fractions.Fraction | None = None  # seconds: the end of its shortest audio
 
     @property
     def quarter_turn(self):
@@ -243,27 +246,53 @@ def probe(path, max_pixels=None, whole=True):
         raise UpscaleError(f"{path} is not a video that can be read ({_why(err)})") from None
     with container:
         stream = _video_stream(container, path)
-        first, packets, end = None, 0, None
+        audio = list(container.streams.audio)
+        first, packets, stored, times, corrupt = None, 0, 0, [], False
+        ends = {s.index: None for s in audio}
+        timed, durations = False, set()
         try:
-            for packet in container.demux(stream):
+            for packet in container.demux(stream, *audio):
                 if packet.size == 0:
-                    if first is None:  # the flush packet: frames the decoder held back
+                    if first is None and packet.stream is stream:  # the flush packet
                         first = next(iter(stream.decode(packet)), None)
+                    continue
+                corrupt = packet.is_corrupt  # the last one cut: the file ends inside it
+                if packet.stream is not stream:
+                    if packet.pts is not None:
+                        e = (packet.pts + (packet.duration or 0)) * packet.time_base
+                        old = ends[packet.stream.index]
+                        ends[packet.stream.index] = e if old is None else max(old, e)
+                    continue
+                if first is None:
+                    first = next(iter(stream.decode(packet)), None)
+                stored += 1
+                if packet.is_discard:  # dropped by an edit list: never shown
                     continue
                 packets += 1
                 if packet.pts is not None:
-                    last = (packet.pts + (packet.duration or 0)) * packet.time_base
-                    end = last if end is None else max(end, last)
-                if first is None:
-                    first = next(iter(stream.decode(packet)), None)
+                    timed = True
+                    times.append(packet.pts)
+                    durations.add(packet.duration or 0)
                 if first is not None and not whole:
                     break
         except (av.FFmpegError, ValueError) as err:
             raise UpscaleError(f"{path} cannot be read to its end ({_why(err)})") from None
+        if corrupt and whole:
+            raise UpscaleError(
+                f"{path} is cut short: its last packet is incomplete (an unfinished copy or "
+                "download?)"
+            )
         if first is None:
             raise UpscaleError(f"{path}: no frame of its video could be decoded")
+        # a raw stream (no time stamps): FFmpeg's average rate is a guess of 25
+        rate = (stream.average_rate if timed else None) or stream.guessed_rate
+        rate = rate or stream.average_rate
+        end = _shown_end(times, durations)
+        end = None if end is None else end * stream.time_base
         if whole:
-            _check_whole(path, stream, packets, end)
+            _check_whole(path, stream, stored, end, rate)
+            for s in audio:
+                _check_audio(path, s, ends[s.index])
         if max_pixels is not None and first.width * first.height > max_pixels:
             raise UpscaleError(
                 f"{path}: its {first.width}x{first.height} frames are over the limit of "
@@ -275,7 +304,7 @@ def probe(path, max_pixels=None, whole=True):
             width=first.width,
             height=first.height,
             frames=packets,
-            rate=stream.average_rate or stream.guessed_rate,
+            rate=rate,
             pix_fmt=fmt.name,
             depth=max(c.bits for c in fmt.components) if fmt.components else 8,
             alpha=any(c.is_alpha for c in fmt.components),
@@ -287,7 +316,9 @@ def probe(path, max_pixels=None, whole=True):
             color_range=first.color_range,
             color_primaries=first.color_primaries,
             color_trc=first.color_trc,
-            audio=tuple(s.codec_context.name for s in container.streams.audio),
+            audio=tuple(s.codec_context.name for s in audio),
+            video_end=end,
+            audio_end=min((e for e in ends.values() if e is not None), default=None),
             dropped=tuple(
                 s.type
                 for s in container.streams
@@ -335,22 +366,57 @@ def _declared_seconds(stream):
     return None
 
 
-def _check_whole(path, stream, packets, end):
+def _shown_end(times, durations):
+    """Where the frames end (the stream's time base; ``times``: the packets' time stamps in
+    decode order): after the largest time stamp, or, when the last packet is a reordered one
+    (B-frames: sent after the later frame it refers to), before the first hole among the
+    time stamps from it up: frames of a file cut short that were never stored."""
+    if not times:
+        return None
+    shown = sorted(times)
+    gaps = sorted(b - a for a, b in zip(shown, shown[1:]) if b > a)
+    usual = gaps[len(gaps) // 2] if gaps else 1
+    duration = max(durations) or usual
+    if times[-1] < shown[-1]:
+        tail = shown[shown.index(times[-1]) :]
+        for a, b in zip(tail, tail[1:]):
+            if b - a > 1.5 * usual:  # a hole after the last frame sent: cut there
+                return a + duration
+    return shown[-1] + duration
+
+
+def _check_whole(path, stream, stored, end, rate):
     """``UpscaleError`` when the stream has fewer packets than its header counts, or ends
-    more than two frames (and 50 ms) before its declared duration: a file cut short."""
-    if stream.frames and packets < stream.frames:
+    more than half a frame (or 50 ms, its rate unknown) before its declared duration: a file
+    cut short."""
+    if stream.frames and stored < stream.frames:
         raise UpscaleError(
-            f"{path} is cut short: {packets} of its {stream.frames} frames are there "
+            f"{path} is cut short: {stored} of its {stream.frames} frames are there "
             "(an unfinished copy or download?)"
         )
-    declared, rate = _declared_seconds(stream), stream.average_rate or stream.guessed_rate
+    declared = _declared_seconds(stream)
     if declared is None or end is None:
         return
-    start = (stream.start_time or 0) * stream.time_base
-    slack = max(fractions.Fraction(2) / rate if rate else 0, fractions.Fraction(1, 20))
+    # a Matroska DURATION tag is where the stream ends, a header's duration how long it is
+    start = (stream.start_time or 0) * stream.time_base if stream.duration else 0
+    slack = fractions.Fraction(1, 2) / rate if rate else fractions.Fraction(1, 20)
     if end - start < declared - slack:
         raise UpscaleError(
             f"{path} is cut short: its frames end at {float(end - start):.2f} s of "
+            f"{float(declared):.2f} s (an unfinished copy or download?)"
+        )
+
+
+def _check_audio(path, stream, end):
+    """``UpscaleError`` when an audio stream ends more than 0.1 s before its declared
+    duration: a file cut short."""
+    declared = _declared_seconds(stream)
+    if declared is None or end is None:
+        return
+    start = (stream.start_time or 0) * stream.time_base if stream.duration else 0
+    if end - start < declared - fractions.Fraction(1, 10):
+        raise UpscaleError(
+            f"{path} is cut short: its audio ends at {float(end - start):.2f} s of "
             f"{float(declared):.2f} s (an unfinished copy or download?)"
         )
 
@@ -702,6 +768,10 @@ def _notices(info, plan, options, out_w, out_h):
             f"{plan.codec} in .{plan.container} cannot say here: the output's are square "
             "(H.264/H.265, or .mp4/.mov, keep it)"
         )
+    if info.audio_end is not None and info.video_end is not None:
+        short = info.video_end - info.audio_end
+        if short > max(1 / info.rate if info.rate else 0, fractions.Fraction(1, 10)):
+            yield f"its audio ends {float(short):.2f} s before its video (copied as it is)"
     if info.interlaced:
         yield "it is interlaced: its frames are upscaled as they are (deinterlace it first)"
     if info.dropped:

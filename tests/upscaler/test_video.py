@@ -236,3 +236,73 @@ def test_skip_existing_leaves_a_whole_output_and_redoes_one_cut_short(clip, tmp_
         assert upscale_video(clip, tmp_path, skip_existing=True, **FAST) == out
     assert any("the existing output is not whole" in r.getMessage() for r in caplog.records)
     assert len(frames(out)[1]) == 12
+
+
+def _cut(path, into, keep):
+    """``path``'s first ``keep`` bytes (or ``keep(data)``) at ``into``."""
+    data = open(path, "rb").read()
+    into.write_bytes(data[: keep(data) if callable(keep) else keep])
+    return str(into)
+
+
+def _last_packet(path, kind="video"):
+    with av.open(path) as container:
+        stream = getattr(container.streams, kind)[0]
+        return max((p.pos, p.size) for p in container.demux(stream) if p.size)
+
+
+def test_cuts_into_the_last_frames_or_the_audio_are_refused(tmp_path):
+    """Cut short where a packet count and a two-frame slack let it through: into the last
+    packet (flagged corrupt; frame threading hid the decoder's error), into the last frame
+    of FFV1 in Matroska (11 of 12 frames), and an MP4 whose AAC audio is cut with it."""
+    ffv1 = make_clip(tmp_path / "f.mkv", gap=0, rotate=0, audio=None)
+    pos, size = _last_packet(ffv1)
+    cases = {_cut(ffv1, tmp_path / "f_cut.mkv", pos + size // 2): r"f_cut\.mkv is cut short"}
+    made = make_clip(tmp_path / "m.mp4", frames=24, gap=0, rotate=0, codec="libx264")
+    mp4 = str(tmp_path / "a.mp4")  # the index in front (faststart): a cut file opens
+    with av.open(made) as inp, av.open(mp4, "w", options={"movflags": "+faststart"}) as out:
+        copies = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.size:
+                packet.stream = copies[packet.stream.index]
+                out.mux(packet)
+    pos, size = _last_packet(mp4)
+    cases[_cut(mp4, tmp_path / "a_cut.mp4", pos + size // 2)] = r"a_cut\.mp4 is cut short"
+    for path, message in cases.items():
+        with pytest.raises(UpscaleError, match=message):
+            probe(path)
+    assert probe(ffv1).frames == 12 and probe(mp4).frames == 24  # the whole files pass
+
+
+def test_raw_h264_keeps_its_rate_and_an_edit_list_counts_frames_shown(tmp_path):
+    """A raw H.264 stream has no time stamps (FFmpeg guesses 25 frames/s on average): its
+    own rate is kept; frames an MP4 edit list drops are neither counted nor redone."""
+    raw = str(tmp_path / "raw.h264")
+    with av.open(raw, "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 20 * i, np.uint8))
+            frame.pts, frame.time_base = i, fractions.Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    assert probe(raw).rate == 10
+    got = upscale_video(raw, tmp_path / "raw.mkv", **FAST)
+    assert [round(t, 3) for t in frames(got)[0]] == [0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    edited = str(tmp_path / "edit.mp4")
+    with av.open(edited, "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = fractions.Fraction(1, 1000)
+        for pts in (-200, -100, 0, 100, 200):  # the first two before the start: cut off
+            frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 90, np.uint8))
+            frame.pts, frame.time_base = pts, fractions.Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    assert probe(edited).frames == 3
+    seen = []
+    out = upscale_video(edited, tmp_path, progress=lambda d, t: seen.append((d, t)), **FAST)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    done = os.stat(out).st_mtime_ns
+    assert upscale_video(edited, tmp_path, skip_existing=True, **FAST) is None
+    assert os.stat(out).st_mtime_ns == done
