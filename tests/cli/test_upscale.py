@@ -6,6 +6,7 @@ library that prints nothing."""
 import fcntl
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -157,7 +158,8 @@ def test_help_groups_flags_by_meaning_without_markup(flag):
                             "Video:", "Speed and limits:"], headings  # fmt: skip
     assert "``" not in out and "::" not in out and "maffsrn_tf.cli" not in out
     assert f"  {flag}, --" in out
-    assert " dB" not in out  # no measured numbers in help
+    # the only measured numbers: int8's drops (tests/export/test_worst_image.py holds them)
+    assert {m for m in re.findall(r"[0-9.-]+ dB", out)} <= {"0.03-0.04 dB", "0.85 dB"}, out
 
 
 def _jpeg_with_metadata(path):

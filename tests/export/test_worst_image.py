@@ -47,6 +47,45 @@ def test_shipped_x2_int8_drop_on_img_013_is_pinned():
     )
 
 
+# the same files on the graphics stress set (seed 0, fonts of this machine's Debian image):
+# its worst image and drop, as `python benchmarks/int8_worst.py --per_image` printed them
+PINNED_X2_STRESS_WORST = ("06_line_art", 0.8471)
+
+
+def test_shipped_x2_int8_worst_stress_image_is_pinned(tmp_path):
+    """The x2 int8 file re-measured on the whole stress set: which image loses most against
+    the float16 file, and how much (the issue's target is 0.10 dB; tflite/QUANTIZATION.md
+    says why per-tensor ranges cannot reach it)."""
+    pytest.importorskip("ai_edge_litert")
+    from maffsrn_tf.data.sources import load_benchmark
+    from maffsrn_tf.imaging.metrics import psnr
+    from maffsrn_tf.model.shipped import tflite_path
+    from maffsrn_tf.upscaler.engines import TFLiteEngine
+    from maffsrn_tf.upscaler.tiling import predict_uint8
+
+    _stress_set().write_stress_set(tmp_path, seed=0)
+    engines = {v: TFLiteEngine(tflite_path(2, v), num_threads=2) for v in ("float16", "int8")}
+    drops = {}
+    for name, hr, lr in load_benchmark(str(tmp_path), 2):
+        sr = {v: predict_uint8(engine, lr) for v, engine in engines.items()}
+        drops[os.path.splitext(name)[0]] = psnr(hr, sr["float16"], 2) - psnr(hr, sr["int8"], 2)
+    worst = max(drops, key=drops.get)
+    image, pinned = PINNED_X2_STRESS_WORST
+    assert worst == image and abs(drops[worst] - pinned) < TOLERANCE_DB, drops
+
+
+def test_the_help_quotes_the_pinned_worst_drop():
+    """``maffsrn-upscale --help`` quotes int8's average and worst-image drops: the worst is
+    the one pinned above (update both when the int8 files change)."""
+    import dataclasses
+
+    from maffsrn_tf.upscaler.options import UpscaleOptions
+
+    (field,) = [f for f in dataclasses.fields(UpscaleOptions) if f.name == "variant"]
+    text = field.metadata["help"]
+    assert f"up to {PINNED_X2_STRESS_WORST[1]:.2f} dB" in text, text
+
+
 def test_stress_set_is_deterministic(tmp_path):
     stress = _stress_set()
     first = stress.write_stress_set(tmp_path / "a", seed=0, scale=0.3)
@@ -211,8 +250,7 @@ def test_the_shipped_report_s_worst_images_match_the_pin():
     from maffsrn_tf.export.report import read_rows, worst_images
 
     worst = worst_images(read_rows(REPORT_JSON))
-    if not any(worst.values()):
-        pytest.skip("tflite/REPORT.json predates the worst-image columns: make tflite adds them")
+    assert any(worst.values()), "tflite/REPORT.json predates the worst-image columns"
     rows = [f for f in worst if f.endswith(("_int8.tflite", "_float16.tflite"))]
     assert rows and all(worst[f] for f in rows), "every float16 and int8 row names its worst"
     image, drop = worst["maffsrn_x2_int8.tflite"]["Set14"]
