@@ -186,27 +186,6 @@ flags.DEFINE_bool(
     "existing one is refused before any work.",
 )
 
-# flags that only a TFLite export reads; a given one is refused when no TFLite model is made
-TFLITE_FLAGS = (
-    "quantizations",
-    "tiles",
-    "uint8_io",
-    "calibration_dir",
-    "calibration_patches",
-    "calibration_size",
-    "calibration_percentile",
-    "int8_equalization",
-    "int8_equalization_graphics",
-    "calibration_graphics_patches",
-    "calibration_wide_groups",
-    "calibration_wide_percentile",
-    "calibration_max_widening",
-    "max_drop",
-    "max_image_drop",
-    "stress_set",
-    "report_dir",
-    "merge_report",
-)
 REPORT_FLAGS = ("report_dir", "merge_report")
 CALIBRATION_FLAGS = ("calibration_dir", "calibration_patches", "calibration_size")
 INT8_FLAGS = (
@@ -218,6 +197,9 @@ INT8_FLAGS = (
     "calibration_wide_percentile",
     "calibration_max_widening",
 )
+# flags that only a TFLite export reads; a given one is refused when no TFLite model is made
+TFLITE_FLAGS = ("quantizations", "tiles", "uint8_io", *CALIBRATION_FLAGS, *INT8_FLAGS,
+                "max_drop", "max_image_drop", "stress_set", *REPORT_FLAGS)  # fmt: skip
 
 
 def given(name):
