@@ -92,10 +92,14 @@ _HARDWARE = ("_nvenc", "_qsv", "_amf", "_vaapi", "_v4l2m2m", "_videotoolbox", "_
              "_vulkan", "_omx", "_mediacodec", "_cuvid", "_d3d12va")  # fmt: skip
 # AVColorSpace -> swscale's matrix (unknown ones: BT.601, swscale's default)
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+_FULL_RANGE = ("mjpeg", "ljpeg")
 _BT709, _BT601, _SPC_BT709, _SPC_SMPTE170M, _RANGE_MPEG = 1, 5, 1, 6, 1
 # tags a muxer writes itself (copying them would state the input's values)
 _OWN_TAGS = ("encoder", "duration", "major_brand", "minor_version", "compatible_brands",
-             "rotate", "_statistics", "number_of_", "bps", "handler_name", "vendor_id")  # fmt: skip
+             "rotate", "_statistics", "number_of_", "bps", "handler_name", "vendor_id",
+             "alpha_mode")  # fmt: skip
+# containers that cannot say a display rotation (or mirror): refused for a turned video
+NO_ROTATION = ("avi",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,6 +250,7 @@ def probe(path, max_pixels=None, whole=True):
         raise UpscaleError(f"{path} is not a video that can be read ({_why(err)})") from None
     with container:
         stream = _video_stream(container, path)
+        decode = _decoder(av, stream)
         audio = list(container.streams.audio)
         first, packets, stored, times, corrupt = None, 0, 0, [], False
         ends = {s.index: None for s in audio}
@@ -254,7 +259,7 @@ def probe(path, max_pixels=None, whole=True):
             for packet in container.demux(stream, *audio):
                 if packet.size == 0:
                     if first is None and packet.stream is stream:  # the flush packet
-                        first = next(iter(stream.decode(packet)), None)
+                        first = next(iter(decode(packet)), None)
                     continue
                 corrupt = packet.is_corrupt  # the last one cut: the file ends inside it
                 if packet.stream is not stream:
@@ -264,7 +269,7 @@ def probe(path, max_pixels=None, whole=True):
                         ends[packet.stream.index] = e if old is None else max(old, e)
                     continue
                 if first is None:
-                    first = next(iter(stream.decode(packet)), None)
+                    first = next(iter(decode(packet)), None)
                 stored += 1
                 if packet.is_discard:  # dropped by an edit list: never shown
                     continue
@@ -337,13 +342,32 @@ def _video_stream(container, path):
     """The first video stream that is not a cover picture, or ``UpscaleError``."""
     moving = [s for s in container.streams.video if _is_moving(s)]
     if not moving:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        kinds = sorted({s.type for s in container.streams if s.type != "video"})
+        if container.streams.video:  # cover pictures (attached) or still images only
+            kinds.append("only a cover picture")
         raise UpscaleError(
-            f"{path} has no video stream (it holds {', '.join(kinds)}): nothing to upscale"
+            f"{path} has no video stream (it holds {', '.join(kinds) or 'no streams'}): "
+            "nothing to upscale"
         )
     stream = moving[0]
     stream.thread_type = "AUTO"
     return stream
+
+
+def _decoder(av, stream):
+    """``decode(packet)`` for ``stream``: its own decoder, or, for VP9 with transparency
+    (WebM's ``ALPHA_MODE`` tag 1), libvpx-vp9, which reads the alpha FFmpeg's own vp9 decoder
+    drops (frames in ``yuva420p``)."""
+    alpha = any(k.lower() == "alpha_mode" and str(v).strip() == "1"
+                for k, v in stream.metadata.items())  # fmt: skip
+    if stream.codec_context.name == "vp9" and alpha:
+        try:
+            context = av.CodecContext.create("libvpx-vp9", "r")
+        except (av.FFmpegError, ValueError):  # a build without libvpx: opaque, as FFmpeg's
+            return stream.decode
+        context.thread_type = "AUTO"
+        return context.decode
+    return stream.decode
 
 
 def _pixel_aspect(stream):
@@ -603,34 +627,67 @@ def _plan(av, info, codec, video, container, out_w, out_h):
         result_format="rgb48le" if deep else "rgb24",
         sws_matrix=sws,
         tag_matrix=tag,
-        color_range=info.color_range if info.color_range == 2 else _RANGE_MPEG,
+        # MJPEG is full range (FFmpeg refuses a limited-range yuv420p for it)
+        color_range=2 if info.color_range == 2 or codec.name in _FULL_RANGE else _RANGE_MPEG,
     )
     return plan, note
 
 
 def _check_streams(av, in_path, out_path, plan, container):
     """``UpscaleError`` before any work when the output container cannot hold the video
-    codec or one of the input's audio codecs (audio is copied, never converted)."""
+    codec or one of the input's audio codecs (audio is copied, never converted), or the
+    encoder does not open with the plan's size and pixel format."""
     ext = os.path.splitext(out_path)[1].lower()
+    other = "libvpx-vp9" if container == "webm" else "libx264"
+    with av.open(io.BytesIO(), "w", format=plan.muxer) as scratch:
+        try:
+            stream = scratch.add_stream(plan.codec, rate=25, options=plan.codec_options)
+        except ValueError:
+            mkv = "" if container == "mkv" else " or container (container='mkv' holds most codecs)"
+            raise UpscaleError(
+                f"{out_path}: {ext} cannot hold {plan.codec} video; choose another codec "
+                f"(codec={other!r}){mkv}"
+            ) from None
+        stream.width, stream.height, stream.pix_fmt = plan.width, plan.height, plan.pix_fmt
+        stream.codec_context.color_range = plan.color_range
+        try:
+            scratch.start_encoding()
+        except (av.FFmpegError, ValueError) as err:
+            raise UpscaleError(
+                f"{out_path}: {plan.codec} cannot write {plan.pix_fmt} video into {ext} "
+                f"({_why(err)}); choose another codec (codec={other!r}) or pix_fmt"
+            ) from None
     with av.open(in_path, metadata_errors="replace") as inp:
-        with av.open(io.BytesIO(), "w", format=plan.muxer) as scratch:
-            try:
-                scratch.add_stream(plan.codec)
-            except ValueError:
-                other = "libvpx-vp9" if container == "webm" else "libx264"
+        for index, stream in enumerate(inp.streams.audio):
+            if not _holds_audio(av, in_path, index, plan.muxer):
                 raise UpscaleError(
-                    f"{out_path}: {ext} cannot hold {plan.codec} video; choose another codec "
-                    f"(codec={other!r}) or container (container='mkv' holds every codec)"
-                ) from None
-            for stream in inp.streams.audio:
-                try:
-                    scratch.add_stream_from_template(stream)
-                except ValueError:
-                    raise UpscaleError(
-                        f"{in_path}: its {stream.codec_context.name} audio cannot go into "
-                        f"{ext} as it is (audio is copied, not re-encoded); write the video as "
-                        ".mkv, which holds it (container='mkv', or an output name in .mkv)"
-                    ) from None
+                    f"{in_path}: its {stream.codec_context.name} audio cannot go into "
+                    f"{ext} as it is (audio is copied, not re-encoded); write the video as "
+                    ".mkv, which holds it (container='mkv', or an output name in .mkv)"
+                )
+
+
+def _holds_audio(av, in_path, index, muxer):
+    """Whether ``muxer`` takes the ``index``-th audio stream of ``in_path`` as it is: a
+    header, its first packet and a trailer written to memory (some muxers refuse a codec
+    only there: opus or flac in .mov, pcm in .mp4)."""
+    with av.open(in_path, metadata_errors="replace") as inp:
+        stream = inp.streams.audio[index]
+        scratch = av.open(io.BytesIO(), "w", format=muxer)
+        try:
+            copy = scratch.add_stream_from_template(stream)
+            scratch.start_encoding()
+            for packet in inp.demux(stream):
+                if packet.size:
+                    packet.stream = copy
+                    scratch.mux(packet)
+                    break
+            scratch.close()
+        except (av.FFmpegError, ValueError):
+            with contextlib.suppress(Exception):
+                scratch.close()
+            return False
+    return True
 
 
 def _tags(tags, strip):
@@ -710,8 +767,11 @@ def upscale_video_file(
     try:
         scale, out_h, out_w = sized.plan(info.height, info.width)
         tag = name_tag(options, info)
-    except MaffsrnError as err:
-        raise UpscaleError(f"{in_path}: {err}") from None
+    except MaffsrnError as err:  # the sizes are a frame's, not an image's
+        size = f"{info.width}x{info.height}"
+        message = str(err).replace(f"{size} image", f"{size} frame")
+        raise UpscaleError(f"{in_path}: {message}") from None
+    _check_tiles(in_path, options, info)
     if not exact:
         out_path = output_path(in_path, out_path, tag, video.container)
     overwrite = options.overwrite or redo
@@ -719,6 +779,12 @@ def upscale_video_file(
     container = os.path.splitext(out_path)[1].lower().lstrip(".")
     if container not in MUXERS:
         raise UpscaleError(f"output {out_path} is not a video file name: end it in .mkv or .mp4")
+    if container in NO_ROTATION and (info.matrix or info.rotation):
+        turn = f"turned by {abs(info.rotation)} degrees" if info.rotation else "mirrored"
+        raise UpscaleError(
+            f"{in_path} is shown {turn}, which .{container} cannot say (it would play "
+            "sideways or mirrored): write it as .mp4 or .mkv (container='mp4')"
+        )
     codec = _encoder(av, video, container)
     plan, depth_note = _plan(av, info, codec, video, container, out_w, out_h)
     _check_streams(av, in_path, out_path, plan, container)
@@ -745,11 +811,23 @@ def upscale_video_file(
         ) from None
     except av.FFmpegError as err:
         raise UpscaleError(f"{in_path}: writing {out_path} failed ({_why(err)})") from None
+    except UpscaleError:
+        raise
+    except MaffsrnError as err:  # the model's or the tiling's, found at the first frame
+        raise UpscaleError(f"{in_path}: {err}") from None
     except OSError as err:
         raise UpscaleError(f"cannot write {out_path}: {err.strerror or err}") from None
     finally:
         meter.close(done[0], finished)
     return [out_path]
+
+
+def _check_tiles(in_path, options, info):
+    """``UpscaleError`` before the model loads for a ``tile`` the frames cannot be cut into
+    with ``overlap`` (the check tiling makes at the first frame)."""
+    tile = options.tile
+    if tile and max(info.height, info.width) > tile and 2 * options.overlap >= tile:
+        raise UpscaleError(f"{in_path}: overlap={options.overlap} is not below half of tile={tile}")
 
 
 def _notices(info, plan, options, out_w, out_h):
@@ -784,6 +862,7 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
     its audio packets in between; ``done[0]``: the frames written so far."""
     with av.open(in_path, metadata_errors="replace") as inp:
         vin = _video_stream(inp, in_path)
+        decode = _decoder(av, vin)
         audio = list(inp.streams.audio)
         options_out = {"movflags": "+faststart"} if plan.muxer in FASTSTART else {}
         rate = info.rate or fractions.Fraction(25)
@@ -800,7 +879,7 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
                         packet.stream = copies[packet.stream.index]
                         out.mux(packet)
                     continue
-                for frame in _decode(av, vin, packet, in_path, done[0]):
+                for frame in _decode(av, decode, packet, in_path, done[0]):
                     if (frame.width, frame.height) != (info.width, info.height):
                         raise UpscaleError(
                             f"{in_path}: frame {done[0] + 1} is {frame.width}x{frame.height}, "
@@ -826,9 +905,9 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
         out.close()  # the trailer (and the index moved to the front)
 
 
-def _decode(av, stream, packet, in_path, done):
+def _decode(av, decode, packet, in_path, done):
     try:
-        return stream.decode(packet)
+        return decode(packet)
     except (av.FFmpegError, ValueError) as err:
         raise UpscaleError(f"{in_path}: frame {done + 1} cannot be decoded ({_why(err)})") from None
 
@@ -918,6 +997,16 @@ def upscale_video(input_path, output="", progress=False, **options):
     ``container``). ``progress``: True for frames, rate and ETA on stderr, or a function of
     ``(done, total)`` called after each frame. Every error is an ``UpscaleError``.
     """
+    if not isinstance(progress, bool) and not callable(progress):
+        raise UpscaleError(
+            f"progress={progress!r}: pass True, False or a function of (done, total)"
+        )
+    names = {public_name(f) for f in dataclasses.fields(UpscaleOptions)} | set(VIDEO_KEYWORDS)
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise UpscaleError(
+            f"unknown option {unknown[0]!r}; the options are {', '.join(sorted(names))}"
+        )
     video_keywords = {k: options.pop(k) for k in VIDEO_KEYWORDS if k in options}
     try:
         upscale_options = UpscaleOptions.from_keywords(**options)

@@ -306,3 +306,85 @@ def test_raw_h264_keeps_its_rate_and_an_edit_list_counts_frames_shown(tmp_path):
     done = os.stat(out).st_mtime_ns
     assert upscale_video(edited, tmp_path, skip_existing=True, **FAST) is None
     assert os.stat(out).st_mtime_ns == done
+
+
+def tiny(path, frames=3, codec="libx264", pix_fmt="yuv420p", audio=None, rotate=None, fmt=None):
+    """A 32x24 clip of ``frames`` random frames (rgba when ``pix_fmt`` has alpha)."""
+    rng = np.random.default_rng(0)
+    alpha = pix_fmt.startswith("yuva")
+    with av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream(codec, rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, pix_fmt
+        if rotate:
+            video.set_display_rotation(rotate)
+        sound = out.add_stream(audio, rate=48000) if audio else None
+        if sound is not None:
+            sound.layout = "mono"
+        for i in range(frames):
+            pixels = rng.integers(0, 255, (24, 32, 4 if alpha else 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgba" if alpha else "rgb24")
+            frame.pts, frame.time_base = i, fractions.Fraction(1, 10)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        if sound is not None:
+            fmt_a = sound.codec_context.format.name
+            size = sound.codec_context.frame_size or 1024
+            for start in range(0, 48000 * frames // 10 - size + 1, size):  # not past the video
+                chunk = av.AudioFrame(format=fmt_a, layout="mono", samples=size)
+                for plane in chunk.planes:
+                    plane.update(bytes(plane.buffer_size))
+                chunk.sample_rate, chunk.pts = 48000, start
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode())
+    return str(path)
+
+
+def test_a_turned_video_is_refused_for_avi_and_kept_elsewhere(tmp_path):
+    clip = tiny(tmp_path / "rot90.mp4", rotate=90)
+    with pytest.raises(UpscaleError, match=r"turned by 90 degrees, which \.avi cannot say"):
+        upscale_video(clip, tmp_path / "r.avi", **FAST)
+    assert not (tmp_path / "r.avi").exists()
+    out = upscale_video(clip, tmp_path / "r.mkv", **FAST)
+    with av.open(out) as container:
+        assert next(container.decode(video=0)).rotation == 90
+
+
+def test_vp9_alpha_is_decoded_and_flattened_without_its_tag(tmp_path, caplog):
+    clip = tiny(tmp_path / "alpha.webm", codec="libvpx-vp9", pix_fmt="yuva420p")
+    with av.open(clip) as container:  # FFmpeg's own vp9 decoder drops the alpha
+        assert next(container.decode(video=0)).format.name == "yuv420p"
+    assert probe(clip).alpha
+    with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+        out = upscale_video(clip, tmp_path / "a.webm", **FAST)
+    assert "transparency is flattened onto background" in caplog.text
+    with av.open(out) as container:
+        tags = {k.lower() for k in container.streams.video[0].metadata}
+        assert "alpha_mode" not in tags
+
+
+def test_a_tile_too_small_for_its_overlap_is_an_upscale_error_before_any_frame(tmp_path):
+    clip = tiny(tmp_path / "a.mp4")
+    with pytest.raises(UpscaleError, match=r"overlap=8 is not below half of tile=16"):
+        upscale_video(clip, tmp_path / "t.mp4", scale=4, tile=16, **FAST)
+    assert not (tmp_path / "t.mp4").exists()
+
+
+@pytest.mark.parametrize(("audio", "ext"), [("libopus", ".mov"), ("flac", ".mov")])
+def test_audio_a_container_refuses_only_when_written_is_caught_first(tmp_path, audio, ext):
+    clip = tiny(tmp_path / "in.mkv", audio=audio)
+    with pytest.raises(UpscaleError, match=rf"audio cannot go into \{ext} as it is"):
+        upscale_video(clip, tmp_path / f"x{ext}", **FAST)
+
+
+def test_codec_messages_mjpeg_gif_keywords_and_progress(tmp_path):
+    clip = tiny(tmp_path / "a.mp4")
+    out = upscale_video(clip, tmp_path / "m.avi", codec="mjpeg", **FAST)  # full range
+    with av.open(out) as container:
+        assert len(list(container.decode(video=0))) == 3
+    with pytest.raises(UpscaleError, match=r"cannot hold gif video; choose another codec") as e:
+        upscale_video(clip, tmp_path / "g.mkv", codec="gif", **FAST)
+    assert "container=" not in str(e.value)
+    with pytest.raises(UpscaleError, match=r"the options are .*codec.*container.*crf.*pix_fmt"):
+        upscale_video(clip, tmp_path / "k.mp4", bogus=1)
+    with pytest.raises(UpscaleError, match=r"progress='yes'"):
+        upscale_video(clip, tmp_path / "p.mp4", progress="yes")
