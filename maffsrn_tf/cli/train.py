@@ -127,8 +127,24 @@ def conflict_line(err):
     )
 
 
+# path flags whose empty value would silently mean "none" (an unset $W in --init_weights=$W)
+NOT_EMPTY = {
+    "init_weights": "name weights",
+    "val_dir": "name a folder of validation images",
+    "holdout": "name a list of images",
+}
+
+
+def refuse_empty_values():
+    """One line for a path flag given with an empty value (``--init_weights=``)."""
+    for name, fix in NOT_EMPTY.items():
+        if FLAGS[name].present and not FLAGS[name].value.strip():
+            fail(f"--{name} is empty: {fix}, or leave the flag out")
+
+
 def main(argv):
     del argv
+    refuse_empty_values()
     if FLAGS.data_source == "tfds" and importlib.util.find_spec("tensorflow_datasets") is None:
         from maffsrn_tf.data.sources import TFDS_MISSING
 

@@ -16,12 +16,13 @@ error naming it, never mid-epoch; images smaller than a patch are skipped with a
 """
 
 import hashlib
+import json
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
-from maffsrn_tf.data.patches import fits_patch
+from maffsrn_tf.data.patches import file_signature, fits_patch
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging.matlab import imresize, mod_crop
 from maffsrn_tf.io.atomic import atomic_output
@@ -106,12 +107,26 @@ def read_holdout(path, folder):
     return names
 
 
+LR_SOURCE = "maffsrn-hr-source"  # a cached LR PNG's text: the signature of its HR file
+
+
+def _made_from(lr_path):
+    """The HR signature a cached LR PNG records (``LR_SOURCE``), or None."""
+    try:
+        with Image.open(lr_path) as im:
+            return im.text.get(LR_SOURCE)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclude=()):
     """(lr_path, hr_path) pairs for a folder of HR images; LR made by imresize, cached.
 
     HR images are mod-cropped to the scale on the fly (the pipeline crops; the cached LR
     is ``imresize(mod_crop(hr), 1/scale)``). The cache key includes the folder's absolute
-    path, so read-only data folders work.
+    path, so read-only data folders work; a cached LR is named by its HR file's whole name
+    (``x.jpg`` and ``x.png`` are two images) and remade when that file's bytes change,
+    whatever its time (``patches.file_signature``).
     """
     files = [f for f in list_images(folder) if os.path.basename(f) not in set(exclude)]
     key = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
@@ -124,12 +139,14 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
         lr_size = (h // scale, w // scale)
         if not fits_patch(hr_path, lr_size, patch):
             continue
-        stem = os.path.splitext(os.path.basename(hr_path))[0]
-        lr_path = os.path.join(cache, f"{stem}.png")
-        if not os.path.exists(lr_path) or os.path.getmtime(lr_path) < os.path.getmtime(hr_path):
+        lr_path = os.path.join(cache, f"{os.path.basename(hr_path)}.png")  # x.jpg, x.png: two
+        source = json.dumps(file_signature(hr_path), sort_keys=True)
+        if _made_from(lr_path) != source:
             lr = imresize(mod_crop(read_rgb(hr_path), scale), 1.0 / scale)
+            info = PngImagePlugin.PngInfo()
+            info.add_text(LR_SOURCE, source)  # the HR file's signature, beside the pixels
             with atomic_output(lr_path) as tmp:
-                Image.fromarray(lr).save(tmp, format="PNG")
+                Image.fromarray(lr).save(tmp, format="PNG", pnginfo=info)
             made += 1
             if progress and made % 25 == 0:
                 print(f"  made LR x{scale}: {i + 1}/{len(files)}", flush=True)

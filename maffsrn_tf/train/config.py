@@ -35,6 +35,23 @@ RESUME_MAY_CHANGE = (
 )
 # options that name files or folders: the same path spelled otherwise is the same option
 PATH_OPTIONS = ("data_dir", "cache_dir", "val_dir", "holdout", "init_weights", "model_dir")
+# what a run writes in its model_dir (files, and folders with all they hold): never an input
+RUN_OUTPUTS = (
+    "flags.json",
+    "workdir.json",
+    "final.weights.h5",
+    "final.json",
+    "best.weights.h5",
+    "best.keras",
+    "best.json",
+    "log.csv",
+    "backup",
+    "tensorboard",
+    "workers",
+)
+# model_dir/workdir.json: the working folder that the relative paths of flags.json are
+# relative to (flags.json keeps the paths as given: the model card shows its command)
+WORKDIR_RECORD = "workdir.json"
 
 
 @dataclass
@@ -105,7 +122,7 @@ class TrainConfig:
         "Leave the tail freshly initialized (default: when the initial weights, judged by "
         "their contents, are of another scale).",
     )
-    seed: int = _opt(0, "Random seed (weights, patches, augmentation).")
+    seed: int = _opt(0, "Random seed (weights, patches, augmentation).", lower=0, upper=2**32 - 1)
     mixed_precision: bool = _opt(False, "mixed_float16 (GPUs).")
     jit_compile: bool = _opt(False, "XLA-compile the train step.")
     backup_every_steps: int = _opt(0, "Also back up every N steps (0: each epoch).", lower=0)
@@ -153,8 +170,61 @@ def defaults():
     return field_defaults(TrainConfig)
 
 
-def _same_path(a, b):
-    return a == b or bool(a and b and os.path.realpath(a) == os.path.realpath(b))
+def _same_path(new, old, workdir=None, name=""):
+    """Whether ``new`` (relative to this process's working folder) and ``old`` (recorded,
+    relative to ``workdir``; None: unknown, taken as this one) name the same file or folder.
+    Equal strings are not enough: ``data`` from another folder is other data. An
+    ``init_weights`` given by preset name (no such file) is the same name."""
+    if not new or not old:
+        return new == old
+    old_path = os.path.join(workdir, old) if workdir else old
+    if name == "init_weights" and new == old and not os.path.lexists(new):
+        return not os.path.lexists(old_path)  # a shipped preset by name, both times
+    return os.path.realpath(new) == os.path.realpath(old_path)
+
+
+def recorded_workdir(model_dir, recorded_model_dir, given_model_dir):
+    """The working folder the run in ``model_dir`` was started from: what its
+    ``workdir.json`` records; for a run from before that record, the folder that the
+    recorded relative ``model_dir`` lies in, when it names the folder given now; else None
+    (unknown)."""
+    try:
+        with open(os.path.join(model_dir, WORKDIR_RECORD), encoding="utf-8") as f:
+            workdir = json.load(f).get("workdir")
+        if isinstance(workdir, str) and os.path.isabs(workdir):
+            return workdir
+    except (OSError, ValueError, AttributeError):
+        pass
+    if recorded_model_dir and not os.path.isabs(recorded_model_dir):
+        given = os.path.abspath(given_model_dir)
+        tail = os.path.normpath(recorded_model_dir)
+        if tail != os.curdir and not tail.startswith(os.pardir):
+            if given == tail or given.endswith(os.sep + tail):
+                return given[: len(given) - len(tail)].rstrip(os.sep) or os.sep
+    return None
+
+
+def written_by_run(path, model_dir):
+    """Whether ``path`` (a file, through links too) is one that a run in ``model_dir``
+    writes (``RUN_OUTPUTS``): it would be replaced."""
+    folder = os.path.realpath(model_dir)
+    absolute = os.path.abspath(path)
+    spellings = {
+        os.path.realpath(path),
+        os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute)),
+    }
+    for spelled in spellings:
+        rel = os.path.relpath(spelled, folder)
+        if rel.split(os.sep)[0] in RUN_OUTPUTS:
+            return True
+    for name in RUN_OUTPUTS:  # a hard link of one of them
+        output = os.path.join(model_dir, name)
+        try:
+            if os.path.isfile(output) and os.path.samefile(output, path):
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _inside(path, folder):
@@ -229,6 +299,13 @@ def check_run(config, model_dir=None):
     else None: a new run, or one to resume.
     """
     model_dir = model_dir or config.model_dir
+    init = config.init_weights
+    if init and os.path.lexists(init) and written_by_run(init, config.model_dir):
+        raise MaffsrnError(
+            f"init_weights={init!r} is a file this run writes in model_dir="
+            f"{config.model_dir!r}: training would replace it; copy it elsewhere and pass "
+            "that, or pass model_dir=DIR elsewhere for the new run"
+        )
     for name in ("data_dir", "val_dir"):
         folder = getattr(config, name)
         if folder and _inside(model_dir, folder):
@@ -240,12 +317,16 @@ def check_run(config, model_dir=None):
     if recorded is None:
         return None
     differences = []
+    workdir = recorded_workdir(model_dir, recorded.model_dir, config.model_dir)
     for field in dataclasses.fields(TrainConfig):
         name = field.name
         if name in RESUME_MAY_CHANGE:
             continue
         new, old = getattr(config, name), getattr(recorded, name)
-        same = _same_path(new, old) if name in PATH_OPTIONS else new == old
+        if name in PATH_OPTIONS:
+            same = _same_path(new, old, workdir, name)
+        else:
+            same = new == old
         if not same:
             differences.append((name, new, old))
     if differences:

@@ -26,7 +26,7 @@ from maffsrn_tf.io.atomic import atomic_output, folder_problem
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.pretrained.loading import load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
-from maffsrn_tf.train.config import TrainConfig, check_run
+from maffsrn_tf.train.config import WORKDIR_RECORD, TrainConfig, check_run
 from maffsrn_tf.train.keras_compat import AtomicBackupAndRestore, is_multi_worker, multi_worker_fit
 from maffsrn_tf.train.optimizers import StepDecay, channel_axes, make_optimizer
 
@@ -163,7 +163,8 @@ def train(config, callbacks=()):
     returns the History. ``callbacks``: more Keras callbacks (e.g. a notebook's progress bar),
     run before the run's own log and backup.
 
-    Writes into ``config.model_dir``: ``flags.json`` (the config), ``backup/`` (resume state),
+    Writes into ``config.model_dir``: ``flags.json`` (the config), ``workdir.json`` (the
+    folder its relative paths are relative to), ``backup/`` (resume state),
     ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5`` (with
     ``ema_momentum``, best and final hold the moving average), ``log.csv``,
     ``tensorboard/``. Rerunning the same config resumes from ``backup/``; a rerun may change
@@ -225,6 +226,8 @@ def train(config, callbacks=()):
     _make_folder(model_dir)
     with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
         json.dump(c.asdict(), f, indent=2, sort_keys=True)
+    with atomic_output(os.path.join(model_dir, WORKDIR_RECORD)) as tmp, open(tmp, "w") as f:
+        json.dump({"workdir": os.getcwd()}, f)  # what flags.json's relative paths are under
     _trim_log(os.path.join(model_dir, "log.csv"), epoch)
     extra, callbacks = list(callbacks), [StepTimer(), keras.callbacks.TerminateOnNaN()]
     if val is not None:

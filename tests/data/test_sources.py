@@ -134,3 +134,40 @@ def test_holdout_that_is_not_a_text_list_is_named_plainly(tmp_path):
     listing.write_text("# only a comment\n\n")
     with pytest.raises(data.DataError, match="names no images"):
         data.read_holdout(str(listing), str(folder))
+
+
+def _store(folder, cache):
+    pairs = data.folder_pairs(str(folder), 2, cache_dir=str(cache / "lr"), patch=8)
+    entries = patches.store_from_files(pairs, str(cache / "decoded"), 2, progress=False)
+    return {os.path.basename(hr): (np.load(lr_npy), np.load(hr_npy))
+            for (_, hr), (lr_npy, hr_npy, _, _) in zip(pairs, entries)}  # fmt: skip
+
+
+def test_two_images_of_one_stem_are_two_images(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    jpg, png = smooth_image(rng, 40, 44), smooth_image(rng, 36, 40)
+    Image.fromarray(jpg).save(folder / "x.jpg", quality=95)
+    Image.fromarray(png).save(folder / "x.png")
+    store = _store(folder, tmp_path / "cache")
+    assert sorted(store) == ["x.jpg", "x.png"]
+    np.testing.assert_array_equal(store["x.png"][1], png)
+    assert store["x.jpg"][1].shape == (40, 44, 3)
+    for name, (lr, hr) in store.items():  # each LR is its own HR's
+        np.testing.assert_array_equal(lr, imresize(hr, 0.5), err_msg=name)
+
+
+def test_a_file_replaced_with_an_older_time_is_decoded_again(tmp_path):
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    first, second = smooth_image(rng, 40, 44), smooth_image(rng, 40, 44)
+    Image.fromarray(first).save(folder / "y.png")
+    old = os.stat(folder / "y.png").st_mtime_ns
+    assert np.array_equal(_store(folder, tmp_path / "cache")["y.png"][1], first)
+    Image.fromarray(second).save(folder / "y.png")  # as cp -p, tar or rsync -a leave it
+    os.utime(folder / "y.png", ns=(old - 10**9, old - 10**9))
+    lr, hr = _store(folder, tmp_path / "cache")["y.png"]
+    np.testing.assert_array_equal(hr, second)
+    np.testing.assert_array_equal(lr, imresize(second, 0.5))

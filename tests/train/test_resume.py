@@ -114,3 +114,76 @@ def test_train_itself_refuses_other_options_and_skips_a_finished_run(tmp_path, r
     assert train(run.asdict()) is None
     assert "already finished its run of 3 epochs" in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path / "run")) == sorted([*before, "final.json"])
+
+
+@pytest.mark.parametrize(
+    "inside", ["final.weights.h5", "best.weights.h5", "best.keras", "backup/ckpt.weights.h5"]
+)
+def test_init_weights_that_the_run_writes_are_refused(tmp_path, inside):
+    (tmp_path / "run" / "backup").mkdir(parents=True)
+    (tmp_path / "run" / inside).write_bytes(b"weights")
+    os.symlink(tmp_path / "run", tmp_path / "link")  # the same folder through a link
+    for given in (tmp_path / "run" / inside, tmp_path / "link" / inside):
+        with pytest.raises(MaffsrnError, match="is a file this run writes in model_dir="):
+            check_run(_config(tmp_path, init_weights=str(given)))
+    assert (tmp_path / "run" / inside).read_bytes() == b"weights"
+
+
+def test_init_weights_linked_to_an_output_are_refused_another_run_s_are_not(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "final.weights.h5").write_bytes(b"w")
+    os.link(tmp_path / "run" / "final.weights.h5", tmp_path / "hard.weights.h5")
+    os.symlink(tmp_path / "run" / "final.weights.h5", tmp_path / "soft.weights.h5")
+    for name in ("hard.weights.h5", "soft.weights.h5"):
+        with pytest.raises(MaffsrnError, match="copy it elsewhere"):
+            check_run(_config(tmp_path, init_weights=str(tmp_path / name)))
+    # fine-tuning from another run's folder, or a file of its own name in model_dir: fine
+    new = str(tmp_path / "tuned")
+    init = str(tmp_path / "run" / "final.weights.h5")
+    assert check_run(_config(tmp_path, model_dir=new, init_weights=init)) is None
+    (tmp_path / "run" / "start.weights.h5").write_bytes(b"w")
+    start = str(tmp_path / "run" / "start.weights.h5")
+    assert check_run(_config(tmp_path, init_weights=start)) is None
+    assert check_run(_config(tmp_path, init_weights="maffsrn_x2")) is None  # a preset name
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_outside_what_the_generators_take_is_refused(tmp_path, seed):
+    with pytest.raises(MaffsrnError, match="seed="):
+        _config(tmp_path, seed=seed)
+    assert _config(tmp_path, seed=2**32 - 1).seed == 2**32 - 1
+
+
+def _relative_run(tmp_path, where, workdir_record=True, model_dir="run"):
+    """A run started in ``where`` with relative paths (as train() records it)."""
+    (where / "col").mkdir(parents=True, exist_ok=True)
+    config = TrainConfig(data_dir="col", model_dir=model_dir, epochs=3)
+    os.makedirs(where / "run", exist_ok=True)
+    (where / "run" / "flags.json").write_text(json.dumps(config.asdict()))
+    if workdir_record:
+        (where / "run" / "workdir.json").write_text(json.dumps({"workdir": str(where)}))
+    return config
+
+
+@pytest.mark.parametrize("workdir_record", [True, False])  # False: a run of older versions
+def test_the_same_relative_data_dir_from_another_folder_is_other_data(
+    tmp_path, monkeypatch, workdir_record
+):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _relative_run(tmp_path, a, workdir_record)
+    (b / "col").mkdir(parents=True)
+    monkeypatch.chdir(a)
+    assert check_run(TrainConfig(data_dir="col", model_dir="run", epochs=3)) is None
+    assert check_run(TrainConfig(data_dir=str(a / "col"), model_dir="run", epochs=3)) is None
+    monkeypatch.chdir(b)  # the run named by its absolute path, "col" is b's own
+    with pytest.raises(RunConflict, match="data_dir='col' \\(recorded: col\\)"):
+        check_run(TrainConfig(data_dir="col", model_dir=str(a / "run"), epochs=3))
+    same = TrainConfig(data_dir="../a/col", model_dir=str(a / "run"), epochs=3)
+    assert check_run(same) is None
+
+
+def test_an_old_record_with_an_absolute_model_dir_still_resumes(tmp_path, monkeypatch):
+    run = str(tmp_path / "a" / "run")
+    _relative_run(tmp_path, tmp_path / "a", workdir_record=False, model_dir=run)
+    monkeypatch.chdir(tmp_path / "a")
+    assert check_run(TrainConfig(data_dir="col", model_dir=run, epochs=3)) is None
