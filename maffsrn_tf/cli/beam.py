@@ -29,6 +29,7 @@ error, before anything runs.
 import difflib
 import importlib.util
 import logging
+import os
 
 from absl import flags
 
@@ -81,6 +82,12 @@ def main(argv):
     for name, fix in EMPTY.items():
         if FLAGS[name].value == "":
             fail(f"--{name} is empty: {fix}")
+    if os.path.isdir(FLAGS.input_pattern):  # a local folder: its files are wanted
+        pattern = os.path.join(FLAGS.input_pattern, "*")
+        fail(
+            f"--input_pattern {FLAGS.input_pattern} is a folder, not a pattern: name its files, "
+            f"e.g. --input_pattern '{pattern}'"
+        )
     if importlib.util.find_spec("apache_beam") is None:
         fail(f"maffsrn-beam needs Apache Beam: {BEAM_INSTALL}")
     logging.getLogger().addFilter(_ApitoolsNotice())  # before Beam is imported
@@ -145,7 +152,7 @@ def check_pipeline_options(options):
 
 
 def cli():
-    run(main, pass_through=True)
+    run(main, pass_through=True, empty=EMPTY)
 
 
 if __name__ == "__main__":

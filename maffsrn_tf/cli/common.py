@@ -424,7 +424,25 @@ def _flag_error(err):
     return text
 
 
-def run(main, pass_through=False, positional=None, groups=None):
+def _refuse_empty_values(taken):
+    """A string flag given with an empty value (``--weights=``, an unset ``$W`` in
+    ``--weights=$W``) would silently mean "none" or "the default": one line, unless the
+    command takes or refuses that flag's empty value itself (``taken``)."""
+    for name, flag in FLAGS._flags().items():
+        if name != flag.name or name in taken or not flag.present:
+            continue
+        if isinstance(flag, flags.MultiFlag) or type(flag.parser) is not flags.ArgumentParser:
+            continue  # lists, enums, numbers: their own parsers refuse ""
+        if (FLAGS.find_module_defining_flag(name) or "").startswith("absl."):
+            continue
+        if flag.value == "":
+            fix = "give it a value" + (
+                ", or leave the flag out" if flag.default is not None else ""
+            )
+            fail(f"--{name} is empty: {fix}")
+
+
+def run(main, pass_through=False, positional=None, groups=None, empty=None):
     """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
     console script or with ``python -m``), ``--version``, one-line flag errors, and
     TensorFlow's native logging off unless ``--tf_logs``.
@@ -437,14 +455,22 @@ def run(main, pass_through=False, positional=None, groups=None):
     shell-expanded glob), unless the command takes words (``positional``: what they are, for
     messages; they reach ``main``'s ``argv``). ``pass_through``: flags the command does not
     define reach ``main``'s ``argv`` (Beam's pipeline options, which the command checks)
-    instead. ``groups``: ``--help``'s headings, ``{heading: [flag names]}``."""
+    instead. ``groups``: ``--help``'s headings, ``{heading: [flag names]}``. ``empty``: the
+    string flags whose empty value the command takes (``--report ''``: no report) or refuses
+    in its own words; any other string flag given empty is refused (None: no such check)."""
 
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
         program = "maffsrn-" + program[: -len(".py")].replace("_", "-")
 
     def parse(argv):
-        if any(a.split("=")[0] in ("-h", "--help", "-help", "--helpshort") for a in argv[1:]):
+        words = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
+        for word in words:  # absl's help flags that are not this command's --help
+            name = word.lstrip("-").split("=")[0] if word.startswith("-") else ""
+            if name == "helpxml" or name in ("nohelp", "nohelpshort", "nohelpfull", "nohelpxml"):
+                fail(f"--{name} is absl's, not this command's: it is not taken (--help: the help)")
+        helps = ("-h", "--help", "-help", "--helpshort", "-helpshort", "--helpfull", "-helpfull")
+        if any(a.split("=")[0] in helps for a in argv[1:]):
             try:
                 _print_help(main.__module__, groups)
                 sys.stdout.flush()
@@ -459,12 +485,23 @@ def run(main, pass_through=False, positional=None, groups=None):
         _refuse_twice_given(argv)
         try:
             rest = FLAGS(argv, known_only=pass_through)
+        except flags.UnrecognizedFlagError as err:
+            if not positional:
+                fail(f"{_flag_error(err)} (see --help)")
+            word = next((w for w in argv[1:] if w.lstrip("-").split("=")[0] == err.flagname),
+                        f"--{err.flagname}")  # fmt: skip
+            fail(
+                f"unknown flag {word!r} (see --help; a {positional} whose name starts with - "
+                "goes after --)"
+            )
         except flags.Error as err:
             fail(f"{_flag_error(err)} (see --help)")
         except ValueError as err:  # absl's "--noX=1 does not take an argument"
             word = str(err).split(" ")[0]
             name = word.split("=")[0].lstrip("-")[2:]
             fail(f"{word}: --no{name} takes no value: write --no{name}, or --{name}=false")
+        if empty is not None:
+            _refuse_empty_values(set(empty))
         if not pass_through and not positional and len(rest) > 1:  # every word is used
             more = f" (and {len(rest) - 2} more)" if len(rest) > 2 else ""
             fail(f"unexpected argument {rest[1]!r}{more}: {program} takes flags only (see --help)")

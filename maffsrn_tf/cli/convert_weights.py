@@ -88,7 +88,7 @@ def main(argv):
 
 
 def cli():
-    run(main)
+    run(main, empty=())
 
 
 if __name__ == "__main__":

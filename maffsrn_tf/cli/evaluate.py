@@ -129,7 +129,11 @@ def main(argv):
                     f"--tflite names the model to evaluate, and --{other} "
                     f"{FLAGS[other].value} would name another: pass one of them"
                 )
-    if FLAGS.tflite and not FLAGS.tflite.endswith(".tflite"):
+    if FLAGS.weights.lower().endswith(".tflite"):
+        fail(f"--weights {FLAGS.weights} is a TFLite model: pass it as --tflite {FLAGS.weights}")
+    if FLAGS.overwrite and not FLAGS.json:
+        fail("--overwrite replaces an existing --json file: pass --json FILE, or leave it out")
+    if FLAGS.tflite and not FLAGS.tflite.lower().endswith(".tflite"):
         fail(
             f"--tflite {FLAGS.tflite} is not a .tflite file: name a LiteRT model, or pass "
             "Keras weights as --weights"
@@ -203,7 +207,7 @@ def main(argv):
 
 
 def cli():
-    run(main)
+    run(main, empty=())
 
 
 if __name__ == "__main__":

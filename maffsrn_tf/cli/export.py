@@ -230,6 +230,14 @@ def check_formats(values):
 def check_report_name(name):
     """``--report``: a plain file name (its folder is ``--report_dir``)."""
     separators = {"/", os.sep, os.altsep} - {None}
+    if name and not name.strip():
+        fail(f"--report {name!r} is blank: name the report, or pass --report '' for none")
+    stem, ext = os.path.splitext(name)
+    if ext.lower() in (".md", ".json") and stem:
+        fail(
+            f"--report {name}: name it without {ext} (--report {stem} writes {stem}.md and "
+            f"{stem}.json)"
+        )
     if name in (".", "..") or any(sep in name for sep in separators):
         fail(
             f"--report {name} must be a plain file name (no folder, no '..'): name the "
@@ -601,7 +609,7 @@ def stress_folder(parent):
 
 
 def cli():
-    run(main)
+    run(main, empty=("report", "output_dir"))  # --report '': no report
 
 
 if __name__ == "__main__":

@@ -14,7 +14,14 @@ import os
 
 from absl import flags
 
-from maffsrn_tf.cli.common import fail, fail_with, require_path, require_tensorflow, run
+from maffsrn_tf.cli.common import (
+    check_output_file,
+    fail,
+    fail_with,
+    require_path,
+    require_tensorflow,
+    run,
+)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Folder of HR training images.")
@@ -42,6 +49,8 @@ def main(argv):
     directory = os.path.dirname(os.path.abspath(FLAGS.output))
     if not os.path.isdir(directory):
         fail(f"output directory does not exist: {directory}")
+    # a FIFO, /dev/null: refused before any packing, even with --overwrite
+    check_output_file(FLAGS.output, "--output", overwrite=True, inputs=[FLAGS.data_dir])
     from maffsrn_tf.data.sources import DataError, read_holdout
 
     exclude = ()
@@ -64,7 +73,7 @@ def main(argv):
 
 
 def cli():
-    run(main)
+    run(main, empty=())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ flags.DEFINE_string("input", "360x640", "LR input size, HEIGHTxWIDTH.")
 flags.DEFINE_bool("per_layer", False, "Also print MACs per layer.")
 
 
+MAX_SIDE = 65536  # beyond it TensorFlow's shapes overflow (99999999999x99999999999)
+
+
 def parse_size(text):
     """Parse ``HxW`` (e.g. ``360x640``) into ``(height, width)``."""
     try:
@@ -29,6 +32,11 @@ def parse_size(text):
     except ValueError:
         raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}") from None
     check_input_size(h, w)
+    if max(h, w) > MAX_SIDE:
+        raise ValueError(
+            f"--input {text} is too large to profile: at most {MAX_SIDE} pixels a side "
+            "(MACs grow with the area: scale a smaller size's figures)"
+        )
     return h, w
 
 
@@ -56,7 +64,7 @@ def main(argv):
 
 
 def cli():
-    run(main)
+    run(main, empty=())
 
 
 if __name__ == "__main__":

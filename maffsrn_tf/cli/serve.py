@@ -147,7 +147,7 @@ def main(argv):
 
 
 def cli():
-    run(main, groups=_help_groups())
+    run(main, groups=_help_groups(), empty=("host",))
 
 
 if __name__ == "__main__":

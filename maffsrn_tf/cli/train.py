@@ -189,7 +189,7 @@ def main(argv):
 
 
 def cli():
-    run(main)
+    run(main, empty=tuple(NOT_EMPTY))
 
 
 if __name__ == "__main__":

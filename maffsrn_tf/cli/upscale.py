@@ -139,7 +139,9 @@ def main(argv):
         video = VideoOptions(**option_values(VideoOptions, VIDEO_OPTIONS))
     except ValueError as err:
         fail_with(err, ALIASES)
-    keras = options.runtime == "keras" or (FLAGS.model and not FLAGS.model.endswith(".tflite"))
+    keras = options.runtime == "keras" or (
+        FLAGS.model and not FLAGS.model.lower().endswith(".tflite")
+    )
     if keras and FLAGS["num_threads"].present:
         fail("--num_threads sets the threads of a TFLite model; it does not apply to Keras")
     if keras:
@@ -165,7 +167,7 @@ def main(argv):
 
 
 def cli():
-    run(main, positional="file", groups=_help_groups())
+    run(main, positional="file", groups=_help_groups(), empty=("output", "background"))
 
 
 if __name__ == "__main__":

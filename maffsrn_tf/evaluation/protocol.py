@@ -14,7 +14,7 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging import metrics
 from maffsrn_tf.imaging.matlab import imresize
 from maffsrn_tf.io.atomic import atomic_output
-from maffsrn_tf.io.images import list_images
+from maffsrn_tf.io.images import ImageError, image_size, list_images
 from maffsrn_tf.upscaler.tiling import predict_uint8
 
 
@@ -109,11 +109,37 @@ def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, pr
             bar.close()
 
 
+SSIM_WINDOW = 11  # imaging.metrics: SSIM's gaussian window
+
+
+def min_hr_side(scale):
+    """The smallest HR side evaluated at ``scale``: mod-cropped to the scale, ``scale``
+    pixels shaved from each border, at least SSIM's 11x11 window left."""
+    return scale * math.ceil((SSIM_WINDOW + 2 * scale) / scale)
+
+
+def _check_sizes(folder, scale):
+    """A ``MaffsrnError`` naming the first image too small to evaluate at ``scale``."""
+    least = min_hr_side(scale)
+    for path in list_images(folder):
+        try:
+            h, w = image_size(path)
+        except ImageError:
+            continue  # reported as it is read
+        if min(h, w) < least:
+            raise MaffsrnError(
+                f"{path} is {w}x{h}: too small to evaluate at x{scale} (at least "
+                f"{least}x{least}: {scale} pixels are shaved from each border, and SSIM needs "
+                f"{SSIM_WINDOW}x{SSIM_WINDOW}); leave it out of the dataset"
+            )
+
+
 def _evaluate(datasets, scale, engine, self_ensemble, lr_dirs, bar):
     results = {}
     for d, folder in enumerate(datasets):
         name = os.path.basename(os.path.normpath(folder))
         label = name if len(datasets) == 1 else f"{name} ({d + 1}/{len(datasets)})"
+        _check_sizes(folder, scale)
         items = load_benchmark(folder, scale, lr_dirs.get(folder))
         rows = []
         for image, hr, lr in items:

@@ -187,7 +187,7 @@ def make_engine(options, preset=None, scale=None):
     where the options set an output size instead (``UpscaleOptions.plan``).
     """
     scale, model, runtime = scale or options.scale, options.model, options.runtime
-    is_tflite = isinstance(model, str) and model.endswith(".tflite")
+    is_tflite = isinstance(model, str) and model.lower().endswith(".tflite")
     if runtime == "auto":
         runtime = "tflite" if (model is None and preset is None) or is_tflite else "keras"
     elif runtime == "keras" and is_tflite:

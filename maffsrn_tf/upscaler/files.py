@@ -59,6 +59,9 @@ def sample_image_path():
     return path
 
 
+_SLASHES = (os.sep, "/")  # a trailing slash names a folder (on Windows either slash)
+
+
 def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     """The output file: ``output`` itself, or ``NAME_x{scale}.EXT`` in it (or in ./out).
 
@@ -78,7 +81,7 @@ def output_path_for(input_path, output, scale, dtype_16bit_color=False, fmt=""):
     name = f"{stem}_{tag}{ext}"
     if not output:
         return os.path.join("out", name)
-    if os.path.isdir(output) or output.endswith(os.sep):
+    if os.path.isdir(output) or output.endswith(_SLASHES):
         return os.path.join(output, name)
     if fmt and _canonical(os.path.splitext(output)[1]) != _canonical("." + fmt):
         raise UpscaleError(f"output={output!r} does not end in .{fmt} (fmt={fmt!r})")
@@ -198,7 +201,10 @@ def _is_16bit_color(path):
 
 def _is_whole(path, size):
     """Whether an existing output is a whole image of ``size`` (width, height): decodable
-    to its end (a file cut short by a crash of another tool is not)."""
+    to its end (a file cut short by a crash of another tool is not). Only a regular file is
+    read: a FIFO would block."""
+    if not os.path.isfile(path):
+        return False
     try:
         with Image.open(path) as im:
             if im.size != size:
@@ -401,11 +407,11 @@ def _check_output_folder(output, inputs):
         )
     if problem:
         raise UpscaleError(f"cannot write into output folder {out_dir}: {problem}")
-    ext = os.path.splitext(out_dir.rstrip(os.sep))[1].lower()
+    ext = os.path.splitext(out_dir)[1].lower()  # new.png/ (a trailing slash) is a folder
     if not os.path.exists(out_dir) and ext in images.OUTPUT_EXTENSIONS:
         raise UpscaleError(
             f"output={out_dir!r} looks like a file name, but several files are written: name "
-            "a folder"
+            f"a folder (end it in /: {out_dir}/)"
         )
 
 
@@ -464,6 +470,9 @@ def _skip_existing(jobs, options):
         return jobs
     todo, done = [], 0
     for job in jobs:
+        if job.target and not_a_regular_file(job.target):  # a FIFO: never read (it blocks);
+            todo.append(job)  # refused as without skip_existing
+            continue
         if job.target and os.path.exists(job.target):
             if job.video:
                 from maffsrn_tf.upscaler.video import is_whole
@@ -696,13 +705,36 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
             return []
         return _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
                             progress=progress)  # fmt: skip
-    if not os.path.isdir(output or "out"):
+    made = _missing_folders(output or "out")  # made by this run: removed if left empty
+    if made:
         try:
             os.makedirs(output or "out", exist_ok=True)
             probe_writable(output or "out")
         except OSError as err:
+            _remove_if_empty(made)
             raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
-    return _run(jobs, engines, options, on_error, progress, video)
+    try:
+        return _run(jobs, engines, options, on_error, progress, video)
+    finally:
+        _remove_if_empty(made)  # every image failed (or Ctrl-C before the first)
+
+
+def _missing_folders(folder):
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing, path = [], os.path.abspath(folder)
+    while not os.path.exists(path) and path != os.path.dirname(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def _remove_if_empty(folders):
+    """Remove the folders this run made (deepest first) that are still empty."""
+    for path in folders:
+        try:
+            os.rmdir(path)  # only an empty folder goes
+        except OSError:
+            return
 
 
 def _upscale_job(job, engines, options, video, **how):

@@ -206,7 +206,7 @@ class UpscaleOptions:
         if self.num_threads is not None and self.num_threads <= 0:
             raise MaffsrnError(f"num_threads={self.num_threads} is not positive")
         if self.runtime == "tflite" and isinstance(self.model, str):
-            if not self.model.endswith(".tflite"):
+            if not self.model.lower().endswith(".tflite"):
                 raise MaffsrnError(
                     f"backend='tflite' runs .tflite files, and model={self.model!r} is none: "
                     "pass a .tflite file, or backend='keras' for Keras weights"

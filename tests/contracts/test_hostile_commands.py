@@ -10,6 +10,7 @@ imported.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -358,6 +359,110 @@ CASES = [
     ),
 ]
 
+# a sixth fuzz pass (issue #40): every word used or refused, in one line
+SHIPPED_X2 = os.path.join(ROOT, "maffsrn_tf", "weights", "maffsrn_x2_float16.tflite")
+CASES += [
+    Case(
+        "upscale-upper-case-tflite-model-runs-on-tflite",
+        ["upscale", "in.png", "-o", "o.png", "--model", "M.TFLITE", "--num_threads", "1"],
+        _make((photo, "in.png"), (shutil.copy, "@" + SHIPPED_X2, "M.TFLITE")),
+        code=0,
+        outputs=["o.png"],
+    ),
+    Case(
+        "upscale-several-inputs-into-a-new-folder-named-with-a-slash",
+        ["upscale", "a.png", "b.png", "-o", "new.png/"],
+        _make((photo, "a.png"), (photo, "b.png")),
+        code=0,
+        outputs=["new.png/a_x2.png", "new.png/b_x2.png"],
+    ),
+    Case(
+        "upscale-dash-file-name-without-double-dash",
+        ["upscale", "-x.png"],
+        _make((photo, "-x.png")),
+        error="unknown flag '-x.png' (see --help; a file whose name starts with - goes after --)",
+    ),
+    Case("pack-helpfull-is-the-help", ["pack", "--helpfull"], code=0),
+    Case("pack-helpxml-refused", ["pack", "--helpxml"], error="--helpxml is absl's"),
+    Case("upscale-nohelp-refused", ["upscale", "--nohelp"], error="--nohelp is absl's"),
+    Case("profile-nohelpshort-refused", ["profile", "--nohelpshort"], error="--nohelpshort"),
+    Case(
+        "export-empty-weights",
+        ["export", "--weights=", "--noverify", "--output_dir", "o"],
+        error="--weights is empty: give it a value, or leave the flag out",
+    ),
+    Case(
+        "export-empty-report-dir",
+        ["export", "--report_dir=", "--noverify", "--output_dir", "o"],
+        error="--report_dir is empty",
+    ),
+    Case(
+        "convert-weights-empty-weights",
+        ["convert_weights", "--to", "pytorch", "--weights=", "--output", "o.pt"],
+        error="--weights is empty",
+    ),
+    Case(
+        "evaluate-empty-json",
+        [*EV, "--bicubic_only", "--json="],
+        _make(COL),
+        error="--json is empty",
+    ),  # fmt: skip
+    Case(
+        "beam-empty-errors",
+        ["beam", "--input_pattern", "col/*", "--output_dir", "o", "--errors="],
+        _make(COL),
+        error="--errors is empty",
+    ),
+    Case(
+        "profile-input-too-large",
+        ["profile", "--input", "99999999999x99999999999"],
+        error="is too large to profile: at most 65536 pixels a side",
+    ),
+    Case(
+        "evaluate-hr-image-too-small-for-scale-and-shave",
+        ["evaluate", "--datasets", "tiny", "--bicubic_only", "--scale", "4"],
+        _make((folder, "tiny", ["a.png"], (16, 16))),
+        error="tiny/a.png is 16x16: too small to evaluate at x4 (at least 20x20",
+        absent="negative",
+    ),
+    Case(
+        "evaluate-3x3-image",
+        ["evaluate", "--datasets", "tiny", "--bicubic_only", "--scale", "4"],
+        _make((folder, "tiny", ["c.png"], (3, 3))),
+        error="tiny/c.png is 3x3: too small",
+    ),
+    Case(
+        "evaluate-weights-that-are-a-tflite-model",
+        [*EV, "--weights", "m.tflite"],
+        _make(COL, (garbage, "m.tflite")),
+        error="--weights m.tflite is a TFLite model: pass it as --tflite m.tflite",
+        absent="backend",
+    ),
+    Case(
+        "evaluate-overwrite-without-json",
+        [*EV, "--bicubic_only", "--overwrite"],
+        _make(COL),
+        error="--overwrite replaces an existing --json file",
+    ),
+    Case(
+        "beam-folder-as-input-pattern",
+        ["beam", "--input_pattern", "col", "--output_dir", "o2"],
+        _make(COL),
+        error="--input_pattern col is a folder, not a pattern: name its files, e.g. "
+        "--input_pattern 'col/*'",
+    ),
+    Case(
+        "export-report-with-an-md-extension",
+        ["export", "--report", "x.md", "--noverify", "--output_dir", "o"],
+        error="--report x.md: name it without .md (--report x writes x.md and x.json)",
+    ),
+    Case(
+        "export-blank-report",
+        ["export", "--report", " ", "--noverify", "--output_dir", "o"],
+        error="--report ' ' is blank",
+    ),
+]
+
 # --background COLOUR flattens every output, PNG too (it was silently unused there). The
 # options say so (UpscaleOptions.flattens_everywhere); upscaler/files.py must act on it
 BACKGROUND_FLATTENS_A_PNG = Case(
@@ -422,3 +527,47 @@ def test_a_finished_run_says_so_in_one_line_and_writes_nothing(tmp_path):
         "False",  # TensorFlow was not imported
     ], lines
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+
+
+def _fifo_run(tmp_path, *args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", f"maffsrn_tf.cli.{args[0]}", *args[1:]]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("output", ["f.png", "t1/"])
+def test_skip_existing_refuses_a_fifo_output_without_reading_it(tmp_path, output):
+    """A FIFO where an output goes, with --skip_existing: refused as without it (reading it
+    to see if it is whole blocked forever)."""
+    photo(str(tmp_path / "a.png"), (32, 24))
+    (tmp_path / "t1").mkdir()
+    os.mkfifo(tmp_path / "t1" / ("f.png" if output == "f.png" else "a_x2.png"))
+    target = "t1/f.png" if output == "f.png" else "t1/"
+    proc = _fifo_run(tmp_path, "upscale", "a.png", "-o", target, "--skip_existing")
+    assert proc.returncode == 1, proc.stderr
+    assert "exists and is not a regular file" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_pack_refuses_a_fifo_output_before_packing(tmp_path):
+    folder(str(tmp_path / "col"), ["a.png"])
+    os.mkfifo(tmp_path / "f.npz")
+    proc = _fifo_run(tmp_path, "pack", "--data_dir", "col", "--output", "f.npz", "--overwrite")
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1 and proc.stdout == "", proc.stdout
+    assert lines == ["error: --output f.npz exists and is not a regular file: name another file"]
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_a_folder_run_that_all_fails_leaves_no_output_folder_it_made(tmp_path, made):
+    """Every image failed: the output folders this run made are removed (empty), one that
+    was there stays."""
+    (tmp_path / "col").mkdir()
+    garbage(str(tmp_path / "col" / "x.png"))
+    if made:
+        (tmp_path / "o2").mkdir()
+    proc = _fifo_run(tmp_path, "upscale", "col", "-o", "o2/sub" if not made else "o2")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "error: 1 of 1 images failed: x.png", proc.stderr
+    assert os.path.exists(tmp_path / "o2") == made
+    assert sorted(os.listdir(tmp_path)) == (["col", "o2"] if made else ["col"])
