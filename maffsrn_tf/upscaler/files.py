@@ -319,7 +319,9 @@ def _plan(inputs, output, options, video_options=None):
     if others:
         names = ", ".join(one_line(o) for o in others[:5])
         more = " ..." if len(others) > 5 else ""
-        log.warning("skipping %d file(s) that are not images: %s%s", len(others), names, more)
+        log.warning(
+            "skipping %d file(s) that are not images or videos: %s%s", len(others), names, more
+        )
     for job in jobs:  # an image extension is an image; another is probed
         job.video = not job.source.lower().endswith(IMAGE_EXTENSIONS) and video.is_video(job.source)
     _check_video_run(jobs, options, video_options, single)

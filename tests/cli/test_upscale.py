@@ -60,7 +60,9 @@ def test_recursive_mirrors_subfolders_and_names_other_files_once(tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(run.stdout.split()) == ["out/a_x2.png", "out/trip/day1/b_x2.jpg"]
     notes = [line for line in run.stderr.splitlines() if "not images" in line]
-    skipped = "warning: skipping 2 file(s) that are not images: in/notes.txt, in/trip/list.pdf"
+    skipped = (
+        "warning: skipping 2 file(s) that are not images or videos: in/notes.txt, in/trip/list.pdf"
+    )
     assert notes == [skipped]
 
 
@@ -300,7 +302,9 @@ def test_a_video_alone_and_in_a_folder_of_images(tmp_path):
     assert folder.returncode == 0, folder.stderr
     assert sorted(folder.stdout.split()) == ["out/a_x2.png", "out/clip_x2.mkv"]
     assert "[2/2] clip.mkv" in folder.stderr
-    assert "warning: skipping 1 file(s) that are not images: in/notes.txt" in folder.stderr
+    assert (
+        "warning: skipping 1 file(s) that are not images or videos: in/notes.txt" in folder.stderr
+    )
 
 
 @pytest.mark.parametrize(
