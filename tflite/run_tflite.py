@@ -10,23 +10,38 @@ input and output (``*_uint8io.tflite``: quantized through the tensors' parameter
 images go through overlapping tiles blended with linear ramps, one strip of rows at a time,
 so memory stays bounded. Alpha is upscaled by bicubic interpolation; grayscale is run as RGB
 and averaged back. 8-bit images only (16-bit and floating-point ones are refused:
-maffsrn-upscale reads them); of an animated image the first frame, with a warning. The
-output is written to a temporary file and renamed, so a failure never leaves a partial file.
+maffsrn-upscale reads them); of an animated image the first frame, with a warning. An image
+with alpha written as .jpg or .bmp (no transparency) is flattened onto white, with a notice.
+The output is written to a temporary file and renamed, so a failure never leaves a partial
+file; Ctrl-C or SIGTERM, from the first moment on, ends with one line and 130/143.
 
 This file is self-contained on purpose (copy it into an app's tooling); it mirrors
 ``maffsrn_tf.upscaler.tiling.tiled_predict`` without importing TensorFlow.
 """
 
-import argparse
 import os
-import re
 import signal
-import sys
-import tempfile
 
-import numpy as np
-from ai_edge_litert.interpreter import Interpreter
-from PIL import Image, ImageOps
+
+def _stopped_while_starting(signum, frame):
+    """Ctrl-C or SIGTERM while the imports run (before ``main``): one line, nothing written."""
+    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    os.write(2, f"error: {words} while starting; no output was written\n".encode())
+    os._exit(128 + signum)
+
+
+if __name__ == "__main__":  # from the first moment; not when imported (tests, an app)
+    for _signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signal, _stopped_while_starting)
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
 
 # maffsrn_tf/model/tiling.json's numbers, copied so this file stands alone (tests hold them equal)
 MIN_SIZE = 13  # smallest LR side the model accepts (ESA's stride-2 conv + 7x7/3 max-pool)
@@ -36,9 +51,11 @@ OVERLAP = 8  # the default tile overlap in LR pixels
 
 class Model:
     """A MAFFSRN ``.tflite``: float32 [1, H, W, 3] RGB in [0, 1] -> [1, sH, sW, 3] in [0, 1]
-    (a model with uint8 input and output is fed and read through its quantization)."""
+    (a model with uint8 input and output is fed and read through its quantization).
+    ``allocate=False``: the tensors are allocated (the delegate made) by ``allocate()``, so
+    that the flags can be checked against ``fixed`` first."""
 
-    def __init__(self, path, num_threads=2):
+    def __init__(self, path, num_threads=2, allocate=True):
         self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
         self.inp = self.interpreter.get_input_details()[0]
         out = self.interpreter.get_output_details()[0]
@@ -53,6 +70,12 @@ class Model:
                 )
         signature = self.inp["shape_signature"]
         self.fixed = None if -1 in signature[1:3] else int(self.inp["shape"][1])
+        self.shape = None
+        if allocate:
+            self.allocate()
+
+    def allocate(self):
+        """Allocate the tensors (LiteRT makes its XNNPACK delegate here)."""
         if self.fixed is None:  # the 1x1 placeholder is below the model's minimum size
             self.interpreter.resize_tensor_input(self.inp["index"], [1, 16, 16, 3], strict=False)
         self.interpreter.allocate_tensors()
@@ -116,6 +139,17 @@ def weight_sums(length, size, starts, scale):
     return ramps, total
 
 
+def tile_for(fixed, h, w, tile, overlap):
+    """The tile an ``h`` x ``w`` image (padded to the model's least size) is run in;
+    ``ValueError`` if ``overlap`` is not below half of it (``fixed``: the model's tile)."""
+    least = fixed or MIN_SIZE
+    h, w = max(h, least), max(w, least)
+    tile = fixed or min(tile or max(h, w), max(h, w))
+    if max(h, w) > tile and 2 * overlap >= tile:  # one tile covering the image needs none
+        raise ValueError(f"--overlap must be below half the tile ({tile})")
+    return tile
+
+
 def upscale_rgb(model, rgb, tile=TILE, overlap=OVERLAP):
     """uint8 H x W x 3 -> uint8 sH x sW x 3, tiled (``tile`` 0: in one piece); holds the
     input and output as uint8 and one strip of tile rows as float32."""
@@ -123,9 +157,7 @@ def upscale_rgb(model, rgb, tile=TILE, overlap=OVERLAP):
     least = model.fixed or MIN_SIZE
     x = np.pad(rgb, ((0, max(0, least - h0)), (0, max(0, least - w0)), (0, 0)), mode="edge")
     h, w = x.shape[:2]
-    tile = model.fixed or min(tile or max(h, w), max(h, w))
-    if max(h, w) > tile and 2 * overlap >= tile:  # one tile covering the image needs none
-        raise ValueError(f"--overlap must be below half the tile ({tile})")
+    tile = tile_for(model.fixed, h, w, tile, overlap)
     exact = bool(model.fixed)
     (th, ys), (tw, xs) = layout(h, tile, overlap, exact), layout(w, tile, overlap, exact)
     scale = out = acc = None
@@ -181,6 +213,22 @@ def upscale_image(model, image, tile=TILE, overlap=OVERLAP):
     return result
 
 
+def flatten(image, background=255):
+    """An RGBA or LA image over white (``background``, a grey level): RGB or L, each value
+    ``colour * a + background * (255 - a)`` over 255, rounded; as maffsrn-upscale flattens
+    into a format without transparency. A few rows at a time (bounded memory)."""
+    array = np.asarray(image)
+    out = np.empty(array.shape[:-1] + (array.shape[-1] - 1,), np.uint8)
+    for y in range(0, array.shape[0], 256):
+        rows = array[y : y + 256].astype(np.uint32)
+        a = rows[..., -1:]
+        total = rows[..., :-1] * a + background * (255 - a)
+        out[y : y + 256] = (2 * total + 255) // 510
+    return Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out, image.mode[:-1])
+
+
+# formats without transparency: an image with alpha is flattened onto white, with a notice
+NO_ALPHA = (".jpg", ".jpeg", ".bmp")
 # what this script reads faithfully (16-bit and float images: maffsrn-upscale reads them) and
 # the formats it writes (an .ico would cap the size, a .gif quantize the colours)
 MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr")
@@ -249,8 +297,9 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, True if self.flag else values)
 
 
-class _Terminated(Exception):
-    pass
+class _Terminated(BaseException):
+    """SIGTERM, raised where the script is (past any ``except Exception``), so that the
+    temporary output is removed as for Ctrl-C."""
 
 
 def _terminate(signum, frame):
@@ -290,6 +339,7 @@ def _check_file(path, what):
 
 def main(argv=None):
     a = parser().parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the start's handlers: replaced
     signal.signal(signal.SIGTERM, _terminate)
     try:
         for path, what in ((a.model, "model"), (a.input, "input")):
@@ -322,7 +372,7 @@ def main(argv=None):
         if not os.access(directory, os.W_OK):
             raise ValueError(f"output folder is not writable: {directory}")
         try:
-            model = Model(a.model, a.threads)
+            model = Model(a.model, a.threads, allocate=False)  # its flags are checked first
         except (ValueError, RuntimeError) as err:
             raise ValueError(f"cannot load {a.model} as a TFLite model: {err}") from None
         if model.fixed and "tile" in a.given and a.tile != model.fixed:
@@ -349,14 +399,23 @@ def main(argv=None):
                 f"{a.input} is a {image.mode} image: this script reads RGB, grayscale, palette "
                 "and CMYK images; convert it to RGB first"
             )
+        tile_for(model.fixed, *image.size[::-1], a.tile, a.overlap)
+        try:
+            model.allocate()
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"cannot load {a.model} as a TFLite model: {err}") from None
         if frames > 1:
             print(
                 f"warning: {a.input} has {frames} frames: only the first frame is upscaled",
                 file=sys.stderr,
             )
         result = upscale_image(model, image, a.tile, a.overlap)
-        if ext.lower() in (".jpg", ".jpeg") and result.mode in ("RGBA", "LA"):
-            result = result.convert(result.mode[0].replace("R", "RGB"))  # JPEG has no alpha
+        if ext.lower() in NO_ALPHA and result.mode in ("RGBA", "LA"):
+            result = flatten(result)
+            print(
+                f"warning: {ext} has no transparency: it is flattened onto white",
+                file=sys.stderr,
+            )
         tmp = None
         try:
             try:

@@ -15,15 +15,33 @@ into place. Run ``npm ci && npm run build`` in ``web/`` first (``make web-dist``
 ``--overwrite`` is given (then it is replaced whole), and never the current folder, one that
 contains it, or one that contains the sources. Over an earlier build, the files no build
 wrote (a GitHub Pages ``CNAME``, a ``.nojekyll``) are kept; one that this build would
-replace is refused unless ``--overwrite`` is given. Each flag is given at most once.
+replace is refused unless ``--overwrite`` is given; kept folders keep their modes. Each
+flag is given at most once. Ctrl-C or SIGTERM ends with one line and 130/143, the temporary
+folder removed (one a killed build left beside ``--out`` goes with the next build).
 """
 
-import argparse
 import os
-import re
-import shutil
-import sys
-import tempfile
+import signal
+
+
+def _stopped_while_starting(signum, frame):
+    """Ctrl-C or SIGTERM before the build has begun: one line, nothing written yet."""
+    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    os.write(2, f"error: {words} while starting; nothing was written\n".encode())
+    os._exit(128 + signum)
+
+
+if __name__ == "__main__":  # from the first moment: not when a test imports this file
+    for _signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signal, _stopped_while_starting)
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import stat  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 WEB = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(WEB)
@@ -126,6 +144,9 @@ def check_out(out, overwrite=False):
         raise SystemExit(
             "error: --out is empty: name the folder the site goes to (left out: web/site)"
         )
+    parent = os.path.dirname(os.path.abspath(out))
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise SystemExit(f"error: --out's folder {parent} is a file, not a folder: name a folder")
     real = os.path.realpath(out)
     for inside, what in ((os.getcwd(), "the current folder"), (WEB, "the page's sources")):
         if os.path.commonpath([real, os.path.realpath(inside)]) == real:
@@ -198,8 +219,15 @@ def build(out, overwrite=False):
                 "not a file, a link or a folder to keep: move it away"
             )
     parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-site-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        remove_stale_temporaries(parent)
+        tmp = tempfile.mkdtemp(prefix=f"{TEMPORARY}p{os.getpid()}-", dir=parent)
+    except OSError as err:
+        raise SystemExit(
+            f"error: cannot write in --out's folder {parent} ({err.strerror}): name a folder "
+            "you can write to"
+        ) from None
     try:
         for rel, src in sources.items():
             dst = os.path.join(tmp, rel)
@@ -222,20 +250,122 @@ def build(out, overwrite=False):
                 os.symlink(os.readlink(src), dst)
             else:
                 shutil.copy2(src, dst)
+        if os.path.isdir(out):  # a folder the earlier build had keeps its mode
+            _keep_folder_modes(out, tmp)
         # an existing folder keeps its permissions; a new one is readable by all
         os.chmod(tmp, os.stat(out).st_mode & 0o7777 if os.path.isdir(out) else 0o755)
-        if os.path.exists(out):
-            old = tempfile.mkdtemp(prefix=".tmp-old-site-", dir=parent)
-            os.rename(out, os.path.join(old, "site"))
-            os.rename(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out)
+        with _signals_held():  # the swap is not cut in two by Ctrl-C or SIGTERM
+            if os.path.exists(out):
+                old = tempfile.mkdtemp(prefix=f"{OLD_TEMPORARY}p{os.getpid()}-", dir=parent)
+                os.rename(out, os.path.join(old, "site"))
+                try:
+                    os.rename(tmp, out)
+                except OSError:
+                    os.rename(os.path.join(old, "site"), out)  # the earlier build goes back
+                    raise
+                _remove(old)
+            else:
+                os.rename(tmp, out)
     except OSError as err:
         raise SystemExit(f"error: cannot write {out} ({err.strerror}: {err.filename})") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with _signals_held():
+            _remove(tmp)
     return written, kept
+
+
+TEMPORARY, OLD_TEMPORARY = ".tmp-site-", ".tmp-old-site-"
+# a build's temporary folders name its process: .tmp-site-p1234-k3j4h5g6
+_OURS = re.compile(r"^\.tmp-(?:old-)?site-p(\d+)-[a-z0-9_]{8}$")
+# those of builds before the process was named: removed once a day old
+_OURS_UNNAMED = re.compile(r"^\.tmp-(?:old-)?site-[a-z0-9_]{8}$")
+STALE_SECONDS = 24 * 3600
+
+
+def _gone(pid):
+    """Whether no process ``pid`` runs (one of another user's is there: not gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def remove_stale_temporaries(parent):
+    """Remove the temporary folders killed builds left in ``parent``: only folders named as
+    a build names them, of a process that is gone (or, unnamed, a day old). The names removed."""
+    removed = []
+    for name in sorted(os.listdir(parent)):
+        path = os.path.join(parent, name)
+        ours = _OURS.match(name)
+        try:
+            if os.path.islink(path) or not os.path.isdir(path):
+                continue
+            if ours:
+                stale = int(ours.group(1)) != os.getpid() and _gone(int(ours.group(1)))
+            else:
+                stale = bool(_OURS_UNNAMED.match(name)) and (
+                    time.time() - os.path.getmtime(path) > STALE_SECONDS
+                )
+        except OSError:
+            continue
+        if stale:
+            _remove(path)
+            removed.append(name)
+    return removed
+
+
+def _remove(path):
+    """Remove the folder ``path`` and all in it, folders without write permission included
+    (a kept folder of mode 0500); what cannot be removed stays, silently."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return
+
+    def writable(folder):
+        try:
+            if not os.path.islink(folder):
+                os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) | 0o700)
+        except OSError:
+            pass
+
+    writable(path)
+    for where, dirs, _ in os.walk(path):  # top down: each folder opened before it is walked
+        for name in dirs:
+            writable(os.path.join(where, name))
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _keep_folder_modes(out, tmp):
+    """Give each folder in ``tmp`` that ``out`` also has (not a link) ``out``'s folder's
+    mode: a kept ``private/`` of mode 0700 stays 0700. Deepest first, so that a folder
+    without write or search permission does not stop the ones inside it."""
+    folders = [os.path.relpath(os.path.join(w, d), tmp) for w, ds, _ in os.walk(tmp) for d in ds]
+    for rel in sorted(folders, key=lambda r: -r.count(os.sep)):
+        src = os.path.join(out, rel)
+        if os.path.isdir(src) and not os.path.islink(src):
+            os.chmod(os.path.join(tmp, rel), stat.S_IMODE(os.stat(src).st_mode))
+
+
+class _signals_held:
+    """Ctrl-C and SIGTERM wait (blocked) for the block's end, then act."""
+
+    HELD = {signal.SIGINT, signal.SIGTERM}
+
+    def __enter__(self):
+        self.before = signal.pthread_sigmask(signal.SIG_BLOCK, self.HELD)
+
+    def __exit__(self, *exc):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.before)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the build is, so that its temporary folder is removed."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
 
 
 def _plain(path):
@@ -267,6 +397,15 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, True if self.flag else values)
 
 
+def _last_words(words, code):
+    """One line and ``code``: no partial site is left (a build that was already in place
+    when the signal came stays)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _signals_held.HELD)  # no second one mid-line
+    print(f"error: {words}; no partial site is left behind", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main():
     p = _Parser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default=os.path.join(WEB, "site"), action=_Once)
@@ -279,8 +418,19 @@ def main():
         "writes",
     )
     a = p.parse_args()
-    files, kept = build(a.out, a.overwrite)
-    size = sum(os.path.getsize(os.path.join(a.out, f)) for f in files) / 2**20
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the build cleans up, then ends
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        files, kept = build(a.out, a.overwrite)
+        size = sum(os.path.getsize(os.path.join(a.out, f)) for f in files) / 2**20
+    except KeyboardInterrupt:
+        _last_words("interrupted", 130)
+    except _Terminated:
+        _last_words("terminated", 143)
+    except OSError as err:  # one not foreseen: still one line
+        raise SystemExit(
+            f"error: cannot write {a.out} ({err.strerror or err}: {err.filename})"
+        ) from None
     more = ""
     if kept:
         names = ", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")

@@ -10,15 +10,28 @@ traceback, inputs unchanged, nothing partial left); the module is imported, not 
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import test_hostile
 from conftest import ROOT
 from PIL import Image
-from test_hostile import RUN_TFLITE, WEIGHTS, Case, _make, animated_gif, folder, photo
+from test_hostile import (
+    RUN_TFLITE,
+    WEIGHTS,
+    Case,
+    _catches_sigterm,
+    _make,
+    _sigint_as_from_a_terminal,
+    animated_gif,
+    folder,
+    garbage,
+    photo,
+)
 from test_hostile_images import gray16_png, rgb16_png
 
 BUILD_SITE = os.path.join(ROOT, "web", "build_site.py")
@@ -32,6 +45,29 @@ BEAM_COL = ["beam", "--input_pattern", "col/*", "--output_dir", "o"]
 def _size(d, name):
     with Image.open(os.path.join(d, name)) as im:
         return im.size
+
+
+def transparent_png(path, mode="RGBA"):
+    """Black under alpha 0, with an opaque red (grey) block in the middle."""
+    im = Image.new(mode, (40, 32), (0,) * len(mode))
+    im.paste((200, 30, 30, 255) if mode == "RGBA" else (120, 255), (10, 10, 30, 22))
+    im.save(path)
+
+
+def _flattened_onto_white(name):
+    def check(d, err):
+        with Image.open(os.path.join(d, name)) as im:
+            corner, middle = im.getpixel((0, 0)), im.getpixel((40, 32))
+        white = (255, 255, 255) if im.mode == "RGB" else 255
+        notice = f"warning: {os.path.splitext(name)[1]} has no transparency: it is flattened"
+        return err.count(notice) == 1 and corner == white and middle != white
+
+    return check
+
+
+def _one_line(d, err):
+    """Nothing but the error line (no LiteRT "INFO: Created ... delegate" before it)."""
+    return len([line for line in err.splitlines() if line.strip()]) == 1
 
 
 def _run_tflite_module():
@@ -231,6 +267,43 @@ CASES = [
         error="takes 128x128 tiles only; leave --tile out",
     ),
     Case(
+        "run-tflite-overlap-checked-before-the-model-loads",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--tile", "20", "--overlap", "10"],
+        _make((photo, "in.png")),
+        error="--overlap must be below half the tile (20)",
+        check=_one_line,
+    ),
+    Case(
+        "run-tflite-overlap-of-a-fixed-size-model-checked-before-it-loads",
+        [RUN_TFLITE, INT8_128, "in.png", "o.png", "--overlap", "64"],
+        _make((photo, "in.png", (300, 140))),
+        error="--overlap must be below half the tile (128)",
+        check=_one_line,
+    ),
+    Case(
+        "run-tflite-tile-for-a-fixed-size-model-before-it-loads",
+        [RUN_TFLITE, INT8_128, "in.png", "o.png", "--tile", "64"],
+        _make((photo, "in.png")),
+        error="takes 128x128 tiles only",
+        check=_one_line,
+    ),
+    Case(
+        "run-tflite-transparent-png-into-jpg-is-flattened-onto-white",
+        [RUN_TFLITE, FLOAT16, "t.png", "o.jpg"],
+        _make((transparent_png, "t.png")),
+        code=0,
+        outputs=["o.jpg"],
+        check=_flattened_onto_white("o.jpg"),
+    ),
+    Case(
+        "run-tflite-transparent-gray-into-bmp-is-flattened-onto-white",
+        [RUN_TFLITE, FLOAT16, "t.png", "o.bmp"],
+        _make((transparent_png, "t.png", "@LA")),
+        code=0,
+        outputs=["o.bmp"],
+        check=_flattened_onto_white("o.bmp"),
+    ),
+    Case(
         "run-tflite-folder-as-the-input",
         [RUN_TFLITE, FLOAT16, "col", "o.png"],
         _make((folder, "col", ["a.png"])),
@@ -260,6 +333,13 @@ CASES = [
         "web-build-out-given-twice-abbreviated",
         [BUILD_SITE, "--out=s2", "--ou", "s3"],
         error="--out is given twice: give it once",
+    ),
+    Case(
+        "web-build-out-inside-a-file",
+        [BUILD_SITE, "--out", "afile/site"],
+        _make((garbage, "afile")),
+        error="is a file, not a folder",
+        absent="Traceback",
     ),
     Case(
         "web-build-empty-out",
@@ -396,3 +476,145 @@ def test_an_out_that_is_a_link_is_written_through(tmp_path):
         f"error: --out {tmp_path / 'loop1'} is a loop of symbolic links: name a folder"
     )
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+
+
+def test_an_out_whose_folder_cannot_be_written_is_one_line(tmp_path):
+    """--out in a folder that cannot be made or written (under /proc, read-only): one line
+    naming --out's folder, not mkdtemp's traceback."""
+    _require_web_build()
+    outs = []
+    if os.path.isdir("/proc/self"):
+        outs.append(("/proc/x/site", "/proc/x"))
+    if os.geteuid() != 0:  # root writes in a read-only folder
+        (tmp_path / "ro").mkdir(mode=0o555)
+        outs.append((str(tmp_path / "ro" / "site"), str(tmp_path / "ro")))
+    for out, parent in outs:
+        run = _build(out)
+        assert run.returncode == 1 and run.stdout == "" and "Traceback" not in run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f"error: cannot write in --out's folder {parent} ("
+        ), run.stderr
+        assert lines[0].endswith(": name a folder you can write to"), run.stderr
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+
+
+def test_a_rebuild_keeps_the_modes_of_kept_folders(tmp_path):
+    """A kept folder of one's own keeps its mode (0700 stays 0700, a read-only one 0500), and
+    so does a build's folder one changed; the new build's other folders are readable by all."""
+    _require_web_build()
+    site = tmp_path / "site"
+    assert _build(site).returncode == 0
+    (site / "private").mkdir(mode=0o700)
+    (site / "private" / "notes.txt").write_text("mine")
+    (site / "frozen").mkdir()
+    (site / "frozen" / "a.txt").write_text("a")
+    (site / "frozen").chmod(0o500)
+    (site / "models").chmod(0o750)
+    try:
+        run = _build(site)
+        assert run.returncode == 0, run.stderr
+        modes = {n: (site / n).stat().st_mode & 0o7777 for n in ("private", "frozen", "models")}
+        assert modes == {"private": 0o700, "frozen": 0o500, "models": 0o750}
+        assert (site / "wasm").stat().st_mode & 0o7777 == 0o755
+        assert (site / "private" / "notes.txt").read_text() == "mine"
+        assert (site / "frozen" / "a.txt").read_text() == "a"
+        assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+    finally:
+        (site / "frozen").chmod(0o700)
+
+
+# a build whose copying stops at the first .wasm until the test signals it (a real build
+# takes a fraction of a second): READY tells the test it is there
+_SLOW_BUILD = """
+import runpy, shutil, sys, time
+script, ready = sys.argv[1], sys.argv[2]
+copyfile = shutil.copyfile
+def slow(src, dst, *args, **kwargs):
+    if dst.endswith(".wasm"):
+        open(ready, "w").close()
+        time.sleep(120)
+    return copyfile(src, dst, *args, **kwargs)
+shutil.copyfile = slow
+sys.argv = [script, *sys.argv[3:]]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_build_is_one_line_and_removes_the_temporary_folder(tmp_path, signum):
+    """Ctrl-C or SIGTERM while the site is copied: one line, 130/143, no ``.tmp-site-*``
+    beside --out and no --out; an earlier build there stays as it was."""
+    _require_web_build()
+    for earlier in (False, True):
+        site, ready = tmp_path / "site", tmp_path / "ready"
+        if earlier and not site.exists():
+            assert _build(site).returncode == 0
+        ready.unlink(missing_ok=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_BUILD, BUILD_SITE, str(ready), "--out", str(site)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=_sigint_as_from_a_terminal,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [n for n in os.listdir(tmp_path) if n.startswith(".tmp-site-p")]
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        words = "interrupted" if signum == signal.SIGINT else "terminated"
+        assert proc.returncode == 128 + signum, err
+        assert err.splitlines() == [f"error: {words}; no partial site is left behind"], err
+        assert out == ""
+        assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+        assert site.exists() == earlier
+        if earlier:
+            assert (site / "index.html").is_file() and (site / "models").is_dir()
+
+
+def test_a_killed_build_s_temporary_folder_goes_with_the_next_build(tmp_path):
+    """A temporary folder names its build's process: once that process is gone, the next
+    build removes it; a live build's stays, and so does anything that only looks like one (a
+    user's ``.tmp-site-mine``); one named before builds named their process goes once a day
+    old."""
+    _require_web_build()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    gone = [f".tmp-site-p{dead}-abcd1234", f".tmp-old-site-p{dead}-abcd_234", ".tmp-site-k2j3h4g5"]
+    kept = [f".tmp-site-p{os.getpid()}-abcd1234", ".tmp-site-mine", ".tmp-site-a1b2c3d4"]
+    for name in gone + kept:
+        (tmp_path / name / "wasm").mkdir(parents=True)
+        (tmp_path / name / "wasm" / "x.wasm").write_bytes(b"partial")
+    (tmp_path / ".tmp-site-p1-x").write_bytes(b"a file of one's own")
+    kept.append(".tmp-site-p1-x")
+    os.utime(tmp_path / ".tmp-site-k2j3h4g5", (0, 0))  # unnamed, decades old
+    run = _build(tmp_path / "site")
+    assert run.returncode == 0, run.stderr
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith(".tmp-")) == sorted(kept)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("script", ["run_tflite", "build_site"])
+def test_a_signal_while_a_script_starts_is_one_line(tmp_path, script, signum):
+    """Ctrl-C or SIGTERM in the first moments, while the script still imports (NumPy,
+    LiteRT): one line and 130/143, not a traceback or a silent death, nothing written."""
+    if script == "run_tflite":
+        photo(str(tmp_path / "in.png"))
+        command = [RUN_TFLITE, FLOAT16, "in.png", "o.png"]
+    else:
+        command = [BUILD_SITE, "--out", "site"]
+    proc = subprocess.Popen([sys.executable, *command], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_from_a_terminal)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not _catches_sigterm(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)  # the scripts' first lines install it
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    assert len(lines) == 1 and lines[0].startswith(f"error: {words}"), err
+    assert sorted(os.listdir(tmp_path)) == (["in.png"] if script == "run_tflite" else [])
