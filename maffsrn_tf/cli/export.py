@@ -508,7 +508,7 @@ def main(argv):
     for folder in datasets:
         require_path(folder, "validation folder (--datasets; --noverify skips verification)", True)
     check_datasets(datasets)
-    if FLAGS.stress_set and "stress" in {recipe.dataset_name(d) for d in datasets}:
+    if FLAGS.stress_set and recipe.STRESS_SET in {recipe.dataset_name(d) for d in datasets}:
         fail("--datasets has a folder named stress, the name of --stress_set's columns: rename it")
     inputs = [("--datasets", folder) for folder in datasets]
     tflite = "tflite" in formats
@@ -603,7 +603,7 @@ def stress_folder(parent):
     report columns are named ``stress``."""
     from maffsrn_tf.evaluation.stress import EVALUATION_SEED, write_stress_set
 
-    folder = os.path.join(parent, "stress")
+    folder = os.path.join(parent, recipe.STRESS_SET)
     write_stress_set(folder, seed=EVALUATION_SEED)
     return folder
 
