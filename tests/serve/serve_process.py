@@ -8,6 +8,7 @@ line, uvicorn's lines, the access log) is collected in ``lines``.
 """
 
 import http.client
+import io
 import json
 import os
 import re
@@ -27,6 +28,15 @@ LAUNCH = (
     "cli()\n"
 )
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+) ")
+
+
+def png_bytes(array):
+    """``array`` as the bytes of a PNG file (a request body)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
 
 
 class Server:

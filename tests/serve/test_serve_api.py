@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import photo
 from PIL import Image, ImageCms
-from serve_process import Server
+from serve_process import Server, png_bytes
 
 from maffsrn_tf.io.images import encode_image, read_image
 from maffsrn_tf.upscaler import upscale, upscale_path
@@ -23,12 +23,6 @@ def server():
     server = Server("--workers", "2", "--queue", "4")
     yield server
     assert server.stop() == 0, "\n".join(server.lines[-20:])
-
-
-def _png(array):
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
 
 
 def _rgba(h=32, w=32):
@@ -50,7 +44,7 @@ def _rgba(h=32, w=32):
 )
 def test_answer_is_upscale_of_the_same_image(server, query, keywords):
     array = photo(32, 40)
-    status, headers, body = server.post(_png(array), query)
+    status, headers, body = server.post(png_bytes(array), query)
     assert status == 200, body
     assert headers["content-type"] == "image/png"
     got, _ = read_image("response", data=body)
@@ -60,16 +54,16 @@ def test_answer_is_upscale_of_the_same_image(server, query, keywords):
 def test_alpha_and_grey_are_upscaled_as_upscale_does(server):
     rgba, grey = _rgba(), np.ascontiguousarray(photo(32, 32, seed=4)[..., 0])
     for array in (rgba, grey):
-        status, _, body = server.post(_png(array))
+        status, _, body = server.post(png_bytes(array))
         assert status == 200, body
         np.testing.assert_array_equal(read_image("r", data=body)[0], upscale(array))
     # a format without alpha: flattened onto the background, as maffsrn-upscale does
-    status, headers, body = server.post(_png(rgba), "background=black", accept="image/jpeg")
+    status, headers, body = server.post(png_bytes(rgba), "background=black", accept="image/jpeg")
     assert status == 200 and headers["content-type"] == "image/jpeg", body
-    info = read_image("in", data=_png(rgba))[1]
+    info = read_image("in", data=png_bytes(rgba))[1]
     assert body == encode_image(composite(upscale(rgba), (0, 0, 0)), ".jpg", info)
     # a background given flattens in a format with alpha too (UpscaleOptions' rule)
-    status, _, body = server.post(_png(rgba), "background=%23102030")
+    status, _, body = server.post(png_bytes(rgba), "background=%23102030")
     assert status == 200, body
     flat = composite(upscale(rgba), (16, 32, 48))
     np.testing.assert_array_equal(read_image("r", data=body)[0], flat)
@@ -147,7 +141,7 @@ def test_output_format_follows_accept_then_the_input(server, accept, media):
     ],
 )
 def test_bad_parameters_get_their_status_and_a_json_reason(server, query, status, words):
-    got, headers, body = server.post(_png(photo(32, 32)), query)
+    got, headers, body = server.post(png_bytes(photo(32, 32)), query)
     assert got == status, body
     assert headers["content-type"] == "application/json"
     reply = json.loads(body)
@@ -175,7 +169,7 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\nshowpa
     ],
 )
 def test_malformed_bodies_and_wrong_types_are_refused(server, data, content_type, status, words):
-    png = _png(photo(32, 32))
+    png = png_bytes(photo(32, 32))
     data = {"png": png, "truncated": png[: len(png) // 2]}.get(data, data)
     got, _, body = server.post(data, content_type=content_type)
     assert got == status, body
@@ -183,7 +177,7 @@ def test_malformed_bodies_and_wrong_types_are_refused(server, data, content_type
 
 
 def test_compressed_bodies_are_refused_and_untyped_ones_taken(server):
-    png = _png(photo(32, 32))
+    png = png_bytes(photo(32, 32))
     headers = {"Content-Type": "image/png", "Content-Encoding": "gzip"}
     status, _, body = server.request("POST", "/v1/upscale", png, headers)
     assert status == 415 and "Content-Encoding gzip is not taken" in json.loads(body)["error"]
@@ -193,7 +187,7 @@ def test_compressed_bodies_are_refused_and_untyped_ones_taken(server):
 
 
 def test_accept_that_names_no_written_format_is_406_before_the_body(server):
-    status, _, body = server.post(_png(photo(32, 32)), accept="image/gif, text/html")
+    status, _, body = server.post(png_bytes(photo(32, 32)), accept="image/gif, text/html")
     assert status == 406
     assert "names no format this server writes; it writes image/png" in json.loads(body)["error"]
 
@@ -209,7 +203,7 @@ def _raw(server, request):
 
 
 def test_a_repeated_content_type_is_400(server):
-    png = _png(photo(32, 32))
+    png = png_bytes(photo(32, 32))
     head = (f"POST /v1/upscale HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
             f"Content-Type: text/plain\r\nContent-Length: {len(png)}\r\n"
             "Connection: close\r\n\r\n")  # fmt: skip
@@ -234,7 +228,7 @@ def test_other_paths_and_methods_are_json_errors(server):
 
 def test_models_lists_the_shipped_ones_loaded_once_per_worker(server):
     for _ in range(4):  # more requests than workers: no engine is made twice in one
-        assert server.post(_png(photo(32, 32)))[0] == 200
+        assert server.post(png_bytes(photo(32, 32)))[0] == 200
     listing = server.get_json("/v1/models")
     models = {(m["scale"], m["quantization"]): m for m in listing["models"]}
     assert set(models) == {(s, q) for s in (2, 3, 4) for q in ("float16", "int8")}
@@ -249,7 +243,7 @@ def test_models_lists_the_shipped_ones_loaded_once_per_worker(server):
 def test_health_and_one_access_line_per_request(server):
     health = server.get_json("/healthz")
     assert health["status"] == "ok" and health["workers"] == 2 and health["queue"] == 4
-    status, _, body = server.post(_png(photo(20, 24, seed=9)), "scale=4&self_ensemble=1")
+    status, _, body = server.post(png_bytes(photo(20, 24, seed=9)), "scale=4&self_ensemble=1")
     assert status == 200
     line = server.wait_for_log(r"127\.0\.0\.1 POST /v1/upscale\?scale=4&self_ensemble=1 200 ")
     fields = line.string.split()

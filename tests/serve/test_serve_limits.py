@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import photo
 from PIL import Image
-from serve_process import Server
+from serve_process import Server, png_bytes
 
 TIMEOUT = 1.5  # seconds a request may take on this server
 
@@ -31,19 +31,13 @@ def server():
     assert server.stop() == 0, "\n".join(server.lines[-20:])
 
 
-def _png(array):
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
-
-
 def _error(body):
     return json.loads(body)["error"]
 
 
 def _fine(server):
     """A small request is served: nothing is left holding the worker or the queue."""
-    status, _, body = server.post(_png(photo(32, 32)))
+    status, _, body = server.post(png_bytes(photo(32, 32)))
     assert status == 200, body
     assert server.wait_until(lambda h: h["admitted"] == 0)["admitted"] == 0
 
@@ -89,7 +83,7 @@ def _png_header_only(width, height):
 
 
 def test_pixels_over_the_limit_are_413_from_the_header(server):
-    status, _, body = server.post(_png(np.zeros((400, 400, 3), np.uint8)))
+    status, _, body = server.post(png_bytes(np.zeros((400, 400, 3), np.uint8)))
     assert status == 413
     assert _error(body) == (
         "the image is 400x400 = 160,000 pixels, over this server's limit of 100,000 pixels"
@@ -106,7 +100,7 @@ def test_pixels_over_the_limit_are_413_from_the_header(server):
     [("outscale=16", "1600x1600 = 2,560,000"), ("width=1500", "1500x1500 = 2,250,000")],
 )
 def test_results_over_the_output_limit_are_413(server, query, size):
-    status, _, body = server.post(_png(photo(100, 100)), query)
+    status, _, body = server.post(png_bytes(photo(100, 100)), query)
     assert status == 413, body
     assert _error(body) == (
         f"the result would be {size} pixels, over this server's limit of 2,000,000 output "
@@ -143,7 +137,7 @@ def test_a_stalled_body_gets_408_without_holding_the_worker(server):
     sock = _stalled_request(server.port, 5000, 100)
     try:
         # meanwhile the one worker serves others (the stalled body holds one of 2 places)
-        status, _, body = server.post(_png(photo(32, 32)))
+        status, _, body = server.post(png_bytes(photo(32, 32)))
         assert status == 200, body
         reply = _read_all(sock)  # the 408, then the server closes the connection
     finally:
@@ -163,11 +157,11 @@ def test_slow_uploads_do_not_take_the_work_queue(server):
     try:
         health = server.wait_until(lambda h: h["receiving"] == 2, timeout=5)
         assert (health["receiving"], health["admitted"], health["waiting"]) == (2, 0, 0), health
-        status, _, body = server.post(_png(photo(32, 32)))
+        status, _, body = server.post(png_bytes(photo(32, 32)))
         assert status == 200, body
         stalled.append(_stalled_request(server.port, 5000, 10))
         server.wait_until(lambda h: h["receiving"] == 3, timeout=5)
-        status, headers, body = server.post(_png(photo(32, 32)))
+        status, headers, body = server.post(png_bytes(photo(32, 32)))
         assert status == 503 and headers["retry-after"] == "1", body
         assert _error(body) == (
             "the server is receiving 3 request bodies already (its limit, --uploads): try "

@@ -15,16 +15,10 @@ import numpy as np
 import pytest
 from conftest import photo
 from PIL import Image
-from serve_process import LAUNCH, ROOT, Server
+from serve_process import LAUNCH, ROOT, Server, png_bytes
 
 from maffsrn_tf.io.images import read_image
 from maffsrn_tf.upscaler import upscale
-
-
-def _png(array):
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def test_clients_beyond_the_pool_are_each_answered_200_or_503(server):
     """8 clients at once on 1 worker and 1 place in the queue: each is answered within its
     own timeout, 200 with upscale()'s pixels or 503 with Retry-After and a JSON reason."""
     array = photo(128, 128, seed=2)  # with the self-ensemble: the 8 arrive while it works
-    data, clients = _png(array), 8
+    data, clients = png_bytes(array), 8
     start, results = threading.Barrier(clients), [None] * clients
 
     def client(i):
@@ -67,7 +61,7 @@ def test_clients_beyond_the_pool_are_each_answered_200_or_503(server):
             assert "the server is busy" in json.loads(body)["error"]
     health = server.wait_until(lambda h: h["admitted"] == 0)
     assert health["admitted"] == 0 and health["running"] == 0, health
-    assert server.post(_png(photo(32, 32)))[0] == 200  # and it goes on
+    assert server.post(png_bytes(photo(32, 32)))[0] == 200  # and it goes on
 
 
 def test_sigterm_lets_the_request_in_flight_finish_then_exits_0():
@@ -76,7 +70,7 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0():
     reply = {}
 
     def client():
-        reply["result"] = server.post(_png(array), "self_ensemble=true", timeout=120)
+        reply["result"] = server.post(png_bytes(array), "self_ensemble=true", timeout=120)
 
     thread = threading.Thread(target=client)
     try:
