@@ -67,7 +67,7 @@ evaluate: $(STAMP)
 # weights: dynamic shape and fixed 128x128 LR tiles (float16, int8, int8 with uint8 I/O).
 tflite: $(STAMP)
 	$(BIN)/maffsrn-export --scales 2,3,4 --quantizations float16,int8 --tiles 0,128 --uint8_io \
-		--datasets $(BENCH)/Set5,$(BENCH)/Set14 --calibration_dir $(TRAIN) \
+		--datasets $(BENCH)/Set5,$(BENCH)/Set14 --stress_set --calibration_dir $(TRAIN) \
 		--output_dir maffsrn_tf/weights --report_dir tflite --overwrite
 
 # All five quantization modes at x2 and x4 (models in out/, report in tflite/QUANTIZATION.md).
