@@ -105,7 +105,8 @@ def define_option_flags(cls, names, defaults=None, short=None):
             )
         elif kind is str and choices:
             real = [c for c in choices if c != ""]  # "": the flag left out
-            flags.DEFINE_enum(name, default or None, real, text, **one)
+            # --container MKV: the choice as written (the options object lowers it too)
+            flags.DEFINE_enum(name, default or None, real, text, case_sensitive=False, **one)
         elif kind is bool:
             flags.DEFINE_bool(name, default, text, **one)
         elif kind is int:

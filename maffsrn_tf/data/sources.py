@@ -231,19 +231,34 @@ def load_benchmark(folder, scale, lr_folder=None, only=None):
     Grayscale HR stays 2-D (evaluated on its own values).
     """
     items = []
+    stems = {}
     for path in list_images(folder):
         if only is not None and os.path.basename(path) not in only:
             continue
         name = os.path.splitext(os.path.basename(path))[0]
+        if name in stems:  # a.png and a.jpg: one name in the table, one LR for both
+            raise DataError(
+                f"{folder} holds two images named {name!r} ({os.path.basename(stems[name])} "
+                f"and {os.path.basename(path)}): keep one of them"
+            )
+        stems[name] = path
+    lr_images = list_images(lr_folder) if lr_folder else []
+    for name, path in stems.items():
         hr = mod_crop(_gray_or_rgb(path), scale)
         if lr_folder:
             candidates = [
                 f
-                for f in list_images(lr_folder)
+                for f in lr_images
                 if os.path.splitext(os.path.basename(f))[0] in (name, f"{name}x{scale}")
             ]
             if not candidates:
                 raise DataError(f"no LR image for {path} in {lr_folder}")
+            if len(candidates) > 1:  # never pick one of a.png / ax2.png / a.jpg silently
+                found = ", ".join(os.path.basename(f) for f in candidates)
+                raise DataError(
+                    f"{lr_folder} holds {len(candidates)} LR images for {os.path.basename(path)}"
+                    f" ({found}): keep one of them"
+                )
             lr = _gray_or_rgb(candidates[0])
             if hr.ndim == 2 and lr.ndim == 3:
                 lr = np.array(Image.fromarray(lr).convert("L"))

@@ -16,6 +16,31 @@ import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError
 
+# Keras reads its files only by their lower-case suffixes; ours (.npz) by any spelling
+KERAS_SUFFIXES = (".keras", ".weights.h5", ".h5")
+
+
+def weight_format(path):
+    """``"npz"``, ``"keras"`` (a whole model), ``"h5"`` (Keras weights) or ``None``, from the
+    file name's suffix in any case.
+
+    ``MaffsrnError`` for a Keras suffix in another case (``W.KERAS``): Keras would refuse the
+    file as "not supported", so the error says to rename it instead.
+    """
+    lower = str(path).lower()
+    for suffix in KERAS_SUFFIXES:
+        if lower.endswith(suffix) and not str(path).endswith(suffix):
+            stem = str(path)[: -len(suffix)]
+            raise MaffsrnError(
+                f"{path}: Keras reads {suffix} files only by the lower-case suffix; "
+                f"rename it to {stem}{suffix}"
+            )
+    if lower.endswith(".npz"):
+        return "npz"
+    if lower.endswith(".keras"):
+        return "keras"
+    return "h5" if lower.endswith(".h5") else None
+
 
 def _key(model, variable):
     """The variable's file key: its path in the model with the official ``body.{i}`` (the
@@ -137,10 +162,11 @@ def load_weights_file(model, path):
     ``MaffsrnError`` when the file's variables do not match the model's (Keras itself loads
     a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs).
     """
-    if path.endswith(".npz"):
+    kind = weight_format(path)
+    if kind == "npz":
         load_npz(model, path)
         return
-    if path.endswith(".h5"):
+    if kind == "h5":
         shapes, groups = _h5_shapes(path)
         wanted = [tuple(w.shape) for w in model.weights]
         if len(shapes) != len(wanted):

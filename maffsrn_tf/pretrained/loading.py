@@ -12,7 +12,7 @@ from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
 from maffsrn_tf.model.shipped import available, weights_path
-from maffsrn_tf.model.weight_files import load_npz, load_weights_file
+from maffsrn_tf.model.weight_files import load_npz, load_weights_file, weight_format
 
 
 def load_pretrained(name="maffsrn_x2"):
@@ -48,7 +48,7 @@ def load_model_for(scale, weights=None, preset=None):
         return load_pretrained(name)
     if not os.path.exists(weights):
         raise FileNotFoundError(f"weights file not found: {weights}")
-    if weights.endswith(".keras"):
+    if weight_format(weights) == "keras":
         model = load_keras_file(weights)
         if model.scale != scale:
             raise MaffsrnError(f"{weights} is an x{model.scale} model, but scale={scale}")
@@ -70,7 +70,7 @@ def load_initial_weights(model, path, skip_tail=None):
     """
     if not os.path.exists(path) and path in available():
         path = weights_path(path)
-    if path.endswith(".keras"):
+    if weight_format(path) == "keras":
         source = load_keras_file(path)
     else:
         source, errors = None, []

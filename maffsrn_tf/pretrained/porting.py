@@ -121,9 +121,10 @@ def read_state_dict(path):
     """Read an official state dict from ``.pt``/``.pth`` (needs torch) or ``.npz``."""
     if not os.path.isfile(path):
         raise CheckpointNotFound(f"checkpoint not found: {path}")
-    if path.endswith(".safetensors"):
+    suffix = os.path.splitext(path)[1].lower()  # W.NPZ is an .npz too
+    if suffix == ".safetensors":
         return read_safetensors(path)
-    if path.endswith(".npz"):
+    if suffix == ".npz":
         from maffsrn_tf.model.weight_files import npz_headers
 
         npz_headers(path)  # names, shapes and sizes checked before anything is unpacked

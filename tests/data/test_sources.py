@@ -171,3 +171,25 @@ def test_a_file_replaced_with_an_older_time_is_decoded_again(tmp_path):
     lr, hr = _store(folder, tmp_path / "cache")["y.png"]
     np.testing.assert_array_equal(hr, second)
     np.testing.assert_array_equal(lr, imresize(second, 0.5))
+
+
+def test_benchmark_lr_folder_pairs_by_name_and_refuses_ambiguity(tmp_path):
+    """An LR folder pairs each HR image with the one LR image of its stem (``a`` or
+    ``ax2``); two candidates, or two HR images of one stem, are refused, never one picked."""
+    rng = np.random.default_rng(3)
+    hr_dir, lr_dir = tmp_path / "hr", tmp_path / "lr"
+    hr_dir.mkdir()
+    lr_dir.mkdir()
+    hr = smooth_image(rng, 32, 32)
+    Image.fromarray(hr).save(hr_dir / "a.png")
+    lr = imresize(hr, 0.5)
+    Image.fromarray(lr).save(lr_dir / "ax2.png")
+    ((name, _, got),) = data.load_benchmark(str(hr_dir), 2, str(lr_dir))
+    assert name == "a"
+    np.testing.assert_array_equal(got, lr)
+    Image.fromarray(lr[::-1]).save(lr_dir / "a.png")  # a second candidate
+    with pytest.raises(data.DataError, match=r"2 LR images for a.png \(a.png, ax2.png\)"):
+        data.load_benchmark(str(hr_dir), 2, str(lr_dir))
+    Image.fromarray(hr).save(hr_dir / "a.bmp")
+    with pytest.raises(data.DataError, match="two images named 'a'"):
+        data.load_benchmark(str(hr_dir), 2)
