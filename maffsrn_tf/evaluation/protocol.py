@@ -1,6 +1,5 @@
 """Benchmark evaluation by the MATLAB protocol: datasets, bicubic baseline, tables, JSON."""
 
-import io
 import json
 import math
 import os
@@ -15,19 +14,8 @@ from maffsrn_tf.imaging import metrics
 from maffsrn_tf.imaging.matlab import imresize
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.images import ImageError, image_size, list_images
+from maffsrn_tf.io.progress import progress_bar
 from maffsrn_tf.upscaler.tiling import predict_uint8
-
-
-def _terminal(stream):
-    """Whether ``stream`` is a terminal a bar can be drawn on: one that reports no size (a
-    0x0 pseudo-terminal, where tqdm draws nothing) counts as a log."""
-    isatty = getattr(stream, "isatty", None)
-    if isatty is None or not isatty():
-        return False
-    try:
-        return os.get_terminal_size(stream.fileno()).columns > 0
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # no descriptor
-        return True
 
 
 class Progress:
@@ -38,12 +26,7 @@ class Progress:
     def __init__(self, total, stream):
         self.total, self.stream, self.done, self.bar = total, stream, 0, None
         self.start = time.monotonic()
-        if _terminal(stream):
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self.bar = tqdm(total=total, file=stream, unit="image", dynamic_ncols=True)
+        self.bar = progress_bar(total, unit="image", stream=stream)
 
     def update(self, dataset, image):
         """One image of ``dataset`` (a name, such as ``Set5 (1/2)``) is done."""

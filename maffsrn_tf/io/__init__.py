@@ -5,6 +5,7 @@
   where the format carries it; ``without_metadata`` drops EXIF and XMP).
 - ``png``: the fast 8- and 16-bit PNG encoder ``images`` writes every PNG with.
 - ``atomic``: outputs written to a temporary name and renamed, so nothing is half-written.
+- ``progress``: a tqdm bar where a terminal can show one (``None`` for a log).
 
 May import: ``maffsrn_tf.errors`` only.
 """
@@ -28,6 +29,7 @@ from maffsrn_tf.io.images import (
     write_image,
 )
 from maffsrn_tf.io.png import encode_png
+from maffsrn_tf.io.progress import is_terminal, progress_bar
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -38,7 +40,9 @@ __all__ = [
     "encode_image",
     "encode_png",
     "image_size",
+    "is_terminal",
     "list_images",
+    "progress_bar",
     "read_image",
     "read_rgb",
     "remove_stale_temporaries",

@@ -31,6 +31,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from maffsrn_tf.io.progress import is_terminal, progress_bar
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
 from maffsrn_tf.upscaler.engines import make_engine
@@ -108,25 +109,6 @@ def _canonical(ext):
     return {".jpeg": ".jpg", ".tif": ".tiff"}.get(ext, ext)
 
 
-def _progress_bar(total, label, unit, position=0, leave=True):
-    """A tqdm bar on a terminal (rate and ETA), else None: logs get plain lines instead."""
-    if not sys.stderr.isatty() or _columns() <= 0:  # a terminal of no size: tqdm draws nothing
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # not a dependency of the [tensorflow]-only install
-        return None
-    return tqdm(total=total, desc=label, unit=unit, leave=leave, file=sys.stderr,
-                position=position)  # fmt: skip
-
-
-def _columns():
-    try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
-    except (OSError, ValueError, AttributeError):
-        return 0
-
-
 def _tile_progress(label, nested):
     """``progress(done, total)`` for the tiles of one image: a bar on a terminal (below a
     folder run's bar when ``nested``), shown once there is more than one tile."""
@@ -136,7 +118,9 @@ def _tile_progress(label, nested):
         if total <= 1:
             return
         if "bar" not in state:
-            state["bar"] = _progress_bar(total, label, "tile", int(nested), leave=not nested)
+            state["bar"] = progress_bar(
+                total, label, "tile", position=int(nested), leave=not nested
+            )
         bar = state["bar"]
         if bar is None:
             return
@@ -144,7 +128,7 @@ def _tile_progress(label, nested):
         if done >= total:
             bar.close()
 
-    return show if sys.stderr.isatty() and _columns() > 0 else None
+    return show if is_terminal() else None
 
 
 def comparison(low, high, scale):
@@ -788,7 +772,7 @@ def _check_quality(jobs, options):
 def _run(jobs, engines, options, on_error, progress, video=None):
     """Each job in turn, with progress; a failure is reported and the run goes on."""
     written, failed, notes = [], [], set()
-    bar = _progress_bar(len(jobs), "upscaling", "image") if progress and len(jobs) > 1 else None
+    bar = progress_bar(len(jobs), "upscaling", "image") if progress and len(jobs) > 1 else None
     try:
         for i, job in enumerate(jobs, 1):
             if bar is None and progress:

@@ -47,14 +47,13 @@ import numpy as np
 from maffsrn_tf.errors import MaffsrnError, first_line, one_line
 from maffsrn_tf.io.atomic import OutputExists, atomic_output
 from maffsrn_tf.io.images import IMAGE_EXTENSIONS
+from maffsrn_tf.io.progress import progress_bar
 from maffsrn_tf.options import check_fields, option, public_name
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
 from maffsrn_tf.upscaler.files import (
     UpscaleError,
     _check_output,
-    _columns,
     _note,
-    _progress_bar,
     upscale_files,
 )
 from maffsrn_tf.upscaler.options import UpscaleOptions
@@ -707,9 +706,7 @@ class _Meter:
         self.callback = progress if callable(progress) else None
         self.bar, self.lines, self.shown = None, False, self.start
         if progress is True:
-            terminal = sys.stderr.isatty() and _columns() > 0
-            if terminal:
-                self.bar = _progress_bar(total, label, "frame", int(nested), leave=not nested)
+            self.bar = progress_bar(total, label, "frame", position=int(nested), leave=not nested)
             self.lines = self.bar is None
 
     def update(self, done):
