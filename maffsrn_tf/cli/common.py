@@ -20,6 +20,7 @@ from absl import app, flags
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
+from maffsrn_tf.io.paths import within
 from maffsrn_tf.model.presets import PRESETS, SCALES, preset_for_scale
 from maffsrn_tf.options import flag_name, value_type
 
@@ -235,10 +236,8 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         fail(f"{flag} {path}: its folder does not exist: {directory}")
-    real = os.path.realpath(path)
     for given in inputs:
-        other = os.path.realpath(given)
-        if real == other or real.startswith(other.rstrip(os.sep) + os.sep):
+        if within(path, given):
             fail(f"{flag} {path} is (or lies inside) the input {given}: write it elsewhere")
     if not_a_regular_file(path):  # /dev/null, a FIFO: never replaced, even with --overwrite
         fail(f"{flag} {path} exists and is not a regular file: name another file")

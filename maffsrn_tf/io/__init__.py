@@ -5,6 +5,7 @@
   where the format carries it; ``without_metadata`` drops EXIF and XMP).
 - ``png``: the fast 8- and 16-bit PNG encoder ``images`` writes every PNG with.
 - ``atomic``: outputs written to a temporary name and renamed, so nothing is half-written.
+- ``paths``: ``within``, the one "is this path that folder, or inside it" (by real paths).
 - ``progress``: a tqdm bar where a terminal can show one (``None`` for a log).
 
 May import: ``maffsrn_tf.errors`` only.
@@ -28,6 +29,7 @@ from maffsrn_tf.io.images import (
     without_metadata,
     write_image,
 )
+from maffsrn_tf.io.paths import within
 from maffsrn_tf.io.png import encode_png
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 
@@ -48,5 +50,6 @@ __all__ = [
     "remove_stale_temporaries",
     "to_uint8",
     "without_metadata",
+    "within",
     "write_image",
 ]

@@ -39,6 +39,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
     temporary_suffix,
 )
+from maffsrn_tf.io.paths import within
 from maffsrn_tf.upscaler.files import output_path_for
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -410,7 +411,7 @@ def check_paths(config):
                 )
         else:
             folders.add(os.path.realpath(_pattern_root(pattern)))
-        inside = any(out == f or out.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+        inside = any(within(out, f) for f in folders)
     if inside:
         raise MaffsrnError(
             f"output_dir={config.output_dir!r} is the folder input_pattern="

@@ -31,6 +31,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from maffsrn_tf.io.paths import within
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
@@ -286,7 +287,7 @@ def _plan(inputs, output, options, video_options=None):
             jobs.append(_Job(given, label=given, named=True))
             continue
         inside = options.recursive and out_real != os.path.realpath(given)
-        if inside and out_real.startswith(os.path.realpath(given) + os.sep):
+        if inside and within(out_real, given):
             log.warning(
                 "not reading the output folder %s inside %s", one_line(output), one_line(given)
             )
