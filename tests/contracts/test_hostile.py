@@ -1166,52 +1166,32 @@ def _sigint_as_from_a_terminal():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def test_ctrl_c_in_a_folder_run_is_one_line_and_keeps_finished_outputs(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_in_a_folder_run_is_one_line_and_keeps_finished_outputs(tmp_path, signum):
+    """Ctrl-C, or SIGTERM (a service manager, ``kill``), mid-run: finished outputs whole, no
+    temporary left, one line, exit 130/143."""
     folder(str(tmp_path / "col"), [f"{i:02d}.png" for i in range(40)], (200, 160))
     proc = subprocess.Popen(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_sigint_as_from_a_terminal)  # fmt: skip
-    # interrupt once the third image has started (two outputs are finished): polling the
+    # signal once the third image has started (two outputs are finished): polling the
     # folder instead raced a fast machine, which finished all 40 first
     seen = []
     for line in proc.stderr:
         seen.append(line)
         if line.startswith("[3/40]"):
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, rest = proc.communicate(timeout=120)
     err = "".join(seen) + rest
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + signum, err
+    words = "interrupted" if signum == signal.SIGINT else "terminated"
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert errors == ["error: interrupted; finished outputs are kept, none is half-written"], err
+    assert errors == [f"error: {words}; finished outputs are kept, none is half-written"], err
     assert "Traceback" not in err
     written = list((tmp_path / "out").glob("*_x2.png"))
     assert 1 <= len(written) < 40
     for path in written:  # every finished output is a whole image
-        assert Image.open(path).size == (400, 320)
-    assert not list((tmp_path / "out").glob(".tmp-*"))
-
-
-def test_sigterm_in_a_folder_run_leaves_nothing_partial(tmp_path):
-    """SIGTERM (a service manager, ``kill``) ends as Ctrl-C does: finished outputs whole, no
-    temporary left, one line, exit 143."""
-    folder(str(tmp_path / "col"), [f"{i:02d}.png" for i in range(40)], (200, 160))
-    proc = subprocess.Popen(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if line.startswith("[3/40]"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, rest = proc.communicate(timeout=120)
-    err = "".join(seen) + rest
-    assert proc.returncode == 143, err
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert errors == ["error: terminated; finished outputs are kept, none is half-written"], err
-    written = list((tmp_path / "out").glob("*_x2.png"))
-    assert 1 <= len(written) < 40
-    for path in written:
         assert Image.open(path).size == (400, 320)
     assert not list((tmp_path / "out").glob(".tmp-*"))
 
@@ -1226,15 +1206,12 @@ def _catches_sigterm(pid):
     return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_while_a_command_starts_is_one_line(tmp_path, signum):
-    """Ctrl-C or SIGTERM in the first moments, while the command still imports its modules
-    (before its flags are read): one line and 130/143, not a traceback or a silent death."""
-    folder(str(tmp_path / "col"), ["a.png"], (64, 48))
-    proc = subprocess.Popen(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_sigint_as_from_a_terminal)  # fmt: skip
+def signal_while_starting(command, cwd, signum):
+    """Start ``command``, send ``signum`` as soon as it has its first handler (while it still
+    imports), and check the answer: exit 128 + ``signum``, no traceback, the last line
+    ``error: interrupted``/``error: terminated``. Returns stderr's non-blank lines."""
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_sigint_as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 30
     while not _catches_sigterm(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.001)  # the first handler is there as soon as maffsrn_tf.cli is imported
@@ -1245,6 +1222,18 @@ def test_a_signal_while_a_command_starts_is_one_line(tmp_path, signum):
     lines = [line for line in err.splitlines() if line.strip()]
     words = "interrupted" if signum == signal.SIGINT else "terminated"
     assert lines and lines[-1].startswith(f"error: {words}"), err
+    return lines
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_command_starts_is_one_line(tmp_path, signum):
+    """Ctrl-C or SIGTERM in the first moments, while the command still imports its modules
+    (before its flags are read): one line and 130/143, not a traceback or a silent death."""
+    folder(str(tmp_path / "col"), ["a.png"], (64, 48))
+    lines = signal_while_starting(_command([UP, "--input", "col", "--output", "out"]), tmp_path,
+                                  signum)  # fmt: skip
+    assert lines, "no message"
     assert not list(tmp_path.glob("out/.tmp-*"))
 
 

@@ -24,13 +24,13 @@ from test_hostile import (
     RUN_TFLITE,
     WEIGHTS,
     Case,
-    _catches_sigterm,
     _make,
     _sigint_as_from_a_terminal,
     animated_gif,
     folder,
     garbage,
     photo,
+    signal_while_starting,
 )
 from test_hostile_images import gray16_png, rgb16_png
 
@@ -604,17 +604,6 @@ def test_a_signal_while_a_script_starts_is_one_line(tmp_path, script, signum):
         command = [RUN_TFLITE, FLOAT16, "in.png", "o.png"]
     else:
         command = [BUILD_SITE, "--out", "site"]
-    proc = subprocess.Popen([sys.executable, *command], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_sigint_as_from_a_terminal)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not _catches_sigterm(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.001)  # the scripts' first lines install it
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signum, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    words = "interrupted" if signum == signal.SIGINT else "terminated"
-    assert len(lines) == 1 and lines[0].startswith(f"error: {words}"), err
+    lines = signal_while_starting([sys.executable, *command], tmp_path, signum)
+    assert len(lines) == 1, lines
     assert sorted(os.listdir(tmp_path)) == (["in.png"] if script == "run_tflite" else [])
