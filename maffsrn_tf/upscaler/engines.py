@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from maffsrn_tf import native_logs
 from maffsrn_tf.errors import MaffsrnError, first_line
 
 # more threads than any machine has cores (tens of thousands crash LiteRT)
@@ -128,8 +129,12 @@ class TFLiteEngine:
         except ImportError:
             raise MaffsrnError(missing_runtime_message()) from None
 
+        with native_logs.filtered():  # LiteRT's XNNPACK INFO line: not the user's
+            self._load(Interpreter, path, num_threads)
+
+    def _load(self, interpreter, path, num_threads):
         try:
-            self.interpreter = Interpreter(
+            self.interpreter = interpreter(
                 **_model_source(path), num_threads=num_threads or default_num_threads()
             )
         except (ValueError, RuntimeError, OSError) as err:

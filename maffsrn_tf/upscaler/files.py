@@ -406,14 +406,15 @@ def _drop_earlier_outputs(jobs, options):
     """Two inputs that would write one output (``a.jpg`` and ``a.png``) are an
     ``UpscaleError``; inputs that are outputs of an earlier run (``a_x2.png`` beside
     ``a.jpg`` when the output folder is the input folder) are left out, with one notice."""
-    targets = {}
+    targets, compares = {}, set()
     for job in jobs:
         if not job.target:
             continue
         targets.setdefault(os.path.realpath(job.target), []).append(job)
         if options.compare:
-            extra = os.path.splitext(job.target)[0] + "_compare.png"
-            targets.setdefault(os.path.realpath(extra), []).append(job)
+            extra = os.path.realpath(os.path.splitext(job.target)[0] + "_compare.png")
+            targets.setdefault(extra, []).append(job)
+            compares.add(extra)
     earlier = [job for job in jobs if os.path.realpath(job.source) in targets]
     earlier = [
         job for job in earlier if all(j is not job for j in targets[os.path.realpath(job.source)])
@@ -425,6 +426,20 @@ def _drop_earlier_outputs(jobs, options):
                 f"the output of {one_line(writer.label)} would replace the input "
                 f"{one_line(job.label)}: write the outputs elsewhere"
             )
+    pictures = []  # a user's picture that only has an output's name: an input
+    for job in list(earlier):
+        real = os.path.realpath(job.source)
+        writer = targets[real][0]
+        have, want = _earlier_sizes(job, writer, options, real in compares)
+        if have != want:
+            earlier.remove(job)
+            pictures.append(job)
+            writer.problem = (
+                f"{writer.source}: its output would replace {job.source}, an image of "
+                f"{have[0]}x{have[1]} that is not its earlier output ({want[0]}x{want[1]}): "
+                "write the outputs elsewhere, or rename that image"
+            )
+            writer.target = ""
     # outputs of runs at other sizes, beside their input in a folder written into
     out_dirs = {os.path.dirname(t) for t in targets}
     stems = {(os.path.dirname(os.path.realpath(j.source)),
@@ -433,7 +448,7 @@ def _drop_earlier_outputs(jobs, options):
         folder = os.path.dirname(os.path.realpath(job.source))
         match = _EARLIER.match(os.path.splitext(os.path.basename(job.source))[0])
         if match and not job.named and folder in out_dirs and (folder, match.group(1)) in stems:
-            if job not in earlier:
+            if job not in earlier and job not in pictures:
                 earlier.append(job)
     if earlier:
         names = ", ".join(one_line(j.label) for j in earlier[:5])
@@ -477,6 +492,24 @@ def _skip_existing(jobs, options):
     if done:
         log.warning("skipping %d input(s) whose output exists (skip_existing)", done)
     return todo
+
+
+def _earlier_sizes(job, writer, options, compare):
+    """``(have, want)``: the (width, height) of ``job``'s file, which has the name of
+    ``writer``'s output (or comparison), and the size this run gives that output; equal
+    where they cannot be told (videos, an unknown plan), so the name decides."""
+    if job.video or writer.video:
+        return (), ()
+    want = writer.size or _expected_size(writer, options)
+    if not want:
+        return (), ()
+    if compare:  # bicubic | 8 px | MAFFSRN (``comparison``)
+        want = (2 * want[0] + 8, want[1])
+    try:
+        h, w = images.image_size(job.source)
+    except images.ImageError:
+        return (0, 0), want
+    return (w, h), want
 
 
 def _expected_size(job, options):
@@ -658,12 +691,17 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
     ``inputs``: a path or a list; None: the sample photo, into ``out/``; an empty list or
     path is an ``UpscaleError`` (a glob that matched nothing must not upscale the sample)."""
     sample = inputs is None
-    inputs = [] if sample else [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
-    try:
-        inputs = [os.fspath(p) for p in inputs]
-        output = os.fspath(output) if output is not None else ""
+    one = isinstance(inputs, (str, bytes, os.PathLike))
+    inputs = [] if sample else [inputs] if one else inputs
+    try:  # bytes name as the file system has them (a name that is not UTF-8)
+        inputs = [os.fsdecode(p) for p in inputs]
+        output = os.fsdecode(output) if output is not None else ""
     except TypeError as err:
         raise UpscaleError(f"inputs and output are paths ({err})") from None
+    if on_error is not None and not callable(on_error):
+        raise UpscaleError(f"on_error must be a function of the error, not {on_error!r}")
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise UpscaleError(f"progress must be True, False or a function, not {progress!r}")
     if not sample and (not inputs or "" in inputs):
         raise UpscaleError("no inputs: pass image files or folders (None: the sample photo)")
     if sample:  # the sample photo; its default output is rewritten at each run
@@ -690,8 +728,12 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
         job = jobs[0] if jobs else None
         if job is None:
             return []
-        return _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
-                            progress=progress)  # fmt: skip
+        made = _missing_folders(os.path.dirname(os.path.abspath(job.target)))
+        try:
+            return _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
+                                progress=progress)  # fmt: skip
+        finally:
+            _remove_if_empty(made)  # the folder it made, left empty by a failure or a signal
     made = _missing_folders(output or "out")  # made by this run: removed if left empty
     if made:
         try:

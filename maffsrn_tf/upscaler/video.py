@@ -192,12 +192,17 @@ def is_video(path, probe=True):
     try:
         with av.open(path, metadata_errors="replace") as container:
             name = container.format.name
-            # still images and text (the tty demuxer takes .txt) are not videos
-            if name in ("tty", "image2", "gif", "apng", "webp_pipe") or name.endswith("_pipe"):
+            if _still(name):
                 return False
             return any(_is_moving(s) and s.frames != 1 for s in container.streams.video)
     except (av.FFmpegError, OSError, ValueError, UnicodeError):
         return False
+
+
+def _still(demuxer):
+    """Whether FFmpeg's ``demuxer`` reads still images or text (the tty demuxer takes .txt),
+    not videos: a PNG named ``.mp4`` is one (``png_pipe``)."""
+    return demuxer in ("tty", "image2", "gif", "apng", "webp_pipe") or demuxer.endswith("_pipe")
 
 
 def _is_moving(stream):
@@ -248,6 +253,12 @@ def probe(path, max_pixels=None, whole=True):
     except (av.FFmpegError, OSError, ValueError) as err:
         raise UpscaleError(f"{path} is not a video that can be read ({_why(err)})") from None
     with container:
+        if _still(container.format.name):  # never a one-frame "video" of a picture
+            kind = container.format.name.removesuffix("_pipe").upper()
+            raise UpscaleError(
+                f"{path} is a {kind} image, not a video: give it an image extension to "
+                "upscale it as an image"
+            )
         stream = _video_stream(container, path)
         decode = _decoder(av, stream)
         audio = list(container.streams.audio)
@@ -1008,7 +1019,7 @@ def upscale_video(input_path, output="", progress=False, **options):
     try:
         upscale_options = UpscaleOptions.from_keywords(**options)
         video = VideoOptions.from_keywords(**video_keywords)
-        path = os.fspath(input_path)
+        path = os.fsdecode(input_path)  # bytes: a name as the file system has it
     except MaffsrnError as err:
         raise UpscaleError(str(err)) from None
     except TypeError as err:

@@ -257,3 +257,53 @@ def test_encoder_error_is_one_line(tiny, tmp_path, monkeypatch):
     with pytest.raises(UpscaleError, match=r"cannot write .*a_x2.png \(RuntimeError: encoder"):
         upscale_path(str(tmp_path / "a.png"), str(tmp_path / "a_x2.png"), 2, model=model)
     assert sorted(os.listdir(tmp_path)) == ["a.png"]  # nothing half-written
+
+
+def test_a_picture_with_an_output_s_name_is_an_input_not_an_earlier_output(tmp_path):
+    """``y_x2.png`` beside ``y.png`` in a folder written into is taken for an earlier output
+    only when it has that output's size: a user's 20x20 picture of that name is upscaled as
+    an input, and ``y.png`` fails alone rather than replace it, even with overwrite."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write(folder / "y.png", photo(32, 32))
+    write(folder / "y_x2.png", photo(20, 20))  # a picture of the user's
+    write(folder / "z.png", photo(16, 16))
+    write(folder / "z_x2.png", photo(32, 32))  # z's earlier output: its size
+    mine = (folder / "y_x2.png").read_bytes()
+    failures = []
+    with pytest.raises(UpscaleError, match=r"1 of 3 images failed: y.png") as caught:
+        upscale_path(str(folder), str(folder), overwrite=True, quantization="int8",
+                     on_error=failures.append)  # fmt: skip
+    assert (folder / "y_x2.png").read_bytes() == mine
+    assert sorted(caught.value.written) == [str(folder / "y_x2_x2.png"), str(folder / "z_x2.png")]
+    assert str(failures[0]) == (
+        f"{folder / 'y.png'}: its output would replace {folder / 'y_x2.png'}, an image of 20x20 "
+        "that is not its earlier output (64x64): write the outputs elsewhere, or rename that "
+        "image"
+    )
+    assert Image.open(folder / "z_x2.png").size == (32, 32)
+
+
+def test_paths_as_bytes_and_checked_arguments(tmp_path, monkeypatch):
+    """Bytes paths (a name that is not UTF-8, as ``os.listdir(b".")`` gives it) work like
+    str; ``on_error`` and ``progress`` of the wrong kind are refused before any work; a
+    single run that fails removes the folders it made for its output."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.png", photo(24, 24))
+    write(tmp_path / "b\udcff.png", photo(24, 24))
+    fast = dict(quantization="int8")
+    assert upscale_path(b"a.png", b"o/x.png", **fast) == ["o/x.png"]
+    assert upscale_path([b"b\xff.png"], "o/", **fast) == ["o/b\udcff_x2.png"]
+    assert Image.open(b"o/b\xff_x2.png").size == (48, 48)
+    for kwargs, message in (
+        (dict(on_error=5), "on_error must be a function of the error, not 5"),
+        (dict(progress="yes"), "progress must be True, False or a function, not 'yes'"),
+        (dict(input_path=b"a.png", output=3), r"inputs and output are paths"),
+    ):
+        kwargs = {"input_path": "a.png", "output": "p/", **kwargs}
+        with pytest.raises(UpscaleError, match=message):
+            upscale_path(**kwargs, **fast)
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(UpscaleError, match="cannot read"):
+        upscale_path("notes.png", "new/deep/n.png", **fast)
+    assert sorted(os.listdir(tmp_path)) == ["a.png", "b\udcff.png", "notes.png", "o"]

@@ -179,7 +179,10 @@ def test_bad_videos_are_one_clear_error_and_write_nothing(clip, tmp_path):
             if packet.size:
                 packet.stream = copy
                 out.mux(packet)
+    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(tmp_path / "picture.mp4", "PNG")
     cases = {
+        str(tmp_path / "picture.mp4"): r"picture\.mp4 is a PNG image, not a video: give it an "
+        "image extension to upscale it as an image",
         str(cut): r"cut\.mkv is cut short: its frames end at 0\.2\d s of 0\.6\d s",
         str(text): r"notes\.mp4 is not a video that can be read \(Invalid data",
         str(tmp_path / "tone.mp4"): r"tone\.mp4 has no video stream \(it holds audio\)",
