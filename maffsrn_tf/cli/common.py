@@ -175,9 +175,24 @@ def fail(message):
     sys.exit(1)
 
 
-# a Python argument in a library message: name=value (value quoted, or up to a separator)
-# (not inside a path: a file named tile=5.png stays as it is)
-_ARGUMENT = re.compile(r"(?<![\w/\\.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;:()]+)")
+# What a library message names of its arguments, and only that: ``name=value`` and
+# ``(name)`` stand as words of the message (after its start, a space or "("; before its end,
+# a space, or ,;:) and then one of those), the value quoted or one plain token (a number,
+# a word, #rrggbb, rgb(...)). So a file name never is one: not "scale=5.png",
+# "scale=5_x2.png", "in/tile=5" nor "a(scale).png", and nothing inside a quoted path
+# ('overwrite=True.png', "my scale=5 photo.png") is read.
+_VALUE = (
+    r"""'[^']*'|"[^"]*"|"""  # quoted: fmt='gif'
+    r"""[A-Za-z]+\([^()\s'"]*\)"""  # background=rgb(0,0,0)
+    r"|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # scale=5, outscale=3.5
+    r"|[\w#+-]+"  # overwrite=True, background=#ff0000: no dot, no separator
+)
+_END = r"(?=[,;:)]*(?:$|\s))"
+_MENTION = re.compile(
+    rf"(?<![^\s(])(?P<name>[a-z][a-z0-9_]*)=(?P<value>{_VALUE}){_END}"  # scale=5
+    rf"|(?<!\S)\((?P<bare>[a-z][a-z0-9_]*)\){_END}"  # (max_pixels)
+    r"""|(?<!\w)(?:'.*?'|".*?")(?!\w)"""  # a quoted path: left as it is
+)
 
 
 def _is_long_flag(name):
@@ -186,20 +201,24 @@ def _is_long_flag(name):
 
 
 def flag_words(message, aliases=None):
-    """A library message in this command's flag words: ``scale=5`` becomes ``--scale 5`` and
-    ``overwrite=True`` ``--overwrite``, for each argument that is one of the command's flags
-    (the library names Python arguments, the command line its flags); ``aliases`` maps an
-    argument to its flag where the names differ (``{"fmt": "format"}``)."""
+    """A library message in this command's flag words: ``scale=5`` becomes ``--scale 5``,
+    ``overwrite=True`` ``--overwrite`` and ``(max_pixels)`` ``(--max_megapixels)``, for each
+    argument that is one of the command's flags (the library names Python arguments, the
+    command line its flags); ``aliases`` maps an argument to its flag where the names differ
+    (``{"fmt": "format"}``). Only a mention that stands as words of the message is read
+    (``_MENTION``): a file name such as ``scale=5.png`` or ``'overwrite=True.png'`` stays
+    as it is (a bare name with no extension, ``scale=5``, cannot be told from an argument)."""
     aliases = aliases or {}
 
-    def bare(match):  # "(max_pixels)": a name without a value
-        name = aliases.get(match.group(1), match.group(1))
-        return f"(--{name})" if _is_long_flag(name) else match.group(0)
-
-    message = re.sub(r"\(([a-z][a-z0-9_]*)\)", bare, message)
-
     def replace(match):
-        name, value = match.group(1), match.group(2).strip("'\"")
+        if match.group("bare"):  # "(max_pixels)": a name without a value
+            name = aliases.get(match.group("bare"), match.group("bare"))
+            return f"(--{name})" if _is_long_flag(name) else match.group(0)
+        if not match.group("name"):  # a quoted path
+            return match.group(0)
+        name, value = match.group("name"), match.group("value")
+        if value[:1] in ("'", '"'):
+            value = value[1:-1]
         name = aliases.get(name, name)
         if not _is_long_flag(name):
             return match.group(0)
@@ -207,7 +226,7 @@ def flag_words(message, aliases=None):
             return f"--{name}" if value == "True" else f"--no{name}"
         return f"--{name} {value}"
 
-    return _ARGUMENT.sub(replace, message)
+    return _MENTION.sub(replace, message)
 
 
 def fail_with(error, aliases=None):
@@ -298,13 +317,95 @@ def _last_words(message, code):
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail
-    except (OSError, ValueError):
+    except (AttributeError, OSError, ValueError):  # no sys.stdout, or not a file's
         pass
     try:
         error_line(message)
     except OSError:
         pass
     os._exit(code)  # no atexit handlers: TensorFlow's can hang or print after an interrupt
+
+
+def _is_open(fd):
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _stand_in_for_closed_streams():
+    """A standard stream closed by the shell (``>&-``, ``2>&-``, ``<&-``; Python's
+    ``sys.stdout`` or ``sys.stderr`` is then None) gets a stand-in, so that the command runs
+    and ends as it would otherwise, and no file it opens takes descriptor 0, 1 or 2:
+
+    - standard output: a pipe nobody reads. Work that prints nothing (or before it prints)
+      runs, its outputs are written; printing the result lines then fails as into a closed
+      pipe: one line, exit code 141 (``--help`` ends with 0, as into ``| head``).
+    - standard error: /dev/null. The messages are lost; the exit code still tells.
+    - standard input: /dev/null (no command reads it).
+    """
+    closed = [fd for fd in (0, 1, 2) if not _is_open(fd)]
+    for fd in closed:  # lowest first: each open takes the lowest free descriptor
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if sys.stdout is None:
+        read, write = os.pipe()
+        os.close(read)
+        if 1 in closed:
+            os.dup2(write, 1)
+            os.close(write)
+            write = 1
+        sys.stdout = os.fdopen(write, "w", errors="surrogateescape")
+    if sys.stderr is None:
+        fd = 2 if 2 in closed else os.open(os.devnull, os.O_WRONLY)
+        sys.stderr = os.fdopen(fd, "w", buffering=1, errors="backslashreplace")
+
+
+class _Stdout:
+    """``sys.stdout`` that remembers the error of a failed write (``> /dev/full``), so that
+    it ends as one line of its own, not as an unexpected error."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.error = None
+
+    def _call(self, method, *args):
+        try:
+            return getattr(self._stream, method)(*args)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def write(self, text):
+        return self._call("write", text)
+
+    def writelines(self, lines):
+        return self._call("writelines", lines)
+
+    def flush(self):
+        return self._call("flush")
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _stdout_error(error):
+    """The standard output's write error that ``error`` is or wraps, else None."""
+    failed = getattr(sys.stdout, "error", None)
+    seen = error
+    while seen is not None and failed is not None:
+        if seen is failed:
+            return failed
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _cannot_write(error):
+    """The line for an error writing to standard output (not a closed pipe)."""
+    return f"cannot write to standard output: {error.strerror or error}"
 
 
 class Terminated(BaseException):
@@ -442,6 +543,41 @@ def _refuse_empty_values(taken):
             fail(f"--{name} is empty: {fix}")
 
 
+_HELP_WORDS = ("-h", "-?", "--?", "--help", "-help", "--helpshort", "-helpshort", "--helpfull",
+               "-helpfull")  # fmt: skip
+_VERSION_WORDS = ("--version", "-version")
+
+
+def _help_or_version(argv, word, program, module, groups):
+    """Answer ``word`` (``--help``, ``-?``, ``--version``; ``=1`` or ``=true`` may follow),
+    the help or version asked on ``argv``, and exit 0. With another value or another word
+    (``--version extra``, ``a.png --version``), which would be ignored, one line and exit 1.
+    Into a closed pipe, ``--help`` ends quietly with 0 (``| head``: the reader has what it
+    wanted), ``--version`` as every command's closed output, 141; into a standard output
+    that cannot be written, one line and 1."""
+    flag, given, value = word.partition("=")
+    if given and value.lower() not in ("1", "true", "t"):  # absl's true values
+        fail(f"{word}: {flag} takes no value: write {flag} alone")
+    rest = list(argv[1:])
+    rest.remove(word)
+    if rest:
+        more = f" (and {len(rest) - 1} more)" if len(rest) > 1 else ""
+        fail(f"{flag} takes no other words, got {rest[0]!r}{more}: run {program} {flag} alone")
+    try:
+        if flag in _HELP_WORDS:
+            _print_help(module, groups)
+        else:
+            print(f"{program} {__version__}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if flag in _VERSION_WORDS:
+            _last_words("standard output was closed; the version was not printed", 141)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # --help | head
+    except OSError as err:
+        _last_words(_cannot_write(err), 1)
+    sys.exit(0)
+
+
 def run(main, pass_through=False, positional=None, groups=None, empty=None):
     """``app.run(main)`` with a ``--help`` that lists the command's flags (whether run as a
     console script or with ``python -m``), ``--version``, one-line flag errors, and
@@ -449,8 +585,12 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
 
     Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 and SIGTERM with
     143 (outputs already finished stay; none is half-written), a closed standard output
-    (``| head -1``) with 141, and an unexpected exception with 1
-    (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback).
+    (``| head -1``, or ``>&-``: the work runs, then printing its result fails) with 141, a
+    standard output that cannot be written (``> /dev/full``) with 1, and an unexpected
+    exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback). A closed standard
+    error (``2>&-``) loses the line, not the exit code.
+    ``--help`` and ``--version`` (``-h``, ``-?``, ``--helpfull``) are answered alone: with a
+    value other than a true one (``--help=1`` is ``--help``) or another word, one line.
     A word that is not a flag is an error (a file named without ``--input``, the rest of a
     shell-expanded glob), unless the command takes words (``positional``: what they are, for
     messages; they reach ``main``'s ``argv``). ``pass_through``: flags the command does not
@@ -459,6 +599,7 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
     string flags whose empty value the command takes (``--report ''``: no report) or refuses
     in its own words; any other string flag given empty is refused (None: no such check)."""
 
+    _stand_in_for_closed_streams()
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
         program = "maffsrn-" + program[: -len(".py")].replace("_", "-")
@@ -469,19 +610,11 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
             name = word.lstrip("-").split("=")[0] if word.startswith("-") else ""
             if name == "helpxml" or name in ("nohelp", "nohelpshort", "nohelpfull", "nohelpxml"):
                 fail(f"--{name} is absl's, not this command's: it is not taken (--help: the help)")
-        helps = ("-h", "--help", "-help", "--helpshort", "-helpshort", "--helpfull", "-helpfull")
-        if any(a.split("=")[0] in helps for a in argv[1:]):
-            try:
-                _print_help(main.__module__, groups)
-                sys.stdout.flush()
-            except BrokenPipeError:  # --help | head: the reader has what it wanted
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(0)
+        asked = [w for w in words if w.split("=")[0] in (*_HELP_WORDS, *_VERSION_WORDS)]
+        if asked:
+            _help_or_version(argv, asked[0], program, main.__module__, groups)
         if any(a.split("=")[0] in ("--undefok", "-undefok") for a in argv[1:]):
             fail("--undefok is not taken: every word of the command line is used or refused")
-        if any(a.split("=")[0] == "--version" for a in argv[1:]):
-            print(f"{program} {__version__}")
-            sys.exit(0)
         _refuse_twice_given(argv)
         try:
             rest = FLAGS(argv, known_only=pass_through)
@@ -516,10 +649,13 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
 
     def wrapped(argv):
         # any name a file system allows: printed paths keep their bytes, messages escape them
-        sys.stdout.reconfigure(errors="surrogateescape")
-        sys.stderr.reconfigure(errors="backslashreplace")
+        for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors=errors)
         if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):
             quiet_native_logs()
+        if not isinstance(sys.stdout, _Stdout):  # its write errors: one line of their own
+            sys.stdout = _Stdout(sys.stdout)
         try:
             # the command's handlers replace those of its start (maffsrn_tf.cli)
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -534,6 +670,9 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
         except BrokenPipeError:
             _last_words("standard output was closed; finished outputs are kept", 141)
         except Exception as err:
+            failed = _stdout_error(err)  # > /dev/full: an ordinary failure, not a bug
+            if failed is not None:
+                _last_words(_cannot_write(failed), 1)
             if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
                 raise
             cause = _signal_in(err)  # a library (Beam) that wrapped Ctrl-C or SIGTERM

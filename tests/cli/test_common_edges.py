@@ -1,0 +1,206 @@
+"""The shared runner (``maffsrn_tf.cli.common``) at the edges a fuzz pass found: a closed or
+full standard output, file names that look like a library's ``name=value`` arguments, and
+``--help``/``--version`` given with other words. Each is one ``error:`` line (or none), an
+exit code that says what happened, and the outputs that could be written, written."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from PIL import Image
+
+from maffsrn_tf.cli import common
+from tests.conftest import ROOT, photo
+
+UP = [sys.executable, "-m", "maffsrn_tf.cli.upscale"]
+FAST = ["--quantization", "int8"]
+
+
+def _run(args, cwd, shell_redirect="", **kwargs):
+    """``maffsrn-upscale args`` in ``cwd``; ``shell_redirect``: what a shell does to its
+    streams first (``>&-`` closes standard output)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [*UP, *args]
+    if shell_redirect:
+        cmd = ["/bin/sh", "-c", f'exec "$@" {shell_redirect}', "sh", *cmd]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=not kwargs.get("stdout"),
+                          text=True, timeout=120, **kwargs)  # fmt: skip
+
+
+def _image(path):
+    Image.fromarray(photo(16, 16)).save(path)
+
+
+def _listing(folder):
+    return sorted(os.path.relpath(os.path.join(d, f), folder)
+                  for d, _, files in os.walk(folder) for f in files)  # fmt: skip
+
+
+# --- a closed standard output ---------------------------------------------------------------
+
+
+def test_a_closed_stdout_writes_the_outputs_then_ends_as_a_closed_pipe(tmp_path):
+    _image(tmp_path / "a.png")
+    run = _run(["a.png", "-o", "out/", *FAST], tmp_path, ">&-")
+    assert run.returncode == 141, run.stderr
+    assert run.stderr == "error: standard output was closed; finished outputs are kept\n"
+    assert _listing(tmp_path / "out") == ["a_x2.png"]
+    with Image.open(tmp_path / "out" / "a_x2.png") as im:
+        assert im.size == (32, 32)
+
+
+def test_closed_stdout_and_stderr_still_write_and_exit_non_zero(tmp_path):
+    _image(tmp_path / "a.png")
+    both = _run(["a.png", "-o", "out/", *FAST], tmp_path, ">&- 2>&-")
+    assert both.returncode == 141  # the paths could not be printed
+    assert _listing(tmp_path / "out") == ["a_x2.png"]
+    refused = _run(["missing.png", "-o", "o2/"], tmp_path, ">&- 2>&-")
+    assert refused.returncode == 1 and not os.path.exists(tmp_path / "o2")
+    quiet = _run(["a.png", "-o", "o3/", *FAST], tmp_path, "2>&-")  # only stderr closed
+    assert quiet.returncode == 0 and quiet.stdout == "o3/a_x2.png\n"
+    assert _listing(tmp_path / "o3") == ["a_x2.png"]
+
+
+def test_version_and_help_into_a_closed_stdout(tmp_path):
+    version = _run(["--version"], tmp_path, ">&-")
+    assert version.returncode == 141
+    assert version.stderr == "error: standard output was closed; the version was not printed\n"
+    helped = _run(["--help"], tmp_path, ">&-")  # as into | head: the reader left
+    assert helped.returncode == 0 and helped.stderr == ""
+
+
+# --- a standard output that cannot be written ------------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("args", [["a.png", "-o", "o/", *FAST], ["--version"], ["--help"]])
+def test_a_full_stdout_is_one_ordinary_line(tmp_path, args):
+    _image(tmp_path / "a.png")
+    with open("/dev/full", "w") as full:
+        run = _run(args, tmp_path, stdout=full, stderr=subprocess.PIPE)
+    assert run.returncode == 1
+    assert run.stderr == "error: cannot write to standard output: No space left on device\n"
+    if args[0] == "a.png":  # the work was done; only its list could not be printed
+        assert _listing(tmp_path / "o") == ["a_x2.png"]
+
+
+# --- file names that look like arguments --------------------------------------------------
+
+
+def test_file_names_with_name_equals_value_are_left_as_they_are(tmp_path):
+    for name in ("overwrite=True.png", "scale=5.png"):
+        (tmp_path / name).write_text("junk\n")
+    run = _run(["overwrite=True.png", "scale=5.png", "-o", "out/", *FAST], tmp_path)
+    assert run.returncode == 1 and run.stdout == ""
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: cannot read overwrite=True.png as an image (UnidentifiedImageError: cannot "
+        "identify image file 'overwrite=True.png')",
+        "error: cannot read scale=5.png as an image (UnidentifiedImageError: cannot identify "
+        "image file 'scale=5.png')",
+        "error: 2 of 2 images failed: overwrite=True.png, scale=5.png",
+    ], run.stderr
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_folder_run_keeps_such_names_in_its_labels(tmp_path):
+    os.makedirs(tmp_path / "in")
+    _image(tmp_path / "in" / "scale=5.png")
+    (tmp_path / "in" / "overwrite=True.png").write_text("junk\n")
+    run = _run(["in", "-o", "out", *FAST], tmp_path)
+    assert run.returncode == 1
+    assert run.stdout == "out/scale=5_x2.png\n"  # the good one is written and listed
+    assert run.stderr.splitlines()[-1] == "error: 1 of 2 images failed: overwrite=True.png"
+    assert "--" not in run.stderr, run.stderr
+    assert _listing(tmp_path / "out") == ["scale=5_x2.png"]
+
+
+@pytest.fixture
+def upscale_flags(monkeypatch):
+    """``flag_words`` over flags like maffsrn-upscale's, in a FlagValues of its own."""
+    fv = flags.FlagValues()
+    flags.DEFINE_integer("scale", 2, "", flag_values=fv)
+    flags.DEFINE_bool("overwrite", False, "", flag_values=fv)
+    flags.DEFINE_string("format", "", "", flag_values=fv)
+    flags.DEFINE_string("background", "auto", "", flag_values=fv)
+    flags.DEFINE_integer("tile", None, "", flag_values=fv)
+    flags.DEFINE_float("max_megapixels", 200.0, "", flag_values=fv)
+    flags.DEFINE_string("output", "", "", flag_values=fv)
+    monkeypatch.setattr(common, "FLAGS", fv)
+    return {"fmt": "format", "max_pixels": "max_megapixels"}
+
+
+@pytest.mark.parametrize(
+    "message, words",
+    [
+        # the library's own mentions: translated
+        ("scale=5 is not one of 2, 3, 4", "--scale 5 is not one of 2, 3, 4"),
+        ("output exists: o/a.png (pass overwrite=True to replace it)",
+         "output exists: o/a.png (pass --overwrite to replace it)"),
+        ("x (pass overwrite=True to replace it, or errors=FILE)",
+         "x (pass --overwrite to replace it, or errors=FILE)"),
+        ("it is flattened onto background=white", "it is flattened onto --background white"),
+        ("flattened onto background=#ff0000", "flattened onto --background #ff0000"),
+        ("flattened onto background=rgb(9,9,9)", "flattened onto --background rgb(9,9,9)"),
+        ("over 200,000,000 pixels (max_pixels)", "over 200,000,000 pixels (--max_megapixels)"),
+        ("output='a.png' does not end in .jpg (fmt='jpeg')",
+         "--output a.png does not end in .jpg (--format jpeg)"),
+        ("overlap=8 is not below half of tile=12", "overlap=8 is not below half of --tile 12"),
+        ("a: scale=2.5; then", "a: --scale 2.5; then"),
+        # file names, bare or quoted: left alone
+        ("cannot read overwrite=True.png as an image", None),
+        ("cannot identify image file 'overwrite=True.png'", None),
+        ("No such file or directory: 'my scale=5 photo.png'", None),
+        ('cannot open "it\'s tile=5 here.png"', None),
+        ("2 of 2 images failed: overwrite=True_x2.png, scale=5_x2.png", None),
+        ("in/scale=5: bad; ./tile=5 too", None),
+        ("cannot read photo(scale).png or a (scale).png", None),
+        ("scale=5.png, tile=3.jpg: bad", None),
+    ],
+)  # fmt: skip
+def test_flag_words_translate_mentions_not_file_names(upscale_flags, message, words):
+    assert common.flag_words(message, upscale_flags) == (words or message)
+
+
+# --- --help and --version are answered alone ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--version", "extra"], "--version takes no other words, got 'extra': run "
+         "maffsrn-upscale --version alone"),
+        (["a.png", "--version"], "--version takes no other words, got 'a.png': run "
+         "maffsrn-upscale --version alone"),
+        (["--version", "--scale", "9"], "--version takes no other words, got '--scale' "
+         "(and 1 more): run maffsrn-upscale --version alone"),
+        (["--version=3"], "--version=3: --version takes no value: write --version alone"),
+        (["--help=abc"], "--help=abc: --help takes no value: write --help alone"),
+        (["-?=0"], "-?=0: -? takes no value: write -? alone"),
+        (["a.png", "--help"], "--help takes no other words, got 'a.png': run "
+         "maffsrn-upscale --help alone"),
+        (["-?", "-o", "x"], "-? takes no other words, got '-o' (and 1 more): run "
+         "maffsrn-upscale -? alone"),
+        (["--", "--version"], "input not found: --version"),  # after --: a file's name
+    ],
+)  # fmt: skip
+def test_help_and_version_with_other_words_or_a_value_are_one_line(tmp_path, args, line):
+    _image(tmp_path / "a.png")
+    run = _run(args, tmp_path)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == f"error: {line}\n"
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]
+
+
+def test_help_and_version_alone_work_as_before(tmp_path):
+    helped = _run(["--help"], tmp_path)
+    assert helped.returncode == 0 and helped.stderr == "" and "--outscale" in helped.stdout
+    for same in (["-?"], ["-h"], ["--help=1"], ["--helpfull"], ["-help=true"]):
+        run = _run(same, tmp_path)
+        assert (run.returncode, run.stdout, run.stderr) == (0, helped.stdout, ""), same
+    version = _run(["--version"], tmp_path)
+    assert version.returncode == 0 and version.stderr == ""
+    assert version.stdout.startswith("maffsrn-upscale ")
+    assert os.listdir(tmp_path) == []
