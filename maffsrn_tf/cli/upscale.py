@@ -129,6 +129,11 @@ def main(argv):
         fail(f"--model {FLAGS.model} is not a model file: {', '.join(MODEL_FILES)}")
     if FLAGS.backend == "keras" and FLAGS["quantization"].present:
         fail("--quantization picks a shipped TFLite model; it does not apply to --backend keras")
+    if FLAGS["overlap"].present and FLAGS["tile"].present and FLAGS.tile == 0:
+        fail("--overlap applies between tiles, and --tile 0 runs each image whole: leave one out")
+    if not inputs and FLAGS["overwrite"].present and not FLAGS.overwrite:
+        fail("--nooverwrite: the sample's output is rewritten at each run (--skip_existing "
+             "keeps it); name your images to upscale them")  # fmt: skip
     values = option_values(UpscaleOptions, OPTIONS)
     sized = any(values[n] is not None for n in ("outscale", "width", "height"))
     if not inputs and not FLAGS["compare"].present:  # the sample: shown beside bicubic

@@ -9,3 +9,20 @@ def within(path, folder):
     ``..`` and ``.`` resolved, however either is spelled (``"$PWD/in"`` and ``in/``)."""
     real, base = os.path.realpath(path), os.path.realpath(folder)
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def name_too_long(path):
+    """A sentence when the last part of ``path`` is longer than its file system allows
+    (``NAME_MAX``, in bytes, of the nearest folder that exists; 255 where it cannot be
+    asked), else ``""``: an output that could never be written, found before any work."""
+    name = os.fsencode(os.path.basename(path.rstrip("/" + os.sep)))
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(folder) and folder != os.path.dirname(folder):
+        folder = os.path.dirname(folder)
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # Windows: no pathconf
+        limit = 255
+    if len(name) <= limit:
+        return ""
+    return f"its name is {len(name)} bytes, longer than the {limit} its file system allows"

@@ -31,7 +31,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from maffsrn_tf.io.paths import within
+from maffsrn_tf.io.paths import name_too_long, within
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
@@ -325,6 +325,9 @@ def _plan(inputs, output, options, video_options=None):
                 raise UpscaleError(
                     f"output {job.target} is a folder: move it, or choose another output"
                 )
+            long = name_too_long(job.target)
+            if long:
+                raise UpscaleError(f"output {job.target}: {long}; rename the input")
         except (images.ImageError, MaffsrnError) as err:
             if single:
                 raise UpscaleError(str(err)) from None
@@ -512,6 +515,26 @@ def _earlier_sizes(job, writer, options, compare):
     return (w, h), want
 
 
+def _check_existing(jobs, options):
+    """Before any work: outputs of the run that exist already are refused unless
+    ``overwrite`` (``skip_existing`` has left them out), every one, not file by file."""
+    if options.overwrite:
+        return
+    found = []
+    for job in jobs:
+        if job.target and not job.problem:
+            paths = [job.target]
+            if options.compare and not job.video:
+                paths.append(os.path.splitext(job.target)[0] + "_compare.png")
+            found += [p for p in paths if os.path.lexists(p) and not not_a_regular_file(p)]
+    if found:
+        more = f" and {len(found) - 1} other output(s)" if len(found) > 1 else ""
+        raise UpscaleError(
+            f"output exists: {found[0]}{more} (pass overwrite=True to replace them, or "
+            "skip_existing=True to leave them)"
+        )
+
+
 def _expected_size(job, options):
     try:
         h, w = images.image_size(job.source)
@@ -572,6 +595,8 @@ def upscale_file(
         )
     no_alpha = _flattened(out_path, array)  # a format without alpha: flattened, with a notice
     flatten = no_alpha or (options.flattens_everywhere and _has_alpha(array))
+    if notes is not None and _has_alpha(array):
+        notes.add("transparent")  # background= found something to flatten
     try:  # a format that cannot hold the result (a side too long): refused before the model
         images.check_output_path(out_path, array[..., :-1] if flatten else array, out_h / h)
     except images.ImageError as err:
@@ -617,6 +642,15 @@ def _flattened(out_path, array):
     """Whether an image with alpha goes into a format without it (composited)."""
     held = images.OUTPUT_EXTENSIONS.get(os.path.splitext(out_path)[1].lower(), ("", set()))[1]
     return _has_alpha(array) and "alpha" not in held
+
+
+def _nothing_to_flatten(jobs, options, notes):
+    """A notice when ``background`` was given and no image of the run had transparency:
+    the colour changed nothing (a word of the command line that did nothing is said)."""
+    if options.flattens_everywhere and "transparent" not in notes and jobs:
+        if not any(job.video for job in jobs):
+            log.warning("background=%s changed nothing: no image of this run has "
+                        "transparency", options.background)  # fmt: skip
 
 
 def _note(notes, key, message):
@@ -709,7 +743,8 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
         if not output:
             tag = options.name_factor(1, 1) if not options.width and not options.height else ""
             output = os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep
-            options = options.replace(overwrite=True, skip_existing=False)
+            if not options.skip_existing:  # skip_existing: kept, as for any output
+                options = options.replace(overwrite=True)
     jobs, single = _plan(inputs, output, options, video)
     _check_quality(jobs, options)
     runnable = [job for job in jobs if not job.problem]
@@ -724,16 +759,20 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
         if os.path.isdir(folder):
             remove_stale_temporaries(folder, keep=[j.source for j in jobs])
     jobs = _skip_existing(jobs, options)
+    if not single:  # a single file's is checked with its other output checks
+        _check_existing(jobs, options)
     if single:
         job = jobs[0] if jobs else None
         if job is None:
             return []
-        made = _missing_folders(os.path.dirname(os.path.abspath(job.target)))
+        made, notes = _missing_folders(os.path.dirname(os.path.abspath(job.target))), set()
         try:
-            return _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
-                                progress=progress)  # fmt: skip
+            written = _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
+                                   progress=progress, notes=notes)  # fmt: skip
         finally:
             _remove_if_empty(made)  # the folder it made, left empty by a failure or a signal
+        _nothing_to_flatten(jobs, options, notes)
+        return written
     made = _missing_folders(output or "out")  # made by this run: removed if left empty
     if made:
         try:
@@ -841,6 +880,8 @@ def _run(jobs, engines, options, on_error, progress, video=None):
     finally:
         if bar is not None:
             bar.close()
+    if written:
+        _nothing_to_flatten(jobs, options, notes)
     if failed:
         names = ", ".join(one_line(f) for f in failed)
         kind = "files" if any(job.video for job in jobs) else "images"

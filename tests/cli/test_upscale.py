@@ -72,8 +72,12 @@ def test_skip_existing_continues_where_a_run_stopped(tmp_path):
     first = _run(["in", "-o", "out"], tmp_path)
     assert first.returncode == 0
     done = (tmp_path / "out" / "0_x2.png").stat().st_mtime_ns
-    again = _run(["in", "-o", "out"], tmp_path)
-    assert again.returncode == 1 and "output exists" in again.stderr  # without the flag
+    again = _run(["in", "-o", "out"], tmp_path)  # without the flag: refused before any work
+    assert again.returncode == 1 and again.stderr == (
+        "error: output exists: out/0_x2.png and 2 other output(s) (pass --overwrite to replace "
+        "them, or --skip_existing to leave them)\n"
+    )
+    assert (tmp_path / "out" / "0_x2.png").stat().st_mtime_ns == done
     os.remove(tmp_path / "out" / "2_x2.png")  # as if the run had stopped before the last
     rerun = _run(["in", "-o", "out", "--skip_existing"], tmp_path)
     assert rerun.returncode == 0, rerun.stderr
@@ -345,3 +349,38 @@ def test_without_pyav_a_video_is_one_line_and_images_still_work(tmp_path):
     image = subprocess.run([sys.executable, "-c", code, "a.png"], cwd=tmp_path, env=env,
                            capture_output=True, text=True)  # fmt: skip
     assert image.returncode == 0 and image.stdout == "out/a_x2.png\n", image.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["a.png", "--tile", "0", "--overlap", "4"], "error: --overlap applies between tiles, "
+         "and --tile 0 runs each image whole: leave one out"),
+        (["--nooverwrite"], "error: --nooverwrite: the sample's output is rewritten at each run "
+         "(--skip_existing keeps it); name your images to upscale them"),
+    ],
+)  # fmt: skip
+def test_words_that_could_do_nothing_are_refused(tmp_path, args, message):
+    _save(tmp_path / "a.png")
+    run = _run([*args, "--quantization", "int8"], tmp_path)
+    assert (run.returncode, run.stdout, run.stderr) == (1, "", message + "\n")
+    assert os.listdir(tmp_path) == ["a.png"]
+
+
+def test_a_background_that_changes_nothing_is_said(tmp_path):
+    _save(tmp_path / "a.png")
+    rgba = np.zeros((20, 24, 4), np.uint8)
+    rgba[4:12, 4:12] = (200, 10, 10, 255)
+    Image.fromarray(rgba).save(tmp_path / "t.png")
+    opaque = _run(
+        ["a.png", "-o", "a2.png", "--background", "red", "--quantization", "int8"], tmp_path
+    )
+    assert opaque.returncode == 0, opaque.stderr
+    assert opaque.stderr == (
+        "warning: --background red changed nothing: no image of this run has transparency\n"
+    )
+    flat = _run(
+        ["t.png", "-o", "t2.png", "--background", "red", "--quantization", "int8"], tmp_path
+    )
+    assert flat.returncode == 0 and flat.stderr == "", flat.stderr
+    assert np.asarray(Image.open(tmp_path / "t2.png")).shape == (40, 48, 3)
