@@ -5,7 +5,9 @@
   where the format carries it; ``without_metadata`` drops EXIF and XMP).
 - ``png``: the fast 8- and 16-bit PNG encoder ``images`` writes every PNG with.
 - ``atomic``: outputs written to a temporary name and renamed, so nothing is half-written.
-- ``paths``: ``within``, the one "is this path that folder, or inside it" (by real paths).
+- ``paths``: ``within``, the one "is this path that folder, or inside it" (by real paths);
+  ``made_folders``, output folders a run made removed again if it wrote nothing there;
+  ``name_too_long``.
 - ``progress``: a tqdm bar where a terminal can show one (``None`` for a log).
 
 May import: ``maffsrn_tf.errors`` only.
@@ -29,7 +31,7 @@ from maffsrn_tf.io.images import (
     without_metadata,
     write_image,
 )
-from maffsrn_tf.io.paths import within
+from maffsrn_tf.io.paths import made_folders, name_too_long, within
 from maffsrn_tf.io.png import encode_png
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 
@@ -44,6 +46,8 @@ __all__ = [
     "image_size",
     "is_terminal",
     "list_images",
+    "made_folders",
+    "name_too_long",
     "progress_bar",
     "read_image",
     "read_rgb",

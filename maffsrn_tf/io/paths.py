@@ -1,6 +1,7 @@
 """Paths compared as the file system sees them: the one test of "is this path that one, or
 inside it" behind every refusal of an output that would land on, or in, an input."""
 
+import contextlib
 import os
 
 
@@ -26,3 +27,23 @@ def name_too_long(path):
     if len(name) <= limit:
         return ""
     return f"its name is {len(name)} bytes, longer than the {limit} its file system allows"
+
+
+@contextlib.contextmanager
+def made_folders(folder):
+    """Around the work that writes into ``folder``: the folders of its path that did not
+    exist before (``folder`` and missing ancestors) are removed again if they are still
+    empty when the block ends, however it ends (a refusal, an error, Ctrl-C, SIGTERM), so a
+    run that wrote nothing leaves nothing. Creating them is the block's job."""
+    missing, path = [], os.path.abspath(folder)
+    while not os.path.exists(path) and path != os.path.dirname(path):
+        missing.append(path)  # deepest first
+        path = os.path.dirname(path)
+    try:
+        yield missing
+    finally:
+        for path in missing:
+            try:
+                os.rmdir(path)  # only an empty folder goes
+            except OSError:
+                break

@@ -31,7 +31,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from maffsrn_tf.io.paths import name_too_long, within
+from maffsrn_tf.io.paths import made_folders, name_too_long, within
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
@@ -765,44 +765,20 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
         job = jobs[0] if jobs else None
         if job is None:
             return []
-        made, notes = _missing_folders(os.path.dirname(os.path.abspath(job.target))), set()
-        try:
+        notes = set()
+        with made_folders(os.path.dirname(os.path.abspath(job.target))):  # left empty: gone
             written = _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
                                    progress=progress, notes=notes)  # fmt: skip
-        finally:
-            _remove_if_empty(made)  # the folder it made, left empty by a failure or a signal
         _nothing_to_flatten(jobs, options, notes)
         return written
-    made = _missing_folders(output or "out")  # made by this run: removed if left empty
-    if made:
-        try:
-            os.makedirs(output or "out", exist_ok=True)
-            probe_writable(output or "out")
-        except OSError as err:
-            _remove_if_empty(made)
-            raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
-    try:
+    with made_folders(output or "out") as made:  # every image failed, or Ctrl-C: gone
+        if made:
+            try:
+                os.makedirs(output or "out", exist_ok=True)
+                probe_writable(output or "out")
+            except OSError as err:
+                raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
         return _run(jobs, engines, options, on_error, progress, video)
-    finally:
-        _remove_if_empty(made)  # every image failed (or Ctrl-C before the first)
-
-
-def _missing_folders(folder):
-    """``folder`` and its ancestors that do not exist yet, deepest first."""
-    missing, path = [], os.path.abspath(folder)
-    while not os.path.exists(path) and path != os.path.dirname(path):
-        missing.append(path)
-        path = os.path.dirname(path)
-    return missing
-
-
-def _remove_if_empty(folders):
-    """Remove the folders this run made (deepest first) that are still empty."""
-    for path in folders:
-        try:
-            os.rmdir(path)  # only an empty folder goes
-        except OSError:
-            return
 
 
 def _upscale_job(job, engines, options, video, **how):
