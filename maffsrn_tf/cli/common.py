@@ -413,8 +413,42 @@ class Terminated(BaseException):
     for Ctrl-C (``atomic_output`` removes its temporary) before the one-line exit."""
 
 
+_RECEIVED = []  # the signals this command was sent, in case a raise was swallowed
+
+
+def _interrupt(signum, frame):
+    _RECEIVED.append(signum)
+    raise KeyboardInterrupt
+
+
 def _terminate(signum, frame):
+    _RECEIVED.append(signum)
     raise Terminated()
+
+
+def _stopped_line(signum):
+    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    return f"{words}; finished outputs are kept, none is half-written"
+
+
+def _unraisable(hook):
+    """``sys.unraisablehook`` that ends the command at once when Ctrl-C or SIGTERM was
+    raised where Python cannot raise (a finalizer, a gc callback: TensorFlow runs many),
+    instead of printing it as "Exception ignored" and going on; else ``hook``."""
+
+    def unraisable(info):
+        for kind, signum in ((KeyboardInterrupt, signal.SIGINT), (Terminated, signal.SIGTERM)):
+            if isinstance(info.exc_value, kind):
+                _last_words(_stopped_line(signum), 128 + signum)
+        hook(info)
+
+    return unraisable
+
+
+def _once_done(signum, frame):
+    """Ctrl-C or SIGTERM once the command's work is done (TensorFlow's clean-up at exit): an
+    exception raised there would be printed as "ignored" and the exit code would be 0."""
+    _last_words(_stopped_line(signum), 128 + signum)
 
 
 def _signal_in(error):
@@ -658,15 +692,20 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
             sys.stdout = _Stdout(sys.stdout)
         try:
             # the command's handlers replace those of its start (maffsrn_tf.cli)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, _interrupt)
             signal.signal(signal.SIGTERM, _terminate)
+            sys.unraisablehook = _unraisable(sys.unraisablehook)
             code = main(argv)
             sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
+            if _RECEIVED:  # raised where it was swallowed (a finalizer's "Exception ignored")
+                _last_words(_stopped_line(_RECEIVED[0]), 128 + _RECEIVED[0])
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, _once_done)
             return code
         except KeyboardInterrupt:
-            _last_words("interrupted; finished outputs are kept, none is half-written", 130)
+            _last_words(_stopped_line(signal.SIGINT), 130)
         except Terminated:
-            _last_words("terminated; finished outputs are kept, none is half-written", 143)
+            _last_words(_stopped_line(signal.SIGTERM), 143)
         except BrokenPipeError:
             _last_words("standard output was closed; finished outputs are kept", 141)
         except Exception as err:

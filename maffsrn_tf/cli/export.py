@@ -73,6 +73,7 @@ from maffsrn_tf.export.recipe import (
     QUANTIZATIONS,
 )
 from maffsrn_tf.io.atomic import NAME_MAX, OutputExists
+from maffsrn_tf.io.paths import made_folders
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 
 FLAGS = flags.FLAGS
@@ -529,60 +530,64 @@ def main(argv):
 
     entries = []
     stress_dir = None
-    try:
-        patches = wide = None
-        if needs_calibration:  # the same patches for every tile (edge-padded to fixed tiles)
-            patches = representative_patches(
-                FLAGS.calibration_dir, FLAGS.calibration_patches, FLAGS.calibration_size
-            )
-            if "int8" in FLAGS.quantizations:
-                wide = graphics_patches(FLAGS.calibration_graphics_patches, FLAGS.calibration_size)
-        if FLAGS.stress_set and datasets:
-            stress_dir = tempfile.TemporaryDirectory(prefix="maffsrn_export_")
-            datasets = [*datasets, stress_folder(stress_dir.name)]
-        for scale in scales:
-            model = load_model_for(scale, FLAGS.weights or None)
-            os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
-            for kind in ("saved_model", "onnx"):
-                if kind in formats:
-                    path, report = export_serving(
-                        kind, model, FLAGS.output_dir, datasets, max_input_pixels, FLAGS.overwrite
-                    )
-                    print_serving(path, report)
-            if tflite:
-                entries += export_tflite_release(
-                    model,
-                    FLAGS.output_dir,
-                    FLAGS.quantizations,
-                    tiles,
-                    FLAGS.uint8_io,
-                    datasets,
-                    patches,
-                    FLAGS.max_drop,
-                    FLAGS.calibration_percentile,
-                    FLAGS.int8_equalization,
-                    on_written=print_tflite,
-                    overwrite=FLAGS.overwrite,
-                    wide_data=wide,
-                    wide_groups=tuple(FLAGS.calibration_wide_groups),
-                    wide_percentile=FLAGS.calibration_wide_percentile,
-                    max_image_drop=FLAGS.max_image_drop,
-                    max_widening=FLAGS.calibration_max_widening or None,
-                    equalize_wide=FLAGS.int8_equalization_graphics,
+    with made_folders(FLAGS.output_dir):  # a run that wrote nothing leaves no folder
+        try:
+            patches = wide = None
+            if needs_calibration:  # the same patches for every tile (edge-padded to fixed tiles)
+                patches = representative_patches(
+                    FLAGS.calibration_dir, FLAGS.calibration_patches, FLAGS.calibration_size
                 )
-        if FLAGS.report and tflite:
-            base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
-            overwrite = FLAGS.overwrite or FLAGS.merge_report
-            entries = write_report(base, entries, command, FLAGS.merge_report, overwrite)
-            print(report_markdown(entries))
-    except OutputExists as err:  # made by someone else since the check before any work
-        fail(f"{err}, made while this run worked: not replaced (pass --overwrite to replace it)")
-    except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        fail(flag_words(first, {"equalize": "int8_equalization"}))
-    finally:
-        if stress_dir is not None:
-            stress_dir.cleanup()
+                if "int8" in FLAGS.quantizations:
+                    count = FLAGS.calibration_graphics_patches
+                    wide = graphics_patches(count, FLAGS.calibration_size)
+            if FLAGS.stress_set and datasets:
+                stress_dir = tempfile.TemporaryDirectory(prefix="maffsrn_export_")
+                datasets = [*datasets, stress_folder(stress_dir.name)]
+            for scale in scales:
+                model = load_model_for(scale, FLAGS.weights or None)
+                os.makedirs(FLAGS.output_dir, exist_ok=True)  # once the weights are known good
+                for kind in ("saved_model", "onnx"):
+                    if kind in formats:
+                        out, limit = FLAGS.output_dir, max_input_pixels
+                        path, report = export_serving(
+                            kind, model, out, datasets, limit, FLAGS.overwrite
+                        )
+                        print_serving(path, report)
+                if tflite:
+                    entries += export_tflite_release(
+                        model,
+                        FLAGS.output_dir,
+                        FLAGS.quantizations,
+                        tiles,
+                        FLAGS.uint8_io,
+                        datasets,
+                        patches,
+                        FLAGS.max_drop,
+                        FLAGS.calibration_percentile,
+                        FLAGS.int8_equalization,
+                        on_written=print_tflite,
+                        overwrite=FLAGS.overwrite,
+                        wide_data=wide,
+                        wide_groups=tuple(FLAGS.calibration_wide_groups),
+                        wide_percentile=FLAGS.calibration_wide_percentile,
+                        max_image_drop=FLAGS.max_image_drop,
+                        max_widening=FLAGS.calibration_max_widening or None,
+                        equalize_wide=FLAGS.int8_equalization_graphics,
+                    )
+            if FLAGS.report and tflite:
+                base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
+                overwrite = FLAGS.overwrite or FLAGS.merge_report
+                entries = write_report(base, entries, command, FLAGS.merge_report, overwrite)
+                print(report_markdown(entries))
+        except OutputExists as err:  # made by someone else since the check before any work
+            fail(f"{err}, made while this run worked: not replaced (pass --overwrite to "
+                 "replace it)")  # fmt: skip
+        except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            fail(flag_words(first, {"equalize": "int8_equalization"}))
+        finally:
+            if stress_dir is not None:
+                stress_dir.cleanup()
     return 0
 
 

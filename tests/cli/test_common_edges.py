@@ -4,6 +4,7 @@ full standard output, file names that look like a library's ``name=value`` argum
 exit code that says what happened, and the outputs that could be written, written."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -204,3 +205,46 @@ def test_help_and_version_alone_work_as_before(tmp_path):
     assert version.returncode == 0 and version.stderr == ""
     assert version.stdout.startswith("maffsrn-upscale ")
     assert os.listdir(tmp_path) == []
+
+
+SIGNAL_IN_A_FINALIZER = """
+import os, signal, sys, time
+from maffsrn_tf.cli.common import run
+
+class Finalized:
+    def __del__(self):  # as TensorFlow's clean-up at exit: a signal arrives in a finalizer
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+
+KEPT = []
+
+def main(argv):
+    if sys.argv[0] == "during":
+        Finalized()  # collected at once: the raise inside __del__ is swallowed
+        print("work done after the swallowed signal", flush=True)
+    else:
+        KEPT.append(Finalized())  # collected at the interpreter's exit
+    return 0
+
+sys.argv[0] = sys.argv[1]
+del sys.argv[1]
+run(main)
+"""
+
+
+@pytest.mark.parametrize("when", ["during", "at_exit"])
+def test_sigterm_in_a_finalizer_still_ends_as_terminated(tmp_path, when):
+    """A SIGTERM that lands in a finalizer (TensorFlow's, while the command ends) raised
+    an exception Python only prints as "ignored", and the command exited 0: now it is 143
+    and one line, whenever it lands."""
+    script = tmp_path / "finalizer_command.py"
+    script.write_text(SIGNAL_IN_A_FINALIZER)
+    run = subprocess.run([sys.executable, str(script), when], cwd=tmp_path, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                         text=True)  # fmt: skip
+    line = "error: terminated; finished outputs are kept, none is half-written\n"
+    if when == "during":  # ended at once, not after the rest of the work
+        assert (run.returncode, run.stdout, run.stderr) == (143, "", line)
+    else:  # late in the interpreter's exit Python has given SIGTERM back to the system:
+        # killed by it (a shell says 143), or 143 and the line; never 0, never a traceback
+        assert (run.returncode, run.stderr) in ((143, line), (-signal.SIGTERM, "")), run

@@ -369,3 +369,29 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_export_input(case, tmp_path):
     check_case(case, tmp_path)
+
+
+@pytest.mark.slow
+def test_sigterm_while_exporting_leaves_no_folder(tmp_path):
+    """SIGTERM once the export has made its output folder (the weights are loaded, the
+    SavedModel is being written): 143 and one line, and the folder goes with the temporary
+    it held; an export that wrote nothing leaves nothing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    cmd = [sys.executable, "-m", "maffsrn_tf.cli.export", *EXPORT[1:-1], "--report", ""]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "out").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (tmp_path / "out").exists(), "the export never made its folder"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out) == (143, ""), err
+    assert err == "error: terminated; finished outputs are kept, none is half-written\n"
+    assert os.listdir(tmp_path) == []
