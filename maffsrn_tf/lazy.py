@@ -7,8 +7,8 @@ flags, imports neither.
 
 import importlib
 
-from maffsrn_tf import native_logs
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.native_logs import filtered, start_tensorflow
 
 TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
 
@@ -34,9 +34,9 @@ def lazy_names(package, names):
         if name not in names:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         try:
-            with native_logs.filtered():  # TensorFlow's start-up lines: not the user's
+            with filtered():  # TensorFlow's start-up lines: not the user's
                 module = importlib.import_module(names[name])
-                native_logs.start_tensorflow()
+                start_tensorflow()
         except ModuleNotFoundError as err:
             if (err.name or "").split(".")[0] in ("keras", "tensorflow"):
                 return _needs_tensorflow(name)

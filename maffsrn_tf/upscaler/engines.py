@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from maffsrn_tf import native_logs
 from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.native_logs import filtered
 
 # more threads than any machine has cores (tens of thousands crash LiteRT)
 MAX_THREADS = 256
@@ -129,7 +129,7 @@ class TFLiteEngine:
         except ImportError:
             raise MaffsrnError(missing_runtime_message()) from None
 
-        with native_logs.filtered():  # LiteRT's XNNPACK INFO line: not the user's
+        with filtered():  # LiteRT's XNNPACK INFO line: not the user's
             self._load(Interpreter, path, num_threads)
 
     def _load(self, interpreter, path, num_threads):

@@ -113,8 +113,13 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 # what every wing may use besides what its docstring lists: the lazy names, the options
-# objects' fields, the version
-ALWAYS_ALLOWED = {"maffsrn_tf.lazy", "maffsrn_tf.options", "maffsrn_tf.version"}
+# objects' fields, the version, the filter of TensorFlow's and LiteRT's start-up lines
+ALWAYS_ALLOWED = {
+    "maffsrn_tf.lazy",
+    "maffsrn_tf.native_logs",
+    "maffsrn_tf.options",
+    "maffsrn_tf.version",
+}
 
 
 def allowed_imports(wing):
