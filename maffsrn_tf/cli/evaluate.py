@@ -31,7 +31,7 @@ from maffsrn_tf.cli.common import (
     run,
 )
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.evaluation import dataset_names
+from maffsrn_tf.evaluation.protocol import check_datasets
 from maffsrn_tf.model.presets import preset_for_scale
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, SHIPPED_VARIANTS
 from maffsrn_tf.upscaler.options import MAX_THREADS
@@ -83,6 +83,13 @@ flags.DEFINE_integer(
 
 def main(argv):
     del argv
+    empty = {  # --lr_dirs= (an unset $LR) would run as if the flag were absent
+        "datasets": "list the folders of HR images, comma-separated",
+        "lr_dirs": "list one LR folder per dataset, comma-separated, or leave the flag out",
+    }
+    for name, fix in empty.items():
+        if FLAGS[name].present and not FLAGS[name].value:
+            fail(f"--{name} is empty: {fix}")
     if not FLAGS.datasets:
         fail("--datasets DIR[,DIR...] is required")
     for name in ("datasets", "lr_dirs"):  # "Set5," or "Set5,,Set14": a folder left out
@@ -144,8 +151,8 @@ def main(argv):
             "--num_threads sets the LiteRT threads of a --tflite or --quantization model; "
             "leave it out otherwise"
         )
-    try:  # each dataset is one row, under its folder's name
-        dataset_names(FLAGS.datasets)
+    try:  # each dataset is one row, under its folder's name; LR sizes; before any model
+        check_datasets(FLAGS.datasets, FLAGS.scale, dict(zip(FLAGS.datasets, FLAGS.lr_dirs)))
     except MaffsrnError as err:
         fail_with(err)
     if FLAGS.json:

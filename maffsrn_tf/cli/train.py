@@ -114,11 +114,19 @@ def _flag(name, value):
 
 
 def conflict_line(err):
-    """A ``RunConflict`` in flag words: each flag that differs from the run's flags.json."""
+    """A ``RunConflict`` in flag words: each flag that differs from the run's flags.json; a
+    path flag also by the real paths both name (``--data_dir col`` from another folder, or
+    through a link that points elsewhere, is other data spelled alike)."""
     record = os.path.join(err.model_dir, "flags.json")
-    listed = "; ".join(
-        f"{_flag(name, new)} (flags.json: {_flag(name, old)})" for name, new, old in err.differences
-    )
+
+    def differs(name, new, old):
+        line = f"{_flag(name, new)} (flags.json: {_flag(name, old)})"
+        if name in err.resolved:
+            now, was = err.resolved[name]
+            line += f" is now {now}, was {was}"
+        return line
+
+    listed = "; ".join(differs(*difference) for difference in err.differences)
     may = ", ".join(f"--{n}" for n in RESUME_MAY_CHANGE if n != "model_dir")
     return (
         f"--model_dir {err.model_dir} holds a run trained with other flags: {listed}; rerun it "

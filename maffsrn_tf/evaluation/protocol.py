@@ -49,26 +49,42 @@ class Progress:
 
 def dataset_names(datasets):
     """``{folder: name}``: each dataset's name in the results (its folder's name).
-    ``MaffsrnError`` when a folder is listed twice, or two folders share a name (their rows
-    would be one)."""
-    names, seen = {}, {}
+    ``MaffsrnError`` when a folder is listed twice (however spelled: ``Set5/``, a link to
+    it; compared by real paths), or two folders share a name (their rows would be one)."""
+    names, seen, seen_real = {}, {}, {}
     for folder in datasets:
         name = os.path.basename(os.path.normpath(folder))
         real = os.path.realpath(folder)
-        if name in seen:
-            other = seen[name]
-            if os.path.realpath(other) == real:
-                raise MaffsrnError(
-                    f"dataset {folder} is listed twice ({other} and {folder}); list each "
-                    "folder once"
-                )
+        if name in seen and os.path.realpath(seen[name]) == real:
             raise MaffsrnError(
-                f"two datasets named {name}: {other} and {folder} (results are keyed by the "
-                "folder's name); rename or link one of them under another name"
+                f"dataset {folder} is listed twice ({seen[name]} and {folder}); list each "
+                "folder once"
             )
-        seen[name] = folder
+        if real in seen_real:
+            raise MaffsrnError(
+                f"dataset {folder} is listed twice ({seen_real[real]} and {folder} are one "
+                f"folder, {real}); list each folder once"
+            )
+        if name in seen:
+            raise MaffsrnError(
+                f"two datasets named {name}: {seen[name]} and {folder} (results are keyed by "
+                "the folder's name); rename or link one of them under another name"
+            )
+        seen[name], seen_real[real] = folder, folder
         names[folder] = name
     return names
+
+
+def check_datasets(datasets, scale, lr_dirs=None):
+    """What ``evaluate`` would refuse of its inputs, found before any image is decoded
+    (headers only): ``dataset_names``' refusals, an HR image too small to evaluate at
+    ``scale``, an LR image of ``lr_dirs`` (``{dataset folder: LR folder}``) whose size is
+    not its HR image's divided by ``scale``. ``MaffsrnError`` naming the first."""
+    dataset_names(datasets)
+    for folder in datasets:
+        _check_sizes(folder, scale)
+        if (lr_dirs or {}).get(folder):
+            _check_lr_sizes(folder, lr_dirs[folder], scale)
 
 
 def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, progress=True):
@@ -77,10 +93,11 @@ def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, pr
     ``progress``: True reports on ``sys.stderr`` (``Progress``: a bar on a terminal, plain
     lines otherwise), a file object there, False not at all.
     Returns ``{dataset: {"images": n, "bicubic": {...}, "model": {...}, "per_image": [...]}}``,
-    keyed by each folder's name (two folders of one name: ``MaffsrnError``). A PSNR of an
-    output identical to its HR image is ``inf``.
+    keyed by each folder's name (two folders of one name: ``MaffsrnError``). The inputs are
+    checked before any image is evaluated (``check_datasets``). A PSNR of an output
+    identical to its HR image is ``inf``.
     """
-    dataset_names(datasets)
+    check_datasets(datasets, scale, lr_dirs)
     bar = None
     if progress:
         total = sum(len(list_images(folder)) for folder in datasets)
@@ -117,12 +134,44 @@ def _check_sizes(folder, scale):
             )
 
 
+def _lr_file(hr_path, lr_images, scale):
+    """The LR file of ``hr_path`` among ``lr_images`` as ``load_benchmark`` picks it (the
+    same stem, or the stem and ``x{scale}``), or None when there is not exactly one (it
+    reports those)."""
+    name = os.path.splitext(os.path.basename(hr_path))[0]
+    found = [
+        f
+        for f in lr_images
+        if os.path.splitext(os.path.basename(f))[0] in (name, f"{name}x{scale}")
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _check_lr_sizes(folder, lr_folder, scale):
+    """A ``MaffsrnError`` naming the first LR image of ``lr_folder`` whose size is not that
+    of its HR image in ``folder`` divided by ``scale`` (mod-cropped: rounded down)."""
+    lr_images = list_images(lr_folder)
+    for hr_path in list_images(folder):
+        lr_path = _lr_file(hr_path, lr_images, scale)
+        if lr_path is None:
+            continue
+        try:
+            (h, w), (lh, lw) = image_size(hr_path), image_size(lr_path)
+        except ImageError:
+            continue  # reported as it is read
+        if (lh, lw) != (h // scale, w // scale):
+            raise MaffsrnError(
+                f"LR image {lr_path} is {lw}x{lh}, not {w // scale}x{h // scale} (HR "
+                f"{hr_path} {w}x{h} / {scale}): the LR folder of a dataset (lr_dirs) must "
+                f"hold its x{scale} LR images"
+            )
+
+
 def _evaluate(datasets, scale, engine, self_ensemble, lr_dirs, bar):
     results = {}
     for d, folder in enumerate(datasets):
         name = os.path.basename(os.path.normpath(folder))
         label = name if len(datasets) == 1 else f"{name} ({d + 1}/{len(datasets)})"
-        _check_sizes(folder, scale)
         items = load_benchmark(folder, scale, lr_dirs.get(folder))
         rows = []
         for image, hr, lr in items:

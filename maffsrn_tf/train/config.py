@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 
 from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.io.atomic import folder_problem
+from maffsrn_tf.io.paths import within
 from maffsrn_tf.model.presets import PRESETS, SCALES, check_scale, preset_config
 from maffsrn_tf.options import check_fields
 from maffsrn_tf.options import defaults as field_defaults
@@ -52,6 +54,8 @@ RUN_OUTPUTS = (
 # model_dir/workdir.json: the working folder that the relative paths of flags.json are
 # relative to (flags.json keeps the paths as given: the model card shows its command)
 WORKDIR_RECORD = "workdir.json"
+# what a run writes under its cache_dir (maffsrn_tf.data.sources.training_store)
+CACHE_FOLDERS = ("lr", "decoded")
 
 
 @dataclass
@@ -246,12 +250,17 @@ def _recorded(value):
 
 class RunConflict(MaffsrnError):
     """A rerun of a run (``model_dir``) with options other than those its ``flags.json``
-    records. ``differences``: ``(option, value asked, value recorded)`` of each."""
+    records. ``differences``: ``(option, value asked, value recorded)`` of each;
+    ``resolved``: ``{option: (real path asked, real path recorded)}`` of the path options
+    among them that name a path both times (a spelling alike can name another folder: the
+    same relative path from another working folder, a link that points elsewhere)."""
 
-    def __init__(self, model_dir, differences):
+    def __init__(self, model_dir, differences, resolved=None):
         self.model_dir, self.differences = model_dir, list(differences)
+        self.resolved = dict(resolved or {})
         listed = "; ".join(
-            f"{_shown(name, new)} (recorded: {_recorded(old)})" for name, new, old in differences
+            f"{_shown(name, new)} (recorded: {_recorded(old)}){_now_was(self.resolved, name)}"
+            for name, new, old in differences
         )
         may = ", ".join(RESUME_MAY_CHANGE[:-1])
         super().__init__(
@@ -259,6 +268,15 @@ class RunConflict(MaffsrnError):
             f"it with the options of its flags.json (only {may} may change: a larger epochs "
             "trains on), or pass model_dir=DIR elsewhere for a new run"
         )
+
+
+def _now_was(resolved, name):
+    """`` is now /real/asked, was /real/recorded`` for a path option of ``resolved``, else
+    ``""``."""
+    if name not in resolved:
+        return ""
+    now, was = resolved[name]
+    return f" is now {now}, was {was}"
 
 
 def recorded_config(model_dir):
@@ -288,15 +306,79 @@ def finished_epochs(model_dir):
         return 0
 
 
+def training_folder(config):
+    """The folder of the HR images ``config`` trains on, or None where it is no folder of
+    images (a TFDS ``data_dir``, a pack): ``data_dir`` of a folder source, its
+    ``DIV2K_train_HR`` of a DIV2K one."""
+    if not config.data_dir or config.data_source in ("tfds", "packed"):
+        return None
+    if config.data_source == "div2k":
+        return os.path.join(config.data_dir, "DIV2K_train_HR")
+    return config.data_dir
+
+
+def check_inputs(config):
+    """``MaffsrnError`` when ``config`` would validate on its training images (``val_dir``
+    is the folder it trains on) or write its cache among input images (``cache_dir`` is, or
+    lies inside, ``data_dir`` or ``val_dir``); paths compared as real paths, links
+    followed. Nothing is read or written."""
+    train = training_folder(config)
+    real = os.path.realpath(train) if train else None
+    if config.val_dir and real and os.path.realpath(config.val_dir) == real:
+        if config.data_source == "folder":
+            same = f"data_dir={config.data_dir!r}"
+            other = (
+                ", or holdout=FILE listing images of the data folder to hold out of training "
+                "and validate on"
+            )
+        else:
+            same, other = f"the training folder of data_dir={config.data_dir!r}", ""
+        if os.path.normpath(config.val_dir) != os.path.normpath(train):
+            same += f" (both {real})"
+        raise MaffsrnError(
+            f"val_dir={config.val_dir!r} is {same}: validating on the training images would "
+            f"pick best.weights.h5 by images it trains on; pass val_dir=DIR of other "
+            f"images{other}"
+        )
+    if config.cache_dir:
+        for name in ("data_dir", "val_dir"):
+            folder = getattr(config, name)
+            if folder and within(config.cache_dir, folder):
+                raise MaffsrnError(
+                    f"cache_dir={config.cache_dir!r} is (or lies inside) {name}={folder!r}: "
+                    "the LR and decoded images it caches (lr/, decoded/) would be written "
+                    "among its images; pass cache_dir=DIR outside it"
+                )
+
+
+def _check_cache(config):
+    """``MaffsrnError`` unless ``cache_dir`` (when given, for a source that caches: not a
+    pack) and its ``lr/`` and ``decoded/`` are, or can be made, folders this process can
+    write. Nothing is created."""
+    if not config.cache_dir or config.data_source == "packed":
+        return
+    for name in ("", *CACHE_FOLDERS):
+        path = os.path.join(config.cache_dir, name) if name else config.cache_dir
+        problem = folder_problem(path)
+        if problem:
+            what = f"cannot hold the cache: {path} is not" if name else "is not"
+            raise MaffsrnError(
+                f"cache_dir={config.cache_dir!r} {what} a folder this process can write: "
+                f"{problem}; pass cache_dir=DIR elsewhere"
+            )
+
+
 def check_run(config, model_dir=None):
     """What a run of ``config`` would do in ``model_dir`` (default ``config.model_dir``),
     checked before anything is written.
 
-    ``MaffsrnError`` when ``model_dir`` is (or lies inside) ``data_dir`` or ``val_dir``, or
-    when it holds a run (``flags.json``) whose options differ from ``config``'s other than
-    ``RESUME_MAY_CHANGE`` (naming each; ``flags.json`` is left as it is). Returns a line
-    saying so when that run already finished ``config.epochs`` epochs (nothing to train),
-    else None: a new run, or one to resume.
+    ``MaffsrnError`` when ``model_dir`` is (or lies inside) ``data_dir`` or ``val_dir``,
+    when ``check_inputs`` refuses ``val_dir`` or ``cache_dir``, when ``cache_dir`` cannot
+    be written (a file, a read-only or pseudo file system), or when ``model_dir`` holds a
+    run (``flags.json``) whose options differ from ``config``'s other than
+    ``RESUME_MAY_CHANGE`` (a ``RunConflict`` naming each; ``flags.json`` is left as it is).
+    Returns a line saying so when that run already finished ``config.epochs`` epochs
+    (nothing to train), else None: a new run, or one to resume.
     """
     model_dir = model_dir or config.model_dir
     init = config.init_weights
@@ -313,10 +395,12 @@ def check_run(config, model_dir=None):
                 f"model_dir={model_dir!r} is (or lies inside) {name}={folder!r}: the run's "
                 "checkpoints and logs would mix with its images; pass model_dir=DIR outside it"
             )
+    check_inputs(config)
     recorded = recorded_config(model_dir)
     if recorded is None:
+        _check_cache(config)
         return None
-    differences = []
+    differences, resolved = [], {}
     workdir = recorded_workdir(model_dir, recorded.model_dir, config.model_dir)
     for field in dataclasses.fields(TrainConfig):
         name = field.name
@@ -325,12 +409,17 @@ def check_run(config, model_dir=None):
         new, old = getattr(config, name), getattr(recorded, name)
         if name in PATH_OPTIONS:
             same = _same_path(new, old, workdir, name)
+            if not same and new and old:
+                now = os.path.realpath(new)
+                was = os.path.realpath(os.path.join(workdir, old) if workdir else old)
+                if now != was:
+                    resolved[name] = (now, was)
         else:
             same = new == old
         if not same:
             differences.append((name, new, old))
     if differences:
-        raise RunConflict(model_dir, differences)
+        raise RunConflict(model_dir, differences, resolved)
     done = finished_epochs(model_dir)
     if done and done >= config.epochs:
         return (
@@ -340,4 +429,5 @@ def check_run(config, model_dir=None):
             f"epochs=N with N above {done} to train on, or model_dir=DIR elsewhere for a new "
             "run"
         )
+    _check_cache(config)
     return None

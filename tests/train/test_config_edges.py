@@ -1,0 +1,321 @@
+"""``TrainConfig``'s checks of where a run reads and writes (fuzz findings): a ``cache_dir``
+inside the training or validation folder, or one that cannot be written; a ``val_dir`` that
+is the training folder; a rerun whose path options name other folders, shown by their real
+paths. The library speaks Python (``cache_dir=...``), ``maffsrn-train`` its flags; every
+refusal comes before any work and writes nothing (no cache, no ``model_dir``)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.train.config import RunConflict, TrainConfig, check_inputs, check_run
+
+HOLDOUT_FIX = (
+    "validating on the training images would pick best.weights.h5 by images it trains on; "
+    "pass {flag}val_dir{eq}DIR of other images{more}"
+)
+
+
+def _images(folder, names=("a.png", "b.png")):
+    os.makedirs(folder, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.new("RGB", (48, 48), (10 * i, 100, 200)).save(os.path.join(folder, name))
+    return str(folder)
+
+
+def _tree(root):
+    """Every path under ``root`` (links not followed): what a refused run must leave as is."""
+    found = set()
+    for path, dirs, files in os.walk(root):
+        for name in dirs + files:
+            found.add(os.path.relpath(os.path.join(path, name), root))
+    return found
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """tr/ (two PNGs), trlink -> tr, val/ (one PNG), keep.txt; the working folder."""
+    _images(tmp_path / "tr")
+    _images(tmp_path / "val", ["v.png"])
+    os.symlink("tr", tmp_path / "trlink")
+    (tmp_path / "keep.txt").write_text("keep")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _refused(config, message, error=MaffsrnError):
+    before = _tree(".")
+    with pytest.raises(error) as caught:
+        check_run(config)
+    assert str(caught.value) == message
+    assert "--" not in str(caught.value)  # Python words: the command line translates them
+    assert _tree(".") == before  # nothing written, no folder made
+
+
+# --- the library: TrainConfig's checks --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cache_dir, val_dir, inside",
+    [
+        ("tr", "", "data_dir='tr'"),
+        ("tr/cache", "", "data_dir='tr'"),
+        ("trlink/c", "", "data_dir='tr'"),  # through a link: the real path is inside
+        ("./tr/", "", "data_dir='tr'"),
+        ("val/c", "val", "val_dir='val'"),
+    ],
+)
+def test_a_cache_dir_among_the_images_is_refused(work, cache_dir, val_dir, inside):
+    config = TrainConfig(data_dir="tr", val_dir=val_dir, cache_dir=cache_dir, model_dir="run")
+    _refused(
+        config,
+        f"cache_dir={cache_dir!r} is (or lies inside) {inside}: the LR and decoded images it "
+        "caches (lr/, decoded/) would be written among its images; pass cache_dir=DIR "
+        "outside it",
+    )
+
+
+def test_a_cache_dir_beside_the_images_is_taken_and_nothing_is_made(work):
+    config = TrainConfig(data_dir="tr", val_dir="val", cache_dir="cache/x2", model_dir="run")
+    before = _tree(".")
+    assert check_run(config) is None
+    assert _tree(".") == before
+
+
+@pytest.mark.parametrize(
+    "cache_dir, problem",
+    [
+        ("keep.txt", "is not a folder this process can write: it is a file, not a folder"),
+        (
+            "keep.txt/sub",
+            "is not a folder this process can write: it cannot be made: {root}/keep.txt is a file",
+        ),
+        (
+            "c",  # its lr/ is a file
+            "cannot hold the cache: c/lr is not a folder this process can write: it is a "
+            "file, not a folder",
+        ),
+    ],
+)
+def test_a_cache_dir_that_cannot_be_written_is_refused(work, cache_dir, problem):
+    (work / "c").mkdir()
+    (work / "c" / "lr").write_text("not a folder")
+    problem = problem.format(root=os.path.realpath(work))
+    config = TrainConfig(data_dir="tr", cache_dir=cache_dir, model_dir="run")
+    _refused(config, f"cache_dir={cache_dir!r} {problem}; pass cache_dir=DIR elsewhere")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs Linux's /proc")
+def test_a_cache_dir_on_a_pseudo_file_system_is_refused(work):
+    config = TrainConfig(data_dir="tr", cache_dir="/proc/fzcache", model_dir="run")
+    before = _tree(".")
+    with pytest.raises(MaffsrnError) as caught:
+        check_run(config)
+    message = str(caught.value)
+    assert message.startswith(
+        "cache_dir='/proc/fzcache' is not a folder this process can write: /proc is not writable ("
+    )
+    assert message.endswith("); pass cache_dir=DIR elsewhere")
+    assert _tree(".") == before and not os.path.exists("/proc/fzcache")
+
+
+def test_a_pack_caches_nothing_so_its_cache_dir_is_not_probed(work):
+    (work / "p.npz").write_bytes(b"a pack")
+    config = TrainConfig(
+        data_source="packed", data_dir="p.npz", cache_dir="keep.txt", model_dir="run"
+    )
+    assert check_run(config) is None
+
+
+def test_a_finished_run_trains_nothing_so_its_cache_is_not_needed(work):
+    config = TrainConfig(data_dir="tr", model_dir="run", epochs=1)
+    os.makedirs("run")
+    with open("run/flags.json", "w") as f:
+        json.dump(config.asdict(), f)
+    with open("run/final.json", "w") as f:
+        json.dump({"epochs": 1}, f)
+    rerun = TrainConfig(data_dir="tr", model_dir="run", epochs=1, cache_dir="keep.txt")
+    assert "already finished its run of 1 epoch" in check_run(rerun)
+    more = TrainConfig(data_dir="tr", model_dir="run", epochs=2, cache_dir="keep.txt")
+    with pytest.raises(MaffsrnError, match="^cache_dir='keep.txt' is not a folder"):
+        check_run(more)  # it would train on: the cache is needed
+
+
+@pytest.mark.parametrize(
+    "val_dir, both",
+    [("tr", ""), ("./tr/", ""), ("trlink", " (both {real})"), ("trlink/", " (both {real})")],
+)
+def test_a_val_dir_that_is_the_training_folder_is_refused(work, val_dir, both):
+    real = os.path.realpath(work / "tr")
+    config = TrainConfig(data_dir="tr", val_dir=val_dir, model_dir="run")
+    more = (
+        ", or holdout=FILE listing images of the data folder to hold out of training and "
+        "validate on"
+    )
+    fix = HOLDOUT_FIX.format(flag="", eq="=", more=more)
+    _refused(config, f"val_dir={val_dir!r} is data_dir='tr'{both.format(real=real)}: {fix}")
+
+
+def test_a_val_dir_inside_or_around_the_training_folder_is_other_images(work):
+    """Folders are read without their subfolders: tr/ and tr/sub/ are other images."""
+    _images(work / "tr" / "sub", ["s.png"])
+    assert check_run(TrainConfig(data_dir="tr", val_dir="tr/sub", model_dir="run")) is None
+    assert check_run(TrainConfig(data_dir="tr/sub", val_dir="tr", model_dir="run")) is None
+
+
+def test_a_div2k_val_dir_that_is_its_training_folder_is_refused(work):
+    _images(work / "DIV2K" / "DIV2K_train_HR", ["0001.png"])
+    config = TrainConfig(
+        data_source="div2k",
+        data_dir="DIV2K",
+        val_dir="DIV2K/DIV2K_train_HR",
+        model_dir="run",
+    )
+    with pytest.raises(MaffsrnError) as caught:
+        check_inputs(config)
+    fix = HOLDOUT_FIX.format(flag="", eq="=", more="")  # no holdout list for DIV2K
+    assert str(caught.value) == (
+        f"val_dir='DIV2K/DIV2K_train_HR' is the training folder of data_dir='DIV2K': {fix}"
+    )
+    os.symlink("DIV2K/DIV2K_train_HR", "hr")
+    config.val_dir = "hr"
+    real = os.path.realpath(work / "DIV2K" / "DIV2K_train_HR")
+    with pytest.raises(MaffsrnError) as caught:
+        check_inputs(config)
+    assert str(caught.value) == (
+        f"val_dir='hr' is the training folder of data_dir='DIV2K' (both {real}): {fix}"
+    )
+    config.val_dir = "val"
+    check_inputs(config)
+
+
+def _run_from(folder, data_dir="trlink"):
+    """A run in ``folder``/run started from ``folder``, recorded as flags.json records it."""
+    config = TrainConfig(data_dir=data_dir, model_dir="run", epochs=1)
+    os.makedirs(os.path.join(folder, "run"))
+    with open(os.path.join(folder, "run", "flags.json"), "w") as f:
+        json.dump(config.asdict(), f)
+    with open(os.path.join(folder, "run", "workdir.json"), "w") as f:
+        json.dump({"workdir": str(folder)}, f)
+    return config
+
+
+def test_a_rerun_names_the_real_paths_that_differ(work):
+    """``trlink`` in a/ and in b/ are spelled alike and are other folders: the refusal says
+    which real folders they are."""
+    os.makedirs(work / "a")
+    os.symlink("../tr", work / "a" / "trlink")
+    _images(work / "b" / "other")
+    os.symlink("other", work / "b" / "trlink")
+    _run_from(work / "a")
+    os.chdir(work / "b")
+    before = _tree(work)
+    with pytest.raises(RunConflict) as caught:
+        check_run(TrainConfig(data_dir="trlink", model_dir="../a/run", epochs=1))
+    now, was = os.path.realpath(work / "b" / "other"), os.path.realpath(work / "tr")
+    assert caught.value.differences == [("data_dir", "trlink", "trlink")]
+    assert caught.value.resolved == {"data_dir": (now, was)}
+    assert f"data_dir='trlink' (recorded: trlink) is now {now}, was {was}. Rerun " in str(
+        caught.value
+    )
+    assert _tree(work) == before
+
+
+# --- maffsrn-train: one line, in flag words, before any work ------------------------------
+
+
+def _train(cwd, *words):
+    return subprocess.run(
+        [sys.executable, "-m", "maffsrn_tf.cli.train", *words],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+SHORT = ["--scale", "2", "--epochs", "1", "--steps_per_epoch", "2", "--batch_size", "2",
+         "--patch_size", "16", "--verbose", "0"]  # fmt: skip
+CACHE_AMONG = (
+    "the LR and decoded images it caches (lr/, decoded/) would be written among its images; "
+    "pass --cache_dir DIR outside it"
+)
+CLI_HOLDOUT_FIX = HOLDOUT_FIX.format(
+    flag="--",
+    eq=" ",
+    more=", or --holdout FILE listing images of the data folder to hold out of training and "
+    "validate on",
+)
+CLI_CASES = [
+    (["--cache_dir", "tr"], f"--cache_dir tr is (or lies inside) --data_dir tr: {CACHE_AMONG}"),
+    (
+        ["--cache_dir", "trlink/c"],
+        f"--cache_dir trlink/c is (or lies inside) --data_dir tr: {CACHE_AMONG}",
+    ),
+    (
+        ["--val_dir", "val", "--cache_dir", "val/c"],
+        f"--cache_dir val/c is (or lies inside) --val_dir val: {CACHE_AMONG}",
+    ),
+    (
+        ["--cache_dir", "keep.txt"],
+        "--cache_dir keep.txt is not a folder this process can write: it is a file, not a "
+        "folder; pass --cache_dir DIR elsewhere",
+    ),
+    (["--val_dir", "tr"], f"--val_dir tr is --data_dir tr: {CLI_HOLDOUT_FIX}"),
+    (
+        ["--val_dir", "trlink"],
+        f"--val_dir trlink is --data_dir tr (both {{tr}}): {CLI_HOLDOUT_FIX}",
+    ),
+]
+
+
+@pytest.mark.parametrize("words, line", CLI_CASES, ids=[" ".join(w) for w, _ in CLI_CASES])
+def test_train_refuses_in_one_line_and_writes_nothing(work, words, line):
+    before = _tree(work)
+    out = _train(work, "--data_dir", "tr", "--model_dir", "run2", *SHORT, *words)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == f"error: {line.format(tr=os.path.realpath(work / 'tr'))}\n"
+    assert out.stdout == ""
+    assert _tree(work) == before  # no cache in tr/, no run2/
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs Linux's /proc")
+def test_train_refuses_a_cache_dir_in_proc(work):
+    before = _tree(work)
+    out = _train(work, "--data_dir", "tr", "--model_dir", "run2", *SHORT,
+                 "--cache_dir", "/proc/fzcache")  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith(
+        "error: --cache_dir /proc/fzcache is not a folder this process can write: /proc is "
+        "not writable ("
+    )
+    assert out.stderr.endswith("); pass --cache_dir DIR elsewhere\n")
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert _tree(work) == before
+
+
+def test_train_rerun_shows_the_real_folders_that_differ(work):
+    os.makedirs(work / "a")
+    os.symlink("../tr", work / "a" / "trlink")
+    _images(work / "b" / "other")
+    os.symlink("other", work / "b" / "trlink")
+    _run_from(work / "a")
+    record = (work / "a" / "run" / "flags.json").read_bytes()
+    before = _tree(work)
+    out = _train(work / "b", "--data_dir", "trlink", "--model_dir", "../a/run", "--epochs", "1")
+    now, was = os.path.realpath(work / "b" / "other"), os.path.realpath(work / "tr")
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        "error: --model_dir ../a/run holds a run trained with other flags: --data_dir trlink "
+        f"(flags.json: --data_dir trlink) is now {now}, was {was}; rerun it with the flags "
+        "../a/run/flags.json records (only --epochs, --verbose, --backup_every_steps, "
+        "--strategy, --tpu, --jit_compile, --cache_dir may change: a larger --epochs trains "
+        "on), or pass --model_dir DIR elsewhere for a new run\n"
+    )
+    assert (work / "a" / "run" / "flags.json").read_bytes() == record
+    assert _tree(work) == before
