@@ -271,15 +271,43 @@ def frame_count(image):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Flags written in full only (``--til`` is not ``--tile``), and every word used: what
+    is left over is one line naming it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message):  # one line and exit 1
         print(f"error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(1)
 
     def parse_args(self, args=None, namespace=None):
         """The arguments; ``given``: the names of the flags the command line gave."""
-        namespace = super().parse_args(args, namespace)
+        namespace, rest = self.parse_known_args(args, namespace)
+        if rest:
+            self.error(_leftover(self, rest))
         namespace.given = vars(namespace).pop("_given", set())
         return namespace
+
+
+def _leftover(parser, words):
+    """What a parser says of ``words`` it did not take: the first word that looks like a
+    flag (with the flag it abbreviates, which is not taken), else the first word."""
+    flag = next((w for w in words if w.startswith("-") and w not in ("-", "--")), None)
+    if flag is None:
+        return (  # argparse's words, and what the script takes
+            f"unrecognized arguments: {' '.join(words)}; this script takes MODEL INPUT OUTPUT "
+            "and flags"
+        )
+    name = flag.split("=", 1)[0]
+    full = sorted(
+        o for o in parser._option_string_actions if o.startswith("--") and o.startswith(name)
+    )
+    if name.startswith("--") and full:
+        return (
+            f"unknown flag {name!r}: flags are not abbreviated; write {' or '.join(full)} in full"
+        )
+    return f"unknown flag {name!r}; a file whose name starts with - goes after --"
 
 
 class _Once(argparse.Action):
@@ -331,10 +359,15 @@ def parser():
 
 
 def _check_file(path, what):
+    if not path:
+        kind = "a MAFFSRN .tflite file" if what == "model" else "the image file to upscale"
+        raise ValueError(f"the {what} name is empty: name {kind}")
     if os.path.isdir(path):
         raise ValueError(f"{what} {path} is a folder: name a file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise ValueError(f"{what} not found: {path}")
+    if not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ValueError(f"{what} is not a regular file (a pipe or a device?): {path}")
 
 
 def main(argv=None):
@@ -348,6 +381,10 @@ def main(argv=None):
             raise ValueError(
                 f"--tile must be 0 (the whole image) or at least {MIN_SIZE}, --overlap at "
                 f"least 0 and --threads 1..256; got {a.tile}, {a.overlap}, {a.threads}"
+            )
+        if not a.output:
+            raise ValueError(
+                "the output name is empty: name the image file to write (.png keeps it lossless)"
             )
         if os.path.realpath(a.input) == os.path.realpath(a.output) or (
             os.path.exists(a.output) and os.path.samefile(a.input, a.output)

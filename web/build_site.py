@@ -373,13 +373,38 @@ def _plain(path):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Flags written in full only (``--ou`` is not ``--out``), and every word used: what is
+    left over is one line naming it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message):  # one line and exit 1, as the package's commands do
         raise SystemExit(f"error: {message} (see --help)")
 
     def parse_args(self, args=None, namespace=None):
-        namespace = super().parse_args(args, namespace)
+        namespace, rest = self.parse_known_args(args, namespace)
+        if rest:
+            self.error(_leftover(self, rest))
         vars(namespace).pop("_given", None)
         return namespace
+
+
+def _leftover(parser, words):
+    """What a parser says of ``words`` it did not take: the first word that looks like a
+    flag (with the flag it abbreviates, which is not taken), else the first word."""
+    flag = next((w for w in words if w.startswith("-") and w not in ("-", "--")), None)
+    if flag is None:
+        return f"unrecognized arguments: {' '.join(words)}; this script takes flags only"
+    name = flag.split("=", 1)[0]
+    full = sorted(
+        o for o in parser._option_string_actions if o.startswith("--") and o.startswith(name)
+    )
+    if name.startswith("--") and full:
+        return (
+            f"unknown flag {name!r}: flags are not abbreviated; write {' or '.join(full)} in full"
+        )
+    return f"unknown flag {name!r}"
 
 
 class _Once(argparse.Action):

@@ -7,6 +7,8 @@
   workers have loaded), the defaults, the parameters, the formats and the limits.
 - ``GET /healthz``: ``{"status": "ok", ...}`` with the workers and what they hold.
 
+The GETs take no query parameters: one given is a 400, as an unknown one of the POST.
+
 A request runs in this order, each step refused cleanly with a JSON body
 ``{"error": "...", "status": N}``: its headers and query (415 for a body that is not declared
 as an image, 413 for a ``Content-Length`` over the limit, 400 for a parameter, 406 for an
@@ -37,6 +39,7 @@ from maffsrn_tf.serve.service import (
     Service,
     check_content_length,
     check_content_type,
+    check_no_parameters,
     output_extension,
     request_options,
 )
@@ -273,11 +276,20 @@ def create_app(options, service=None):
             return error(500, f"internal error ({type(err).__name__}); the server logged it")
         return Response(result.content, media_type=result.media_type, headers={"Vary": "Accept"})
 
+    def no_parameters(request, what):
+        """The error of a GET (``what``) given query parameters (it takes none), else None."""
+        try:
+            check_no_parameters(request.query_params.multi_items(), what)
+        except ServeError as err:
+            return error(err.status, str(err), err.headers)
+        return None
+
     async def models(request):
-        return JSONResponse(service.models())
+        return no_parameters(request, "GET /v1/models") or JSONResponse(service.models())
 
     async def healthz(request):
-        return JSONResponse({"status": "ok", "version": __version__, **service.status()})
+        refused = no_parameters(request, "GET /healthz")
+        return refused or JSONResponse({"status": "ok", "version": __version__, **service.status()})
 
     async def http_error(request, exc):
         message = exc.detail

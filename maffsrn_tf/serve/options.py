@@ -62,8 +62,9 @@ class ServeOptions:
     )
     forwarded_allow_ips: str = option(
         "",
-        "Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are trusted "
-        "(comma-separated, * for any; default: none, the access log shows the peer's address).",
+        "IP addresses or networks of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
+        "are trusted (comma-separated, as 127.0.0.1,10.0.0.0/8; * alone for any; default: "
+        "none, the access log shows the peer's address).",
         group=GROUPS[0],
     )
     workers: int = option(
@@ -140,6 +141,8 @@ class ServeOptions:
         if not self.host.strip():
             raise MaffsrnError("host='' names no address: 127.0.0.1, 0.0.0.0, :: or a name")
         _check_host(self.host)
+        # uvicorn trusts any proxy for "*" alone, not " *": the list as uvicorn reads it
+        object.__setattr__(self, "forwarded_allow_ips", _check_proxies(self.forwarded_allow_ips))
         if not math.isfinite(self.timeout):
             raise MaffsrnError(f"timeout={self.timeout!r} is not a finite number of seconds")
         if self.max_body_bytes <= 0:
@@ -185,3 +188,41 @@ def _check_host(host):
         f"{socket.inet_ntoa(packed)}): write the address in full, 127.0.0.1 for this machine "
         "or 0.0.0.0 for every interface"
     )
+
+
+def _check_proxies(value):
+    """``value`` (``forwarded_allow_ips``) with the spaces around its items dropped;
+    ``MaffsrnError`` unless it is empty (no proxy is trusted), ``*`` (any) or comma-separated
+    IP addresses and networks. (uvicorn takes any other word, a misspelt address or a network
+    with its host bits set, as a name to compare with the peer's address, which never
+    matches: the proxy would silently never be trusted.)"""
+    if value == "":
+        return value
+    fix = (
+        "write the proxies' IP addresses or networks, comma-separated (127.0.0.1,10.0.0.0/8 "
+        "or ::1), or * for any"
+    )
+    items = [item.strip() for item in value.split(",")]
+    if "*" in items and len(items) > 1:
+        raise MaffsrnError(
+            f"forwarded_allow_ips={value!r}: * means any proxy, so it goes alone; {fix}"
+        )
+    for item in items:
+        if item == "*":
+            continue
+        if not item:
+            raise MaffsrnError(f"forwarded_allow_ips={value!r} holds an empty address; {fix}")
+        try:
+            if "/" in item:
+                ipaddress.ip_network(item)
+            else:
+                ipaddress.ip_address(item)
+        except ValueError as err:
+            why = "an IP address or network"
+            if "/" in item and "has host bits set" in str(err):
+                network = ipaddress.ip_network(item, strict=False)
+                why = f"an IP network (its host bits are set: the network is {network})"
+            raise MaffsrnError(
+                f"forwarded_allow_ips={value!r}: {item!r} is not {why}; {fix}"
+            ) from None
+    return ",".join(items)

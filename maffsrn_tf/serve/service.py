@@ -60,18 +60,18 @@ TIMEOUT_MESSAGE = (
     "the image was not upscaled within this server's timeout: send a smaller image, or ask "
     "for less (a lower scale, no self_ensemble)"
 )
-_INTEGER = re.compile(r"[+-]?[0-9]{1,18}\Z")
-# a number as a query writes it: ASCII digits only (float() also takes other scripts' digits
-# and 1_5), nan and inf for UpscaleOptions to refuse by name
-_NUMBER = re.compile(
-    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z|[+-]?(nan|inf|infinity)\Z", re.IGNORECASE
-)
+# a number as a query writes it (docs/serving.md): ASCII digits, no sign, space, exponent or
+# leading zero; a decimal point with digits on both sides (float() also takes " 2", "+2",
+# "02", other scripts' digits, 1_5, 1e1, nan and inf)
+_INTEGER = re.compile(r"0|[1-9][0-9]*")
+_DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+# the most digits before the point: every parameter's range is far below this
+_MAX_DIGITS = 18
 # the formats a request's body may be in (Pillow's names; AVIF where this Pillow opens it):
 # raster formats only, never those handed to another program (EPS to Ghostscript)
 _RASTER = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "ICO", "TGA", "PPM")
 # the 499 of an access line: the client went away before its answer was sent (nginx's code)
 CLIENT_GONE = 499
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # other names clients give the media types written here (for Accept)
 _ALIASES = {"image/jpg": ".jpg", "image/pjpeg": ".jpg", "image/x-png": ".png",
             "image/x-ms-bmp": ".bmp", "image/tif": ".tiff"}  # fmt: skip
@@ -121,22 +121,34 @@ class Cancelled(Exception):
 
 
 def _value(name, text, kind):
-    """A query value as its parameter's type; ``ServeError`` 400 when it is not one."""
-    if kind is int:
-        if not _INTEGER.match(text.strip()):
-            raise ServeError(400, f"{name}={text!r} is not an integer: write ASCII digits, as 2")
-        return int(text)
-    if kind is float:
-        if not _NUMBER.match(text.strip()):
-            raise ServeError(400, f"{name}={text!r} is not a number: write ASCII digits, as 1.5")
-        return float(text)  # nan and inf: UpscaleOptions says they are not finite
+    """A query value as its parameter's type, written exactly as docs/serving.md says:
+    numbers in ASCII digits (``2``, ``1.5``), booleans ``true`` or ``false``; ``ServeError``
+    400 for anything else (``+2``, `` 2``, ``02``, ``yes``, ``TRUE``)."""
+    if kind in (int, float):
+        if not (_INTEGER if kind is int else _DECIMAL).fullmatch(text):
+            what, example = ("an integer", "2") if kind is int else ("a number", "1.5")
+            space = "; a + in a query is a space" if " " in text else ""
+            raise ServeError(
+                400, f"{name}={text!r} is not {what} in ASCII digits: write it as {example} "
+                f"(no sign, space, exponent or leading zero{space})",
+            )  # fmt: skip
+        if len(text.partition(".")[0]) > _MAX_DIGITS:
+            raise ServeError(400, f"{name}={text[:_MAX_DIGITS]}... is too large")
+        return kind(text)
     if kind is bool:
-        if text.strip().lower() in _TRUE:
-            return True
-        if text.strip().lower() in _FALSE:
-            return False
-        raise ServeError(400, f"{name}={text!r} is not true or false")
+        if text in ("true", "false"):
+            return text == "true"
+        raise ServeError(400, f"{name}={text!r} is not true or false: write {name}=true or "
+                         f"{name}=false (in lower case)")  # fmt: skip
     return text
+
+
+def check_no_parameters(items, what):
+    """``ServeError`` 400 for any query parameter of a request that takes none (``what``:
+    ``GET /healthz``), as for an unknown one of ``POST /v1/upscale``."""
+    names = [name for name, _ in items]
+    if names:
+        raise ServeError(400, f"unknown parameter {names[0]!r}; {what} takes no parameters")
 
 
 def request_options(items, serve_options):
@@ -358,11 +370,7 @@ def upscale_bytes(
             "the body", data=data, max_pixels=options.max_pixels, formats=INPUT_FORMATS
         )
     except images.ImageError as err:
-        hint = "send the whole file" if "truncated" in str(err) else "send another image"
-        raise ServeError(
-            415, f"{err}: the image is cut short or damaged, or of a kind this server does "
-            f"not decode; {hint} ({_READ_NAMES})",
-        ) from None  # fmt: skip
+        raise ServeError(415, _unreadable(err)) from None
     h, w = array.shape[:2]
     if max_output_pixels is not None and (h, w) != (height, width):  # turned upright
         check_output_size(options, h, w, max_output_pixels)
@@ -403,6 +411,21 @@ def upscale_bytes(
     _stop_if(deadline, cancelled)  # nobody waits for it any more: no encoding
     content = images.encode_image(result, ext, info, options.quality)
     return Upscaled(content, MEDIA_TYPES[ext], ext, (out_w, out_h))
+
+
+def _unreadable(err):
+    """What a 415 says of an image ``read_image`` refused (an ``ImageError``): its own words
+    when it names what it will not read (a CIELAB image, a float image with NaN or values
+    outside [0, 1]); for a decoder's failure (``cannot read ... as an image``), that the file
+    is cut short or damaged, and what to send."""
+    text = str(err)
+    if not text.startswith("cannot read "):
+        return text
+    hint = "send the whole file" if "truncated" in text else "send another image"
+    return (
+        f"{text}: the image is cut short or damaged, or of a kind this server does not "
+        f"decode; {hint} ({_READ_NAMES})"
+    )
 
 
 def _make_engine(options, scale):

@@ -323,16 +323,100 @@ CASES = [
         _make((photo, "in.png")),
         error="--overwrite is given twice: give it once",
     ),
+    Case(
+        "run-tflite-abbreviated-flag",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--til", "0"],
+        _make((photo, "in.png")),
+        error="error: unknown flag '--til': flags are not abbreviated; write --tile in full "
+        "(see --help)",
+    ),
+    Case(
+        "run-tflite-abbreviated-flag-with-its-value",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--til=0"],
+        _make((photo, "in.png")),
+        error="error: unknown flag '--til': flags are not abbreviated; write --tile in full "
+        "(see --help)",
+    ),
+    Case(
+        "run-tflite-abbreviation-of-two-flags",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--over"],
+        _make((photo, "in.png")),
+        error="error: unknown flag '--over': flags are not abbreviated; write --overlap or "
+        "--overwrite in full (see --help)",
+    ),
+    Case(
+        "run-tflite-unknown-flag",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--scale", "2"],
+        _make((photo, "in.png")),
+        error="error: unknown flag '--scale'; a file whose name starts with - goes after -- "
+        "(see --help)",
+    ),
+    Case(
+        "run-tflite-stray-word-is-named",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "o2.png"],
+        _make((photo, "in.png")),
+        error="error: unrecognized arguments: o2.png; this script takes MODEL INPUT OUTPUT "
+        "and flags (see --help)",
+    ),
+    Case(
+        "run-tflite-empty-output-name",
+        [RUN_TFLITE, FLOAT16, "in.png", ""],
+        _make((photo, "in.png")),
+        error="error: the output name is empty: name the image file to write (.png keeps it "
+        "lossless)",
+        check=_one_line,
+    ),
+    Case(
+        "run-tflite-empty-input-name",
+        [RUN_TFLITE, FLOAT16, "", "o.png"],
+        error="error: the input name is empty: name the image file to upscale",
+    ),
+    Case(
+        "run-tflite-empty-model-name",
+        [RUN_TFLITE, "", "in.png", "o.png"],
+        _make((photo, "in.png")),
+        error="error: the model name is empty: name a MAFFSRN .tflite file",
+    ),
     # web/build_site.py
     Case(
         "web-build-out-given-twice",
         [BUILD_SITE, "--out", "s2", "--out", "s3"],
         error="--out is given twice: give it once",
     ),
+    # flags are written in full (argparse took --ou for --out); every word is used
     Case(
-        "web-build-out-given-twice-abbreviated",
-        [BUILD_SITE, "--out=s2", "--ou", "s3"],
-        error="--out is given twice: give it once",
+        "web-build-abbreviated-flag",
+        [BUILD_SITE, "--ou", "site5"],
+        error="error: unknown flag '--ou': flags are not abbreviated; write --out in full "
+        "(see --help)",
+    ),
+    Case(
+        "web-build-abbreviated-flag-after-the-full-one",
+        [BUILD_SITE, "--out=s2", "--ou=s3"],
+        error="error: unknown flag '--ou': flags are not abbreviated; write --out in full "
+        "(see --help)",
+    ),
+    Case(
+        "web-build-abbreviation-of-two-flags",
+        [BUILD_SITE, "--o", "s2"],
+        error="error: unknown flag '--o': flags are not abbreviated; write --out or "
+        "--overwrite in full (see --help)",
+    ),
+    Case(
+        "web-build-abbreviated-help",
+        [BUILD_SITE, "--he"],
+        error="error: unknown flag '--he': flags are not abbreviated; write --help in full "
+        "(see --help)",
+    ),
+    Case(
+        "web-build-unknown-flag",
+        [BUILD_SITE, "--output", "s2"],
+        error="error: unknown flag '--output' (see --help)",
+    ),
+    Case(
+        "web-build-stray-words-are-named",
+        [BUILD_SITE, "--out", "s2", "s3", "s4"],
+        error="error: unrecognized arguments: s3 s4; this script takes flags only (see --help)",
     ),
     Case(
         "web-build-out-inside-a-file",
@@ -353,6 +437,24 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_tool_input(case, tmp_path):
     test_hostile.test_hostile_input(case, tmp_path)
+
+
+@pytest.mark.parametrize("which", ["input", "model"])
+def test_run_tflite_refuses_a_fifo_without_reading_it(tmp_path, which):
+    """A FIFO named as the input (or the model) exists: it is not a regular file (reading it
+    would block), not "not found". (Outside ``CASES``: their snapshot would read the FIFO.)"""
+    photo(str(tmp_path / "in.png"))
+    os.mkfifo(tmp_path / "f.png")
+    args = [FLOAT16, "f.png"] if which == "input" else ["f.png", "in.png"]
+    run = subprocess.run(
+        [sys.executable, RUN_TFLITE, *args, "o.png"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 1 and run.stdout == "", run.stderr
+    assert run.stderr.splitlines() == [
+        f"error: {which} is not a regular file (a pipe or a device?): f.png"
+    ]
+    assert sorted(os.listdir(tmp_path)) == ["f.png", "in.png"]
 
 
 # --- web/build_site.py over an earlier build ----------------------------------------------

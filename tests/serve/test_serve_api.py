@@ -127,7 +127,7 @@ def test_output_format_follows_accept_then_the_input(server, accept, media):
         ("scale=2&scale=3", 400, "scale is given twice"),
         ("scale=2&outscale=3", 400, "both set the output size"),
         ("scale=two", 400, "scale='two' is not an integer"),
-        ("outscale=nan", 400, "not a finite number"),
+        ("outscale=nan", 400, "outscale='nan' is not a number in ASCII digits"),
         ("outscale=20", 400, "outscale=20.0 is above 16.0"),
         ("quantization=int4", 400, "quantization='int4' is not one of float16, int8"),
         ("strip_metadata=maybe", 400, "is not true or false"),
@@ -135,8 +135,8 @@ def test_output_format_follows_accept_then_the_input(server, accept, media):
         ("quality=50", 400, "quality=50 applies to lossy outputs"),  # a PNG answer
         ("width=8", 422, "between x1 and x16"),  # smaller than the 32-pixel input
         ("model=/etc/passwd", 400, "unknown parameter 'model'"),
-        ("scale=%D9%A3", 400, "scale='\u0663' is not an integer: write ASCII digits"),  # Arabic 3
-        ("outscale=1_5", 400, "outscale='1_5' is not a number: write ASCII digits"),
+        ("scale=%D9%A3", 400, "scale='\u0663' is not an integer in ASCII digits"),  # Arabic 3
+        ("outscale=1_5", 400, "outscale='1_5' is not a number in ASCII digits"),
         ("outscale=%DB%B2", 400, "is not a number"),  # Persian 2
     ],
 )
@@ -146,6 +146,110 @@ def test_bad_parameters_get_their_status_and_a_json_reason(server, query, status
     assert headers["content-type"] == "application/json"
     reply = json.loads(body)
     assert reply["status"] == status and words in reply["error"], reply
+
+
+INT = "is not an integer in ASCII digits: write it as 2"
+NUM = "is not a number in ASCII digits: write it as 1.5"
+DIGITS = "(no sign, space, exponent or leading zero)"
+SPACE = "(no sign, space, exponent or leading zero; a + in a query is a space)"
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        # a + in a query is a space (scale=+2 is scale=" 2"); %2B is the sign itself
+        ("scale=+2", f"scale=' 2' {INT} {SPACE}"),
+        ("scale=%202", f"scale=' 2' {INT} {SPACE}"),
+        ("scale=2%20", f"scale='2 ' {INT} {SPACE}"),
+        ("scale=%2B2", f"scale='+2' {INT} {DIGITS}"),
+        ("scale=02", f"scale='02' {INT} {DIGITS}"),
+        ("scale=-2", f"scale='-2' {INT} {DIGITS}"),
+        ("scale=", f"scale='' {INT} {DIGITS}"),
+        ("scale=2.0", f"scale='2.0' {INT} {DIGITS}"),
+        ("outscale=1e1", f"outscale='1e1' {NUM} {DIGITS}"),
+        ("outscale=.5", f"outscale='.5' {NUM} {DIGITS}"),
+        ("outscale=2.", f"outscale='2.' {NUM} {DIGITS}"),
+        ("outscale=02.5", f"outscale='02.5' {NUM} {DIGITS}"),
+        ("outscale=inf", f"outscale='inf' {NUM} {DIGITS}"),
+        ("width=1234567890123456789", "width=123456789012345678... is too large"),
+        ("scale=0", "scale=0 is not one of 2, 3, 4"),  # a plain 0 is read, then checked
+        ("outscale=0.5", "outscale=0.5 is below 1.0"),
+        ("self_ensemble=yes", "self_ensemble='yes' is not true or false: write self_ensemble=true "
+         "or self_ensemble=false (in lower case)"),
+        ("self_ensemble=TRUE", "self_ensemble='TRUE' is not true or false: write "
+         "self_ensemble=true or self_ensemble=false (in lower case)"),
+        ("self_ensemble=1", "self_ensemble='1' is not true or false: write self_ensemble=true or "
+         "self_ensemble=false (in lower case)"),
+        ("strip_metadata=1", "strip_metadata='1' is not true or false: write strip_metadata=true "
+         "or strip_metadata=false (in lower case)"),
+        ("strip_metadata=%20true", "strip_metadata=' true' is not true or false: write "
+         "strip_metadata=true or strip_metadata=false (in lower case)"),
+    ],
+)  # fmt: skip
+def test_query_values_are_read_exactly_as_documented(server, query, message):
+    """docs/serving.md: numbers are ASCII digits, booleans true or false; any other spelling
+    (a sign, a space, a leading zero, yes, TRUE, 1) is a 400 that says how to write it."""
+    status, headers, body = server.post(png_bytes(photo(32, 32)), query)
+    assert status == 400, body
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": message, "status": 400}
+
+
+def test_the_documented_spellings_are_taken(server):
+    array = photo(24, 24, seed=6)
+    for query, keywords in [
+        ("outscale=3.0&self_ensemble=false&strip_metadata=true", {"outscale": 3.0}),
+        ("scale=3&quantization=int8", {"scale": 3, "quantization": "int8"}),
+    ]:
+        status, _, body = server.post(png_bytes(array), query)
+        assert status == 200, body
+        np.testing.assert_array_equal(read_image("r", data=body)[0], upscale(array, **keywords))
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/healthz?x=1", "unknown parameter 'x'; GET /healthz takes no parameters"),
+        ("/healthz?x", "unknown parameter 'x'; GET /healthz takes no parameters"),
+        ("/v1/models?scale=9", "unknown parameter 'scale'; GET /v1/models takes no parameters"),
+    ],
+)
+def test_the_gets_refuse_query_parameters(server, path, message):
+    status, headers, body = server.request("GET", path)
+    assert status == 400 and headers["content-type"] == "application/json", body
+    assert json.loads(body) == {"error": message, "status": 400}
+    assert server.get_json("/healthz")["status"] == "ok"  # without one: answered
+
+
+def _tiff(image):
+    out = io.BytesIO()
+    image.save(out, format="TIFF")
+    return out.getvalue()
+
+
+def _float_tiff(value):
+    array = np.full((16, 16), 0.5, np.float32)
+    array[3, 5] = value
+    return _tiff(Image.fromarray(array, "F"))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: _tiff(Image.new("LAB", (16, 16), (50, 0, 0))),
+         "the body: mode LAB is not supported: convert it to RGB first"),
+        (lambda: _float_tiff(np.nan),
+         "the body is a floating-point image with NaN or infinite values"),
+        (lambda: _float_tiff(2.5),
+         "the body is a floating-point image with values in [0.5, 2.5]; only [0, 1] is read: "
+         "rescale it to [0, 1], or save it as an 8- or 16-bit image"),
+    ],
+)  # fmt: skip
+def test_an_image_the_reader_refuses_is_415_with_its_reason_only(server, make, message):
+    """The reader's own reason (maffsrn-upscale's), not "cut short or damaged" after it."""
+    status, _, body = server.post(make(), content_type="image/tiff")
+    assert status == 415, body
+    assert json.loads(body) == {"error": message, "status": 415}
 
 
 # an EPS file's header (Pillow would open it, and decode it with Ghostscript where installed)
@@ -243,9 +347,9 @@ def test_models_lists_the_shipped_ones_loaded_once_per_worker(server):
 def test_health_and_one_access_line_per_request(server):
     health = server.get_json("/healthz")
     assert health["status"] == "ok" and health["workers"] == 2 and health["queue"] == 4
-    status, _, body = server.post(png_bytes(photo(20, 24, seed=9)), "scale=4&self_ensemble=1")
+    status, _, body = server.post(png_bytes(photo(20, 24, seed=9)), "scale=4&self_ensemble=true")
     assert status == 200
-    line = server.wait_for_log(r"127\.0\.0\.1 POST /v1/upscale\?scale=4&self_ensemble=1 200 ")
+    line = server.wait_for_log(r"127\.0\.0\.1 POST /v1/upscale\?scale=4&self_ensemble=true 200 ")
     fields = line.string.split()
     assert int(fields[-2]) == len(body)  # the response's bytes
     assert re.fullmatch(r"\d+\.\d{3}s", fields[-1])  # its duration
@@ -258,9 +362,9 @@ def test_access_lines_cannot_be_forged_and_stay_short(server):
     """X-Forwarded-For is not trusted (no --forwarded_allow_ips): the peer's address shows;
     a long path is cut; every line has its 7 fields."""
     forged = {"X-Forwarded-For": "1.2.3.4 FAKE 200 0 0s"}
-    assert server.request("GET", "/healthz?forged=1", headers=forged)[0] == 200
+    assert server.request("GET", "/healthz?forged=1", headers=forged)[0] == 400  # no parameters
     line = server.wait_for_log(r" GET /healthz\?forged=1 ").string
-    assert re.fullmatch(r"\S+ \S+ 127\.0\.0\.1 GET /healthz\?forged=1 200 \d+ \d+\.\d{3}s", line), (
+    assert re.fullmatch(r"\S+ \S+ 127\.0\.0\.1 GET /healthz\?forged=1 400 \d+ \d+\.\d{3}s", line), (
         line
     )
     assert server.request("GET", "/long" + "a" * 5000)[0] == 404

@@ -2,6 +2,7 @@
 use are one ``error:`` line and exit code 1, before anything is served; the library's
 options object checks what the flags check."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from serve_process import ROOT
 
 from maffsrn_tf import MaffsrnError
 from maffsrn_tf.serve import ServeOptions
-from maffsrn_tf.serve.service import output_extension, request_options
+from maffsrn_tf.serve.service import ServeError, output_extension, request_options
 
 
 def _serve(*args, prelude=""):
@@ -37,6 +38,7 @@ def _serve(*args, prelude=""):
         (["--host", "127.1"], "write the address in full, 127.0.0.1 for this machine"),
         (["--max_output_megapixels", "0"], "--max_output_megapixels must be a positive number"),
         (["--uploads", "0"], "flag --uploads=0: 0 is not an integer in the range [1,"),
+        (["--forwarded_allow_ips="], "--forwarded_allow_ips is empty: give it a value"),
     ],
 )
 def test_bad_flags_are_one_line_before_serving(args, message):
@@ -45,6 +47,44 @@ def test_bad_flags_are_one_line_before_serving(args, message):
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert run.stdout.strip() == "False", "TensorFlow was imported"
+
+
+PROXIES = (
+    "write the proxies' IP addresses or networks, comma-separated (127.0.0.1,10.0.0.0/8 or "
+    "::1), or * for any"
+)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("notanip", f"--forwarded_allow_ips notanip: 'notanip' is not an IP address or network; "
+         f"{PROXIES}"),
+        ("localhost", "--forwarded_allow_ips localhost: 'localhost' is not an IP address or "
+         f"network; {PROXIES}"),
+        ("127.0.0.1,10.0.0.300", "--forwarded_allow_ips 127.0.0.1,10.0.0.300: '10.0.0.300' is "
+         f"not an IP address or network; {PROXIES}"),
+        ("10.0.0.1/8", "--forwarded_allow_ips 10.0.0.1/8: '10.0.0.1/8' is not an IP network "
+         f"(its host bits are set: the network is 10.0.0.0/8); {PROXIES}"),
+        ("*,10.0.0.1", "--forwarded_allow_ips *,10.0.0.1: * means any proxy, so it goes alone; "
+         f"{PROXIES}"),
+        ("10.0.0.1,", f"--forwarded_allow_ips 10.0.0.1, holds an empty address; {PROXIES}"),
+    ],
+)  # fmt: skip
+def test_forwarded_allow_ips_takes_ip_addresses_networks_or_a_star(value, message):
+    run = _serve("--forwarded_allow_ips", value, "--port", "0")
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert run.stderr.splitlines() == [f"error: {message}"]
+    assert run.stdout.strip() == "False", "TensorFlow was imported"
+
+
+def test_forwarded_allow_ips_as_uvicorn_reads_them():
+    for value, kept in [
+        ("", ""),
+        (" * ", "*"),  # uvicorn trusts any proxy for "*" alone, not " * "
+        ("127.0.0.1, 10.0.0.0/8 ,::1", "127.0.0.1,10.0.0.0/8,::1"),
+    ]:
+        assert ServeOptions(forwarded_allow_ips=value).forwarded_allow_ips == kept
 
 
 def test_without_the_serve_extra_it_says_what_to_install():
@@ -120,7 +160,18 @@ def test_accept_is_read_as_rfc_9110_says(accept, expected):
 
 
 def test_query_values_are_typed_before_upscale_options_check_them():
-    options = request_options([("outscale", "2.5"), ("strip_metadata", "yes")], ServeOptions())
+    options = request_options([("outscale", "2.5"), ("strip_metadata", "true")], ServeOptions())
     assert options.outscale == 2.5 and options.strip_metadata and options.scale is None
+    options = request_options([("scale", "4"), ("self_ensemble", "false")], ServeOptions())
+    assert options.scale == 4 and not options.self_ensemble
+    for items, words in [
+        ([("strip_metadata", "yes")], "strip_metadata='yes' is not true or false"),
+        ([("self_ensemble", "True")], "self_ensemble='True' is not true or false"),
+        ([("scale", "0x2")], "scale='0x2' is not an integer in ASCII digits"),
+        ([("outscale", "1.5e0")], "outscale='1.5e0' is not a number in ASCII digits"),
+    ]:
+        with pytest.raises(ServeError, match=re.escape(words)) as refused:
+            request_options(items, ServeOptions())
+        assert refused.value.status == 400
     assert options.max_pixels == 16_000_000 and options.variant == "float16"
     assert request_options([], ServeOptions()).scale == 2  # upscale()'s default

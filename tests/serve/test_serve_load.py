@@ -38,7 +38,7 @@ def test_clients_beyond_the_pool_are_each_answered_200_or_503(server):
     def client(i):
         start.wait()
         try:
-            results[i] = server.post(data, "self_ensemble=1", timeout=60)
+            results[i] = server.post(data, "self_ensemble=true", timeout=60)
         except Exception as err:  # a hang (timeout) or a reset: recorded, the test fails
             results[i] = err
 
@@ -115,13 +115,13 @@ def test_a_client_that_goes_away_frees_its_worker_and_its_place(server):
     gone the worker stops at its next tile, the request queued behind it is dropped before
     it is decoded, and both are logged 499 with no bytes."""
     data = _jpeg(photo(300, 300, seed=8))
-    running = _sent(server.port, "scale=4&self_ensemble=1", data)
+    running = _sent(server.port, "scale=4&self_ensemble=true", data)
     try:
         assert server.wait_until(lambda h: h["running"] == 1, timeout=10)["running"] == 1
-        queued = _sent(server.port, "scale=4&self_ensemble=yes", data)
+        queued = _sent(server.port, "self_ensemble=true&scale=4", data)  # its own log line
         assert server.wait_until(lambda h: h["admitted"] == 2, timeout=10)["admitted"] == 2
         queued.close()
-        server.wait_for_log(r"POST /v1/upscale\?scale=4&self_ensemble=yes 499 0 ")
+        server.wait_for_log(r"POST /v1/upscale\?self_ensemble=true&scale=4 499 0 ")
         assert server.get_json("/healthz")["admitted"] == 1  # dropped from the queue
         start = time.monotonic()
     finally:
@@ -129,7 +129,7 @@ def test_a_client_that_goes_away_frees_its_worker_and_its_place(server):
     health = server.wait_until(lambda h: h["running"] == 0 and h["admitted"] == 0, timeout=30)
     assert health["running"] == 0 and health["admitted"] == 0, health
     freed = time.monotonic() - start
-    server.wait_for_log(r"POST /v1/upscale\?scale=4&self_ensemble=1 499 0 ")
+    server.wait_for_log(r"POST /v1/upscale\?scale=4&self_ensemble=true 499 0 ")
     # the whole request takes over 4 tiles: the worker is free within about one
     assert freed < 6, freed
     assert not any("Traceback" in line for line in server.lines)
@@ -141,7 +141,7 @@ def test_a_second_sigint_exits_at_once_without_a_traceback():
 
     def client():
         try:
-            reply["result"] = server.post(_jpeg(photo(300, 300)), "scale=4&self_ensemble=1",
+            reply["result"] = server.post(_jpeg(photo(300, 300)), "scale=4&self_ensemble=true",
                                           content_type="image/jpeg", timeout=60)  # fmt: skip
         except Exception as err:  # the connection is dropped: expected
             reply["result"] = err
