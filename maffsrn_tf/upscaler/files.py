@@ -258,9 +258,15 @@ def _name(options, path):
         if not options.sized:
             return f"x{options.scale}", ()
         return options.name_factor(1, 1), ()
+    size = _planned_size(options, path)
+    return f"{size[0]}x{size[1]}", size
+
+
+def _planned_size(options, path):
+    """The (width, height) ``options`` give the image at ``path``, from its header."""
     h, w = images.image_size(path)
     _, out_h, out_w = options.plan(h, w)
-    return f"{out_w}x{out_h}", (out_w, out_h)
+    return (out_w, out_h)
 
 
 def _plan(inputs, output, options, video_options=None):
@@ -536,12 +542,11 @@ def _check_existing(jobs, options):
 
 
 def _expected_size(job, options):
+    """``_planned_size`` of the job's input, or ``()`` where it cannot be told."""
     try:
-        h, w = images.image_size(job.source)
-        _, out_h, out_w = options.plan(h, w)
+        return _planned_size(options, job.source)
     except MaffsrnError:
         return ()
-    return (out_w, out_h)
 
 
 class _Engines:
