@@ -12,11 +12,16 @@ Usage::
         --temp_location gs://BUCKET/tmp --requirements_file requirements.txt
 
 Each output gets the name ``maffsrn-upscale`` would give it (``NAME_x{scale}.EXT``) and is
-written to a temporary name, then renamed. Files that fail (not an image, over
-``--max_megapixels``, an existing output without ``--overwrite``, two inputs for one output)
-are listed one per line in ``--errors`` (default: beside the output folder,
+written to a temporary name, then renamed. Outputs that exist already are refused before
+any work, as by ``maffsrn-upscale``: ``--overwrite`` replaces them, ``--skip_existing`` leaves
+them and upscales the rest (a rerun after adding photos). Files that fail (not an image, over
+``--max_megapixels``, an output another run wrote meanwhile, two inputs for one output) are
+listed one per line in ``--errors`` (default: beside the output folder,
 ``OUTPUT_DIR-errors.txt``; inside it, ``upscale-errors.txt``, for ``.``, ``..`` or a root)
-and the run ends with exit code 1 after the others are done.
+and the run ends with exit code 1 after the others are done. The errors file is written at
+every run (empty: nothing failed); the next run replaces it, but no other file there without
+``--overwrite``. If another run wrote it meanwhile, the errors go to ``NAME-2.txt`` beside it
+and the last line says so.
 
 A pattern's folders may hold wildcards too (``'shoots/*/raw/*.png'``); ``**`` matches
 across folders.
@@ -26,22 +31,27 @@ Flags this command does not define must be Beam's pipeline options (``--runner``
 error, before anything runs.
 """
 
+import atexit
 import difflib
 import importlib.util
 import logging
 import os
+import signal
+import sys
 
 from absl import flags
 
 from maffsrn_tf.cli.common import (
     define_model_flags,
     define_option_flags,
+    error_line,
     fail,
     fail_with,
     flag_words,
     option_aliases,
     option_values,
     run,
+    stop_after_work,
 )
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -53,7 +63,17 @@ flags.DEFINE_string(
     "errors", "", "The errors file (default: OUTPUT_DIR-errors.txt; for . or .., inside it)."
 )
 # the upscaling options a Beam run takes (the shipped TFLite models, one per worker)
-OPTIONS = ["variant", "tile", "overlap", "fmt", "quality", "overwrite", "max_pixels", "num_threads"]
+OPTIONS = [
+    "variant",
+    "tile",
+    "overlap",
+    "fmt",
+    "quality",
+    "overwrite",
+    "skip_existing",
+    "max_pixels",
+    "num_threads",
+]
 define_option_flags(UpscaleOptions, OPTIONS, defaults={"num_threads": BEAM_WORKER_THREADS})
 flags.mark_flags_as_required(["input_pattern", "output_dir"])
 
@@ -102,9 +122,7 @@ def main(argv):
         fail_with(err)
     if unknown:
         word, close = unknown[0]
-        if close is None and word.startswith("--"):
-            close = next(iter(difflib.get_close_matches(word.split("=")[0][2:], FLAGS, 1)), None)
-            close = close and "--" + close
+        close = _own_flag_like(word) or close  # this command's flags first, then Beam's
         guess = f" (did you mean {close}?)" if close else ""
         fail(
             f"unknown argument {word!r}{guess}: neither a flag of maffsrn-beam nor one of "
@@ -127,11 +145,55 @@ def main(argv):
             config, pipeline_options, translate=lambda line: flag_words(line, ALIASES)
         )
     except MaffsrnError as err:
-        fail_with(err, ALIASES)
-    print(f"upscaled {counts['upscaled']} images into {config.output_dir}")
+        # after the work too: one line and exit 1, returned, so that the shared runner ends
+        # the command as it ends one that succeeded (a signal at exit, a closed stdout)
+        error_line(flag_words(str(err), ALIASES))
+        return 1
+    return _summary(config, counts)
+
+
+def _summary(config, counts):
+    """The last lines: what was upscaled (stdout) and, if any file failed, one ``error:``
+    line naming where they are listed (exit 1)."""
+    line = f"upscaled {counts['upscaled']} images into {config.output_dir}"
+    if counts.get("skipped"):
+        line += f" (skipped {counts['skipped']} whose output exists)"
+    print(line)
+    sys.stdout.flush()
+    meanwhile = f"{config.errors} was written meanwhile by another run"
     if counts["failed"]:
-        fail(f"{counts['failed']} of {counts['matched']} files failed; listed in {config.errors}")
+        where = counts["errors"] or config.errors
+        note = f" ({meanwhile})" if counts["errors_taken"] else ""
+        failed = f"{counts['failed']} of {counts['matched']} files failed"
+        error_line(f"{failed}; listed in {where}{note}")
+        return 1
+    if counts["errors_taken"]:  # nothing to list: the other run's file stays as it is
+        print(f"none failed; {meanwhile}, left as it is", file=sys.stderr, flush=True)
     return 0
+
+
+def _own_flag_like(word):
+    """``--FLAG`` of this command that ``word`` (an unknown ``--input``, ``--out=x``) most
+    likely means, or None: one whose name begins with it (``--out``: ``--output_dir``),
+    or shares all but its last letter with one (``--inputs``), or a close spelling."""
+    if not word.startswith("--"):
+        return None
+    name = word.split("=", 1)[0][2:]
+    name = name[2:] if name.startswith("no") and name[2:] in FLAGS else name
+    own = sorted(
+        n
+        for n, flag in FLAGS._flags().items()
+        if n == flag.name and not (FLAGS.find_module_defining_flag(n) or "").startswith("absl.")
+    )
+    if len(name) >= 3:
+        starts = [n for n in own if n.startswith(name)]
+        if len(starts) == 1:
+            return "--" + starts[0]
+        near = [n for n in own if len(name) > 3 and n.startswith(name[:-1])]
+        if len(near) == 1:
+            return "--" + near[0]
+    close = difflib.get_close_matches(name, own, 1)
+    return "--" + close[0] if close else None
 
 
 def check_pipeline_options(options):
@@ -151,8 +213,34 @@ def check_pipeline_options(options):
         fail(f"--direct_num_workers {workers}: must be 0 (one per CPU) or more")
 
 
+def _exit_now(code):
+    """End the finished command at once with ``code`` (a ``SystemExit`` code): its lines are
+    printed and its files in place. Python's own shutdown of this process takes about a
+    second (Beam's, pyarrow's and LiteRT's objects), and early in it Python gives SIGTERM
+    back its default action: a SIGTERM then (a job manager's, "very near the end") killed
+    the command without a line (143), or, raised while modules were torn down, printed a
+    traceback and left exit code 0. The exit handlers still run (Beam's clean-ups)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # one line, 130/143 (the shared runner's)
+        signal.signal(signum, stop_after_work)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): printed, as Python does
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def cli():
-    run(main, pass_through=True, empty=EMPTY)
+    try:
+        run(main, pass_through=True, empty=EMPTY)
+    except SystemExit as done:
+        _exit_now(done.code)
 
 
 if __name__ == "__main__":

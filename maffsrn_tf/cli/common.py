@@ -445,7 +445,7 @@ def _unraisable(hook):
     return unraisable
 
 
-def _once_done(signum, frame):
+def stop_after_work(signum, frame):
     """Ctrl-C or SIGTERM once the command's work is done (TensorFlow's clean-up at exit): an
     exception raised there would be printed as "ignored" and the exit code would be 0."""
     _last_words(_stopped_line(signum), 128 + signum)
@@ -700,7 +700,7 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
             if _RECEIVED:  # raised where it was swallowed (a finalizer's "Exception ignored")
                 _last_words(_stopped_line(_RECEIVED[0]), 128 + _RECEIVED[0])
             for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, _once_done)
+                signal.signal(signum, stop_after_work)
             return code
         except KeyboardInterrupt:
             _last_words(_stopped_line(signal.SIGINT), 130)

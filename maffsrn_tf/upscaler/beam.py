@@ -6,11 +6,21 @@ and returns the counts. Files are matched and read with Beam's ``fileio``/``File
 ``MaffsrnModelHandler`` (the shipped model loaded once per worker; the tiling of
 ``maffsrn-upscale``), and each output is written under the name ``maffsrn-upscale`` gives it,
 to a temporary name first and then renamed. A file that fails — not an image, over the pixel
-limit, an output that exists, two inputs that would write one output — becomes one line of
-the errors file instead of failing the pipeline.
+limit, an output written by another run meanwhile, two inputs that would write one output —
+becomes one line of the errors file instead of failing the pipeline.
+
+Reruns work as ``maffsrn-upscale``'s: outputs that exist already are refused before any work
+(``overwrite=True`` replaces them, ``skip_existing=True`` leaves them and upscales the rest).
+The errors file is written at every run, empty when nothing failed, so it always belongs to
+the last run; an errors file an earlier run wrote for the same pattern (empty, or each line
+naming a file the pattern matches) is replaced by the next run, any other file only with
+``overwrite=True``. Without ``overwrite`` it is put in place only if it is still the file the
+run found (or none): when another run wrote one meanwhile, this run's errors go to a new name
+beside it (``NAME-2.txt``), which ``run_pipeline`` returns.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import re
@@ -35,11 +45,12 @@ from maffsrn_tf.io.atomic import (
     atomic_output,
     folder_problem,
     link_new_file,
+    not_a_regular_file,
     probe_writable,
     remove_stale_temporaries,
     temporary_suffix,
 )
-from maffsrn_tf.io.paths import within
+from maffsrn_tf.io.paths import made_folders, within
 from maffsrn_tf.upscaler.files import output_path_for
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -187,18 +198,28 @@ class _Plan(beam.DoFn):
         self._config = config
 
     def process(self, metadata):
-        path, c = metadata.path, self._config
-        try:
-            if "://" not in path and not os.path.isfile(path):
-                raise OSError("not a regular file")  # a FIFO would block the pipeline
-            with FileSystems.open(path) as f:
-                head = f.read(33)
-            sixteen = images.is_png16_color(path, head)
-        except Exception:  # unreadable: the decode step names the problem
-            sixteen = False
-        out_dir, o = c.output_dir.rstrip("/") + "/", c.options
-        target = output_path_for(path, out_dir, o.scale, sixteen, o.fmt)
+        path = metadata.path
+        target = _target_of(path, self._config)
         yield _as_bytes(target), _as_bytes(path)  # any name a file system allows
+
+
+def _is_png16(path):
+    """Whether ``path`` is a 16-bit colour PNG (its header decides, whatever its name)."""
+    try:
+        if "://" not in path and not os.path.isfile(path):
+            raise OSError("not a regular file")  # a FIFO would block the pipeline
+        with FileSystems.open(path) as f:
+            head = f.read(33)
+        return images.is_png16_color(path, head)
+    except Exception:  # unreadable: the decode step names the problem
+        return False
+
+
+def _target_of(path, config, sixteen=None):
+    """The output ``maffsrn-upscale`` would write for the input ``path``."""
+    out_dir, o = config.output_dir.rstrip("/") + "/", config.options
+    sixteen = _is_png16(path) if sixteen is None else sixteen
+    return output_path_for(path, out_dir, o.scale, sixteen, o.fmt)
 
 
 class _Decode(beam.DoFn):
@@ -217,9 +238,17 @@ class _Decode(beam.DoFn):
                     f"{path}: would be written to {target}, as {others} would; rename all but one"
                 )
             return
-        path = paths[0]
+        path, options = paths[0], self._config.options
         try:
-            if not self._config.options.overwrite and FileSystems.exists(target):
+            if "://" not in target and not_a_regular_file(target):  # never replaced
+                raise MaffsrnError(
+                    f"output {target} exists and is not a regular file (a folder, a pipe): "
+                    "move it away"
+                )
+            if not options.overwrite and FileSystems.exists(target):
+                if options.skip_existing:  # a rerun goes on where the last stopped
+                    _count("skipped").inc()
+                    return
                 raise MaffsrnError(f"output exists: {target} (pass overwrite=True to replace it)")
             if "://" not in path and not os.path.isfile(path):
                 raise MaffsrnError("not a regular file (a pipe or a device?)")
@@ -228,7 +257,8 @@ class _Decode(beam.DoFn):
             array, info = images.read_image(path, data, self._config.options.max_pixels)
         except (MaffsrnError, OSError) as err:
             _count("failed").inc()
-            message = str(err) if path in str(err) else f"{path}: {err}"
+            # every line begins with its input (a rerun knows an earlier run's errors file)
+            message = str(err) if str(err).startswith(f"{path}: ") else f"{path}: {err}"
             yield _error(message)
             return
         yield Decoded(path, target, array, info)
@@ -263,6 +293,9 @@ class _Write(beam.DoFn):
                 link_new_file(tmp, target)
         except OutputExists:  # written by another run since this one checked
             FileSystems.delete([tmp])
+            if self._config.options.skip_existing:
+                _count("skipped").inc()
+                return
             _count("failed").inc()
             yield _error(
                 f"{item.path}: output exists: {target} (pass overwrite=True to replace it)"
@@ -354,17 +387,26 @@ def unknown_pipeline_args(args):
 
 def _refuse_twice_given(parser, args):
     """``MaffsrnError`` for a pipeline option given twice (``--runner A --runner B``: Beam
-    would take the last without a word), as the command's own flags are refused. Options
-    that collect values (``--experiments``, ``--extra_package``) may repeat: only those
-    that store one value (or a switch) are checked."""
+    would take the last without a word), as the command's own flags are refused, and for
+    one given an empty value (``--temp_location=``, an unset ``$VAR``: Beam would take ""
+    for a value). Options that collect values (``--experiments``, ``--extra_package``) may
+    repeat: only those that store one value (or a switch) are checked for that."""
     single = (argparse._StoreAction, argparse._StoreConstAction, argparse.BooleanOptionalAction)
     seen = {}  # an option's destination: the word that set it
-    for word in args:
+    args = list(args)
+    for i, word in enumerate(args):
         if word == "--":
             break
-        option = word.split("=", 1)[0]
+        option, given, value = word.partition("=")
         action = parser._option_string_actions.get(option)
-        if not isinstance(action, single):  # not an option, or one that collects values
+        if action is None:
+            continue
+        if action.nargs != 0:  # it takes a value: in the word, or the next word
+            if not given:
+                value = args[i + 1] if i + 1 < len(args) else None
+            if value == "":
+                raise MaffsrnError(f"{option} is empty: give it a value, or leave it out")
+        if not isinstance(action, single):  # one that collects values
             continue
         if action.dest in seen:
             first = seen[action.dest]
@@ -375,12 +417,15 @@ def _refuse_twice_given(parser, args):
 
 
 def check_paths(config):
-    """``(inputs, unreadable)`` before anything is written: the files the pattern matches,
-    and an error line for each entry it names that is no file to read (a broken or looping
-    symbolic link). ``MaffsrnError`` for a pattern that matches nothing, an output folder
-    that is the folder the pattern reads or lies inside it (compared by real path: a rerun
-    would upscale the outputs), or an errors file that is a folder, an input, an output or
-    not writable."""
+    """``(inputs, unreadable, earlier)`` before anything is written: the files the pattern
+    matches, an error line for each entry it names that is no file to read (a broken or
+    looping symbolic link), and the ``os.lstat`` of an existing errors file this run may
+    replace (None if there is none). ``MaffsrnError`` for a pattern that matches nothing, an
+    output folder that is the folder the pattern reads or lies inside it (compared by real
+    path: a rerun would upscale the outputs), an errors file that is a folder, an input (a
+    link to one, hard or symbolic, too), an output, not writable, or an existing file that
+    is no earlier run's errors file (without ``overwrite``), or outputs that exist already
+    (without ``overwrite`` or ``skip_existing``)."""
     import fnmatch
     import glob
 
@@ -419,9 +464,36 @@ def check_paths(config):
             "outside it"
         )
     _check_output_dir(config.output_dir)
-    _check_errors_path(config, paths)
+    earlier = _check_errors_path(config, paths)
     _check_quality(config, paths)
-    return paths, unreadable
+    _check_existing_outputs(config, paths)
+    return paths, unreadable, earlier
+
+
+def _check_existing_outputs(config, paths):
+    """Before any work, as ``maffsrn-upscale`` does: outputs of the run that exist already in
+    a local output folder are refused, every one, unless ``overwrite`` (replaced) or
+    ``skip_existing`` (left, their inputs not upscaled again). Outputs written meanwhile by
+    another run are still each one line of the errors file."""
+    o, out_dir = config.options, config.output_dir
+    if o.overwrite or o.skip_existing or "://" in out_dir or not os.path.isdir(out_dir):
+        return
+    found = []
+    for path in paths:
+        # the name decides unless the header makes it a PNG: read it only for a name taken
+        plain, png = _target_of(path, config, False), _target_of(path, config, True)
+        if not any(os.path.lexists(t) for t in {plain, png}):
+            continue
+        target = _target_of(path, config)
+        if os.path.lexists(target) and not not_a_regular_file(target):
+            found.append(target)
+    found.sort()
+    if found:
+        more = f" and {len(found) - 1} other output(s)" if len(found) > 1 else ""
+        raise MaffsrnError(
+            f"output exists: {found[0]}{more} (pass overwrite=True to replace them, or "
+            "skip_existing=True to leave them)"
+        )
 
 
 def _outputs_match(config, paths, pattern):
@@ -487,13 +559,14 @@ def _check_errors_path(config, inputs):
     if errors.endswith(("/", os.sep)) or os.path.isdir(errors):
         raise MaffsrnError(f"{what} is a folder: name a file (default: OUTPUT_DIR-errors.txt)")
     real = os.path.realpath(errors)
-    if real in {os.path.realpath(p) for p in inputs if "://" not in p}:
+    local = [p for p in inputs if "://" not in p]
+    if real in {os.path.realpath(p) for p in local} or _same_file_as_one_of(errors, local):
         raise MaffsrnError(f"{what} is one of the inputs: name another file")
     out_dir = os.path.realpath(config.output_dir) if "://" not in config.output_dir else None
     if real == out_dir:
         raise MaffsrnError(f"{what} is the output folder: name a file (default beside it)")
-    if os.path.lexists(errors) and not config.options.overwrite:
-        # the default name too: nothing says that the file there is an earlier run's
+    earlier = os.lstat(errors) if os.path.lexists(errors) else None
+    if earlier and not config.options.overwrite and not _earlier_errors_file(errors, config):
         raise MaffsrnError(
             f"{what} exists (pass overwrite=True to replace it"
             + (", or errors=FILE)" if not config.errors_path else ")")
@@ -508,17 +581,87 @@ def _check_errors_path(config, inputs):
         if not config.errors_path and not os.path.lexists(directory):
             # the default file, beside an output folder not made yet: its folder is made
             # with the output folder (which _check_output_dir found can be made)
-            return
+            return earlier
         raise MaffsrnError(f"{what}: its folder does not exist: {directory}")
     try:  # a real probe: permissions, read-only file systems
         probe_writable(directory)
     except OSError as err:
         raise MaffsrnError(f"{what}: its folder is not writable ({err.strerror})") from None
+    return earlier
+
+
+def _same_file_as_one_of(path, inputs):
+    """Whether ``path`` exists and is one of the files ``inputs`` (local paths) name by
+    device and inode: a hard link of an input, which no path comparison finds."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    for p in inputs:
+        try:
+            other = os.stat(p)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False
+
+
+_EARLIER_ERRORS_LIMIT = 64 * 1024 * 1024  # bytes: a bigger file is not read to find out
+
+
+def _earlier_errors_file(path, config):
+    """Whether the existing file ``path`` is an errors file an earlier run wrote for this
+    pattern, which this run may replace: a regular file (not a link), empty (a run where
+    nothing failed), or UTF-8 text each line of which begins with a file the pattern
+    matches, as Beam matches it, and ``: `` (each line of an errors file names its input
+    first). Anything else (someone's notes) is kept."""
+    from apache_beam.io.filesystem import FileSystem
+
+    try:
+        st = os.lstat(path)
+        if not os.path.isfile(path) or os.path.islink(path):
+            return False
+        if st.st_size > _EARLIER_ERRORS_LIMIT:
+            return False
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text:
+        return True
+    if not text.endswith("\n"):
+        return False
+    pattern = local_pattern(config.input_pattern)
+    local = "://" not in pattern
+    regex = re.compile(FileSystem.translate_pattern(os.path.abspath(pattern) if local else pattern))
+    for line in text[:-1].split("\n"):
+        # a name one_line escaped (a newline, bytes that are not UTF-8): one character
+        line = _ESCAPE.sub("_", line)
+        parts = line.split(": ")
+        names = (": ".join(parts[:i]) for i in range(1, len(parts)))
+        if not any(regex.match(os.path.abspath(n) if local else n) for n in names if n):
+            return False
+    return True
+
+
+_ESCAPE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])")
 
 
 def _temporary_beside(path):
     directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
     return f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
+
+
+_DIRECT = (None, "DirectRunner", "direct", "Direct")
+
+
+def _runner_name(options):
+    """The name of the runner ``options`` pick, for messages."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    name = (options or PipelineOptions()).view_as(StandardOptions).runner
+    return str(name) if name else "DirectRunner"
 
 
 def _runner(options):
@@ -530,7 +673,7 @@ def _runner(options):
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     name = (options or PipelineOptions()).view_as(StandardOptions).runner
-    if name not in (None, "DirectRunner", "direct", "Direct"):
+    if name not in _DIRECT:
         return None
     try:
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -539,51 +682,131 @@ def _runner(options):
     return FnApiRunner()
 
 
+def _joined(error):
+    """A foreign library's message as one line: its lines joined (Beam's "Pipeline has
+    validations errors:" gives its reasons on the lines that follow)."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return text or type(error).__name__
+
+
+def _signalled(error):
+    """Whether ``error`` wraps Ctrl-C or SIGTERM (a runner that re-raises a worker's
+    exception): the command's own handling of those must see it as it is."""
+    seen = error
+    while seen is not None:
+        if any(n in str(seen) for n in ("KeyboardInterrupt", "Terminated")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _put_errors(config, text, earlier):
+    """Put the errors ``text`` at ``config.errors`` (local): ``(path written or None,
+    taken)``. It replaces the file there with ``overwrite``, or where that is still the
+    earlier run's file the checks found (``earlier``, its ``os.lstat``); otherwise it is
+    put in place only if no file is there (another run may have written one since the
+    checks). When one is (``taken``), non-empty errors go to the first free name of
+    ``NAME-2.EXT``, ``NAME-3.EXT``, ...; empty ones (nothing failed) are not written."""
+    path = config.errors
+    replace = config.options.overwrite or _unchanged(path, earlier)
+    candidates = [path]
+    if text:
+        stem, ext = os.path.splitext(path)
+        candidates += [f"{stem}-{n}{ext}" for n in range(2, 1000)]
+    for i, name in enumerate(candidates):
+        try:
+            with atomic_output(name, overwrite=replace and i == 0) as out:
+                with open(out, "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(text)
+            return name, i > 0
+        except OutputExists:  # written meanwhile (or a pipe, a folder put there): not ours
+            continue
+        except OSError as err:
+            raise MaffsrnError(
+                f"errors_path={name!r}: cannot write it ({err.strerror or err})"
+            ) from None
+    if not text:
+        return None, True
+    raise MaffsrnError(
+        f"errors_path={path!r} and {len(candidates) - 1} names beside it exist: the errors "
+        "could not be written"
+    )
+
+
+def _unchanged(path, earlier):
+    """Whether ``path`` is still the file whose ``os.lstat`` was ``earlier``."""
+    if earlier is None:
+        return False
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return False
+    same = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
+    return all(getattr(now, a) == getattr(earlier, a) for a in same)
+
+
 def run_pipeline(config, options=None, translate=None):
     """Run the pipeline (``options``: Beam ``PipelineOptions``; default the DirectRunner);
-    returns ``{"matched": k, "upscaled": n, "failed": m}``. ``translate``: applied to each
-    line of the errors file before it is put in place (a command's own words for the
-    arguments the messages name)."""
-    paths, unreadable = check_paths(config)
+    returns ``{"matched": k, "upscaled": n, "failed": m, "skipped": s, "errors": path,
+    "errors_taken": bool}``: ``errors`` is where the errors file was written (None where a
+    run without failures found one written meanwhile by another run, and left it);
+    ``errors_taken``: ``config.errors`` was written meanwhile by another run, so the
+    errors went to another name (``NAME-2.EXT``) or, with none, nowhere. ``translate``:
+    applied to each line of the errors file before it is put in place (a command's own
+    words for the arguments the messages name). ``MaffsrnError`` for what the checks refuse
+    and for a runner that cannot run the pipeline (Beam's reasons in one line); a local
+    output folder (and its missing parents) made by a run that writes nothing into it is
+    removed again, however the run ends."""
+    paths, unreadable, earlier = check_paths(config)
     matched = len(paths) + len(unreadable)
+    runner, name = _runner(options), _runner_name(options)
+    try:  # Beam checks the runner's options here (Dataflow: project, region, temp_location)
+        pipeline = beam.Pipeline(runner=runner, options=options)
+    except Exception as err:
+        raise MaffsrnError(f"the {name} cannot run the pipeline: {_joined(err)}") from None
     print(f"{matched} files match {config.input_pattern}", file=sys.stderr, flush=True)
-    if "://" not in config.output_dir:
-        os.makedirs(config.output_dir, exist_ok=True)
-        remove_stale_temporaries(config.output_dir, keep=paths)
-    # the errors file is written under a temporary name and renamed once the run is done
-    remote = "://" in config.errors
-    # the errors are collected under a name of our own (Beam reads an output name as a
-    # pattern: [1] in a name would break it) and put in place once the run is done
-    local_tmp = None if remote else tempfile.mkdtemp(prefix="maffsrn-beam-errors-")
-    tmp = _temporary_beside(config.errors) if remote else os.path.join(local_tmp, "errors.txt")
-    pipeline = beam.Pipeline(runner=_runner(options), options=options)
-    build_pipeline(pipeline, config, tmp, unreadable)
-    try:
-        result = pipeline.run()
-        result.wait_until_finish()
-        with FileSystems.open(tmp) as f:
-            lines = f.read().decode("utf-8").splitlines()
-        text = "".join((translate(line) if translate else line) + "\n" for line in lines)
-        if remote:
-            with FileSystems.create(tmp) as f:
-                f.write(text.encode("utf-8"))
-            if FileSystems.exists(config.errors):
-                FileSystems.delete([config.errors])
-            FileSystems.rename([tmp], [config.errors])
-        else:
-            with atomic_output(config.errors) as out, open(out, "w", encoding="utf-8") as f:
-                f.write(text)
-    finally:
-        if local_tmp:
-            shutil.rmtree(local_tmp, ignore_errors=True)
-        else:
+    remote_out = "://" in config.output_dir
+    with contextlib.nullcontext() if remote_out else made_folders(config.output_dir):
+        if not remote_out:
+            os.makedirs(config.output_dir, exist_ok=True)
+            remove_stale_temporaries(config.output_dir, keep=paths)
+        # the errors are collected under a name of our own (Beam reads an output name as a
+        # pattern: [1] in a name would break it) and put in place once the run is done
+        remote = "://" in config.errors
+        local_tmp = None if remote else tempfile.mkdtemp(prefix="maffsrn-beam-errors-")
+        tmp = _temporary_beside(config.errors) if remote else os.path.join(local_tmp, "errors.txt")
+        build_pipeline(pipeline, config, tmp, unreadable)
+        try:
             try:
-                if FileSystems.exists(tmp):
-                    FileSystems.delete([tmp])
-            except Exception:  # best effort: the rename above is what matters
-                pass
-    counts = {"matched": matched}
-    for name in ("upscaled", "failed"):
+                result = pipeline.run()
+                result.wait_until_finish()
+            except Exception as err:  # a runner that cannot start (no job server, no jar)
+                if runner is not None or _signalled(err):
+                    raise  # the local run: our own code's failures are bugs, shown as such
+                raise MaffsrnError(f"the {name} cannot run the pipeline: {_joined(err)}") from err
+            with FileSystems.open(tmp) as f:
+                lines = f.read().decode("utf-8").splitlines()
+            text = "".join((translate(line) if translate else line) + "\n" for line in lines)
+            written, taken = config.errors, False
+            if remote:
+                with FileSystems.create(tmp) as f:
+                    f.write(text.encode("utf-8"))
+                if FileSystems.exists(config.errors):
+                    FileSystems.delete([config.errors])
+                FileSystems.rename([tmp], [config.errors])
+            else:
+                written, taken = _put_errors(config, text, earlier)
+        finally:
+            if local_tmp:
+                shutil.rmtree(local_tmp, ignore_errors=True)
+            else:
+                try:
+                    if FileSystems.exists(tmp):
+                        FileSystems.delete([tmp])
+                except Exception:  # best effort: the rename above is what matters
+                    pass
+    counts = {"matched": matched, "errors": written, "errors_taken": taken}
+    for name in ("upscaled", "failed", "skipped"):
         found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE).with_name(name))
         counts[name] = sum(
             (c.committed if c.committed is not None else c.attempted) or 0

@@ -83,21 +83,32 @@ def test_two_inputs_for_one_output_are_both_errors_and_nothing_is_overwritten(tm
     out = tmp_path / "out"
     out.mkdir()
     (out / "b_x2.png").write_bytes(b"an earlier output")
-    run = subprocess.run(
-        [sys.executable, "-m", "maffsrn_tf.cli.beam", "--input_pattern", str(folder / "*"),
-         "--output_dir", str(out), "--format", "png", "--errors", str(tmp_path / "e.txt")],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "maffsrn_tf.cli.beam", "--input_pattern",
+               str(folder / "*"), "--output_dir", str(out), "--format", "png", "--errors",
+               str(tmp_path / "e.txt")]  # fmt: skip
+    # an existing output is refused before any work, as maffsrn-upscale refuses it
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stderr[-3000:]
+    assert run.stderr.strip() == (
+        f"error: output exists: {out / 'b_x2.png'} (pass --overwrite to replace them, or "
+        "--skip_existing to leave them)"
+    )
+    assert not (tmp_path / "e.txt").exists()
+    # --skip_existing leaves it; the two inputs for one output are both errors
+    run = subprocess.run([*command, "--skip_existing"], capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"error: 2 of 3 files failed; listed in {tmp_path / 'e.txt'}"
+    )
+    assert "(skipped 1 whose output exists)" in run.stdout
     assert os.listdir(out) == ["b_x2.png"]
     assert (out / "b_x2.png").read_bytes() == b"an earlier output"
     errors = sorted((tmp_path / "e.txt").read_text().splitlines())
-    assert len(errors) == 3  # one line per input that failed
+    assert len(errors) == 2  # one line per input that failed
     assert errors[0].startswith(f"{folder / 'a.bmp'}: would be written to ")
     assert errors[1].startswith(f"{folder / 'a.png'}: would be written to ")
     assert f"as {folder / 'a.bmp'} would" in errors[1]
-    assert "output exists" in errors[2] and "b_x2.png" in errors[2]
-    assert "(pass --overwrite to replace it)" in errors[2]  # the command's words
 
 
 def _beam(args, cwd):
