@@ -25,3 +25,14 @@ def one_line(text):
     backslash escapes."""
     raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in raw)
+
+
+def reraise_signal(error):
+    """Raise again the Ctrl-C or SIGTERM (any ``BaseException`` that is not an ``Exception``)
+    that ``error`` wraps as its cause or context: an import interrupted by a signal can
+    surface as an ``ImportError``, which must not be read as a missing package."""
+    seen = error.__cause__ or error.__context__
+    while seen is not None:
+        if not isinstance(seen, Exception):
+            raise seen
+        seen = seen.__cause__ or seen.__context__

@@ -57,7 +57,8 @@ def test_using_the_library_prints_nothing(python, tmp_path):
         if not os.path.exists(interpreter):
             pytest.skip("no light install (.venv-runtime): make install-runtime")
     code = "import numpy as np, maffsrn_tf\n"
-    if python == "tensorflow":
+    if python == "tensorflow":  # its import, its runtime, a model on the Keras backend
+        code += "maffsrn_tf.upscale(np.zeros((16, 16, 3), np.uint8), backend='keras')\n"
         code += "maffsrn_tf.load_pretrained('maffsrn_x2')\n"
     code += "print(maffsrn_tf.upscale(np.zeros((16, 16, 3), np.uint8)).shape)\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "MAFFSRN_TF_"))}

@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from maffsrn_tf.errors import MaffsrnError, first_line
-from maffsrn_tf.native_logs import filtered
+from maffsrn_tf.errors import MaffsrnError, first_line, reraise_signal
+from maffsrn_tf.native_logs import filtered, start_tensorflow
 
 # more threads than any machine has cores (tens of thousands crash LiteRT)
 MAX_THREADS = 256
@@ -126,7 +126,8 @@ class TFLiteEngine:
     def __init__(self, path, num_threads=None):
         try:
             from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
+        except ImportError as err:
+            reraise_signal(err)  # Ctrl-C during the import is not a missing runtime
             raise MaffsrnError(missing_runtime_message()) from None
 
         with filtered():  # LiteRT's XNNPACK INFO line: not the user's
@@ -212,17 +213,19 @@ def make_engine(options, preset=None, scale=None):
             model = tflite_path(scale, options.variant)
         engine = TFLiteEngine(model, options.num_threads)
     else:
-        if model is None or isinstance(model, str):
-            try:
-                from maffsrn_tf.pretrained.loading import load_model_for
-            except ImportError:
-                raise MaffsrnError(
-                    "Keras weights run on the Keras backend, which needs TensorFlow: "
-                    'pip install "maffsrn_tf[tensorflow]"'
-                ) from None
-
-            model = load_model_for(scale, model, preset)
-        engine = KerasEngine(model)
+        with filtered():  # TensorFlow's start-up lines, at its import and first model
+            if model is None or isinstance(model, str):
+                try:
+                    from maffsrn_tf.pretrained.loading import load_model_for
+                except ImportError as err:
+                    reraise_signal(err)
+                    raise MaffsrnError(
+                        "Keras weights run on the Keras backend, which needs TensorFlow: "
+                        'pip install "maffsrn_tf[tensorflow]"'
+                    ) from None
+                start_tensorflow()
+                model = load_model_for(scale, model, preset)
+            engine = KerasEngine(model)
     if engine.scale is not None and engine.scale != scale:
         wanted = f"scale={scale}" if options.scale else f"x{scale} for the output size asked"
         raise MaffsrnError(f"the model upscales x{engine.scale}, but {wanted}")

@@ -331,9 +331,13 @@ def _plan(inputs, output, options, video_options=None):
                 raise UpscaleError(
                     f"output {job.target} is a folder: move it, or choose another output"
                 )
-            long = name_too_long(job.target)
-            if long:
-                raise UpscaleError(f"output {job.target}: {long}; rename the input")
+            written = [job.target]
+            if options.compare and not job.video:
+                written.append(os.path.splitext(job.target)[0] + "_compare.png")
+            for path in written:
+                long = name_too_long(path)
+                if long:
+                    raise UpscaleError(f"output {path}: {long}; rename the input")
         except (images.ImageError, MaffsrnError) as err:
             if single:
                 raise UpscaleError(str(err)) from None
@@ -345,12 +349,17 @@ def _plan(inputs, output, options, video_options=None):
 def _once_each(jobs):
     """The jobs of different files: a file given twice (``a.png ./a.png``, or a shell glob
     that overlaps a folder) is done once."""
-    seen, kept = set(), []
+    seen, kept, links = {}, [], []
     for job in jobs:
         key = os.path.realpath(job.source)
         if key not in seen:
-            seen.add(key)
+            seen[key] = job
             kept.append(job)
+        elif os.path.abspath(job.source) != os.path.abspath(seen[key].source):
+            links.append(f"{one_line(job.label)} (the same file as {one_line(seen[key].label)})")
+    if links:  # every word is used: a second name of one file is said, not dropped
+        more = " ..." if len(links) > 5 else ""
+        log.warning("upscaling once each file given twice: %s%s", ", ".join(links[:5]), more)
     return kept
 
 
@@ -475,8 +484,11 @@ def _drop_earlier_outputs(jobs, options):
 
 
 def _skip_existing(jobs, options):
-    """With ``skip_existing``: the jobs whose output is not there yet, whole (an output of
-    another size, or cut short, is done again, with a notice)."""
+    """With ``skip_existing``: the jobs whose output is not there yet, whole. An earlier
+    output cut short (its header says the size this run writes, its data ends early) is done
+    again, with a notice; a file there that is not an earlier output of this input (another
+    picture, another size, not an image) fails that input alone: it is never replaced
+    without ``overwrite``."""
     if not options.skip_existing:
         return jobs
     todo, done = [], 0
@@ -486,21 +498,42 @@ def _skip_existing(jobs, options):
             continue
         if job.target and os.path.exists(job.target):
             if job.video:
-                from maffsrn_tf.upscaler.video import is_whole
+                from maffsrn_tf.upscaler.video import existing_state
 
-                whole = is_whole(job.source, job.target)
+                state, why = existing_state(job.source, job.target)
             else:
-                size = job.size or _expected_size(job, options)
-                whole = size and _is_whole(job.target, size)
-            if whole:
+                state, why = _existing_state(job, options)
+            if state == "whole":
                 done += 1
                 continue
-            log.warning("redoing %s: the existing output is not whole", one_line(job.target))
-            job.redo = True
+            if state == "cut short":
+                log.warning("redoing %s: the existing output is cut short", one_line(job.target))
+                job.redo = True
+            else:
+                job.problem = (
+                    f"output {job.target} exists and is not an earlier output of "
+                    f"{job.source} ({why}): pass overwrite=True to replace it"
+                )
         todo.append(job)
     if done:
         log.warning("skipping %d input(s) whose output exists (skip_existing)", done)
     return todo
+
+
+def _existing_state(job, options):
+    """``(state, why)`` of the image at ``job.target``: ``"whole"``, ``"cut short"`` (the
+    size this run writes in its header, its data ending early) or ``"other"``."""
+    size = job.size or _expected_size(job, options)
+    try:  # the header's size (our outputs are stored upright: orientation 1)
+        with Image.open(job.target) as im:
+            w, h = im.size
+    except Exception:  # Pillow raises many kinds for what is not an image
+        return "other", "not an image Pillow reads"
+    if not size:
+        return "other", f"an image of {w}x{h}; this input's output size is unknown"
+    if (w, h) != tuple(size):
+        return "other", f"an image of {w}x{h}, not {size[0]}x{size[1]}"
+    return ("whole", "") if _is_whole(job.target, size) else ("cut short", "")
 
 
 def _earlier_sizes(job, writer, options, compare):
@@ -528,7 +561,7 @@ def _check_existing(jobs, options):
         return
     found = []
     for job in jobs:
-        if job.target and not job.problem:
+        if job.target and not job.problem and not job.redo:  # redo: cut short, replaced
             paths = [job.target]
             if options.compare and not job.video:
                 paths.append(os.path.splitext(job.target)[0] + "_compare.png")
@@ -587,7 +620,7 @@ def upscale_file(
     try:
         array, info = images.read_image(in_path, max_pixels=options.max_pixels)
     except images.ImageError as err:
-        raise UpscaleError(str(err)) from None
+        raise UpscaleError(_video_named_as_image(in_path) or str(err)) from None
     h, w = array.shape[:2]
     try:
         scale, out_h, out_w = options.plan(h, w)
@@ -637,6 +670,16 @@ def upscale_file(
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
     return written
+
+
+def _video_named_as_image(path):
+    """The message for a video with an image's extension (``clip.png``), else ``""``: it
+    is read as the image its name says, and said so when it is not one."""
+    from maffsrn_tf.upscaler.video import have_av, is_video
+
+    if not have_av() or not is_video(path, probe=True):
+        return ""
+    return f"{path} is a video, not an image: give it a video extension (.mp4, .mkv)"
 
 
 def _has_alpha(array):
@@ -770,6 +813,8 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
         job = jobs[0] if jobs else None
         if job is None:
             return []
+        if job.problem:  # found while planning (skip_existing: a file that is not ours)
+            raise UpscaleError(job.problem)
         notes = set()
         with made_folders(os.path.dirname(os.path.abspath(job.target))):  # left empty: gone
             written = _upscale_job(job, engines, options, video, redo=job.redo, exact=True,

@@ -984,13 +984,20 @@ def _is_rgb_format(pix_fmt):
     return av.VideoFormat(pix_fmt).is_rgb
 
 
-def is_whole(source, target):
-    """Whether ``target`` is a whole upscale of the video ``source``: a video read to its end
-    with as many frames (``skip_existing`` redoes one cut short)."""
+def existing_state(source, target):
+    """``(state, why)`` of the file at ``target`` for ``skip_existing``: ``"whole"`` (a
+    video read to its end, with as many frames as ``source``), ``"cut short"`` (a video,
+    with fewer frames or ending early: redone) or ``"other"`` (not a video: never
+    replaced without ``overwrite``)."""
     try:
-        return probe(target).frames == probe(source).frames
+        probe(target, whole=False)
     except MaffsrnError:
-        return False
+        return "other", "not a video that can be read"
+    try:
+        whole = probe(target).frames == probe(source).frames
+    except MaffsrnError:
+        return "cut short", ""
+    return ("whole", "") if whole else ("cut short", "")
 
 
 def upscale_video(input_path, output="", progress=False, **options):

@@ -307,3 +307,58 @@ def test_paths_as_bytes_and_checked_arguments(tmp_path, monkeypatch):
     with pytest.raises(UpscaleError, match="cannot read"):
         upscale_path("notes.png", "new/deep/n.png", **fast)
     assert sorted(os.listdir(tmp_path)) == ["a.png", "b\udcff.png", "notes.png", "o"]
+
+
+def test_skip_existing_never_replaces_a_file_that_is_not_an_earlier_output(tmp_path):
+    """A file at the output's name that is not this input's earlier output (notes, another
+    picture, another size) fails that input alone, single run or folder run; an earlier
+    output cut short (the right size in its header) is redone."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        write(folder / f"{name}.png", photo(20, 24))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_x2.png").write_text("my notes")
+    write(out / "b_x2.png", photo(30, 30))  # a whole picture of another size
+    fast = dict(quantization="int8", skip_existing=True)
+    mine = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(UpscaleError, match=r"a_x2.png exists and is not an earlier output of "
+                       r".*a.png \(not an image Pillow reads\): pass overwrite=True"):  # fmt: skip
+        upscale_path(str(folder / "a.png"), str(out) + "/", **fast)
+    failures = []
+    with pytest.raises(UpscaleError, match="2 of 3 images failed: a.png, b.png"):
+        upscale_path(str(folder), str(out), on_error=failures.append, **fast)
+    assert "(an image of 30x30, not 48x40)" in str(failures[1])
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in mine} == mine
+    assert Image.open(out / "c_x2.png").size == (48, 40)
+    whole = (out / "c_x2.png").read_bytes()
+    (out / "c_x2.png").write_bytes(whole[: len(whole) // 2])  # cut short: redone
+    (out / "a_x2.png").unlink()
+    (out / "b_x2.png").unlink()
+    assert sorted(upscale_path(str(folder), str(out), **fast)) == [
+        str(out / f"{n}_x2.png") for n in "abc"
+    ]
+    assert (out / "c_x2.png").read_bytes() == whole
+
+
+def test_a_file_given_twice_by_two_names_is_done_once_and_said(tmp_path, caplog):
+    """``a.png`` and a link to it: one output, and a notice naming the second name (every
+    word is used); a comparison whose name would be too long is refused before any work."""
+    import logging
+
+    write(tmp_path / "a.png", photo(20, 24))
+    os.symlink("a.png", tmp_path / "z.png")
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        got = upscale_path([str(tmp_path / "a.png"), str(tmp_path / "z.png")],
+                           str(tmp_path / "o") + "/", quantization="int8")  # fmt: skip
+    assert got == [str(tmp_path / "o" / "a_x2.png")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"upscaling once each file given twice: {tmp_path / 'z.png'} (the same file as "
+        f"{tmp_path / 'a.png'})"
+    ]
+    long = tmp_path / ("m" * 245 + ".png")
+    write(long, photo(20, 24))
+    with pytest.raises(UpscaleError, match="_x2_compare.png: its name is 260 bytes, longer than"):
+        upscale_path(str(long), str(tmp_path / "p") + "/", compare=True, quantization="int8")
+    assert not (tmp_path / "p").exists()

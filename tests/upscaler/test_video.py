@@ -20,7 +20,13 @@ av = pytest.importorskip("av")
 
 from maffsrn_tf.errors import MaffsrnError  # noqa: E402
 from maffsrn_tf.model.shipped import sample_photo_path  # noqa: E402
-from maffsrn_tf.upscaler import UpscaleError, VideoOptions, upscale, upscale_video  # noqa: E402
+from maffsrn_tf.upscaler import (  # noqa: E402
+    UpscaleError,
+    VideoOptions,
+    upscale,
+    upscale_path,
+    upscale_video,
+)
 from maffsrn_tf.upscaler.video import is_video, probe  # noqa: E402
 
 RATE = fractions.Fraction(24000, 1001)
@@ -237,8 +243,13 @@ def test_skip_existing_leaves_a_whole_output_and_redoes_one_cut_short(clip, tmp_
     open(out, "wb").write(data[: len(data) // 2])  # as another tool killed mid-write leaves it
     with caplog.at_level(logging.WARNING, "maffsrn_tf"):
         assert upscale_video(clip, tmp_path, skip_existing=True, **FAST) == out
-    assert any("the existing output is not whole" in r.getMessage() for r in caplog.records)
+    assert any("the existing output is cut short" in r.getMessage() for r in caplog.records)
     assert len(frames(out)[1]) == 12
+    open(out, "w").write("my notes")  # not a video: never replaced without overwrite
+    mine = r"is not an earlier output of .*clip\.mkv \(not a video that can be read\): pass"
+    with pytest.raises(UpscaleError, match=mine):
+        upscale_video(clip, tmp_path, skip_existing=True, **FAST)
+    assert open(out).read() == "my notes"
 
 
 def _cut(path, into, keep):
@@ -391,3 +402,12 @@ def test_codec_messages_mjpeg_gif_keywords_and_progress(tmp_path):
         upscale_video(clip, tmp_path / "k.mp4", bogus=1)
     with pytest.raises(UpscaleError, match=r"progress='yes'"):
         upscale_video(clip, tmp_path / "p.mp4", progress="yes")
+
+
+def test_a_video_named_as_an_image_is_said_to_be_one(tmp_path):
+    clip = tiny(tmp_path / "clip.mp4")
+    os.rename(clip, tmp_path / "clip.png")
+    with pytest.raises(UpscaleError, match=r"clip\.png is a video, not an image: give it a "
+                       r"video extension \(\.mp4, \.mkv\)$"):  # fmt: skip
+        upscale_path(str(tmp_path / "clip.png"), str(tmp_path / "o.png"), **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["clip.png"]
