@@ -20,17 +20,13 @@ SHARED = shared_dir()
 
 # PROBE runs a command module as __main__ and reports, on stdout, whether TensorFlow was imported
 # by the time it exited.
+# (at exit: a command ends through cli.common.exit_now, which runs the exit handlers and
+# then leaves without Python's teardown, so nothing after its run would be reached)
 PROBE = """
-import runpy, sys
+import atexit, runpy, sys
 sys.argv = sys.argv[1:]
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-except SystemExit as exit:
-    code = exit.code
-else:
-    code = 0
-print("tensorflow" in sys.modules)
-sys.exit(code)
+atexit.register(lambda: print("tensorflow" in sys.modules, flush=True))
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 

@@ -31,12 +31,10 @@ Flags this command does not define must be Beam's pipeline options (``--runner``
 error, before anything runs.
 """
 
-import atexit
 import difflib
 import importlib.util
 import logging
 import os
-import signal
 import sys
 
 from absl import flags
@@ -51,7 +49,6 @@ from maffsrn_tf.cli.common import (
     option_aliases,
     option_values,
     run,
-    stop_after_work,
 )
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -213,34 +210,8 @@ def check_pipeline_options(options):
         fail(f"--direct_num_workers {workers}: must be 0 (one per CPU) or more")
 
 
-def _exit_now(code):
-    """End the finished command at once with ``code`` (a ``SystemExit`` code): its lines are
-    printed and its files in place. Python's own shutdown of this process takes about a
-    second (Beam's, pyarrow's and LiteRT's objects), and early in it Python gives SIGTERM
-    back its default action: a SIGTERM then (a job manager's, "very near the end") killed
-    the command without a line (143), or, raised while modules were torn down, printed a
-    traceback and left exit code 0. The exit handlers still run (Beam's clean-ups)."""
-    for signum in (signal.SIGINT, signal.SIGTERM):  # one line, 130/143 (the shared runner's)
-        signal.signal(signum, stop_after_work)
-    if code is None:
-        code = 0
-    elif not isinstance(code, int):  # sys.exit("message"): printed, as Python does
-        print(code, file=sys.stderr)
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
-    atexit._run_exitfuncs()
-    os._exit(code)
-
-
 def cli():
-    try:
-        run(main, pass_through=True, empty=EMPTY)
-    except SystemExit as done:
-        _exit_now(done.code)
+    run(main, pass_through=True, empty=EMPTY)  # ends through cli.common.exit_now
 
 
 if __name__ == "__main__":

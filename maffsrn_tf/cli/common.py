@@ -5,6 +5,7 @@ No TensorFlow here: commands validate their arguments before they import it, so 
 argument costs milliseconds and prints one line.
 """
 
+import atexit
 import dataclasses
 import importlib.util
 import logging
@@ -14,6 +15,7 @@ import re
 import signal
 import sys
 import textwrap
+import threading
 
 from absl import app, flags
 
@@ -392,6 +394,29 @@ class _Stdout:
         return getattr(self._stream, name)
 
 
+class _Stderr:
+    """``sys.stderr`` whose write errors (``2> /dev/full``) are dropped: a message that
+    cannot be shown must not stop the work, as with a closed stderr; the exit code tells."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _stdout_error(error):
     """The standard output's write error that ``error`` is or wraps, else None."""
     failed = getattr(sys.stdout, "error", None)
@@ -690,6 +715,8 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
             quiet_native_logs()
         if not isinstance(sys.stdout, _Stdout):  # its write errors: one line of their own
             sys.stdout = _Stdout(sys.stdout)
+        if not isinstance(sys.stderr, _Stderr):  # 2>/dev/full: messages lost, work done
+            sys.stderr = _Stderr(sys.stderr)
         try:
             # the command's handlers replace those of its start (maffsrn_tf.cli)
             signal.signal(signal.SIGINT, _interrupt)
@@ -726,4 +753,39 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
                 1,
             )
 
-    app.run(wrapped, flags_parser=parse)
+    try:
+        app.run(wrapped, flags_parser=parse)
+    except SystemExit as done:
+        exit_now(done.code)
+
+
+def exit_now(code):
+    """End the finished command with ``code`` (a ``SystemExit``'s) once its threads and exit
+    handlers are done, without Python's own teardown of its modules. That teardown takes
+    up to a second after TensorFlow, Beam or LiteRT ran, and early in it Python gives
+    SIGTERM back its default action: a SIGTERM then (a job manager's, "very near the end")
+    killed the command without a line, or, raised while objects were torn down, printed a
+    traceback and left exit code 0. Here Ctrl-C or SIGTERM till the end is one line and
+    130/143 (``stop_after_work``)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_after_work)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): printed, as Python does
+        error_line(str(code))
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:  # as Python's exit: wait for the threads, run their exit hooks
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(code)

@@ -60,6 +60,11 @@ def test_runtime_install_upscales_without_tensorflow_like_the_full_install(runti
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert sample.returncode == 0, sample.stderr
     assert Image.open(tmp_path / "out" / "sample_x2.png").size == (1024, 1200)
+    # the library prints nothing: not LiteRT's XNNPACK INFO line either (native_logs)
+    api = subprocess.run([py, "-c", "import numpy as np, maffsrn_tf; print(maffsrn_tf.upscale("
+                          "np.zeros((16, 16, 3), np.uint8)).shape)"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (api.returncode, api.stdout, api.stderr) == (0, "(32, 32, 3)\n", ""), api.stderr
 
 
 @pytest.mark.slow
