@@ -18,29 +18,40 @@ decoded. Pillow's own limit, a process-wide setting, is turned off once when thi
 imported (our check replaces it), and nothing here changes a global setting or the warnings
 filter per call, so reads with different limits may run in threads at once.
 
-Metadata. ``read_image``'s ``info`` holds ``format``, ``icc_profile``, ``exif``, ``xmp`` and
-``dpi`` (each None when the file has none). The pixels come back upright, so the EXIF
-Orientation tag is reset to 1 (patched in place: every other byte of the EXIF is kept), and
-so is XMP's ``tiff:Orientation`` (AVIF writers read it too). ``encode_image``/``write_image``
-write what the format carries, and leave out the rest silently:
+Metadata. ``read_image``'s ``info`` holds ``format``, ``icc_profile``, ``exif``, ``xmp``,
+``dpi``, and a PNG's ``gamma``, ``chromaticity`` and ``srgb`` (its ``gAMA``, ``cHRM`` and
+``sRGB``: what the pixel values mean, as a profile says); each None when the file has none.
+The pixels come back upright, so the EXIF Orientation tag is reset to 1 (patched in place:
+every other byte of the EXIF is kept), and so is XMP's ``tiff:Orientation`` (AVIF writers
+read it too). ``encode_image``/``write_image`` write what the format carries, and leave out
+the rest (silently, but for what the next paragraph says is warned of):
 
-======  ===========  ====  ===  ===  ============================================
-format  ICC profile  EXIF  XMP  DPI  how
-======  ===========  ====  ===  ===  ============================================
-PNG     yes          yes   yes  yes  iCCP, eXIf, iTXt XML:com.adobe.xmp, pHYs
-JPEG    yes          yes   yes  yes  APP2, APP1 (each up to 64 KB), JFIF density
-WebP    yes          yes   yes  no   ICCP, EXIF, XMP chunks (WebP has no DPI)
-AVIF    yes          yes   yes  no   colr, Exif, mime XMP items (no DPI field)
-TIFF    yes          yes   yes  yes  tags (EXIF's IFD0 tags, EXIF and GPS IFDs)
-BMP     no           no    no   yes  pixels per metre (Pillow writes no ICC)
-======  ===========  ====  ===  ===  ============================================
+======  ===========  ====  ===  ===  =====  ==================================================
+format  ICC profile  EXIF  XMP  DPI  gamma  how
+======  ===========  ====  ===  ===  =====  ==================================================
+PNG     yes          yes   yes  yes  yes    iCCP, eXIf, iTXt XML:com.adobe.xmp, pHYs, gAMA,
+                                            cHRM, sRGB (not beside iCCP)
+JPEG    yes          yes   yes  yes  no     APP2, APP1 (each up to 64 KB), JFIF density
+WebP    yes          yes   yes  no   no     ICCP, EXIF, XMP chunks (WebP has no DPI)
+AVIF    yes          yes   yes  no   no     colr, Exif, mime XMP items (no DPI field)
+TIFF    yes          yes   yes  yes  no     tags (EXIF's IFD0 tags, EXIF and GPS IFDs)
+BMP     no           no    no   yes  no     pixels per metre (Pillow writes no ICC)
+======  ===========  ====  ===  ===  =====  ==================================================
 
-16-bit outputs carry the same. An ICC profile is written only where its colour space fits
-the pixels stored (GRAY for grey, RGB for colour; WebP stores grey as RGB), EXIF and XMP
-over JPEG's 64 KB segment are left out with a warning, and TIFF's own layout tags (size,
-strips, resolution: the file's structure) are never copied from EXIF. ``without_metadata``
-drops EXIF and XMP (camera, place, time, software) but keeps the ICC profile, which says
-what the pixel values mean (dropping it changes the colours shown), and the DPI.
+("gamma": PNG's gAMA, cHRM and sRGB, which only PNG stores: another output is written
+without them, and shows as sRGB unless an ICC profile goes with it.) 16-bit outputs carry
+the same. An ICC profile is written only where its colour space fits the pixels stored
+(GRAY for grey, RGB for colour; WebP stores grey as RGB), EXIF and XMP over JPEG's 64 KB
+segment are left out with a warning, and so is a DPI the format cannot store
+(``DPI_RANGE``: a DPI of 0, NaN or infinite is none at all), and TIFF's own layout tags
+(size, strips, resolution: the file's structure) are never copied from EXIF.
+``without_metadata`` drops EXIF and XMP (camera, place, time, software) but keeps the ICC
+profile, gamma and chromaticities, which say what the pixel values mean (dropping them
+changes the colours shown), and the DPI.
+
+Files Pillow would decode by running another program (``PROGRAM_FORMATS``: EPS and
+PostScript, by Ghostscript) are never read, whatever their name: ``open_image``, which every
+read here and the server's go through, refuses them by the format Pillow detects.
 """
 
 import io
@@ -55,6 +66,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
+from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
 from maffsrn_tf.io.png import encode_png
 
 # refuse larger inputs unless a call says otherwise (a decompression bomb, or a mistake)
@@ -67,6 +79,12 @@ COMMON_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", 
 # formats Pillow identifies but cannot decode without a handler of one's own (the stubs:
 # BUFR, GRIB, HDF5, WMF/EMF off Windows) or at all (MPEG): not images to a folder run
 IDENTIFY_ONLY = frozenset({"MPEG"})
+# formats Pillow decodes by running another program on the file: never opened here, whatever
+# the file is named (a downloaded "photo.png" that is PostScript would be run by Ghostscript),
+# by the server either (serve.service). {Pillow's name: (what the file is, the program)}.
+# Pillow's only one: its other calls of programs are never made by a read (JPEG's djpeg
+# only by an explicit ``load_djpeg``; GIF's netpbm and ImageShow's viewers write or show)
+PROGRAM_FORMATS = {"EPS": ("PostScript (EPS)", "Ghostscript")}
 
 
 def _readable_extensions():
@@ -125,7 +143,7 @@ MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "AVIF": 32768}
 MAX_AREA = {"AVIF": 16384 * 16384}
 # what each output format carries of ``read_image``'s info (the module's table)
 OUTPUT_METADATA = {
-    "PNG": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
+    "PNG": frozenset({"icc_profile", "exif", "xmp", "dpi", "gamma", "chromaticity", "srgb"}),
     "JPEG": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
     "WEBP": frozenset({"icc_profile", "exif", "xmp"}),
     "AVIF": frozenset({"icc_profile", "exif", "xmp"}),
@@ -153,12 +171,62 @@ def list_images(folder):
     return files
 
 
-def image_size(path):
-    """(height, width) as displayed (EXIF orientation applied), from the header only."""
+def readable_formats(formats=None):
+    """Pillow's format names an image may be opened as: ``formats`` (default: every format
+    Pillow opens, in its order) less ``PROGRAM_FORMATS``; a tuple for ``Image.open``."""
+    if formats is None:
+        Image.init()  # every plugin registered (once; later calls return at once)
+        formats = Image.ID
+    return tuple(f for f in formats if f.upper() not in PROGRAM_FORMATS)
+
+
+def program_format_problem(head, name):
+    """Why the file whose first bytes are ``head`` is not read (``name`` names it), when it
+    is one of ``PROGRAM_FORMATS`` (as Pillow tells it: its plugin's check of the first bytes,
+    no parsing), else None."""
+    for fmt, (what, program) in PROGRAM_FORMATS.items():
+        accept = Image.OPEN.get(fmt, (None, None))[1]
+        if accept is not None and accept(bytes(head[:16])):
+            return (
+                f"{name} is {what}, which Pillow reads by running {program}: convert it to "
+                "PNG first"
+            )
+    return None
+
+
+def open_image(source, name, formats=None):
+    """``Image.open(source)`` (a path or a binary file object) as ``formats`` (Pillow's names;
+    default: every format Pillow opens), never as one of ``PROGRAM_FORMATS``: such a file is
+    an ``ImageError`` naming what it is and what to do (``program_format_problem``), whatever
+    its name; other failures are Pillow's errors. The one opener of this module (and of the
+    server): nothing opened here runs another program."""
     try:
-        with Image.open(path) as im:
+        return Image.open(source, formats=readable_formats(formats))
+    except Exception:
+        try:
+            if isinstance(source, (str, bytes, os.PathLike)):
+                with open(source, "rb") as f:
+                    head = f.read(16)
+            else:
+                source.seek(0)
+                head = source.read(16)
+        except Exception:  # unreadable: Pillow's own error says so
+            head = b""
+        problem = program_format_problem(head, name)
+        if problem:
+            raise ImageError(problem) from None
+        raise
+
+
+def image_size(path):
+    """(height, width) as displayed (EXIF orientation applied), from the header only; an
+    ``ImageError`` for a file that is no image read here (``open_image``)."""
+    try:
+        with open_image(path, path) as im:
             w, h = im.size
             orientation = im.getexif().get(0x0112, 1)
+    except ImageError:
+        raise
     except Exception as err:
         raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from None
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
@@ -315,15 +383,19 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     ``info`` holds ``format`` (Pillow's name), ``icc_profile`` (bytes; None for CMYK, which
     is converted to RGB), ``exif`` (bytes as Pillow writes them, ``Exif\\0\\0`` first, with
     the Orientation tag reset to 1: the orientation is applied to the pixels), ``xmp``
-    (bytes or str, its ``tiff:Orientation`` reset to 1 too) and ``dpi`` ((x, y) floats,
-    rounded to 0.01); each None when the file has none (the module's table says which
-    formats keep which). Float images (values in [0, 1]) and 32-bit integer images
-    (0..65535) come back as 16-bit; a grey or RGB PNG with ``tRNS`` transparency with alpha
-    (16-bit grey stays 16-bit); of an animated image only the first frame is read (with a
-    warning). ``data``: the file's bytes, already read (from a remote file system);
-    ``path`` then only names it in messages. ``max_pixels``: larger images are refused
+    (bytes or str, its ``tiff:Orientation`` reset to 1 too), ``dpi`` ((x, y) floats,
+    rounded to 0.01), and a PNG's ``gamma`` (a float), ``chromaticity`` (8 floats) and
+    ``srgb`` (the rendering intent, 0-3), as Pillow reads ``gAMA``, ``cHRM`` and ``sRGB``;
+    each None when the file has none (the module's table says which formats keep which).
+    Float images (values in [0, 1]) and 32-bit integer images (0..65535) come back as
+    16-bit; a grey or RGB PNG with ``tRNS`` transparency with alpha (16-bit grey stays
+    16-bit); of an animated image only the first frame is read (with a warning).
+    ``data``: the file's bytes, already read (from a remote file system); ``path`` then
+    only names it in messages. ``max_pixels``: larger images are refused
     (``ImageError``) from their header, before decoding. ``formats``: Pillow's format names
-    tried (``Image.open``'s ``formats``; default: every format Pillow opens).
+    tried (``Image.open``'s ``formats``; default: every format Pillow opens). A file Pillow
+    decodes by running another program (``PROGRAM_FORMATS``: EPS, by Ghostscript) is refused
+    whatever its name or ``formats``, with what it is and what to do.
     """
     if data is None and not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
@@ -332,7 +404,7 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     if data is None and not os.path.isfile(path):  # a FIFO or a device would block or never end
         raise ImageError(f"input is not a regular file (a pipe or a device?): {path}")
     try:
-        with Image.open(path if data is None else io.BytesIO(data), formats=formats) as im:
+        with open_image(path if data is None else io.BytesIO(data), path, formats) as im:
             _check_pixels(path, im.size, max_pixels)
             im.load()
             fmt = im.format
@@ -369,21 +441,61 @@ _XMP_ORIENTATION = (
 
 def image_metadata(image, name="image"):
     """The metadata ``read_image`` keeps, of a PIL image: ``icc_profile``, ``exif`` and
-    ``xmp`` (their orientation reset to 1) and ``dpi``; each None when absent. What
-    ``upscale()`` carries from a PIL image to its result."""
+    ``xmp`` (their orientation reset to 1), ``dpi``, ``gamma``, ``chromaticity`` and
+    ``srgb``; each None when absent. What ``upscale()`` carries from a PIL image to its
+    result."""
     return _metadata(image, name)
 
 
 def _metadata(im, name):
     """``read_image``'s metadata of an opened (and loaded) image, as stored (before the
     pixels are turned upright): ICC profile, EXIF and XMP with their orientation reset to
-    1, DPI."""
+    1, DPI, and PNG's gamma, chromaticities and sRGB intent (``_colour_chunks``)."""
     icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
     return {
         "icc_profile": icc,
         "exif": _exif_upright(im, name),
         "xmp": _xmp_upright(im.info.get("xmp")),
-        "dpi": _dpi(im.info.get("dpi")),
+        "dpi": _dpi(im.info.get("dpi")) if _has_resolution(im) else None,
+        **_colour_chunks(im.info),
+    }
+
+
+def _has_resolution(im):
+    """Whether the image's file records a resolution: Pillow reads a TIFF without its
+    resolution tags (XResolution 282, YResolution 283) as 1 DPI, which it does not say."""
+    tags = getattr(im, "tag_v2", None)
+    return tags is None or (282 in tags and 283 in tags)
+
+
+def _png_fraction(value, least=0):
+    """Whether a PNG chunk holds ``value`` as its four-byte number times 100,000 (``gAMA``,
+    ``cHRM``): ``least`` to 2**31 - 1 once scaled and rounded."""
+    return math.isfinite(value) and least <= round(value * 100_000) <= MAX_PNG_VALUE
+
+
+def _colour_chunks(info):
+    """``gamma`` (a float), ``chromaticity`` (8 floats) and ``srgb`` (0-3) of a PNG's
+    ``gAMA``, ``cHRM`` and ``sRGB`` as Pillow reads them into ``info`` (each None when
+    absent, or a value a PNG cannot hold: a gamma of 0, a NaN)."""
+    gamma, chromaticity, srgb = (info.get(k) for k in ("gamma", "chromaticity", "srgb"))
+    try:
+        gamma = float(gamma) if gamma is not None else None
+        chromaticity = tuple(float(v) for v in chromaticity) if chromaticity else None
+    except (TypeError, ValueError):
+        gamma = chromaticity = None
+    if gamma is not None and not _png_fraction(gamma, 1):  # gAMA 0 is invalid
+        gamma = None
+    if chromaticity is not None and not (
+        len(chromaticity) == 8 and all(_png_fraction(v) for v in chromaticity)
+    ):
+        chromaticity = None
+    if isinstance(srgb, bool) or srgb not in (0, 1, 2, 3):
+        srgb = None
+    return {
+        "gamma": gamma,
+        "chromaticity": chromaticity,
+        "srgb": None if srgb is None else int(srgb),
     }
 
 
@@ -463,14 +575,51 @@ def _xmp_upright(xmp):
 
 def _dpi(dpi):
     """``(x, y)`` dots per inch as floats rounded to 0.01 (PNG's dots per metre read back
-    as 299.9994), or None for none or nonsense."""
+    as 299.9994), or None for none or nonsense (NaN, infinite, 0 or negative, or rounding
+    to 0)."""
     try:
         x, y = (float(v) for v in dpi)
     except (TypeError, ValueError):
         return None
-    if not (math.isfinite(x) and math.isfinite(y) and x > 0 and y > 0):
+    if not (math.isfinite(x) and math.isfinite(y)):
         return None
-    return (round(x, 2), round(y, 2))
+    x, y = round(x, 2), round(y, 2)
+    return (x, y) if x > 0 and y > 0 else None
+
+
+# what each format stores of a DPI: (the values it holds, in words; the number its writer
+# stores for a DPI; the least and the most it holds). A DPI outside is left out, with a
+# warning, rather than written wrong or crashing the writer. PNG's pHYs and BMP's header:
+# whole dots per metre (io.png's and Pillow's rounding), four-byte numbers up to 2**31 - 1
+# (PNG's limit; BMP's are signed); JPEG's JFIF density: whole dots per inch (Pillow's
+# round()) in 16 bits; TIFF: a fraction of two unsigned four-byte numbers (Pillow stores a
+# larger value as 2**32 - 1 or NaN)
+DPI_RANGE = {
+    "PNG": ("whole dots per metre, 1 to 2,147,483,647", lambda d: int(d / 0.0254 + 0.5),
+            1, MAX_PNG_VALUE),
+    "BMP": ("whole dots per metre, 1 to 2,147,483,647", lambda d: int(d * 39.3701 + 0.5),
+            1, 2**31 - 1),
+    "JPEG": ("whole dots per inch, 1 to 65535", round, 1, 65535),
+    "TIFF": ("up to 4,294,967,295 dots per inch", float, 0.01, 2**32 - 1),
+}  # fmt: skip
+
+
+def _stored_dpi(fmt, dpi, name):
+    """``dpi`` (``_dpi``'s) when format ``fmt`` stores both its values (``DPI_RANGE``),
+    else None, with a warning naming the file."""
+    if not dpi or fmt not in DPI_RANGE:
+        return None
+    what, stored, low, high = DPI_RANGE[fmt]
+    try:
+        if all(low <= stored(d) <= high for d in dpi):
+            return dpi
+    except OverflowError:  # 1e308 dots per inch: infinite dots per metre
+        pass
+    log.warning(
+        "%s: a DPI of %g x %g is outside what %s stores (%s): written without a DPI",
+        name, dpi[0], dpi[1], fmt, what,
+    )  # fmt: skip
+    return None
 
 
 def without_metadata(info):
@@ -490,7 +639,8 @@ def _icc_fits(icc, channels):
 def _output_metadata(fmt, channels, info, name):
     """What ``info`` gives that format ``fmt`` carries for pixels stored with ``channels``
     channels: a dict of icc_profile (bytes), exif (bytes, ``Exif\\0\\0`` first), xmp
-    (bytes), dpi ((x, y)); the rest left out (the module's table)."""
+    (bytes), dpi ((x, y), where the format stores it: ``DPI_RANGE``), and for PNG gamma,
+    chromaticity and srgb; the rest left out (the module's table)."""
     carried = OUTPUT_METADATA.get(fmt, frozenset())
     out = {}
     icc = info.get("icc_profile")
@@ -511,9 +661,11 @@ def _output_metadata(fmt, channels, info, name):
         out["exif"] = exif
     if xmp:
         out["xmp"] = bytes(xmp)
-    dpi = _dpi(info.get("dpi")) if "dpi" in carried else None
-    if dpi and (fmt != "JPEG" or max(dpi) < 65535.5):  # JFIF: 16-bit densities
+    dpi = _stored_dpi(fmt, _dpi(info.get("dpi")), name) if "dpi" in carried else None
+    if dpi:
         out["dpi"] = dpi
+    if "gamma" in carried:  # PNG: gAMA, cHRM, sRGB (io.png leaves sRGB out beside iCCP)
+        out.update({k: v for k, v in _colour_chunks(info).items() if v is not None})
     return out
 
 
@@ -631,18 +783,21 @@ def check_output_path(path, array=None, scale=1):
         raise ImageError(f"cannot write {path}: {problem}")
 
 
-def encode_image(array, ext, info=None, quality=None):
+def encode_image(array, ext, info=None, quality=None, name=None):
     """The bytes of ``array`` as an image file of extension ``ext`` (``.png``, ``.jpg``, ...).
 
     16-bit images stay 16-bit in PNG (every channel count, ``io.png``) and TIFF (grey) and
     become 8-bit in JPEG, WebP and AVIF; ``quality`` (1-100) for JPEG (default 95), WebP
     (Pillow's 80) and AVIF (Pillow's 75). The metadata of ``info`` (``read_image``'s:
-    ``icc_profile``, ``exif``, ``xmp``, ``dpi``) is written where the format carries it
-    (the module's table; ``without_metadata`` drops EXIF and XMP). ``ImageError`` for what
-    the format cannot hold (``check_output_path``).
+    ``icc_profile``, ``exif``, ``xmp``, ``dpi``, PNG's ``gamma``, ``chromaticity`` and
+    ``srgb``) is written where the format carries it (the module's table;
+    ``without_metadata`` drops EXIF and XMP), and what it cannot store is left out with a
+    warning naming the output as ``name`` (default: ``.EXT output``). ``ImageError`` for
+    what the format cannot hold (``check_output_path``).
     """
     info = info or {}
     ext = ext.lower()
+    name = name or f"{ext} output"
     problem = _output_problem(ext, array)
     if problem:
         raise ImageError(problem)
@@ -651,13 +806,16 @@ def encode_image(array, ext, info=None, quality=None):
         array = to_uint8(array)
     channels = 1 if array.ndim == 2 else array.shape[-1]
     if fmt == "PNG":  # 8- and 16-bit, every channel count: io.png (threads, Sub filter)
-        meta = _output_metadata(fmt, channels, info, f"{ext} output")
+        meta = _output_metadata(fmt, channels, info, name)
         return encode_png(
             array,
             meta.get("icc_profile"),
             exif=meta.get("exif"),
             xmp=meta.get("xmp"),
             dpi=meta.get("dpi"),
+            gamma=meta.get("gamma"),
+            chromaticity=meta.get("chromaticity"),
+            srgb=meta.get("srgb"),
         )
     im = Image.fromarray(array)
     kwargs = {}
@@ -671,12 +829,14 @@ def encode_image(array, ext, info=None, quality=None):
     stored = len(im.getbands())
     if fmt == "WEBP" or (fmt == "AVIF" and stored == 2):
         stored = 3 if stored == 1 else 4
-    meta = _output_metadata(fmt, stored, info, f"{ext} output")
+    meta = _output_metadata(fmt, stored, info, name)
     if fmt == "TIFF":
         tags = _tiff_tags(meta.pop("exif", None), meta.pop("xmp", None))
         if tags is not None:
             kwargs["exif"] = tags
     kwargs.update(meta)
+    if fmt == "BMP" and "dpi" not in kwargs:  # 0: none (Pillow's default writes 96 DPI)
+        kwargs["dpi"] = (0, 0)
     out = io.BytesIO()
     im.save(out, format=fmt, **kwargs)
     return out.getvalue()
@@ -689,7 +849,7 @@ def write_image(path, array, info=None, overwrite=True, quality=None):
     if os.path.exists(path) and not overwrite:
         raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)")
     try:
-        data = encode_image(array, os.path.splitext(path)[1], info, quality)
+        data = encode_image(array, os.path.splitext(path)[1], info, quality, name=path)
         with atomic_output(path, overwrite) as tmp:
             with open(tmp, "wb") as f:
                 f.write(data)

@@ -12,11 +12,16 @@ combined from the blocks'. Memory beyond the image and the compressed file is a 
 
 16-bit samples are written big-endian, as PNG stores them; the Sub filter works on bytes
 with the previous pixel ``2 * channels`` bytes back (PNG's filters are defined on bytes), so
-one filter serves both depths. Metadata chunks, all before the image data: ``iCCP`` (an ICC
-profile), ``pHYs`` (the resolution, from dots per inch), ``eXIf`` (EXIF) and ``iTXt``
-``XML:com.adobe.xmp`` (XMP, uncompressed UTF-8).
+one filter serves both depths. Metadata chunks, all before the image data: ``gAMA`` and
+``cHRM`` (the gamma and chromaticities of the pixel values), ``iCCP`` (an ICC profile) or
+``sRGB`` (the pixels are sRGB: written only without a profile, as the PNG specification
+asks; ``gAMA`` and ``cHRM`` go with either, and a reader that knows ``iCCP`` or ``sRGB``
+takes it over them), ``pHYs`` (the resolution, from dots per inch), ``eXIf`` (EXIF) and
+``iTXt`` ``XML:com.adobe.xmp`` (XMP, uncompressed UTF-8). A value a chunk cannot hold (PNG's
+four-byte numbers go up to 2**31 - 1) leaves that chunk out.
 """
 
+import math
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +40,7 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ADLER_BASE = 65521
 _EXIF_PREFIX = b"Exif\x00\x00"  # JPEG's APP1 prefix, which Pillow's EXIF bytes start with
 _METRES_PER_INCH = 0.0254
+MAX_VALUE = 2**31 - 1  # PNG's four-byte unsigned integers (the specification's limit)
 
 
 def _chunk(kind, data):
@@ -85,15 +91,45 @@ def _block(array, start, stop, last):
     return out, zlib.adler32(data), data.nbytes
 
 
-def _metadata_chunks(icc_profile, exif, xmp, dpi):
-    """The chunks of the metadata given (each None or empty: left out)."""
+def _scaled(values):
+    """``values`` (numbers) times 100,000 as PNG's four-byte integers (``gAMA``, ``cHRM``),
+    or None when one is not a finite number in 0..MAX_VALUE."""
+    try:
+        scaled = [float(v) * 100_000 for v in values]
+    except (TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) and 0 <= round(v) <= MAX_VALUE for v in scaled):
+        return None
+    return [round(v) for v in scaled]
+
+
+def dots_per_metre(dpi):
+    """``pHYs``'s whole dots per metre of ``(x, y)`` dots per inch, or None when a value
+    rounds to none or to more than a chunk holds (0 < value <= MAX_VALUE)."""
+    try:
+        ppm = [int(float(d) / _METRES_PER_INCH + 0.5) for d in dpi]
+    except (TypeError, ValueError, OverflowError):  # not numbers, NaN, infinite
+        return None
+    return ppm if len(ppm) == 2 and all(0 < p <= MAX_VALUE for p in ppm) else None
+
+
+def _metadata_chunks(icc_profile, exif, xmp, dpi, gamma=None, chromaticity=None, srgb=None):
+    """The chunks of the metadata given (each None or empty, or a value a chunk cannot
+    hold: left out)."""
     pieces = []
+    gamma = _scaled([gamma]) if gamma is not None else None
+    if gamma and gamma[0] > 0:  # a gamma of 0 is invalid (PNG specification)
+        pieces += _chunk(b"gAMA", struct.pack(">I", gamma[0]))
+    chrm = _scaled(chromaticity) if chromaticity is not None else None
+    if chrm and len(chrm) == 8:  # white point, red, green, blue: x then y of each
+        pieces += _chunk(b"cHRM", struct.pack(">8I", *chrm))
     if icc_profile:
         pieces += _chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile))
-    if dpi:
-        ppm = [int(float(d) / _METRES_PER_INCH + 0.5) for d in dpi]
-        if all(0 < p < 2**31 for p in ppm):  # unit 1: metres
-            pieces += _chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
+    elif srgb is not None and not isinstance(srgb, bool) and srgb in (0, 1, 2, 3):
+        pieces += _chunk(b"sRGB", bytes([int(srgb)]))  # its rendering intent
+    ppm = dots_per_metre(dpi) if dpi else None
+    if ppm:  # unit 1: metres
+        pieces += _chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
     if exif:
         exif = bytes(exif)
         pieces += _chunk(b"eXIf", exif[6:] if exif.startswith(_EXIF_PREFIX) else exif)
@@ -104,12 +140,18 @@ def _metadata_chunks(icc_profile, exif, xmp, dpi):
     return pieces
 
 
-def encode_png(array, icc_profile=None, threads=2, *, exif=None, xmp=None, dpi=None):
+def encode_png(
+    array, icc_profile=None, threads=2, *, exif=None, xmp=None, dpi=None, gamma=None,
+    chromaticity=None, srgb=None,
+):  # fmt: skip
     """PNG bytes of a uint8 or uint16 ``H x W`` or ``H x W x C`` array (C: 1 grey, 2
     grey+alpha, 3 RGB, 4 RGBA; uint16 is written as 16-bit), with metadata chunks for what
     is given: ``icc_profile`` (bytes: ``iCCP``), ``exif`` (bytes, with or without the
-    ``Exif\\0\\0`` prefix: ``eXIf``), ``xmp`` (bytes or str: ``iTXt XML:com.adobe.xmp``) and
-    ``dpi`` ((x, y) dots per inch: ``pHYs``); ``threads`` deflate blocks in parallel."""
+    ``Exif\\0\\0`` prefix: ``eXIf``), ``xmp`` (bytes or str: ``iTXt XML:com.adobe.xmp``),
+    ``dpi`` ((x, y) dots per inch: ``pHYs``), ``gamma`` (a number, as Pillow reads ``gAMA``:
+    ``gAMA``), ``chromaticity`` (8 numbers, white point, red, green and blue x and y, as
+    Pillow reads ``cHRM``: ``cHRM``) and ``srgb`` (a rendering intent, 0-3: ``sRGB``, left
+    out with an ICC profile); ``threads`` deflate blocks in parallel."""
     array = np.asarray(array)
     if array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"encode_png writes uint8 or uint16 arrays, not {array.dtype}")
@@ -132,7 +174,7 @@ def encode_png(array, icc_profile=None, threads=2, *, exif=None, xmp=None, dpi=N
         adler = adler32_combine(adler, block_adler, length)
     pieces = [_SIGNATURE]
     pieces += _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, COLOR_TYPES[c], 0, 0, 0))
-    pieces += _metadata_chunks(icc_profile, exif, xmp, dpi)
+    pieces += _metadata_chunks(icc_profile, exif, xmp, dpi, gamma, chromaticity, srgb)
     pieces += _chunk(b"IDAT", b"\x78\x5e")  # zlib header: 32K window, "fast" level
     for data, _, _ in blocks:
         pieces += _chunk(b"IDAT", data)

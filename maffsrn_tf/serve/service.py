@@ -68,7 +68,9 @@ _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 # the most digits before the point: every parameter's range is far below this
 _MAX_DIGITS = 18
 # the formats a request's body may be in (Pillow's names; AVIF where this Pillow opens it):
-# raster formats only, never those handed to another program (EPS to Ghostscript)
+# raster formats only, and never one Pillow hands to another program (io.images'
+# PROGRAM_FORMATS, EPS to Ghostscript: the reader's one list, applied in _input_formats and
+# by io.images.open_image, which refuses such a body by name)
 _RASTER = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "ICO", "TGA", "PPM")
 # the 499 of an access line: the client went away before its answer was sent (nginx's code)
 CLIENT_GONE = 499
@@ -108,7 +110,7 @@ MEDIA_TYPES = _media_types()
 
 def _input_formats():
     Image.init()
-    return tuple(name for name in _RASTER if name in Image.OPEN)
+    return images.readable_formats(name for name in _RASTER if name in Image.OPEN)
 
 
 INPUT_FORMATS = _input_formats()
@@ -262,21 +264,33 @@ def _quality(ext, ranges):
     return best
 
 
-def output_extension(accept, default):
+def output_extension(accept, default, problem=None):
     """The output format for an ``Accept`` header: the format it prefers (highest ``q``)
     among those written here, the input's own (``default``, an extension) on a tie or
-    without a header (``*/*``, ``image/*``). ``ServeError`` 406 when it accepts none."""
+    without a header (``*/*``, ``image/*``), then the others in ``MEDIA_TYPES``' order.
+    ``ServeError`` 406 when it accepts none. ``problem(ext)``: why the format of ``ext``
+    cannot hold the result (None when it can): the first acceptable format, in that order,
+    that holds it is chosen (``Accept: image/bmp, image/png;q=0.5`` is PNG for a 16-bit
+    image); ``ServeError`` 422 with the preferred one's reason when none does."""
     ranges = _ranges(accept) if accept else []
-    if not ranges:
-        return default
     order = [default] + [ext for ext in MEDIA_TYPES if ext != default]
-    q, _, ext = max((_quality(ext, ranges), -i, ext) for i, ext in enumerate(order))
-    if q <= 0:
-        raise ServeError(
-            406, f"Accept: {accept} names no format this server writes; it writes "
-            f"{', '.join(MEDIA_TYPES.values())}",
-        )  # fmt: skip
-    return ext
+    if ranges:
+        rated = sorted((-_quality(ext, ranges), i, ext) for i, ext in enumerate(order))
+        order = [ext for minus_q, _, ext in rated if minus_q < 0]
+        if not order:
+            raise ServeError(
+                406, f"Accept: {accept} names no format this server writes; it writes "
+                f"{', '.join(MEDIA_TYPES.values())}",
+            )  # fmt: skip
+    if problem is None:
+        return order[0]
+    reasons = []
+    for ext in order:
+        reason = problem(ext)
+        if reason is None:
+            return ext
+        reasons.append(reason)
+    raise ServeError(422, f"{reasons[0]} (ask for another format with Accept)")
 
 
 def input_extension(info, array):
@@ -297,8 +311,10 @@ def check_header(data, max_pixels):
     ``ServeError`` 415 when the bytes are no image in ``INPUT_FORMATS``, 413 when its pixels
     are over ``max_pixels`` (a decompression bomb is refused without decoding it)."""
     try:
-        with Image.open(io.BytesIO(data), formats=INPUT_FORMATS) as im:
+        with images.open_image(io.BytesIO(data), "the body", INPUT_FORMATS) as im:
             width, height = im.size
+    except images.ImageError as err:  # a format handed to another program (EPS), named
+        raise ServeError(415, f"{err} (this server reads {_READ_NAMES})") from None
     except Exception as err:
         why = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the body", first_line(err))
         raise ServeError(
@@ -378,21 +394,18 @@ def upscale_bytes(
         scale, out_h, out_w = options.plan(h, w)
     except MaffsrnError as err:
         raise ServeError(422, str(err)) from None
-    ext = output_extension(accept, input_extension(info, array))
+    # the format Accept prefers among those that hold the result: chosen (or refused, 422)
+    # before the model runs
+    ext = output_extension(
+        accept, input_extension(info, array),
+        lambda e, a=array: _output_problem(e, a, options, out_h / h),
+    )  # fmt: skip
     if options.quality is not None and ext not in images.LOSSY:
         raise ServeError(
             400, f"quality={options.quality} applies to lossy outputs (JPEG, WebP, AVIF), not "
             f"{MEDIA_TYPES[ext]}: ask for one with Accept, or leave quality out",
         )  # fmt: skip
-    # transparency flattened onto the background: a background given flattens every
-    # output (UpscaleOptions.flattens_everywhere), else only a format without alpha
-    alpha = array.ndim == 3 and array.shape[-1] in (2, 4)
-    held = images.OUTPUT_EXTENSIONS[ext][1]
-    flatten = alpha and (options.flattens_everywhere or "alpha" not in held)
-    try:  # a format that cannot hold the result: refused before the model runs
-        images.check_output_path("response" + ext, array[..., :-1] if flatten else array, out_h / h)
-    except images.ImageError as err:
-        raise ServeError(422, f"{err} (ask for another format with Accept)") from None
+    flatten = _flattens(ext, array, options)
     _stop_if(deadline, cancelled)
     engine = (engine_for or _make_engine)(options, scale)
     watched = deadline is not None or cancelled is not None
@@ -411,6 +424,26 @@ def upscale_bytes(
     _stop_if(deadline, cancelled)  # nobody waits for it any more: no encoding
     content = images.encode_image(result, ext, info, options.quality)
     return Upscaled(content, MEDIA_TYPES[ext], ext, (out_w, out_h))
+
+
+def _flattens(ext, array, options):
+    """Whether transparency is flattened onto the background in the format of ``ext``: a
+    background given flattens every output (``UpscaleOptions.flattens_everywhere``), else
+    only a format without alpha."""
+    alpha = array.ndim == 3 and array.shape[-1] in (2, 4)
+    held = images.OUTPUT_EXTENSIONS[ext][1]
+    return alpha and (options.flattens_everywhere or "alpha" not in held)
+
+
+def _output_problem(ext, array, options, scale):
+    """Why the format of ``ext`` cannot hold ``array`` upscaled ``scale`` times (its
+    dtype, channels once flattened, size: ``io.images.check_output_path``), or None."""
+    stored = array[..., :-1] if _flattens(ext, array, options) else array
+    try:
+        images.check_output_path("response" + ext, stored, scale)
+    except images.ImageError as err:
+        return str(err)
+    return None
 
 
 def _unreadable(err):

@@ -377,8 +377,9 @@ def test_read_image_keeps_the_metadata_and_resets_the_orientation(tmp_path):
     array, info = read_image(str(path))
     _assert_upright(array)
     assert np.abs(array.astype(int) - upright).mean() < 4
-    assert set(info) == {"format", "icc_profile", "exif", "xmp", "dpi"}
+    assert set(info) == {"format", "icc_profile", "exif", "xmp", "dpi"} | COLOUR_KEYS
     assert info["format"] == "JPEG" and info["icc_profile"] == _srgb()
+    assert {k: info[k] for k in COLOUR_KEYS} == dict.fromkeys(COLOUR_KEYS)  # PNG's only
     assert info["dpi"] == (300.0, 300.0)
     _assert_camera_exif(info["exif"])
     _assert_camera_xmp(info["xmp"])
@@ -389,6 +390,8 @@ def test_read_image_keeps_the_metadata_and_resets_the_orientation(tmp_path):
     assert len(changed) == 1 and (stored[changed[0]], info["exif"][changed[0]]) == (6, 1)
 
 
+# PNG's gAMA, cHRM and sRGB as read_image's info names them (Pillow's names)
+COLOUR_KEYS = {"gamma", "chromaticity", "srgb"}
 # what each output format carries: the known answer (the module docstring's table)
 CARRIES = {
     ".png": {"icc_profile", "exif", "xmp", "dpi"},
@@ -534,7 +537,10 @@ def test_an_orientation_in_xmp_alone_is_applied_and_reset(tmp_path):
 def test_no_metadata_reads_as_none(tmp_path):
     Image.fromarray(_ramp()).save(tmp_path / "a.png")
     _, info = read_image(str(tmp_path / "a.png"))
-    assert info == {"format": "PNG", "icc_profile": None, "exif": None, "xmp": None, "dpi": None}
+    assert info == {
+        "format": "PNG", "icc_profile": None, "exif": None, "xmp": None, "dpi": None,
+        "gamma": None, "chromaticity": None, "srgb": None,
+    }  # fmt: skip
 
 
 # --- formats: --format choices, what folder runs read ------------------------------------------
@@ -577,3 +583,252 @@ def test_image_extensions_are_what_pillow_opens(tmp_path):
     empty.mkdir()
     with pytest.raises(ImageError, match=r"no images \(\.png, \.bmp, .* extensions Pillow reads"):
         images.list_images(str(empty))
+
+
+# --- files Pillow decodes by running another program: refused by their format, not name -----
+
+# an EPS file (Pillow decodes it by running Ghostscript on it)
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nshowpage\n"
+# a DOS EPS binary header (its magic number, then offsets), as Pillow recognises it too
+DOS_EPS = b"\xc5\xd0\xd3\xc6" + b"\x20\x00\x00\x00" + b"\x00" * 24 + EPS
+
+
+def _no_ghostscript(monkeypatch):
+    """Pillow told Ghostscript is installed, and any run of a program fails the test:
+    nothing is run on the file (without the refusal, Pillow would run ``gs`` here)."""
+    from PIL import EpsImagePlugin
+
+    def never(*args, **kwargs):
+        raise AssertionError(f"a program was run: {args}")
+
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", "gs")
+    monkeypatch.setattr("subprocess.check_call", never)
+    monkeypatch.setattr("subprocess.run", never)
+    monkeypatch.setattr("subprocess.Popen", never)
+
+
+@pytest.mark.parametrize("name", ["photo.png", "x.eps", "scan.jpg", "noext"])
+@pytest.mark.parametrize("data", [EPS, DOS_EPS], ids=["eps", "dos-eps"])
+def test_postscript_is_refused_whatever_its_name_without_running_ghostscript(
+    tmp_path, monkeypatch, name, data
+):
+    _no_ghostscript(monkeypatch)
+    path = tmp_path / name
+    path.write_bytes(data)
+    message = (
+        f"{path} is PostScript (EPS), which Pillow reads by running Ghostscript: convert it "
+        "to PNG first"
+    )
+    for read in (
+        lambda: read_image(str(path)),
+        lambda: read_image(str(path), data=data),
+        lambda: read_image(str(path), formats=["EPS", "PNG"]),  # asked for: refused all the same
+        lambda: images.image_size(str(path)),
+        lambda: images.read_rgb(str(path)),
+    ):
+        with pytest.raises(ImageError) as refused:
+            read()
+        assert str(refused.value) == message
+
+
+def test_program_formats_are_one_list_left_out_of_every_open():
+    assert images.PROGRAM_FORMATS == {"EPS": ("PostScript (EPS)", "Ghostscript")}
+    assert "EPS" in Image.OPEN  # Pillow has it: it is this list that keeps it out
+    assert "EPS" not in images.readable_formats()
+    assert "PNG" in images.readable_formats() and "JPEG" in images.readable_formats()
+    assert images.readable_formats(["png", "EPS", "eps", "TIFF"]) == ("png", "TIFF")
+    assert images.program_format_problem(b"\x89PNG\r\n\x1a\n", "a.png") is None
+    assert images.program_format_problem(EPS, "the body") == (
+        "the body is PostScript (EPS), which Pillow reads by running Ghostscript: convert it "
+        "to PNG first"
+    )
+
+
+def test_a_file_that_is_no_image_keeps_the_decoder_s_message(tmp_path):
+    (tmp_path / "notes.png").write_bytes(b"just text\n")
+    with pytest.raises(ImageError, match=r"cannot read .*notes\.png as an image \(Unidentified"):
+        read_image(str(tmp_path / "notes.png"))
+    with pytest.raises(ImageError, match=r"cannot read .*notes\.png as an image \(Unidentified"):
+        images.image_size(str(tmp_path / "notes.png"))
+
+
+# --- a DPI a format cannot store is left out, never a crash or a wrong value ------------------
+
+
+def _png_with_phys(ppm_x, ppm_y, unit=1):
+    """A 16x16 black PNG whose pHYs says ``ppm_x`` x ``ppm_y`` (per metre for unit 1)."""
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(out, format="PNG")
+    data = out.getvalue()
+    at = data.index(b"IDAT") - 4
+    body = b"pHYs" + struct.pack(">IIB", ppm_x, ppm_y, unit)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return data[:at] + chunk + data[at:]
+
+
+DPI_CASES = {  # dpi given -> what each format stores of it (None: written without a DPI)
+    (1.09092169e8, 1.09092169e8): {".png": None, ".bmp": None, ".jpg": None, ".tif": 1},
+    (1e12, 1e12): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},
+    (1e308, 1e308): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},
+    (70000, 70000): {".png": 1, ".bmp": 1, ".jpg": None, ".tif": 1},
+    (300, 65536): {".png": 1, ".bmp": 1, ".jpg": None, ".tif": 1},  # both, or none
+    (0.3, 0.3): {".png": 1, ".bmp": 1, ".jpg": None, ".tif": 1},
+    (0.01, 0.01): {".png": None, ".bmp": None, ".jpg": None, ".tif": 1},
+    (float("nan"), 300): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},
+    (float("inf"), float("inf")): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},
+    (0, 0): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},
+    (-300, -300): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},
+    (0.004, 0.004): {".png": None, ".bmp": None, ".jpg": None, ".tif": None},  # rounds to 0
+    (300, 300): {".png": 1, ".bmp": 1, ".jpg": 1, ".tif": 1},
+}
+
+
+@pytest.mark.parametrize("dpi", list(DPI_CASES), ids=str)
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".jpg", ".tif", ".webp", ".avif"])
+def test_a_dpi_the_format_cannot_store_is_left_out(tmp_path, caplog, dpi, ext):
+    array = _ramp()
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        path = images.write_image(str(tmp_path / f"o{ext}"), array, {"dpi": dpi})
+    _, got = read_image(path)
+    stored = DPI_CASES[dpi].get(ext)
+    sane = images._dpi(dpi)
+    if stored:
+        assert got["dpi"] is not None
+        assert np.allclose(got["dpi"], sane, rtol=1e-3, atol=0.02), got["dpi"]
+        assert "DPI" not in caplog.text
+    else:
+        assert got["dpi"] is None
+        if sane and ext in (".png", ".bmp", ".jpg", ".tif"):  # a real DPI, too large or small
+            fmt = {".png": "PNG", ".bmp": "BMP", ".jpg": "JPEG", ".tif": "TIFF"}[ext]
+            assert f"{path}: a DPI of " in caplog.text  # the file written, named
+            assert f"is outside what {fmt} stores (" in caplog.text
+            assert "): written without a DPI" in caplog.text
+
+
+def test_huge_png_dpi_is_read_and_written_without_a_crash(tmp_path, caplog):
+    """The fuzz case: pHYs of 4294967295 px/m (109,092,169 DPI) read, then written as BMP
+    (OverflowError before), PNG and JPEG without it and TIFF with it."""
+    (tmp_path / "hugedpi.png").write_bytes(_png_with_phys(4294967295, 4294967295))
+    array, info = read_image(str(tmp_path / "hugedpi.png"))
+    assert info["dpi"] == (109092169.29, 109092169.29)
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        for ext in (".bmp", ".png", ".jpg"):
+            out = images.write_image(str(tmp_path / f"h{ext}"), array, info)
+            assert read_image(out)[1]["dpi"] is None, ext
+    assert caplog.text.count("): written without a DPI") == 3
+    assert (
+        f"{tmp_path / 'h.bmp'}: a DPI of 1.09092e+08 x 1.09092e+08 is outside what BMP stores "
+        "(whole dots per metre, 1 to 2,147,483,647): written without a DPI"
+    ) in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):  # bytes: named by the extension
+        assert images.encode_image(array, ".bmp", info)
+    assert ".bmp output: a DPI of 1.09092e+08 x 1.09092e+08 is outside" in caplog.text
+    tif = read_image(images.write_image(str(tmp_path / "h.tif"), array, info))[1]
+    assert tif["dpi"] == (109092169.29, 109092169.29)
+
+
+def test_bmp_and_tiff_without_a_dpi_read_back_without_one(tmp_path):
+    """No DPI given: none is made up (Pillow writes 96 in a BMP unless told, and reads a TIFF
+    without resolution tags as 1 DPI)."""
+    for ext in (".bmp", ".tif"):
+        path = images.write_image(str(tmp_path / f"n{ext}"), _ramp(), {})
+        assert read_image(path)[1]["dpi"] is None, ext
+    Image.fromarray(_ramp()).save(tmp_path / "pillow.tif")  # no resolution tags
+    assert read_image(str(tmp_path / "pillow.tif"))[1]["dpi"] is None
+
+
+# --- PNG's gAMA, cHRM and sRGB: what the pixel values mean, kept in PNG outputs ---------------
+
+CHRM = (0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06)
+
+
+def _png_with(chunks, array=None):
+    """A PNG (Pillow's) with the given ``(kind, payload)`` chunks before its image data."""
+    out = io.BytesIO()
+    Image.fromarray(_ramp() if array is None else array).save(out, format="PNG")
+    data = out.getvalue()
+    at = data.index(b"IDAT") - 4
+    extra = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in chunks
+    )
+    return data[:at] + extra + data[at:]
+
+
+GAMA_1 = (b"gAMA", struct.pack(">I", 100_000))
+CHRM_CHUNK = (b"cHRM", struct.pack(">8I", *(round(v * 100_000) for v in CHRM)))
+
+
+def _chunk_kinds(data):
+    kinds, i = [], 8
+    while i < len(data):
+        n = int.from_bytes(data[i : i + 4], "big")
+        kinds.append(data[i + 4 : i + 8])
+        i += n + 12
+    return kinds
+
+
+def test_gamma_and_chromaticity_are_read_and_kept_in_png(tmp_path):
+    (tmp_path / "linear.png").write_bytes(_png_with([GAMA_1, CHRM_CHUNK]))
+    array, info = read_image(str(tmp_path / "linear.png"))
+    assert info["gamma"] == 1.0 and info["chromaticity"] == CHRM and info["srgb"] is None
+    for name, keep in (("o.png", info), ("s.png", images.without_metadata(info))):
+        out = images.write_image(str(tmp_path / name), array, keep)
+        with Image.open(out) as im:
+            assert im.info["gamma"] == 1.0 and im.info["chromaticity"] == CHRM
+            assert "srgb" not in im.info
+        kinds = _chunk_kinds(open(out, "rb").read())
+        assert kinds.index(b"gAMA") < kinds.index(b"IDAT") and b"cHRM" in kinds
+        _, back = read_image(out)
+        assert (back["gamma"], back["chromaticity"]) == (1.0, CHRM)
+    sixteen = images.write_image(str(tmp_path / "16.png"), array.astype(np.uint16) * 257, info)
+    with Image.open(sixteen) as im:  # 16-bit colour PNGs carry them too
+        assert im.info["gamma"] == 1.0 and im.info["chromaticity"] == CHRM
+
+
+def test_gamma_beside_an_icc_profile_and_srgb_without_one(tmp_path):
+    """gAMA and cHRM are written beside iCCP (which a reader takes over them); sRGB only
+    without a profile (the PNG specification: not both)."""
+    srgb_chunk = (b"sRGB", b"\x00")
+    gama = (b"gAMA", struct.pack(">I", 45455))
+    data = _png_with([gama, CHRM_CHUNK, srgb_chunk])
+    array, info = read_image("in.png", data=data)
+    assert (info["gamma"], info["chromaticity"], info["srgb"]) == (0.45455, CHRM, 0)
+    out = images.encode_image(array, ".png", info)
+    assert _chunk_kinds(out)[1:4] == [b"gAMA", b"cHRM", b"sRGB"]
+    with Image.open(io.BytesIO(out)) as im:
+        assert (im.info["gamma"], im.info["chromaticity"], im.info["srgb"]) == (0.45455, CHRM, 0)
+    out = images.encode_image(array, ".png", {**info, "icc_profile": _srgb()})
+    assert _chunk_kinds(out)[1:4] == [b"gAMA", b"cHRM", b"iCCP"]
+    with Image.open(io.BytesIO(out)) as im:
+        assert im.info["icc_profile"] == _srgb() and "srgb" not in im.info
+        assert im.info["gamma"] == 0.45455 and im.info["chromaticity"] == CHRM
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".webp", ".avif", ".tif", ".bmp"])
+def test_gamma_and_chromaticity_are_png_only(tmp_path, ext):
+    """The other formats have no place for them: written without (as the docs say)."""
+    array, info = read_image("in.png", data=_png_with([GAMA_1, CHRM_CHUNK]))
+    _, back = read_image(images.write_image(str(tmp_path / f"o{ext}"), array, info))
+    assert {k: back[k] for k in COLOUR_KEYS} == dict.fromkeys(COLOUR_KEYS)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"gamma": 0.0},  # gAMA 0 is invalid
+        {"gamma": float("nan")},
+        {"gamma": 1e9},  # over PNG's 2**31 - 1 once scaled by 100,000
+        {"chromaticity": (0.3,) * 7},  # not 8 values
+        {"chromaticity": (float("inf"),) * 8},
+        {"srgb": 7},
+        {"srgb": True},
+    ],
+    ids=str,
+)
+def test_colour_values_a_png_cannot_hold_are_left_out(meta):
+    data = images.encode_image(_ramp(), ".png", meta)
+    assert _chunk_kinds(data) == [b"IHDR", b"IDAT", b"IDAT", b"IDAT", b"IEND"]
+    _, info = read_image("x.png", data=data)
+    assert {k: info[k] for k in COLOUR_KEYS} == dict.fromkeys(COLOUR_KEYS)

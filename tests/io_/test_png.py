@@ -157,3 +157,43 @@ def test_metadata_chunks_before_the_image_data():
     # the same bytes whether EXIF comes with Pillow's "Exif\0\0" prefix or without it
     assert encode_png(rgb, exif=exif.tobytes()) == encode_png(rgb, exif=exif.tobytes()[6:])
     assert [k for k, _ in chunks(encode_png(rgb))] == [b"IHDR"] + [b"IDAT"] * 3 + [b"IEND"]
+
+
+def test_gamma_chromaticity_and_srgb_chunks_before_the_image_data():
+    rgb = np.random.default_rng(2).integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    chrm = (0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06)
+    data = encode_png(rgb, gamma=1.0, chromaticity=chrm, srgb=1, dpi=(300, 300))
+    assert [k for k, _ in chunks(data)][:5] == [b"IHDR", b"gAMA", b"cHRM", b"sRGB", b"pHYs"]
+    found = dict(chunks(data))
+    assert found[b"gAMA"] == (100_000).to_bytes(4, "big")
+    assert found[b"cHRM"] == b"".join(round(v * 100_000).to_bytes(4, "big") for v in chrm)
+    assert found[b"sRGB"] == b"\x01"
+    png.Reader(bytes=data).read()  # CRCs
+    with Image.open(io.BytesIO(data)) as im:
+        assert (im.info["gamma"], im.info["chromaticity"], im.info["srgb"]) == (1.0, chrm, 1)
+    # with an ICC profile: gAMA and cHRM stay (a reader takes iCCP over them), no sRGB
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode_png(rgb, icc, gamma=1.0, chromaticity=chrm, srgb=1)
+    assert [k for k, _ in chunks(data)][:4] == [b"IHDR", b"gAMA", b"cHRM", b"iCCP"]
+    assert b"sRGB" not in dict(chunks(data))
+
+
+@pytest.mark.parametrize(
+    "dpi",
+    [(1.1e8, 1.1e8), (300, 1e300), (0.001, 0.001), (float("nan"), 300), (float("inf"),) * 2,
+     (0, 0), (-300, -300), (300,), "300"],
+    ids=str,
+)  # fmt: skip
+def test_a_dpi_phys_cannot_hold_is_left_out(dpi):
+    """pHYs holds whole dots per metre from 1 to 2**31 - 1: anything else, no chunk (and no
+    OverflowError)."""
+    data = encode_png(np.zeros((2, 2, 3), np.uint8), dpi=dpi)
+    assert b"pHYs" not in dict(chunks(data))
+    assert pngwriter.dots_per_metre(dpi) is None
+
+
+def test_dots_per_metre_at_phys_limits():
+    assert pngwriter.dots_per_metre((300, 72)) == [11811, 2835]
+    top = (2**31 - 1) * 0.0254  # the most pHYs holds
+    assert pngwriter.dots_per_metre((top, 0.0254)) == [2**31 - 1, 1]
+    assert pngwriter.dots_per_metre((top + 0.0254, 300)) is None

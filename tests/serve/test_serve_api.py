@@ -6,6 +6,8 @@ import io
 import json
 import re
 import socket
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from PIL import Image, ImageCms
 from serve_process import Server, png_bytes
 
 from maffsrn_tf.io.images import encode_image, read_image
+from maffsrn_tf.serve.service import ServeError, output_extension
 from maffsrn_tf.upscaler import upscale, upscale_path
 from maffsrn_tf.upscaler.arrays import composite
 
@@ -263,15 +266,16 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\nshowpa
         (b"\x00garbage" * 50, "image/png", 415, "the body is not an image this server reads"),
         ("truncated", "image/png", 415, "image file is truncated): the image is cut short"),
         ("truncated", "image/png", 415, "send the whole file"),
-        (EPS, "image/x-eps", 415, "the body is not an image this server reads"),
-        (EPS, "image/x-eps", 415, "send one of PNG, JPEG, WEBP, GIF, BMP, TIFF"),
+        (EPS, "image/x-eps", 415, "the body is PostScript (EPS), which Pillow reads by running "
+         "Ghostscript: convert it to PNG first (this server reads PNG, JPEG, WEBP, GIF, BMP, "
+         "TIFF"),
         ("png", ";;;", 415, "Content-Type ';;;' names no media type: send Content-Type"),
         ("png", "application/x-www-form-urlencoded", 415, "add -H 'Content-Type: image/jpeg'"),
         ("png", "multipart/form-data; boundary=x", 415, "not a form with a file field"),
         ("png", "text/plain", 415, "Content-Type text/plain is not an image"),
         ("png", "application/json", 415, "is not an image"),
     ],
-)
+)  # fmt: skip
 def test_malformed_bodies_and_wrong_types_are_refused(server, data, content_type, status, words):
     png = png_bytes(photo(32, 32))
     data = {"png": png, "truncated": png[: len(png) // 2]}.get(data, data)
@@ -372,3 +376,116 @@ def test_access_lines_cannot_be_forged_and_stay_short(server):
     assert len(line) < 400 and len(line.split()) == 8, line
     # uvicorn's own notes (started, shutting down) are not printed: one format on stderr
     assert not any(line.startswith("INFO:") for line in server.lines), server.lines[:5]
+
+
+def test_postscript_is_refused_by_its_format_whatever_its_type(server):
+    """The reader's one list of formats handed to another program (io.images): an EPS body
+    is named as such, whatever Content-Type says, and the server goes on."""
+    for content_type in ("image/png", "application/octet-stream", None):
+        status, _, body = server.post(EPS, content_type=content_type)
+        assert status == 415, body
+        error = json.loads(body)["error"]
+        assert error.startswith(
+            "the body is PostScript (EPS), which Pillow reads by running Ghostscript: convert "
+            "it to PNG first (this server reads PNG, JPEG, "
+        ), error
+    assert server.post(png_bytes(photo(16, 16)))[0] == 200
+
+
+def _sixteen_bit_png(h=16, w=16):
+    array = photo(h, w, seed=11).astype(np.uint16) * 257
+    return array, encode_image(array, ".png")
+
+
+@pytest.mark.parametrize(
+    "accept, media",
+    [
+        ("image/bmp, image/png;q=0.5", "image/png"),  # BMP holds no 16-bit: the next one
+        ("image/bmp, image/tiff;q=0.9, image/png;q=0.5", "image/png"),  # TIFF: grey only
+        ("image/bmp, image/webp;q=0.5", "image/webp"),  # WebP writes it as 8-bit
+        ("image/bmp, */*;q=0.1", "image/png"),  # the input's own among the rest
+        ("image/png", "image/png"),
+    ],
+)
+def test_accept_picks_the_best_format_that_holds_the_result(server, accept, media):
+    array, data = _sixteen_bit_png()
+    status, headers, body = server.post(data, accept=accept)
+    assert status == 200, body
+    assert headers["content-type"] == media
+    got, _ = read_image("response", data=body)
+    assert got.shape == (32, 32, 3)
+    assert got.dtype == (np.uint16 if media == "image/png" else np.uint8)
+
+
+@pytest.mark.parametrize(
+    "accept, message",
+    [
+        ("image/bmp", "cannot write response.bmp: .bmp cannot hold a 16-bit RGB image; use .png "
+         "(ask for another format with Accept)"),
+        ("image/tiff, image/bmp;q=0.5", "cannot write response.tiff: .tiff cannot hold a 16-bit "
+         "RGB image; use .png (ask for another format with Accept)"),  # the preferred one's
+    ],
+)  # fmt: skip
+def test_no_acceptable_format_holds_the_result_is_422(server, accept, message):
+    status, _, body = server.post(_sixteen_bit_png()[1], accept=accept)
+    assert status == 422, body
+    assert json.loads(body) == {"error": message, "status": 422}
+
+
+def _png_with_chunks(array, chunks):
+    """PNG bytes of ``array`` with ``(kind, payload)`` chunks before the image data."""
+    data = png_bytes(array)
+    at = data.index(b"IDAT") - 4
+    extra = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in chunks
+    )
+    return data[:at] + extra + data[at:]
+
+
+@pytest.mark.parametrize("accept", ["image/bmp", "image/png", "image/jpeg", "image/tiff"])
+def test_a_dpi_the_answer_s_format_cannot_store_is_left_out_not_a_500(server, accept):
+    """pHYs of 4294967295 dots per metre (109 million DPI): BMP, PNG and JPEG cannot store it
+    (a 500 for BMP before); TIFF can."""
+    phys = (b"pHYs", struct.pack(">IIB", 4294967295, 4294967295, 1))
+    status, headers, body = server.post(_png_with_chunks(photo(16, 16), [phys]), accept=accept)
+    assert status == 200, body
+    assert headers["content-type"] == accept
+    dpi = read_image("response", data=body)[1]["dpi"]
+    assert dpi == ((109092169.29,) * 2 if accept == "image/tiff" else None)
+
+
+def test_png_gamma_and_chromaticity_are_kept_in_a_png_answer(server):
+    chrm = (0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06)
+    chunks = [
+        (b"gAMA", struct.pack(">I", 100_000)),
+        (b"cHRM", struct.pack(">8I", *(round(v * 100_000) for v in chrm))),
+    ]
+    data = _png_with_chunks(photo(16, 16), chunks)
+    for query in ("", "strip_metadata=true"):  # what the pixel values mean: never stripped
+        status, _, body = server.post(data, query)
+        assert status == 200, body
+        with Image.open(io.BytesIO(body)) as im:
+            assert im.info["gamma"] == 1.0 and im.info["chromaticity"] == chrm, query
+
+
+def test_output_extension_takes_the_first_acceptable_format_that_holds_the_result():
+    """Ranked by q, then the input's own, then MEDIA_TYPES' order; ``problem`` says which
+    cannot hold the result. Without Accept every format is acceptable (RFC 9110)."""
+
+    def no_bmp_tiff(ext):
+        return f"no {ext}" if ext in (".bmp", ".tiff") else None
+
+    assert output_extension("image/bmp, image/png;q=0.5", ".png", no_bmp_tiff) == ".png"
+    assert output_extension("image/bmp, image/png;q=0.5", ".png") == ".bmp"  # nothing checked
+    assert output_extension("image/tiff, image/jpeg;q=0.2", ".png", no_bmp_tiff) == ".jpg"
+    assert output_extension(None, ".tiff", no_bmp_tiff) == ".png"  # the input's own cannot
+    assert output_extension("*/*", ".bmp", no_bmp_tiff) == ".png"
+    assert output_extension("image/*", ".jpg", no_bmp_tiff) == ".jpg"
+    with pytest.raises(ServeError) as refused:
+        output_extension("image/tiff, image/bmp;q=0.1", ".png", no_bmp_tiff)
+    assert refused.value.status == 422
+    assert str(refused.value) == "no .tiff (ask for another format with Accept)"
+    with pytest.raises(ServeError) as refused:  # none written: 406 before any check
+        output_extension("image/gif", ".png", no_bmp_tiff)
+    assert refused.value.status == 406
