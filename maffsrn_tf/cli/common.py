@@ -63,6 +63,7 @@ def define_model_flags(preset=True, short=False):
             list(PRESETS),
             "Model preset (default: maffsrn_x{scale}, or as stated; the maffsrn_l_* presets "
             "ship no weights).",
+            case_sensitive=False,
         )
 
 

@@ -30,7 +30,11 @@ from maffsrn_tf.cli.common import (
 FLAGS = flags.FLAGS
 define_model_flags()
 flags.DEFINE_enum(
-    "to", "keras", ["keras", "pytorch"], "keras: import --checkpoint; pytorch: export --weights."
+    "to",
+    "keras",
+    ["keras", "pytorch"],
+    "keras: import --checkpoint; pytorch: export --weights.",
+    case_sensitive=False,
 )
 flags.DEFINE_string(
     "checkpoint", None, "Official PyTorch state dict (.pt, .pth, .safetensors or .npz)."

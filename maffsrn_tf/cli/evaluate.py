@@ -30,7 +30,7 @@ from maffsrn_tf.cli.common import (
     require_tensorflow,
     run,
 )
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.evaluation.protocol import check_datasets
 from maffsrn_tf.model.presets import preset_for_scale
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, SHIPPED_VARIANTS
@@ -65,6 +65,7 @@ flags.DEFINE_enum(
     list(SHIPPED_VARIANTS),
     "Evaluate the shipped TFLite model of --scale in this quantization (on LiteRT, no "
     "TensorFlow): float16 (as accurate as Keras) or int8 (faster; its drop: tflite/REPORT.md).",
+    case_sensitive=False,  # INT8 as int8, as every command's choices
 )
 flags.DEFINE_bool("bicubic_only", False, "Only the bicubic baseline rows.")
 flags.DEFINE_bool("self_ensemble", False, "Geometric self-ensemble (x8).")
@@ -198,10 +199,8 @@ def main(argv):
         for dataset, entry in results.items():
             for row in entry["per_image"]:
                 model_part = f"  model {row['psnr']:.2f}/{row['ssim']:.4f}" if "psnr" in row else ""
-                print(
-                    f"{dataset}/{row['image']}: bicubic "
-                    f"{row['bicubic_psnr']:.2f}/{row['bicubic_ssim']:.4f}{model_part}"
-                )
+                scores = f"{row['bicubic_psnr']:.2f}/{row['bicubic_ssim']:.4f}{model_part}"
+                print(one_line(f"{dataset}/{row['image']}") + ": bicubic " + scores)
     if FLAGS.json:
         meta = {
             "scale": FLAGS.scale,

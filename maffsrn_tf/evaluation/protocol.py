@@ -9,10 +9,10 @@ import time
 import numpy as np
 
 from maffsrn_tf.data.sources import load_benchmark
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.imaging import metrics
 from maffsrn_tf.imaging.matlab import imresize
-from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.atomic import atomic_output, not_a_regular_file
 from maffsrn_tf.io.images import ImageError, image_size, list_images
 from maffsrn_tf.io.progress import progress_bar
 from maffsrn_tf.upscaler.tiling import predict_uint8
@@ -37,7 +37,8 @@ class Progress:
             return
         elapsed = time.monotonic() - self.start
         print(
-            f"{dataset}: {image} ({self.done}/{self.total} images, {elapsed:.1f} s)",
+            one_line(f"{dataset}: {image}") + f" ({self.done}/{self.total} images, "
+            f"{elapsed:.1f} s)",
             file=self.stream,
             flush=True,
         )
@@ -122,6 +123,11 @@ def _check_sizes(folder, scale):
     """A ``MaffsrnError`` naming the first image too small to evaluate at ``scale``."""
     least = min_hr_side(scale)
     for path in list_images(folder):
+        if not_a_regular_file(path):  # a FIFO would block the run at its first read
+            raise MaffsrnError(
+                f"input is not a regular file (a pipe or a device?): {one_line(path)}; "
+                "leave it out of the dataset"
+            )
         try:
             h, w = image_size(path)
         except ImageError:

@@ -140,3 +140,24 @@ def test_lr_sizes_follow_the_mod_crop_and_the_x_scale_names(work):
         "LR image badlr/ax2.png is 25x25, not 24x25 (HR odd/a.png 49x50 / 2): the LR folder of "
         "a dataset (lr_dirs) must hold its x2 LR images"
     )
+
+
+def test_a_fifo_in_a_dataset_is_refused_not_waited_on(work):
+    os.mkfifo(work / "ehr" / "p.png")
+    run = _evaluate(work, "--datasets", "ehr", "--bicubic_only")
+    assert (run.returncode, run.stdout) == (1, "False\n")  # before TensorFlow is imported
+    assert run.stderr == (
+        "error: input is not a regular file (a pipe or a device?): ehr/p.png; leave it out of "
+        "the dataset\n"
+    )
+
+
+def test_a_name_with_a_newline_stays_one_line_and_choices_take_any_case(work):
+    os.rename(work / "ehr" / "a.png", work / "ehr" / "new\nline.png")
+    run = _evaluate(work, "--datasets", "ehr", "--quantization", "INT8", "--per_image")
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith("ehr/")]
+    assert [r.split(":")[0] for r in rows] == ["ehr/b", "ehr/new\\nline"]
+    assert "ehr: new\\nline (" in run.stderr and "line (" not in run.stderr.replace(
+        "new\\nline (", ""
+    )
