@@ -442,13 +442,32 @@ class Terminated(BaseException):
 _RECEIVED = []  # the signals this command was sent, in case a raise was swallowed
 
 
-def _interrupt(signum, frame):
+# how long a stopped command may take to clean up (temporaries, Beam's workers) before it
+# ends anyway: a library that waits forever in its clean-up must not keep it running
+STOP_GRACE_S = 10.0
+
+
+def _stopping(signum):
+    """The bookkeeping of Ctrl-C or SIGTERM: the first starts the clean-up, with nothing but
+    the one last line shown from then on (a worker thread's error, a library's log records)
+    and ``STOP_GRACE_S`` for it; a second ends the command at once."""
+    if _RECEIVED:
+        _last_words(_stopped_line(signum), 128 + signum)
     _RECEIVED.append(signum)
+    threading.excepthook = lambda args: None  # Beam's workers, killed by the same signal
+    logging.disable(logging.CRITICAL)
+    timer = threading.Timer(STOP_GRACE_S, _last_words, (_stopped_line(signum), 128 + signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _interrupt(signum, frame):
+    _stopping(signum)
     raise KeyboardInterrupt
 
 
 def _terminate(signum, frame):
-    _RECEIVED.append(signum)
+    _stopping(signum)
     raise Terminated()
 
 

@@ -508,6 +508,18 @@ def _outputs_match(config, paths, pattern):
     return any(regex.match(os.path.join(os.path.abspath(config.output_dir), n)) for n in names)
 
 
+def _matches(pattern, path):
+    """Whether the local file ``path`` (existing or not) matches ``pattern`` as Beam matches
+    it, compared by real paths (a link or ``..`` in either)."""
+    from apache_beam.io.filesystem import FileSystem
+
+    root = _pattern_root(pattern)
+    real_root = os.path.realpath(root) if root else os.path.realpath(".")
+    rest = os.path.relpath(os.path.abspath(pattern), os.path.abspath(root or "."))
+    regex = re.compile(FileSystem.translate_pattern(os.path.join(real_root, rest)))
+    return bool(regex.match(os.path.realpath(path)))
+
+
 def _check_quality(config, paths):
     """``quality`` where no output of the run is lossy (``--format png``, or a pattern that
     matches only lossless files): refused, as ``maffsrn-upscale`` refuses it."""
@@ -565,6 +577,12 @@ def _check_errors_path(config, inputs):
     out_dir = os.path.realpath(config.output_dir) if "://" not in config.output_dir else None
     if real == out_dir:
         raise MaffsrnError(f"{what} is the output folder: name a file (default beside it)")
+    pattern = local_pattern(config.input_pattern)
+    if "://" not in pattern and _matches(pattern, errors):  # a rerun would read it as an input
+        raise MaffsrnError(
+            f"{what} would match input_pattern={config.input_pattern!r} (a rerun would read it "
+            "as an image): name a file the pattern does not reach"
+        )
     earlier = os.lstat(errors) if os.path.lexists(errors) else None
     if earlier and not config.options.overwrite and not _earlier_errors_file(errors, config):
         raise MaffsrnError(

@@ -268,3 +268,16 @@ def test_sigterm_as_the_run_ends_is_one_line_or_a_normal_exit(tmp_path, delay):
     else:
         assert _errors(err) == [], err
     assert _listing(tmp_path / "o") == ["img0_x2.png"]
+
+
+@pytest.mark.parametrize("errors", ["imgs/errs.txt", "imgs/../imgs/errs.txt"])
+def test_an_errors_file_the_pattern_would_read_is_refused(tmp_path, errors):
+    """An errors file among the inputs the pattern matches: a rerun would read it as an
+    image (and then refuse it as an input); refused before anything runs, however spelled."""
+    _images(tmp_path / "imgs")
+    run = _beam([*COMMON, "--output_dir", "out", "--errors", errors], tmp_path)
+    assert _one_error(run) == (
+        f"error: --errors {errors} would match --input_pattern imgs/* (a rerun would read it "
+        "as an image): name a file the pattern does not reach"
+    )
+    assert _listing(tmp_path) == ["imgs"] and len(_listing(tmp_path / "imgs")) == 3

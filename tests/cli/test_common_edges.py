@@ -280,3 +280,49 @@ def test_sigterm_as_the_last_output_is_printed_is_never_a_silent_kill(tmp_path, 
     assert len(lines) == 3 and "Traceback" not in err
     line = "error: terminated; finished outputs are kept, none is half-written"
     assert proc.returncode == 0 or (proc.returncode, err.splitlines()[-1]) == (143, line), err
+
+
+HANGING_CLEAN_UP = """
+import os, signal, sys, threading, time
+from maffsrn_tf.cli import common
+
+common.STOP_GRACE_S = 1.0
+
+def main(argv):
+    def worker():  # a library's worker thread, failing once the command is stopped
+        while True:
+            time.sleep(0.05)
+            if common._RECEIVED:
+                raise RuntimeError("Worker subprocess exited with return code -15")
+    threading.Thread(target=worker, daemon=True).start()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+    finally:  # a clean-up that never ends (Beam's, waiting for a worker thread)
+        import logging
+        logging.getLogger("beam").critical("CRITICAL - Worker stopped")
+        time.sleep(30)
+    return 0
+
+sys.argv[0] = "hang"
+common.run(main)
+"""
+
+
+def test_a_clean_up_that_never_ends_is_ended_after_the_grace_time(tmp_path):
+    """A library that waits forever in its clean-up once stopped (Beam's multi-processing
+    runner did): the command still ends, STOP_GRACE_S after the signal, with the one line and
+    143, and without its worker threads' tracebacks or the library's log records."""
+    import time
+
+    script = tmp_path / "hanging_command.py"
+    script.write_text(HANGING_CLEAN_UP)
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                         text=True)  # fmt: skip
+    assert time.monotonic() - start < 20
+    assert (run.returncode, run.stderr) == (
+        143,
+        "error: terminated; finished outputs are kept, none is half-written\n",
+    )
