@@ -24,7 +24,7 @@ from PIL import Image
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging.matlab import imresize, mod_crop
 from maffsrn_tf.io.atomic import atomic_output
-from maffsrn_tf.io.images import list_images, read_rgb
+from maffsrn_tf.io.images import list_images, open_image, read_rgb
 
 FORMAT = 1
 
@@ -84,7 +84,8 @@ def load_pairs(path, scale, patch=48, progress=None):
     pairs = []
     for i, name in enumerate(names, 1):
         try:
-            with Image.open(io.BytesIO(bytes(data[f"hr/{name}"]))) as im:
+            # a pack holds lossless WebP (PNG taken too); never a format read by a program
+            with open_image(io.BytesIO(bytes(data[f"hr/{name}"])), name, ["WEBP", "PNG"]) as im:
                 hr = mod_crop(np.asarray(im.convert("RGB")), scale)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise PackError(f"{path}: image {name!r} is corrupt ({err})") from None

@@ -191,7 +191,7 @@ def _is_whole(path, size):
     if not os.path.isfile(path):
         return False
     try:
-        with Image.open(path) as im:
+        with images.open_image(path, path) as im:  # never handed to another program
             if im.size != size:
                 return False
             im.load()
@@ -525,7 +525,7 @@ def _existing_state(job, options):
     size this run writes in its header, its data ending early) or ``"other"``."""
     size = job.size or _expected_size(job, options)
     try:  # the header's size (our outputs are stored upright: orientation 1)
-        with Image.open(job.target) as im:
+        with images.open_image(job.target, job.target) as im:
             w, h = im.size
     except Exception:  # Pillow raises many kinds for what is not an image
         return "other", "not an image Pillow reads"
