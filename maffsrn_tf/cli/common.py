@@ -596,7 +596,7 @@ def _flag_error(err):
     kinds = (
         ("invalid literal for int()", "an integer"),
         ("could not convert string to float", "a number"),
-        ("Non-boolean argument", "no value (--NAME or --noNAME)"),
+        ("Non-boolean argument", "no value (--NAME or --noNAME; =true/=false also work)"),
     )
     for clue, kind in kinds:
         if clue in why:

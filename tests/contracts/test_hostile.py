@@ -779,7 +779,8 @@ CASES = [
         "upscale-boolean-with-a-value",
         [UP, *IN, "--overwrite=maybe"],
         _make((photo, "in.png")),
-        error="--overwrite takes no value",
+        error="--overwrite takes no value (--overwrite or --nooverwrite; =true/=false also "
+        "work), not 'maybe'",
     ),  # fmt: skip
     Case(
         "upscale-quantization-with-keras",
