@@ -554,6 +554,12 @@ def video_encoders(av):
     return sorted(names)
 
 
+def _crf_encoders():
+    """The encoders of ``CRF_RANGES`` this PyAV build has."""
+    av = import_av()
+    return [n for n in sorted(CRF_RANGES) if n in av.codecs_available]
+
+
 def _encoder(av, video, container):
     """The encoder ``video.codec`` names (default: libx264; libvpx-vp9 for .webm)."""
     name = video.codec or ("libvpx-vp9" if container == "webm" else DEFAULT_CODEC)
@@ -566,6 +572,11 @@ def _encoder(av, video, container):
         ) from None
     if codec.type != "video":
         raise UpscaleError(f"codec={name!r} is an {codec.type} encoder; name a video encoder")
+    if codec.name.endswith(_HARDWARE):  # it opens only with its device and driver
+        raise UpscaleError(
+            f"codec={name!r} is a hardware encoder, which this command does not drive; name a "
+            f"software one: {', '.join(video_encoders(av))}"
+        )
     return codec
 
 
@@ -599,7 +610,7 @@ def _crf_options(codec, video):
         if video.crf is not None:
             why = "it is lossless" if codec.lossless and not codec.lossy else "it has none"
             raise UpscaleError(
-                f"crf={video.crf} sets the quality of {', '.join(sorted(CRF_RANGES))}; "
+                f"crf={video.crf} sets the quality of {', '.join(_crf_encoders())}; "
                 f"{codec.name} takes no crf ({why})"
             )
         return {}

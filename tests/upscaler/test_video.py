@@ -411,3 +411,15 @@ def test_a_video_named_as_an_image_is_said_to_be_one(tmp_path):
                        r"video extension \(\.mp4, \.mkv\)$"):  # fmt: skip
         upscale_path(str(tmp_path / "clip.png"), str(tmp_path / "o.png"), **FAST)
     assert sorted(os.listdir(tmp_path)) == ["clip.png"]
+
+
+def test_a_hardware_encoder_is_refused_by_what_it_is(tmp_path):
+    """``h264_nvenc`` needs its GPU and driver: refused as a hardware encoder before any
+    work, not as "cannot write yuv420p video" once the encoder fails to open."""
+    if "h264_nvenc" not in av.codecs_available:
+        pytest.skip("this PyAV build has no h264_nvenc")
+    clip = tiny(tmp_path / "a.mp4")
+    with pytest.raises(UpscaleError, match=r"^codec='h264_nvenc' is a hardware encoder, which "
+                       r"this command does not drive; name a software one: .*libx264"):  # fmt: skip
+        upscale_video(clip, tmp_path / "o.mp4", codec="h264_nvenc", **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["a.mp4"]
