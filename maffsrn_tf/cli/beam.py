@@ -119,7 +119,8 @@ def main(argv):
         fail_with(err)
     if unknown:
         word, close = unknown[0]
-        close = _own_flag_like(word) or close  # this command's flags first, then Beam's
+        # this command's flags that begin so first, then Beam's spelling, then ours
+        close = _own_flag_like(word) or close or _own_flag_like(word, spelling=True)
         guess = f" (did you mean {close}?)" if close else ""
         fail(
             f"unknown argument {word!r}{guess}: neither a flag of maffsrn-beam nor one of "
@@ -169,7 +170,7 @@ def _summary(config, counts):
     return 0
 
 
-def _own_flag_like(word):
+def _own_flag_like(word, spelling=False):
     """``--FLAG`` of this command that ``word`` (an unknown ``--input``, ``--out=x``) most
     likely means, or None: one whose name begins with it (``--out``: ``--output_dir``),
     or shares all but its last letter with one (``--inputs``), or a close spelling."""
@@ -189,6 +190,8 @@ def _own_flag_like(word):
         near = [n for n in own if len(name) > 3 and n.startswith(name[:-1])]
         if len(near) == 1:
             return "--" + near[0]
+    if not spelling:
+        return None
     close = difflib.get_close_matches(name, own, 1)
     return "--" + close[0] if close else None
 

@@ -380,7 +380,9 @@ def unknown_pipeline_args(args):
     known = [o for action in parsers[0]._actions for o in action.option_strings]
     found = []
     for word in unknown:
-        close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)
+        name = word.split("=", 1)[0]
+        starts = sorted(o for o in known if o.startswith(name) and len(name) > 3)
+        close = starts[:1] or difflib.get_close_matches(name, known, n=1)  # --temp: its start
         found.append((word, close[0] if close and word.startswith("--") else None))
     return found
 

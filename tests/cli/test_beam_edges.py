@@ -232,7 +232,7 @@ def test_a_hard_link_of_an_input_is_no_errors_file(tmp_path):
 @pytest.mark.parametrize(
     "word, meant",
     [("--input", "--input_pattern"), ("--out", "--output_dir"), ("--sacle", "--scale"),
-     ("--temp_locaton", "--temp_location")],
+     ("--temp_locaton", "--temp_location"), ("--temp", "--temp_location")],
 )  # fmt: skip
 def test_a_misspelled_flag_suggests_this_commands_flag_first(tmp_path, word, meant):
     _images(tmp_path / "imgs", 1)
