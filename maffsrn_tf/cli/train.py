@@ -33,6 +33,9 @@ says so and trains nothing. A rerun may change only --epochs (raised, it trains 
 --verbose, --backup_every_steps, --strategy, --tpu, --jit_compile and --cache_dir: any other
 flag that differs from the run's MODEL_DIR/flags.json is refused, naming it (the record of
 how the checkpoint was trained stays true); start another --model_dir to train otherwise.
+A rerun on other data than the run began with (MODEL_DIR/data.json) is refused too: images
+added, removed or of other bytes in --data_dir or --val_dir, an edited --holdout list. A refused
+or failed run leaves no empty folder in --cache_dir.
 """
 
 import dataclasses

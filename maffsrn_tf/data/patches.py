@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import threading
 
 import numpy as np
@@ -73,6 +74,34 @@ def file_signature(path):
                 h.update(block)
         digest = _digests[key] = h.hexdigest()
     return {"size": st.st_size, "blake2b": digest}
+
+
+def file_state(path):
+    """What a run's record of its data keeps of one file (``same_file`` reads it back):
+    ``{"size", "mtime_ns", "ctime_ns", "inode", "blake2b"}``, the digest ``file_signature``'s
+    (computed once per file version in a process: a run's data is hashed as it is read)."""
+    st = os.stat(path)
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+        "blake2b": file_signature(path)["blake2b"],
+    }
+
+
+def same_file(recorded, path):
+    """Whether ``path`` holds the bytes ``recorded`` (a ``file_state``) describes: judged by
+    its size and times alone while those are all unchanged (no byte read), else by its
+    digest (a file copied back, or touched, with the same bytes is the same file; one of
+    other bytes with an older time, ``cp -p``, is not). ``OSError`` when it cannot be read."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode) or st.st_size != recorded.get("size"):
+        return False
+    times = (recorded.get("mtime_ns"), recorded.get("ctime_ns"), recorded.get("inode"))
+    if (st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == times:
+        return True  # a file of other bytes has at least another ctime
+    return file_signature(path)["blake2b"] == recorded.get("blake2b")
 
 
 def _read_json(path):

@@ -131,7 +131,6 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
     files = [f for f in list_images(folder) if os.path.basename(f) not in set(exclude)]
     key = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
     cache = os.path.join(cache_dir or default_cache_dir(), f"{key}_x{scale}")
-    os.makedirs(cache, exist_ok=True)
     pairs = []
     made = 0
     for i, hr_path in enumerate(files):
@@ -145,6 +144,7 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
             lr = imresize(mod_crop(read_rgb(hr_path), scale), 1.0 / scale)
             info = PngImagePlugin.PngInfo()
             info.add_text(LR_SOURCE, source)  # the HR file's signature, beside the pixels
+            os.makedirs(cache, exist_ok=True)  # made with its first image: none, no folder
             with atomic_output(lr_path) as tmp:
                 Image.fromarray(lr).save(tmp, format="PNG", pnginfo=info)
             made += 1
@@ -154,6 +154,40 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
     if not pairs:
         raise DataError(f"no usable images in {folder} (all smaller than the patch?)")
     return pairs
+
+
+def _names(folder):
+    """The image names of ``folder`` (``list_images``), none where it has none or is gone."""
+    try:
+        return [os.path.basename(p) for p in list_images(folder)]
+    except ImageError:
+        return []
+
+
+def data_files(source, data_dir, scale, val_dir="", holdout=None):
+    """The files a run trains and validates on, as a run's record of its data lists them:
+    ``{"training": (root, names), "validation": (root, names)}``, each name a path relative
+    to its ``root`` (as given), or None where there are none to list: a TFDS ``data_dir``
+    (TensorFlow Datasets versions its own data) and a run without validation. A folder
+    source: its images less ``holdout`` (the names held out, which are the validation
+    images); DIV2K: its HR images and their LR of ``scale``; a pack: the file."""
+    training = None
+    if source == "folder":
+        held = set(holdout or ())
+        training = (data_dir, [n for n in _names(data_dir) if n not in held])
+    elif source == "div2k":
+        names = []
+        for sub in ("DIV2K_train_HR", os.path.join("DIV2K_train_LR_bicubic", f"X{scale}")):
+            names += [os.path.join(sub, n) for n in _names(os.path.join(data_dir, sub))]
+        training = (data_dir, names)
+    elif source == "packed":
+        training = (os.path.dirname(data_dir), [os.path.basename(data_dir)])
+    validation = None
+    if holdout:
+        validation = (data_dir, sorted(set(holdout)))
+    elif val_dir:
+        validation = (val_dir, _names(val_dir))
+    return {"training": training, "validation": validation}
 
 
 TFDS_INSTALL = 'pip install "maffsrn_tf[tfds]"'

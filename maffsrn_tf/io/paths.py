@@ -30,20 +30,47 @@ def name_too_long(path):
 
 
 @contextlib.contextmanager
-def made_folders(folder):
+def made_folders(folder, prune=False):
     """Around the work that writes into ``folder``: the folders of its path that did not
     exist before (``folder`` and missing ancestors) are removed again if they are still
     empty when the block ends, however it ends (a refusal, an error, Ctrl-C, SIGTERM), so a
-    run that wrote nothing leaves nothing. Creating them is the block's job."""
+    run that wrote nothing leaves nothing. Creating them is the block's job.
+
+    ``prune``: also the folders made inside ``folder`` during the block (``folder/lr/key``
+    of a cache), removed deepest first when they are still empty; a folder that existed
+    before the block, or that holds anything, stays (links are not followed)."""
     missing, path = [], os.path.abspath(folder)
     while not os.path.exists(path) and path != os.path.dirname(path):
         missing.append(path)  # deepest first
         path = os.path.dirname(path)
+    root = os.path.abspath(folder)
+    before = _folders_under(root) if prune else set()
     try:
         yield missing
     finally:
+        if prune:
+            _prune(root, before)
         for path in missing:
             try:
                 os.rmdir(path)  # only an empty folder goes
             except OSError:
                 break
+
+
+def _folders_under(root):
+    """The folders under ``root`` (itself included) as walked now, links not followed."""
+    found = set()
+    for path, _, _ in os.walk(root):  # nothing when root is missing or not a folder
+        found.add(path)
+    return found
+
+
+def _prune(root, before):
+    """Remove the empty folders under ``root`` that are not in ``before``, deepest first."""
+    for path, _, _ in os.walk(root, topdown=False):
+        if path in before or path == root:
+            continue  # root itself: made_folders' own chain of missing folders
+        try:
+            os.rmdir(path)  # only an empty folder goes
+        except OSError:
+            pass

@@ -41,6 +41,7 @@ PATH_OPTIONS = ("data_dir", "cache_dir", "val_dir", "holdout", "init_weights", "
 RUN_OUTPUTS = (
     "flags.json",
     "workdir.json",
+    "data.json",
     "final.weights.h5",
     "final.json",
     "best.weights.h5",
@@ -54,6 +55,10 @@ RUN_OUTPUTS = (
 # model_dir/workdir.json: the working folder that the relative paths of flags.json are
 # relative to (flags.json keeps the paths as given: the model card shows its command)
 WORKDIR_RECORD = "workdir.json"
+# model_dir/data.json: the files the run trains and validates on, as they were when it began
+# (``record_data``); a rerun on other data is refused (``check_data``)
+DATA_RECORD = "data.json"
+DATA_ROLES = ("training", "validation")
 # what a run writes under its cache_dir (maffsrn_tf.data.sources.training_store)
 CACHE_FOLDERS = ("lr", "decoded")
 
@@ -376,9 +381,10 @@ def check_run(config, model_dir=None):
     when ``check_inputs`` refuses ``val_dir`` or ``cache_dir``, when ``cache_dir`` cannot
     be written (a file, a read-only or pseudo file system), or when ``model_dir`` holds a
     run (``flags.json``) whose options differ from ``config``'s other than
-    ``RESUME_MAY_CHANGE`` (a ``RunConflict`` naming each; ``flags.json`` is left as it is).
-    Returns a line saying so when that run already finished ``config.epochs`` epochs
-    (nothing to train), else None: a new run, or one to resume.
+    ``RESUME_MAY_CHANGE`` (a ``RunConflict`` naming each; ``flags.json`` is left as it is),
+    or when that run would train on other data than it began with (``check_data``: its
+    ``data.json``). Returns a line saying so when that run already finished
+    ``config.epochs`` epochs (nothing to train), else None: a new run, or one to resume.
     """
     model_dir = model_dir or config.model_dir
     init = config.init_weights
@@ -429,5 +435,166 @@ def check_run(config, model_dir=None):
             f"epochs=N with N above {done} to train on, or model_dir=DIR elsewhere for a new "
             "run"
         )
+    check_data(config, model_dir)
     _check_cache(config)
     return None
+
+
+def _holdout_names(config):
+    """The names ``config.holdout`` holds out of a folder source (``read_holdout``), or None."""
+    if not config.holdout or config.data_source != "folder":
+        return None
+    from maffsrn_tf.data.sources import read_holdout
+
+    return sorted(set(read_holdout(config.holdout, config.data_dir)))
+
+
+def _data_files(config, holdout):
+    from maffsrn_tf.data.sources import data_files
+
+    return data_files(
+        config.data_source, config.data_dir, config.scale, config.val_dir, holdout=holdout
+    )
+
+
+def data_record(config, epoch=0):
+    """What ``config`` trains and validates on now, as ``model_dir/data.json`` keeps it:
+    ``{"epoch", "holdout", "training", "validation"}``, each role ``{name: file state}``
+    (size, times, inode and digest: ``maffsrn_tf.data.patches.file_state``) or None where
+    nothing is listed (``maffsrn_tf.data.sources.data_files``); ``epoch``: the epochs the run
+    had finished (0: it begins; more: a run from before this record, resumed)."""
+    from maffsrn_tf.data.patches import file_state
+
+    holdout = _holdout_names(config)
+    record = {"epoch": int(epoch), "holdout": holdout}
+    for role, listed in _data_files(config, holdout).items():
+        if listed is not None:
+            root, names = listed
+            listed = {name: file_state(os.path.join(root, name)) for name in names}
+        record[role] = listed
+    return record
+
+
+def record_data(config, model_dir=None, epoch=0):
+    """Write ``data_record(config, epoch)`` to ``model_dir/data.json`` (atomically)."""
+    from maffsrn_tf.io.atomic import atomic_output
+
+    path = os.path.join(model_dir or config.model_dir, DATA_RECORD)
+    record = data_record(config, epoch)
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+
+
+def _read_data_record(model_dir):
+    """The run's ``data.json`` as a dict, or None for a run from before that record."""
+    path = os.path.join(model_dir, DATA_RECORD)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        for role in DATA_ROLES:
+            files = record.get(role)
+            if files is not None and not (
+                isinstance(files, dict) and all(isinstance(v, dict) for v in files.values())
+            ):
+                raise ValueError(f"its {role} entry is not a table of files")
+        holdout = record.get("holdout")
+        if holdout is not None and not (
+            isinstance(holdout, list) and all(isinstance(n, str) for n in holdout)
+        ):
+            raise ValueError("its holdout entry is not a list of names")
+        return record
+    except (OSError, ValueError) as err:
+        raise MaffsrnError(
+            f"{path} is not a readable record of a run's data ({err}); start a new run with "
+            "model_dir=DIR elsewhere"
+        ) from None
+
+
+def _listed(items, limit=3):
+    shown = ", ".join(items[:limit])
+    return shown + (f", and {len(items) - limit} more" if len(items) > limit else "")
+
+
+_KINDS = ("added", "removed", "changed", "unreadable")
+
+
+def data_changes(config, record):
+    """How the data ``config`` trains and validates on differs from ``record`` (a run's
+    ``data.json``): a list of phrases (``"2 of 3 training images changed (tr/a.png added,
+    tr/b.png changed)"``), empty when it is the same. A file whose size and times are
+    unchanged is taken as is; any other is judged by its bytes (``same_file``)."""
+    from maffsrn_tf.data.patches import same_file
+
+    holdout = _holdout_names(config)
+    changes = []
+    if record.get("holdout") is not None and holdout is not None:
+        before, now = set(record["holdout"]), set(holdout)
+        if before != now:
+            moved = [f"{n} added" for n in sorted(now - before)]
+            moved += [f"{n} removed" for n in sorted(before - now)]
+            changes.append(f"holdout={config.holdout!r} now lists other images ({_listed(moved)})")
+    files = _data_files(config, holdout)
+    recorded, current = {}, {}  # shown path -> (role, file state / path)
+    for role in DATA_ROLES:
+        if record.get(role) is None or files[role] is None:
+            continue  # not listed then (TFDS, no validation), or not now
+        root, names = files[role]
+        for name, state in record[role].items():
+            recorded[os.path.join(root, name)] = (role, state)
+        for name in names:
+            current[os.path.join(root, name)] = (role, os.path.join(root, name))
+    found = {role: {kind: [] for kind in _KINDS} for role in DATA_ROLES}
+    totals = dict.fromkeys(DATA_ROLES, 0)
+    for shown in sorted(set(recorded) | set(current)):
+        role = (current.get(shown) or recorded[shown])[0]
+        totals[role] += 1
+        if shown not in current:
+            kind = "removed"
+        elif shown not in recorded:
+            kind = "added"
+        else:
+            try:
+                kind = None if same_file(recorded[shown][1], shown) else "changed"
+            except FileNotFoundError:
+                kind = "removed"
+            except OSError:
+                kind = "unreadable"
+        if kind:
+            found[role][kind].append(shown)
+    for role in DATA_ROLES:
+        listed = [f"{path} {kind}" for kind in _KINDS for path in found[role][kind]]
+        if listed:
+            changes.append(
+                f"{len(listed)} of {totals[role]} {role} images changed ({_listed(listed)})"
+            )
+    return changes
+
+
+def check_data(config, model_dir=None):
+    """``MaffsrnError`` when the files ``config`` trains or validates on are not those the
+    run in ``model_dir`` (default ``config.model_dir``) recorded in its ``data.json`` when
+    it began: an image added, removed or of other bytes, in the training or validation
+    folder, or another ``holdout`` list; its log, best checkpoint and ``flags.json`` would
+    mix runs on other data. The message names what changed. A run from before that record
+    (none) is not checked. Nothing is written."""
+    model_dir = model_dir or config.model_dir
+    record = _read_data_record(model_dir)
+    if record is None:
+        return
+    changes = data_changes(config, record)
+    if not changes:
+        return
+    epoch = record.get("epoch")
+    since = (
+        f"since the run in model_dir={model_dir!r} began"
+        if not epoch
+        else f"since the run in model_dir={model_dir!r} recorded them (resumed after epoch {epoch})"
+    )
+    raise MaffsrnError(
+        f"{'; '.join(changes)} {since}: start a new run with model_dir=DIR elsewhere, or put "
+        "the data back"
+    )

@@ -23,10 +23,17 @@ import keras
 from maffsrn_tf.data import sources as data_lib
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import atomic_output, folder_problem
+from maffsrn_tf.io.paths import made_folders
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.pretrained.loading import load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
-from maffsrn_tf.train.config import WORKDIR_RECORD, TrainConfig, check_run
+from maffsrn_tf.train.config import (
+    DATA_RECORD,
+    WORKDIR_RECORD,
+    TrainConfig,
+    check_run,
+    record_data,
+)
 from maffsrn_tf.train.keras_compat import AtomicBackupAndRestore, is_multi_worker, multi_worker_fit
 from maffsrn_tf.train.optimizers import StepDecay, channel_axes, make_optimizer
 
@@ -151,6 +158,15 @@ def _trim_log(path, epoch):
             csv.writer(f).writerows(keep)
 
 
+def _cache_folders(c):
+    """``made_folders(prune=True)`` of the cache root a run of ``c`` writes in (``cache_dir``,
+    else ``~/.cache/maffsrn_tf``; a pack caches nothing)."""
+    if c.data_source == "packed":
+        return contextlib.nullcontext()
+    root = c.cache_dir or os.path.dirname(data_lib.default_cache_dir())
+    return made_folders(root, prune=True)
+
+
 def _as_config(config):
     if isinstance(config, TrainConfig):
         config.validate()
@@ -164,13 +180,15 @@ def train(config, callbacks=()):
     run before the run's own log and backup.
 
     Writes into ``config.model_dir``: ``flags.json`` (the config), ``workdir.json`` (the
-    folder its relative paths are relative to), ``backup/`` (resume state),
+    folder its relative paths are relative to), ``data.json`` (the files it trains and
+    validates on: ``config.record_data``), ``backup/`` (resume state),
     ``best.weights.h5`` + ``best.keras`` + ``best.json``, ``final.weights.h5`` (with
     ``ema_momentum``, best and final hold the moving average), ``log.csv``,
     ``tensorboard/``. Rerunning the same config resumes from ``backup/``; a rerun may change
     only ``RESUME_MAY_CHANGE`` (``epochs``: raised, it trains on) — other options that differ
-    from ``flags.json`` are a ``MaffsrnError`` naming them, and ``flags.json`` is left as it
-    is (``config.check_run``). A run that already finished ``epochs`` says so (one printed
+    from ``flags.json`` are a ``MaffsrnError`` naming them, as is data other than the run
+    began with (``config.check_data``), and ``flags.json`` is left as it is
+    (``config.check_run``). A run that already finished ``epochs`` says so (one printed
     line) and returns None, writing nothing.
     """
     c = _as_config(config)
@@ -201,7 +219,9 @@ def train(config, callbacks=()):
         scope, (epoch, done) = contextlib.nullcontext(), resume_point(backup_dir)
     if done >= steps:  # a backup of another steps_per_epoch: restart its epoch
         done = 0
-    dataset = training_input(c, epoch * steps + done, exclude=holdout)  # checks the data
+    # checks the data; a cache folder it made and left empty (refused, failed) goes again
+    with _cache_folders(c):
+        dataset = training_input(c, epoch * steps + done, exclude=holdout)
     val = None
     if holdout:
         val = data_lib.load_benchmark(c.data_dir, scale, only=holdout)
@@ -224,6 +244,9 @@ def train(config, callbacks=()):
         )
     # the inputs are valid: record the run, and forget log rows of epochs it trains again
     _make_folder(model_dir)
+    new_run = not os.path.exists(os.path.join(model_dir, "flags.json"))
+    if new_run or not os.path.exists(os.path.join(model_dir, DATA_RECORD)):
+        record_data(c, model_dir, epoch)  # what it trains on (epoch > 0: an older run's resume)
     with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
         json.dump(c.asdict(), f, indent=2, sort_keys=True)
     with atomic_output(os.path.join(model_dir, WORKDIR_RECORD)) as tmp, open(tmp, "w") as f:

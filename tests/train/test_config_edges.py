@@ -319,3 +319,135 @@ def test_train_rerun_shows_the_real_folders_that_differ(work):
     )
     assert (work / "a" / "run" / "flags.json").read_bytes() == record
     assert _tree(work) == before
+
+
+# --- a rerun on other data; a refused run's cache folders -----------------------------------
+
+DATA_FIX = "start a new run with --model_dir DIR elsewhere, or put the data back"
+
+
+def _epochs(n):
+    """``SHORT`` with ``--epochs n`` (a flag is given once: twice is refused)."""
+    i = SHORT.index("--epochs")
+    return [*SHORT[: i + 1], str(n), *SHORT[i + 2 :]]
+
+
+def _began(folder, **options):
+    """A run in ``folder``/run started from ``folder`` on tr/ and val/, recorded as train()
+    records it (flags.json, workdir.json, data.json)."""
+    from maffsrn_tf.train.config import record_data
+
+    config = TrainConfig(data_dir="tr", model_dir="run", epochs=1, steps_per_epoch=2,
+                         batch_size=2, patch_size=16, verbose=0, **options)  # fmt: skip
+    os.makedirs(os.path.join(folder, "run"))
+    with open(os.path.join(folder, "run", "flags.json"), "w") as f:
+        json.dump(config.asdict(), f, indent=2, sort_keys=True)
+    with open(os.path.join(folder, "run", "workdir.json"), "w") as f:
+        json.dump({"workdir": str(folder)}, f)
+    record_data(config, os.path.join(folder, "run"))
+    return config
+
+
+def _contents(root):
+    """Every file under ``root`` with its bytes, and every folder."""
+    found = {}
+    for path, dirs, files in os.walk(root):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(path, name), root)] = None
+        for name in files:
+            with open(os.path.join(path, name), "rb") as f:
+                found[os.path.relpath(os.path.join(path, name), root)] = f.read()
+    return found
+
+
+def test_train_refuses_a_rerun_on_other_data_in_one_line(work):
+    _began(work, val_dir="val")
+    os.remove(work / "tr" / "a.png")
+    _images(work / "tr", ["noise0.png"])
+    Image.new("RGB", (48, 48), (1, 2, 3)).save(work / "tr" / "b.png")  # other pixels
+    Image.new("RGB", (48, 48), (4, 5, 6)).save(work / "val" / "v.png")
+    before = _contents(work)
+    out = _train(work, "--data_dir", "tr", "--val_dir", "val", "--model_dir", "run",
+                 *_epochs(2), "--cache_dir", "cache")  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        "error: 3 of 3 training images changed (tr/noise0.png added, tr/a.png removed, "
+        "tr/b.png changed); 1 of 1 validation images changed (val/v.png changed) since the "
+        f"run in --model_dir run began: {DATA_FIX}\n"
+    )
+    assert out.stdout == ""
+    assert _contents(work) == before  # flags.json, data.json as they were; no cache
+
+
+def test_train_refuses_an_edited_holdout_list(work):
+    (work / "h.txt").write_text("a.png\n")
+    _began(work, holdout="h.txt")
+    (work / "h.txt").write_text("b.png\n")
+    before = _contents(work)
+    out = _train(work, "--data_dir", "tr", "--holdout", "h.txt", "--model_dir", "run", *SHORT)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        "error: --holdout h.txt now lists other images (b.png added, a.png removed) since the "
+        f"run in --model_dir run began: {DATA_FIX}\n"
+    )
+    assert _contents(work) == before
+
+
+def test_a_refused_run_leaves_no_empty_cache_folder(work):
+    """An unreadable image: one line, and neither --cache_dir nor --model_dir is made."""
+    os.makedirs(work / "badtr")
+    (work / "badtr" / "x.png").write_text("hi")
+    before = _tree(work)
+    words = ["--data_dir", "badtr", "--scale", "2", "--epochs", "1", "--steps_per_epoch", "2",
+             "--model_dir", "runH", "--cache_dir", "cacheH"]  # fmt: skip
+    out = _train(work, *words)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        "error: cannot read badtr/x.png as an image (UnidentifiedImageError: cannot identify "
+        "image file 'badtr/x.png')\n"
+    )
+    assert _tree(work) == before  # no cacheH/lr/KEY_x2/, no cacheH/, no runH/
+
+
+def test_train_prunes_the_cache_folders_a_failed_run_made(work, monkeypatch):
+    """However the data fails (here: a stand-in for the store that makes its folders and
+    fails), the folders it made in cache_dir and left empty go; the cache's own stay."""
+    from maffsrn_tf.data import sources
+    from maffsrn_tf.train.trainer import train
+
+    os.makedirs(work / "cache" / "lr" / "old_x2")  # an earlier run's (emptied): kept
+
+    def failing_store(source, path, scale, patch, cache_dir=None, exclude=()):
+        os.makedirs(os.path.join(cache_dir, "lr", "new_x2"))
+        os.makedirs(os.path.join(cache_dir, "decoded", "new_x2"))
+        raise sources.DataError("no usable images in tr (all smaller than the patch?)")
+
+    monkeypatch.setattr(sources, "training_store", failing_store)
+    config = TrainConfig(data_dir="tr", cache_dir="cache", model_dir="run", epochs=1)
+    with pytest.raises(sources.DataError, match="no usable images"):
+        train(config)
+    assert sorted(_tree(work / "cache")) == ["lr", "lr/old_x2"]
+    assert not os.path.exists(work / "run")
+
+
+@pytest.mark.slow
+def test_a_trained_run_records_its_data_and_refuses_other_data(work):
+    """The fuzz finding end to end: a run trained on tr/ and val/; the images replaced; the
+    rerun with more epochs is refused before any training, its files as they were."""
+    words = ["--data_dir", "tr", "--val_dir", "val", "--model_dir", "run", "--cache_dir",
+             "cache"]  # fmt: skip
+    out = _train(work, *words, *_epochs(1))
+    assert out.returncode == 0, out.stderr[-3000:]
+    record = json.loads((work / "run" / "data.json").read_text())
+    assert sorted(record["training"]) == ["a.png", "b.png"]
+    assert sorted(record["validation"]) == ["v.png"] and record["epoch"] == 0
+    for i, name in enumerate(("a.png", "b.png")):
+        Image.new("RGB", (48, 48), (200, 10 * i, 0)).save(work / "tr" / name)
+    before = _contents(work / "run")
+    out = _train(work, *words, *_epochs(2))
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert out.stderr == (
+        "error: 2 of 2 training images changed (tr/a.png changed, tr/b.png changed) since "
+        f"the run in --model_dir run began: {DATA_FIX}\n"
+    )
+    assert _contents(work / "run") == before

@@ -187,3 +187,220 @@ def test_an_old_record_with_an_absolute_model_dir_still_resumes(tmp_path, monkey
     _relative_run(tmp_path, tmp_path / "a", workdir_record=False, model_dir=run)
     monkeypatch.chdir(tmp_path / "a")
     assert check_run(TrainConfig(data_dir="col", model_dir=run, epochs=3)) is None
+
+
+# --- the data a run began with (data.json): another is refused, naming what changed --------
+
+FIX = "start a new run with model_dir=DIR elsewhere, or put the data back"
+
+
+def _png(path, value, size=24):
+    from PIL import Image
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.new("RGB", (size, size), (value, 100, 200)).save(path)
+
+
+@pytest.fixture
+def began(tmp_path, monkeypatch):
+    """A run in run/ that began on tr/ (a, b, c.png) validated on val/ (v, w.png): its
+    flags.json and data.json as train() writes them; the working folder is tmp_path."""
+    from maffsrn_tf.train.config import record_data
+
+    monkeypatch.chdir(tmp_path)
+    for i, name in enumerate(("a.png", "b.png", "c.png")):
+        _png(f"tr/{name}", i)
+    for i, name in enumerate(("v.png", "w.png")):
+        _png(f"val/{name}", 50 + i)
+    config = TrainConfig(data_dir="tr", val_dir="val", model_dir="run", epochs=3)
+    _record(config)
+    record_data(config)
+    return config
+
+
+def _tree_bytes(root):
+    return {
+        os.path.join(path, name): open(os.path.join(path, name), "rb").read()
+        for path, _, files in os.walk(root)
+        for name in files
+    }
+
+
+def _data_refused(config, message):
+    before = _tree_bytes("run")
+    with pytest.raises(MaffsrnError) as caught:
+        check_run(config)
+    assert str(caught.value) == message
+    assert "--" not in message  # Python words: the command line translates them
+    assert _tree_bytes("run") == before  # flags.json, data.json as they were
+
+
+def test_a_run_records_its_data_and_resumes_on_the_same(began):
+    record = json.load(open("run/data.json"))
+    assert record["epoch"] == 0 and record["holdout"] is None
+    assert sorted(record["training"]) == ["a.png", "b.png", "c.png"]
+    assert sorted(record["validation"]) == ["v.png", "w.png"]
+    assert set(record["training"]["a.png"]) == {"size", "mtime_ns", "ctime_ns", "inode",
+                                                "blake2b"}  # fmt: skip
+    assert check_run(began) is None
+    assert check_run(_config_like(began, epochs=5, verbose=0)) is None
+
+
+def _config_like(config, **changed):
+    return TrainConfig(**{**config.asdict(), **changed})
+
+
+def test_other_training_and_validation_images_are_refused(began):
+    os.remove("tr/a.png")
+    _png("tr/new.png", 9)
+    _png("tr/c.png", 99)  # other pixels, same name
+    _png("val/v.png", 77)
+    _data_refused(
+        began,
+        "3 of 4 training images changed (tr/new.png added, tr/a.png removed, tr/c.png "
+        "changed); 1 of 2 validation images changed (val/v.png changed) since the run in "
+        f"model_dir='run' began: {FIX}",
+    )
+
+
+def test_many_changes_are_counted_and_a_few_named(began):
+    for i in range(5):
+        _png(f"tr/n{i}.png", i)
+    _data_refused(
+        began,
+        "5 of 8 training images changed (tr/n0.png added, tr/n1.png added, tr/n2.png added, "
+        f"and 2 more) since the run in model_dir='run' began: {FIX}",
+    )
+
+
+def test_the_same_bytes_with_new_times_or_a_new_inode_are_the_same_data(began):
+    import shutil
+
+    os.utime("tr/a.png", ns=(1, 1))  # touched
+    shutil.copy("tr/b.png", "b.tmp")  # copied back: another inode and time, the same bytes
+    os.replace("b.tmp", "tr/b.png")
+    os.chmod("val/v.png", 0o600)  # another ctime
+    assert check_run(began) is None
+
+
+def test_other_bytes_of_the_same_size_and_time_are_other_data(began):
+    """``cp -p`` of another picture of the same size over an image: only its bytes tell."""
+    st = os.stat("tr/b.png")
+    data = bytearray(open("tr/b.png", "rb").read())
+    data[-20] ^= 0xFF
+    open("tr/b.png", "wb").write(bytes(data))
+    os.utime("tr/b.png", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.path.getsize("tr/b.png") == st.st_size
+    _data_refused(
+        began, f"1 of 3 training images changed (tr/b.png changed) since the run in "
+        f"model_dir='run' began: {FIX}",
+    )  # fmt: skip
+
+
+def test_an_emptied_validation_folder_is_refused(began):
+    os.remove("val/v.png")
+    os.remove("val/w.png")
+    _data_refused(
+        began,
+        "2 of 2 validation images changed (val/v.png removed, val/w.png removed) since the "
+        f"run in model_dir='run' began: {FIX}",
+    )
+
+
+def test_a_file_that_is_not_an_image_is_not_data(began):
+    open("tr/notes.txt", "w").write("not an image")  # training reads images alone
+    assert check_run(began) is None
+
+
+def test_an_edited_holdout_list_is_refused(tmp_path, monkeypatch):
+    from maffsrn_tf.train.config import record_data
+
+    monkeypatch.chdir(tmp_path)
+    for i, name in enumerate(("a.png", "b.png", "c.png", "d.png")):
+        _png(f"tr/{name}", i)
+    (tmp_path / "h.txt").write_text("a.png\n")
+    config = TrainConfig(data_dir="tr", holdout="h.txt", model_dir="run", epochs=3)
+    _record(config)
+    record_data(config)
+    record = json.load(open("run/data.json"))
+    assert record["holdout"] == ["a.png"] and sorted(record["validation"]) == ["a.png"]
+    assert sorted(record["training"]) == ["b.png", "c.png", "d.png"]
+    (tmp_path / "h.txt").write_text("# the same names\na.png  # one\n")
+    assert check_run(config) is None
+    (tmp_path / "h.txt").write_text("b.png\nc.png\n")
+    _data_refused(
+        config,
+        "holdout='h.txt' now lists other images (b.png added, c.png added, a.png removed) "
+        f"since the run in model_dir='run' began: {FIX}",
+    )
+    (tmp_path / "h.txt").write_text("a.png\n")
+    _png("tr/a.png", 99)  # a held-out image: validation
+    _data_refused(
+        config,
+        "1 of 1 validation images changed (tr/a.png changed) since the run in "
+        f"model_dir='run' began: {FIX}",
+    )
+
+
+def test_div2k_and_a_pack_are_recorded_tfds_is_not(tmp_path, monkeypatch):
+    from maffsrn_tf.train.config import data_record, record_data
+
+    monkeypatch.chdir(tmp_path)
+    _png("D/DIV2K_train_HR/0001.png", 1, 48)
+    _png("D/DIV2K_train_LR_bicubic/X2/0001x2.png", 1)
+    _png("D/DIV2K_train_LR_bicubic/X3/0001x3.png", 1, 16)  # another scale: not this run's
+    config = TrainConfig(data_source="div2k", data_dir="D", model_dir="run", epochs=3)
+    _record(config)
+    record_data(config)
+    assert sorted(json.load(open("run/data.json"))["training"]) == [
+        os.path.join("DIV2K_train_HR", "0001.png"),
+        os.path.join("DIV2K_train_LR_bicubic", "X2", "0001x2.png"),
+    ]
+    _png("D/DIV2K_train_LR_bicubic/X3/0001x3.png", 9, 16)
+    assert check_run(config) is None
+    _png("D/DIV2K_train_LR_bicubic/X2/0001x2.png", 9)
+    _data_refused(
+        config,
+        "1 of 2 training images changed (D/DIV2K_train_LR_bicubic/X2/0001x2.png changed) "
+        f"since the run in model_dir='run' began: {FIX}",
+    )
+    (tmp_path / "p.npz").write_bytes(b"a pack")
+    packed = TrainConfig(data_source="packed", data_dir="p.npz", model_dir="run", epochs=3)
+    assert list(data_record(packed)["training"]) == ["p.npz"]
+    tfds = TrainConfig(data_source="tfds", data_dir="", model_dir="run", epochs=3)
+    assert data_record(tfds) == {"epoch": 0, "holdout": None, "training": None,
+                                 "validation": None}  # fmt: skip
+
+
+def test_a_run_from_before_the_record_resumes_and_one_recorded_on_resume_says_so(began):
+    from maffsrn_tf.train.config import record_data
+
+    os.remove("run/data.json")  # a run of an older version
+    _png("tr/c.png", 99)
+    assert check_run(began) is None  # nothing recorded: nothing to compare
+    record_data(began, epoch=2)  # what train() records when it resumes such a run
+    _png("tr/c.png", 98)
+    _data_refused(
+        began,
+        "1 of 3 training images changed (tr/c.png changed) since the run in model_dir='run' "
+        f"recorded them (resumed after epoch 2): {FIX}",
+    )
+
+
+def test_a_finished_run_trains_nothing_whatever_its_data(began):
+    _record(began, finished=3)
+    _png("tr/c.png", 99)
+    assert "already finished its run of 3 epochs" in check_run(began)
+    with pytest.raises(MaffsrnError, match="tr/c.png changed"):
+        check_run(_config_like(began, epochs=4))  # it would train on
+
+
+def test_an_unreadable_data_record_is_named(began):
+    unreadable = (
+        r"^run/data.json is not a readable record of a run's data \(.*\); start a new run "
+        r"with model_dir=DIR elsewhere$"
+    )
+    for text in ("[1", '{"training": [1]}', '{"holdout": [1]}'):
+        open("run/data.json", "w").write(text)
+        with pytest.raises(MaffsrnError, match=unreadable):
+            check_run(began)
