@@ -316,7 +316,13 @@ def _show_package_warnings():
 
 
 def _last_words(message, code):
-    """One ``error:`` line and exit ``code``, even when standard output is a closed pipe."""
+    """One ``error:`` line and exit ``code``, even when standard output is a closed pipe.
+    What the command printed before (the outputs it finished) is flushed first: a script
+    reading standard output learns what was written even when the run was stopped."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # a closed pipe, a full disk: nothing more can reach it
+        pass
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail
@@ -342,9 +348,9 @@ def _stand_in_for_closed_streams():
     ``sys.stdout`` or ``sys.stderr`` is then None) gets a stand-in, so that the command runs
     and ends as it would otherwise, and no file it opens takes descriptor 0, 1 or 2:
 
-    - standard output: a pipe nobody reads. Work that prints nothing (or before it prints)
-      runs, its outputs are written; printing the result lines then fails as into a closed
-      pipe: one line, exit code 141 (``--help`` ends with 0, as into ``| head``).
+    - standard output: a pipe nobody reads. Work runs until the command prints (the
+      upscaler prints each output as it is written), which fails as into a closed pipe:
+      one line, exit code 141, finished outputs kept (``--help`` ends with 0).
     - standard error: /dev/null. The messages are lost; the exit code still tells.
     - standard input: /dev/null (no command reads it).
     """
@@ -664,7 +670,7 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
 
     Whatever happens is one line on stderr: Ctrl-C ends with exit code 130 and SIGTERM with
     143 (outputs already finished stay; none is half-written), a closed standard output
-    (``| head -1``, or ``>&-``: the work runs, then printing its result fails) with 141, a
+    (``| head -1``, or ``>&-``: the run stops at the line it cannot print) with 141, a
     standard output that cannot be written (``> /dev/full``) with 1, and an unexpected
     exception with 1 (``MAFFSRN_TF_TRACEBACK=1`` shows its traceback). A closed standard
     error (``2>&-``) loses the line, not the exit code.

@@ -154,20 +154,17 @@ def main(argv):
     from maffsrn_tf.upscaler import UpscaleError, upscale_files
 
     try:
-        written = upscale_files(
+        upscale_files(
             inputs or None,  # none: the sample photo
             FLAGS.output,
             options,
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
             progress=True,
             video=video,
+            on_written=lambda path: print(os.path.relpath(path), flush=True),  # as done
         )
-    except UpscaleError as err:
-        for path in err.written:  # what was finished is still listed
-            print(os.path.relpath(path))
+    except UpscaleError as err:  # what was finished is listed already
         fail_with(err, ALIASES)
-    for path in written:
-        print(os.path.relpath(path))
     return 0
 
 

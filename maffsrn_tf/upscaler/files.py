@@ -399,7 +399,7 @@ def _check_video_run(jobs, options, video_options, single):
 
 
 # an earlier output's name: NAME_x2, NAME_x3.5 or NAME_1920x1080 (and _compare)
-_EARLIER = re.compile(r"^(.+)_(?:x\d+(?:\.\d+)?|\d+x\d+)(?:_compare)?$")
+_EARLIER = re.compile(r"^(.+)_(?:x(\d+(?:\.\d+)?)|(\d+)x(\d+))(_compare)?$")
 
 
 def _check_output_folder(output, inputs):
@@ -461,12 +461,13 @@ def _drop_earlier_outputs(jobs, options):
     # outputs of runs at other sizes, beside their input in a folder written into
     out_dirs = {os.path.dirname(t) for t in targets}
     stems = {(os.path.dirname(os.path.realpath(j.source)),
-              os.path.splitext(os.path.basename(j.source))[0]) for j in jobs}  # fmt: skip
+              os.path.splitext(os.path.basename(j.source))[0]): j for j in jobs}  # fmt: skip
     for job in jobs:
         folder = os.path.dirname(os.path.realpath(job.source))
         match = _EARLIER.match(os.path.splitext(os.path.basename(job.source))[0])
-        if match and not job.named and folder in out_dirs and (folder, match.group(1)) in stems:
-            if job not in earlier and job not in pictures:
+        source = stems.get((folder, match.group(1))) if match else None
+        if source is not None and not job.named and folder in out_dirs:
+            if job not in earlier and job not in pictures and _sized_as_named(job, source, match):
                 earlier.append(job)
     if earlier:
         names = ", ".join(one_line(j.label) for j in earlier[:5])
@@ -496,11 +497,18 @@ def _skip_existing(jobs, options):
         if job.target and not_a_regular_file(job.target):  # a FIFO: never read (it blocks);
             todo.append(job)  # refused as without skip_existing
             continue
+        if job.target and os.path.islink(job.target) and not os.path.exists(job.target):
+            job.problem = (
+                f"output {job.target} is a broken link: remove it, or pass overwrite=True to "
+                "replace it"
+            )
+            todo.append(job)
+            continue
         if job.target and os.path.exists(job.target):
             if job.video:
                 from maffsrn_tf.upscaler.video import existing_state
 
-                state, why = existing_state(job.source, job.target)
+                state, why = existing_state(job.source, job.target, options)
             else:
                 state, why = _existing_state(job, options)
             if state == "whole":
@@ -536,6 +544,29 @@ def _existing_state(job, options):
     return ("whole", "") if _is_whole(job.target, size) else ("cut short", "")
 
 
+def _sized_as_named(job, source, match):
+    """Whether ``job``'s image has the size its name says it was made at from ``source``
+    (``logo_x3.png``: three times ``logo.png``'s sides; ``logo_512x512.png``: 512x512;
+    ``_compare``: bicubic | 8 px | output): else a picture of the user's with such a name,
+    an input. Videos, and a file whose size cannot be read, go by the name."""
+    if job.video or source.video:
+        return True
+    try:
+        h, w = images.image_size(source.source)
+        with images.open_image(job.source, job.source) as im:
+            have = im.size
+    except Exception:  # not readable here: read (and reported) as an input otherwise
+        return True
+    factor, width, height, compare = match.group(2, 3, 4, 5)
+    if factor:
+        want = (round(float(factor) * w), round(float(factor) * h))
+    else:
+        want = (int(width), int(height))
+    if compare:
+        want = (2 * want[0] + 8, want[1])
+    return have == want
+
+
 def _earlier_sizes(job, writer, options, compare):
     """``(have, want)``: the (width, height) of ``job``'s file, which has the name of
     ``writer``'s output (or comparison), and the size this run gives that output; equal
@@ -561,9 +592,9 @@ def _check_existing(jobs, options):
         return
     found = []
     for job in jobs:
-        if job.target and not job.problem and not job.redo:  # redo: cut short, replaced
-            paths = [job.target]
-            if options.compare and not job.video:
+        if job.target and not job.problem:
+            paths = [] if job.redo else [job.target]  # redo: cut short, replaced
+            if options.compare and not job.video:  # a comparison is not redone: checked
                 paths.append(os.path.splitext(job.target)[0] + "_compare.png")
             found += [p for p in paths if os.path.lexists(p) and not not_a_regular_file(p)]
     if found:
@@ -767,9 +798,13 @@ def upscale_path(
     return upscale_files(input_path, output, options, on_error, progress, video)
 
 
-def upscale_files(inputs, output, options, on_error=None, progress=False, video=None):
+def upscale_files(
+    inputs, output, options, on_error=None, progress=False, video=None, on_written=None
+):
     """``upscale_path`` with its options as one ``UpscaleOptions`` (what ``maffsrn-upscale``
     builds from its flags), and those of videos as one ``VideoOptions`` (``video``).
+    ``on_written(path)``: called as each output is in place (a run stopped midway has
+    announced every file it finished).
     ``inputs``: a path or a list; None: the sample photo, into ``out/``; an empty list or
     path is an ``UpscaleError`` (a glob that matched nothing must not upscale the sample)."""
     sample = inputs is None
@@ -819,6 +854,8 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
         with made_folders(os.path.dirname(os.path.abspath(job.target))):  # left empty: gone
             written = _upscale_job(job, engines, options, video, redo=job.redo, exact=True,
                                    progress=progress, notes=notes)  # fmt: skip
+        for path in written if on_written else ():
+            on_written(path)
         _nothing_to_flatten(jobs, options, notes)
         return written
     with made_folders(output or "out") as made:  # every image failed, or Ctrl-C: gone
@@ -828,7 +865,7 @@ def upscale_files(inputs, output, options, on_error=None, progress=False, video=
                 probe_writable(output or "out")
             except OSError as err:
                 raise UpscaleError(f"cannot write into output folder {output}: {err}") from None
-        return _run(jobs, engines, options, on_error, progress, video)
+        return _run(jobs, engines, options, on_error, progress, video, on_written)
 
 
 def _upscale_job(job, engines, options, video, **how):
@@ -877,7 +914,7 @@ def _check_quality(jobs, options):
         )
 
 
-def _run(jobs, engines, options, on_error, progress, video=None):
+def _run(jobs, engines, options, on_error, progress, video=None, on_written=None):
     """Each job in turn, with progress; a failure is reported and the run goes on."""
     written, failed, notes = [], [], set()
     bar = progress_bar(len(jobs), "upscaling", "image") if progress and len(jobs) > 1 else None
@@ -890,11 +927,14 @@ def _run(jobs, engines, options, on_error, progress, video=None):
             try:
                 if job.problem:
                     raise UpscaleError(job.problem)
-                written += _upscale_job(
+                done = _upscale_job(
                     job, engines, options, video, label=f"[{i}/{len(jobs)}]",
                     notes=notes, nested=bar is not None, redo=job.redo, exact=True,
                     progress=progress,
                 )  # fmt: skip
+                written += done
+                for path in done if on_written else ():
+                    on_written(path)
             except UpscaleError as err:  # report, go on with the other images
                 if on_error is None:
                     log.error("%s", one_line(str(err)))

@@ -192,8 +192,8 @@ def is_video(path, probe=True):
     try:
         with av.open(path, metadata_errors="replace") as container:
             name = container.format.name
-            if _still(name):
-                return False
+            if _still(name) or (name == "mjpeg" and ext not in (".mjpeg", ".mjpg")):
+                return False  # mjpeg: FFmpeg finds the JPEG pages of a PDF, say, as frames
             return any(_is_moving(s) and s.frames != 1 for s in container.streams.video)
     except (av.FFmpegError, OSError, ValueError, UnicodeError):
         return False
@@ -995,15 +995,25 @@ def _is_rgb_format(pix_fmt):
     return av.VideoFormat(pix_fmt).is_rgb
 
 
-def existing_state(source, target):
+def existing_state(source, target, options):
     """``(state, why)`` of the file at ``target`` for ``skip_existing``: ``"whole"`` (a
-    video read to its end, with as many frames as ``source``), ``"cut short"`` (a video,
-    with fewer frames or ending early: redone) or ``"other"`` (not a video: never
-    replaced without ``overwrite``)."""
+    video of the size ``options`` give ``source``'s frames, read to its end, with as many
+    frames), ``"cut short"`` (that size, with fewer frames or ending early: redone) or
+    ``"other"`` (not a video that opens, another size, the input itself: never replaced
+    without ``overwrite``). An MP4 cut before its index cannot be opened: "other"."""
+    from maffsrn_tf.upscaler.files import _is_the_input
+
+    if _is_the_input(source, target):
+        return "other", "it is the input itself"
     try:
-        probe(target, whole=False)
+        first = probe(target, whole=False)
+        info = probe(source, whole=False)
     except MaffsrnError:
         return "other", "not a video that can be read"
+    _, out_h, out_w = frame_options(options, info.quarter_turn).plan(info.height, info.width)
+    sizes = {(first.width, first.height), (first.height, first.width)}
+    if not any(abs(w - out_w) <= 1 and abs(h - out_h) <= 1 for w, h in sizes):  # odd: padded
+        return "other", f"a video of {first.width}x{first.height}, not {out_w}x{out_h}"
     try:
         whole = probe(target).frames == probe(source).frames
     except MaffsrnError:

@@ -326,3 +326,22 @@ def test_a_clean_up_that_never_ends_is_ended_after_the_grace_time(tmp_path):
         143,
         "error: terminated; finished outputs are kept, none is half-written\n",
     )
+
+
+def test_a_stopped_run_still_lists_what_it_wrote_on_stdout(tmp_path):
+    """SIGTERM mid-run into a pipe: the paths of the outputs finished before it are on
+    stdout (a script learns what was written), one per output file there."""
+    (tmp_path / "in").mkdir()
+    for i in range(8):
+        Image.fromarray(photo(96, 96, i)).save(tmp_path / "in" / f"{i}.png")
+    proc = subprocess.Popen([*UP, "in", "-o", "o/", *FAST, "--self_ensemble"], cwd=tmp_path,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    for line in proc.stderr:
+        if line.startswith("[4/8]"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    written = sorted(f"o/{n}" for n in os.listdir(tmp_path / "o"))
+    assert written and sorted(out.split()) == written

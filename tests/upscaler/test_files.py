@@ -362,3 +362,38 @@ def test_a_file_given_twice_by_two_names_is_done_once_and_said(tmp_path, caplog)
     with pytest.raises(UpscaleError, match="_x2_compare.png: its name is 260 bytes, longer than"):
         upscale_path(str(long), str(tmp_path / "p") + "/", compare=True, quantization="int8")
     assert not (tmp_path / "p").exists()
+
+
+def test_earlier_outputs_are_told_by_their_size_and_broken_links_fail_alone(tmp_path):
+    """``logo_x3.png`` beside ``logo.png`` is an earlier output only at three times its
+    sides (else a picture of the user's: upscaled); a cut-short output is redone but a file
+    at its comparison's name is not replaced; a broken link at an output name fails that
+    input alone."""
+    g = tmp_path / "g"
+    g.mkdir()
+    write(g / "logo.png", photo(20, 24))
+    write(g / "logo_x3.png", photo(60, 72))  # an earlier x3 output: its size
+    write(g / "logo_512x512.png", photo(32, 32))  # a picture with such a name
+    got = upscale_path(str(g), str(g), quantization="int8")
+    assert sorted(os.path.basename(p) for p in got) == ["logo_512x512_x2.png", "logo_x2.png"]
+    out = tmp_path / "o"
+    write(tmp_path / "a.png", photo(20, 24))
+    upscale_path(str(tmp_path / "a.png"), str(out) + "/", quantization="int8")
+    whole = (out / "a_x2.png").read_bytes()
+    (out / "a_x2.png").write_bytes(whole[:2000])  # cut short: would be redone
+    (out / "a_x2_compare.png").write_text("my notes")
+    with pytest.raises(UpscaleError, match="output exists: .*a_x2_compare.png"):
+        upscale_path([str(tmp_path / "a.png"), str(g / "logo.png")], str(out),
+                     skip_existing=True, compare=True, quantization="int8")  # fmt: skip
+    assert (out / "a_x2_compare.png").read_text() == "my notes"
+    os.symlink("nowhere", out / "b_x2.png")
+    write(tmp_path / "b.png", photo(20, 24))
+    failures = []
+    with pytest.raises(UpscaleError, match="1 of 2 images failed: .*b.png"):
+        upscale_path([str(tmp_path / "a.png"), str(tmp_path / "b.png")], str(out),
+                     skip_existing=True, quantization="int8", on_error=failures.append)  # fmt: skip
+    assert str(failures[0]) == (
+        f"output {out / 'b_x2.png'} is a broken link: remove it, or pass overwrite=True to "
+        "replace it"
+    )
+    assert os.readlink(out / "b_x2.png") == "nowhere"

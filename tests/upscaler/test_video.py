@@ -423,3 +423,21 @@ def test_a_hardware_encoder_is_refused_by_what_it_is(tmp_path):
                        r"this command does not drive; name a software one: .*libx264"):  # fmt: skip
         upscale_video(clip, tmp_path / "o.mp4", codec="h264_nvenc", **FAST)
     assert sorted(os.listdir(tmp_path)) == ["a.mp4"]
+
+
+def test_skip_existing_takes_only_an_output_of_this_run_s_size_for_done(tmp_path):
+    """A copy of the input, or a link to it, at the output's name has as many frames as
+    the input but not the size this run writes: never taken for done, never replaced."""
+    import re
+    import shutil
+
+    clip = tiny(tmp_path / "a.mp4")
+    (tmp_path / "o").mkdir()
+    shutil.copy(clip, tmp_path / "o" / "a_x2.mp4")
+    os.symlink(clip, tmp_path / "o" / "link_x2.mp4")
+    cases = (("a_x2.mp4", "a video of 32x24, not 64x48"), ("link_x2.mp4", "the input"))
+    for name, why in cases:
+        with pytest.raises(UpscaleError, match=re.escape(why)):
+            upscale_video(clip, tmp_path / "o" / name, skip_existing=True, **FAST)
+    assert open(tmp_path / "o" / "a_x2.mp4", "rb").read() == open(clip, "rb").read()
+    assert os.readlink(tmp_path / "o" / "link_x2.mp4") == clip
