@@ -441,3 +441,14 @@ def test_skip_existing_takes_only_an_output_of_this_run_s_size_for_done(tmp_path
             upscale_video(clip, tmp_path / "o" / name, skip_existing=True, **FAST)
     assert open(tmp_path / "o" / "a_x2.mp4", "rb").read() == open(clip, "rb").read()
     assert os.readlink(tmp_path / "o" / "link_x2.mp4") == clip
+
+
+def test_a_pdf_is_not_taken_for_a_video(tmp_path):
+    """FFmpeg's raw MJPEG demuxer finds the JPEG pages of a PDF: without a video extension
+    such a file is not a video (it is refused as an image Pillow cannot read)."""
+    pages = [Image.fromarray(np.full((24, 32, 3), 60 * i, np.uint8)) for i in range(3)]
+    pages[0].save(tmp_path / "scan.pdf", save_all=True, append_images=pages[1:])
+    assert not is_video(str(tmp_path / "scan.pdf"))
+    with pytest.raises(UpscaleError, match=r"cannot read .*scan\.pdf as an image"):
+        upscale_path(str(tmp_path / "scan.pdf"), str(tmp_path / "o") + "/", **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["scan.pdf"]
