@@ -417,7 +417,8 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     except ImageError:
         raise
     except Exception as err:
-        text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", repr(path), str(err))
+        name = repr(path)  # a function: \u200b or \xff in a name is not a regex escape
+        text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", lambda _: name, str(err))
         raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})") from None
 
 

@@ -51,7 +51,7 @@ from maffsrn_tf.io.atomic import (
     temporary_suffix,
 )
 from maffsrn_tf.io.paths import made_folders, within
-from maffsrn_tf.upscaler.files import output_path_for
+from maffsrn_tf.upscaler.files import existing_image_state, output_path_for
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
 NAMESPACE = "maffsrn"
@@ -246,10 +246,22 @@ class _Decode(beam.DoFn):
                     "move it away"
                 )
             if not options.overwrite and FileSystems.exists(target):
-                if options.skip_existing:  # a rerun goes on where the last stopped
+                state = "whole"  # a remote output: taken for done, as Beam cannot tell
+                if options.skip_existing and "://" not in target:  # maffsrn-upscale's rule
+                    state, why = existing_image_state(path, target, options)
+                    if state == "other":
+                        raise MaffsrnError(
+                            f"output {target} exists and is not an earlier output of {path} "
+                            f"({why}): pass overwrite=True to replace it"
+                        )
+                if options.skip_existing and state == "whole":  # a rerun goes on from there
                     _count("skipped").inc()
                     return
-                raise MaffsrnError(f"output exists: {target} (pass overwrite=True to replace it)")
+                if not options.skip_existing:
+                    raise MaffsrnError(
+                        f"output exists: {target} (pass overwrite=True to replace it)"
+                    )
+                os.remove(target)  # an earlier output cut short: redone
             if "://" not in path and not os.path.isfile(path):
                 raise MaffsrnError("not a regular file (a pipe or a device?)")
             with FileSystems.open(path) as f:
@@ -438,9 +450,15 @@ def check_paths(config):
     if "://" not in pattern:  # entries Beam's match leaves out without a word
         known = {os.path.abspath(p) for p in paths}
         for entry in sorted(glob.glob(pattern, recursive=True)):
+            if os.path.abspath(entry) in known:
+                continue
             if os.path.islink(entry) and not os.path.exists(entry):
-                if os.path.abspath(entry) not in known:
-                    unreadable.append(f"{entry}: a broken or looping symbolic link, not a file")
+                unreadable.append(f"{entry}: a broken or looping symbolic link, not a file")
+            elif os.path.isfile(entry):  # Beam's file system drops a name with a backslash
+                unreadable.append(
+                    f"{entry}: Beam's file system does not read this name (a backslash in "
+                    "it?): rename the file, or upscale it with maffsrn-upscale"
+                )
     if not paths and not unreadable:
         raise MaffsrnError(f"input_pattern={config.input_pattern!r} matches no file")
     if "://" in pattern or "://" in config.output_dir:
@@ -795,8 +813,8 @@ def run_pipeline(config, options=None, translate=None):
         remote = "://" in config.errors
         local_tmp = None if remote else tempfile.mkdtemp(prefix="maffsrn-beam-errors-")
         tmp = _temporary_beside(config.errors) if remote else os.path.join(local_tmp, "errors.txt")
-        build_pipeline(pipeline, config, tmp, unreadable)
-        try:
+        try:  # from here, the temporary folder goes however the run ends (a signal too)
+            build_pipeline(pipeline, config, tmp, unreadable)
             try:
                 result = pipeline.run()
                 result.wait_until_finish()

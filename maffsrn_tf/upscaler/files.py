@@ -529,11 +529,18 @@ def _skip_existing(jobs, options):
 
 
 def _existing_state(job, options):
-    """``(state, why)`` of the image at ``job.target``: ``"whole"``, ``"cut short"`` (the
-    size this run writes in its header, its data ending early) or ``"other"``."""
-    size = job.size or _expected_size(job, options)
+    """``existing_image_state`` of a job (its output size known from planning, or read)."""
+    return existing_image_state(job.source, job.target, options, job.size)
+
+
+def existing_image_state(source, target, options, size=()):
+    """``(state, why)`` of the image at ``target`` for ``skip_existing``: ``"whole"``,
+    ``"cut short"`` (the size ``options`` give ``source`` in its header, its data ending
+    early: redone) or ``"other"`` (never replaced without ``overwrite``). Maffsrn-upscale's
+    and Beam's rule."""
+    size = size or _expected_size(_Job(source), options)
     try:  # the header's size (our outputs are stored upright: orientation 1)
-        with images.open_image(job.target, job.target) as im:
+        with images.open_image(target, target) as im:
             w, h = im.size
     except Exception:  # Pillow raises many kinds for what is not an image
         return "other", "not an image Pillow reads"
@@ -541,7 +548,7 @@ def _existing_state(job, options):
         return "other", f"an image of {w}x{h}; this input's output size is unknown"
     if (w, h) != tuple(size):
         return "other", f"an image of {w}x{h}, not {size[0]}x{size[1]}"
-    return ("whole", "") if _is_whole(job.target, size) else ("cut short", "")
+    return ("whole", "") if _is_whole(target, size) else ("cut short", "")
 
 
 def _sized_as_named(job, source, match):

@@ -281,3 +281,26 @@ def test_an_errors_file_the_pattern_would_read_is_refused(tmp_path, errors):
         "as an image): name a file the pattern does not reach"
     )
     assert _listing(tmp_path) == ["imgs"] and len(_listing(tmp_path / "imgs")) == 3
+
+
+def test_skip_existing_redoes_a_cut_output_and_keeps_what_is_not_one(tmp_path):
+    """Beam's reruns follow maffsrn-upscale's rule: an earlier output cut short is redone, a
+    file there that is not an earlier output (an empty one) fails that input alone and is
+    kept, a whole one is left."""
+    _images(tmp_path / "imgs")
+    first = _beam([*COMMON, "--output_dir", "out"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = tmp_path / "out"
+    whole = (out / "img0_x2.png").read_bytes()
+    (out / "img0_x2.png").write_bytes(whole[:100])
+    (out / "img1_x2.png").write_bytes(b"")
+    kept = (out / "img2_x2.png").stat().st_mtime_ns
+    run = _beam([*COMMON, "--output_dir", "out", "--skip_existing"], tmp_path)
+    assert _one_error(run) == "error: 1 of 3 files failed; listed in out-errors.txt"
+    assert (out / "img0_x2.png").read_bytes() == whole
+    assert (out / "img1_x2.png").read_bytes() == b""
+    assert (out / "img2_x2.png").stat().st_mtime_ns == kept
+    assert (tmp_path / "out-errors.txt").read_text() == (
+        "imgs/img1.png: output out/img1_x2.png exists and is not an earlier output of "
+        "imgs/img1.png (not an image Pillow reads): pass --overwrite to replace it\n"
+    )

@@ -832,3 +832,13 @@ def test_colour_values_a_png_cannot_hold_are_left_out(meta):
     assert _chunk_kinds(data) == [b"IHDR", b"IDAT", b"IDAT", b"IDAT", b"IEND"]
     _, info = read_image("x.png", data=data)
     assert {k: info[k] for k in COLOUR_KEYS} == dict.fromkeys(COLOUR_KEYS)
+
+
+@pytest.mark.parametrize("name", ["z\u200bw.png", "bad\udcff.png", "tab\there.png", "back\\1.png"])
+def test_a_non_image_of_any_name_is_one_image_error(tmp_path, name):
+    """Names whose repr holds escapes (\\u200b, \\xff, \\t, \\1) must not break the message
+    (a regex replacement once read them as escapes and the whole run stopped)."""
+    path = tmp_path / name
+    path.write_bytes(b"x")
+    with pytest.raises(images.ImageError, match="as an image .*UnidentifiedImageError"):
+        images.read_image(str(path))
