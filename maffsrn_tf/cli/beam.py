@@ -76,7 +76,11 @@ flags.mark_flags_as_required(["input_pattern", "output_dir"])
 
 BEAM_INSTALL = 'pip install "maffsrn_tf[beam]"'
 # BeamConfig's and UpscaleOptions' names whose flags are named otherwise
-ALIASES = {**option_aliases(UpscaleOptions), "errors_path": "errors"}
+ALIASES = {
+    **option_aliases(UpscaleOptions),
+    "errors_path": "errors",
+    "max_pixels": "max_megapixels",
+}
 
 
 # what an empty --input_pattern= or --output_dir= should have named

@@ -82,6 +82,14 @@ def check_datasets(datasets, scale, lr_dirs=None):
     ``scale``, an LR image of ``lr_dirs`` (``{dataset folder: LR folder}``) whose size is
     not its HR image's divided by ``scale``. ``MaffsrnError`` naming the first."""
     dataset_names(datasets)
+    seen = {}
+    for folder, lr in (lr_dirs or {}).items():  # one LR folder for two datasets: ambiguous
+        if lr and os.path.realpath(lr) in seen:
+            raise MaffsrnError(
+                f"LR folder {lr} is listed for two datasets ({seen[os.path.realpath(lr)]} and "
+                f"{folder}): list each dataset's own LR folder"
+            )
+        seen[os.path.realpath(lr)] = folder
     for folder in datasets:
         _check_sizes(folder, scale)
         if (lr_dirs or {}).get(folder):

@@ -161,3 +161,13 @@ def test_a_name_with_a_newline_stays_one_line_and_choices_take_any_case(work):
     assert "ehr: new\\nline (" in run.stderr and "line (" not in run.stderr.replace(
         "new\\nline (", ""
     )
+
+
+def test_one_lr_folder_for_two_datasets_is_refused(work):
+    _images(work / "ehr2", (48, 48))
+    run = _evaluate(work, "--datasets", "ehr,ehr2", "--lr_dirs", "elr,elr", "--bicubic_only")
+    assert run.returncode == 1
+    assert run.stderr == (
+        "error: LR folder elr is listed for two datasets (ehr and ehr2): list each dataset's "
+        "own LR folder\n"
+    )
