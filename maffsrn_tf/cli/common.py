@@ -16,6 +16,7 @@ import signal
 import sys
 import textwrap
 import threading
+import warnings
 
 from absl import app, flags
 
@@ -170,6 +171,12 @@ def require_tensorflow(what, any_backend=True):
 def error_line(message):
     """Print ``error: message`` as one line on stderr."""
     print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` of the commands: a library's Python warning (Pillow's
+    "Corrupt EXIF data") as one ``warning:`` line, not its file, line and source."""
+    print(f"warning: {one_line(str(message))}", file=sys.stderr, flush=True)
 
 
 def fail(message):
@@ -743,6 +750,7 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
             sys.stdout = _Stdout(sys.stdout)
         if not isinstance(sys.stderr, _Stderr):  # 2>/dev/full: messages lost, work done
             sys.stderr = _Stderr(sys.stderr)
+        warnings.showwarning = _warning_line
         try:
             # the command's handlers replace those of its start (maffsrn_tf.cli)
             signal.signal(signal.SIGINT, _interrupt)

@@ -74,3 +74,16 @@ def _prune(root, before):
             os.rmdir(path)  # only an empty folder goes
         except OSError:
             pass
+
+
+def dotdot_after_link(path):
+    """The first symbolic link of ``path`` that a later ``..`` steps out of (``lnk`` in
+    ``lnk/../y.png``), else ``""``: the system resolves ``..`` from the link's target, while
+    ``os.path`` (and a reader) drops ``lnk/..`` as text, so the two name different files."""
+    parts = os.fspath(path).replace(os.sep, "/").split("/")
+    prefix = ""
+    for i, part in enumerate(parts):
+        prefix = part if i == 0 else f"{prefix}/{part}"
+        if part not in ("", ".", "..") and os.path.islink(prefix) and ".." in parts[i + 1 :]:
+            return prefix
+    return ""

@@ -279,7 +279,7 @@ def output_extension(accept, default, problem=None):
         order = [ext for minus_q, _, ext in rated if minus_q < 0]
         if not order:
             raise ServeError(
-                406, f"Accept: {accept} names no format this server writes; it writes "
+                406, f"Accept: {_shown(accept)} names no format this server writes; it writes "
                 f"{', '.join(MEDIA_TYPES.values())}",
             )  # fmt: skip
     if problem is None:
@@ -655,3 +655,8 @@ class Service:
         if self._barrier is not None:
             self._barrier.abort()
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _shown(value, limit=200):
+    """A client's value as echoed in an error: at most ``limit`` characters."""
+    return value if len(value) <= limit else value[:limit] + "..."

@@ -31,7 +31,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from maffsrn_tf.io.paths import made_folders, name_too_long, within
+from maffsrn_tf.io.paths import dotdot_after_link, made_folders, name_too_long, within
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
@@ -826,8 +826,16 @@ def upscale_files(
         raise UpscaleError(f"on_error must be a function of the error, not {on_error!r}")
     if not (isinstance(progress, bool) or callable(progress)):
         raise UpscaleError(f"progress must be True, False or a function, not {progress!r}")
-    if not sample and (not inputs or "" in inputs):
+    if not sample and not inputs:
         raise UpscaleError("no inputs: pass image files or folders (None: the sample photo)")
+    if "" in inputs:  # an unset variable in a list of paths
+        raise UpscaleError(f"input {inputs.index('') + 1} of {len(inputs)} is an empty path")
+    linked = dotdot_after_link(output) if output else ""
+    if linked:  # the system reads lnk/.. as the link's parent, the name as this folder
+        raise UpscaleError(
+            f"output={output!r}: '..' after the link {linked} names another folder to the "
+            "system than to the eye; write the output without it"
+        )
     if sample:  # the sample photo; its default output is rewritten at each run
         inputs = [sample_image_path()]
         if not output:

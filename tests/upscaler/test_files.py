@@ -397,3 +397,20 @@ def test_earlier_outputs_are_told_by_their_size_and_broken_links_fail_alone(tmp_
         "replace it"
     )
     assert os.readlink(out / "b_x2.png") == "nowhere"
+
+
+def test_an_output_through_a_link_and_dotdot_and_an_empty_input_are_refused(tmp_path, monkeypatch):
+    """``lnk/../y.png``: the system writes beside the link's target, the name reads as
+    ``./y.png`` (a user's file there); refused before any work. An empty path in a list of
+    inputs is named as such."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "in.png", photo(20, 24))
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    os.symlink("real/sub", tmp_path / "lnk")
+    (tmp_path / "y.png").write_text("mine")
+    with pytest.raises(UpscaleError, match=r"'\.\.' after the link lnk names another folder"):
+        upscale_path("in.png", "lnk/../y.png", quantization="int8")
+    with pytest.raises(UpscaleError, match="^input 2 of 2 is an empty path$"):
+        upscale_path(["in.png", ""], "o/", quantization="int8")
+    assert sorted(os.listdir(tmp_path)) == ["in.png", "lnk", "real", "y.png"]
+    assert os.listdir(tmp_path / "real") == ["sub"] and (tmp_path / "y.png").read_text() == "mine"
