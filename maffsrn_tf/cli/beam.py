@@ -50,6 +50,7 @@ from maffsrn_tf.cli.common import (
     option_values,
     run,
 )
+from maffsrn_tf.errors import one_line
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
 FLAGS = flags.FLAGS
@@ -157,7 +158,7 @@ def main(argv):
 def _summary(config, counts):
     """The last lines: what was upscaled (stdout) and, if any file failed, one ``error:``
     line naming where they are listed (exit 1)."""
-    line = f"upscaled {counts['upscaled']} images into {config.output_dir}"
+    line = one_line(f"upscaled {counts['upscaled']} images into {config.output_dir}")
     if counts.get("skipped"):
         line += f" (skipped {counts['skipped']} whose output exists)"
     print(line)

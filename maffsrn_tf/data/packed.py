@@ -40,6 +40,14 @@ def pack(folder, output, exclude=(), progress=None):
     names = [n for n in names if n not in set(exclude)]
     if not names:
         raise PackError(f"no images left to pack in {folder}")
+    for name in names:  # a pack is a zip file: its member names are UTF-8
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PackError(
+                f"{os.path.join(folder, name)!r}: its name is not UTF-8, which a pack (a zip "
+                "file) cannot hold: rename it"
+            ) from None
     arrays = {}
     for i, name in enumerate(names, 1):
         buffer = io.BytesIO()

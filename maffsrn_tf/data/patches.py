@@ -46,7 +46,7 @@ def fits_patch(name, lr_size, patch):
 def default_store_dir(cache_dir, source, path, scale):
     """Where the store of one training source lives (keyed by the source's absolute path)."""
     root = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf")
-    key = hashlib.sha1(f"{source}:{os.path.abspath(path or source)}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(os.fsencode(f"{source}:{os.path.abspath(path or source)}")).hexdigest()[:12]
     return os.path.join(root, "decoded", f"{key}_x{scale}")
 
 
@@ -196,8 +196,8 @@ def _mapped(path):
 
 
 def _read_window(lr_path, hr_path, y, x, patch, scale):
-    lr = _mapped(lr_path.decode())
-    hr = _mapped(hr_path.decode())
+    lr = _mapped(os.fsdecode(lr_path))  # the file system's bytes: any name works
+    hr = _mapped(os.fsdecode(hr_path))
     hp = patch * scale
     return (
         np.array(lr[y : y + patch, x : x + patch]),
@@ -216,8 +216,8 @@ def patch_dataset(entries, scale, patch=48, batch_size=16, seed=0, start_step=0,
         raise ValueError("no training images (all smaller than the patch?)")
     import tensorflow as tf  # here: the store and fits_patch serve every backend
 
-    lr_paths = tf.constant([e[0] for e in entries])
-    hr_paths = tf.constant([e[1] for e in entries])
+    lr_paths = tf.constant([os.fsencode(e[0]) for e in entries])  # a name not UTF-8 too
+    hr_paths = tf.constant([os.fsencode(e[1]) for e in entries])
     sizes = tf.constant([[e[2], e[3]] for e in entries], tf.int32)
     hp = patch * scale
 

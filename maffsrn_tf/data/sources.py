@@ -129,7 +129,7 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
     whatever its time (``patches.file_signature``).
     """
     files = [f for f in list_images(folder) if os.path.basename(f) not in set(exclude)]
-    key = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
+    key = hashlib.sha1(os.fsencode(os.path.abspath(folder))).hexdigest()[:12]
     cache = os.path.join(cache_dir or default_cache_dir(), f"{key}_x{scale}")
     pairs = []
     made = 0

@@ -654,6 +654,8 @@ def _earlier_errors_file(path, config):
     nothing failed), or UTF-8 text each line of which begins with a file the pattern
     matches, as Beam matches it, and ``: `` (each line of an errors file names its input
     first). Anything else (someone's notes) is kept."""
+    import glob
+
     from apache_beam.io.filesystem import FileSystem
 
     try:
@@ -673,12 +675,18 @@ def _earlier_errors_file(path, config):
     pattern = local_pattern(config.input_pattern)
     local = "://" not in pattern
     regex = re.compile(FileSystem.translate_pattern(os.path.abspath(pattern) if local else pattern))
+    # and what the file system lists that Beam's match leaves out (a backslash in a name)
+    listed = {os.path.abspath(p) for p in glob.glob(pattern, recursive=True)} if local else set()
     for line in text[:-1].split("\n"):
         # a name one_line escaped (a newline, bytes that are not UTF-8): one character
         line = _ESCAPE.sub("_", line)
         parts = line.split(": ")
         names = (": ".join(parts[:i]) for i in range(1, len(parts)))
-        if not any(regex.match(os.path.abspath(n) if local else n) for n in names if n):
+        if not any(
+            regex.match(os.path.abspath(n) if local else n) or os.path.abspath(n) in listed
+            for n in names
+            if n
+        ):
             return False
     return True
 
@@ -802,7 +810,7 @@ def run_pipeline(config, options=None, translate=None):
         pipeline = beam.Pipeline(runner=runner, options=options)
     except Exception as err:
         raise MaffsrnError(f"the {name} cannot run the pipeline: {_joined(err)}") from None
-    print(f"{matched} files match {config.input_pattern}", file=sys.stderr, flush=True)
+    print(one_line(f"{matched} files match {config.input_pattern}"), file=sys.stderr, flush=True)
     remote_out = "://" in config.output_dir
     with contextlib.nullcontext() if remote_out else made_folders(config.output_dir):
         if not remote_out:

@@ -304,3 +304,16 @@ def test_skip_existing_redoes_a_cut_output_and_keeps_what_is_not_one(tmp_path):
         "imgs/img1.png: output out/img1_x2.png exists and is not an earlier output of "
         "imgs/img1.png (not an image Pillow reads): pass --overwrite to replace it\n"
     )
+
+
+def test_a_rerun_replaces_its_errors_file_that_names_a_file_beam_drops(tmp_path):
+    """The errors file of a run whose failure is a name Beam's match drops (a backslash)
+    is still that run's: a rerun replaces it; the summary lines stay one line each."""
+    _images(tmp_path / "imgs", 1)
+    (tmp_path / "imgs" / "a\\b.png").write_bytes((tmp_path / "imgs" / "img0.png").read_bytes())
+    first = _beam([*COMMON, "--output_dir", "o\nut"], tmp_path)
+    assert _one_error(first) == "error: 1 of 2 files failed; listed in o\\nut-errors.txt"
+    assert first.stdout.splitlines()[-1] == "upscaled 1 images into o\\nut"
+    again = _beam([*COMMON, "--output_dir", "o\nut", "--skip_existing"], tmp_path)
+    assert _one_error(again) == "error: 1 of 2 files failed; listed in o\\nut-errors.txt"
+    assert (tmp_path / "o\nut-errors.txt").read_text().startswith("imgs/a\\b.png: Beam's")

@@ -107,3 +107,16 @@ def test_endless_stream_gives_each_epoch_new_batches():
             assert set(batches.seen) == want and len(batches) == steps
     with pytest.raises(TypeError, match="endless"):
         len(PatchBatches(pairs, 2, patch=8))
+
+
+def test_a_name_a_zip_cannot_hold_is_refused_before_packing(tmp_path):
+    """A pack is a zip file, whose member names are UTF-8: a name that is not is refused
+    first (once, it failed after every image was packed), and nothing is written."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "b.png")
+    with open(os.path.join(os.fsencode(folder), b"a\xff.png"), "wb") as f:
+        f.write((folder / "b.png").read_bytes())
+    with pytest.raises(PackError, match=r"a\\udcff\.png'?: its name is not UTF-8, which a pack"):
+        pack(str(folder), str(tmp_path / "p.npz"))
+    assert sorted(os.listdir(tmp_path)) == ["in"]

@@ -94,3 +94,17 @@ def test_patch_reads_parse_each_store_header_once(div2k, monkeypatch):
     os.remove(path)
     np.save(path, np.ones((6, 7, 3), np.uint8))
     np.testing.assert_array_equal(patches._mapped(path), np.ones((6, 7, 3), np.uint8))
+
+
+def test_a_store_under_a_name_that_is_not_utf8_streams(tmp_path):
+    """Store paths go to tf.data as the file system's bytes: a training image (or store)
+    whose name is not UTF-8 is read, not an 'unexpected ValueError' that stops the run."""
+    rng = np.random.default_rng(0)
+    folder = os.path.join(os.fsencode(tmp_path), b"hr\xff")
+    os.mkdir(folder)
+    hr = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    Image.fromarray(hr).save(os.path.join(folder, b"a\xff.png"))
+    pairs = data.folder_pairs(os.fsdecode(folder), 2, str(tmp_path / "cache"), patch=8)
+    store = patches.store_from_files(pairs, os.fsdecode(folder) + "/store", 2)
+    lr, hr_batch = next(iter(patches.patch_dataset(store, 2, 8, 2, seed=0)))
+    assert lr.shape == (2, 8, 8, 3) and hr_batch.shape == (2, 16, 16, 3)
