@@ -30,6 +30,15 @@ runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 
+def tree(root):
+    """Every path under ``root`` (links not followed): what a refused run must leave as is."""
+    found = set()
+    for path, dirs, files in os.walk(root):
+        for name in dirs + files:
+            found.add(os.path.relpath(os.path.join(path, name), root))
+    return found
+
+
 def shared_path(*parts):
     """Path under the shared folder. When it is missing the test is skipped with the reason,
     or fails when the environment variable ``CI`` is set (CI must run every oracle test)."""

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROBE
+from conftest import PROBE, tree
 from PIL import Image
 
 from maffsrn_tf.errors import MaffsrnError
@@ -20,14 +20,6 @@ def _images(folder, size, names=("a.png", "b.png")):
     for i, name in enumerate(names):
         Image.new("RGB", size, (10 * i, 100, 200)).save(os.path.join(folder, name))
     return str(folder)
-
-
-def _tree(root):
-    found = set()
-    for path, dirs, files in os.walk(root):
-        for name in dirs + files:
-            found.add(os.path.relpath(os.path.join(path, name), root))
-    return found
 
 
 @pytest.fixture
@@ -87,12 +79,12 @@ CASES = [
 @pytest.mark.parametrize("model", [[], ["--bicubic_only"]], ids=["keras", "bicubic"])
 @pytest.mark.parametrize("words, line", CASES, ids=[" ".join(w) for w, _ in CASES])
 def test_evaluate_refuses_in_one_line_before_any_model(work, words, line, model):
-    before = _tree(work)
+    before = tree(work)
     out = _evaluate(work, *words, *model, "--json", "out.json")
     assert out.returncode == 1, out.stderr
     assert out.stderr == f"error: {line.format(ehr=os.path.realpath(work / 'ehr'))}\n"
     assert out.stdout == "False\n"  # no TensorFlow: refused before the model
-    assert _tree(work) == before  # no out.json
+    assert tree(work) == before  # no out.json
 
 
 def test_evaluate_takes_lr_images_of_the_right_size(work):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import tree
 from PIL import Image
 
 from maffsrn_tf.errors import MaffsrnError
@@ -28,15 +29,6 @@ def _images(folder, names=("a.png", "b.png")):
     return str(folder)
 
 
-def _tree(root):
-    """Every path under ``root`` (links not followed): what a refused run must leave as is."""
-    found = set()
-    for path, dirs, files in os.walk(root):
-        for name in dirs + files:
-            found.add(os.path.relpath(os.path.join(path, name), root))
-    return found
-
-
 @pytest.fixture
 def work(tmp_path, monkeypatch):
     """tr/ (two PNGs), trlink -> tr, val/ (one PNG), keep.txt; the working folder."""
@@ -49,12 +41,12 @@ def work(tmp_path, monkeypatch):
 
 
 def _refused(config, message, error=MaffsrnError):
-    before = _tree(".")
+    before = tree(".")
     with pytest.raises(error) as caught:
         check_run(config)
     assert str(caught.value) == message
     assert "--" not in str(caught.value)  # Python words: the command line translates them
-    assert _tree(".") == before  # nothing written, no folder made
+    assert tree(".") == before  # nothing written, no folder made
 
 
 # --- the library: TrainConfig's checks --------------------------------------------------
@@ -82,9 +74,9 @@ def test_a_cache_dir_among_the_images_is_refused(work, cache_dir, val_dir, insid
 
 def test_a_cache_dir_beside_the_images_is_taken_and_nothing_is_made(work):
     config = TrainConfig(data_dir="tr", val_dir="val", cache_dir="cache/x2", model_dir="run")
-    before = _tree(".")
+    before = tree(".")
     assert check_run(config) is None
-    assert _tree(".") == before
+    assert tree(".") == before
 
 
 @pytest.mark.parametrize(
@@ -113,7 +105,7 @@ def test_a_cache_dir_that_cannot_be_written_is_refused(work, cache_dir, problem)
 @pytest.mark.skipif(sys.platform != "linux", reason="needs Linux's /proc")
 def test_a_cache_dir_on_a_pseudo_file_system_is_refused(work):
     config = TrainConfig(data_dir="tr", cache_dir="/proc/fzcache", model_dir="run")
-    before = _tree(".")
+    before = tree(".")
     with pytest.raises(MaffsrnError) as caught:
         check_run(config)
     message = str(caught.value)
@@ -121,7 +113,7 @@ def test_a_cache_dir_on_a_pseudo_file_system_is_refused(work):
         "cache_dir='/proc/fzcache' is not a folder this process can write: /proc is not writable ("
     )
     assert message.endswith("); pass cache_dir=DIR elsewhere")
-    assert _tree(".") == before and not os.path.exists("/proc/fzcache")
+    assert tree(".") == before and not os.path.exists("/proc/fzcache")
 
 
 def test_a_pack_caches_nothing_so_its_cache_dir_is_not_probed(work):
@@ -214,7 +206,7 @@ def test_a_rerun_names_the_real_paths_that_differ(work):
     os.symlink("other", work / "b" / "trlink")
     _run_from(work / "a")
     os.chdir(work / "b")
-    before = _tree(work)
+    before = tree(work)
     with pytest.raises(RunConflict) as caught:
         check_run(TrainConfig(data_dir="trlink", model_dir="../a/run", epochs=1))
     now, was = os.path.realpath(work / "b" / "other"), os.path.realpath(work / "tr")
@@ -223,7 +215,7 @@ def test_a_rerun_names_the_real_paths_that_differ(work):
     assert f"data_dir='trlink' (recorded: trlink) is now {now}, was {was}. Rerun " in str(
         caught.value
     )
-    assert _tree(work) == before
+    assert tree(work) == before
 
 
 # --- maffsrn-train: one line, in flag words, before any work ------------------------------
@@ -276,17 +268,17 @@ CLI_CASES = [
 
 @pytest.mark.parametrize("words, line", CLI_CASES, ids=[" ".join(w) for w, _ in CLI_CASES])
 def test_train_refuses_in_one_line_and_writes_nothing(work, words, line):
-    before = _tree(work)
+    before = tree(work)
     out = _train(work, "--data_dir", "tr", "--model_dir", "run2", *SHORT, *words)
     assert out.returncode == 1, out.stderr
     assert out.stderr == f"error: {line.format(tr=os.path.realpath(work / 'tr'))}\n"
     assert out.stdout == ""
-    assert _tree(work) == before  # no cache in tr/, no run2/
+    assert tree(work) == before  # no cache in tr/, no run2/
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="needs Linux's /proc")
 def test_train_refuses_a_cache_dir_in_proc(work):
-    before = _tree(work)
+    before = tree(work)
     out = _train(work, "--data_dir", "tr", "--model_dir", "run2", *SHORT,
                  "--cache_dir", "/proc/fzcache")  # fmt: skip
     assert out.returncode == 1, out.stderr
@@ -296,7 +288,7 @@ def test_train_refuses_a_cache_dir_in_proc(work):
     )
     assert out.stderr.endswith("); pass --cache_dir DIR elsewhere\n")
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert _tree(work) == before
+    assert tree(work) == before
 
 
 def test_train_rerun_shows_the_real_folders_that_differ(work):
@@ -306,7 +298,7 @@ def test_train_rerun_shows_the_real_folders_that_differ(work):
     os.symlink("other", work / "b" / "trlink")
     _run_from(work / "a")
     record = (work / "a" / "run" / "flags.json").read_bytes()
-    before = _tree(work)
+    before = tree(work)
     out = _train(work / "b", "--data_dir", "trlink", "--model_dir", "../a/run", "--epochs", "1")
     now, was = os.path.realpath(work / "b" / "other"), os.path.realpath(work / "tr")
     assert out.returncode == 1, out.stderr
@@ -318,7 +310,7 @@ def test_train_rerun_shows_the_real_folders_that_differ(work):
         "on), or pass --model_dir DIR elsewhere for a new run\n"
     )
     assert (work / "a" / "run" / "flags.json").read_bytes() == record
-    assert _tree(work) == before
+    assert tree(work) == before
 
 
 # --- a rerun on other data; a refused run's cache folders -----------------------------------
@@ -397,7 +389,7 @@ def test_a_refused_run_leaves_no_empty_cache_folder(work):
     """An unreadable image: one line, and neither --cache_dir nor --model_dir is made."""
     os.makedirs(work / "badtr")
     (work / "badtr" / "x.png").write_text("hi")
-    before = _tree(work)
+    before = tree(work)
     words = ["--data_dir", "badtr", "--scale", "2", "--epochs", "1", "--steps_per_epoch", "2",
              "--model_dir", "runH", "--cache_dir", "cacheH"]  # fmt: skip
     out = _train(work, *words)
@@ -406,7 +398,7 @@ def test_a_refused_run_leaves_no_empty_cache_folder(work):
         "error: cannot read badtr/x.png as an image (UnidentifiedImageError: cannot identify "
         "image file 'badtr/x.png')\n"
     )
-    assert _tree(work) == before  # no cacheH/lr/KEY_x2/, no cacheH/, no runH/
+    assert tree(work) == before  # no cacheH/lr/KEY_x2/, no cacheH/, no runH/
 
 
 def test_train_prunes_the_cache_folders_a_failed_run_made(work, monkeypatch):
@@ -426,7 +418,7 @@ def test_train_prunes_the_cache_folders_a_failed_run_made(work, monkeypatch):
     config = TrainConfig(data_dir="tr", cache_dir="cache", model_dir="run", epochs=1)
     with pytest.raises(sources.DataError, match="no usable images"):
         train(config)
-    assert sorted(_tree(work / "cache")) == ["lr", "lr/old_x2"]
+    assert sorted(tree(work / "cache")) == ["lr", "lr/old_x2"]
     assert not os.path.exists(work / "run")
 
 
