@@ -826,7 +826,7 @@ def upscale_files(
         raise UpscaleError(f"on_error must be a function of the error, not {on_error!r}")
     if not (isinstance(progress, bool) or callable(progress)):
         raise UpscaleError(f"progress must be True, False or a function, not {progress!r}")
-    if not sample and not inputs:
+    if not sample and (not inputs or inputs == [""]):  # "": a glob that matched nothing
         raise UpscaleError("no inputs: pass image files or folders (None: the sample photo)")
     if "" in inputs:  # an unset variable in a list of paths
         raise UpscaleError(f"input {inputs.index('') + 1} of {len(inputs)} is an empty path")
