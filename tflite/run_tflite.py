@@ -283,6 +283,10 @@ class _Parser(argparse.ArgumentParser):
 
     def parse_args(self, args=None, namespace=None):
         """The arguments; ``given``: the names of the flags the command line gave."""
+        words = sys.argv[1:] if args is None else list(args)
+        flags = words[: words.index("--")] if "--" in words else words
+        if len(words) > 1 and any(w in ("-h", "--help") for w in flags):
+            self.error("--help is answered alone: give it without other words")
         namespace, rest = self.parse_known_args(args, namespace)
         if rest:
             self.error(_leftover(self, rest))

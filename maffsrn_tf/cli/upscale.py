@@ -156,7 +156,7 @@ def main(argv):
     try:
         upscale_files(
             inputs or None,  # none: the sample photo
-            FLAGS.output,
+            FLAGS.output or None,  # none: ./out
             options,
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
             progress=True,

@@ -18,6 +18,7 @@ error naming it, never mid-epoch; images smaller than a patch are skipped with a
 import hashlib
 import json
 import os
+import stat
 
 import numpy as np
 from PIL import Image, PngImagePlugin
@@ -80,6 +81,8 @@ def read_holdout(path, folder):
         f"holdout={path!r} is not a text list of names (one image file name a line, # comments)"
     )
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, /dev/zero not end
+            raise DataError(f"{not_a_list}: it is not a regular file")
         if os.path.getsize(path) > MAX_HOLDOUT_BYTES:
             raise DataError(f"{not_a_list}: it is over {MAX_HOLDOUT_BYTES:,} bytes")
         with open(path, encoding="utf-8") as f:

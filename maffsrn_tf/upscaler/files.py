@@ -813,10 +813,12 @@ def upscale_files(
     ``on_written(path)``: called as each output is in place (a run stopped midway has
     announced every file it finished).
     ``inputs``: a path or a list; None: the sample photo, into ``out/``; an empty list or
-    path is an ``UpscaleError`` (a glob that matched nothing must not upscale the sample)."""
+    path is an ``UpscaleError`` (a glob that matched nothing must not upscale the sample).
+    ``output``: a file or folder; None: ``out/``; an empty path is an ``UpscaleError``."""
     sample = inputs is None
     one = isinstance(inputs, (str, bytes, os.PathLike))
     inputs = [] if sample else [inputs] if one else inputs
+    given_output = output
     try:  # bytes name as the file system has them (a name that is not UTF-8)
         inputs = [os.fsdecode(p) for p in inputs]
         output = os.fsdecode(output) if output is not None else ""
@@ -828,6 +830,8 @@ def upscale_files(
         raise UpscaleError(f"progress must be True, False or a function, not {progress!r}")
     if not sample and (not inputs or inputs == [""]):  # "": a glob that matched nothing
         raise UpscaleError("no inputs: pass image files or folders (None: the sample photo)")
+    if output == "" and given_output is not None:  # an unset variable: not ./out
+        raise UpscaleError("output is an empty path: name a file or folder (None: ./out)")
     if "" in inputs:  # an unset variable in a list of paths
         raise UpscaleError(f"input {inputs.index('') + 1} of {len(inputs)} is an empty path")
     linked = dotdot_after_link(output) if output else ""

@@ -558,6 +558,21 @@ def test_pack_refuses_a_fifo_output_before_packing(tmp_path):
     assert lines == ["error: --output f.npz exists and is not a regular file: name another file"]
 
 
+@pytest.mark.parametrize("command", ["pack", "train"])
+def test_a_fifo_holdout_list_is_refused_without_reading_it(tmp_path, command):
+    """``--holdout`` naming a FIFO: one line (reading it blocked forever)."""
+    folder(str(tmp_path / "col"), ["a.png"])
+    os.mkfifo(tmp_path / "h.txt")
+    rest = ["--output", "p.npz"] if command == "pack" else ["--model_dir", "run"]
+    proc = _fifo_run(tmp_path, command, "--data_dir", "col", "--holdout", "h.txt", *rest)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "error: --holdout h.txt is not a text list of names (one image file name a line, # "
+        "comments): it is not a regular file"
+    ), proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["col", "h.txt"]
+
+
 @pytest.mark.parametrize("made", [False, True])
 def test_a_folder_run_that_all_fails_leaves_no_output_folder_it_made(tmp_path, made):
     """Every image failed: the output folders this run made are removed (empty), one that

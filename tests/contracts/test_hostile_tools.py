@@ -358,6 +358,13 @@ CASES = [
         error="error: unrecognized arguments: o2.png; this script takes MODEL INPUT OUTPUT "
         "and flags (see --help)",
     ),
+    Case(  # argparse printed the help and ended with 0: the other words were not used
+        "run-tflite-help-with-other-words",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--help"],
+        _make((photo, "in.png")),
+        error="error: --help is answered alone: give it without other words (see --help)",
+        absent="usage:",
+    ),
     Case(
         "run-tflite-empty-output-name",
         [RUN_TFLITE, FLOAT16, "in.png", ""],
@@ -417,6 +424,12 @@ CASES = [
         "web-build-stray-words-are-named",
         [BUILD_SITE, "--out", "s2", "s3", "s4"],
         error="error: unrecognized arguments: s3 s4; this script takes flags only (see --help)",
+    ),
+    Case(
+        "web-build-help-with-other-words",
+        [BUILD_SITE, "--out", "s2", "-h"],
+        error="error: --help is answered alone: give it without other words (see --help)",
+        absent="usage:",
     ),
     Case(
         "web-build-out-inside-a-file",

@@ -136,7 +136,7 @@ def test_bad_input_errors_and_no_damage(tiny, tmp_path):
     locked.chmod(0o500)
     before = sorted(os.listdir(tmp_path))
     cases = [
-        (dict(input_path=str(tmp_path / "missing.png"), output=""), "input not found"),
+        (dict(input_path=str(tmp_path / "missing.png"), output=None), "input not found"),
         (
             dict(input_path=str(tmp_path / "notes.png"), output=str(tmp_path / "o.png")),
             "cannot read",
@@ -402,7 +402,7 @@ def test_earlier_outputs_are_told_by_their_size_and_broken_links_fail_alone(tmp_
 def test_an_output_through_a_link_and_dotdot_and_an_empty_input_are_refused(tmp_path, monkeypatch):
     """``lnk/../y.png``: the system writes beside the link's target, the name reads as
     ``./y.png`` (a user's file there); refused before any work. An empty path in a list of
-    inputs is named as such."""
+    inputs is named as such, and so is an empty output (None is ./out)."""
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "in.png", photo(20, 24))
     (tmp_path / "real" / "sub").mkdir(parents=True)
@@ -412,5 +412,9 @@ def test_an_output_through_a_link_and_dotdot_and_an_empty_input_are_refused(tmp_
         upscale_path("in.png", "lnk/../y.png", quantization="int8")
     with pytest.raises(UpscaleError, match="^input 2 of 2 is an empty path$"):
         upscale_path(["in.png", ""], "o/", quantization="int8")
+    with pytest.raises(UpscaleError, match=r"^output is an empty path: name a file or fold"):
+        upscale_path("in.png", "", quantization="int8")  # an unset variable is not ./out
+    with pytest.raises(UpscaleError, match=r"^output is an empty path"):
+        upscale_path(None, b"", quantization="int8")
     assert sorted(os.listdir(tmp_path)) == ["in.png", "lnk", "real", "y.png"]
     assert os.listdir(tmp_path / "real") == ["sub"] and (tmp_path / "y.png").read_text() == "mine"
