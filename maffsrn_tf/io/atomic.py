@@ -1,12 +1,16 @@
 """Atomic file and folder output: a temporary name beside the target, renamed on success,
 so a crash or an error never leaves a half-written output; "no overwrite" that holds when
 two processes write the same output at once; and the clean-up of temporaries a killed
-process left behind (a temporary names its writer's process: a dead writer's is removed at
-once, a live one's only when stale; on Windows each only when stale)."""
+process left behind (a temporary names its writer's machine and process: a dead writer's is
+removed at once, a live one's, another machine's or container's, only when stale; on
+Windows each only when stale)."""
 
 import contextlib
+import functools
+import hashlib
 import os
 import re
+import socket
 import sys
 import tempfile
 
@@ -47,7 +51,7 @@ def atomic_output(path, overwrite=True):
     tmp = None
     try:  # from the temporary's creation on: a signal at any point leaves nothing behind
         fd, tmp = tempfile.mkstemp(
-            prefix=_own_prefix(), suffix=temporary_suffix(base), dir=directory
+            prefix=own_prefix(), suffix=temporary_suffix(base), dir=directory
         )
         os.close(fd)
         os.unlink(tmp)  # writers (Keras, Pillow) create the file themselves
@@ -63,13 +67,16 @@ def atomic_output(path, overwrite=True):
             os.unlink(tmp)
 
 
-TEMPORARY_PREFIX = ".tmp-"
+TEMPORARY_PREFIX = ".tmp-maffsrn-"
 STALE_SECONDS = 15 * 60
 # the names our writers give temporaries, exactly (tempfile's 8 random characters): what
-# ``atomic_output`` writes (``.tmp-p{pid}-XXXXXXXX-NAME``), the writability probes
-# (``.tmp-probe-XXXXXXXX``) and Beam outputs (``.tmp-{32 hex}-NAME``); a user's own file
-# named ``.tmp-something`` matches none of them and is never removed
-OUR_TEMPORARY = re.compile(r"^\.tmp-(?:p\d+-[a-z0-9_]{8}-.|probe-[a-z0-9_]{8}$|[0-9a-f]{32}-.)")
+# ``atomic_output`` writes (``.tmp-maffsrn-{machine}-p{pid}-XXXXXXXX-NAME``), the
+# writability probes (``.tmp-maffsrn-probe-XXXXXXXX``) and Beam outputs
+# (``.tmp-maffsrn-{32 hex}-NAME``); a user's own file (``.tmp-p1-abcd1234-a.png`` included)
+# matches none of them and is never removed
+OUR_TEMPORARY = re.compile(
+    r"^\.tmp-maffsrn-(?:[0-9a-f]{8}-p\d+-[a-z0-9_]{8}-.|probe-[a-z0-9_]{8}$|[0-9a-f]{32}-.)"
+)
 
 
 NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows alike)
@@ -111,9 +118,24 @@ def folder_problem(directory):
     return None
 
 
-def _own_prefix():
-    """``.tmp-p{pid}-``: the temporary names the process that writes it."""
-    return f"{TEMPORARY_PREFIX}p{os.getpid()}-"
+@functools.lru_cache(maxsize=1)
+def _machine():
+    """8 hex digits naming where this process's PIDs mean something: this boot of this
+    machine and its PID namespace (a container). A temporary written elsewhere (another
+    container, another host on a shared folder) is never judged by a PID of ours."""
+    parts = [socket.gethostname()]
+    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(os.readlink(source) if source.endswith("/pid") else open(source).read())
+        except OSError:
+            parts.append("")
+    return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def own_prefix():
+    """``.tmp-maffsrn-{machine}-p{pid}-``: the start of the temporary names this process
+    writes (its machine and PID: the next run removes them at once if it is gone)."""
+    return f"{TEMPORARY_PREFIX}{_machine()}-p{os.getpid()}-"
 
 
 def link_new_file(tmp, path):
@@ -134,14 +156,15 @@ def link_new_file(tmp, path):
 
 
 def _writer_is_gone(name):
-    """Whether a temporary's writer (``.tmp-p{pid}-...``) is no longer running here. Never
-    on Windows, where ``os.kill(pid, 0)`` is no probe (0 is ``CTRL_C_EVENT``: it sends Ctrl-C
-    to that process group, pid 0 being everything on this console, this run included):
-    there a temporary goes once stale."""
-    if sys.platform == "win32":
+    """Whether a temporary's writer (``.tmp-maffsrn-{machine}-p{pid}-...``) is no longer
+    running. Never for one written on another machine or in another PID namespace (its PID
+    is not ours to probe), nor on Windows, where ``os.kill(pid, 0)`` is no probe (0 is
+    ``CTRL_C_EVENT``: it sends Ctrl-C to that process group, pid 0 being everything on this
+    console, this run included): those go once stale."""
+    if sys.platform == "win32" or not name.startswith(TEMPORARY_PREFIX):
         return False
-    rest = name[len(TEMPORARY_PREFIX) :]
-    if not rest.startswith("p") or "-" not in rest:
+    machine, _, rest = name[len(TEMPORARY_PREFIX) :].partition("-")
+    if machine != _machine() or not rest.startswith("p") or "-" not in rest:
         return False
     pid = rest[1:].split("-", 1)[0]
     if not pid.isdigit() or int(pid) == os.getpid():

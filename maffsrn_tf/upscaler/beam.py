@@ -46,6 +46,7 @@ from maffsrn_tf.io.atomic import (
     folder_problem,
     link_new_file,
     not_a_regular_file,
+    own_prefix,
     probe_writable,
     remove_stale_temporaries,
     temporary_suffix,
@@ -291,7 +292,7 @@ class _Write(beam.DoFn):
         target = item.target
         directory, name = target.rsplit("/", 1) if "/" in target else ("", target)
         # named for its writer's process: a run killed here leaves one the next run removes
-        tmp = f"{directory}/{TEMPORARY_PREFIX}p{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = f"{directory}/{own_prefix()}{uuid.uuid4().hex[:8]}"
         tmp += temporary_suffix(name)
         try:
             data = images.encode_image(
@@ -696,7 +697,7 @@ _ESCAPE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])")
 
 def _temporary_beside(path):
     directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
-    return f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{name}"
+    return f"{directory}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}" + temporary_suffix(name, 46)
 
 
 _DIRECT = (None, "DirectRunner", "direct", "Direct")

@@ -29,8 +29,12 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
+from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, _machine
+
 WEIGHTS = os.path.join(ROOT, "maffsrn_tf", "weights")
 RUN_TFLITE = os.path.join(ROOT, "tflite", "run_tflite.py")
+# how this machine's (and PID namespace's) temporaries begin: .tmp-maffsrn-{8 hex}-
+OURS = f"{TEMPORARY_PREFIX}{_machine()}-"
 
 
 # --- files a hostile or careless user hands over -------------------------------------------
@@ -344,8 +348,8 @@ CASES = [
         [UP, "--input", "col", "--output", "col"],
         _make(
             (folder, "col", ["a.png"]),
-            (garbage, "col/.tmp-p1-abcd1234-a_x2.png", 10),
-            (os.utime, "col/.tmp-p1-abcd1234-a_x2.png", (0, 0)),
+            (garbage, f"col/{OURS}p1-abcd1234-a_x2.png", 10),
+            (os.utime, f"col/{OURS}p1-abcd1234-a_x2.png", (0, 0)),
         ),
         code=0,
         outputs=["col/a_x2.png"],
@@ -728,10 +732,10 @@ CASES = [
             (os.makedirs, "o"),
             (cut_upscale_of, "col/a.png", "o/a_x2.png"),
             (whole_upscale_of, "col/b.png", "o/b_x2.png"),
-            (write, "o/.tmp-p999999-abcd1234-a_x2.png", b"\x89PNG"),
+            (write, f"o/{OURS}p999999-abcd1234-a_x2.png", b"\x89PNG"),
         ),  # fmt: skip
         code=0,
-        changes=("o/a_x2.png", "o/.tmp-p999999-abcd1234-a_x2.png"),
+        changes=("o/a_x2.png", f"o/{OURS}p999999-abcd1234-a_x2.png"),
         check=lambda d, err: (
             "redoing" in err
             and "skipping 1 input" in err
@@ -1239,23 +1243,31 @@ def test_a_signal_while_a_command_starts_is_one_line(tmp_path, signum):
 
 
 def test_a_killed_writer_s_temporary_is_removed_by_the_next_run(tmp_path):
-    """A temporary names its writer's process: once that process is gone, the next run
-    removes it at once (not after 15 minutes); a live writer's is left alone, and so is any
-    file that only looks like a temporary (a user's ``.tmp-holiday.png``), however old."""
+    """A temporary names its writer's machine and process: once that process is gone, the
+    next run removes it at once (not after 15 minutes); a live writer's is left alone, and
+    so is one from another machine or container (its PID is not ours to probe) until it is
+    stale, and any file that only looks like a temporary (a user's ``.tmp-holiday.png``, or
+    ``.tmp-p1-abcd1234-a.png``, the pattern before temporaries named their machine), however
+    old."""
     from maffsrn_tf.io.atomic import remove_stale_temporaries
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
-    ours_dead = f".tmp-p{dead}-abcd1234-a_x2.png"
-    ours_live = f".tmp-p{os.getppid()}-abcd1234-b_x2.png"
-    users = [".tmp-holiday.png", f".tmp-p{dead}-x.png", ".tmp-probe-abc"]
-    for name in [ours_dead, ours_live, *users]:
+    ours_dead = f"{OURS}p{dead}-abcd1234-a_x2.png"
+    ours_live = f"{OURS}p{os.getppid()}-abcd1234-b_x2.png"
+    other = "00000000" if OURS != ".tmp-maffsrn-00000000-" else "11111111"  # machine
+    elsewhere = f".tmp-maffsrn-{other}-p{dead}-abcd1234-d.png"
+    users = [".tmp-holiday.png", f"{OURS}p{dead}-x.png", ".tmp-maffsrn-probe-abc",
+             f".tmp-p{dead}-abcd1234-a_x2.png", ".tmp-probe-abcd1234"]  # fmt: skip
+    for name in [ours_dead, ours_live, elsewhere, *users]:
         (tmp_path / name).write_bytes(b"x")
     for name in users:
         os.utime(tmp_path / name, (0, 0))  # decades old
     assert remove_stale_temporaries(str(tmp_path)) == [ours_dead]
-    assert sorted(os.listdir(tmp_path)) == sorted([ours_live, *users])
-    old = tmp_path / ".tmp-p1-abcd1234-c_x2.png"
+    assert sorted(os.listdir(tmp_path)) == sorted([ours_live, elsewhere, *users])
+    os.utime(tmp_path / elsewhere, (0, 0))
+    assert remove_stale_temporaries(str(tmp_path)) == [elsewhere]  # stale: gone
+    old = tmp_path / f"{OURS}p1-abcd1234-c_x2.png"
     old.write_bytes(b"x")
     os.utime(old, (0, 0))  # a stale one of ours goes, unless it is an input of the run
     assert remove_stale_temporaries(str(tmp_path), keep=[str(old)]) == []

@@ -364,7 +364,10 @@ def test_the_upscaler_runs_without_posix_only_calls(tmp_path):
     pytest.importorskip("ai_edge_litert")
     Image.fromarray(photo(36, 44)).save(tmp_path / "photo.png")
     (tmp_path / "out").mkdir()
-    other = tmp_path / "out" / ".tmp-p0-abcd1234-other_x2.png"  # pid 0: the whole console
+    from maffsrn_tf.io.atomic import TEMPORARY_PREFIX, _machine
+
+    ours = f"{TEMPORARY_PREFIX}{_machine()}-p"
+    other = tmp_path / "out" / f"{ours}0-abcd1234-other_x2.png"  # pid 0: the whole console
     other.write_bytes(b"x")
     run = subprocess.run([sys.executable, "-c", WITHOUT_POSIX], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -381,8 +384,16 @@ def test_a_temporary_s_writer_is_not_probed_on_windows(monkeypatch):
 
     monkeypatch.setattr(atomic.os, "kill", kill)
     monkeypatch.setattr(atomic.sys, "platform", "win32")
-    assert atomic._writer_is_gone(".tmp-p0-abcd1234-a_x2.png") is False
-    assert atomic._writer_is_gone(f".tmp-p{2**22 + 7}-abcd1234-a_x2.png") is False
+    ours = f"{atomic.TEMPORARY_PREFIX}{atomic._machine()}-p"
+    assert atomic._writer_is_gone(f"{ours}0-abcd1234-a_x2.png") is False
+    assert atomic._writer_is_gone(f"{ours}{2**22 + 7}-abcd1234-a_x2.png") is False
+
+    def gone(pid, sig):
+        raise ProcessLookupError(pid)
+
+    monkeypatch.setattr(atomic.os, "kill", gone)
+    monkeypatch.setattr(atomic.sys, "platform", "linux")  # the same name, probed elsewhere
+    assert atomic._writer_is_gone(f"{ours}{2**22 + 7}-abcd1234-a_x2.png") is True
 
 
 def test_an_output_file_ending_in_either_separator_names_a_folder(monkeypatch, tmp_path, capsys):
