@@ -82,8 +82,10 @@ FASTSTART = ("mp4", "mov")
 ASPECT_CODECS = ("libx264", "libx264rgb", "libx265")
 ASPECT_MUXERS = ("mp4", "mov")
 # containers of a constant frame rate and no reordered frames: time stamps in whole frames
-# (a gap is kept as empty frames: the last one stays on screen), B-frames off
+# (a gap's slots repeat the last frame), B-frames off
 CONSTANT_RATE = ("avi",)
+# the longest gap in the time stamps filled so (longer: refused, not minutes of copies)
+MAX_GAP_S = 600
 # a line of progress in logs at most this often
 LOG_SECONDS = 10.0
 # hardware encoders need their device: not offered in the list of encoders
@@ -891,7 +893,7 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
         try:
             vout, copies = _output_streams(out, inp, vin, audio, info, plan, options, time_base)
             out.start_encoding()  # the encoder opens here: its errors come before any work
-            last, step = None, max(1, round(1 / (rate * time_base)))
+            last, step, result = None, max(1, round(1 / (rate * time_base))), None
             for packet in inp.demux(vin, *audio):
                 if packet.stream.type == "audio":
                     if packet.size:
@@ -911,6 +913,18 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
                         pts = round(frame.pts * vin.time_base / time_base)
                     if last is not None and pts <= last:  # a repeated time stamp
                         pts = last + 1
+                    if constant and last is not None and pts - last > MAX_GAP_S * rate:
+                        raise UpscaleError(
+                            f"{in_path}: its time stamps jump by {_seconds(pts - last, rate)} "
+                            f"after frame {done[0]}; .{plan.muxer} holds a constant frame "
+                            "rate (a gap is filled with copies of the last frame): write it "
+                            "as .mp4 or .mkv"
+                        )
+                    if constant and last is not None and pts > last + 1:  # a gap: its
+                        # slots repeat the last frame (as ffmpeg -vsync cfr does); empty
+                        # slots made FFmpeg's AVI reader misplace the H.264 frames after them
+                        for slot in range(last + 1, pts):
+                            out.mux(vout.encode(_encoded(av, result, plan, slot, time_base)))
                     last = pts
                     result = upscale_with(engine, _rgb(frame, plan, options), sized)
                     out.mux(vout.encode(_encoded(av, result, plan, pts, time_base)))
@@ -922,6 +936,12 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
                 out.close()
             raise
         out.close()  # the trailer (and the index moved to the front)
+
+
+def _seconds(slots, rate):
+    """``slots`` frames at ``rate`` as people read a duration: ``1:02:03``."""
+    whole = int(slots / rate)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 def _decode(av, decode, packet, in_path, done):

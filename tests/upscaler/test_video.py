@@ -353,6 +353,28 @@ def tiny(path, frames=3, codec="libx264", pix_fmt="yuv420p", audio=None, rotate=
     return str(path)
 
 
+def test_avi_fills_a_gap_with_the_last_frame_so_every_reader_places_the_frames(tmp_path):
+    """AVI's time stamps are whole frames: a gap's slots repeat the frame before it. Left
+    empty, FFmpeg's AVI reader placed the H.264 frames after the gap three slots late."""
+    clip = make_clip(tmp_path / "gap.mkv", rotate=0, audio=None)  # slots 0-5, then 9-14
+    slots = {}
+    for codec in ("libx264", "mpeg4"):
+        out = upscale_video(clip, tmp_path / f"{codec}.avi", codec=codec, **FAST)
+        times, got = frames(out)
+        slots[codec] = [round(t * RATE) for t in times]
+        assert len(got) == 15 and all(psnr(got[5], got[i]) > 30 for i in (6, 7, 8))
+        assert psnr(got[5], got[9]) < 20  # the frame after the gap is the next one
+    assert slots["mpeg4"] == list(range(15))
+    assert slots["libx264"] == list(range(1, 16))  # one late throughout (docs/video.md)
+    far = make_clip(tmp_path / "far.mkv", frames=4, rotate=0, audio=None, gap=24 * 700)
+    with pytest.raises(UpscaleError, match=r"far\.mkv: its time stamps jump by 0:11:40 after "
+                       r"frame 2; \.avi holds a constant frame rate .*write it as \.mp4 or "
+                       r"\.mkv$"):  # fmt: skip
+        upscale_video(far, tmp_path / "far.avi", **FAST)  # not 16,800 copies of a frame
+    assert not (tmp_path / "far.avi").exists()
+    assert len(frames(upscale_video(far, tmp_path / "far.mkv2.mkv", **FAST))[0]) == 4
+
+
 def test_a_turned_video_is_refused_for_avi_and_kept_elsewhere(tmp_path):
     clip = tiny(tmp_path / "rot90.mp4", rotate=90)
     with pytest.raises(UpscaleError, match=r"turned by 90 degrees, which \.avi cannot say"):
