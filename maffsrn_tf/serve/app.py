@@ -42,6 +42,7 @@ from maffsrn_tf.serve.service import (
     check_no_parameters,
     output_extension,
     request_options,
+    shown,
 )
 from maffsrn_tf.version import __version__
 
@@ -294,9 +295,11 @@ def create_app(options, service=None):
     async def http_error(request, exc):
         message = exc.detail
         if exc.status_code == 404:
-            message = f"no such path {request.url.path}: the API is {API}"
+            message = f"no such path {shown(request.url.path)}: the API is {API}"
         elif exc.status_code == 405:
-            message = f"{request.method} is not taken by {request.url.path}: the API is {API}"
+            message = (
+                f"{request.method} is not taken by {shown(request.url.path)}: the API is {API}"
+            )
         return error(exc.status_code, message, getattr(exc, "headers", None))
 
     async def internal_error(request, exc):

@@ -221,25 +221,35 @@ def check_content_length(value, limit):
         )  # fmt: skip
 
 
+_Q_VALUE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110's qvalue
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
 def _ranges(accept):
-    """``[(type, subtype, q)]`` of an ``Accept`` header; ranges that cannot be read are left
-    out (RFC 9110 lets a server disregard them)."""
+    """``[(type, subtype, q)]`` of an ``Accept`` header (empty list elements are none, as
+    RFC 9110 says). A range that cannot be read (``image/jpeg;q=1.5``, ``text``) is
+    ``ServeError`` 400 naming it: left out, the client would get a format it did not ask
+    for without a word."""
     found = []
     for part in accept.split(","):
+        if not part.strip():
+            continue
         fields = [f.strip() for f in part.split(";")]
         kind, _, sub = fields[0].lower().partition("/")
-        if not kind or not sub or (kind == "*" and sub != "*"):
-            continue
+        bad = not _TOKEN.match(kind) or not _TOKEN.match(sub) or (kind == "*" and sub != "*")
         q = 1.0
         for param in fields[1:]:
             key, _, value = param.partition("=")
             if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = -1.0
-        if 0.0 <= q <= 1.0:
-            found.append((kind, sub, q))
+                bad = bad or not _Q_VALUE.match(value.strip())
+                q = float(value) if not bad else q
+        if bad:
+            raise ServeError(
+                400, f"Accept: {shown(part.strip())!r} is not a media range with a q from 0 to "
+                "1 (image/png, image/*;q=0.5): fix it, or leave Accept out for the input's "
+                "format",
+            )  # fmt: skip
+        found.append((kind, sub, q))
     return found
 
 
@@ -279,7 +289,7 @@ def output_extension(accept, default, problem=None):
         order = [ext for minus_q, _, ext in rated if minus_q < 0]
         if not order:
             raise ServeError(
-                406, f"Accept: {_shown(accept)} names no format this server writes; it writes "
+                406, f"Accept: {shown(accept)} names no format this server writes; it writes "
                 f"{', '.join(MEDIA_TYPES.values())}",
             )  # fmt: skip
     if problem is None:
@@ -657,6 +667,6 @@ class Service:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _shown(value, limit=200):
+def shown(value, limit=200):
     """A client's value as echoed in an error: at most ``limit`` characters."""
     return value if len(value) <= limit else value[:limit] + "..."

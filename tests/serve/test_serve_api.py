@@ -294,10 +294,13 @@ def test_compressed_bodies_are_refused_and_untyped_ones_taken(server):
         assert status == 200, (content_type, body)
 
 
-def test_accept_that_names_no_written_format_is_406_before_the_body(server):
+def test_accept_that_names_no_written_format_is_406_and_one_unread_400(server):
     status, _, body = server.post(png_bytes(photo(32, 32)), accept="image/gif, text/html")
     assert status == 406
     assert "names no format this server writes; it writes image/png" in json.loads(body)["error"]
+    status, _, body = server.post(png_bytes(photo(32, 32)), accept="image/jpeg;q=1.5")
+    assert status == 400  # not the input's PNG without a word
+    assert json.loads(body)["error"].startswith("Accept: 'image/jpeg;q=1.5' is not a media range")
 
 
 def _raw(server, request):
@@ -332,6 +335,10 @@ def test_other_paths_and_methods_are_json_errors(server):
     status, headers, body = server.request("GET", "/v1/upscale")
     assert status == 405 and headers.get("allow") == "POST", headers
     assert json.loads(body)["status"] == 405
+    long = "/" + "a" * 100_000  # echoed cut, as the access log cuts it
+    status, _, body = server.request("GET", long)
+    assert status == 404 and len(body) < 600, len(body)
+    assert json.loads(body)["error"].startswith(f"no such path {long[:200]}...: the API is")
 
 
 def test_models_lists_the_shipped_ones_loaded_once_per_worker(server):

@@ -150,13 +150,36 @@ def test_serve_options_check_what_the_flags_check():
         ("", ".jpg"),
         ("image/avif;q=0.8, image/webp;q=0.9", ".webp"),
         ("IMAGE/PNG", ".png"),
-        ("image/png;q=oops, image/bmp", ".bmp"),  # a range that cannot be read: left out
         ("*/*;q=0.5, image/jpeg;q=0.4", ".png"),  # JPEG's own q is lower: PNG, next
-        ("nonsense", ".jpg"),  # nothing readable: as without the header
+        (",, ,", ".jpg"),  # empty list elements: none, as without the header
+        ("image/webp;q=1.000, image/png;q=0.999", ".webp"),
+        ("text/html;level=1, image/bmp;q=0.1", ".bmp"),
     ],
 )
 def test_accept_is_read_as_rfc_9110_says(accept, expected):
     assert output_extension(accept, ".jpg") == expected
+
+
+@pytest.mark.parametrize(
+    "accept, shown",
+    [
+        ("image/jpeg;q=1.5", "image/jpeg;q=1.5"),  # it was left out: PNG, without a word
+        ("image/png;q=oops, image/bmp", "image/png;q=oops"),
+        ("image/webp;q=nan", "image/webp;q=nan"),
+        ("image/webp;q=0.0001", "image/webp;q=0.0001"),
+        ("nonsense", "nonsense"),
+        ("*/png", "*/png"),
+        ("image/png, image/j peg", "image/j peg"),
+    ],
+)
+def test_an_accept_range_that_cannot_be_read_is_400_naming_it(accept, shown):
+    with pytest.raises(ServeError) as refused:
+        output_extension(accept, ".jpg")
+    assert refused.value.status == 400
+    assert str(refused.value) == (
+        f"Accept: {shown!r} is not a media range with a q from 0 to 1 (image/png, "
+        "image/*;q=0.5): fix it, or leave Accept out for the input's format"
+    )
 
 
 def test_query_values_are_typed_before_upscale_options_check_them():
