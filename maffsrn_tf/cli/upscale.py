@@ -31,7 +31,6 @@ pixel aspect and audio (copied, not re-encoded) are kept. --quantization int8 is
 recommended for video: faster, for a change far below the encoder's (docs/video.md).
 """
 
-import os
 
 from absl import flags
 
@@ -161,7 +160,7 @@ def main(argv):
             on_error=lambda err: error_line(flag_words(str(err), ALIASES)),
             progress=True,
             video=video,
-            on_written=lambda path: print(os.path.relpath(path), flush=True),  # as done
+            on_written=lambda path: print(path, flush=True),  # as done, spelled as given
         )
     except UpscaleError as err:  # what was finished is listed already
         fail_with(err, ALIASES)

@@ -66,6 +66,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
+from maffsrn_tf.io.paths import unreadable_entry
 from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
 from maffsrn_tf.io.png import encode_png
 
@@ -397,6 +398,8 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     decodes by running another program (``PROGRAM_FORMATS``: EPS, by Ghostscript) is refused
     whatever its name or ``formats``, with what it is and what to do.
     """
+    if data is None and os.path.lexists(path) and not os.path.exists(path):
+        raise ImageError(f"input cannot be opened: {path} is {unreadable_entry(path)}")
     if data is None and not os.path.exists(path):
         raise ImageError(f"input not found: {path}")
     if data is None and os.path.isdir(path):
@@ -737,7 +740,8 @@ def _output_problem(ext, array=None, scale=1):
     ext = ext.lower()
     if ext not in OUTPUT_EXTENSIONS:
         if not ext:
-            return f"it has no extension; use {_extensions()} (a folder: end it in /)"
+            folder = "a folder: end it in /, or make it first"
+            return f"it has no extension; use {_extensions()} ({folder})"
         return f"{ext} is not an image format this writes; use {_extensions()}"
     fmt, held = OUTPUT_EXTENSIONS[ext]
     if fmt not in Image.SAVE:  # AVIF: Pillow built without libavif (Windows ARM64, iOS)

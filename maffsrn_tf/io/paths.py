@@ -2,6 +2,7 @@
 inside it" behind every refusal of an output that would land on, or in, an input."""
 
 import contextlib
+import errno
 import os
 
 
@@ -27,6 +28,26 @@ def name_too_long(path):
     if len(name) <= limit:
         return ""
     return f"its name is {len(name)} bytes, longer than the {limit} its file system allows"
+
+
+def unreadable_entry(path):
+    """Why ``path``, an entry that is there, cannot be opened, in a few words: ``"a link
+    loop"``, ``"a broken link to X"``, ``"its path is longer than the system allows"``,
+    ``"... (strerror)"``; ``""`` when ``os.stat`` reads it."""
+    try:
+        os.stat(path)
+        return ""
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a link loop"
+        if err.errno == errno.ENAMETOOLONG:
+            return "its path is longer than the system allows"
+        if err.errno == errno.ENOENT and os.path.islink(path):
+            try:
+                return f"a broken link to {os.readlink(path)}"
+            except OSError:
+                return "a broken link"
+        return f"it cannot be read ({err.strerror})"
 
 
 @contextlib.contextmanager

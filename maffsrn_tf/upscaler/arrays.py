@@ -10,6 +10,7 @@ image with alpha onto a solid background (for formats without alpha).
 
 import contextlib
 import dataclasses
+import os
 
 import numpy as np
 from PIL import Image
@@ -161,6 +162,15 @@ def _as_array(image):
             raise
         except (ValueError, OSError) as err:  # a closed image, a file gone since it was opened
             raise MaffsrnError(f"image: cannot read this PIL image ({err})") from None
+    elif isinstance(image, (str, bytes, os.PathLike)):  # a file's name: not its pixels
+        raise MaffsrnError(
+            f"image: upscale() takes a numpy array or a PIL image, not a path ({image!r}); "
+            "upscale_path() reads and writes files"
+        )
+    elif not isinstance(image, np.ndarray) and not hasattr(image, "__array__"):
+        raise MaffsrnError(
+            f"image: upscale() takes a numpy array or a PIL image, not {type(image).__name__}"
+        )
     else:
         array = np.asarray(image)
         if array.dtype.kind == "u" and array.dtype.itemsize == 2:  # big-endian 16-bit too

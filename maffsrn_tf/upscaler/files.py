@@ -31,7 +31,13 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
-from maffsrn_tf.io.paths import dotdot_after_link, made_folders, name_too_long, within
+from maffsrn_tf.io.paths import (
+    dotdot_after_link,
+    made_folders,
+    name_too_long,
+    unreadable_entry,
+    within,
+)
 from maffsrn_tf.io.progress import is_terminal, progress_bar
 from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
@@ -215,13 +221,16 @@ class _Job:
 
 
 def _walk(folder, recursive, exclude):
-    """``(images, others)``: the image and video files of ``folder`` (relative paths,
-    sorted; a file of another extension is a video when PyAV opens it as one) and the other
-    files; with ``recursive`` its subfolders' too (each real folder once, ``exclude``'s real
-    paths left out: the output folder inside the input)."""
+    """``(images, others, broken)``: the image and video files of ``folder`` (relative
+    paths, sorted; a file of another extension is a video when PyAV opens it as one), the
+    other files, and the entries of other extensions that cannot be opened with why
+    (``"notes (a link loop)"``);
+    with ``recursive`` its subfolders' too (each real folder once, ``exclude``'s real paths
+    left out: the output folder inside the input). An entry whose path is longer than the
+    system allows is an ``UpscaleError``: what lies under it could not be read."""
     from maffsrn_tf.upscaler.video import VIDEO_EXTENSIONS, is_video
 
-    found, others, seen = [], [], set()
+    found, others, broken, seen = [], [], [], set()
 
     def visit(path, rel):
         try:
@@ -242,13 +251,25 @@ def _walk(folder, recursive, exclude):
             if os.path.isdir(full):
                 if recursive:
                     visit(full, sub)
-            elif name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS):
+                continue
+            image = name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+            if not image and name.startswith("."):
+                continue
+            why = unreadable_entry(full)  # an image's name: it fails alone, as it is read
+            if why.startswith("its path is longer"):
+                shown = full if len(full) <= 160 else f"{full[:100]}...{full[-50:]}"
+                raise UpscaleError(
+                    f"cannot read {shown}: {why}; upscale the folder that holds it on its own"
+                )
+            if why and not image:
+                broken.append(f"{sub} ({why})")
+            elif image:
                 found.append(sub)
-            elif not name.startswith("."):
+            else:
                 (found if is_video(full) else others).append(sub)
 
     visit(folder, "")
-    return found, others
+    return found, others, broken
 
 
 def _name(options, path):
@@ -280,14 +301,14 @@ def _plan(inputs, output, options, video_options=None):
         if not os.path.lexists(path):
             raise UpscaleError(f"input not found: {path}")
         if not os.path.exists(path):
-            raise UpscaleError(f"input is a broken link: {path}")
+            raise UpscaleError(f"input cannot be opened: {path} is {unreadable_entry(path)}")
     if options.recursive and not any(os.path.isdir(p) for p in inputs):
         raise UpscaleError("recursive=True walks folders, and every input is a file")
     single = len(inputs) == 1 and not os.path.isdir(inputs[0])
     if not single:
         _check_output_folder(output, inputs)
     out_real = os.path.realpath(output) if output else os.path.realpath("out")
-    jobs, others, fmt = [], [], options.fmt
+    jobs, others, broken, fmt = [], [], [], options.fmt
     for given in inputs:
         if not os.path.isdir(given):
             jobs.append(_Job(given, label=given, named=True))
@@ -297,8 +318,9 @@ def _plan(inputs, output, options, video_options=None):
             log.warning(
                 "not reading the output folder %s inside %s", one_line(output), one_line(given)
             )
-        found, rest = _walk(given, options.recursive, {out_real} if inside else ())
+        found, rest, unread = _walk(given, options.recursive, {out_real} if inside else ())
         others += [os.path.join(given, r) for r in rest]
+        broken += [os.path.join(given, r) for r in unread]
         if not found:
             if len(inputs) == 1:
                 raise UpscaleError(f"no images or videos in folder {given}")
@@ -313,6 +335,10 @@ def _plan(inputs, output, options, video_options=None):
         log.warning(
             "skipping %d file(s) that are not images or videos: %s%s", len(others), names, more
         )
+    if broken:
+        names = ", ".join(one_line(b) for b in broken[:5]) + (" ..." if len(broken) > 5 else "")
+        log.warning("skipping %d entr%s that cannot be opened: %s", len(broken),
+                    "y" if len(broken) == 1 else "ies", names)  # fmt: skip
     for job in jobs:  # an image extension is an image; another is probed
         job.video = not job.source.lower().endswith(IMAGE_EXTENSIONS) and video.is_video(job.source)
     _check_video_run(jobs, options, video_options, single)
@@ -347,17 +373,19 @@ def _plan(inputs, output, options, video_options=None):
 
 
 def _once_each(jobs):
-    """The jobs of different files: a file given twice (``a.png ./a.png``, or a shell glob
-    that overlaps a folder) is done once."""
+    """The jobs of different files: a file given twice (``a.png a.png``, ``a.png ./a.png``,
+    a link to it, or a shell glob that overlaps a folder) is done once, and said."""
     seen, kept, links = {}, [], []
     for job in jobs:
         key = os.path.realpath(job.source)
         if key not in seen:
             seen[key] = job
             kept.append(job)
-        elif os.path.abspath(job.source) != os.path.abspath(seen[key].source):
+        elif os.path.abspath(job.source) == os.path.abspath(seen[key].source):
+            links.append(one_line(job.source))
+        else:
             links.append(f"{one_line(job.label)} (the same file as {one_line(seen[key].label)})")
-    if links:  # every word is used: a second name of one file is said, not dropped
+    if links:  # every word is used: a second mention of one file is said, not dropped
         more = " ..." if len(links) > 5 else ""
         log.warning("upscaling once each file given twice: %s%s", ", ".join(links[:5]), more)
     return kept
@@ -366,7 +394,7 @@ def _once_each(jobs):
 def _check_video_run(jobs, options, video_options, single):
     """Before any work: the videos of a run need PyAV; options of one kind of input in a run
     with none of that kind are refused (every word is used); in a run of both kinds, the
-    image-only options apply to the images, with a notice."""
+    image-only options apply to the images (``_image_only_notice``)."""
     from maffsrn_tf.upscaler import video
 
     videos = [job for job in jobs if job.video]
@@ -381,10 +409,7 @@ def _check_video_run(jobs, options, video_options, single):
         names = ", ".join(one_line(j.label) for j in videos[:3]) + (" ..." * (len(videos) > 3))
         what = names if single else f"{len(videos)} video(s) ({names})"
         raise UpscaleError(f"{what}: videos are read and written with PyAV: {video.VIDEO_INSTALL}")
-    image_only = [f"the format ({options.fmt})"] if options.fmt else []
-    image_only += [f"the quality ({options.quality})"] if options.quality is not None else []
-    image_only += ["the comparisons"] if options.compare else []
-    if image_only and len(videos) == len(jobs):  # quality: _check_quality says it
+    if len(videos) == len(jobs):  # quality: _check_quality says it
         if options.fmt:
             raise UpscaleError(
                 f"fmt={options.fmt!r} is an image format; a video keeps its container "
@@ -392,8 +417,16 @@ def _check_video_run(jobs, options, video_options, single):
             )
         if options.compare:
             raise UpscaleError("compare=True writes image comparisons; videos get none")
-        return
-    if image_only:
+
+
+def _image_only_notice(jobs, options):
+    """In a run of images and videos, a notice that the image-only options (format,
+    quality, comparisons) apply to the images; said once every check has passed (not before
+    a refusal)."""
+    image_only = [f"the format ({options.fmt})"] if options.fmt else []
+    image_only += [f"the quality ({options.quality})"] if options.quality is not None else []
+    image_only += ["the comparisons"] if options.compare else []
+    if image_only and any(j.video for j in jobs) and not all(j.video for j in jobs):
         log.warning("for the images of this run only: %s; videos keep their container and "
                     "crf", ", ".join(image_only))  # fmt: skip
 
@@ -849,6 +882,7 @@ def upscale_files(
                 options = options.replace(overwrite=True)
     jobs, single = _plan(inputs, output, options, video)
     _check_quality(jobs, options)
+    _image_only_notice(jobs, options)
     runnable = [job for job in jobs if not job.problem]
     engines = _Engines(options)
     if runnable:  # the model, checked before any work (a missing file, a wrong scale)

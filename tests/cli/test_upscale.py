@@ -302,9 +302,12 @@ def test_a_video_alone_and_in_a_folder_of_images(tmp_path):
         video = container.streams.video[0]
         assert (video.codec_context.name, video.width, video.height) == ("h264", 96, 80)
         assert len(list(container.decode(video))) == 12 and len(container.streams.audio) == 1
-    folder = _run(["in", "-o", "out", "--quantization", "int8", "--container", "MKV"], tmp_path)
+    folder = _run(["in", "-o", "out", "--quantization", "int8", "--container", "MKV", "-f",
+                   "jpg"], tmp_path)  # fmt: skip
     assert folder.returncode == 0, folder.stderr
-    assert sorted(folder.stdout.split()) == ["out/a_x2.png", "out/clip_x2.mkv"]
+    assert sorted(folder.stdout.split()) == ["out/a_x2.jpg", "out/clip_x2.mkv"]
+    assert folder.stderr.count("warning: for the images of this run only: the format (jpg); "
+                               "videos keep their container and crf") == 1  # fmt: skip
     assert "[2/2] clip.mkv" in folder.stderr
     assert (
         "warning: skipping 1 file(s) that are not images or videos: in/notes.txt" in folder.stderr
@@ -324,7 +327,9 @@ def test_a_video_alone_and_in_a_folder_of_images(tmp_path):
          "as it is (audio is copied, not re-encoded); write the video as .mkv, which holds it "
          "(--container mkv, or an output name in .mkv)"),
         (["a.png", "--crf", "20"], "error: --crf 20 applies to videos, and this run has none"),
-    ],
+        (["a.png", "clip.mkv", "-o", "mix/", "-q", "50"], "error: --quality 50 applies to lossy "
+         "outputs (.jpg, .jpeg, .webp, .avif), and no image of this run is written as one"),
+    ],  # the last: no notice that the quality is the images' before the refusal
 )  # fmt: skip
 def test_image_and_video_flags_are_used_or_refused(tmp_path, args, message):
     _clip(tmp_path / "clip.mkv")

@@ -558,6 +558,25 @@ def test_pack_refuses_a_fifo_output_before_packing(tmp_path):
     assert lines == ["error: --output f.npz exists and is not a regular file: name another file"]
 
 
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["upscale", "l1.png"], "error: input cannot be opened: l1.png is a link loop"),
+        (["upscale", "d.png"], "error: input cannot be opened: d.png is a broken link to n.png"),
+        (["pack", "--data_dir", "l1.png", "--output", "p.npz"], "error: --data_dir cannot be "
+         "opened: l1.png is a link loop"),
+    ],
+)  # fmt: skip
+def test_a_link_that_leads_nowhere_is_said_as_one(tmp_path, args, line):
+    """Not "input not found": the name is there, and says where it leads."""
+    os.symlink("l2.png", tmp_path / "l1.png")
+    os.symlink("l1.png", tmp_path / "l2.png")
+    os.symlink("n.png", tmp_path / "d.png")
+    proc = _fifo_run(tmp_path, *args)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [line], proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["d.png", "l1.png", "l2.png"]
+
+
 @pytest.mark.parametrize("command", ["pack", "train"])
 def test_a_fifo_holdout_list_is_refused_without_reading_it(tmp_path, command):
     """``--holdout`` naming a FIFO: one line (reading it blocked forever)."""

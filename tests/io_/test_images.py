@@ -232,7 +232,7 @@ def test_an_unknown_output_extension_is_refused_naming_the_formats(tmp_path, nam
     formats = "; use .png, .jpg/.jpeg, .webp, .avif, .bmp or .tif/.tiff"
     with pytest.raises(ImageError) as err:
         images.check_output_path(path)
-    folder = " (a folder: end it in /)" if message.startswith("it has") else ""
+    folder = " (a folder: end it in /, or make it first)" if message.startswith("it has") else ""
     assert str(err.value) == f"cannot write {path}: {message}{formats}{folder}"
     with pytest.raises(ImageError, match=message):
         images.write_image(path, rgb)

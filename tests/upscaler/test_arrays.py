@@ -4,6 +4,7 @@ is upscaled as its plain equivalent (same values, transparency kept) or refused 
 
 import logging
 import os
+import pathlib
 import re
 
 import numpy as np
@@ -452,3 +453,23 @@ def test_an_image_with_alpha_written_without_alpha_is_composited_on_white(tmp_pa
     want = arrays.composite(upscale_with(Nearest(), source(), OPTIONS), (255, 255, 255))
     (written,) = upscale_file(str(tmp_path / "in.png"), str(tmp_path / "o.bmp"), Nearest(), OPTIONS)
     np.testing.assert_array_equal(images.read_image(written)[0], want)
+
+
+@pytest.mark.parametrize(
+    "given, words",
+    [
+        ("a.png", r"not a path \('a\.png'\); upscale_path\(\) reads and writes files$"),
+        (pathlib.Path("a.png"), r"not a path \(PosixPath\('a\.png'\)\); upscale_path\(\) "),
+        (b"a.png", r"not a path \(b'a\.png'\)"),
+        (None, r"not NoneType$"),
+        ([[1, 2], [3, 4]], r"not list$"),
+    ],
+)
+def test_upscale_of_what_is_no_image_says_what_it_takes(given, words):
+    """A file name (its pixels were expected), None or a list: one sentence naming what
+    ``upscale()`` takes (it said "expected a uint8 or uint16 image, got <U14")."""
+    from maffsrn_tf.upscaler import upscale
+
+    with pytest.raises(MaffsrnError, match=r"^image: upscale\(\) takes a numpy array or a PIL "
+                       r"image, " + words):  # fmt: skip
+        upscale(given, quantization="int8")

@@ -342,9 +342,57 @@ def test_skip_existing_never_replaces_a_file_that_is_not_an_earlier_output(tmp_p
     assert (out / "c_x2.png").read_bytes() == whole
 
 
+def test_links_that_lead_nowhere_are_named_and_a_tree_too_deep_to_read_is_refused(tmp_path, caplog):
+    """A link loop or a broken link is said as one (not "input not found", nor "not an
+    image"); a folder deeper than the system's path limit is refused before any work (its
+    images were skipped as "not images", with exit 0)."""
+    import logging
+
+    (tmp_path / "src").mkdir()
+    write(tmp_path / "src" / "a.png", photo(20, 24))
+    os.symlink("l2", tmp_path / "src" / "l1")  # names of no image: skipped, and said
+    os.symlink("l1", tmp_path / "src" / "l2")
+    os.symlink("nowhere", tmp_path / "src" / "d")
+    os.symlink(".", tmp_path / "src" / "here")  # a folder walked already: once
+    fast, errors = {"quantization": "int8"}, []
+    with pytest.raises(UpscaleError, match=r"^input cannot be opened: .*/l1 is a link loop$"):
+        upscale_path(str(tmp_path / "src" / "l1"), str(tmp_path / "x.png"), **fast)
+    with pytest.raises(UpscaleError, match=r"/d is a broken link to nowhere$"):
+        upscale_path(str(tmp_path / "src" / "d"), str(tmp_path / "x.png"), **fast)
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        got = upscale_path(str(tmp_path / "src"), str(tmp_path / "o"), recursive=True, **fast)
+    assert got == [str(tmp_path / "o" / "a_x2.png")]
+    src = tmp_path / "src"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipping 3 entries that cannot be opened: {src / 'd'} (a broken link to "
+        f"nowhere), {src / 'l1'} (a link loop), {src / 'l2'} (a link loop)"
+    ]
+    os.symlink("loop.png", tmp_path / "src" / "loop.png")  # an image's name: it fails alone
+    with pytest.raises(UpscaleError, match=r"^1 of 2 images failed: loop\.png"):
+        upscale_path(str(tmp_path / "src"), str(tmp_path / "o1"), on_error=errors.append, **fast)
+    assert [str(e) for e in errors] == [
+        f"input cannot be opened: {src / 'loop.png'} is a link loop"
+    ]
+    assert os.listdir(tmp_path / "o1") == ["a_x2.png"]
+    os.unlink(tmp_path / "src" / "loop.png")
+    fd = os.open(tmp_path / "src", os.O_RDONLY)  # src/d.../d.../b.png, past PATH_MAX
+    for _ in range(22):
+        os.mkdir("d" * 200, dir_fd=fd)
+        fd, old = os.open("d" * 200, os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.close(os.open("b.png", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+    with pytest.raises(UpscaleError, match=r"^cannot read .*/src/ddd.*\.\.\.ddd+: its path is "
+                       r"longer than the system allows; upscale the folder that holds it on "
+                       r"its own$"):  # fmt: skip
+        upscale_path(str(tmp_path / "src"), str(tmp_path / "o2"), recursive=True, **fast)
+    assert not (tmp_path / "o2").exists()
+
+
 def test_a_file_given_twice_by_two_names_is_done_once_and_said(tmp_path, caplog):
-    """``a.png`` and a link to it: one output, and a notice naming the second name (every
-    word is used); a comparison whose name would be too long is refused before any work."""
+    """``a.png`` and a link to it, or ``a.png`` twice: one output, and a notice naming the
+    second mention (every word is used); a comparison whose name would be too long is
+    refused before any work."""
     import logging
 
     write(tmp_path / "a.png", photo(20, 24))
@@ -356,6 +404,14 @@ def test_a_file_given_twice_by_two_names_is_done_once_and_said(tmp_path, caplog)
     assert [r.getMessage() for r in caplog.records] == [
         f"upscaling once each file given twice: {tmp_path / 'z.png'} (the same file as "
         f"{tmp_path / 'a.png'})"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):  # the same name twice: said too
+        got = upscale_path([str(tmp_path / "a.png"), str(tmp_path / "a.png")],
+                           str(tmp_path / "o2") + "/", quantization="int8")  # fmt: skip
+    assert got == [str(tmp_path / "o2" / "a_x2.png")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"upscaling once each file given twice: {tmp_path / 'a.png'}"
     ]
     long = tmp_path / ("m" * 245 + ".png")
     write(long, photo(20, 24))
