@@ -31,7 +31,6 @@ pixel aspect and audio (copied, not re-encoded) are kept. --quantization int8 is
 recommended for video: faster, for a change far below the encoder's (docs/video.md).
 """
 
-
 from absl import flags
 
 from maffsrn_tf.cli.common import (
