@@ -8,6 +8,9 @@ Usage::
 
 The pack holds HR images only; LR images for any scale are made when it is loaded
 (``maffsrn_tf.data.packed``). Images named in ``--holdout`` are left out (they validate).
+A file that cannot be packed (not an image, a link that leads nowhere, a name that is not
+UTF-8) is one ``error:`` line; the others are packed, and the command ends with 1 naming
+the files left out.
 """
 
 import os
@@ -16,8 +19,10 @@ from absl import flags
 
 from maffsrn_tf.cli.common import (
     check_output_file,
+    error_line,
     fail,
     fail_with,
+    flag_words,
     require_path,
     require_tensorflow,
     run,
@@ -50,7 +55,8 @@ def main(argv):
     if not os.path.isdir(directory):
         fail(f"output directory does not exist: {directory}")
     # a FIFO, /dev/null: refused before any packing, even with --overwrite
-    check_output_file(FLAGS.output, "--output", overwrite=True, inputs=[FLAGS.data_dir])
+    inputs = [FLAGS.data_dir] + ([FLAGS.holdout] if FLAGS.holdout else [])  # never replaced
+    check_output_file(FLAGS.output, "--output", overwrite=True, inputs=inputs)
     from maffsrn_tf.data.sources import DataError, read_holdout
 
     exclude = ()
@@ -64,8 +70,10 @@ def main(argv):
     from maffsrn_tf.data.packed import PackError, pack
     from maffsrn_tf.io.images import ImageError
 
-    try:
-        count = pack(FLAGS.data_dir, FLAGS.output, exclude, progress=lambda m: print(m, flush=True))
+    try:  # a file that cannot be packed is one line as it is found; the rest are packed
+        count = pack(FLAGS.data_dir, FLAGS.output, exclude,
+                     progress=lambda m: print(m, flush=True),
+                     on_error=lambda err: error_line(flag_words(str(err))))  # fmt: skip
     except (DataError, ImageError, PackError) as err:
         fail_with(err)
     size = os.path.getsize(FLAGS.output) / 2**20

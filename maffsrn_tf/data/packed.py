@@ -15,56 +15,82 @@ of the 8 flips/rotations per patch), so a run resumed at step ``s`` starts at ``
 
 import io
 import json
+import logging
 import os
 
 import keras
 import numpy as np
 from PIL import Image
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.imaging.matlab import imresize, mod_crop
 from maffsrn_tf.io.atomic import atomic_output
-from maffsrn_tf.io.images import list_images, open_image, read_rgb
+from maffsrn_tf.io.images import ImageError, list_images, open_image, read_rgb
 
 FORMAT = 1
+log = logging.getLogger("maffsrn_tf")
 
 
 class PackError(MaffsrnError):
     """A bad pack or pack request: printed as one line by the commands."""
 
 
-def pack(folder, output, exclude=(), progress=None):
+def pack(folder, output, exclude=(), progress=None, on_error=None):
     """Pack every image of ``folder`` (minus the names in ``exclude``) into ``output``;
-    returns the number of images. Grayscale and alpha images are stored as RGB."""
+    returns the number of images. Grayscale and alpha images are stored as RGB.
+
+    A file that cannot be packed (not an image, cut short, a link that leads nowhere, a
+    name that is not UTF-8, which a zip cannot hold) fails alone: ``on_error(PackError)``
+    is called as it is found (by default it is logged), the others are packed, and then
+    ``PackError`` lists the failures (its ``packed``: how many the pack holds). When none
+    can be packed nothing is written."""
     names = [os.path.basename(p) for p in list_images(folder)]
     names = [n for n in names if n not in set(exclude)]
     if not names:
         raise PackError(f"no images left to pack in {folder}")
-    for name in names:  # a pack is a zip file: its member names are UTF-8
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise PackError(
-                f"{os.path.join(folder, name)!r}: its name is not UTF-8, which a pack (a zip "
-                "file) cannot hold: rename it"
-            ) from None
-    arrays = {}
+    report = on_error or (lambda err: log.error("%s", err))
+    arrays, failed = {}, []
     for i, name in enumerate(names, 1):
-        buffer = io.BytesIO()
-        # lossless; effort 2/50: 2.6 % larger than effort 4/100 at a tenth of the time
-        # (effort 6: 60x the time for the same size)
-        Image.fromarray(read_rgb(os.path.join(folder, name))).save(
-            buffer, "WEBP", lossless=True, quality=50, method=2
-        )
-        arrays[f"hr/{name}"] = np.frombuffer(buffer.getvalue(), np.uint8)
+        path = os.path.join(folder, name)
+        try:
+            arrays[f"hr/{name}"] = _webp(path, name)
+        except (PackError, ImageError) as err:
+            failed.append(name)
+            report(err if isinstance(err, PackError) else PackError(str(err)))
         if progress and (i % 25 == 0 or i == len(names)):
-            progress(f"  packed {i}/{len(names)} images")
-    meta = {"format": FORMAT, "source": os.path.abspath(folder), "images": names}
+            progress(f"  packed {i - len(failed)}/{len(names)} images")
+    held = [n for n in names if n not in set(failed)]
+    shown = ", ".join(one_line(n) for n in failed[:5]) + (" ..." if len(failed) > 5 else "")
+    if not held:
+        raise PackError(f"none of the {len(names)} images of {folder} could be packed: {shown}")
+    meta = {"format": FORMAT, "source": os.path.abspath(folder), "images": held}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     with atomic_output(output) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-    return len(names)
+    if failed:
+        err = PackError(
+            f"{len(failed)} of {len(names)} images were not packed: {shown}; {output} holds "
+            f"the other {len(held)}"
+        )
+        err.packed = len(held)
+        raise err
+    return len(held)
+
+
+def _webp(path, name):
+    """The lossless WebP bytes of the image at ``path`` (as RGB), a uint8 array."""
+    try:  # a pack is a zip file: its member names are UTF-8
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PackError(
+            f"{path!r}: its name is not UTF-8, which a pack (a zip file) cannot hold: rename it"
+        ) from None
+    buffer = io.BytesIO()
+    # lossless; effort 2/50: 2.6 % larger than effort 4/100 at a tenth of the time
+    # (effort 6: 60x the time for the same size)
+    Image.fromarray(read_rgb(path)).save(buffer, "WEBP", lossless=True, quality=50, method=2)
+    return np.frombuffer(buffer.getvalue(), np.uint8)
 
 
 def load_pairs(path, scale, patch=48, progress=None):

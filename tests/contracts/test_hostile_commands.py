@@ -577,6 +577,28 @@ def test_a_link_that_leads_nowhere_is_said_as_one(tmp_path, args, line):
     assert sorted(os.listdir(tmp_path)) == ["d.png", "l1.png", "l2.png"]
 
 
+def test_pack_never_writes_over_its_holdout_list_and_a_bad_file_fails_alone(tmp_path):
+    """``--output`` naming the ``--holdout`` list is refused even with ``--overwrite`` (the
+    list was replaced by the pack); a file that cannot be packed is one line, the rest are
+    packed, and the command ends with 1 naming it."""
+    folder(str(tmp_path / "col"), ["a.png", "b.png"])
+    (tmp_path / "h.npz").write_text("a.png\n")
+    proc = _fifo_run(tmp_path, "pack", "--data_dir", "col", "--holdout", "h.npz", "--output",
+                     "h.npz", "--overwrite")  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "error: --output h.npz is (or lies inside) the input h.npz: write it elsewhere"
+    ], proc.stderr
+    assert (tmp_path / "h.npz").read_text() == "a.png\n"
+    os.symlink("gone.png", tmp_path / "col" / "c.png")
+    proc = _fifo_run(tmp_path, "pack", "--data_dir", "col", "--output", "p.npz")
+    assert proc.returncode == 1, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.startswith("error:")] == [
+        "error: input cannot be opened: col/c.png is a broken link to gone.png",
+        "error: 1 of 3 images were not packed: c.png; p.npz holds the other 2",
+    ], proc.stderr
+    assert "packed 2/3 images" in proc.stdout and (tmp_path / "p.npz").stat().st_size > 0
+
+
 @pytest.mark.parametrize("command", ["pack", "train"])
 def test_a_fifo_holdout_list_is_refused_without_reading_it(tmp_path, command):
     """``--holdout`` naming a FIFO: one line (reading it blocked forever)."""

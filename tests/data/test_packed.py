@@ -1,6 +1,7 @@
 """Packed training sets (``maffsrn-pack``, ``maffsrn_tf.data.packed``): lossless, scale-free, and
 a NumPy patch stream that is a pure function of the seed and the batch index."""
 
+import json
 import os
 import subprocess
 import sys
@@ -109,14 +110,38 @@ def test_endless_stream_gives_each_epoch_new_batches():
         len(PatchBatches(pairs, 2, patch=8))
 
 
-def test_a_name_a_zip_cannot_hold_is_refused_before_packing(tmp_path):
-    """A pack is a zip file, whose member names are UTF-8: a name that is not is refused
-    first (once, it failed after every image was packed), and nothing is written."""
+def test_a_file_that_cannot_be_packed_fails_alone(tmp_path):
+    """A name that is not UTF-8 (a zip cannot hold it), a broken link, an empty file, a
+    FIFO and a folder named like an image: each one ``on_error`` as it is found, the other
+    images packed, then one ``PackError`` naming them (one bad file stopped the whole pack,
+    with nothing written). None packable: nothing written."""
     folder = tmp_path / "in"
     folder.mkdir()
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "b.png")
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(folder / "b.png")
     with open(os.path.join(os.fsencode(folder), b"a\xff.png"), "wb") as f:
         f.write((folder / "b.png").read_bytes())
-    with pytest.raises(PackError, match=r"a\\udcff\.png'?: its name is not UTF-8, which a pack"):
-        pack(str(folder), str(tmp_path / "p.npz"))
-    assert sorted(os.listdir(tmp_path)) == ["in"]
+    os.symlink("nowhere.png", folder / "c.png")
+    (folder / "d.png").write_bytes(b"")
+    os.mkfifo(folder / "e.png")
+    (folder / "f.png").mkdir()
+    errors = []
+    with pytest.raises(PackError) as caught:
+        pack(str(folder), str(tmp_path / "p.npz"), on_error=errors.append)
+    assert str(caught.value) == (
+        "5 of 6 images were not packed: a\\xff.png, c.png, d.png, e.png, f.png; "
+        f"{tmp_path / 'p.npz'} holds the other 1"
+    )
+    assert caught.value.packed == 1
+    assert [str(e) for e in errors][:2] == [
+        f"{str(folder / 'a')!r}"[:-1] + "\\udcff.png': its name is not UTF-8, which a pack (a "
+        "zip file) cannot hold: rename it",
+        f"input cannot be opened: {folder / 'c.png'} is a broken link to nowhere.png",
+    ]
+    assert len(errors) == 5 and "is a folder" in str(errors[4])
+    assert len(load_pairs(str(tmp_path / "p.npz"), 2, patch=8)) == 1
+    with np.load(tmp_path / "p.npz") as held:
+        assert json.loads(bytes(held["meta"]))["images"] == ["b.png"]
+    os.unlink(folder / "b.png")
+    with pytest.raises(PackError, match=r"^none of the 5 images of .* could be packed: a"):
+        pack(str(folder), str(tmp_path / "q.npz"), on_error=errors.append)
+    assert not (tmp_path / "q.npz").exists()
