@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import folder_problem
 from maffsrn_tf.io.paths import within
-from maffsrn_tf.model.presets import PRESETS, SCALES, check_scale, preset_config
+from maffsrn_tf.model.presets import (
+    MIN_INPUT_SIZE,
+    PRESETS,
+    SCALES,
+    check_scale,
+    preset_config,
+)
 from maffsrn_tf.options import check_fields
 from maffsrn_tf.options import defaults as field_defaults
 from maffsrn_tf.options import option as _opt
@@ -95,7 +101,10 @@ class TrainConfig:
         "of training and used for validation instead of a validation folder, e.g. "
         "splits/sr291_val.txt in a clone.",
     )
-    patch_size: int = _opt(48, "LR patch size.", lower=1)
+    patch_size: int = _opt(
+        48, f"LR patch size (at least {MIN_INPUT_SIZE}, the model's smallest input).",
+        lower=MIN_INPUT_SIZE,
+    )  # fmt: skip
     batch_size: int = _opt(16, "Global batch size (split over replicas).", lower=1)
     epochs: int = _opt(1000, "Epochs.", lower=1)
     steps_per_epoch: int = _opt(1000, "Iterations per epoch (the official code: 1000).", lower=1)
@@ -154,6 +163,9 @@ class TrainConfig:
             )
         if self.holdout and self.val_dir:
             raise MaffsrnError("holdout and val_dir both choose the validation images: pass one")
+        for name in ("learning_rate", "decay_factor"):  # 0: the weights never change
+            if getattr(self, name) == 0:
+                raise MaffsrnError(f"{name}=0 trains nothing (a rate of 0): pass a value above 0")
 
     @classmethod
     def from_dict(cls, values):
@@ -383,7 +395,8 @@ def check_run(config, model_dir=None):
     run (``flags.json``) whose options differ from ``config``'s other than
     ``RESUME_MAY_CHANGE`` (a ``RunConflict`` naming each; ``flags.json`` is left as it is),
     or when that run would train on other data than it began with (``check_data``: its
-    ``data.json``). Returns a line saying so when that run already finished
+    ``data.json``), or when it holds no run but files a run writes (``RUN_OUTPUTS``: a new
+    run would replace them). Returns a line saying so when that run already finished
     ``config.epochs`` epochs (nothing to train), else None: a new run, or one to resume.
     """
     model_dir = model_dir or config.model_dir
@@ -403,7 +416,15 @@ def check_run(config, model_dir=None):
             )
     check_inputs(config)
     recorded = recorded_config(model_dir)
-    if recorded is None:
+    if recorded is None:  # a new run: it must not replace (or append to) another's files
+        theirs = [n for n in RUN_OUTPUTS  # workers/: made by this run's other workers
+                  if n != "workers" and os.path.lexists(os.path.join(model_dir, n))]  # fmt: skip
+        if theirs:
+            raise MaffsrnError(
+                f"model_dir={model_dir!r} holds {', '.join(theirs)} but no flags.json: files "
+                "no run recorded, which a new run would replace or append to; pass "
+                "model_dir=DIR elsewhere (a new or empty folder), or move them"
+            )
         _check_cache(config)
         return None
     differences, resolved = [], {}

@@ -245,12 +245,14 @@ def train(config, callbacks=()):
     # the inputs are valid: record the run, and forget log rows of epochs it trains again
     _make_folder(model_dir)
     new_run = not os.path.exists(os.path.join(model_dir, "flags.json"))
-    if new_run or not os.path.exists(os.path.join(model_dir, DATA_RECORD)):
-        record_data(c, model_dir, epoch)  # what it trains on (epoch > 0: an older run's resume)
+    # flags.json first: a folder with files of a run and no flags.json is not a run's
+    # (config.check_run refuses it), even when this one is killed right here
     with atomic_output(os.path.join(model_dir, "flags.json")) as tmp, open(tmp, "w") as f:
         json.dump(c.asdict(), f, indent=2, sort_keys=True)
     with atomic_output(os.path.join(model_dir, WORKDIR_RECORD)) as tmp, open(tmp, "w") as f:
         json.dump({"workdir": os.getcwd()}, f)  # what flags.json's relative paths are under
+    if new_run or not os.path.exists(os.path.join(model_dir, DATA_RECORD)):
+        record_data(c, model_dir, epoch)  # what it trains on (epoch > 0: an older run's resume)
     _trim_log(os.path.join(model_dir, "log.csv"), epoch)
     extra, callbacks = list(callbacks), [StepTimer(), keras.callbacks.TerminateOnNaN()]
     if val is not None:

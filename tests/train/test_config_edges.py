@@ -52,6 +52,38 @@ def _refused(config, message, error=MaffsrnError):
 # --- the library: TrainConfig's checks --------------------------------------------------
 
 
+def test_a_model_dir_holding_files_a_run_writes_but_no_run_is_refused(work):
+    """Files named as a run's outputs, with no ``flags.json``: someone else's; a new run
+    replaced them (and appended to their ``log.csv``). Other files do not stop a run."""
+    os.makedirs("mine")
+    for name in ("final.weights.h5", "log.csv", "notes.txt"):
+        (work / "mine" / name).write_text("precious")
+    _refused(
+        TrainConfig(data_dir="tr", model_dir="mine"),
+        "model_dir='mine' holds final.weights.h5, log.csv but no flags.json: files no run "
+        "recorded, which a new run would replace or append to; pass model_dir=DIR elsewhere "
+        "(a new or empty folder), or move them",
+    )
+    os.makedirs("notes")
+    (work / "notes" / "notes.txt").write_text("mine")
+    assert check_run(TrainConfig(data_dir="tr", model_dir="notes")) is None
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"patch_size": 12}, "patch_size=12 is below 13"),  # failed inside the model, late
+        ({"learning_rate": 0.0}, "learning_rate=0 trains nothing (a rate of 0): pass a value "
+         "above 0"),
+        ({"decay_factor": 0}, "decay_factor=0 trains nothing (a rate of 0): pass a value above 0"),
+    ],
+)  # fmt: skip
+def test_options_that_cannot_train_are_refused_by_the_config(values, message):
+    with pytest.raises(MaffsrnError) as caught:
+        TrainConfig(data_dir="tr", **values)
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize(
     "cache_dir, val_dir, inside",
     [
@@ -257,6 +289,10 @@ CLI_CASES = [
         ["--cache_dir", "keep.txt"],
         "--cache_dir keep.txt is not a folder this process can write: it is a file, not a "
         "folder; pass --cache_dir DIR elsewhere",
+    ),
+    (
+        ["--learning_rate", "0"],
+        "--learning_rate 0 trains nothing (a rate of 0): pass a value above 0",
     ),
     (["--val_dir", "tr"], f"--val_dir tr is --data_dir tr: {CLI_HOLDOUT_FIX}"),
     (

@@ -143,8 +143,12 @@ def test_init_weights_linked_to_an_output_are_refused_another_run_s_are_not(tmp_
     assert check_run(_config(tmp_path, model_dir=new, init_weights=init)) is None
     (tmp_path / "run" / "start.weights.h5").write_bytes(b"w")
     start = str(tmp_path / "run" / "start.weights.h5")
-    assert check_run(_config(tmp_path, init_weights=start)) is None
-    assert check_run(_config(tmp_path, init_weights="maffsrn_x2")) is None  # a preset name
+    with pytest.raises(MaffsrnError, match="holds final.weights.h5 but no flags.json"):
+        check_run(_config(tmp_path, init_weights=start))  # run/ is no run: its files are not
+    (tmp_path / "run" / "flags.json").write_text(json.dumps(_config(tmp_path).asdict()))
+    assert check_run(_config(tmp_path)) is None  # a run of its own: resumed
+    assert check_run(_config(tmp_path, model_dir=new, init_weights=start)) is None
+    assert check_run(_config(tmp_path, model_dir=new, init_weights="maffsrn_x2")) is None
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32])
