@@ -13,7 +13,9 @@ and averaged back. 8-bit images only (16-bit and floating-point ones are refused
 maffsrn-upscale reads them); of an animated image the first frame, with a warning. An image
 with alpha written as .jpg or .bmp (no transparency) is flattened onto white, with a notice.
 The output is written to a temporary file and renamed, so a failure never leaves a partial
-file; Ctrl-C or SIGTERM, from the first moment on, ends with one line and 130/143.
+file; Ctrl-C or SIGTERM, from the first moment on, ends with one line and 130/143. Without
+ai-edge-litert, NumPy or Pillow, ``--help`` still answers and a run is one line naming the
+``pip install`` above.
 
 This file is self-contained on purpose (copy it into an app's tooling); it mirrors
 ``maffsrn_tf.upscaler.tiling.tiled_predict`` without importing TensorFlow.
@@ -35,13 +37,28 @@ if __name__ == "__main__":  # from the first moment; not when imported (tests, a
         signal.signal(_signal, _stopped_while_starting)
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 
-import numpy as np  # noqa: E402
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
+# what this script needs beyond Python, by the name pip installs it under
+REQUIREMENTS = {"ai_edge_litert": "ai-edge-litert", "numpy": "numpy", "PIL": "pillow"}
+INSTALL = "pip install ai-edge-litert numpy pillow"
+_MISSING = None  # run as a script without them: --help still answers, anything else is one line
+try:
+    import numpy as np  # noqa: E402
+    from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+    from PIL import Image, ImageOps  # noqa: E402
+except ImportError as _err:
+    if __name__ != "__main__":  # imported by an app: its own ImportError, as any module's
+        raise
+    _top = (_err.name or "").split(".")[0]
+    _MISSING = (
+        f"{REQUIREMENTS[_top]} is not installed"
+        if isinstance(_err, ModuleNotFoundError) and _top in REQUIREMENTS
+        else f"cannot import what it needs ({_err})"
+    )
 
 # maffsrn_tf/model/tiling.json's numbers, copied so this file stands alone (tests hold them equal)
 MIN_SIZE = 13  # smallest LR side the model accepts (ESA's stride-2 conv + 7x7/3 max-pool)
@@ -278,6 +295,18 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):  # one line and exit 1
+        if message.startswith("the following arguments are required"):
+            # a file named -o5.png was taken for a flag: said as for any unknown flag
+            unknown = [
+                w
+                for w in self._flags
+                if w.startswith("-")
+                and w not in ("-", "--")
+                and w.split("=", 1)[0] not in self._option_string_actions
+                and not self._negative_number_matcher.match(w)
+            ]
+            if unknown:
+                message = _leftover(self, unknown)
         print(f"error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(1)
 
@@ -285,6 +314,7 @@ class _Parser(argparse.ArgumentParser):
         """The arguments; ``given``: the names of the flags the command line gave."""
         words = sys.argv[1:] if args is None else list(args)
         flags = words[: words.index("--")] if "--" in words else words
+        self._flags = flags
         if len(words) > 1 and any(w in ("-h", "--help") for w in flags):
             self.error("--help is answered alone: give it without other words")
         namespace, rest = self.parse_known_args(args, namespace)
@@ -362,12 +392,31 @@ def parser():
     return p
 
 
+def _unopenable(path):
+    """What ``path``, a link that is there but names no file, is: ``"a link loop"``, ``"a
+    broken link to X"`` (as maffsrn-upscale says it)."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a link loop"
+        if err.errno == errno.ENOENT and os.path.islink(path):
+            try:
+                return f"a broken link to {os.readlink(path)}"
+            except OSError:
+                return "a broken link"
+        return f"not readable ({err.strerror})"
+    return "not readable"
+
+
 def _check_file(path, what):
     if not path:
         kind = "a MAFFSRN .tflite file" if what == "model" else "the image file to upscale"
         raise ValueError(f"the {what} name is empty: name {kind}")
     if os.path.isdir(path):
         raise ValueError(f"{what} {path} is a folder: name a file")
+    if os.path.lexists(path) and not os.path.exists(path):  # a link that names no file
+        raise ValueError(f"{what} cannot be opened: {path} is {_unopenable(path)}")
     if not os.path.exists(path):
         raise ValueError(f"{what} not found: {path}")
     if not os.path.isfile(path):  # a FIFO or a device would block or never end
@@ -375,7 +424,11 @@ def _check_file(path, what):
 
 
 def main(argv=None):
-    a = parser().parse_args(argv)
+    a = parser().parse_args(argv)  # --help answers without LiteRT, NumPy or Pillow
+    if _MISSING:
+        print(f"error: {_MISSING}: this script needs ai-edge-litert, NumPy and Pillow: {INSTALL}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the start's handlers: replaced
     signal.signal(signal.SIGTERM, _terminate)
     try:

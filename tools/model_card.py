@@ -2,9 +2,13 @@
 ``maffsrn_tf/weights/*.json``, each training history's plot, and the ``maffsrn-train`` command
 that a run's ``flags.json`` records. Used by ``tools/ship_weights.py`` (``--render_only``
 rewrites the card alone).
+
+A library, not a command: run as a script, with or without words, it says so in one line
+and exits 2 (it once ended silently with 0, whatever it was given).
 """
 
 import re
+import sys
 
 
 def command_line(flags_dict):
@@ -199,3 +203,12 @@ def render(cards):
             "",
         ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(
+        "error: tools/model_card.py is a library of tools/ship_weights.py, not a command: run "
+        "python tools/ship_weights.py --render_only to rewrite docs/MODEL_CARD.md",
+        file=sys.stderr,
+    )
+    sys.exit(2)

@@ -12,6 +12,12 @@ per-step times), the hardware, and PSNR/SSIM of the weights on each dataset comp
 (same numbers as ``maffsrn-evaluate``). Both files are written atomically. Then it rewrites
 ``docs/MODEL_CARD.md`` and the history plot ``docs/training_{name}.png``
 (``tools/model_card.py``).
+
+The run and the flags are checked before any work: ``--run_dir`` must hold what a run with
+validation writes (``flags.json``, ``log.csv``, ``best.json``, ``best.weights.h5``: a run
+trained without ``--val_dir``/``--holdout`` keeps no best weights and is refused), ``--name``
+must be a preset, the folders and files named must exist. Bad input is one ``error:`` line
+and exit 1; every word of the command line is used or refused.
 """
 
 import csv
@@ -169,14 +175,106 @@ def body_stage(name, source):
     }
 
 
+RUN_FILES = ("flags.json", "log.csv", "best.json", "best.weights.h5")
+
+
+def _parse(argv):
+    """absl's flags, with one line for what it refuses, no flag given twice (absl keeps the
+    last silently), and no word left unused."""
+    seen = set()
+    for word in argv[1 : argv.index("--")] if "--" in argv else argv[1:]:
+        name = word.lstrip("-").split("=", 1)[0] if word.startswith("-") else ""
+        if name.startswith("no") and name not in FLAGS and name[2:] in FLAGS:
+            name = name[2:]  # --norender_only sets --render_only
+        if name in FLAGS and name in seen:
+            raise SystemExit(f"error: --{name} is given twice: give it once (see --help)")
+        seen.add(name)
+    try:
+        rest = FLAGS(argv)
+    except flags.Error as err:
+        raise SystemExit(f"error: {err} (see --help)") from None
+    if len(rest) > 1:
+        raise SystemExit(
+            f"error: unexpected argument {rest[1]!r}: this script takes flags only (see --help)"
+        )
+    return rest
+
+
+def check_flags():
+    """``SystemExit`` with one line, before any work, unless the flags name a run to ship
+    (or ``--render_only`` alone)."""
+    from maffsrn_tf.model.presets import PRESETS
+
+    if FLAGS.render_only:
+        given = [f"--{n}" for n in ("run_dir", "name") if getattr(FLAGS, n)]
+        if given:
+            raise SystemExit(
+                f"error: --render_only ships nothing: leave {' and '.join(given)} out, or "
+                "leave --render_only out to ship the run"
+            )
+        return
+    if not FLAGS.run_dir or not FLAGS.name:
+        raise SystemExit(
+            "error: --run_dir and --name are required (or --render_only): name the run and "
+            "its preset, e.g. --run_dir runs/x2 --name maffsrn_x2"
+        )
+    for name in filter(None, (FLAGS.name, FLAGS.body_from)):
+        if name not in PRESETS:
+            flag = "--name" if name == FLAGS.name else "--body_from"
+            raise SystemExit(
+                f"error: {flag} {name!r} is not a preset: use one of {', '.join(PRESETS)}"
+            )
+    run = FLAGS.run_dir
+    if not os.path.isdir(run):
+        what = "is not a folder" if os.path.exists(run) else "not found"
+        raise SystemExit(
+            f"error: --run_dir {run} {what}: name the --model_dir of a finished maffsrn-train run"
+        )
+    missing = [n for n in RUN_FILES if not os.path.isfile(os.path.join(run, n))]
+    if "best.json" in missing or "best.weights.h5" in missing:
+        final = os.path.isfile(os.path.join(run, "final.weights.h5"))
+        best = "best.json" if "best.json" in missing else "best.weights.h5"
+        raise SystemExit(
+            f"error: --run_dir {run} has no {best}"
+            + (
+                " (trained without --val_dir/--holdout: only final weights)"
+                if final
+                else " (an unfinished run, or not a maffsrn-train run)"
+            )
+            + ": this script ships the best weights on validation; train with --val_dir or "
+            "--holdout, then ship that run"
+        )
+    if missing:
+        raise SystemExit(
+            f"error: --run_dir {run} has no {missing[0]}: name the --model_dir of a finished "
+            "maffsrn-train run"
+        )
+    for flag, path in (
+        *(("--datasets", d) for d in FLAGS.datasets),
+        ("--holdout_dir", FLAGS.holdout_dir),
+    ):
+        if path and not os.path.isdir(path):
+            raise SystemExit(f"error: {flag} {path} is not a folder: name a folder of images")
+    if any(not d for d in FLAGS.datasets):
+        raise SystemExit("error: --datasets holds an empty entry: remove the stray comma")
+    if FLAGS.holdout and not FLAGS.holdout_dir:
+        raise SystemExit(
+            "error: --holdout needs --holdout_dir, the folder its list names images of"
+        )
+    for flag, path in (("--holdout", FLAGS.holdout), ("--prior_log", FLAGS.prior_log)):
+        if path and not os.path.isfile(path):
+            raise SystemExit(f"error: {flag} {path} not found: name the file")
+    if FLAGS.append_history and FLAGS.body_from:
+        raise SystemExit("error: --append_history and --body_from both start the history: give one")
+
+
 def main(argv):
     del argv
     from maffsrn_tf.io.atomic import atomic_output
     from maffsrn_tf.model.shipped import available, model_card
 
+    check_flags()
     if not FLAGS.render_only:
-        if not FLAGS.run_dir or not FLAGS.name:
-            raise app.UsageError("--run_dir and --name are required (or --render_only)")
         ship(FLAGS.run_dir, FLAGS.name, FLAGS.datasets, FLAGS.hardware)
     cards = [model_card(n) for n in available() if model_card(n)]
     os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
@@ -258,4 +356,4 @@ def ship(run_dir, name, datasets, hardware):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse)

@@ -13,7 +13,11 @@ into place. Run ``npm ci && npm run build`` in ``web/`` first (``make web-dist``
 ``--out`` must be a new or empty folder, or an earlier build (each build is marked by a
 ``.maffsrn-site`` file that lists the files it wrote); any other folder is refused unless
 ``--overwrite`` is given (then it is replaced whole), and never the current folder, one that
-contains it, or one that contains the sources. Over an earlier build, the files no build
+contains it, one that contains the sources, nor one that is, holds or lies inside a folder
+the build reads (``web/src``, ``web/dist``, ``web/node_modules``, ``maffsrn_tf/weights``,
+``maffsrn_tf/model``), compared by real paths whatever the spelling (``..``, links, a
+trailing slash). An ``--out`` that is a symbolic link is written through, spelled
+``link`` or ``link/``. Over an earlier build, the files no build
 wrote (a GitHub Pages ``CNAME``, a ``.nojekyll``) are kept; one that this build would
 replace is refused unless ``--overwrite`` is given; kept folders keep their modes. Each
 flag is given at most once. Ctrl-C or SIGTERM ends with one line and 130/143, the temporary
@@ -138,6 +142,33 @@ def _clashes(kept, written):
     ]
 
 
+# the folders the build reads (web/src: what `npm run build` bundles into web/dist): a site
+# written in one, or over one, would change or replace what it is built from. web/ itself
+# holds the page's files, not folders: the default --out web/site lies in it
+READ_FOLDERS = (
+    os.path.join(WEB, "src"),
+    os.path.join(WEB, "dist"),
+    os.path.join(WEB, "node_modules"),
+    WEIGHTS,
+    os.path.join(ROOT, "maffsrn_tf", "model"),
+)
+
+
+def _refuse_what_the_build_reads(out, real):
+    """``SystemExit`` with one line if ``out`` (``real``: its real path) is, contains or lies
+    inside a folder the build reads (``READ_FOLDERS``), compared by real paths."""
+    for folder in READ_FOLDERS:
+        source = os.path.realpath(folder)
+        common = os.path.commonpath([real, source])
+        if common not in (real, source):
+            continue
+        how = "is" if real == source else "contains" if common == real else "lies inside"
+        raise SystemExit(
+            f"error: --out {out} {how} {os.path.relpath(folder, ROOT)}, a folder the build "
+            "reads: name a folder outside it (left out: web/site)"
+        )
+
+
 def check_out(out, overwrite=False):
     """``SystemExit`` with one line unless ``out`` may be (re)placed by a build."""
     if not out:
@@ -147,21 +178,22 @@ def check_out(out, overwrite=False):
     parent = os.path.dirname(os.path.abspath(out))
     if os.path.exists(parent) and not os.path.isdir(parent):
         raise SystemExit(f"error: --out's folder {parent} is a file, not a folder: name a folder")
-    real = os.path.realpath(out)
+    real = os.path.realpath(out)  # whatever the spelling: .., links, a trailing slash
     for inside, what in ((os.getcwd(), "the current folder"), (WEB, "the page's sources")):
         if os.path.commonpath([real, os.path.realpath(inside)]) == real:
             raise SystemExit(f"error: --out {out} is {what} or contains it: name a new folder")
-    if not os.path.exists(out):
-        return
-    if not os.path.isdir(out):
-        raise SystemExit(f"error: --out {out} is a file, not a folder: name a new folder")
-    names = os.listdir(out)
+    names = []
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise SystemExit(f"error: --out {out} is a file, not a folder: name a new folder")
+        names = os.listdir(out)
     in_repository = os.path.commonpath([real, os.path.realpath(ROOT)]) == os.path.realpath(ROOT)
     if names and MARKER not in names and in_repository:  # the sources: even with --overwrite
         raise SystemExit(
             f"error: --out {out} is a folder of this repository that is not an earlier build: "
             "name a new or empty folder"
         )
+    _refuse_what_the_build_reads(out, real)
     if names and MARKER not in names and not overwrite:
         raise SystemExit(
             f"error: --out {out} holds {len(names)} entries that are not an earlier build of "
@@ -175,8 +207,9 @@ def build(out, overwrite=False):
     that is a symbolic link is written through: the folder it points to is (re)placed and
     the link stays; an existing folder keeps its mode (permissions)."""
     check_out(out, overwrite)
-    if os.path.islink(out):  # the folder it names: the link itself stays as it is
-        target = os.path.realpath(out)
+    link = out.rstrip("/" + os.sep) or out  # link/ names the folder too: written through alike
+    if os.path.islink(link):  # the folder it names: the link itself stays as it is
+        target = os.path.realpath(link)
         if os.path.islink(target):  # a loop of links: it names no folder
             raise SystemExit(f"error: --out {out} is a loop of symbolic links: name a folder")
         out = target
