@@ -13,6 +13,7 @@ import math
 import os
 import re
 import signal
+import stat
 import sys
 import textwrap
 import threading
@@ -270,10 +271,42 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
     for given in inputs:
         if within(path, given):
             fail(f"{flag} {path} is (or lies inside) the input {given}: write it elsewhere")
+    linked = _hard_linked_input(path, inputs)
+    if linked:  # one file under two names: the output's name is an input's
+        fail(f"{flag} {path} is a hard link to the input {linked}: write it elsewhere")
     if not_a_regular_file(path):  # /dev/null, a FIFO: never replaced, even with --overwrite
         fail(f"{flag} {path} exists and is not a regular file: name another file")
     if os.path.lexists(path) and not overwrite:
         fail(f"{flag} {path} exists (pass --overwrite to replace it)")
+
+
+def _hard_linked_input(path, inputs):
+    """The input file (one of ``inputs``, or a file directly in one of those folders) that
+    ``path`` is a hard link to, or ``""``. Only a file with more than one link is looked
+    for, so a run's check stays a ``stat``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink < 2:
+        return ""
+    for given in inputs:
+        if not given:
+            continue
+        candidates = [given]
+        if os.path.isdir(given):
+            try:
+                candidates = [os.path.join(given, n) for n in sorted(os.listdir(given))]
+            except OSError:
+                continue
+        for candidate in candidates:
+            try:
+                other = os.stat(candidate)
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return candidate
+    return ""
 
 
 def scales_list(values, flag="--scales"):

@@ -199,6 +199,8 @@ INT8_FLAGS = (
     "calibration_max_widening",
 )
 # flags that only a TFLite export reads; a given one is refused when no TFLite model is made
+# the largest fixed tile: 4096^2 pixels x 32 channels x 4 bytes is 2 GiB, a feature map
+MAX_TILE = 4096
 TFLITE_FLAGS = ("quantizations", "tiles", "uint8_io", *CALIBRATION_FLAGS, *INT8_FLAGS,
                 "max_drop", "max_image_drop", "stress_set", *REPORT_FLAGS)  # fmt: skip
 
@@ -484,6 +486,12 @@ def main(argv):
         fail(f"--tiles takes integers (0: dynamic), got {','.join(FLAGS.tiles)}")
     if any(0 < t < MIN_INPUT_SIZE for t in tiles) or any(t < 0 for t in tiles):
         fail(f"--tiles must be 0 or at least {MIN_INPUT_SIZE}, got {','.join(FLAGS.tiles)}")
+    if any(t > MAX_TILE for t in tiles):  # failed in XNNPACK after the conversion's work
+        fail(
+            f"--tiles {max(tiles)} is above {MAX_TILE}: a fixed tile's float32 feature maps "
+            f"({MAX_TILE}x{MAX_TILE}x32) already fill 2 GiB each; the dynamic model (0) takes "
+            "any size"
+        )
     check_once("tiles", FLAGS.tiles, int)
     check_applies(formats, tiles)
     if FLAGS.report and "tflite" in formats:

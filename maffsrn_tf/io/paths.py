@@ -50,6 +50,21 @@ def unreadable_entry(path):
         return f"it cannot be read ({err.strerror})"
 
 
+def not_a_file(path):
+    """Why ``path`` is not a regular file to read, in a few words (``"not found"``, ``"a
+    folder, not a file"``, ``"not a regular file (a pipe or a device)"``, ``"a link
+    loop"``, ``"a broken link to X"``), or ``""`` when it is one."""
+    if os.path.isfile(path):
+        return ""
+    if os.path.lexists(path) and not os.path.exists(path):
+        return unreadable_entry(path)
+    if not os.path.exists(path):
+        return "not found"
+    if os.path.isdir(path):
+        return "a folder, not a file"
+    return "not a regular file (a pipe or a device)"
+
+
 @contextlib.contextmanager
 def made_folders(folder, prune=False):
     """Around the work that writes into ``folder``: the folders of its path that did not

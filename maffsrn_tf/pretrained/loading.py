@@ -9,6 +9,7 @@ import os
 import keras
 
 from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.io.paths import not_a_file
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
 from maffsrn_tf.model.shipped import available, weights_path
@@ -46,8 +47,10 @@ def load_model_for(scale, weights=None, preset=None):
     name = preset or preset_for_scale(scale)
     if not weights:
         return load_pretrained(name)
-    if not os.path.exists(weights):
+    if not_a_file(weights) == "not found":
         raise FileNotFoundError(f"weights file not found: {weights}")
+    if not_a_file(weights):  # a FIFO would block, /dev/zero never end
+        raise MaffsrnError(f"weights {weights} is {not_a_file(weights)}: name a weights file")
     if weight_format(weights) == "keras":
         model = load_keras_file(weights)
         if model.scale != scale:

@@ -16,6 +16,7 @@ import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.paths import not_a_file
 
 
 class CheckpointNotFound(MaffsrnError, FileNotFoundError):
@@ -119,8 +120,10 @@ def torch_name_map(model):
 
 def read_state_dict(path):
     """Read an official state dict from ``.pt``/``.pth`` (needs torch) or ``.npz``."""
-    if not os.path.isfile(path):
+    if not_a_file(path) == "not found":
         raise CheckpointNotFound(f"checkpoint not found: {path}")
+    if not_a_file(path):  # a FIFO would block, /dev/zero never end
+        raise MaffsrnError(f"checkpoint {path} is {not_a_file(path)}: name a checkpoint file")
     suffix = os.path.splitext(path)[1].lower()  # W.NPZ is an .npz too
     if suffix == ".safetensors":
         return read_safetensors(path)

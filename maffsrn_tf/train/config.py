@@ -163,9 +163,6 @@ class TrainConfig:
             )
         if self.holdout and self.val_dir:
             raise MaffsrnError("holdout and val_dir both choose the validation images: pass one")
-        for name in ("learning_rate", "decay_factor"):  # 0: the weights never change
-            if getattr(self, name) == 0:
-                raise MaffsrnError(f"{name}=0 trains nothing (a rate of 0): pass a value above 0")
 
     @classmethod
     def from_dict(cls, values):

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError, first_line, reraise_signal
+from maffsrn_tf.io.paths import not_a_file
 from maffsrn_tf.native_logs import filtered, start_tensorflow
 
 # more threads than any machine has cores (tens of thousands crash LiteRT)
@@ -203,9 +204,8 @@ def make_engine(options, preset=None, scale=None):
             raise MaffsrnError(
                 "backend='tflite' runs .tflite files; pass one as model, or use backend='keras'"
             )
-    if isinstance(model, str) and not os.path.isfile(model):
-        what = "a folder, not a model file" if os.path.isdir(model) else "not found"
-        raise MaffsrnError(f"model {model}: {what}")
+    if isinstance(model, str) and not_a_file(model):
+        raise MaffsrnError(f"model {model}: {not_a_file(model).replace('a file', 'a model file')}")
     if runtime == "tflite":
         if model is None:
             from maffsrn_tf.model.shipped import tflite_path

@@ -577,6 +577,31 @@ def test_a_link_that_leads_nowhere_is_said_as_one(tmp_path, args, line):
     assert sorted(os.listdir(tmp_path)) == ["d.png", "l1.png", "l2.png"]
 
 
+def test_weights_that_are_no_file_and_an_output_hard_linked_to_an_input_are_named(tmp_path):
+    """A FIFO as weights was "not found", /dev/zero as a checkpoint "not found"; an
+    evaluation report hard-linked to one of its images was replaced with ``--overwrite``."""
+    folder(str(tmp_path / "val"), ["a.png"])
+    os.mkfifo(tmp_path / "f.weights.h5")
+    proc = _fifo_run(tmp_path, "evaluate", "--datasets", "val", "--weights", "f.weights.h5")
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1:] == [
+        "error: model f.weights.h5: not a regular file (a pipe or a device)"
+    ], proc.stderr
+    proc = _fifo_run(tmp_path, "convert_weights", "--checkpoint", "/dev/zero", "--output",
+                     "y.weights.h5")  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1:] == [
+        "error: checkpoint /dev/zero is not a regular file (a pipe or a device): name a "
+        "checkpoint file"
+    ], proc.stderr
+    os.link(tmp_path / "val" / "a.png", tmp_path / "r.json")
+    proc = _fifo_run(tmp_path, "evaluate", "--datasets", "val", "--bicubic_only", "--json",
+                     "r.json", "--overwrite")  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "error: --json r.json is a hard link to the input val/a.png: write it elsewhere"
+    ], proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["f.weights.h5", "r.json", "val"]
+    assert os.stat(tmp_path / "r.json").st_nlink == 2
+
+
 def test_pack_never_writes_over_its_holdout_list_and_a_bad_file_fails_alone(tmp_path):
     """``--output`` naming the ``--holdout`` list is refused even with ``--overwrite`` (the
     list was replaced by the pack); a file that cannot be packed is one line, the rest are

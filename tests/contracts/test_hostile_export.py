@@ -218,6 +218,12 @@ CASES = [
         "export-tile-twice",
         ["export", "--tiles", "0,128,128", "--noverify"],
         error="--tiles lists 128 twice",
+    ),
+    Case(  # refused after the conversion's work, by XNNPACK ("failed to reshape")
+        "export-tile-too-large",
+        ["export", "--tiles", "0,100000", "--noverify"],
+        error="error: --tiles 100000 is above 4096: a fixed tile's float32 feature maps "
+        "(4096x4096x32) already fill 2 GiB each; the dynamic model (0) takes any size",
     ),  # fmt: skip
     Case(
         "export-format-twice",
