@@ -525,11 +525,11 @@ CASES = [
             "--steps_per_epoch",
             "1",
             "--patch_size",
-            "8",
+            "13",
             "--batch_size",
             "1",
         ],
-        _make((folder, "col", ["a.png"]), (garbage, "w.npz")),
+        _make((folder, "col", ["a.png"], (40, 32)), (garbage, "w.npz")),  # 13-pixel patches
         error="is not a readable .npz file",
     ),
     # maffsrn-evaluate

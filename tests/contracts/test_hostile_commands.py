@@ -24,7 +24,7 @@ from test_hostile import test_hostile_input as check_case  # not collected twice
 from maffsrn_tf.train.config import TrainConfig
 
 RUN = {"data_dir": "col", "model_dir": "run", "epochs": "2", "steps_per_epoch": "1",
-       "patch_size": "8", "batch_size": "1"}  # fmt: skip
+       "patch_size": "13", "batch_size": "1"}  # fmt: skip
 
 
 def train(*more, **changed):
@@ -39,7 +39,7 @@ def finished_run(path, epochs=2):
     final.weights.h5 (a stand-in: these commands must not read it)."""
     os.makedirs(path)
     config = TrainConfig(data_dir="col", model_dir="run", epochs=epochs, steps_per_epoch=1,
-                         patch_size=8, batch_size=1)  # fmt: skip
+                         patch_size=13, batch_size=1)  # fmt: skip
     with open(os.path.join(path, "flags.json"), "w") as f:
         json.dump(config.asdict(), f, indent=2, sort_keys=True)
     with open(os.path.join(path, "final.json"), "w") as f:
@@ -305,7 +305,7 @@ CASES = [
             "--steps_per_epoch",
             "1",
             "--patch_size",
-            "8",
+            "13",
             "--batch_size",
             "1",
         ],

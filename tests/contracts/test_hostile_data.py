@@ -15,7 +15,7 @@ from test_hostile import test_hostile_input as check_case  # not collected twice
 
 COL = (folder, "col", ["a.png"])
 TRAIN = ["train", "--data_dir", "col", "--model_dir", "run", "--epochs", "1",
-         "--steps_per_epoch", "2", "--patch_size", "8", "--batch_size", "1"]  # fmt: skip
+         "--steps_per_epoch", "2", "--patch_size", "13", "--batch_size", "1"]  # fmt: skip
 
 
 def weights_in(path, name):
