@@ -711,6 +711,28 @@ def _runner_name(options):
     return str(name) if name else "DirectRunner"
 
 
+def _unreachable_job_server(options):
+    """Why the job server that ``options`` name (a portable runner's ``job_endpoint``,
+    ``host:port``) cannot be reached, probed with one connection of a few seconds, or
+    ``""`` (none named, or it answers). Beam waits ``job_server_timeout`` (300 s) for it,
+    then fails with a bare ``FutureTimeoutError``."""
+    import socket
+
+    from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
+
+    endpoint = (options or PipelineOptions()).view_as(PortableOptions).job_endpoint
+    if not endpoint or endpoint == "embed" or ":" not in endpoint:
+        return ""
+    host, _, port = endpoint.rpartition(":")
+    if not port.isdigit():
+        return f"job_endpoint={endpoint!r} is not HOST:PORT"
+    try:
+        socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=5).close()
+    except OSError as err:
+        return f"its job server at {endpoint} does not answer ({err.strerror or err}): start it"
+    return ""
+
+
 def _runner(options):
     """The runner ``options`` name, made here where it is the DirectRunner (the default):
     Beam's FnApiRunner, which the DirectRunner runs this pipeline on anyway. The
@@ -807,6 +829,9 @@ def run_pipeline(config, options=None, translate=None):
     paths, unreadable, earlier = check_paths(config)
     matched = len(paths) + len(unreadable)
     runner, name = _runner(options), _runner_name(options)
+    unreachable = _unreachable_job_server(options)
+    if unreachable:
+        raise MaffsrnError(f"the {name} cannot run the pipeline: {unreachable}")
     try:  # Beam checks the runner's options here (Dataflow: project, region, temp_location)
         pipeline = beam.Pipeline(runner=runner, options=options)
     except Exception as err:

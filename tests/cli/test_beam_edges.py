@@ -78,6 +78,21 @@ def test_a_runner_that_cannot_start_is_one_line_with_beams_reasons_and_leaves_no
     assert line.startswith("error: the PortableRunner cannot run the pipeline: "), line
     assert "job_endpoint" in line and "unexpected" not in line
     assert _listing(tmp_path) == ["imgs"]
+    # a job server that does not answer: said in seconds (Beam waited 300 s, then a bare
+    # "FutureTimeoutError"), before anything is made
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    run = _beam([*COMMON, "--output_dir", "o7", "--runner", "PortableRunner", "--job_endpoint",
+                 f"127.0.0.1:{port}"], tmp_path)  # fmt: skip
+    assert _one_error(run) == (
+        f"error: the PortableRunner cannot run the pipeline: its job server at 127.0.0.1:{port} "
+        "does not answer (Connection refused): start it"
+    )
+    assert time.monotonic() - started < 60 and _listing(tmp_path) == ["imgs"]
 
 
 # 2. two runs at once
