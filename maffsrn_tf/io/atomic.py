@@ -178,17 +178,29 @@ def _writer_is_gone(name):
     return False
 
 
+# atomic_folder's temporaries: the new folder being written (new) and the one it replaces
+# (old, holding it as previous/), named for their writer and the folder they stand for
+_OUR_FOLDER = re.compile(r"^\.tmp-maffsrn-[0-9a-f]{8}-p\d+-[a-z0-9_]{8}-(new|old)-(.+)$")
+
+
 @contextlib.contextmanager
 def atomic_folder(path):
     """``atomic_output`` for a folder: yield a temporary folder beside ``path`` (with the
     permissions of any new folder, not ``mkdtemp``'s private 0700); on success it becomes
     ``path``, an existing ``path`` being removed only once the new one is in place. On any
-    error the temporary folder is removed and ``path`` is left untouched."""
+    error the temporary folder is removed and ``path`` is left untouched.
+
+    The temporaries name their writer: those a killed writer left beside ``path`` are
+    removed by the next call, and an earlier folder it had moved aside (killed between the
+    two renames) is put back where it was."""
     import shutil
 
     path = os.path.normpath(os.fspath(path))
     parent = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=parent)
+    base = os.path.basename(path)  # named in the temporaries' names where it fits
+    named = f"-{base}" if len(os.fsencode(base)) + 50 <= NAME_MAX else ""  # else never moved
+    _recover_folders(parent)
+    tmp = tempfile.mkdtemp(prefix=own_prefix(), suffix=f"-new{named}", dir=parent)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)
@@ -196,13 +208,48 @@ def atomic_folder(path):
         yield tmp
         old = None
         if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=parent)
+            old = tempfile.mkdtemp(prefix=own_prefix(), suffix=f"-old{named}", dir=parent)
             os.rename(path, os.path.join(old, "previous"))
         os.rename(tmp, path)
         if old:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _recover_folders(parent, older_than=STALE_SECONDS):
+    """Clean up the folders ``atomic_folder`` calls that were killed left in ``parent``
+    (their writer gone, or stale): a new folder half-written is removed; an old one's
+    ``previous`` goes back to its place when that is empty, else the old one is removed
+    (the new folder was put in place). Returns the names handled."""
+    import shutil
+    import time
+
+    handled = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return handled
+    for name in names:
+        match = _OUR_FOLDER.match(name)
+        folder = os.path.join(parent, name)
+        if not match or os.path.islink(folder) or not os.path.isdir(folder):
+            continue
+        try:
+            stale = time.time() - os.path.getmtime(folder) > older_than
+        except OSError:
+            continue
+        if not (stale or _writer_is_gone(name)):
+            continue  # a live writer's
+        previous, target = os.path.join(folder, "previous"), os.path.join(parent, match[2])
+        if match[1] == "old" and os.path.isdir(previous) and not os.path.lexists(target):
+            try:
+                os.rename(previous, target)
+            except OSError:
+                continue  # kept as it is: never lose the earlier folder
+        shutil.rmtree(folder, ignore_errors=True)
+        handled.append(name)
+    return handled
 
 
 def remove_stale_temporaries(directory, older_than=STALE_SECONDS, keep=()):

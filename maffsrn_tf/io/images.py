@@ -319,17 +319,19 @@ def image_array(image, name="image"):
     uint8/uint16 HxW, HxWx2 (grey+alpha), HxWx3 or HxWx4; ``ImageError`` for what cannot be
     read faithfully (CIELAB, out-of-range 16/32-bit and float values).
 
-    Of an animated image the first frame, with a warning (the image is left on its frame).
+    Of an animated image the first frame, with a warning; one moved to another frame
+    (``seek``, ``ImageSequence``) is an ``ImageError`` naming it and the fix, ``copy()``:
+    read as its first frame, each frame of a loop came out as the first without a word.
     An EXIF orientation is applied, as for a file (the result is upright, as the image is
     shown). ``name`` names the image in messages. What ``upscale()`` does with a PIL image.
     """
-    frames, current = _warn_frames(image, name), image.tell()
+    frames, current = getattr(image, "n_frames", 1), image.tell()
     if frames > 1 and current:
-        image.seek(0)
-        try:
-            return _plain_array(_upright(image), name)
-        finally:
-            image.seek(current)
+        raise ImageError(
+            f"{name} is on frame {current + 1} of {frames}: an animated image is read from "
+            "its first frame; pass the frame you want as an image of its own (its copy())"
+        )
+    _warn_frames(image, name)
     return _plain_array(_upright(image), name)
 
 

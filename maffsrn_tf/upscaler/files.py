@@ -544,10 +544,17 @@ def _skip_existing(jobs, options):
                 state, why = existing_state(job.source, job.target, options)
             else:
                 state, why = _existing_state(job, options)
+            comparison = os.path.splitext(job.target)[0] + "_compare.png"
+            if state == "whole" and options.compare and not job.video:
+                if not os.path.lexists(comparison):  # the run that wrote it stopped there
+                    state = "no comparison"
             if state == "whole":
                 done += 1
                 continue
-            if state == "cut short":
+            if state == "no comparison":
+                log.warning("redoing %s: its comparison is missing", one_line(job.target))
+                job.redo = True
+            elif state == "cut short":
                 log.warning("redoing %s: the existing output is cut short", one_line(job.target))
                 job.redo = True
             else:
@@ -623,6 +630,28 @@ def _earlier_sizes(job, writer, options, compare):
     except images.ImageError:
         return (0, 0), want
     return (w, h), want
+
+
+def _an_earlier_sample_output(job, options):
+    """Whether what lies at the sample run's outputs (``job``) is an earlier sample run's,
+    which it rewrites: nothing, or images of the sizes it writes (the output, and its
+    comparison: bicubic | 8 px | output). A picture of the user's own ``sample.png``
+    upscaled into ``out/`` is another size, and is not replaced."""
+    size = _expected_size(job, options)
+    comparison = os.path.splitext(job.target)[0] + "_compare.png"
+    wanted = [(job.target, size), (comparison, (2 * size[0] + 8, size[1]) if size else ())]
+    for path, want in wanted:
+        if not os.path.lexists(path):
+            continue
+        if not want or not_a_regular_file(path) or os.path.islink(path):
+            return False
+        try:
+            with images.open_image(path, path) as im:
+                if im.size != tuple(want):
+                    return False
+        except Exception:  # not an image: a file of the user's
+            return False
+    return True
 
 
 def _check_existing(jobs, options):
@@ -873,14 +902,16 @@ def upscale_files(
             f"output={output!r}: '..' after the link {linked} names another folder to the "
             "system than to the eye; write the output without it"
         )
+    rewrite = False
     if sample:  # the sample photo; its default output is rewritten at each run
         inputs = [sample_image_path()]
         if not output:
             tag = options.name_factor(1, 1) if not options.width and not options.height else ""
             output = os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep
-            if not options.skip_existing:  # skip_existing: kept, as for any output
-                options = options.replace(overwrite=True)
+            rewrite = not options.skip_existing  # skip_existing: kept, as for any output
     jobs, single = _plan(inputs, output, options, video)
+    if rewrite and all(_an_earlier_sample_output(job, options) for job in jobs):
+        options = options.replace(overwrite=True)  # else refused as any existing output
     _check_quality(jobs, options)
     _image_only_notice(jobs, options)
     runnable = [job for job in jobs if not job.problem]

@@ -82,3 +82,41 @@ def test_made_folders_prunes_a_cache_it_made_whole(tmp_path):
     with made_folders(str(cache)):  # without prune: only the chain, which holds lr/ here
         os.makedirs(cache / "lr" / "k_x2")
     assert os.listdir(cache / "lr") == ["k_x2"]
+
+
+def test_a_killed_folder_write_is_undone_by_the_next_one(tmp_path):
+    """``atomic_folder`` killed midway (here: its process leaves with ``os._exit``): the
+    next call beside it removes a half-written new folder, and puts back the earlier folder
+    it had moved aside between its two renames; a live writer's, and a folder of the
+    user's that only looks like one, are left alone."""
+    import subprocess
+    import sys
+
+    from maffsrn_tf.io import atomic
+
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_text("old")
+    killed = (
+        "import os, sys; from maffsrn_tf.io import atomic\n"
+        "real = os.rename\n"
+        "def rename(a, b):\n"
+        "    real(a, b)\n"
+        "    if b.endswith('previous'): os._exit(9)  # between the two renames\n"
+        "atomic.os.rename = rename\n"
+        "with atomic.atomic_folder(sys.argv[1]) as t:\n"
+        "    open(os.path.join(t, 'saved_model.pb'), 'w').write('new')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", killed, str(tmp_path / "sm")])
+    assert run.returncode == 9
+    left = sorted(os.listdir(tmp_path))
+    assert "sm" not in left and len(left) == 2  # the new one, and the old one holding sm
+    mine = tmp_path / ".tmp-maffsrn-0000000a-p1-abcdefgh-old-sm"  # p1: alive, and fresh
+    live = tmp_path / f"{atomic.own_prefix()}abcdefgh-new-sm"
+    mine.mkdir()
+    live.mkdir()
+    with atomic.atomic_folder(str(tmp_path / "other")) as t:
+        (tmp_path / "x").write_text("")
+        open(os.path.join(t, "a"), "w").close()
+    os.unlink(tmp_path / "x")
+    assert (tmp_path / "sm" / "saved_model.pb").read_text() == "old"  # back in its place
+    assert sorted(os.listdir(tmp_path)) == sorted(["sm", "other", mine.name, live.name])

@@ -245,13 +245,25 @@ def animated(path):
 
 
 def test_an_animated_image_gives_its_first_frame_with_one_warning(tmp_path, caplog):
+    """The first frame, with a warning; an image moved to another frame is refused (read
+    as its first, each frame of an ``ImageSequence`` loop came out as the first), and that
+    frame's ``copy()`` is upscaled as itself."""
+    from PIL import ImageSequence
+
     path = str(tmp_path / "a.gif")
     animated(path)
     with Image.open(path) as im:
-        im.seek(2)  # the caller is on the last frame
         with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
             out = upscale_with(Nearest(), im, OPTIONS)
+        im.seek(2)  # the caller is on the last frame
+        with pytest.raises(MaffsrnError, match=r"^image is on frame 3 of 3: an animated image "
+                           r"is read from its first frame; pass the frame you want as an "
+                           r"image of its own \(its copy\(\)\)$"):  # fmt: skip
+            upscale_with(Nearest(), im, OPTIONS)
         assert im.tell() == 2  # left where it was
+        colours = [np.asarray(upscale_with(Nearest(), f.copy(), OPTIONS))[0, 0].tolist()
+                   for f in ImageSequence.Iterator(im)]  # fmt: skip
+    assert colours == [[255, 0, 0], [0, 128, 0], [0, 0, 255]]
     assert [r.getMessage() for r in caplog.records] == [
         "image has 3 frames: only the first is read"
     ]

@@ -340,6 +340,14 @@ def test_skip_existing_never_replaces_a_file_that_is_not_an_earlier_output(tmp_p
         str(out / f"{n}_x2.png") for n in "abc"
     ]
     assert (out / "c_x2.png").read_bytes() == whole
+    # compare=True: an output without its comparison (a run stopped between them) is redone
+    upscale_path(str(folder / "a.png"), str(out) + "/", compare=True, overwrite=True,
+                 quantization="int8")  # fmt: skip
+    comparison = (out / "a_x2_compare.png").read_bytes()
+    (out / "a_x2_compare.png").unlink()
+    assert upscale_path(str(folder / "a.png"), str(out) + "/", compare=True, **fast) == [
+        str(out / "a_x2.png"), str(out / "a_x2_compare.png")]  # fmt: skip
+    assert (out / "a_x2_compare.png").read_bytes() == comparison
 
 
 def test_links_that_lead_nowhere_are_named_and_a_tree_too_deep_to_read_is_refused(tmp_path, caplog):
@@ -474,3 +482,22 @@ def test_an_output_through_a_link_and_dotdot_and_an_empty_input_are_refused(tmp_
         upscale_path(None, b"", quantization="int8")
     assert sorted(os.listdir(tmp_path)) == ["in.png", "lnk", "real", "y.png"]
     assert os.listdir(tmp_path / "real") == ["sub"] and (tmp_path / "y.png").read_text() == "mine"
+
+
+def test_the_sample_run_rewrites_only_its_own_earlier_output(tmp_path, monkeypatch):
+    """No inputs: the sample photo into ``out/``, rewritten at each run; a file of the
+    user's there (their own ``sample.png`` upscaled, a text file) is refused as any
+    existing output, not replaced."""
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("out")
+    (tmp_path / "out" / "sample_x2.png").write_text("my notes")
+    with pytest.raises(UpscaleError, match=r"^output exists: out/sample_x2\.png \(pass "):
+        upscale_path(None, None, quantization="int8")
+    assert (tmp_path / "out" / "sample_x2.png").read_text() == "my notes"
+    write(tmp_path / "out" / "sample_x2.png", photo(40, 48))  # an image of another size
+    with pytest.raises(UpscaleError, match=r"^output exists: out/sample_x2\.png"):
+        upscale_path(None, None, quantization="int8")
+    os.unlink(tmp_path / "out" / "sample_x2.png")
+    assert upscale_path(None, None, quantization="int8") == [os.path.join("out", "sample_x2.png")]
+    assert upscale_path(None, None, quantization="int8") == [os.path.join("out", "sample_x2.png")]
+    assert Image.open(tmp_path / "out" / "sample_x2.png").size == (1024, 1200)
