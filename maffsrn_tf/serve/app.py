@@ -206,7 +206,8 @@ def create_app(options, service=None):
             check_content_type(headers.get("content-type"), headers.get("content-encoding"))
             check_content_length(headers.get("content-length"), options.max_body_bytes)
             wanted = request_options(request.query_params.multi_items(), options)
-            accept = headers.get("accept")
+            # Accept given on several lines is one list (RFC 9110): all of it is read
+            accept = ", ".join(headers.getlist("accept")) or None
             output_extension(accept, ".png")  # 406 before the body is read
         except ServeError as err:
             return error(err.status, str(err), err.headers)

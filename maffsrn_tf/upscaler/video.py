@@ -266,6 +266,7 @@ def probe(path, max_pixels=None, whole=True):
         audio = list(container.streams.audio)
         first, packets, stored, times, corrupt = None, 0, 0, [], False
         ends = {s.index: None for s in audio}
+        starts = {s.index: 0 for s in audio}  # an AAC priming packet starts before 0
         timed, durations = False, set()
         try:
             for packet in container.demux(stream, *audio):
@@ -277,6 +278,8 @@ def probe(path, max_pixels=None, whole=True):
                 if packet.stream is not stream:
                     if packet.pts is not None:
                         e = (packet.pts + (packet.duration or 0)) * packet.time_base
+                        index = packet.stream.index
+                        starts[index] = min(starts[index], packet.pts * packet.time_base)
                         old = ends[packet.stream.index]
                         ends[packet.stream.index] = e if old is None else max(old, e)
                     continue
@@ -309,7 +312,7 @@ def probe(path, max_pixels=None, whole=True):
         if whole:
             _check_whole(path, stream, stored, end, rate)
             for s in audio:
-                _check_audio(path, s, ends[s.index])
+                _check_audio(path, s, ends[s.index], starts[s.index])
         if max_pixels is not None and first.width * first.height > max_pixels:
             raise UpscaleError(
                 f"{path}: its {first.width}x{first.height} frames are over the limit of "
@@ -443,13 +446,14 @@ def _check_whole(path, stream, stored, end, rate):
         )
 
 
-def _check_audio(path, stream, end):
+def _check_audio(path, stream, end, first=0):
     """``UpscaleError`` when an audio stream ends more than 0.1 s before its declared
-    duration: a file cut short."""
+    duration: a file cut short. ``first``: where its first packet starts (a Matroska
+    ``DURATION`` tag counts from there: an AAC priming packet before 0 is 128 ms at 8 kHz)."""
     declared = _declared_seconds(stream)
     if declared is None or end is None:
         return
-    start = (stream.start_time or 0) * stream.time_base if stream.duration else 0
+    start = (stream.start_time or 0) * stream.time_base if stream.duration else min(first, 0)
     if end - start < declared - fractions.Fraction(1, 10):
         raise UpscaleError(
             f"{path} is cut short: its audio ends at {float(end - start):.2f} s of "
@@ -911,6 +915,13 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
                         pts = 0 if last is None else last + step
                     else:
                         pts = round(frame.pts * vin.time_base / time_base)
+                    if constant and last is not None and pts <= last:  # two in one slot
+                        raise UpscaleError(
+                            f"{in_path}: frame {done[0] + 1} falls in the slot of the frame "
+                            f"before it at .{plan.muxer}'s constant rate of "
+                            f"{float(rate):.4g} frames/s (its frames are not evenly timed): "
+                            "write it as .mp4 or .mkv, which keep each frame's time"
+                        )
                     if last is not None and pts <= last:  # a repeated time stamp
                         pts = last + 1
                     if constant and last is not None and pts - last > MAX_GAP_S * rate:

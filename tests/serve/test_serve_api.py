@@ -324,6 +324,23 @@ def test_a_repeated_content_type_is_400(server):
     assert b"Content-Type is given 2 times: send it once" in reply
 
 
+def test_accept_on_two_lines_is_one_list(server):
+    """RFC 9110: field lines of one name are one list. Only the first was read: the answer
+    came as the WebP the client ranked lower, and a bad second range went unnoticed."""
+    png = png_bytes(photo(16, 16))
+
+    def post(*accepts):
+        lines = "".join(f"Accept: {a}\r\n" for a in accepts)
+        head = (f"POST /v1/upscale HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n{lines}"
+                f"Content-Length: {len(png)}\r\nConnection: close\r\n\r\n")  # fmt: skip
+        return _raw(server, head.encode() + png)
+
+    reply = post("image/webp;q=0.1", "image/jpeg")
+    assert reply.startswith(b"HTTP/1.1 200 ") and b"content-type: image/jpeg" in reply.lower()
+    reply = post("image/png", "text/html;q=5")
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"'text/html;q=5' is not a media range" in reply
+
+
 def test_other_paths_and_methods_are_json_errors(server):
     status, _, body = server.request("GET", "/nope")
     assert status == 404 and "the API is POST /v1/upscale" in json.loads(body)["error"]

@@ -375,6 +375,59 @@ def test_avi_fills_a_gap_with_the_last_frame_so_every_reader_places_the_frames(t
     assert len(frames(upscale_video(far, tmp_path / "far.mkv2.mkv", **FAST))[0]) == 4
 
 
+def test_frames_that_avis_rate_cannot_place_are_refused_not_moved(tmp_path):
+    """A variable-rate MP4 (frames at 0, 0.1, 0.15, 0.6, 0.65, 2 s; 2.86 frames/s on
+    average): at AVI's constant rate the second frame falls in the first one's slot. It
+    was moved on to the next free slot, and the frames after it with it (0.15 s showed at
+    0.7 s), without a word."""
+    path = str(tmp_path / "vfr.mp4")
+    with av.open(path, "w") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"bf": "0"}
+        video.codec_context.time_base = fractions.Fraction(1, 1000)
+        for i, ms in enumerate([0, 100, 150, 600, 650, 2000]):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), "rgb24")
+            frame.pts, frame.time_base = ms, fractions.Fraction(1, 1000)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    with pytest.raises(UpscaleError, match=r"vfr\.mp4: frame 2 falls in the slot of the frame "
+                       r"before it at \.avi's constant rate of 2\.857 frames/s .*write it as "
+                       r"\.mp4 or \.mkv, which keep each frame's time$"):  # fmt: skip
+        upscale_video(path, tmp_path / "v.avi", **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["vfr.mp4"]
+    times, _ = frames(upscale_video(path, tmp_path / "v.mkv", **FAST))
+    assert [round(t, 3) for t in times] == [0, 0.1, 0.15, 0.6, 0.65, 2.0]
+
+
+def test_low_rate_aac_in_matroska_is_whole_not_cut_short(tmp_path):
+    """8 kHz AAC's priming packet starts 128 ms before 0, and Matroska's DURATION tag
+    counts from it: a whole file was refused as "cut short" (its audio ends at 0.64 s of
+    0.77 s)."""
+    path = str(tmp_path / "a8k.mkv")
+    with av.open(path, "w") as out:
+        video = out.add_stream("ffv1", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "bgr0"
+        sound = out.add_stream("aac", rate=8000)
+        sound.layout = "mono"
+        for _ in range(6):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24")
+            out.mux(video.encode(frame.reformat(format="bgr0")))
+        out.mux(video.encode())
+        for k in range(5):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                               layout="mono")  # fmt: skip
+            chunk.sample_rate, chunk.pts = 8000, k * 1024
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
+    times, got = frames(upscale_video(path, tmp_path / "x2.mkv", **FAST))
+    assert len(got) == 6 and got[0].shape == (96, 128, 3)
+    cut = tmp_path / "cut.mkv"  # its last second of audio gone: still refused
+    cut.write_bytes(open(path, "rb").read()[:-300])
+    with pytest.raises(UpscaleError, match="cut short"):
+        upscale_video(str(cut), tmp_path / "c2.mkv", **FAST)
+
+
 def test_a_turned_video_is_refused_for_avi_and_kept_elsewhere(tmp_path):
     clip = tiny(tmp_path / "rot90.mp4", rotate=90)
     with pytest.raises(UpscaleError, match=r"turned by 90 degrees, which \.avi cannot say"):
