@@ -514,7 +514,21 @@ def _drop_earlier_outputs(jobs, options):
                 f"{' and '.join(one_line(s.label) for s in sources)} would both be written to "
                 f"{os.path.relpath(target)}; rename one, or upscale them into separate folders"
             )
-    return [job for job in jobs if job not in earlier]
+    kept = [job for job in jobs if job not in earlier]
+    folders = {}  # the folders the outputs go into, and a job that writes into each
+    for job in kept:
+        folder = os.path.dirname(os.path.realpath(job.target)) if job.target else ""
+        while folder and folder not in folders and folder != os.path.dirname(folder):
+            folders[folder] = job
+            folder = os.path.dirname(folder)
+    for target, sources in targets.items():  # a file where another output needs a folder
+        if target in folders and any(s in kept for s in sources):
+            raise UpscaleError(
+                f"the output of {one_line(sources[0].label)} would be written to "
+                f"{os.path.relpath(target)}, the folder {one_line(folders[target].label)}'s "
+                "output goes into; rename one, or upscale them into separate folders"
+            )
+    return kept
 
 
 def _skip_existing(jobs, options):

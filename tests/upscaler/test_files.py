@@ -501,3 +501,17 @@ def test_the_sample_run_rewrites_only_its_own_earlier_output(tmp_path, monkeypat
     assert upscale_path(None, None, quantization="int8") == [os.path.join("out", "sample_x2.png")]
     assert upscale_path(None, None, quantization="int8") == [os.path.join("out", "sample_x2.png")]
     assert Image.open(tmp_path / "out" / "sample_x2.png").size == (1024, 1200)
+
+
+def test_an_output_file_where_another_output_needs_a_folder_is_refused_first(tmp_path):
+    """``a.png`` and ``a_x2.png/z.png`` with ``recursive``: ``a``'s output is the folder
+    ``z``'s output goes into. It was found once ``a_x2.png`` was written."""
+    (tmp_path / "in" / "a_x2.png").mkdir(parents=True)
+    write(tmp_path / "in" / "a.png", photo(20, 24))
+    write(tmp_path / "in" / "a_x2.png" / "z.png", photo(20, 24))
+    with pytest.raises(UpscaleError, match=r"^the output of a\.png would be written to "
+                       r".*o/a_x2\.png, the folder a_x2\.png/z\.png's output goes into; "
+                       r"rename one"):  # fmt: skip
+        upscale_path(str(tmp_path / "in"), str(tmp_path / "o"), recursive=True,
+                     quantization="int8")  # fmt: skip
+    assert not (tmp_path / "o").exists()
