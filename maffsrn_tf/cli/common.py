@@ -415,52 +415,35 @@ def _stand_in_for_closed_streams():
         sys.stderr = os.fdopen(fd, "w", buffering=1, errors="backslashreplace")
 
 
-class _Stdout:
-    """``sys.stdout`` that remembers the error of a failed write (``> /dev/full``), so that
-    it ends as one line of its own, not as an unexpected error."""
+class _Stream:
+    """A standard stream whose write errors follow a policy: on standard output (``>
+    /dev/full``) the error is remembered and raised, so that it ends as one line of its
+    own, not as an unexpected error (``error``); on standard error (``2> /dev/full``,
+    ``keep_going``) it is dropped: a message that cannot be shown must not stop the work,
+    as with a closed stderr; the exit code tells."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, keep_going=False):
         self._stream = stream
+        self._keep_going = keep_going
         self.error = None
 
-    def _call(self, method, *args):
+    def _call(self, method, *args, dropped=None):
         try:
             return getattr(self._stream, method)(*args)
         except OSError as err:
+            if self._keep_going:
+                return dropped
             self.error = err
             raise
 
     def write(self, text):
-        return self._call("write", text)
+        return self._call("write", text, dropped=len(text))
 
     def writelines(self, lines):
         return self._call("writelines", lines)
 
     def flush(self):
         return self._call("flush")
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
-class _Stderr:
-    """``sys.stderr`` whose write errors (``2> /dev/full``) are dropped: a message that
-    cannot be shown must not stop the work, as with a closed stderr; the exit code tells."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text):
-        try:
-            return self._stream.write(text)
-        except OSError:
-            return len(text)
-
-    def flush(self):
-        try:
-            self._stream.flush()
-        except OSError:
-            pass
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
@@ -781,10 +764,10 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
                 stream.reconfigure(errors=errors)
         if not FLAGS.tf_logs and os.environ.get(TF_LOGS_ENV, "") in ("", "0"):
             quiet_native_logs()
-        if not isinstance(sys.stdout, _Stdout):  # its write errors: one line of their own
-            sys.stdout = _Stdout(sys.stdout)
-        if not isinstance(sys.stderr, _Stderr):  # 2>/dev/full: messages lost, work done
-            sys.stderr = _Stderr(sys.stderr)
+        if not isinstance(sys.stdout, _Stream):  # its write errors: one line of their own
+            sys.stdout = _Stream(sys.stdout)
+        if not isinstance(sys.stderr, _Stream):  # 2>/dev/full: messages lost, work done
+            sys.stderr = _Stream(sys.stderr, keep_going=True)
         warnings.showwarning = _warning_line
         try:
             # the command's handlers replace those of its start (maffsrn_tf.cli)

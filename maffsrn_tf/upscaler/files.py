@@ -592,7 +592,7 @@ def existing_image_state(source, target, options, size=()):
     ``"cut short"`` (the size ``options`` give ``source`` in its header, its data ending
     early: redone) or ``"other"`` (never replaced without ``overwrite``). Maffsrn-upscale's
     and Beam's rule."""
-    size = size or _expected_size(_Job(source), options)
+    size = size or _expected_size(source, options)
     try:  # the header's size (our outputs are stored upright: orientation 1)
         with images.open_image(target, target) as im:
             w, h = im.size
@@ -634,7 +634,7 @@ def _earlier_sizes(job, writer, options, compare):
     where they cannot be told (videos, an unknown plan), so the name decides."""
     if job.video or writer.video:
         return (), ()
-    want = writer.size or _expected_size(writer, options)
+    want = writer.size or _expected_size(writer.source, options)
     if not want:
         return (), ()
     if compare:  # bicubic | 8 px | MAFFSRN (``comparison``)
@@ -651,7 +651,7 @@ def _an_earlier_sample_output(job, options):
     which it rewrites: nothing, or images of the sizes it writes (the output, and its
     comparison: bicubic | 8 px | output). A picture of the user's own ``sample.png``
     upscaled into ``out/`` is another size, and is not replaced."""
-    size = _expected_size(job, options)
+    size = _expected_size(job.source, options)
     comparison = os.path.splitext(job.target)[0] + "_compare.png"
     wanted = [(job.target, size), (comparison, (2 * size[0] + 8, size[1]) if size else ())]
     for path, want in wanted:
@@ -688,10 +688,10 @@ def _check_existing(jobs, options):
         )
 
 
-def _expected_size(job, options):
-    """``_planned_size`` of the job's input, or ``()`` where it cannot be told."""
+def _expected_size(source, options):
+    """``_planned_size`` of the input ``source``, or ``()`` where it cannot be told."""
     try:
-        return _planned_size(options, job.source)
+        return _planned_size(options, source)
     except MaffsrnError:
         return ()
 
