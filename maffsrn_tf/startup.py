@@ -10,7 +10,7 @@ import sys
 def _stopped_while_starting(signum, frame):
     """Ctrl-C or SIGTERM before a command has read its flags: one line, nothing written yet
     (``cli.common.run`` installs the command's own handlers)."""
-    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    words = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
     os.write(2, f"error: {words} while starting; nothing was written\n".encode())
     os._exit(128 + signum)
 
@@ -25,5 +25,6 @@ def _starting_a_command():
 
 
 if _starting_a_command():  # from the first import on: the imports take a while
-    for _signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(_signal, _stopped_while_starting)
+    for _signal in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if _signal is not None:  # SIGHUP: a terminal or ssh session closed (not on Windows)
+            signal.signal(_signal, _stopped_while_starting)

@@ -450,6 +450,15 @@ def main(argv=None):
                 f"the output {a.output} is the input {a.input} (or a link to it); choose "
                 "another output path"
             )
+        if os.path.realpath(a.model) == os.path.realpath(a.output) or (
+            os.path.exists(a.output)
+            and os.path.exists(a.model)
+            and os.path.samefile(a.model, a.output)
+        ):  # the model would be replaced by the picture
+            raise ValueError(
+                f"the output {a.output} is the model {a.model} (or a link to it); choose "
+                "another output path"
+            )
         if os.path.exists(a.output) and not os.path.isfile(a.output):  # /dev/null, a FIFO
             raise ValueError(f"{a.output} exists and is not a regular file; name another file")
         if os.path.exists(a.output) and not a.overwrite:

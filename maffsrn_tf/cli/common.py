@@ -466,8 +466,19 @@ def _cannot_write(error):
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the command is, so that what it was writing is cleaned up as
-    for Ctrl-C (``atomic_output`` removes its temporary) before the one-line exit."""
+    """SIGTERM (or SIGHUP: the terminal or ssh session closed), raised where the command
+    is, so that what it was writing is cleaned up as for Ctrl-C (``atomic_output`` removes
+    its temporary) before the one-line exit. ``signum``: the signal."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# the signals that stop a command with one line and 128 + the signal's number
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + (
+    (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+)
 
 
 _RECEIVED = []  # the signals this command was sent, in case a raise was swallowed
@@ -499,11 +510,13 @@ def _interrupt(signum, frame):
 
 def _terminate(signum, frame):
     _stopping(signum)
-    raise Terminated()
+    raise Terminated(signum)
 
 
 def _stopped_line(signum):
-    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    words = {signal.SIGINT: "interrupted", getattr(signal, "SIGHUP", None): "hung up"}.get(
+        signum, "terminated"
+    )
     return f"{words}; finished outputs are kept, none is half-written"
 
 
@@ -513,9 +526,11 @@ def _unraisable(hook):
     instead of printing it as "Exception ignored" and going on; else ``hook``."""
 
     def unraisable(info):
-        for kind, signum in ((KeyboardInterrupt, signal.SIGINT), (Terminated, signal.SIGTERM)):
-            if isinstance(info.exc_value, kind):
-                _last_words(_stopped_line(signum), 128 + signum)
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            _last_words(_stopped_line(signal.SIGINT), 128 + signal.SIGINT)
+        if isinstance(info.exc_value, Terminated):
+            signum = info.exc_value.signum
+            _last_words(_stopped_line(signum), 128 + signum)
         hook(info)
 
     return unraisable
@@ -772,19 +787,20 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
         try:
             # the command's handlers replace those of its start (maffsrn_tf.cli)
             signal.signal(signal.SIGINT, _interrupt)
-            signal.signal(signal.SIGTERM, _terminate)
+            for signum in STOP_SIGNALS[1:]:  # SIGTERM, SIGHUP
+                signal.signal(signum, _terminate)
             sys.unraisablehook = _unraisable(sys.unraisablehook)
             code = main(argv)
             sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
             if _RECEIVED:  # raised where it was swallowed (a finalizer's "Exception ignored")
                 _last_words(_stopped_line(_RECEIVED[0]), 128 + _RECEIVED[0])
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in STOP_SIGNALS:
                 signal.signal(signum, stop_after_work)
             return code
         except KeyboardInterrupt:
             _last_words(_stopped_line(signal.SIGINT), 130)
-        except Terminated:
-            _last_words(_stopped_line(signal.SIGTERM), 143)
+        except Terminated as stop:
+            _last_words(_stopped_line(stop.signum), 128 + stop.signum)
         except BrokenPipeError:
             _last_words("standard output was closed; finished outputs are kept", 141)
         except Exception as err:
@@ -819,7 +835,7 @@ def exit_now(code):
     killed the command without a line, or, raised while objects were torn down, printed a
     traceback and left exit code 0. Here Ctrl-C or SIGTERM till the end is one line and
     130/143 (``stop_after_work``)."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, stop_after_work)
     if code is None:
         code = 0

@@ -431,12 +431,32 @@ def check_outputs(scales, formats, tiles, inputs=()):
         fail(f"--output_dir {out}: {parent} is not writable ({err.strerror})")
     planned = planned_outputs(scales, formats, tiles)
     reports = {p for p, _ in planned[-2:]} if reporting else set()
+    for path, _ in planned:  # an output replaced whole: never one holding an input
+        for what, given in inputs:
+            if given and (_inside(given, path) or _inside(path, given)):
+                fail(
+                    f"{path} would be replaced, and the input {what} {given} is (or lies in) "
+                    "it: write the outputs elsewhere, even with --overwrite"
+                )
     for path, is_folder in planned:
         if is_folder and os.path.exists(path) and not os.path.isdir(path):
             fail(f"{path} is a file where the SavedModel folder goes: move it away")
+        if is_folder and os.path.isdir(path) and os.listdir(path):
+            if not os.path.isfile(os.path.join(path, "saved_model.pb")):  # someone's folder
+                fail(
+                    f"{path} is a folder that is not a SavedModel (no saved_model.pb): it is "
+                    "never replaced, even with --overwrite; move it away, or write elsewhere"
+                )
         if not is_folder and os.path.isdir(path):
             what = "the report" if path in reports else "the model file"
             fail(f"{path} is a folder where {what} goes: move it away")
+    if reporting and FLAGS.merge_report:  # merged into: an earlier report, both files
+        js, md = sorted(reports)  # NAME.json, NAME.md
+        if os.path.lexists(md) and not os.path.lexists(js) and not FLAGS.overwrite:
+            fail(
+                f"--merge_report: {md} exists without {os.path.basename(js)} beside it, so it "
+                "is no earlier report: pass --overwrite to replace it, or write elsewhere"
+            )
     kept = reports if FLAGS.merge_report else set()
     existing = [p for p, _ in planned if p not in kept and os.path.lexists(p)]
     if existing and not FLAGS.overwrite:
@@ -520,6 +540,8 @@ def main(argv):
     if FLAGS.stress_set and recipe.STRESS_SET in {recipe.dataset_name(d) for d in datasets}:
         fail("--datasets has a folder named stress, the name of --stress_set's columns: rename it")
     inputs = [("--datasets", folder) for folder in datasets]
+    if FLAGS.weights:
+        inputs.append(("--weights", FLAGS.weights))
     tflite = "tflite" in formats
     needs_calibration = tflite and any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:

@@ -27,6 +27,7 @@ proxy in front, memory per worker).
 import logging
 import os
 import re
+import signal
 import sys
 
 from absl import flags
@@ -133,15 +134,18 @@ def main(argv):
             flush=True,
         )
 
+    if hasattr(signal, "SIGHUP"):  # the terminal closed: stop as for SIGTERM (uvicorn's)
+        signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(os.getpid(), signal.SIGTERM))
     try:
         run_server(options, on_listening=listening)
     except MaffsrnError as err:
         fail_with(err, ALIASES)
     except (KeyboardInterrupt, Terminated) as err:  # while the models load: nothing served
-        words = "interrupted" if isinstance(err, KeyboardInterrupt) else "terminated"
+        signum = signal.SIGINT if isinstance(err, KeyboardInterrupt) else err.signum
+        words = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
         print(f"error: {words} while loading the models; nothing was served", file=sys.stderr,
               flush=True)  # fmt: skip
-        os._exit(130 if isinstance(err, KeyboardInterrupt) else 143)  # no waiting for loads
+        os._exit(128 + signum)  # no waiting for loads
     print("maffsrn-serve: stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -397,6 +397,12 @@ def check_run(config, model_dir=None):
     ``config.epochs`` epochs (nothing to train), else None: a new run, or one to resume.
     """
     model_dir = model_dir or config.model_dir
+    if config.strategy == "multi_worker" and not os.environ.get("TF_CONFIG"):
+        raise MaffsrnError(  # it failed at the first step's summary, the run folder made
+            "strategy='multi_worker' runs one process per worker of a cluster that the "
+            "TF_CONFIG environment variable describes, and it is not set: set it in each "
+            "worker, or use strategy='mirrored' (the devices of this machine)"
+        )
     init = config.init_weights
     if init and os.path.lexists(init) and written_by_run(init, config.model_dir):
         raise MaffsrnError(

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.train.keras_compat import previous_path
 
@@ -44,9 +45,16 @@ def make_strategy(name="auto", tpu_address=""):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as err:  # no TPU here
+            why = " ".join(str(err).split())[:200]
+            raise MaffsrnError(
+                f"strategy='tpu' found no TPU to connect to ({why}): pass tpu=ADDRESS (a TPU "
+                "name or grpc://HOST:PORT), or another strategy"
+            ) from None
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"unknown strategy {name!r}: auto, one_device, mirrored, multi_worker, tpu")
 

@@ -162,9 +162,15 @@ def _as_array(image):
             raise
         except (ValueError, OSError) as err:  # a closed image, a file gone since it was opened
             raise MaffsrnError(f"image: cannot read this PIL image ({err})") from None
-    elif isinstance(image, (str, bytes, os.PathLike)):  # a file's name: not its pixels
+    elif isinstance(image, (bytes, bytearray, memoryview)):  # a file's bytes, or its name
         raise MaffsrnError(
-            f"image: upscale() takes a numpy array or a PIL image, not a path ({image!r}); "
+            f"image: upscale() takes a numpy array or a PIL image, not {type(image).__name__} "
+            "(an encoded image: PIL.Image.open(io.BytesIO(data)); a path: upscale_path())"
+        )
+    elif isinstance(image, (str, os.PathLike)):  # a file's name: not its pixels
+        shown = repr(image) if len(repr(image)) <= 200 else repr(image)[:200] + "..."
+        raise MaffsrnError(
+            f"image: upscale() takes a numpy array or a PIL image, not a path ({shown}); "
             "upscale_path() reads and writes files"
         )
     elif not isinstance(image, np.ndarray) and not hasattr(image, "__array__"):
@@ -181,7 +187,10 @@ def _as_array(image):
     if squeeze:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (2, 3, 4)):
-        raise MaffsrnError(f"image: expected HxW, HxWx3 or HxWx4, got shape {array.shape}")
+        raise MaffsrnError(
+            f"image: expected HxW, HxWx1, HxWx2 (grey and alpha), HxWx3 or HxWx4, got shape "
+            f"{array.shape}"
+        )
     if array.size == 0:
         raise MaffsrnError(f"image: it is empty (shape {array.shape}): nothing to upscale")
 

@@ -921,7 +921,8 @@ def upscale_files(
         inputs = [sample_image_path()]
         if not output:
             tag = options.name_factor(1, 1) if not options.width and not options.height else ""
-            output = os.path.join("out", f"sample_{tag}.png") if tag else "out" + os.sep
+            ext = f".{options.fmt.lower()}" if options.fmt else ".png"  # fmt='jpg': .jpg
+            output = os.path.join("out", f"sample_{tag}{ext}") if tag else "out" + os.sep
             rewrite = not options.skip_existing  # skip_existing: kept, as for any output
     jobs, single = _plan(inputs, output, options, video)
     if rewrite and all(_an_earlier_sample_output(job, options) for job in jobs):

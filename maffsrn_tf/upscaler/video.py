@@ -155,6 +155,10 @@ class VideoOptions:
             raise MaffsrnError(
                 f"unknown option {unknown[0]!r}; the video options are {', '.join(sorted(names))}"
             )
+        empty = [k for k, v in keywords.items() if isinstance(v, str) and not v.strip()]
+        if empty:  # an unset variable: not "the default" without a word
+            raise MaffsrnError(f"{empty[0]}={keywords[empty[0]]!r} is empty: leave it out for "
+                               "the default")  # fmt: skip
         return cls(**keywords)
 
 
@@ -203,8 +207,9 @@ def is_video(path, probe=True):
 
 def _still(demuxer):
     """Whether FFmpeg's ``demuxer`` reads still images or text (the tty demuxer takes .txt),
-    not videos: a PNG named ``.mp4`` is one (``png_pipe``)."""
-    return demuxer in ("tty", "image2", "gif", "apng", "webp_pipe") or demuxer.endswith("_pipe")
+    not videos: a PNG named ``.mp4`` is one (``png_pipe``), an icon (``ico``) too."""
+    stills = ("tty", "image2", "gif", "apng", "webp_pipe", "ico")
+    return demuxer in stills or demuxer.endswith("_pipe")
 
 
 def _is_moving(stream):
@@ -1052,7 +1057,7 @@ def existing_state(source, target, options):
     return ("whole", "") if whole else ("cut short", "")
 
 
-def upscale_video(input_path, output="", progress=False, **options):
+def upscale_video(input_path, output=None, progress=False, **options):
     """Upscale one video; returns the path written (None when ``skip_existing`` found it
     done).
 

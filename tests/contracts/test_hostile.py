@@ -1171,10 +1171,11 @@ def _sigint_as_from_a_terminal():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_in_a_folder_run_is_one_line_and_keeps_finished_outputs(tmp_path, signum):
-    """Ctrl-C, or SIGTERM (a service manager, ``kill``), mid-run: finished outputs whole, no
-    temporary left, one line, exit 130/143."""
+    """Ctrl-C, SIGTERM (a service manager, ``kill``) or SIGHUP (the terminal or ssh session
+    closed) mid-run: finished outputs whole, no temporary left, one line, exit 130/143/129
+    (SIGHUP killed it with no line and left its temporary)."""
     folder(str(tmp_path / "col"), [f"{i:02d}.png" for i in range(40)], (200, 160))
     proc = subprocess.Popen(_command([UP, "--input", "col", "--output", "out"]), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -1190,7 +1191,7 @@ def test_a_signal_in_a_folder_run_is_one_line_and_keeps_finished_outputs(tmp_pat
     _, rest = proc.communicate(timeout=120)
     err = "".join(seen) + rest
     assert proc.returncode == 128 + signum, err
-    words = "interrupted" if signum == signal.SIGINT else "terminated"
+    words = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert errors == [f"error: {words}; finished outputs are kept, none is half-written"], err
     assert "Traceback" not in err

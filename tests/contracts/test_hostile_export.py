@@ -9,7 +9,7 @@ apply to the run."""
 import os
 
 import pytest
-from test_hostile import Case, _make, folder, garbage
+from test_hostile import Case, _make, folder, garbage, write
 from test_hostile import test_hostile_input as check_case  # not collected twice: renamed
 
 EXPORT = ["export", "--formats", "saved_model", "--scales", "2", "--noverify",
@@ -45,6 +45,85 @@ def report_columns(where, stderr):
 
 
 CASES = [
+    # an output replaced whole never holds an input, nor is someone's folder (data loss)
+    Case(
+        "export-weights-inside-the-saved-model-folder-it-replaces",
+        [
+            "export",
+            "--formats",
+            "saved_model",
+            "--scales",
+            "2",
+            "--noverify",
+            "--weights",
+            "ex/maffsrn_x2_saved_model/w.weights.h5",
+            "--output_dir",
+            "ex",
+            "--overwrite",
+        ],
+        _make(
+            (os.makedirs, "ex/maffsrn_x2_saved_model"),
+            (garbage, "ex/maffsrn_x2_saved_model/w.weights.h5"),
+        ),
+        error="error: ex/maffsrn_x2_saved_model would be replaced, and the input --weights "
+        "ex/maffsrn_x2_saved_model/w.weights.h5 is (or lies in) it: write the outputs "
+        "elsewhere, even with --overwrite",
+    ),
+    Case(
+        "export-datasets-inside-the-saved-model-folder-it-replaces",
+        [
+            "export",
+            "--formats",
+            "saved_model",
+            "--scales",
+            "2",
+            "--datasets",
+            "ex/maffsrn_x2_saved_model/Val",
+            "--output_dir",
+            "ex",
+            "--overwrite",
+        ],
+        _make((folder, "ex/maffsrn_x2_saved_model/Val", ["a.png"])),
+        error="and the input --datasets ex/maffsrn_x2_saved_model/Val is (or lies in) it",
+    ),
+    Case(
+        "export-over-a-folder-that-is-no-saved-model",
+        [
+            "export",
+            "--formats",
+            "saved_model",
+            "--scales",
+            "2",
+            "--noverify",
+            "--output_dir",
+            "ex",
+            "--overwrite",
+        ],
+        _make(
+            (os.makedirs, "ex/maffsrn_x2_saved_model"),
+            (write, "ex/maffsrn_x2_saved_model/notes.txt", b"mine"),
+        ),
+        error="error: ex/maffsrn_x2_saved_model is a folder that is not a SavedModel (no "
+        "saved_model.pb): it is never replaced, even with --overwrite; move it away, or write "
+        "elsewhere",
+    ),
+    Case(
+        "export-merge-report-into-a-markdown-file-that-is-no-report",
+        [
+            "export",
+            "--scales",
+            "2",
+            "--quantizations",
+            "float16",
+            "--noverify",
+            "--output_dir",
+            "ex",
+            "--merge_report",
+        ],
+        _make((os.makedirs, "ex"), (write, "ex/REPORT.md", b"# My own notes\n")),
+        error="error: --merge_report: ex/REPORT.md exists without REPORT.json beside it, so it "
+        "is no earlier report: pass --overwrite to replace it, or write elsewhere",
+    ),
     Case("export-serving-limit-zero", [*EXPORT, "0"], error=POSITIVE),
     Case("export-serving-limit-negative", [*EXPORT, "-1"], error=POSITIVE),
     Case("export-serving-limit-nan", [*EXPORT, "nan"], error=POSITIVE),

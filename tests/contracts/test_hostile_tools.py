@@ -31,6 +31,7 @@ from test_hostile import (
     garbage,
     photo,
     signal_while_starting,
+    write,
 )
 from test_hostile_images import gray16_png, rgb16_png
 
@@ -357,6 +358,13 @@ CASES = [
         _make((photo, "in.png")),
         error="error: unrecognized arguments: o2.png; this script takes MODEL INPUT OUTPUT "
         "and flags (see --help)",
+    ),
+    Case(  # the picture replaced the model, even by the same path
+        "run-tflite-output-is-the-model",
+        [RUN_TFLITE, "m.tflite", "in.png", "m.tflite", "--overwrite"],
+        _make((photo, "in.png"), (write, "m.tflite", open(FLOAT16, "rb").read())),
+        error="error: the output m.tflite is the model m.tflite (or a link to it); choose "
+        "another output path",
     ),
     Case(  # argparse printed the help and ended with 0: the other words were not used
         "run-tflite-help-with-other-words",

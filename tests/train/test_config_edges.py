@@ -69,6 +69,18 @@ def test_a_model_dir_holding_files_a_run_writes_but_no_run_is_refused(work):
     assert check_run(TrainConfig(data_dir="tr", model_dir="notes")) is None
 
 
+def test_multi_worker_without_a_cluster_is_refused_before_anything(work, monkeypatch):
+    """No TF_CONFIG: it failed at the first step's summary (a ValueError), the run folder
+    made; now one line, nothing written."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    _refused(
+        TrainConfig(data_dir="tr", model_dir="mw", strategy="multi_worker"),
+        "strategy='multi_worker' runs one process per worker of a cluster that the TF_CONFIG "
+        "environment variable describes, and it is not set: set it in each worker, or use "
+        "strategy='mirrored' (the devices of this machine)",
+    )
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

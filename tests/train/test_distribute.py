@@ -52,3 +52,15 @@ def test_only_the_chief_writes_to_the_model_dir(monkeypatch, tf_config, suffix):
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
     assert worker_suffix() == suffix
+
+
+def test_the_tpu_strategy_without_a_tpu_is_one_error_naming_the_fix():
+    """It was TensorFlow's "Please provide a TPU Name to connect to." as an unexpected
+    ValueError."""
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.train.distribute import make_strategy
+
+    with pytest.raises(MaffsrnError, match=r"^strategy='tpu' found no TPU to connect to \(.*\): "
+                       r"pass tpu=ADDRESS \(a TPU name or grpc://HOST:PORT\), or another "
+                       r"strategy$"):  # fmt: skip
+        make_strategy("tpu", "")
