@@ -472,8 +472,11 @@ def test_an_image_with_alpha_written_without_alpha_is_composited_on_white(tmp_pa
     [
         ("a.png", r"not a path \('a\.png'\); upscale_path\(\) reads and writes files$"),
         (pathlib.Path("a.png"), r"not a path \(PosixPath\('a\.png'\)\); upscale_path\(\) "),
-        (b"\x89PNG" + bytes(20000), r"not bytes \(an encoded image: PIL\.Image\.open\(io\."
-         r"BytesIO\(data\)\); a path: upscale_path\(\)\)$"),
+        (
+            b"\x89PNG" + bytes(20000),
+            r"not bytes \(an encoded image: PIL\.Image\.open\(io\."
+            r"BytesIO\(data\)\); a path: upscale_path\(\)\)$",
+        ),
         (None, r"not NoneType$"),
         ([[1, 2], [3, 4]], r"not list$"),
     ],
