@@ -863,7 +863,9 @@ def write_image(path, array, info=None, overwrite=True, quality=None):
     except NotARegularFile as err:
         raise ImageError(str(err)) from None
     except OutputExists:  # written by another process while this one worked
-        raise ImageError(f"output exists: {path} (pass overwrite=True to replace it)") from None
+        raise ImageError(
+            f"output exists: {path} was written by another run meanwhile; it is left as it is"
+        ) from None
     except ImageError as err:
         raise ImageError(f"cannot write {path} ({err})") from None
     except Exception as err:  # Pillow and the OS raise many types

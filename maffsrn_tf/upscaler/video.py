@@ -836,8 +836,9 @@ def upscale_video_file(
             _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done)
         finished = True
     except OutputExists:
-        raise UpscaleError(
-            f"output exists: {out_path} (pass overwrite=True to replace it)"
+        raise UpscaleError(  # checked before the work: another run wrote it meanwhile
+            f"output exists: {out_path} was written by another run meanwhile; it is left as "
+            "it is"
         ) from None
     except av.FFmpegError as err:
         raise UpscaleError(f"{in_path}: writing {out_path} failed ({_why(err)})") from None
