@@ -327,8 +327,8 @@ def check_header(data, max_pixels):
         raise ServeError(415, f"{err} (this server reads {_READ_NAMES})") from None
     except Image.UnidentifiedImageError:  # Pillow's "cannot identify image file"
         raise ServeError(
-            415, f"the body is not an image this server reads (no format's signature "
-            f"matches its first bytes); send one of {_READ_NAMES}",
+            415, f"the body is not an image this server reads (no format it reads "
+            f"recognizes it: another kind of file, or one cut short); send one of {_READ_NAMES}",
         ) from None  # fmt: skip
     except Exception as err:
         why = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the body", first_line(err))

@@ -837,8 +837,7 @@ def upscale_video_file(
         finished = True
     except OutputExists:
         raise UpscaleError(  # checked before the work: another run wrote it meanwhile
-            f"output exists: {out_path} was written by another run meanwhile; it is left as "
-            "it is"
+            f"output exists: {out_path} was written by another run meanwhile; it is left as it is"
         ) from None
     except av.FFmpegError as err:
         raise UpscaleError(f"{in_path}: writing {out_path} failed ({_why(err)})") from None

@@ -264,7 +264,9 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\nshowpa
     [
         (b"", "image/png", 400, "the body is empty"),
         (b"\x00garbage" * 50, "image/png", 415, "the body is not an image this server reads (no "
-         "format's signature matches its first bytes); send one of PNG"),
+         "format it reads recognizes it: another kind of file, or one cut short); send one of "
+         "PNG"),
+        (b"GIF89a", "image/gif", 415, "another kind of file, or one cut short"),
         ("truncated", "image/png", 415, "image file is truncated): the image is cut short"),
         ("truncated", "image/png", 415, "send the whole file"),
         (EPS, "image/x-eps", 415, "the body is PostScript (EPS), which Pillow reads by running "
