@@ -249,6 +249,17 @@ def check_flags():
             f"error: --run_dir {run} has no {missing[0]}: name the --model_dir of a finished "
             "maffsrn-train run"
         )
+    try:  # the run's model is the preset --name ships: a preset of another scale fails late
+        with open(os.path.join(run, "flags.json"), encoding="utf-8") as f:
+            recorded = json.load(f)
+        trained = recorded.get("preset") or f"maffsrn_x{int(recorded.get('scale', 2))}"
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        raise SystemExit(f"error: --run_dir {run}: its flags.json cannot be read ({err})") from None
+    if trained in PRESETS and PRESETS[trained]["scale"] != PRESETS[FLAGS.name]["scale"]:
+        raise SystemExit(
+            f"error: --run_dir {run} trained {trained} (x{PRESETS[trained]['scale']}), and "
+            f"--name {FLAGS.name} is x{PRESETS[FLAGS.name]['scale']}: name the preset it trained"
+        )
     for flag, path in (
         *(("--datasets", d) for d in FLAGS.datasets),
         ("--holdout_dir", FLAGS.holdout_dir),

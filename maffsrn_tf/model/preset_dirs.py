@@ -7,6 +7,7 @@ preset loads by name (its compact ``.npz`` storage stays as it is); a directory 
 ``save_to_preset`` loads from its path, in this version or a later one.
 """
 
+import collections.abc
 import json
 import os
 import time
@@ -114,10 +115,8 @@ def save(model, directory, metadata=None, overwrite=False):
     for name in present:
         if os.path.isdir(os.path.join(directory, name)):
             raise MaffsrnError(f"{os.path.join(directory, name)} is a folder, not a file")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as err:
-        raise MaffsrnError(f"cannot make the preset folder {directory} ({err.strerror})") from None
+    if metadata is not None and not isinstance(metadata, collections.abc.Mapping):
+        raise MaffsrnError(f"metadata is a dict of what to record, not {type(metadata).__name__}")
     meta = dict(getattr(model, "metadata", None) or {})  # from_preset's record, if any
     meta.update(metadata or {})
     meta.update(
@@ -127,16 +126,28 @@ def save(model, directory, metadata=None, overwrite=False):
         keras_version=keras.__version__,
         date=time.strftime("%Y-%m-%d"),
     )
+    try:  # every file's content made before any is written: a failure replaces none
+        meta_text = json.dumps(meta, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise MaffsrnError(
+            f"metadata cannot be written as JSON ({err}): give numbers, strings, lists and "
+            "dicts of them"
+        ) from None
+    config_text = json.dumps(keras.saving.serialize_keras_object(model), indent=2)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise MaffsrnError(f"cannot make the preset folder {directory} ({err.strerror})") from None
     try:  # without overwrite, a file another writer made meanwhile is not replaced
-        with atomic_output(os.path.join(directory, CONFIG), overwrite) as tmp, open(tmp, "w") as f:
-            json.dump(keras.saving.serialize_keras_object(model), f, indent=2)
         with atomic_output(os.path.join(directory, WEIGHTS), overwrite) as tmp:
             model.save_weights(tmp)
+        with atomic_output(os.path.join(directory, CONFIG), overwrite) as tmp, open(tmp, "w") as f:
+            f.write(config_text)
         with (
             atomic_output(os.path.join(directory, METADATA), overwrite) as tmp,
             open(tmp, "w") as f,
         ):
-            json.dump(meta, f, indent=2)
+            f.write(meta_text)
     except OutputExists as err:
         raise MaffsrnError(
             f"{err} (another process wrote it meanwhile); pass overwrite=True to replace it"

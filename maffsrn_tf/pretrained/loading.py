@@ -30,7 +30,7 @@ def load_keras_file(path):
     from maffsrn_tf.model.maffsrn import MAFFSRN
 
     try:
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, compile=False)  # inference: no optimizer
     except Exception as err:  # Keras raises many kinds for a bad archive or config
         first = first_line(err, 200)
         raise MaffsrnError(

@@ -378,6 +378,8 @@ def _once_each(jobs):
     seen, kept, links = {}, [], []
     for job in jobs:
         key = os.path.realpath(job.source)
+        if key in seen and job.named:  # named on the command line too: an input, whatever
+            seen[key].named = True  # its name (never taken for an earlier output)
         if key not in seen:
             seen[key] = job
             kept.append(job)
@@ -565,9 +567,11 @@ def _skip_existing(jobs, options):
             if state == "whole":
                 done += 1
                 continue
-            if state == "no comparison":
-                log.warning("redoing %s: its comparison is missing", one_line(job.target))
-                job.redo = True
+            if state == "no comparison":  # never replaced without overwrite: said, alone
+                job.problem = (
+                    f"output {job.target} exists without its comparison: pass overwrite=True "
+                    "to write both again, or leave out compare"
+                )
             elif state == "cut short":
                 log.warning("redoing %s: the existing output is cut short", one_line(job.target))
                 job.redo = True

@@ -313,7 +313,8 @@ SHIP = os.path.join(ROOT, "tools", "ship_weights.py")
 
 @pytest.fixture
 def runs(tmp_path):
-    """runs/final: a run trained without validation (final weights only); runs/empty."""
+    """runs/final: a run trained without validation (final weights only); runs/empty;
+    runs/x2: one of the x2 preset, with validation."""
     final = tmp_path / "runs" / "final"
     final.mkdir(parents=True)
     for name in ("flags.json", "final.json"):
@@ -322,6 +323,12 @@ def runs(tmp_path):
     (final / "final.weights.h5").write_bytes(b"weights")
     (tmp_path / "runs" / "empty").mkdir()
     (tmp_path / "a_file").write_text("x")
+    x2 = tmp_path / "runs" / "x2"  # a run with validation, of the x2 preset
+    x2.mkdir()
+    (x2 / "flags.json").write_text('{"preset": "maffsrn_x2", "scale": 2}')
+    (x2 / "log.csv").write_text("epoch,sec_per_step\n1,0.1\n")
+    (x2 / "best.json").write_text('{"epoch": 1}')
+    (x2 / "best.weights.h5").write_bytes(b"weights")
     return tmp_path
 
 
@@ -350,6 +357,9 @@ def runs(tmp_path):
             ["--run_dir", "runs/final", "--name", "maffsrn_x"],
             "error: --name 'maffsrn_x' is not a preset: use one of maffsrn_x2, maffsrn_x3, ",
         ),
+        (["--run_dir", "runs/x2", "--name", "maffsrn_x3"],  # a traceback once it loaded
+         "error: --run_dir runs/x2 trained maffsrn_x2 (x2), and --name maffsrn_x3 is x3: name "
+         "the preset it trained"),
         (["--run_dir", "runs/final"],
          "error: --run_dir and --name are required (or --render_only)"),
         (["--render_only", "--name", "maffsrn_x2"],

@@ -72,3 +72,16 @@ def test_save_to_preset_does_not_replace_a_preset_unless_asked(tmp_path):
     model.save_to_preset(directory, {"note": "second"}, overwrite=True)
     assert json.loads((tmp_path / "mine" / "metadata.json").read_text())["note"] == "second"
     assert not [n for n in os.listdir(directory) if n.startswith(".tmp-")]
+    # metadata that cannot be written: refused before any file is (the weights and config
+    # were replaced, the old metadata kept: a preset of one model with another's record)
+    before = {n: (tmp_path / "mine" / n).read_bytes() for n in os.listdir(directory)}
+    other = build_model("maffsrn_x4", n_ffgs=1)
+    for bad, words in (({"a": object()}, "cannot be written as JSON"),
+                       ({"psnr": float("nan")}, "cannot be written as JSON"),
+                       ("str", "metadata is a dict of what to record, not str")):  # fmt: skip
+        with pytest.raises(MaffsrnError, match=words):
+            other.save_to_preset(directory, bad, overwrite=True)
+        with pytest.raises(MaffsrnError, match=words):
+            other.save_to_preset(str(tmp_path / "new"), bad)
+    assert {n: (tmp_path / "mine" / n).read_bytes() for n in os.listdir(directory)} == before
+    assert not (tmp_path / "new").exists()

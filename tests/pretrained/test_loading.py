@@ -2,6 +2,8 @@
 card and their report. (Tiling them: tests/upscaler/test_tiling.py.)"""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -209,3 +211,26 @@ def test_init_weights_by_contents_and_mismatched_depth(tmp_path, fmt):
     save_npz(large, large_path) if fmt == "npz" else large.save_weights(large_path)
     with pytest.raises(ValueError, match=r"fits no MAFFSRN with 4 FFGs.*(body\.4|ffg_7)"):
         load_initial_weights(build_model("maffsrn_x3"), large_path)
+
+
+def test_a_run_s_best_keras_loads_for_inference(tmp_path):
+    """``best.keras`` of a run compiled with AdamP (saved without the optimizer, its compile
+    config still naming AdamP) loaded nowhere: "Could not locate class 'AdamP'"."""
+    import numpy as np
+
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.pretrained.loading import load_keras_file
+    from maffsrn_tf.train.trainer import compile_model
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    compile_model(model, "adamp")
+    model.save(tmp_path / "best.keras", include_optimizer=False)
+    loaded = load_keras_file(str(tmp_path / "best.keras"))
+    x = np.random.default_rng(0).random((1, 16, 16, 3), np.float32)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+    # in a process that never imported the training wing (AdamP not registered): a command
+    code = ("import sys; from maffsrn_tf.pretrained.loading import load_keras_file; "
+            "print(load_keras_file(sys.argv[1]).scale)")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "best.keras")],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0 and run.stdout.strip() == "2", run.stderr[-2000:]
