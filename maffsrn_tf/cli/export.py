@@ -199,6 +199,8 @@ INT8_FLAGS = (
     "calibration_max_widening",
 )
 # flags that only a TFLite export reads; a given one is refused when no TFLite model is made
+# what a training run (maffsrn-train's model_dir, holding flags.json) records about itself
+RUN_RECORDS = ("flags.json", "workdir.json", "data.json", "final.json", "best.json")
 # the largest fixed tile: 4096^2 pixels x 32 channels x 4 bytes is 2 GiB, a feature map
 MAX_TILE = 4096
 TFLITE_FLAGS = ("quantizations", "tiles", "uint8_io", *CALIBRATION_FLAGS, *INT8_FLAGS,
@@ -395,6 +397,15 @@ def planned_outputs(scales, formats, tiles):
     return planned
 
 
+def _a_report(path):
+    """Whether the Markdown file at ``path`` starts as ``write_report`` writes one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(64).startswith("# TFLite export report")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def check_outputs(scales, formats, tiles, inputs=()):
     """Fail before any work unless every output this run writes can be written: the output
     folder a folder (or one that can be made) inside none of the ``inputs`` (``[(flag,
@@ -438,6 +449,13 @@ def check_outputs(scales, formats, tiles, inputs=()):
                     f"{path} would be replaced, and the input {what} {given} is (or lies in) "
                     "it: write the outputs elsewhere, even with --overwrite"
                 )
+    for path, _ in planned:  # a training run's records (its report named flags, best)
+        folder, name = os.path.split(path)
+        if name in RUN_RECORDS and os.path.isfile(os.path.join(folder, "flags.json")):
+            fail(
+                f"{path} is a record of the training run in {folder or '.'}: it is never "
+                "replaced, even with --overwrite; name another --report or --output_dir"
+            )
     for path, is_folder in planned:
         if is_folder and os.path.exists(path) and not os.path.isdir(path):
             fail(f"{path} is a file where the SavedModel folder goes: move it away")
@@ -456,6 +474,11 @@ def check_outputs(scales, formats, tiles, inputs=()):
             fail(
                 f"--merge_report: {md} exists without {os.path.basename(js)} beside it, so it "
                 "is no earlier report: pass --overwrite to replace it, or write elsewhere"
+            )
+        if os.path.isfile(md) and not FLAGS.overwrite and not _a_report(md):
+            fail(
+                f"--merge_report: {md} is not an export report (it does not start as one): "
+                "pass --overwrite to replace it, or write elsewhere"
             )
     kept = reports if FLAGS.merge_report else set()
     existing = [p for p, _ in planned if p not in kept and os.path.lexists(p)]

@@ -1034,9 +1034,10 @@ def _is_rgb_format(pix_fmt):
 def existing_state(source, target, options):
     """``(state, why)`` of the file at ``target`` for ``skip_existing``: ``"whole"`` (a
     video of the size ``options`` give ``source``'s frames, read to its end, with as many
-    frames), ``"cut short"`` (that size, with fewer frames or ending early: redone) or
-    ``"other"`` (not a video that opens, another size, the input itself: never replaced
-    without ``overwrite``). An MP4 cut before its index cannot be opened: "other"."""
+    frames; in AVI at least as many: a gap's slots repeat a frame), ``"cut short"`` (that
+    size, ending early when read: redone) or ``"other"`` (not a video that opens, another
+    size, a whole video of other frames, the input itself: never replaced without
+    ``overwrite``). An MP4 cut before its index cannot be opened: "other"."""
     from maffsrn_tf.upscaler.files import _is_the_input
 
     if _is_the_input(source, target):
@@ -1051,10 +1052,14 @@ def existing_state(source, target, options):
     if not any(abs(w - out_w) <= 1 and abs(h - out_h) <= 1 for w, h in sizes):  # odd: padded
         return "other", f"a video of {first.width}x{first.height}, not {out_w}x{out_h}"
     try:
-        whole = probe(target).frames == probe(source).frames
-    except MaffsrnError:
+        have = probe(target).frames
+    except MaffsrnError:  # read to its end, it ends early: an unfinished copy
         return "cut short", ""
-    return ("whole", "") if whole else ("cut short", "")
+    want = probe(source).frames
+    constant = os.path.splitext(target)[1].lower().lstrip(".") in CONSTANT_RATE
+    if have == want or (constant and have > want):  # AVI: a gap's slots repeat a frame
+        return "whole", ""
+    return "other", f"a whole video of {have} frames, not {want}"
 
 
 def upscale_video(input_path, output=None, progress=False, **options):

@@ -107,6 +107,50 @@ CASES = [
         "saved_model.pb): it is never replaced, even with --overwrite; move it away, or write "
         "elsewhere",
     ),
+    Case(  # --report best replaced the run's best.json (flags: its resume broke)
+        "export-report-over-a-training-run-s-record",
+        [
+            "export",
+            "--scales",
+            "2",
+            "--quantizations",
+            "float16",
+            "--noverify",
+            "--output_dir",
+            "run",
+            "--report",
+            "best",
+            "--overwrite",
+        ],
+        _make(
+            (os.makedirs, "run"),
+            (write, "run/flags.json", b"{}"),
+            (write, "run/best.json", b'{"epoch": 3}'),
+        ),
+        error="error: run/best.json is a record of the training run in run: it is never "
+        "replaced, even with --overwrite; name another --report or --output_dir",
+    ),
+    Case(  # REPORT.json beside it: it was regenerated, the user's text lost
+        "export-merge-report-into-someone-s-markdown-beside-a-report-json",
+        [
+            "export",
+            "--scales",
+            "2",
+            "--quantizations",
+            "float16",
+            "--noverify",
+            "--output_dir",
+            "ex",
+            "--merge_report",
+        ],
+        _make(
+            (os.makedirs, "ex"),
+            (write, "ex/REPORT.md", b"# My own notes\n"),
+            (write, "ex/REPORT.json", b"[]"),
+        ),
+        error="error: --merge_report: ex/REPORT.md is not an export report (it does not start "
+        "as one): pass --overwrite to replace it, or write elsewhere",
+    ),
     Case(
         "export-merge-report-into-a-markdown-file-that-is-no-report",
         [

@@ -245,6 +245,11 @@ def test_skip_existing_leaves_a_whole_output_and_redoes_one_cut_short(clip, tmp_
         assert upscale_video(clip, tmp_path, skip_existing=True, **FAST) == out
     assert any("the existing output is cut short" in r.getMessage() for r in caplog.records)
     assert len(frames(out)[1]) == 12
+    shorter = make_clip(tmp_path / "short.mkv", frames=6, width=96, height=80, gap=0)
+    os.replace(shorter, out)  # whole, the output's size, fewer frames: someone's, not cut
+    with pytest.raises(UpscaleError, match=r"\(a whole video of 6 frames, not 12\): pass"):
+        upscale_video(clip, tmp_path, skip_existing=True, **FAST)
+    assert len(frames(out)[1]) == 6
     open(out, "w").write("my notes")  # not a video: never replaced without overwrite
     mine = r"is not an earlier output of .*clip\.mkv \(not a video that can be read\): pass"
     with pytest.raises(UpscaleError, match=mine):
@@ -366,6 +371,9 @@ def test_avi_fills_a_gap_with_the_last_frame_so_every_reader_places_the_frames(t
         assert psnr(got[5], got[9]) < 20  # the frame after the gap is the next one
     assert slots["mpeg4"] == list(range(15))
     assert slots["libx264"] == list(range(1, 16))  # one late throughout (docs/video.md)
+    again = upscale_video(clip, tmp_path / "mpeg4.avi", codec="mpeg4", skip_existing=True,
+                          **FAST)  # fmt: skip
+    assert again is None  # 15 frames for 12: the gap's copies, a whole earlier output
     far = make_clip(tmp_path / "far.mkv", frames=4, rotate=0, audio=None, gap=24 * 700)
     with pytest.raises(UpscaleError, match=r"far\.mkv: its time stamps jump by 0:11:40 after "
                        r"frame 2; \.avi holds a constant frame rate .*write it as \.mp4 or "
