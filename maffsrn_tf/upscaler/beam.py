@@ -604,6 +604,9 @@ def _check_errors_path(config, inputs):
             f"{what} would match input_pattern={config.input_pattern!r} (a rerun would read it "
             "as an image): name a file the pattern does not reach"
         )
+    if ".." in errors.replace(os.sep, "/").split("/") and not os.path.lexists(errors):
+        # o/../e.txt before o/ is made: the file it will name once the run made o/
+        errors = os.path.normpath(errors)
     earlier = os.lstat(errors) if os.path.lexists(errors) else None
     if earlier and not config.options.overwrite and not _earlier_errors_file(errors, config):
         raise MaffsrnError(

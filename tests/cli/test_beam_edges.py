@@ -185,6 +185,12 @@ def test_an_errors_file_no_run_wrote_is_never_replaced_without_overwrite(tmp_pat
     assert _one_error(run) == (
         "error: --skip_existing and --overwrite contradict each other: pass one"
     )
+    # named through the output folder the run makes (o2/..): checked as what it will name
+    run = _beam([*COMMON, "--output_dir", "o2", "--errors", "o2/../o-errors.txt"], tmp_path)
+    assert _one_error(run) == (
+        "error: --errors o2/../o-errors.txt exists (pass --overwrite to replace it)"
+    )
+    assert _listing(tmp_path) == ["imgs", "o-errors.txt"]
 
 
 def test_what_counts_as_an_earlier_runs_errors_file(tmp_path, monkeypatch):
