@@ -94,6 +94,27 @@ def check_out_dir(out_dir, overwrite=False):
         )
 
 
+def check_earlier(out_dir, images):
+    """``SystemExit`` with one line when a file at one of the set's names is not what an
+    earlier run wrote there: a PNG of the size this run makes (a picture of the user's
+    named ``00_slide.png`` is not replaced without ``--overwrite``)."""
+    for name, array in images:
+        path = os.path.join(out_dir, f"{name}.png")
+        if not os.path.lexists(path):
+            continue
+        try:
+            with Image.open(path) as im:
+                ours = im.format == "PNG" and im.size == (array.shape[1], array.shape[0])
+        except Exception:  # not an image Pillow reads
+            ours = False
+        if not ours or os.path.islink(path):
+            raise SystemExit(
+                f"error: OUT_DIR {out_dir} holds {name}.png, which is not this set's earlier "
+                "image (another picture or size): name a new or empty folder, or pass "
+                "--overwrite to replace it"
+            )
+
+
 def write(out_dir, images):
     """Write ``images`` (``[(name, array)]``) as PNGs into ``out_dir`` (made if missing),
     each through a temporary file renamed into place; returns the paths."""
@@ -146,6 +167,8 @@ def main(argv=None):
     made = not os.path.exists(args.out_dir)
     try:
         images = stress_images(args.seed, args.scale, args.bundled_font_only)
+        if not args.overwrite:
+            check_earlier(args.out_dir, images)
         paths = write(args.out_dir, images)
     except KeyboardInterrupt:
         print("error: interrupted; the PNGs written so far are whole", file=sys.stderr)

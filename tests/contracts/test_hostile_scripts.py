@@ -298,6 +298,18 @@ def test_stress_set_regenerates_its_own_folder_and_overwrites_only_when_asked(tm
     assert (tmp_path / "bench" / "img.png").read_bytes() == b"a benchmark image"
     assert {k: v for k, v in got.items() if k != "img.png"} == first
     assert (tmp_path / "ss" / "00_slide.png").stat().st_mode & 0o777 == 0o666 & ~_umask()
+    # a picture of the user's under one of the set's names (another size): not "earlier"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "00_slide.png").write_bytes(
+        (tmp_path / "ss" / "01_text_saturated.png").read_bytes()
+    )
+    mine = _snapshot(tmp_path / "mine")
+    line = _one_error(_stress(["mine", "--scale", "0.5"], tmp_path))
+    assert line == (
+        "error: OUT_DIR mine holds 00_slide.png, which is not this set's earlier image (another "
+        "picture or size): name a new or empty folder, or pass --overwrite to replace it"
+    )
+    assert _snapshot(tmp_path / "mine") == mine
 
 
 def _umask():
