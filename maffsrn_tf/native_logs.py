@@ -62,10 +62,10 @@ def filtered():
 
 
 def start_tensorflow():
-    """Start TensorFlow's runtime (where it prints its CUDA lines) once it is imported."""
+    """Start TensorFlow's runtime (where it prints its CUDA lines) once it is imported.
+    Once started, asking again is a lookup: no state of its own is kept."""
     tf = sys.modules.get("tensorflow")
-    if tf is not None and not getattr(start_tensorflow, "done", False):
-        start_tensorflow.done = True
+    if tf is not None:
         try:
             tf.config.list_logical_devices("CPU")
         except Exception:  # a broken install says so at its first real use, not here

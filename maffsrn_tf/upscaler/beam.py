@@ -520,13 +520,10 @@ def _check_existing_outputs(config, paths):
 def _outputs_match(config, paths, pattern):
     """Whether an output of this run (or a ``photo_x{scale}.png``) would match a local
     ``pattern`` whose folders hold wildcards, as Beam matches it: a rerun would read it."""
-    from apache_beam.io.filesystem import FileSystem
-
     o = config.options
     names = {os.path.basename(output_path_for(p, "", o.scale, False, o.fmt)) for p in paths}
     names.add(f"photo_x{o.scale}.png")
-    regex = re.compile(FileSystem.translate_pattern(os.path.abspath(pattern)))
-    return any(regex.match(os.path.join(os.path.abspath(config.output_dir), n)) for n in names)
+    return any(_matches(pattern, os.path.join(config.output_dir, n)) for n in names)
 
 
 def _matches(pattern, path):
