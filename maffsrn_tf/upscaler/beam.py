@@ -13,9 +13,9 @@ Reruns work as ``maffsrn-upscale``'s: outputs that exist already are refused bef
 (``overwrite=True`` replaces them, ``skip_existing=True`` leaves them and upscales the rest).
 The errors file is written at every run, empty when nothing failed, so it always belongs to
 the last run; an errors file an earlier run wrote for the same pattern (empty, or each line
-naming a file the pattern matches) is replaced by the next run, any other file only with
-``overwrite=True``. Without ``overwrite`` it is put in place only if it is still the file the
-run found (or none): when another run wrote one meanwhile, this run's errors go to a new name
+naming a file the pattern matches) is replaced by the next run, and any other file never
+(``overwrite`` is the outputs'). It is put in place only if it is still the file the run
+found (or none): when another run wrote one meanwhile, this run's errors go to a new name
 beside it (``NAME-2.txt``), which ``run_pipeline`` returns.
 """
 
@@ -605,10 +605,11 @@ def _check_errors_path(config, inputs):
         # o/../e.txt before o/ is made: the file it will name once the run made o/
         errors = os.path.normpath(errors)
     earlier = os.lstat(errors) if os.path.lexists(errors) else None
-    if earlier and not config.options.overwrite and not _earlier_errors_file(errors, config):
+    if earlier and not _earlier_errors_file(errors, config):  # even with overwrite (outputs')
         raise MaffsrnError(
-            f"{what} exists (pass overwrite=True to replace it"
-            + (", or errors=FILE)" if not config.errors_path else ")")
+            f"{what} exists and is no errors file of an earlier run of this pattern: it is "
+            "never replaced; name another file"
+            + (" (errors=FILE)" if not config.errors_path else "")
         )
     stems = {f"{os.path.splitext(os.path.basename(p))[0]}_x{config.options.scale}" for p in inputs}
     if os.path.dirname(real) == out_dir and os.path.splitext(os.path.basename(real))[0] in stems:
@@ -771,13 +772,13 @@ def _signalled(error):
 
 def _put_errors(config, text, earlier):
     """Put the errors ``text`` at ``config.errors`` (local): ``(path written or None,
-    taken)``. It replaces the file there with ``overwrite``, or where that is still the
-    earlier run's file the checks found (``earlier``, its ``os.lstat``); otherwise it is
+    taken)``. It replaces the file there where that is still the earlier run's file the
+    checks found (``earlier``, its ``os.lstat``); otherwise it is
     put in place only if no file is there (another run may have written one since the
     checks). When one is (``taken``), non-empty errors go to the first free name of
     ``NAME-2.EXT``, ``NAME-3.EXT``, ...; empty ones (nothing failed) are not written."""
     path = config.errors
-    replace = config.options.overwrite or _unchanged(path, earlier)
+    replace = _unchanged(path, earlier)
     candidates = [path]
     if text:
         stem, ext = os.path.splitext(path)

@@ -177,7 +177,8 @@ def test_an_errors_file_no_run_wrote_is_never_replaced_without_overwrite(tmp_pat
     (tmp_path / "o-errors.txt").write_text("precious\n")
     run = _beam([*COMMON, "--output_dir", "o", "--skip_existing"], tmp_path)
     assert _one_error(run) == (
-        "error: --errors o-errors.txt exists (pass --overwrite to replace it, or --errors FILE)"
+        "error: --errors o-errors.txt exists and is no errors file of an earlier run of this "
+        "pattern: it is never replaced; name another file (--errors FILE)"
     )
     assert (tmp_path / "o-errors.txt").read_text() == "precious\n"
     assert _listing(tmp_path) == ["imgs", "o-errors.txt"]
@@ -188,7 +189,8 @@ def test_an_errors_file_no_run_wrote_is_never_replaced_without_overwrite(tmp_pat
     # named through the output folder the run makes (o2/..): checked as what it will name
     run = _beam([*COMMON, "--output_dir", "o2", "--errors", "o2/../o-errors.txt"], tmp_path)
     assert _one_error(run) == (
-        "error: --errors o2/../o-errors.txt exists (pass --overwrite to replace it)"
+        "error: --errors o2/../o-errors.txt exists and is no errors file of an earlier run of "
+        "this pattern: it is never replaced; name another file"
     )
     assert _listing(tmp_path) == ["imgs", "o-errors.txt"]
 

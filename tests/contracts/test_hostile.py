@@ -856,7 +856,8 @@ CASES = [
         "beam-default-errors-file-of-someone-else",
         ["beam", "--input_pattern", "col/*", "--output_dir", "o"],
         _make((folder, "col", ["a.png"]), (write, "o-errors.txt", b"precious\n")),
-        error="--errors o-errors.txt exists (pass --overwrite to replace it, or --errors FILE)",
+        error="--errors o-errors.txt exists and is no errors file of an earlier run of this "
+        "pattern: it is never replaced; name another file (--errors FILE)",
     ),
     Case(
         "upscale-undefok-would-hide-a-typo",
@@ -1020,7 +1021,23 @@ CASES = [
         "beam-errors-file-exists",
         ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "notes.txt"],
         _make((folder, "col", ["a.png"]), (garbage, "notes.txt", 10)),
-        error="--errors notes.txt exists (pass --overwrite to replace it)",
+        error="--errors notes.txt exists and is no errors file of an earlier run",
+    ),
+    Case(  # --overwrite is the outputs': a file of the user's was emptied by a clean run
+        "beam-errors-file-exists-with-overwrite",
+        [
+            "beam",
+            "--input_pattern",
+            "col/*.png",
+            "--output_dir",
+            "o",
+            "--errors",
+            "notes.txt",
+            "--overwrite",
+        ],
+        _make((folder, "col", ["a.png"]), (garbage, "notes.txt", 10)),
+        error="--errors notes.txt exists and is no errors file of an earlier run of this "
+        "pattern: it is never replaced; name another file",
     ),
     Case(
         "beam-errors-file-is-the-output-folder",
