@@ -439,6 +439,11 @@ def main(argv=None):
                 f"--tile must be 0 (the whole image) or at least {MIN_SIZE}, --overlap at "
                 f"least 0 and --threads 1..256; got {a.tile}, {a.overlap}, {a.threads}"
             )
+        if a.tile == 0 and "overlap" in a.given and "tile" in a.given:  # a word not used
+            raise ValueError(
+                "--overlap applies between tiles, and --tile 0 runs the image whole: leave one "
+                "out"
+            )
         if not a.output:
             raise ValueError(
                 "the output name is empty: name the image file to write (.png keeps it lossless)"

@@ -255,10 +255,13 @@ def check_flags():
         trained = recorded.get("preset") or f"maffsrn_x{int(recorded.get('scale', 2))}"
     except (OSError, ValueError, TypeError, AttributeError) as err:
         raise SystemExit(f"error: --run_dir {run}: its flags.json cannot be read ({err})") from None
-    if trained in PRESETS and PRESETS[trained]["scale"] != PRESETS[FLAGS.name]["scale"]:
+    shape = ("scale", "n_ffgs", "n_feats")  # the model: its weights fit only its own shape
+    if trained in PRESETS and any(PRESETS[trained][k] != PRESETS[FLAGS.name][k] for k in shape):
         raise SystemExit(
-            f"error: --run_dir {run} trained {trained} (x{PRESETS[trained]['scale']}), and "
-            f"--name {FLAGS.name} is x{PRESETS[FLAGS.name]['scale']}: name the preset it trained"
+            f"error: --run_dir {run} trained {trained} (x{PRESETS[trained]['scale']}, "
+            f"{PRESETS[trained]['n_ffgs']} groups), and --name {FLAGS.name} is "
+            f"x{PRESETS[FLAGS.name]['scale']}, {PRESETS[FLAGS.name]['n_ffgs']} groups: name the "
+            "preset it trained"
         )
     for flag, path in (
         *(("--datasets", d) for d in FLAGS.datasets),
@@ -268,6 +271,13 @@ def check_flags():
             raise SystemExit(f"error: {flag} {path} is not a folder: name a folder of images")
     if any(not d for d in FLAGS.datasets):
         raise SystemExit("error: --datasets holds an empty entry: remove the stray comma")
+    named = {os.path.basename(os.path.normpath(d)) for d in FLAGS.datasets if d}
+    if not {"Set5", "Set14"} <= named:  # the model card's table: after the weights were written
+        raise SystemExit(
+            "error: --datasets must hold the Set5 and Set14 folders (the model card's columns), "
+            f"got {', '.join(sorted(named)) or 'none'}: pass ../shared/data/benchmark/Set5,"
+            "../shared/data/benchmark/Set14"
+        )
     if FLAGS.holdout and not FLAGS.holdout_dir:
         raise SystemExit(
             "error: --holdout needs --holdout_dir, the folder its list names images of"

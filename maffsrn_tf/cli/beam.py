@@ -104,6 +104,8 @@ def main(argv):
     for name, fix in EMPTY.items():
         if FLAGS[name].value == "":
             fail(f"--{name} is empty: {fix}")
+    if FLAGS["overlap"].present and FLAGS["tile"].present and FLAGS.tile == 0:
+        fail("--overlap applies between tiles, and --tile 0 runs each image whole: leave one out")
     if os.path.isdir(FLAGS.input_pattern):  # a local folder: its files are wanted
         pattern = os.path.join(FLAGS.input_pattern, "*")
         fail(

@@ -159,6 +159,15 @@ def main(argv):
     if FLAGS.json:
         inputs = [*FLAGS.datasets, *FLAGS.lr_dirs, FLAGS.weights, FLAGS.tflite]
         check_output_file(FLAGS.json, "--json", FLAGS.overwrite, [p for p in inputs if p])
+        if not FLAGS.json.lower().endswith(".json"):  # --json best.weights.h5 replaced it
+            fail(f"--json {FLAGS.json} does not end in .json: name a .json file for the results")
+        folder, name = os.path.split(FLAGS.json)
+        records = ("flags.json", "workdir.json", "data.json", "final.json", "best.json")
+        if name in records and os.path.isfile(os.path.join(folder, "flags.json")):
+            fail(
+                f"--json {FLAGS.json} is a record of the training run in {folder or '.'}: it "
+                "is never replaced, even with --overwrite; name another file"
+            )
     if not tflite and not FLAGS.bicubic_only:
         require_tensorflow(
             "maffsrn-evaluate on Keras weights (--quantization and --tflite run without it)"

@@ -254,6 +254,8 @@ def probe(path, max_pixels=None, whole=True):
     first frame) without decoding past the first frame; ``UpscaleError`` for a file that is
     not a video, has no video stream, cannot be decoded, is cut short (``whole``), or has
     frames over ``max_pixels``."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO: opening it blocks
+        raise UpscaleError(f"input is not a regular file (a pipe or a device?): {path}")
     av = import_av()
     try:
         container = av.open(path, metadata_errors="replace")

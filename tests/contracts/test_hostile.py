@@ -988,6 +988,35 @@ CASES = [
         error="is a folder where the model file goes",
     ),
     # outputs that are inputs, or exist: refused before any work (fresh fuzzing pass)
+    Case(  # the weights became a 285-byte JSON file
+        "evaluate-json-over-weights",
+        [
+            "evaluate",
+            "--datasets",
+            "col",
+            "--bicubic_only",
+            "--json",
+            "w.weights.h5",
+            "--overwrite",
+        ],
+        _make((folder, "col", ["a.png"]), (garbage, "w.weights.h5", 10)),
+        error="error: --json w.weights.h5 does not end in .json: name a .json file for the results",
+    ),
+    Case(  # a run's flags.json replaced: the run could not be resumed
+        "evaluate-json-over-a-training-run-s-record",
+        [
+            "evaluate",
+            "--datasets",
+            "col",
+            "--bicubic_only",
+            "--json",
+            "run/flags.json",
+            "--overwrite",
+        ],
+        _make((folder, "col", ["a.png"]), (os.makedirs, "run"), (write, "run/flags.json", b"{}")),
+        error="error: --json run/flags.json is a record of the training run in run: it is "
+        "never replaced, even with --overwrite; name another file",
+    ),
     Case(
         "evaluate-json-into-a-dataset-image",
         ["evaluate", "--datasets", "col", "--bicubic_only", "--json", "col/a.png"],

@@ -370,8 +370,14 @@ def runs(tmp_path):
             "error: --name 'maffsrn_x' is not a preset: use one of maffsrn_x2, maffsrn_x3, ",
         ),
         (["--run_dir", "runs/x2", "--name", "maffsrn_x3"],  # a traceback once it loaded
-         "error: --run_dir runs/x2 trained maffsrn_x2 (x2), and --name maffsrn_x3 is x3: name "
-         "the preset it trained"),
+         "error: --run_dir runs/x2 trained maffsrn_x2 (x2, 4 groups), and --name maffsrn_x3 "
+         "is x3, 4 groups: name the preset it trained"),
+        (["--run_dir", "runs/x2", "--name", "maffsrn_l_x2"],  # a Keras dump once it loaded
+         "error: --run_dir runs/x2 trained maffsrn_x2 (x2, 4 groups), and --name maffsrn_l_x2 "
+         "is x2, 8 groups: name the preset it trained"),
+        (["--run_dir", "runs/x2", "--name", "maffsrn_x2", "--datasets", "runs"],  # KeyError
+         "error: --datasets must hold the Set5 and Set14 folders (the model card's columns), "
+         "got runs: pass "),
         (["--run_dir", "runs/final"],
          "error: --run_dir and --name are required (or --render_only)"),
         (["--render_only", "--name", "maffsrn_x2"],

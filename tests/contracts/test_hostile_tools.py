@@ -359,6 +359,20 @@ CASES = [
         error="error: unrecognized arguments: o2.png; this script takes MODEL INPUT OUTPUT "
         "and flags (see --help)",
     ),
+    Case(  # --overlap was ignored
+        "run-tflite-overlap-with-tile-0",
+        [RUN_TFLITE, FLOAT16, "in.png", "o.png", "--tile", "0", "--overlap", "4"],
+        _make((photo, "in.png")),
+        error="error: --overlap applies between tiles, and --tile 0 runs the image whole: "
+        "leave one out",
+    ),
+    Case(
+        "beam-overlap-with-tile-0",
+        [*BEAM_COL, "--tile", "0", "--overlap", "4"],
+        _make((folder, "col", ["a.png"])),
+        error="error: --overlap applies between tiles, and --tile 0 runs each image whole: "
+        "leave one out",
+    ),
     Case(  # the picture replaced the model, even by the same path
         "run-tflite-output-is-the-model",
         [RUN_TFLITE, "m.tflite", "in.png", "m.tflite", "--overwrite"],

@@ -535,3 +535,24 @@ def test_a_pdf_is_not_taken_for_a_video(tmp_path):
     with pytest.raises(UpscaleError, match=r"cannot read .*scan\.pdf as an image"):
         upscale_path(str(tmp_path / "scan.pdf"), str(tmp_path / "o") + "/", **FAST)
     assert sorted(os.listdir(tmp_path)) == ["scan.pdf"]
+
+
+def test_a_fifo_named_as_a_video_fails_alone_without_blocking(tmp_path):
+    """A FIFO named ``.mp4``: opening it blocked the run for good (and Ctrl-C became that
+    file's error); it fails alone, at once, as a FIFO named ``.png`` does."""
+    import subprocess
+    import sys
+
+    (tmp_path / "mix").mkdir()
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(tmp_path / "mix" / "a.png")
+    os.mkfifo(tmp_path / "mix" / "fifo.mp4")
+    code = ("import sys; from maffsrn_tf.upscaler import upscale_path\n"
+            "try:\n    upscale_path('mix', 'o/', quantization='int8', on_error=print)\n"
+            "except Exception as e:\n    print(e)\n")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert run.stdout.splitlines() == [
+        "input is not a regular file (a pipe or a device?): mix/fifo.mp4",
+        "1 of 2 files failed: fifo.mp4",
+    ], run.stdout + run.stderr
+    assert os.listdir(tmp_path / "o") == ["a_x2.png"]
