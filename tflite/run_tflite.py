@@ -441,8 +441,7 @@ def main(argv=None):
             )
         if a.tile == 0 and "overlap" in a.given and "tile" in a.given:  # a word not used
             raise ValueError(
-                "--overlap applies between tiles, and --tile 0 runs the image whole: leave one "
-                "out"
+                "--overlap applies between tiles, and --tile 0 runs the image whole: leave one out"
             )
         if not a.output:
             raise ValueError(
