@@ -163,6 +163,11 @@ class TrainConfig:
             )
         if self.holdout and self.val_dir:
             raise MaffsrnError("holdout and val_dir both choose the validation images: pass one")
+        if self.holdout and self.data_source != "folder":  # it failed late, naming the data
+            raise MaffsrnError(
+                f"holdout lists images of a data folder (data_source='folder'), not of "
+                f"data_source={self.data_source!r}: leave it out, or pass val_dir=DIR"
+            )
 
     @classmethod
     def from_dict(cls, values):
