@@ -471,12 +471,20 @@ def _check_audio(path, stream, end, first=0):
 def _display_matrix(frame):
     """The frame's display matrix (9 ints, FFmpeg's layout), or None when it is shown as
     stored (no matrix, or the identity)."""
-    for data in frame.side_data:
+    for data in _side_data(frame):
         raw = bytes(data)
         if data.type.name == "DISPLAYMATRIX" and len(raw) == 36:
             matrix = list(struct.unpack("=9i", raw))
             return None if matrix == _IDENTITY else matrix
     return None
+
+
+def _side_data(frame):
+    """The frame's side data entries, whichever PyAV: 18.1.1 iterates a frame's side data
+    as a mapping (its types, each a key), earlier versions as the entries themselves."""
+    container = frame.side_data
+    return [item if hasattr(item, "buffer_size") or not hasattr(item, "name")
+            else container[item] for item in container]  # fmt: skip
 
 
 _IDENTITY = [1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30]

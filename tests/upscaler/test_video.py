@@ -549,8 +549,9 @@ def test_a_fifo_named_as_a_video_fails_alone_without_blocking(tmp_path):
     code = ("import sys; from maffsrn_tf.upscaler import upscale_path\n"
             "try:\n    upscale_path('mix', 'o/', quantization='int8', on_error=print)\n"
             "except Exception as e:\n    print(e)\n")  # fmt: skip
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+                         text=True, timeout=120, env=dict(os.environ, PYTHONPATH=root))  # fmt: skip
     assert run.stdout.splitlines() == [
         "input is not a regular file (a pipe or a device?): mix/fifo.mp4",
         "1 of 2 files failed: fifo.mp4",
