@@ -24,7 +24,7 @@ from absl import app, flags
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
-from maffsrn_tf.io.paths import unreadable_entry, within
+from maffsrn_tf.io.paths import same_file_among, unreadable_entry, within
 from maffsrn_tf.model.presets import PRESETS, SCALES, preset_for_scale
 from maffsrn_tf.options import flag_name, value_type
 
@@ -299,13 +299,9 @@ def _hard_linked_input(path, inputs):
                 candidates = [os.path.join(given, n) for n in sorted(os.listdir(given))]
             except OSError:
                 continue
-        for candidate in candidates:
-            try:
-                other = os.stat(candidate)
-            except OSError:
-                continue
-            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
-                return candidate
+        found = same_file_among(path, candidates)
+        if found:
+            return found
     return ""
 
 

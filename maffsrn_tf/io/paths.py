@@ -50,6 +50,23 @@ def unreadable_entry(path):
         return f"it cannot be read ({err.strerror})"
 
 
+def same_file_among(path, candidates):
+    """The first of ``candidates`` that is the file at ``path`` by device and inode (a hard
+    link, which no path comparison finds), or ``""``; nothing when ``path`` is not there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    for candidate in candidates:
+        try:
+            other = os.stat(candidate)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            return candidate
+    return ""
+
+
 def not_a_file(path):
     """Why ``path`` is not a regular file to read, in a few words (``"not found"``, ``"a
     folder, not a file"``, ``"not a regular file (a pipe or a device)"``, ``"a link

@@ -51,7 +51,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
     temporary_suffix,
 )
-from maffsrn_tf.io.paths import made_folders, within
+from maffsrn_tf.io.paths import made_folders, same_file_among, within
 from maffsrn_tf.upscaler.files import existing_image_state, output_path_for
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -633,18 +633,7 @@ def _check_errors_path(config, inputs):
 def _same_file_as_one_of(path, inputs):
     """Whether ``path`` exists and is one of the files ``inputs`` (local paths) name by
     device and inode: a hard link of an input, which no path comparison finds."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    for p in inputs:
-        try:
-            other = os.stat(p)
-        except OSError:
-            continue
-        if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
-            return True
-    return False
+    return bool(same_file_among(path, inputs))
 
 
 _EARLIER_ERRORS_LIMIT = 64 * 1024 * 1024  # bytes: a bigger file is not read to find out
