@@ -280,6 +280,19 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
         fail(f"{flag} {path} exists (pass --overwrite to replace it)")
 
 
+# what a training run (maffsrn-train's model_dir, holding flags.json) records about itself
+RUN_RECORDS = ("flags.json", "workdir.json", "data.json", "final.json", "best.json")
+
+
+def training_run_record(path):
+    """The folder of the training run whose record ``path`` would replace (its name one of
+    ``RUN_RECORDS``, in a folder holding ``flags.json``), or None: never an output."""
+    folder, name = os.path.split(path)
+    if name in RUN_RECORDS and os.path.isfile(os.path.join(folder, "flags.json")):
+        return folder or "."
+    return None
+
+
 def _hard_linked_input(path, inputs):
     """The input file (one of ``inputs``, or a file directly in one of those folders) that
     ``path`` is a hard link to, or ``""``. Only a file with more than one link is looked

@@ -29,6 +29,7 @@ from maffsrn_tf.cli.common import (
     require_path,
     require_tensorflow,
     run,
+    training_run_record,
 )
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.evaluation.protocol import check_datasets
@@ -161,11 +162,10 @@ def main(argv):
         check_output_file(FLAGS.json, "--json", FLAGS.overwrite, [p for p in inputs if p])
         if not FLAGS.json.lower().endswith(".json"):  # --json best.weights.h5 replaced it
             fail(f"--json {FLAGS.json} does not end in .json: name a .json file for the results")
-        folder, name = os.path.split(FLAGS.json)
-        records = ("flags.json", "workdir.json", "data.json", "final.json", "best.json")
-        if name in records and os.path.isfile(os.path.join(folder, "flags.json")):
+        run = training_run_record(FLAGS.json)
+        if run:
             fail(
-                f"--json {FLAGS.json} is a record of the training run in {folder or '.'}: it "
+                f"--json {FLAGS.json} is a record of the training run in {run}: it "
                 "is never replaced, even with --overwrite; name another file"
             )
     if not tflite and not FLAGS.bicubic_only:

@@ -57,6 +57,7 @@ from maffsrn_tf.cli.common import (
     require_tensorflow,
     run,
     scales_list,
+    training_run_record,
 )
 from maffsrn_tf.export import recipe
 from maffsrn_tf.export.recipe import (
@@ -199,8 +200,6 @@ INT8_FLAGS = (
     "calibration_max_widening",
 )
 # flags that only a TFLite export reads; a given one is refused when no TFLite model is made
-# what a training run (maffsrn-train's model_dir, holding flags.json) records about itself
-RUN_RECORDS = ("flags.json", "workdir.json", "data.json", "final.json", "best.json")
 # the largest fixed tile: 4096^2 pixels x 32 channels x 4 bytes is 2 GiB, a feature map
 MAX_TILE = 4096
 TFLITE_FLAGS = ("quantizations", "tiles", "uint8_io", *CALIBRATION_FLAGS, *INT8_FLAGS,
@@ -450,10 +449,10 @@ def check_outputs(scales, formats, tiles, inputs=()):
                     "it: write the outputs elsewhere, even with --overwrite"
                 )
     for path, _ in planned:  # a training run's records (its report named flags, best)
-        folder, name = os.path.split(path)
-        if name in RUN_RECORDS and os.path.isfile(os.path.join(folder, "flags.json")):
+        run = training_run_record(path)
+        if run:
             fail(
-                f"{path} is a record of the training run in {folder or '.'}: it is never "
+                f"{path} is a record of the training run in {run}: it is never "
                 "replaced, even with --overwrite; name another --report or --output_dir"
             )
     for path, is_folder in planned:
