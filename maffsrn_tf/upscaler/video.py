@@ -73,6 +73,13 @@ CRF_RANGES = {"libx264": (0, 51), "libx264rgb": (0, 51), "libx265": (0, 51),
               "libvpx-vp9": (0, 63), "libvpx": (4, 63), "libsvtav1": (0, 63),
               "libaom-av1": (0, 63)}  # fmt: skip
 DEFAULT_CRF = 18
+# FFmpeg's MPEG-video encoders have no crf: they write at a fixed quantizer, the best of
+# their 1-31 scale that all take (2), not at FFmpeg's default 200 kbit/s, whose rate control
+# lowers the quality frame by frame (tests/upscaler/test_video.py measures it)
+QSCALE_ENCODERS = ("mjpeg", "mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2",
+                   "h261", "h263", "h263p", "flv", "wmv1", "wmv2", "rv10", "rv20", "amv",
+                   "speedhq")  # fmt: skip
+_QP2LAMBDA = 118  # FFmpeg's FF_QP2LAMBDA: global_quality is a quantizer times this
 # the pixel format of a lossless encoder by default: the model's RGB exactly (8-bit, >8-bit)
 LOSSLESS_RGB = {"ffv1": ("bgr0", "gbrp16le")}
 # containers whose index goes to the front once written (plays while it downloads)
@@ -558,7 +565,8 @@ class _Plan:
     result_format: str  # what upscaled frames are (rgb24, rgb48le)
     sws_matrix: int  # swscale's YUV matrix, both ways
     tag_matrix: int  # the AVColorSpace the output says
-    color_range: int  # AVColorRange, both ways (limited unless the input says full)
+    source_range: int  # AVColorRange the input's samples are read in (limited unless full)
+    color_range: int  # AVColorRange the output's samples are written in, and say
 
 
 def video_encoders(av):
@@ -634,6 +642,8 @@ def _crf_options(codec, video):
                 f"crf={video.crf} sets the quality of {', '.join(_crf_encoders())}; "
                 f"{codec.name} takes no crf ({why})"
             )
+        if codec.name in QSCALE_ENCODERS:
+            return {"flags": "+qscale", "global_quality": str(2 * _QP2LAMBDA)}
         return {}
     low, high = CRF_RANGES[codec.name]
     crf = DEFAULT_CRF if video.crf is None else video.crf
@@ -649,6 +659,7 @@ def _plan(av, info, codec, video, container, out_w, out_h):
     step_h = 1 if fmt.is_rgb else 1024 // max(1, fmt.chroma_height())
     pad = (-out_h % step_h, -out_w % step_w)
     deep = info.depth > 8
+    full_in = info.color_range == 2 or info.pix_fmt.startswith("yuvj")  # yuvj*: JPEG, full
     if info.colorspace in _SWS_MATRIX:
         sws, tag = _SWS_MATRIX[info.colorspace], info.colorspace
     else:  # untagged: as players read it
@@ -669,8 +680,9 @@ def _plan(av, info, codec, video, container, out_w, out_h):
         result_format="rgb48le" if deep else "rgb24",
         sws_matrix=sws,
         tag_matrix=tag,
+        source_range=2 if full_in else _RANGE_MPEG,
         # MJPEG is full range (FFmpeg refuses a limited-range yuv420p for it)
-        color_range=2 if info.color_range == 2 or codec.name in _FULL_RANGE else _RANGE_MPEG,
+        color_range=2 if full_in or codec.name in _FULL_RANGE else _RANGE_MPEG,
     )
     return plan, note
 
@@ -980,7 +992,7 @@ def _decode(av, decode, packet, in_path, done):
 def _rgb(frame, plan, options):
     """The frame as the model takes it: RGB (8- or 16-bit), transparency flattened."""
     convert = {} if frame.format.is_rgb else {
-        "src_colorspace": plan.sws_matrix, "src_color_range": plan.color_range}  # fmt: skip
+        "src_colorspace": plan.sws_matrix, "src_color_range": plan.source_range}  # fmt: skip
     array = frame.to_ndarray(format=plan.array_format, **convert)
     if array.shape[-1] == 4:
         array = composite(array, options.background_rgb)

@@ -131,6 +131,27 @@ def test_lossless_ffv1_is_upscale_of_each_frame_exactly(clip, tmp_path):
     assert min(scores) > 50, scores
 
 
+def test_mjpeg_keeps_the_colours_both_ways_and_its_quality_to_the_end(clip, tmp_path):
+    """The input's samples are read in its range and written in the output's: a limited
+    range clip into full-range MJPEG, and that MJPEG (yuvj, full) back into limited H.264,
+    keep the lossless pictures' contrast (limited samples read as full had cut it to 0.86,
+    219/255). MJPEG writes at a fixed quantizer, not FFmpeg's default 200 kbit/s, whose
+    rate control had let the mean error grow from 3.5 to 8.2 levels within these 12 frames."""
+    exact = frames(upscale_video(clip, tmp_path / "exact.mkv", codec="ffv1", **FAST))[1]
+    mjpeg = upscale_video(clip, tmp_path / "m.mkv", codec="mjpeg", **FAST)
+    with av.open(mjpeg) as container:
+        assert container.streams.video[0].codec_context.color_range == 2  # full, said
+    got = frames(mjpeg)[1]
+    contrast = [b.std() / a.std() for a, b in zip(exact, got)]
+    assert min(contrast) > 0.97, contrast
+    # mean error measured 2.8-3.3 levels on every frame (4:2:0 JPEG of a 96x80 picture)
+    errors = [np.abs(a.astype(float) - b).mean() for a, b in zip(exact, got)]
+    assert max(errors) < 4, errors
+    back = frames(upscale_video(mjpeg, tmp_path / "b.mkv", codec="ffv1", scale=2, **FAST))[1]
+    contrast = [b.std() / a.std() for a, b in zip(got, back)]  # the same picture, larger
+    assert min(contrast) > 0.97, contrast
+
+
 def test_mp4_output_with_a_size_box_and_odd_sides(clip, tmp_path, caplog):
     """Into MP4 (another container, time base and muxer), at a box whose odd width 4:2:0
     cannot hold: padded by one column, with one notice; yuv444p keeps the odd size."""
