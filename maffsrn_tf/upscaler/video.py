@@ -325,6 +325,11 @@ def probe(path, max_pixels=None, whole=True):
         end = None if end is None else end * stream.time_base
         if whole:
             _check_whole(path, stream, stored, end, rate)
+            if "matroska" in container.format.name and (cut := _matroska_cut(path)):
+                raise UpscaleError(  # where no time says it (a cut among B-frames)
+                    f"{path} is cut short: it ends at {cut[0]:,} of its {cut[1]:,} bytes "
+                    "(an unfinished copy or download?)"
+                )
             for s in audio:
                 _check_audio(path, s, ends[s.index], starts[s.index])
         if max_pixels is not None and first.width * first.height > max_pixels:
@@ -420,22 +425,53 @@ def _declared_seconds(stream):
 
 
 def _shown_end(times, durations):
-    """Where the frames end (the stream's time base; ``times``: the packets' time stamps in
-    decode order): after the largest time stamp, or, when the last packet is a reordered one
-    (B-frames: sent after the later frame it refers to), before the first hole among the
-    time stamps from it up: frames of a file cut short that were never stored."""
+    """Where the frames end (the stream's time base; ``times``: the packets' time stamps):
+    after the largest time stamp. (A file cut among reordered B-frames still holds its last
+    frame shown: ``_matroska_cut`` finds it by its size; MP4, MOV and AVI count frames.)"""
     if not times:
         return None
     shown = sorted(times)
     gaps = sorted(b - a for a, b in zip(shown, shown[1:]) if b > a)
     usual = gaps[len(gaps) // 2] if gaps else 1
-    duration = max(durations) or usual
-    if times[-1] < shown[-1]:
-        tail = shown[shown.index(times[-1]) :]
-        for a, b in zip(tail, tail[1:]):
-            if b - a > 1.5 * usual:  # a hole after the last frame sent: cut there
-                return a + duration
-    return shown[-1] + duration
+    return shown[-1] + (max(durations) or usual)
+
+
+def _ebml_number(data, at, element_id=False):
+    """``(value, next offset)`` of the EBML variable-size number at ``data[at:]`` (an element
+    ID keeps its length marker; a size of all ones, unknown, is None); ``(None, None)`` for
+    bytes that are not one."""
+    if at >= len(data) or data[at] == 0:
+        return None, None
+    length = 8 - data[at].bit_length() + 1
+    if at + length > len(data):
+        return None, None
+    value = int.from_bytes(data[at : at + length], "big")
+    if element_id:
+        return value, at + length
+    value &= (1 << (7 * length)) - 1
+    return (None if value == (1 << (7 * length)) - 1 else value), at + length
+
+
+def _matroska_cut(path):
+    """``(file size, size its Segment declares)`` when a Matroska/WebM file ends before its
+    Segment does (copied or downloaded in part: cut at a packet boundary, no packet shows
+    it), else None (whole, or written live with its size unknown)."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        size = os.fstat(f.fileno()).st_size
+    element, at = _ebml_number(head, 0, element_id=True)
+    if element != 0x1A45DFA3:  # the EBML header
+        return None
+    length, at = _ebml_number(head, at)
+    if length is None:
+        return None
+    element, at = _ebml_number(head, at + length, element_id=True)
+    if element != 0x18538067:  # the Segment
+        return None
+    length, at = _ebml_number(head, at)
+    if length is None or at + length <= size:
+        return None
+    return size, at + length
 
 
 def _check_whole(path, stream, stored, end, rate):

@@ -314,6 +314,43 @@ def test_cuts_into_the_last_frames_or_the_audio_are_refused(tmp_path):
     assert probe(ffv1).frames == 12 and probe(mp4).frames == 24  # the whole files pass
 
 
+def test_a_gap_among_the_last_b_frames_is_whole_and_a_cut_there_is_refused(tmp_path):
+    """H.264 with B-frames in Matroska whose time stamps jump by 8 frames at the last frame
+    (sent before the B-frames shown ahead of it) is whole and keeps its times; the same
+    file cut at any byte from its middle on, packet boundaries after a B-frame included,
+    is refused as cut short (the hole a cut leaves among B-frames looks like such a gap:
+    the Segment's size tells them apart)."""
+    made = make_clip(tmp_path / "v.mkv", frames=24, gap=0, rotate=0, audio=None,
+                     codec="libx264")  # fmt: skip
+    vfr = str(tmp_path / "vfr.mkv")
+    with av.open(made) as inp:
+        last = max(p.pts for p in inp.demux(video=0) if p.size)
+    with av.open(made) as inp, av.open(vfr, "w") as out:
+        copy = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                if packet.pts == last:  # the last frame, 8 frames late
+                    packet.pts += 8 * packet.duration
+                packet.stream = copy
+                out.mux(packet)
+    with av.open(vfr) as container:
+        order = [p.pts for p in container.demux(video=0) if p.size]
+    assert max(order) != order[-1]  # sent before the B-frames shown ahead of it
+    assert probe(vfr).frames == 24
+    times, _ = frames(upscale_video(vfr, tmp_path / "out.mkv", **FAST))
+    assert times == frames(vfr)[0] and times[-1] - times[-2] > 8 / RATE
+    data = open(vfr, "rb").read()
+    with av.open(vfr) as container:
+        starts = {p.pos for p in container.demux(video=0) if p.size}
+    cut = tmp_path / "cut.mkv"
+    for keep in sorted(starts | set(range(len(data) // 2, len(data), 97))):
+        if keep < len(data) // 2:
+            continue
+        cut.write_bytes(data[:keep])
+        with pytest.raises(UpscaleError, match=r"cut\.mkv is cut short"):
+            probe(str(cut))
+
+
 def test_raw_h264_keeps_its_rate_and_an_edit_list_counts_frames_shown(tmp_path):
     """A raw H.264 stream has no time stamps (FFmpeg guesses 25 frames/s on average): its
     own rate is kept; frames an MP4 edit list drops are neither counted nor redone."""
