@@ -110,14 +110,14 @@ def _earlier_build_files(out):
 
 def kept_files(out, written):
     """The entries of an earlier build in ``out`` that no build wrote (``written``: this
-    build's files): they go into the new build as they are."""
+    build's files): they go into the new build as they are. The marker's list is believed
+    only for names a build writes (this build's, or in its folders): a hand-edited marker
+    naming ``CNAME`` or ``notes/`` never has them dropped."""
     listed = _earlier_build_files(out)
     kept = []
     for rel in _walk(out):
-        if listed is not None:
-            by_build = rel in listed or rel == MARKER
-        else:
-            by_build = rel in written or rel.startswith(BUILD_FOLDERS)
+        ours = rel in written or rel.startswith(BUILD_FOLDERS)
+        by_build = rel == MARKER or (ours and (listed is None or rel in listed))
         if not by_build:
             kept.append(rel)
     return kept

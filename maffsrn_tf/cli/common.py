@@ -24,7 +24,7 @@ from absl import app, flags
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
-from maffsrn_tf.io.paths import same_file_among, unreadable_entry, within
+from maffsrn_tf.io.paths import not_found, same_file_among, unreadable_entry, within
 from maffsrn_tf.model.presets import PRESETS, SCALES, preset_for_scale
 from maffsrn_tf.options import flag_name, value_type
 
@@ -252,7 +252,7 @@ def require_path(path, what, folder=None):
     if os.path.lexists(path) and not os.path.exists(path):  # a link loop, a broken link
         fail(f"{what} cannot be opened: {path} is {unreadable_entry(path)}")
     if not os.path.exists(path):
-        fail(f"{what} not found: {path}")
+        fail(not_found(what, path, folder))
     if folder is True and not os.path.isdir(path):
         fail(f"{what} must be a folder: {path}")
     if folder is False and os.path.isdir(path):

@@ -416,8 +416,12 @@ def check_outputs(scales, formats, tiles, inputs=()):
     if not out:
         fail("--output_dir is empty: name a folder")
     reporting = bool(FLAGS.report and "tflite" in formats)
-    if reporting and FLAGS.report_dir and not os.path.isdir(FLAGS.report_dir):
-        fail(f"--report_dir {FLAGS.report_dir} is not a folder (it is not created)")
+    same = FLAGS.report_dir and os.path.abspath(FLAGS.report_dir) == os.path.abspath(out)
+    if reporting and FLAGS.report_dir and not same and not os.path.isdir(FLAGS.report_dir):
+        fail(  # the output folder is made; another report folder is not
+            f"--report_dir {FLAGS.report_dir} is not a folder (it is not created unless it "
+            "is --output_dir)"
+        )
     folders = [("--output_dir", out)]
     if reporting and FLAGS.report_dir:
         folders.append(("--report_dir", FLAGS.report_dir))
@@ -629,7 +633,9 @@ def main(argv):
             if FLAGS.report and tflite:
                 base = os.path.join(FLAGS.report_dir or FLAGS.output_dir, FLAGS.report)
                 overwrite = FLAGS.overwrite or FLAGS.merge_report
-                entries = write_report(base, entries, command, FLAGS.merge_report, overwrite)
+                entries = write_report(
+                    base, entries, command, FLAGS.merge_report, overwrite, FLAGS.output_dir
+                )
                 print(report_markdown(entries))
         except OutputExists as err:  # made by someone else since the check before any work
             fail(f"{err}, made while this run worked: not replaced (pass --overwrite to "

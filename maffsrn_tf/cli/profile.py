@@ -5,6 +5,8 @@ Usage::
     maffsrn-profile --preset maffsrn_x2 --input 360x640     # height x width of the LR input
 """
 
+import re
+
 from absl import flags
 
 from maffsrn_tf.cli.common import (
@@ -27,10 +29,10 @@ MAX_SIDE = 65536  # beyond it TensorFlow's shapes overflow (99999999999x99999999
 
 def parse_size(text):
     """Parse ``HxW`` (e.g. ``360x640``) into ``(height, width)``."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}") from None
+    match = re.fullmatch(r"([0-9]+)x([0-9]+)", text.strip().lower())
+    if not match:  # ASCII digits only: int() would read "١٢٨" (Arabic-Indic) or " 1_0"
+        raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}")
+    h, w = int(match.group(1)), int(match.group(2))
     check_input_size(h, w)
     if max(h, w) > MAX_SIDE:
         raise ValueError(

@@ -15,6 +15,13 @@ def dataset_names(entries):
     return list(dict.fromkeys(name for e in entries for name in e.get("accuracy", {})))
 
 
+def row_path(entry):
+    """Where a row's file lies, seen from the report's folder: its name when beside it (or
+    in a report written before rows said), else ``FOLDER/NAME`` (``"folder"``)."""
+    folder = entry.get("folder") or "."
+    return entry["file"] if folder == "." else f"{folder}/{entry['file']}"
+
+
 def _cell(text):
     """``text`` inside a markdown table cell (a ``|`` of a folder's name escaped)."""
     return str(text).replace("|", "\\|")
@@ -51,7 +58,8 @@ def report_markdown(entries):
         one = e.get("latency_1thread_s")
         latency = f"{one * 1000:.0f} / " if one else ""
         lines.append(
-            f"| {e['file']} | {e['quantization']}, {io} | {shape} | {e['bytes'] / 1024:.0f} | "
+            f"| {_cell(row_path(e))} | {e['quantization']}, {io} | {shape} | "
+            f"{e['bytes'] / 1024:.0f} | "
             f"{cells}{latency}{e['latency_s'] * 1000:.0f} ({h}x{w} LR) | {verdict} |"
         )
     return "\n".join(lines)
@@ -105,7 +113,7 @@ def io_markdown(entries):
             if k in io
         )
         out = cell(io["output"], factor)
-        lines.append(f"| {e['file']} | {cell(io['input'])} | {out} | {core or '-'} |")
+        lines.append(f"| {_cell(row_path(e))} | {cell(io['input'])} | {out} | {core or '-'} |")
     return "\n".join(lines)
 
 
@@ -143,20 +151,29 @@ def read_rows(path):
     return rows
 
 
-def write_report(base, entries, command, merge=False, overwrite=True):
+def write_report(base, entries, command, merge=False, overwrite=True, models_dir=None):
     """Write ``base.md`` and ``base.json`` atomically.
 
-    ``merge``: keep the rows of an existing ``base.json`` for files not exported this time
-    (re-export one scale without losing the others' rows); returns the entries written.
-    Whatever follows ``KEPT_MARKER`` in an existing ``base.md`` is kept at its end.
-    ``overwrite=False``: an existing file is left alone (``io.atomic.OutputExists``).
+    ``models_dir``: the folder of this run's files (default: the report's); each new row
+    records it as ``"folder"``, relative to the report's folder (``"."`` beside it), and
+    the tables name a file elsewhere by that path. ``merge``: keep the rows of an existing
+    ``base.json`` for files not exported this time (re-export one scale without losing the
+    others' rows; a file of the same name in another folder is another file); returns the
+    entries written. Whatever follows ``KEPT_MARKER`` in an existing ``base.md`` is kept at
+    its end. ``overwrite=False``: an existing file is left alone (``io.atomic.OutputExists``).
     """
+    here = os.path.dirname(base) or "."
+    try:
+        folder = os.path.relpath(models_dir, here) if models_dir else "."
+    except ValueError:  # another drive (Windows): no relative path
+        folder = os.path.abspath(models_dir)
+    entries = [{**e, "folder": folder.replace(os.sep, "/")} for e in entries]
     old = read_rows(base + ".json") if merge else []
     merged = merge and os.path.exists(base + ".json")
     if merged:
-        fresh = {e["file"] for e in entries}
-        entries = [e for e in old if e["file"] not in fresh] + list(entries)
-        entries.sort(key=lambda e: (e.get("scale", 0), e.get("input_shape") or [0], e["file"]))
+        fresh = {row_path(e) for e in entries}
+        entries = [e for e in old if row_path(e) not in fresh] + list(entries)
+        entries.sort(key=lambda e: (e.get("scale", 0), e.get("input_shape") or [0], row_path(e)))
     header = (
         f"# TFLite export report\n\nMade by `{command.strip()}` on "
         f"{time.strftime('%Y-%m-%d')} ({cpu_name()}, Python {platform.python_version()})"

@@ -75,7 +75,8 @@ STALE_SECONDS = 15 * 60
 # (``.tmp-maffsrn-{32 hex}-NAME``); a user's own file (``.tmp-p1-abcd1234-a.png`` included)
 # matches none of them and is never removed
 OUR_TEMPORARY = re.compile(
-    r"^\.tmp-maffsrn-(?:[0-9a-f]{8}-p\d+-[a-z0-9_]{8}-.|probe-[a-z0-9_]{8}$|[0-9a-f]{32}-.)"
+    r"^\.tmp-maffsrn-(?:[0-9a-f]{8}-p\d+-[a-z0-9_]{8}-.|probe-[a-z0-9_]{8}$|[0-9a-f]{32}-.)",
+    re.ASCII,  # \d: 0-9 only (not "١٢", which int() reads as 12)
 )
 
 
@@ -167,7 +168,7 @@ def _writer_is_gone(name):
     if machine != _machine() or not rest.startswith("p") or "-" not in rest:
         return False
     pid = rest[1:].split("-", 1)[0]
-    if not pid.isdigit() or int(pid) == os.getpid():
+    if not (pid.isascii() and pid.isdigit()) or int(pid) == os.getpid():  # not "²"
         return False
     try:
         os.kill(int(pid), 0)
@@ -180,7 +181,9 @@ def _writer_is_gone(name):
 
 # atomic_folder's temporaries: the new folder being written (new) and the one it replaces
 # (old, holding it as previous/), named for their writer and the folder they stand for
-_OUR_FOLDER = re.compile(r"^\.tmp-maffsrn-[0-9a-f]{8}-p\d+-[a-z0-9_]{8}-(new|old)-(.+)$")
+_OUR_FOLDER = re.compile(
+    r"^\.tmp-maffsrn-[0-9a-f]{8}-p\d+-[a-z0-9_]{8}-(new|old)-(.+)$", re.ASCII | re.DOTALL
+)
 
 
 @contextlib.contextmanager

@@ -47,7 +47,9 @@ segment are left out with a warning, and so is a DPI the format cannot store
 (size, strips, resolution: the file's structure) are never copied from EXIF.
 ``without_metadata`` drops EXIF and XMP (camera, place, time, software) but keeps the ICC
 profile, gamma and chromaticities, which say what the pixel values mean (dropping them
-changes the colours shown), and the DPI.
+changes the colours shown), and the DPI. PNG and JPEG outputs also say that maffsrn_tf wrote them
+(``tEXt Software``, the JPEG comment: ``written_here``), so that a rerun tells its earlier
+outputs from a user's pictures of the same name and size.
 
 Files Pillow would decode by running another program (``PROGRAM_FORMATS``: EPS and
 PostScript, by Ghostscript) are never read, whatever their name: ``open_image``, which every
@@ -66,7 +68,7 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
-from maffsrn_tf.io.paths import unreadable_entry
+from maffsrn_tf.io.paths import not_found, unreadable_entry
 from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
 from maffsrn_tf.io.png import encode_png
 
@@ -123,6 +125,32 @@ OUTPUT_EXTENSIONS = {
     ".tiff": ("TIFF", {"alpha", "16-bit"}),
     ".tif": ("TIFF", {"alpha", "16-bit"}),
 }
+
+
+# what PNG and JPEG outputs say wrote them (``tEXt Software``, the JPEG comment): an earlier
+# output of ours is told from a picture of the user's with its name and size (a TIFF's
+# Software tag would read back as EXIF, which outputs copy: not used)
+SOFTWARE = "maffsrn_tf"
+
+
+def written_here(path):
+    """Whether the image at ``path`` says it was written by maffsrn_tf (``SOFTWARE``): True
+    or False for PNG and JPEG, which carry the mark, None for other formats and for what
+    cannot be read (the name and size are all there is to go by)."""
+    try:
+        with Image.open(path) as im:
+            fmt = im.format
+            if fmt == "PNG":
+                said = im.info.get("Software")
+            elif fmt == "JPEG":
+                said = im.info.get("comment")
+            else:
+                return None
+    except Exception:  # Pillow raises many kinds for what is not an image
+        return None
+    if isinstance(said, bytes):
+        said = said.decode("latin-1")
+    return said == SOFTWARE
 
 
 def _format_names():
@@ -403,7 +431,7 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     if data is None and os.path.lexists(path) and not os.path.exists(path):
         raise ImageError(f"input cannot be opened: {path} is {unreadable_entry(path)}")
     if data is None and not os.path.exists(path):
-        raise ImageError(f"input not found: {path}")
+        raise ImageError(not_found("input", path))
     if data is None and os.path.isdir(path):
         raise ImageError(f"input is a folder, expected an image file: {path}")
     if data is None and not os.path.isfile(path):  # a FIFO or a device would block or never end
@@ -823,6 +851,7 @@ def encode_image(array, ext, info=None, quality=None, name=None):
             gamma=meta.get("gamma"),
             chromaticity=meta.get("chromaticity"),
             srgb=meta.get("srgb"),
+            software=SOFTWARE,
         )
     im = Image.fromarray(array)
     kwargs = {}
@@ -830,6 +859,7 @@ def encode_image(array, ext, info=None, quality=None, name=None):
         if im.mode in ("RGBA", "LA"):
             im = im.convert("RGB" if im.mode == "RGBA" else "L")
         kwargs["quality"] = quality or 95
+        kwargs["comment"] = SOFTWARE
     elif fmt in ("WEBP", "AVIF") and quality:
         kwargs["quality"] = quality
     # the channels stored: WebP stores grey as RGB, AVIF grey+alpha as RGBA

@@ -30,6 +30,22 @@ def name_too_long(path):
     return f"its name is {len(name)} bytes, longer than the {limit} its file system allows"
 
 
+def not_found(what, path, folder=None):
+    """The line for ``path``, which is not there: ``"WHAT not found: PATH"``, or, when a
+    trailing slash names a file as a folder (``photo.png/``), that the file is one: ``WHAT
+    must be a folder`` (``folder=True``), else drop the slash."""
+    text = os.fsdecode(path)
+    bare = text.rstrip("/" + os.sep)
+    if bare != text and bare and os.path.isfile(bare):
+        if folder:
+            return f"{what} must be a folder: {bare} is a file"
+        return (
+            f"{what} {text} ends in a slash, which names a folder, but {bare} is a file: "
+            "drop the slash"
+        )
+    return f"{what} not found: {text}"
+
+
 def unreadable_entry(path):
     """Why ``path``, an entry that is there, cannot be opened, in a few words: ``"a link
     loop"``, ``"a broken link to X"``, ``"its path is longer than the system allows"``,

@@ -142,7 +142,7 @@ def _metadata_chunks(icc_profile, exif, xmp, dpi, gamma=None, chromaticity=None,
 
 def encode_png(
     array, icc_profile=None, threads=2, *, exif=None, xmp=None, dpi=None, gamma=None,
-    chromaticity=None, srgb=None,
+    chromaticity=None, srgb=None, software=None,
 ):  # fmt: skip
     """PNG bytes of a uint8 or uint16 ``H x W`` or ``H x W x C`` array (C: 1 grey, 2
     grey+alpha, 3 RGB, 4 RGBA; uint16 is written as 16-bit), with metadata chunks for what
@@ -151,7 +151,8 @@ def encode_png(
     ``dpi`` ((x, y) dots per inch: ``pHYs``), ``gamma`` (a number, as Pillow reads ``gAMA``:
     ``gAMA``), ``chromaticity`` (8 numbers, white point, red, green and blue x and y, as
     Pillow reads ``cHRM``: ``cHRM``) and ``srgb`` (a rendering intent, 0-3: ``sRGB``, left
-    out with an ICC profile); ``threads`` deflate blocks in parallel."""
+    out with an ICC profile) and ``software`` (Latin-1 text: ``tEXt Software``, the program
+    that wrote the file); ``threads`` deflate blocks in parallel."""
     array = np.asarray(array)
     if array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"encode_png writes uint8 or uint16 arrays, not {array.dtype}")
@@ -175,6 +176,8 @@ def encode_png(
     pieces = [_SIGNATURE]
     pieces += _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, COLOR_TYPES[c], 0, 0, 0))
     pieces += _metadata_chunks(icc_profile, exif, xmp, dpi, gamma, chromaticity, srgb)
+    if software:  # keyword, NUL, text (PNG's registered keyword for the writing program)
+        pieces += _chunk(b"tEXt", b"Software\0" + software.encode("latin-1"))
     pieces += _chunk(b"IDAT", b"\x78\x5e")  # zlib header: 32K window, "fast" level
     for data, _, _ in blocks:
         pieces += _chunk(b"IDAT", data)

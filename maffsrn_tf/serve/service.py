@@ -214,7 +214,12 @@ def check_content_type(content_type, content_encoding=None):
 def check_content_length(value, limit):
     """``ServeError`` 413 when a ``Content-Length`` header says the body is over ``limit``
     bytes (refused before a byte of it is read)."""
-    if value is not None and value.strip().isdigit() and int(value) > limit:
+    if (
+        value is not None
+        and value.strip().isascii()
+        and value.strip().isdigit()
+        and int(value) > limit
+    ):
         raise ServeError(
             413, f"the body is {int(value):,} bytes, over this server's limit of {limit:,} "
             "bytes", {"Connection": "close"},

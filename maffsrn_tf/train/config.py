@@ -168,6 +168,11 @@ class TrainConfig:
                 f"holdout lists images of a data folder (data_source='folder'), not of "
                 f"data_source={self.data_source!r}: leave it out, or pass val_dir=DIR"
             )
+        if self.cache_dir and self.data_source == "packed":  # it was ignored
+            raise MaffsrnError(
+                f"cache_dir={self.cache_dir!r} holds what a folder, div2k or tfds source is "
+                "decoded into; a pack (data_source='packed') is read as it is: leave it out"
+            )
 
     @classmethod
     def from_dict(cls, values):
@@ -371,10 +376,10 @@ def check_inputs(config):
 
 
 def _check_cache(config):
-    """``MaffsrnError`` unless ``cache_dir`` (when given, for a source that caches: not a
-    pack) and its ``lr/`` and ``decoded/`` are, or can be made, folders this process can
-    write. Nothing is created."""
-    if not config.cache_dir or config.data_source == "packed":
+    """``MaffsrnError`` unless ``cache_dir`` (when given: never with a pack, which the
+    config refuses) and its ``lr/`` and ``decoded/`` are, or can be made, folders this
+    process can write. Nothing is created."""
+    if not config.cache_dir:
         return
     for name in ("", *CACHE_FOLDERS):
         path = os.path.join(config.cache_dir, name) if name else config.cache_dir

@@ -152,7 +152,9 @@ def _trim_log(path, epoch):
         rows = list(csv.reader(f))
     if not rows:
         return
-    keep = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < epoch]
+    keep = [rows[0]] + [
+        r for r in rows[1:] if r and r[0].isascii() and r[0].isdigit() and int(r[0]) < epoch
+    ]
     if len(keep) != len(rows):
         with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
             csv.writer(f).writerows(keep)

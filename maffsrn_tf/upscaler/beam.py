@@ -714,7 +714,7 @@ def _unreachable_job_server(options):
     if not endpoint or endpoint == "embed" or ":" not in endpoint:
         return ""
     host, _, port = endpoint.rpartition(":")
-    if not port.isdigit():
+    if not (port.isascii() and port.isdigit()):
         return f"job_endpoint={endpoint!r} is not HOST:PORT"
     try:
         socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=5).close()

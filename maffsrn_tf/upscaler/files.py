@@ -35,6 +35,7 @@ from maffsrn_tf.io.paths import (
     dotdot_after_link,
     made_folders,
     name_too_long,
+    not_found,
     unreadable_entry,
     within,
 )
@@ -299,7 +300,7 @@ def _plan(inputs, output, options, video_options=None):
     video_options = video_options or video.VideoOptions()
     for path in inputs:
         if not os.path.lexists(path):
-            raise UpscaleError(f"input not found: {path}")
+            raise UpscaleError(not_found("input", path))
         if not os.path.exists(path):
             raise UpscaleError(f"input cannot be opened: {path} is {unreadable_entry(path)}")
     if options.recursive and not any(os.path.isdir(p) for p in inputs):
@@ -332,9 +333,10 @@ def _plan(inputs, output, options, video_options=None):
     if others:
         names = ", ".join(one_line(o) for o in others[:5])
         more = " ..." if len(others) > 5 else ""
-        log.warning(
-            "skipping %d file(s) that are not images or videos: %s%s", len(others), names, more
-        )
+        what = "images or videos" if video.have_av() else (
+            f"images (a video named otherwise than {', '.join(video.VIDEO_EXTENSIONS)} is "
+            f"found with PyAV: {video.VIDEO_INSTALL})")  # fmt: skip
+        log.warning("skipping %d file(s) that are not %s: %s%s", len(others), what, names, more)
     if broken:
         names = ", ".join(one_line(b) for b in broken[:5]) + (" ..." if len(broken) > 5 else "")
         log.warning("skipping %d entr%s that cannot be opened: %s", len(broken),
@@ -343,6 +345,8 @@ def _plan(inputs, output, options, video_options=None):
         job.video = not job.source.lower().endswith(IMAGE_EXTENSIONS) and video.is_video(job.source)
     _check_video_run(jobs, options, video_options, single)
     for job in jobs:
+        if job.problem:  # a video without PyAV
+            continue
         where = job.target or (output if single else os.path.join(output or "out", ""))
         try:
             if job.video:  # a box's tag needs the frames' size
@@ -408,9 +412,15 @@ def _check_video_run(jobs, options, video_options, single):
             raise UpscaleError(f"{given[0]} applies to videos, and this run has none")
         return
     if not video.have_av():
-        names = ", ".join(one_line(j.label) for j in videos[:3]) + (" ..." * (len(videos) > 3))
-        what = names if single else f"{len(videos)} video(s) ({names})"
-        raise UpscaleError(f"{what}: videos are read and written with PyAV: {video.VIDEO_INSTALL}")
+        install = f"videos are read and written with PyAV: {video.VIDEO_INSTALL}"
+        if single or len(videos) == len(jobs):
+            names = ", ".join(one_line(j.label) for j in videos[:3]) + " ..." * (len(videos) > 3)
+            what = names if single else f"{len(videos)} video(s) ({names})"
+            raise UpscaleError(f"{what}: {install}")
+        for job in videos:  # the images of the run are done; each video fails alone
+            job.problem = f"{job.source}: {install}"
+            job.target = ""
+        return
     if len(videos) == len(jobs):  # quality: _check_quality says it
         if options.fmt:
             raise UpscaleError(
@@ -458,7 +468,9 @@ def _check_output_folder(output, inputs):
 def _drop_earlier_outputs(jobs, options):
     """Two inputs that would write one output (``a.jpg`` and ``a.png``) are an
     ``UpscaleError``; inputs that are outputs of an earlier run (``a_x2.png`` beside
-    ``a.jpg`` when the output folder is the input folder) are left out, with one notice."""
+    ``a.jpg`` when the output folder is the input folder) are left out, with one notice.
+    With ``overwrite``, such a file that does not carry the mark of our outputs
+    (``images.written_here``) is not replaced: its input fails, naming it."""
     targets, compares = {}, set()
     for job in jobs:
         if not job.target:
@@ -493,6 +505,14 @@ def _drop_earlier_outputs(jobs, options):
                 "write the outputs elsewhere, or rename that image"
             )
             writer.target = ""
+        elif options.overwrite and images.written_here(job.source) is False:
+            # its name and size, but not our mark: a picture of the user's is never replaced
+            writer.problem = (
+                f"{writer.source}: its output would replace {job.source}, which has that "
+                "output's name and size but was not written by maffsrn_tf (a picture of "
+                "yours?): rename it, or delete it if it is an earlier output"
+            )
+            writer.target = ""
     # outputs of runs at other sizes, beside their input in a folder written into
     out_dirs = {os.path.dirname(t) for t in targets}
     stems = {(os.path.dirname(os.path.realpath(j.source)),
@@ -513,7 +533,8 @@ def _drop_earlier_outputs(jobs, options):
         sources = [s for s in sources if s not in earlier]
         if len(sources) > 1:
             raise UpscaleError(
-                f"{' and '.join(one_line(s.label) for s in sources)} would both be written to "
+                f"{' and '.join(one_line(os.fsdecode(s.source)) for s in sources)} would both "
+                "be written to "
                 f"{os.path.relpath(target)}; rename one, or upscale them into separate folders"
             )
     kept = [job for job in jobs if job not in earlier]
@@ -792,10 +813,18 @@ def upscale_file(
 
 def _video_named_as_image(path):
     """The message for a video with an image's extension (``clip.png``), else ``""``: it
-    is read as the image its name says, and said so when it is not one."""
-    from maffsrn_tf.upscaler.video import have_av, is_video
+    is read as the image its name says, and said so when it is not one. Without PyAV, a
+    file of another name that is no image may be a video: the line names the install."""
+    from maffsrn_tf.upscaler.video import VIDEO_INSTALL, have_av, is_video
 
-    if not have_av() or not is_video(path, probe=True):
+    if not have_av():  # a file named otherwise than an image may be a video FFmpeg reads
+        if os.fsdecode(path).lower().endswith(IMAGE_EXTENSIONS) or not os.path.isfile(path):
+            return ""
+        return (
+            f"{path} is not an image Pillow reads; if it is a video, videos are read with "
+            f"PyAV: {VIDEO_INSTALL}"
+        )
+    if not is_video(path, probe=True):
         return ""
     return f"{path} is a video, not an image: give it a video extension (.mp4, .mkv)"
 

@@ -536,7 +536,7 @@ _IDENTITY = [1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30]
 def _tag_rotation(stream):
     """Counter-clockwise degrees of an old ``rotate`` tag (clockwise degrees), or 0."""
     tag = (stream.metadata.get("rotate") or "").strip()
-    if not tag.lstrip("-").isdigit():
+    if not (tag.isascii() and tag.lstrip("-").isdigit()):  # int() fails on "²", reads "١"
         return 0
     degrees = -int(tag) % 360
     return degrees - 360 if degrees > 180 else degrees

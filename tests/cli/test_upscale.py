@@ -7,6 +7,7 @@ import fcntl
 import os
 import pty
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -354,6 +355,27 @@ def test_without_pyav_a_video_is_one_line_and_images_still_work(tmp_path):
     image = subprocess.run([sys.executable, "-c", code, "a.png"], cwd=tmp_path, env=env,
                            capture_output=True, text=True)  # fmt: skip
     assert image.returncode == 0 and image.stdout == "out/a_x2.png\n", image.stderr
+    # a folder of both: the images are done, each video fails alone naming the install;
+    # a file named otherwise than an image or a video may be a video: the line says so
+    shutil.copy(tmp_path / "clip.mkv", tmp_path / "clip")
+    os.mkdir(tmp_path / "mix")
+    for name in ("clip.mkv", "a.png", "clip"):
+        shutil.copy(tmp_path / name, tmp_path / "mix" / name)
+    both = subprocess.run([sys.executable, "-c", code, "mix", "-o", "done"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert both.returncode == 1 and both.stdout == "done/a_x2.png\n", both.stderr
+    lines = both.stderr.splitlines()
+    assert lines[0].startswith("warning: skipping 1 file(s) that are not images (a video named "
+                               "otherwise than .mp4, .mkv,")  # fmt: skip
+    assert lines[-2:] == [
+        'error: mix/clip.mkv: videos are read and written with PyAV: pip install '
+        '"maffsrn_tf[video]"', "error: 1 of 2 files failed: clip.mkv"]  # fmt: skip
+    assert os.listdir(tmp_path / "done") == ["a_x2.png"]
+    bare = subprocess.run([sys.executable, "-c", code, "clip", "-o", "x.png"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert bare.returncode == 1 and bare.stderr == (
+        "error: clip is not an image Pillow reads; if it is a video, videos are read with "
+        'PyAV: pip install "maffsrn_tf[video]"\n')  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -278,6 +278,18 @@ CASES = [
         changes=(TFLITE,),
         check=is_tflite(TFLITE),
     ),
+    # --report_dir must exist, unless it is the output folder, which the run makes
+    Case(
+        "export-report-dir-is-the-new-output-dir",
+        [*UNVERIFIED, "--output_dir", "new", "--report_dir", "./new/"],
+        code=0,
+        outputs=["new/maffsrn_x2_float16.tflite", "new/REPORT.md", "new/REPORT.json"],
+    ),
+    Case(
+        "export-report-dir-missing",
+        [*UNVERIFIED, "--output_dir", "new", "--report_dir", "r"],
+        error="--report_dir r is not a folder (it is not created unless it is --output_dir)",
+    ),
     # outputs inside an input folder (real paths: a link to it too)
     Case(
         "export-output-dir-inside-a-dataset",

@@ -509,7 +509,8 @@ def _build(out, *flags):
 
 def test_a_rebuild_keeps_the_files_no_build_wrote(tmp_path):
     """A GitHub Pages ``CNAME``, a ``.nojekyll``, a folder of one's own survive a rebuild
-    without --overwrite; a file an earlier build wrote and this one does not is dropped."""
+    without --overwrite, even listed in a hand-edited marker (a build never wrote those
+    names); a file an earlier build wrote and this one does not is dropped."""
     _require_web_build()
     site = tmp_path / "site"
     assert _build(site).returncode == 0
@@ -519,7 +520,7 @@ def test_a_rebuild_keeps_the_files_no_build_wrote(tmp_path):
     (site / "extra" / "notes.txt").write_text("mine")
     (site / "models" / "old.tflite").write_bytes(b"an earlier build's")
     with open(site / ".maffsrn-site", "a") as f:
-        f.write("models/old.tflite\n")
+        f.write("models/old.tflite\nCNAME\nextra/notes.txt\n")
     run = _build(site)
     assert run.returncode == 0, run.stderr
     assert "kept 3 it did not write (.nojekyll, CNAME, extra/notes.txt)" in run.stdout

@@ -346,6 +346,17 @@ def test_report_merge_keeps_the_other_files_rows(tmp_path):
     assert "merged into the previous report" in text and "a_x3.tflite" in text
     write_report(base, [entry("a_x2.tflite", 2, 0.05)], "third")  # no merge: replaced
     assert len(json.loads((tmp_path / "REPORT.json").read_text())) == 1
+    # a run into another folder (report_dir left where it was): its file of the same name
+    # is another file, a row of its own that says where it lies (tables name it by path)
+    write_report(base, [entry("a_x2.tflite", 2, 0.3)], "fourth", merge=True,
+                 models_dir=str(tmp_path / "phone"))  # fmt: skip
+    rows = json.loads((tmp_path / "REPORT.json").read_text())
+    assert [(r["folder"], r["file"], r["accuracy"]["Set5"]["drop"]) for r in rows] == [
+        (".", "a_x2.tflite", 0.05),
+        ("phone", "a_x2.tflite", 0.3),
+    ]
+    text = (tmp_path / "REPORT.md").read_text()
+    assert text.count("| phone/a_x2.tflite |") == 2 and text.count("| a_x2.tflite |") == 2
 
 
 def test_report_keeps_the_hand_written_part(tmp_path):

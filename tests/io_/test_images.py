@@ -829,7 +829,7 @@ def test_gamma_and_chromaticity_are_png_only(tmp_path, ext):
 )
 def test_colour_values_a_png_cannot_hold_are_left_out(meta):
     data = images.encode_image(_ramp(), ".png", meta)
-    assert _chunk_kinds(data) == [b"IHDR", b"IDAT", b"IDAT", b"IDAT", b"IEND"]
+    assert _chunk_kinds(data) == [b"IHDR", b"tEXt", b"IDAT", b"IDAT", b"IDAT", b"IEND"]
     _, info = read_image("x.png", data=data)
     assert {k: info[k] for k in COLOUR_KEYS} == dict.fromkeys(COLOUR_KEYS)
 
@@ -842,3 +842,27 @@ def test_a_non_image_of_any_name_is_one_image_error(tmp_path, name):
     path.write_bytes(b"x")
     with pytest.raises(images.ImageError, match="as an image .*UnidentifiedImageError"):
         images.read_image(str(path))
+
+
+def test_outputs_say_maffsrn_tf_wrote_them_where_the_format_can(tmp_path):
+    """PNG (8- and 16-bit) and JPEG outputs carry the writer's mark, read back by
+    ``written_here`` (True), beside the input's EXIF (its Software tag kept); the same pixels
+    saved by Pillow alone are False; formats with no place for it (TIFF's Software tag would
+    read back as EXIF), and what is no image, are None (their name and size are all)."""
+    rgb = np.full((6, 8, 3), 90, np.uint8)
+    exif = Image.Exif()
+    exif[0x0131] = "Camera firmware 1.0"
+    for name, array in (("a.png", rgb), ("b.png", rgb.astype(np.uint16) * 257), ("c.jpg", rgb)):
+        path = str(tmp_path / name)
+        images.write_image(path, array, {"exif": exif.tobytes()})
+        assert read_image(path)[1]["exif"] == exif.tobytes()
+        assert images.written_here(path) is True, name
+        with Image.open(path) as im:  # the pixels alone (Pillow keeps a JPEG's comment)
+            other = str(tmp_path / ("pil_" + name))
+            Image.fromarray(np.asarray(im)).save(other)
+        assert images.written_here(other) is False, name
+    for name in ("d.tiff", "e.webp", "f.bmp"):
+        images.write_image(str(tmp_path / name), rgb)
+        assert images.written_here(str(tmp_path / name)) is None, name
+    (tmp_path / "g.png").write_bytes(b"not an image")
+    assert images.written_here(str(tmp_path / "g.png")) is None

@@ -3,7 +3,7 @@ either path is spelled, and a sibling folder (``in2`` beside ``in``) accepted.""
 
 import os
 
-from maffsrn_tf.io.paths import within
+from maffsrn_tf.io.paths import not_found, within
 
 
 def test_within_compares_real_paths(tmp_path, monkeypatch):
@@ -120,3 +120,37 @@ def test_a_killed_folder_write_is_undone_by_the_next_one(tmp_path):
     os.unlink(tmp_path / "x")
     assert (tmp_path / "sm" / "saved_model.pb").read_text() == "old"  # back in its place
     assert sorted(os.listdir(tmp_path)) == sorted(["sm", "other", mine.name, live.name])
+
+
+def test_a_file_named_with_a_trailing_slash_is_said_to_be_a_file(tmp_path, monkeypatch):
+    """``photo.png/`` is not there for the file system (a file is no folder): the line says
+    the file is one, with the fix (drop the slash, or: a folder is needed), instead of
+    "not found"; anything else missing is "not found"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photo.png").write_bytes(b"x")
+    assert not_found("input", "photo.png/") == (
+        "input photo.png/ ends in a slash, which names a folder, but photo.png is a file: "
+        "drop the slash"
+    )
+    assert not_found("--datasets", "photo.png/", folder=True) == (
+        "--datasets must be a folder: photo.png is a file"
+    )
+    assert not_found("input", b"gone.png/") == "input not found: gone.png/"
+    assert not_found("input", "gone.png") == "input not found: gone.png"
+
+
+def test_a_temporary_s_name_with_a_digit_int_cannot_read_is_left_alone(tmp_path):
+    """A name of our temporaries' shape whose process number is "²" (a digit to
+    ``str.isdigit``, not to ``int``) or Arabic-Indic digits is a user's file: a write into
+    its folder neither crashes on it nor touches it."""
+    from maffsrn_tf.io import atomic
+
+    names = [f".tmp-maffsrn-{atomic._machine()}-p{pid}-abcdefgh-a.png" for pid in ("²", "١٢")]
+    for name in names:
+        (tmp_path / name).write_text("mine")
+    assert atomic.remove_stale_temporaries(str(tmp_path), older_than=1e9) == []
+    with atomic.atomic_output(str(tmp_path / "out.png")) as tmp:
+        open(tmp, "w").close()
+    with atomic.atomic_folder(str(tmp_path / "sm")) as tmp:
+        open(os.path.join(tmp, "f"), "w").close()
+    assert sorted(os.listdir(tmp_path)) == sorted([*names, "out.png", "sm"])

@@ -89,6 +89,9 @@ def test_multi_worker_without_a_cluster_is_refused_before_anything(work, monkeyp
         ({"data_source": "packed", "holdout": "h.txt"}, "holdout lists images of a data "
          "folder (data_source='folder'), not of data_source='packed': leave it out, or pass "
          "val_dir=DIR"),
+        ({"data_source": "packed", "cache_dir": "c"}, "cache_dir='c' holds what a folder, "
+         "div2k or tfds source is decoded into; a pack (data_source='packed') is read as it "
+         "is: leave it out"),  # it was ignored
     ],
 )  # fmt: skip
 def test_options_that_cannot_train_are_refused_by_the_config(values, message):
@@ -159,14 +162,6 @@ def test_a_cache_dir_on_a_pseudo_file_system_is_refused(work):
     )
     assert message.endswith("); pass cache_dir=DIR elsewhere")
     assert tree(".") == before and not os.path.exists("/proc/fzcache")
-
-
-def test_a_pack_caches_nothing_so_its_cache_dir_is_not_probed(work):
-    (work / "p.npz").write_bytes(b"a pack")
-    config = TrainConfig(
-        data_source="packed", data_dir="p.npz", cache_dir="keep.txt", model_dir="run"
-    )
-    assert check_run(config) is None
 
 
 def test_a_finished_run_trains_nothing_so_its_cache_is_not_needed(work):

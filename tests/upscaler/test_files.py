@@ -268,7 +268,7 @@ def test_a_picture_with_an_output_s_name_is_an_input_not_an_earlier_output(tmp_p
     write(folder / "y.png", photo(32, 32))
     write(folder / "y_x2.png", photo(20, 20))  # a picture of the user's
     write(folder / "z.png", photo(16, 16))
-    write(folder / "z_x2.png", photo(32, 32))  # z's earlier output: its size
+    images.write_image(str(folder / "z_x2.png"), photo(32, 32))  # z's earlier output
     mine = (folder / "y_x2.png").read_bytes()
     failures = []
     with pytest.raises(UpscaleError, match=r"1 of 3 images failed: y.png") as caught:
@@ -282,6 +282,38 @@ def test_a_picture_with_an_output_s_name_is_an_input_not_an_earlier_output(tmp_p
         "image"
     )
     assert Image.open(folder / "z_x2.png").size == (32, 32)
+
+
+def test_overwrite_replaces_only_earlier_outputs_that_carry_our_mark(tmp_path):
+    """In a folder upscaled into itself with overwrite, a file with an output's name AND
+    size is replaced only when it says maffsrn_tf wrote it (PNG ``tEXt Software``, JPEG's
+    comment, TIFF's Software tag): a user's picture of that name and size (made by another
+    upscaler, say) is kept byte for byte, and its input fails alone, naming it."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write(folder / "a.png", photo(16, 16))
+    write(folder / "a_x2.png", photo(32, 32))  # the user's, another program's output
+    write(folder / "b.jpg", photo(16, 16))
+    mine = (folder / "a_x2.png").read_bytes()
+    fast = dict(quantization="int8", overwrite=True)
+    earlier = upscale_path(str(folder / "b.jpg"), str(folder / "b_x2.jpg"), **fast)
+    assert images.written_here(earlier[0]) is True  # our JPEG says so
+    assert images.written_here(str(folder / "a_x2.png")) is False
+    failures = []
+    with pytest.raises(UpscaleError, match=r"1 of 2 images failed: a.png") as caught:
+        upscale_path(str(folder), str(folder), on_error=failures.append, **fast)
+    assert (folder / "a_x2.png").read_bytes() == mine
+    assert caught.value.written == [str(folder / "b_x2.jpg")]  # ours: rewritten
+    assert str(failures[0]) == (
+        f"{folder / 'a.png'}: its output would replace {folder / 'a_x2.png'}, which has that "
+        "output's name and size but was not written by maffsrn_tf (a picture of yours?): "
+        "rename it, or delete it if it is an earlier output"
+    )
+    (folder / "a_x2.png").unlink()  # now the run writes it, marked, and a rerun replaces it
+    upscale_path(str(folder), str(folder), **fast)
+    assert images.written_here(str(folder / "a_x2.png")) is True
+    assert upscale_path(str(folder), str(folder), **fast) == [
+        str(folder / "a_x2.png"), str(folder / "b_x2.jpg")]  # fmt: skip
 
 
 def test_paths_as_bytes_and_checked_arguments(tmp_path, monkeypatch):

@@ -615,3 +615,16 @@ def test_a_fifo_named_as_a_video_fails_alone_without_blocking(tmp_path):
         "1 of 2 files failed: fifo.mp4",
     ], run.stdout + run.stderr
     assert os.listdir(tmp_path / "o") == ["a_x2.png"]
+
+
+def test_a_rotate_tag_of_digits_int_cannot_read_is_no_rotation():
+    """An old ``rotate`` tag is read only as ASCII digits: "²" (a digit to ``str.isdigit``)
+    had crashed ``int()``, and "١٨٠" (Arabic-Indic) is no tag a muxer writes."""
+    from maffsrn_tf.upscaler.video import _tag_rotation
+
+    class Stream:
+        def __init__(self, tag):
+            self.metadata = {"rotate": tag}
+
+    assert [_tag_rotation(Stream(t)) for t in ("90", "-90", "270", "²", "١٨٠", "")] == [
+        -90, 90, 90, 0, 0, 0]  # fmt: skip
