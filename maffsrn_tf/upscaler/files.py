@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import os
 import re
+import stat
 import sys
 
 import numpy as np
@@ -249,14 +250,19 @@ def _walk(folder, recursive, exclude):
             full, sub = os.path.join(path, name), os.path.join(rel, name) if rel else name
             if OUR_TEMPORARY.match(name):
                 continue
-            if os.path.isdir(full):
+            try:  # one stat an entry: what it is, or (failing) why it cannot be opened
+                mode = os.stat(full).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and stat.S_ISDIR(mode):
                 if recursive:
                     visit(full, sub)
                 continue
             image = name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
             if not image and name.startswith("."):
                 continue
-            why = unreadable_entry(full)  # an image's name: it fails alone, as it is read
+            # an image's name: it fails alone, as it is read
+            why = "" if mode is not None else unreadable_entry(full)
             if why.startswith("its path is longer"):
                 shown = full if len(full) <= 160 else f"{full[:100]}...{full[-50:]}"
                 raise UpscaleError(
@@ -674,8 +680,9 @@ def _earlier_sizes(job, writer, options, compare):
 def _an_earlier_sample_output(job, options):
     """Whether what lies at the sample run's outputs (``job``) is an earlier sample run's,
     which it rewrites: nothing, or images of the sizes it writes (the output, and its
-    comparison: bicubic | 8 px | output). A picture of the user's own ``sample.png``
-    upscaled into ``out/`` is another size, and is not replaced."""
+    comparison: bicubic | 8 px | output) that do not say another program wrote them
+    (``images.written_here``). A picture of the user's own ``sample.png`` upscaled into
+    ``out/`` is another size, and is not replaced."""
     size = _expected_size(job.source, options)
     comparison = os.path.splitext(job.target)[0] + "_compare.png"
     wanted = [(job.target, size), (comparison, (2 * size[0] + 8, size[1]) if size else ())]
@@ -684,11 +691,9 @@ def _an_earlier_sample_output(job, options):
             continue
         if not want or not_a_regular_file(path) or os.path.islink(path):
             return False
-        try:
-            with images.open_image(path, path) as im:
-                if im.size != tuple(want):
-                    return False
-        except Exception:  # not an image: a file of the user's
+        if existing_image_state(job.source, path, options, want)[0] == "other":
+            return False  # another size, or not an image: a file of the user's
+        if images.written_here(path) is False:  # a PNG/JPEG another program wrote
             return False
     return True
 

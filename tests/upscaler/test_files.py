@@ -520,8 +520,8 @@ def test_an_output_through_a_link_and_dotdot_and_an_empty_input_are_refused(tmp_
 
 def test_the_sample_run_rewrites_only_its_own_earlier_output(tmp_path, monkeypatch):
     """No inputs: the sample photo into ``out/``, rewritten at each run; a file of the
-    user's there (their own ``sample.png`` upscaled, a text file) is refused as any
-    existing output, not replaced."""
+    user's there (their own ``sample.png`` upscaled, a text file, a picture of that size
+    another program saved) is refused as any existing output, not replaced."""
     monkeypatch.chdir(tmp_path)
     os.makedirs("out")
     (tmp_path / "out" / "sample_x2.png").write_text("my notes")
@@ -535,6 +535,13 @@ def test_the_sample_run_rewrites_only_its_own_earlier_output(tmp_path, monkeypat
     assert upscale_path(None, None, quantization="int8") == [os.path.join("out", "sample_x2.png")]
     assert upscale_path(None, None, quantization="int8") == [os.path.join("out", "sample_x2.png")]
     assert Image.open(tmp_path / "out" / "sample_x2.png").size == (1024, 1200)
+    # the size it writes, but saved by another program (no maffsrn_tf mark): the user's
+    with Image.open(tmp_path / "out" / "sample_x2.png") as im:
+        Image.fromarray(np.asarray(im)).save(tmp_path / "out" / "sample_x2.png")
+    mine = (tmp_path / "out" / "sample_x2.png").read_bytes()
+    with pytest.raises(UpscaleError, match=r"^output exists: out/sample_x2\.png"):
+        upscale_path(None, None, quantization="int8")
+    assert (tmp_path / "out" / "sample_x2.png").read_bytes() == mine
 
 
 def test_an_output_file_where_another_output_needs_a_folder_is_refused_first(tmp_path):
