@@ -1021,7 +1021,7 @@ def _planned_scale(job, options):
 
             info = probe(job.source, whole=False)
             h, w = info.height, info.width
-            return frame_options(options, info.quarter_turn).plan(h, w)[0]
+            return frame_options(options, info).plan(h, w)[0]
         h, w = images.image_size(job.source)
         return options.plan(h, w)[0]
     except MaffsrnError:

@@ -57,7 +57,7 @@ from maffsrn_tf.upscaler.files import (
     upscale_files,
 )
 from maffsrn_tf.upscaler.options import UpscaleOptions
-from maffsrn_tf.upscaler.sizing import factor_name
+from maffsrn_tf.upscaler.sizing import MAX_OUTSCALE, factor_name, fit_size
 
 log = logging.getLogger("maffsrn_tf")
 
@@ -542,22 +542,47 @@ def _tag_rotation(stream):
     return degrees - 360 if degrees > 180 else degrees
 
 
-def frame_options(options, quarter_turn):
-    """``options`` for the stored frames of a video players turn by 90 degrees: a
-    ``width``/``height`` box is the displayed one, so its sides swap."""
-    if quarter_turn and options.sized and options.outscale is None:
-        return options.replace(width=options.height, height=options.width)
-    return options
+def frame_options(options, info):
+    """``options`` for the stored frames of a video (``info``: its ``VideoInfo``): a
+    ``width``/``height`` box is the displayed size, so its sides swap for a video players
+    turn by 90 degrees, and for pixels that are not square (``info.sar``: shown ``sar``
+    times as wide as stored) the factor is fitted on the displayed frame and applied to the
+    stored one (the output keeps the pixel aspect). ``MaffsrnError`` for a box outside x1
+    to x16 of the displayed frame."""
+    if not (options.sized and options.outscale is None):
+        return options
+    width, height = options.width, options.height
+    if info.quarter_turn:
+        width, height = height, width
+    if not info.sar:
+        return options.replace(width=width, height=height)
+    shown_w = info.width * info.sar
+    _, _, factor = fit_size(info.height, shown_w, width, height)
+    if factor < 1 - 1e-9 or factor > MAX_OUTSCALE:
+        box = " x ".join(
+            f"{n}={getattr(options, n)}" for n in ("width", "height") if getattr(options, n)
+        )
+        raise MaffsrnError(
+            f"{box} asks for x{float(factor):.4g} of a {round(shown_w)}x{info.height} frame "
+            f"(as shown: its pixels are {info.sar.numerator}:{info.sar.denominator} wide); "
+            f"it must be between x1 and x{MAX_OUTSCALE:g}"
+        )
+    return options.replace(width=None, height=None, outscale=max(1.0, float(factor)))
 
 
 def name_tag(options, info=None):
     """What the output's name says: ``x2``, ``x3.5``, or the displayed ``WxH`` of a box
-    (``info``: the video's ``VideoInfo``, needed for a box only)."""
+    (``info``: the video's ``VideoInfo``, needed for a box only; ``MaffsrnError`` for a box
+    out of range, as ``frame_options``)."""
     if not options.sized:
         return f"x{options.scale}"
     if options.outscale is not None:
         return f"x{factor_name(options.outscale)}"
-    _, out_h, out_w = frame_options(options, info.quarter_turn).plan(info.height, info.width)
+    frame_options(options, info).plan(info.height, info.width)  # its range, checked
+    width, height = options.width, options.height
+    if info.quarter_turn:
+        width, height = height, width
+    out_h, out_w, _ = fit_size(info.height, info.width * (info.sar or 1), width, height)
     return f"{out_h}x{out_w}" if info.quarter_turn else f"{out_w}x{out_h}"
 
 
@@ -851,7 +876,7 @@ def upscale_video_file(
     video = video or VideoOptions()
     av = import_av()
     info = probe(in_path, options.max_pixels)
-    sized = frame_options(options, info.quarter_turn)
+    sized = frame_options(options, info)
     try:
         scale, out_h, out_w = sized.plan(info.height, info.width)
         tag = name_tag(options, info)
@@ -961,9 +986,10 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
             vout, copies = _output_streams(out, inp, vin, audio, info, plan, options, time_base)
             out.start_encoding()  # the encoder opens here: its errors come before any work
             last, step, result = None, max(1, round(1 / (rate * time_base))), None
+            shifts = {}  # constant rate: each audio stream's start moved to 0 (_audio_at_0)
             for packet in inp.demux(vin, *audio):
                 if packet.stream.type == "audio":
-                    if packet.size:
+                    if packet.size and (not constant or _audio_at_0(packet, shifts)):
                         packet.stream = copies[packet.stream.index]
                         out.mux(packet)
                     continue
@@ -1010,6 +1036,27 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
                 out.close()
             raise
         out.close()  # the trailer (and the index moved to the front)
+
+
+def _audio_at_0(packet, shifts):
+    """For a container that cannot start before 0 (AVI): whether to copy an audio packet,
+    its time moved so that its stream starts at 0. A priming packet wholly before 0 (AAC's
+    1024 samples, which players drop) is left out, and one that starts before 0 moves its
+    stream by the few samples it starts early: FFmpeg's own shift had moved the video a
+    whole frame slot later (a slot left empty, the frames out of sync by 77 ms at 10
+    frames/s). ``shifts``: each stream's move, set by its first packet copied."""
+    index = packet.stream.index
+    if packet.pts is None:
+        return True
+    if index not in shifts:
+        if packet.pts + (packet.duration or 0) <= 0:
+            return False  # only samples before 0
+        shifts[index] = max(0, -packet.pts)
+    if shifts[index]:
+        packet.pts += shifts[index]
+        if packet.dts is not None:
+            packet.dts += shifts[index]
+    return True
 
 
 def _seconds(slots, rate):
@@ -1105,7 +1152,7 @@ def existing_state(source, target, options):
         info = probe(source, whole=False)
     except MaffsrnError:
         return "other", "not a video that can be read"
-    _, out_h, out_w = frame_options(options, info.quarter_turn).plan(info.height, info.width)
+    _, out_h, out_w = frame_options(options, info).plan(info.height, info.width)
     sizes = {(first.width, first.height), (first.height, first.width)}
     if not any(abs(w - out_w) <= 1 and abs(h - out_h) <= 1 for w, h in sizes):  # odd: padded
         return "other", f"a video of {first.width}x{first.height}, not {out_w}x{out_h}"

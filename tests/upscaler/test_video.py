@@ -173,6 +173,18 @@ def test_mp4_output_with_a_size_box_and_odd_sides(clip, tmp_path, caplog):
     for name in ("wide_x2.mp4", "wide_x2.mkv"):  # MP4's header; H.264's own in Matroska
         with av.open(upscale_video(wide, tmp_path / name, **FAST)) as container:
             assert container.streams.video[0].sample_aspect_ratio == fractions.Fraction(4, 3)
+    # a box is the size shown: 48x40 pixels 4:3 wide show as 64x40; width=128 stores
+    # 96x80 (it had stored 128x107, shown 171 wide), and the name says what is shown
+    wide = make_clip(tmp_path / "w.mp4", rotate=0, codec="libx264", sar=fractions.Fraction(4, 3))
+    boxed = upscale_video(wide, tmp_path, width=128, **FAST)
+    assert os.path.basename(boxed) == "w_128x80.mp4"
+    with av.open(boxed) as container:
+        video = container.streams.video[0]
+        assert (video.width, video.height) == (96, 80)
+        assert video.width * video.sample_aspect_ratio == 128
+    with pytest.raises(UpscaleError, match=r"width=60 asks for x0\.9375 of a 64x40 frame "
+                       r"\(as shown: its pixels are 4:3 wide\)"):  # fmt: skip
+        upscale_video(wide, tmp_path / "small.mp4", width=60, **FAST)
     odd = upscale_video(clip, tmp_path / "odd.mkv", width=75, pix_fmt="yuv444p", **FAST)
     with av.open(odd) as container:
         video = container.streams.video[0]
@@ -439,6 +451,27 @@ def test_avi_fills_a_gap_with_the_last_frame_so_every_reader_places_the_frames(t
         upscale_video(far, tmp_path / "far.avi", **FAST)  # not 16,800 copies of a frame
     assert not (tmp_path / "far.avi").exists()
     assert len(frames(upscale_video(far, tmp_path / "far.mkv2.mkv", **FAST))[0]) == 4
+
+
+def test_avi_from_aac_that_starts_before_0_keeps_every_slot_and_the_sync(tmp_path):
+    """AAC in MP4 starts 1024 samples before 0 (its priming packet, which players drop):
+    into AVI, which cannot start before 0, FFmpeg's shift had moved the video a whole slot
+    (slot 1 empty, every frame after it late by 77 ms at 10 frames/s). The priming packet is
+    left out: the frames keep their slots and the audio starts at 0, its samples all there."""
+    clip = make_clip(tmp_path / "c.mp4", frames=10, rate=fractions.Fraction(10), gap=0,
+                     rotate=0, codec="libx264")  # fmt: skip
+    with av.open(clip) as container:
+        first = next(p for p in container.demux(audio=0) if p.size)
+        assert first.pts < 0  # the priming packet
+    out = upscale_video(clip, tmp_path / "c.avi", codec="mpeg4", **FAST)
+    times, _ = frames(out)
+    assert [round(t * 10) for t in times] == list(range(10))
+    with av.open(out) as container:
+        first = next(p for p in container.demux(audio=0) if p.size)
+        assert first.pts == 0
+    with av.open(out) as a, av.open(clip) as b:
+        assert sum(f.samples for f in a.decode(audio=0)) == sum(
+            f.samples for f in b.decode(audio=0))  # fmt: skip
 
 
 def test_frames_that_avis_rate_cannot_place_are_refused_not_moved(tmp_path):
