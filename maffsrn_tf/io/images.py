@@ -70,7 +70,7 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
 from maffsrn_tf.io.paths import not_found, unreadable_entry
 from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
-from maffsrn_tf.io.png import encode_png
+from maffsrn_tf.io.png import encode_png, image_data_shortfall
 
 # refuse larger inputs unless a call says otherwise (a decompression bomb, or a mistake)
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -441,6 +441,12 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
             _check_pixels(path, im.size, max_pixels)
             im.load()
             fmt = im.format
+            short = image_data_shortfall(path, data) if fmt == "PNG" else None
+            if short:  # Pillow leaves the missing rows black, without a word
+                raise ImageError(
+                    f"{path} is cut short or damaged: its image data holds {short[0]:,} of "
+                    f"the {short[1]:,} bytes its header declares (the rows after are missing)"
+                )
             _warn_frames(im, path)
             if fmt == "PNG" and is_png16_color(path, data):  # pypng: orient it as Pillow would
                 array = _oriented(_read_png16(path, data), im.getexif().get(ORIENTATION, 1))

@@ -21,6 +21,7 @@ takes it over them), ``pHYs`` (the resolution, from dots per inch), ``eXIf`` (EX
 four-byte numbers go up to 2**31 - 1) leaves that chunk out.
 """
 
+import io
 import math
 import struct
 import zlib
@@ -184,3 +185,59 @@ def encode_png(
     pieces += _chunk(b"IDAT", struct.pack(">I", adler))
     pieces += _chunk(b"IEND", b"")
     return b"".join(pieces)
+
+
+# Adam7: each pass's (first row, first column, row step, column step)
+_ADAM7 = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2),
+          (1, 0, 2, 1))  # fmt: skip
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+
+
+def _raw_size(width, height, depth, colour_type, interlaced):
+    """The bytes of filtered rows a PNG's header declares: a filter byte and the packed
+    samples of each row (of each Adam7 pass's rows, for an interlaced one)."""
+    bits = depth * _CHANNELS.get(colour_type, 4)
+
+    def rows(w, h):
+        return h * (1 + (w * bits + 7) // 8) if w and h else 0
+
+    if not interlaced:
+        return rows(width, height)
+    return sum(
+        rows((width - x + dx - 1) // dx, (height - y + dy - 1) // dy) for y, x, dy, dx in _ADAM7
+    )
+
+
+def image_data_shortfall(path=None, data=None, step=1 << 20):
+    """``(have, want)`` when a PNG's image data (its ``IDAT`` chunks, inflated) ends before
+    the rows its header declares, else None (complete, not a PNG, or damaged in a way its
+    decoder reports itself). Pillow fills such missing rows with black and says nothing
+    when the compressed stream itself ends cleanly (a file cut and re-deflated, a broken
+    encoder). The file at ``path``, or ``data`` (its bytes); inflated ``step`` bytes at a
+    time (memory stays small)."""
+    with open(path, "rb") if data is None else io.BytesIO(data) as f:
+        if f.read(8) != _SIGNATURE:
+            return None
+        inflate, have, want, seen = zlib.decompressobj(), 0, None, False
+        while not inflate.eof:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IDAT":
+                seen, rest = True, f.read(length)
+                f.seek(4, io.SEEK_CUR)  # its CRC
+                try:
+                    while rest and not inflate.eof:
+                        have += len(inflate.decompress(rest, step))
+                        rest = inflate.unconsumed_tail
+                except zlib.error:  # damaged: the decoder says so itself
+                    return None
+                continue
+            if seen or kind == b"IEND":  # the image data is one run of IDAT chunks
+                break
+            body = f.read(length + 4)
+            if kind == b"IHDR" and length >= 13:
+                w, h, depth, colour, _, _, interlaced = struct.unpack(">IIBBBBB", body[:13])
+                want = _raw_size(w, h, depth, colour, interlaced)
+    return (have, want) if want is not None and have < want else None

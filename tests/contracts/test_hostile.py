@@ -67,6 +67,23 @@ def truncated_png(path):
         f.write(data[: len(data) // 2])
 
 
+def half_rows_png(path):
+    """A PNG whose complete zlib stream holds only the first half of its rows (a file cut
+    and re-deflated): Pillow decodes it with the rest black, and no error."""
+    rows = np.random.default_rng(2).integers(0, 256, (64, 1 + 48 * 3), dtype=np.uint8)
+    rows[:, 0] = 0  # filter: none
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body))  # fmt: skip
+
+    header = struct.pack(">IIBBBBB", 48, 64, 8, 2, 0, 0, 0)
+    body = zlib.compress(rows[:32].tobytes())
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body))
+        f.write(chunk(b"IEND", b""))
+
+
 def npz_member(name, header_shape, payload, descr="<f4"):
     """A zip member ``name.npy`` whose header claims ``header_shape``, holding ``payload``."""
     buf = io.BytesIO()
@@ -210,6 +227,13 @@ CASES = [
     Case("upscale-missing-input", [UP, "--input", "nope.png"], error="input not found"),
     Case("upscale-text-file-as-png", [UP, *IN], _make((garbage, "in.png")), error="cannot read"),
     Case("upscale-truncated-png", [UP, *IN], _make((truncated_png, "in.png")), error="cannot read"),
+    Case(
+        "upscale-png-of-half-its-rows",
+        [UP, *IN],
+        _make((half_rows_png, "in.png")),
+        error="in.png is cut short or damaged: its image data holds 4,640 of the 9,280 bytes "
+        "its header declares",
+    ),  # fmt: skip
     Case(
         "upscale-decompression-bomb",
         [UP, *IN, "--max_megapixels", "1"],

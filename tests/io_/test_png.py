@@ -11,7 +11,7 @@ from PIL import Image, ImageCms
 
 from maffsrn_tf.io import images
 from maffsrn_tf.io import png as pngwriter
-from maffsrn_tf.io.png import adler32_combine, encode_png, sub_filtered
+from maffsrn_tf.io.png import adler32_combine, encode_png, image_data_shortfall, sub_filtered
 from maffsrn_tf.model.shipped import sample_photo_path
 
 SHAPES = [(1, 1), (1, 1, 3), (13, 13), (5, 7, 2), (7, 5, 4), (3, 2000, 3), (700, 900, 3)]
@@ -197,3 +197,30 @@ def test_dots_per_metre_at_phys_limits():
     top = (2**31 - 1) * 0.0254  # the most pHYs holds
     assert pngwriter.dots_per_metre((top, 0.0254)) == [2**31 - 1, 1]
     assert pngwriter.dots_per_metre((top + 0.0254, 300)) is None
+
+
+def test_image_data_shortfall_counts_the_rows_the_header_declares():
+    """Complete PNGs of every layout pypng writes (bit depths 1-16, grey to RGBA, Adam7
+    interlaced, sizes smaller than a pass) have no shortfall; one whose complete zlib
+    stream holds only some rows (Pillow decodes the rest black, without an error) has."""
+    for w, h in ((53, 37), (1, 1), (3, 9), (9, 2)):
+        for depth, planes, grey, alpha in ((8, 3, False, False), (16, 4, False, True),
+                                           (1, 1, True, False), (4, 2, True, True)):  # fmt: skip
+            rows = np.random.default_rng(0).integers(0, 2**depth, (h, w * planes)).tolist()
+            for interlace in (False, True):
+                out = io.BytesIO()
+                png.Writer(w, h, greyscale=grey, alpha=alpha, bitdepth=depth,
+                           interlace=interlace).write(out, rows)  # fmt: skip
+                assert image_data_shortfall(data=out.getvalue()) is None, (w, h, depth)
+    whole = encode_png(np.zeros((10, 7, 3), np.uint8))  # several IDAT chunks: one stream
+    assert image_data_shortfall(data=whole) is None
+    out = io.BytesIO()
+    png.Writer(7, 10, greyscale=False).write(out, np.zeros((10, 21), int).tolist())
+    data = out.getvalue()
+    start, end = data.index(b"IDAT"), data.index(b"IEND")
+    body = zlib.compress(zlib.decompress(data[start + 4 : end - 8])[: 4 * 22])  # 4 rows
+    short = data[: start - 4] + len(body).to_bytes(4, "big") + b"IDAT" + body + b"\0" * 4
+    assert image_data_shortfall(data=short + data[end - 4 :]) == (4 * 22, 10 * 22)
+    with Image.open(io.BytesIO(short + data[end - 4 :])) as im:
+        im.load()  # Pillow: no error (the rows after are black)
+    assert image_data_shortfall(data=b"not a png") is None
