@@ -15,8 +15,9 @@ checked up front by ``check_output_path``; every PNG is written by ``io.png`` (8
 extension Pillow opens. Decompression bombs are refused: each call
 passes its own pixel limit (``max_pixels``), checked from the header before anything is
 decoded. Pillow's own limit, a process-wide setting, is turned off once when this module is
-imported (our check replaces it), and nothing here changes a global setting or the warnings
-filter per call, so reads with different limits may run in threads at once.
+imported (our check replaces it), as is Pillow's bare warning about damaged EXIF (the read
+says which file, and leaves that EXIF out); nothing here changes a global setting or the
+warnings filter per call, so reads with different limits may run in threads at once.
 
 Metadata. ``read_image``'s ``info`` holds ``format``, ``icc_profile``, ``exif``, ``xmp``,
 ``dpi``, and a PNG's ``gamma``, ``chromaticity`` and ``srgb`` (its ``gAMA``, ``cHRM`` and
@@ -62,6 +63,7 @@ import math
 import os
 import re
 import struct
+import warnings
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps
@@ -76,6 +78,9 @@ from maffsrn_tf.io.png import encode_png, image_data_shortfall
 DEFAULT_MAX_PIXELS = 200_000_000
 # set once, here: read_image checks each call's own limit from the header instead
 Image.MAX_IMAGE_PIXELS = None
+# Pillow's bare "Corrupt EXIF data" (naming no file, shown once a process): read_image finds
+# such EXIF itself (``exif_problem``) and says so naming the file; set once, at import
+warnings.filterwarnings("ignore", message="Corrupt EXIF data", module="PIL.TiffImagePlugin")
 log = logging.getLogger("maffsrn_tf")
 # what a folder run reads first among the files Pillow opens (also listed in messages)
 COMMON_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".avif")
@@ -253,6 +258,9 @@ def image_size(path):
     try:
         with open_image(path, path) as im:
             w, h = im.size
+            raw = im.info.get("exif")
+            if isinstance(raw, (bytes, bytearray)) and raw and exif_problem(raw):
+                return h, w  # its orientation unreadable: as stored (read_image says why)
             orientation = im.getexif().get(0x0112, 1)
     except ImageError:
         raise
@@ -440,6 +448,7 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
         with open_image(path if data is None else io.BytesIO(data), path, formats) as im:
             _check_pixels(path, im.size, max_pixels)
             im.load()
+            _drop_damaged_exif(im, path)
             fmt = im.format
             short = image_data_shortfall(path, data) if fmt == "PNG" else None
             if short:  # Pillow leaves the missing rows black, without a word
@@ -503,9 +512,19 @@ def _metadata(im, name):
 
 def _has_resolution(im):
     """Whether the image's file records a resolution: Pillow reads a TIFF without its
-    resolution tags (XResolution 282, YResolution 283) as 1 DPI, which it does not say."""
+    resolution tags (XResolution 282, YResolution 283) as 1 DPI, and a JPEG whose JFIF
+    header says none (unit 0) with EXIF but no resolution in it as 72 DPI, neither of
+    which the file says."""
     tags = getattr(im, "tag_v2", None)
-    return tags is None or (282 in tags and 283 in tags)
+    if tags is not None:
+        return 282 in tags and 283 in tags
+    if im.format == "JPEG" and im.info.get("jfif_unit", 0) == 0 and "exif" in im.info:
+        try:
+            exif = im.getexif()
+            return 282 in exif and 283 in exif  # where Pillow read the DPI from
+        except Exception:  # unreadable EXIF: no resolution read from it
+            return False
+    return True
 
 
 def _png_fraction(value, least=0):
@@ -576,6 +595,57 @@ def _orientation_reset(exif):
             out[start : start + len(value)] = value
             return bytes(out)
     return exif
+
+
+_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
+                    13: 4, 16: 8, 17: 8, 18: 8}  # fmt: skip
+_SUB_IFDS = (0x8769, 0x8825, 0xA005)  # the EXIF, GPS and interoperability IFDs
+
+
+def exif_problem(raw):
+    """Why EXIF bytes (``Exif\0\0`` first or not) cannot be read whole, in a few words, or
+    ``""``: not TIFF-structured, or an IFD (IFD0, the EXIF and GPS IFDs) or a value that
+    points past the end. Pillow reads such EXIF with a bare warning that names no file
+    (``Corrupt EXIF data``), or fails the whole image (``not a TIFF file``)."""
+    data = bytes(raw)
+    if data.startswith(_EXIF_PREFIX):
+        data = data[len(_EXIF_PREFIX) :]
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or len(data) < 8 or struct.unpack(order + "H", data[2:4])[0] != 42:
+        return "it is not TIFF-structured"
+    todo, seen = [struct.unpack(order + "I", data[4:8])[0]], set()
+    while todo:
+        at = todo.pop()
+        if at in seen:
+            continue
+        seen.add(at)
+        if at + 2 > len(data):
+            return "a directory of it lies past its end"
+        (count,) = struct.unpack(order + "H", data[at : at + 2])
+        if at + 2 + 12 * count > len(data):
+            return "a directory of it runs past its end"
+        for i in range(count):
+            entry = data[at + 2 + 12 * i : at + 14 + 12 * i]
+            tag, kind, n = struct.unpack(order + "HHI", entry[:8])
+            size = _TIFF_TYPE_SIZES.get(kind, 1) * n
+            (offset,) = struct.unpack(order + "I", entry[8:])
+            if size > 4 and offset + size > len(data):
+                return "a value of it lies past its end"
+            if tag in _SUB_IFDS and kind in (4, 13) and n == 1:
+                todo.append(offset)
+    return ""
+
+
+def _drop_damaged_exif(im, name):
+    """Leave out (with one warning naming ``name``) EXIF that cannot be read whole, before
+    anything parses it: a picture is never refused for its EXIF."""
+    raw = im.info.get("exif")
+    if isinstance(raw, (bytes, bytearray)) and raw:
+        why = exif_problem(raw)
+        if why:
+            log.warning("%s: its EXIF is damaged (%s); it is left out", name, why)
+            del im.info["exif"]
+            im.getexif().clear()  # what Pillow parsed of it on opening (a JPEG's DPI) too
 
 
 def _exif_upright(im, name):
@@ -769,10 +839,12 @@ def _extensions(holds=None, where=None):
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _output_problem(ext, array=None, scale=1):
+def _output_problem(ext, array=None, scale=1, suggest=True, flattens=False):
     """Why an image file of extension ``ext`` cannot hold ``array`` upscaled ``scale``
     times (its dtype, channels, size; None: the extension only; ``scale`` may be a float),
-    or None when it can."""
+    or None when it can. ``flattens``: the caller flattens an image with alpha for a format
+    without it (its alpha is no problem there); the formats suggested instead hold the
+    image as each would get it (``suggest``: name them)."""
     ext = ext.lower()
     if ext not in OUTPUT_EXTENSIONS:
         if not ext:
@@ -784,16 +856,26 @@ def _output_problem(ext, array=None, scale=1):
         return f"this Pillow cannot write {ext} (built without it); use {_extensions()}"
     if array is None:
         return None
+    array_in = array
+    given = 1 if array.ndim == 2 else array.shape[-1]
+    if flattens and given in (2, 4) and "alpha" not in held:  # flattened for this format
+        array = array[..., :-1]
     channels = 1 if array.ndim == 2 else array.shape[-1]
     need, what = None, ""
     if array.dtype == np.uint16 and "as 8-bit" not in held:
         need = "16-bit" if channels == 1 else "16-bit colour"
         what = "a 16-bit " + {1: "grayscale", 2: "grayscale+alpha", 3: "RGB", 4: "RGBA"}[channels]
-        what += " image"
-    elif channels in (2, 4) and not held & {"alpha", "drops alpha"}:
+        what += " image" + (" (flattened: its alpha left out)" if given != channels else "")
+    elif given in (2, 4) and not held & {"alpha", "drops alpha"}:
         need, what = "alpha", "an image with transparency (alpha)"
     if need and need not in held:
-        return f"{ext} cannot hold {what}; use {_extensions(need)}"
+        if not suggest:
+            return what
+
+        def holds(f, e):
+            return _output_problem(e, array_in, suggest=False, flattens=flattens) is None
+
+        return f"{ext} cannot hold {what}; use {_extensions(need, where=holds)}"
     # the result's size: round(scale x side), as upscaler.sizing.scaled_size (scale: a float
     # for outscale/width/height)
     h, w = (max(1, round(side * scale)) for side in array.shape[:2])
@@ -805,21 +887,24 @@ def _output_problem(ext, array=None, scale=1):
     if over:
         unlimited = _extensions(  # formats without a size limit that hold the image
             where=lambda f, e: (
-                f not in MAX_SIDE and f not in MAX_AREA and _output_problem(e, array) is None
+                f not in MAX_SIDE
+                and f not in MAX_AREA
+                and _output_problem(e, array_in, suggest=False, flattens=flattens) is None
             )
         )
         return f"{over}; use {unlimited}"
     return None
 
 
-def check_output_path(path, array=None, scale=1):
+def check_output_path(path, array=None, scale=1, flattens=False):
     """Refuse (``ImageError``), before any work, an output file whose format cannot hold the
     result: an extension that is not in ``OUTPUT_EXTENSIONS`` (``.ico``, ``.gif``, ``.txt``,
     none), and, given ``array`` (the input; the result has its dtype and channels) and
     ``scale``, transparency or 16-bit into a format without them (16-bit into JPEG, WebP
     and AVIF is written as 8-bit; alpha into JPEG is dropped), or a side or a pixel count
-    over the format's limit (``MAX_SIDE``, ``MAX_AREA``)."""
-    problem = _output_problem(os.path.splitext(path)[1], array, scale)
+    over the format's limit (``MAX_SIDE``, ``MAX_AREA``). ``flattens``: the caller
+    flattens alpha for a format without it (as ``maffsrn-upscale`` does)."""
+    problem = _output_problem(os.path.splitext(path)[1], array, scale, flattens=flattens)
     if problem:
         raise ImageError(f"cannot write {path}: {problem}")
 

@@ -52,7 +52,7 @@ from maffsrn_tf.io.atomic import (
     temporary_suffix,
 )
 from maffsrn_tf.io.paths import made_folders, same_file_among, within
-from maffsrn_tf.upscaler.files import existing_image_state, output_path_for
+from maffsrn_tf.upscaler.files import existing_image_state, output_path_for, outputs_exist
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
 NAMESPACE = "maffsrn"
@@ -510,11 +510,7 @@ def _check_existing_outputs(config, paths):
             found.append(target)
     found.sort()
     if found:
-        more = f" and {len(found) - 1} other output(s)" if len(found) > 1 else ""
-        raise MaffsrnError(
-            f"output exists: {found[0]}{more} (pass overwrite=True to replace them, or "
-            "skip_existing=True to leave them)"
-        )
+        raise MaffsrnError(outputs_exist(found))
 
 
 def _outputs_match(config, paths, pattern):

@@ -339,10 +339,11 @@ def _plan(inputs, output, options, video_options=None):
     if others:
         names = ", ".join(one_line(o) for o in others[:5])
         more = " ..." if len(others) > 5 else ""
-        what = "images or videos" if video.have_av() else (
-            f"images (a video named otherwise than {', '.join(video.VIDEO_EXTENSIONS)} is "
-            f"found with PyAV: {video.VIDEO_INSTALL})")  # fmt: skip
-        log.warning("skipping %d file(s) that are not %s: %s%s", len(others), what, names, more)
+        named = ", ".join(video.VIDEO_EXTENSIONS)
+        what = "without an image extension, nor videos" if video.have_av() else (
+            f"without an image extension (a video named otherwise than {named} is found with "
+            f"PyAV: {video.VIDEO_INSTALL})")  # fmt: skip
+        log.warning("skipping %d file(s) %s: %s%s", len(others), what, names, more)
     if broken:
         names = ", ".join(one_line(b) for b in broken[:5]) + (" ..." if len(broken) > 5 else "")
         log.warning("skipping %d entr%s that cannot be opened: %s", len(broken),
@@ -453,6 +454,11 @@ def _image_only_notice(jobs, options):
 _EARLIER = re.compile(r"^(.+)_(?:x(\d+(?:\.\d+)?)|(\d+)x(\d+))(_compare)?$")
 
 
+def _listed(names):
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _check_output_folder(output, inputs):
     out_dir = output or "out"
     problem = folder_problem(out_dir)
@@ -539,8 +545,8 @@ def _drop_earlier_outputs(jobs, options):
         sources = [s for s in sources if s not in earlier]
         if len(sources) > 1:
             raise UpscaleError(
-                f"{' and '.join(one_line(os.fsdecode(s.source)) for s in sources)} would both "
-                "be written to "
+                f"{_listed([one_line(os.fsdecode(s.source)) for s in sources])} would "
+                f"{'both' if len(sources) == 2 else 'all'} be written to "
                 f"{os.path.relpath(target)}; rename one, or upscale them into separate folders"
             )
     kept = [job for job in jobs if job not in earlier]
@@ -711,11 +717,18 @@ def _check_existing(jobs, options):
                 paths.append(os.path.splitext(job.target)[0] + "_compare.png")
             found += [p for p in paths if os.path.lexists(p) and not not_a_regular_file(p)]
     if found:
-        more = f" and {len(found) - 1} other output(s)" if len(found) > 1 else ""
-        raise UpscaleError(
-            f"output exists: {found[0]}{more} (pass overwrite=True to replace them, or "
-            "skip_existing=True to leave them)"
-        )
+        raise UpscaleError(outputs_exist(found))
+
+
+def outputs_exist(found):
+    """The line for outputs that exist already (``found``: their paths, the first named),
+    with the two ways on: maffsrn-upscale's and Beam's."""
+    more = f" and {len(found) - 1} other output(s)" if len(found) > 1 else ""
+    them = "them" if more else "it"
+    return (
+        f"output exists: {found[0]}{more} (pass overwrite=True to replace {them}, or "
+        f"skip_existing=True to leave {them})"
+    )
 
 
 def _expected_size(source, options):
@@ -780,7 +793,10 @@ def upscale_file(
     if notes is not None and _has_alpha(array):
         notes.add("transparent")  # background= found something to flatten
     try:  # a format that cannot hold the result (a side too long): refused before the model
-        images.check_output_path(out_path, array[..., :-1] if flatten else array, out_h / h)
+        everywhere = options.flattens_everywhere and _has_alpha(array)  # (a format without
+        # alpha flattens it: the check knows, and suggests formats by what each would get)
+        images.check_output_path(out_path, array[..., :-1] if everywhere else array, out_h / h,
+                                 flattens=True)  # fmt: skip
     except images.ImageError as err:
         raise UpscaleError(str(err)) from None
     compare_path = os.path.splitext(out_path)[0] + "_compare.png"

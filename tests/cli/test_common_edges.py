@@ -347,12 +347,14 @@ def test_a_stopped_run_still_lists_what_it_wrote_on_stdout(tmp_path):
     assert written and sorted(out.split()) == written
 
 
-def test_a_library_s_python_warning_is_one_warning_line(tmp_path):
-    """Pillow warns about corrupt EXIF with Python's warnings (file, line and source on two
-    lines): a command shows it as one ``warning:`` line."""
+def test_damaged_exif_is_one_warning_line_naming_the_file(tmp_path):
+    """Pillow warns about corrupt EXIF with a bare Python warning (no file named, shown
+    once a process): a command shows one ``warning:`` line naming the file instead."""
     exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff" + b"\x00" * 40
     Image.fromarray(photo(20, 24)).save(tmp_path / "g.jpg", exif=exif)
     run = _run(["g.jpg", "-o", "o/", *FAST], tmp_path)
     assert (run.returncode, run.stdout) == (0, "o/g_x2.jpg\n"), run.stderr
     lines = run.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning: Corrupt EXIF data."), run.stderr
+    assert lines == [
+        "warning: g.jpg: its EXIF is damaged (a directory of it runs past its end); it is left out"
+    ], run.stderr

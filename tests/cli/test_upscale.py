@@ -60,9 +60,10 @@ def test_recursive_mirrors_subfolders_and_names_other_files_once(tmp_path):
     run = _run(["in", "-o", "out", "--recursive"], tmp_path)
     assert run.returncode == 0, run.stderr
     assert sorted(run.stdout.split()) == ["out/a_x2.png", "out/trip/day1/b_x2.jpg"]
-    notes = [line for line in run.stderr.splitlines() if "not images" in line]
+    notes = [line for line in run.stderr.splitlines() if "image extension" in line]
     skipped = (
-        "warning: skipping 2 file(s) that are not images or videos: in/notes.txt, in/trip/list.pdf"
+        "warning: skipping 2 file(s) without an image extension, nor videos: in/notes.txt, "
+        "in/trip/list.pdf"
     )
     assert notes == [skipped]
 
@@ -311,7 +312,8 @@ def test_a_video_alone_and_in_a_folder_of_images(tmp_path):
                                "videos keep their container and crf") == 1  # fmt: skip
     assert "[2/2] clip.mkv" in folder.stderr
     assert (
-        "warning: skipping 1 file(s) that are not images or videos: in/notes.txt" in folder.stderr
+        "warning: skipping 1 file(s) without an image extension, nor videos: in/notes.txt"
+        in folder.stderr
     )
 
 
@@ -365,8 +367,8 @@ def test_without_pyav_a_video_is_one_line_and_images_still_work(tmp_path):
                           env=env, capture_output=True, text=True)  # fmt: skip
     assert both.returncode == 1 and both.stdout == "done/a_x2.png\n", both.stderr
     lines = both.stderr.splitlines()
-    assert lines[0].startswith("warning: skipping 1 file(s) that are not images (a video named "
-                               "otherwise than .mp4, .mkv,")  # fmt: skip
+    assert lines[0].startswith("warning: skipping 1 file(s) without an image extension (a "
+                               "video named otherwise than .mp4, .mkv,")  # fmt: skip
     assert lines[-2:] == [
         'error: mix/clip.mkv: videos are read and written with PyAV: pip install '
         '"maffsrn_tf[video]"', "error: 1 of 2 files failed: clip.mkv"]  # fmt: skip

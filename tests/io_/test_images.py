@@ -4,6 +4,7 @@ threads at once)."""
 
 import functools
 import io
+import logging
 import os
 import struct
 import threading
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from maffsrn_tf.io import images
-from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, ImageError, read_image
+from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, ORIENTATION, ImageError, read_image
 
 
 def test_each_call_applies_its_own_limit_from_two_threads_at_once(tmp_path):
@@ -866,3 +867,57 @@ def test_outputs_say_maffsrn_tf_wrote_them_where_the_format_can(tmp_path):
         assert images.written_here(str(tmp_path / name)) is None, name
     (tmp_path / "g.png").write_bytes(b"not an image")
     assert images.written_here(str(tmp_path / "g.png")) is None
+
+
+def test_damaged_exif_is_left_out_with_a_warning_naming_the_file(tmp_path, caplog):
+    """EXIF that is not TIFF-structured (a PNG or WebP with it had been refused: "not a
+    TIFF file") or whose directory runs past its end (Pillow's bare "Corrupt EXIF data",
+    naming no file, once a run) is left out, with one warning naming each file; the
+    picture is read as stored. Whole EXIF, with its EXIF and GPS directories, is kept."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[0x010F] = "Camera maker"
+    exif.get_ifd(0x8825)[2] = (1.0, 2.0, 3.0)  # GPS latitude
+    whole = exif.tobytes()
+    assert images.exif_problem(whole) == ""
+    cases = {"garbage": b"garbage!!!!", "cut": whole[:18], "cut_value": whole[:-6]}
+    assert images.exif_problem(cases["garbage"]) == "it is not TIFF-structured"
+    assert images.exif_problem(cases["cut"]) == "a directory of it runs past its end"
+    assert images.exif_problem(cases["cut_value"]) != ""
+    picture = np.zeros((4, 6, 3), np.uint8)
+    picture[0, 0] = 255
+    for name, raw in cases.items():
+        for ext in (".png", ".webp", ".jpg"):
+            path = str(tmp_path / (name + ext))
+            Image.fromarray(picture).save(path, exif=raw, **({"lossless": True} if ext ==
+                                                            ".webp" else {}))  # fmt: skip
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+                array, info = read_image(path)
+            assert array.shape == (4, 6, 3) and info["exif"] is None, path
+            if raw.startswith(b"garbage") and ext == ".jpg":
+                continue  # Pillow's JPEG reader keeps no APP1 that is not EXIF
+            assert [r.getMessage() for r in caplog.records] == [
+                f"{path}: its EXIF is damaged ({images.exif_problem(raw)}); it is left out"
+            ]
+    path = str(tmp_path / "whole.png")
+    Image.fromarray(picture).save(path, exif=whole)
+    array, info = read_image(path)
+    assert array.shape == (6, 4, 3)  # turned upright by its orientation
+    assert images.exif_problem(info["exif"]) == ""
+
+
+def test_a_format_refused_for_16_bits_suggests_only_formats_that_hold_the_image():
+    """16-bit grey+alpha into BMP (which the upscaler flattens): the message names what BMP
+    would get, and suggests only PNG, which keeps it whole (TIFF, once suggested, holds
+    16-bit grey but not with alpha, and refused it in turn)."""
+    la16 = np.zeros((4, 4, 2), np.uint16)
+    assert images._output_problem(".bmp", la16, flattens=True) == (
+        ".bmp cannot hold a 16-bit grayscale image (flattened: its alpha left out); use .png"
+    )
+    assert images._output_problem(".tiff", la16, flattens=True) == (
+        ".tiff cannot hold a 16-bit grayscale+alpha image; use .png"
+    )
+    assert images._output_problem(".bmp", la16[..., 0]) == (
+        ".bmp cannot hold a 16-bit grayscale image; use .png or .tif/.tiff"
+    )

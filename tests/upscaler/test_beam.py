@@ -91,8 +91,8 @@ def test_two_inputs_for_one_output_are_both_errors_and_nothing_is_overwritten(tm
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stderr[-3000:]
     assert run.stderr.strip() == (
-        f"error: output exists: {out / 'b_x2.png'} (pass --overwrite to replace them, or "
-        "--skip_existing to leave them)"
+        f"error: output exists: {out / 'b_x2.png'} (pass --overwrite to replace it, or "
+        "--skip_existing to leave it)"
     )
     assert not (tmp_path / "e.txt").exists()
     # --skip_existing leaves it; the two inputs for one output are both errors
