@@ -12,9 +12,9 @@ becomes one line of the errors file instead of failing the pipeline.
 Reruns work as ``maffsrn-upscale``'s: outputs that exist already are refused before any work
 (``overwrite=True`` replaces them, ``skip_existing=True`` leaves them and upscales the rest).
 The errors file is written at every run, empty when nothing failed, so it always belongs to
-the last run; an errors file an earlier run wrote for the same pattern (empty, or each line
-naming a file the pattern matches) is replaced by the next run, and any other file never
-(``overwrite`` is the outputs'). It is put in place only if it is still the file the run
+the last run; an errors file an earlier run wrote, unchanged since (the SHA-256 of what it
+wrote is recorded beside it, ``_record_of``), is replaced by the next run, and any other file
+never (``overwrite`` is the outputs'). It is put in place only if it is still the file the run
 found (or none): when another run wrote one meanwhile, this run's errors go to a new name
 beside it (``NAME-2.txt``), which ``run_pipeline`` returns.
 """
@@ -603,8 +603,8 @@ def _check_errors_path(config, inputs):
     earlier = os.lstat(errors) if os.path.lexists(errors) else None
     if earlier and not _earlier_errors_file(errors, config):  # even with overwrite (outputs')
         raise MaffsrnError(
-            f"{what} exists and is no errors file of an earlier run of this pattern: it is "
-            "never replaced; name another file"
+            f"{what} exists and is no errors file an earlier run wrote (or it was changed "
+            "since): it is never replaced; name another file"
             + (" (errors=FILE)" if not config.errors_path else "")
         )
     stems = {f"{os.path.splitext(os.path.basename(p))[0]}_x{config.options.scale}" for p in inputs}
@@ -636,46 +636,37 @@ _EARLIER_ERRORS_LIMIT = 64 * 1024 * 1024  # bytes: a bigger file is not read to 
 
 
 def _earlier_errors_file(path, config):
-    """Whether the existing file ``path`` is an errors file an earlier run wrote for this
-    pattern, which this run may replace: a regular file (not a link), empty (a run where
-    nothing failed), or UTF-8 text each line of which begins with a file the pattern
-    matches, as Beam matches it, and ``: `` (each line of an errors file names its input
-    first). Anything else (someone's notes) is kept."""
-    import glob
-
-    from apache_beam.io.filesystem import FileSystem
-
+    """Whether the existing file ``path`` is an errors file an earlier run wrote, unchanged
+    since, which this run may replace: a regular file (not a link) whose contents are what
+    that run recorded beside it (``_record_of``: their SHA-256). Anything else, a notes or
+    captions file whose lines look like an errors file's, or an empty file someone made,
+    is kept."""
     try:
-        st = os.lstat(path)
         if not os.path.isfile(path) or os.path.islink(path):
             return False
-        if st.st_size > _EARLIER_ERRORS_LIMIT:
+        if os.lstat(path).st_size > _EARLIER_ERRORS_LIMIT:
             return False
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(_record_of(path), encoding="ascii") as f:
+            recorded = f.read().strip()
+        return recorded == _digest(path)
     except (OSError, UnicodeDecodeError):
         return False
-    if not text:
-        return True
-    if not text.endswith("\n"):
-        return False
-    pattern = local_pattern(config.input_pattern)
-    local = "://" not in pattern
-    regex = re.compile(FileSystem.translate_pattern(os.path.abspath(pattern) if local else pattern))
-    # and what the file system lists that Beam's match leaves out (a backslash in a name)
-    listed = {os.path.abspath(p) for p in glob.glob(pattern, recursive=True)} if local else set()
-    for line in text[:-1].split("\n"):
-        # a name one_line escaped (a newline, bytes that are not UTF-8): one character
-        line = _ESCAPE.sub("_", line)
-        parts = line.split(": ")
-        names = (": ".join(parts[:i]) for i in range(1, len(parts)))
-        if not any(
-            regex.match(os.path.abspath(n) if local else n) or os.path.abspath(n) in listed
-            for n in names
-            if n
-        ):
-            return False
-    return True
+
+
+def _record_of(path):
+    """The hidden file beside an errors file that records what a run wrote there."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.maffsrn-beam")
+
+
+def _digest(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 _ESCAPE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])")
@@ -773,6 +764,9 @@ def _put_errors(config, text, earlier):
             with atomic_output(name, overwrite=replace and i == 0) as out:
                 with open(out, "w", encoding="utf-8", errors="surrogateescape") as f:
                     f.write(text)
+            with contextlib.suppress(OSError), atomic_output(_record_of(name)) as out:
+                with open(out, "w", encoding="ascii") as f:  # what a rerun may replace
+                    f.write(_digest(name) + "\n")
             return name, i > 0
         except OutputExists:  # written meanwhile (or a pipe, a folder put there): not ours
             continue

@@ -177,8 +177,8 @@ def test_an_errors_file_no_run_wrote_is_never_replaced_without_overwrite(tmp_pat
     (tmp_path / "o-errors.txt").write_text("precious\n")
     run = _beam([*COMMON, "--output_dir", "o", "--skip_existing"], tmp_path)
     assert _one_error(run) == (
-        "error: --errors o-errors.txt exists and is no errors file of an earlier run of this "
-        "pattern: it is never replaced; name another file (--errors FILE)"
+        "error: --errors o-errors.txt exists and is no errors file an earlier run wrote (or it "
+        "was changed since): it is never replaced; name another file (--errors FILE)"
     )
     assert (tmp_path / "o-errors.txt").read_text() == "precious\n"
     assert _listing(tmp_path) == ["imgs", "o-errors.txt"]
@@ -189,39 +189,38 @@ def test_an_errors_file_no_run_wrote_is_never_replaced_without_overwrite(tmp_pat
     # named through the output folder the run makes (o2/..): checked as what it will name
     run = _beam([*COMMON, "--output_dir", "o2", "--errors", "o2/../o-errors.txt"], tmp_path)
     assert _one_error(run) == (
-        "error: --errors o2/../o-errors.txt exists and is no errors file of an earlier run of "
-        "this pattern: it is never replaced; name another file"
+        "error: --errors o2/../o-errors.txt exists and is no errors file an earlier run wrote "
+        "(or it was changed since): it is never replaced; name another file"
     )
     assert _listing(tmp_path) == ["imgs", "o-errors.txt"]
 
 
-def test_what_counts_as_an_earlier_runs_errors_file(tmp_path, monkeypatch):
-    """Empty, or each line beginning with a file the pattern matches and ": " (a name with
-    ": " in it, or escaped by one_line, too); never a link, nor other text."""
-    from maffsrn_tf.upscaler.beam import BeamConfig, _earlier_errors_file
+def test_what_counts_as_an_earlier_runs_errors_file(tmp_path):
+    """An errors file a run wrote, unchanged since (its record beside it, the SHA-256 of its
+    contents); never a file only shaped like one (a captions file whose lines begin with
+    the inputs' names and ": ", an empty file someone made), one changed since, nor a link."""
+    from maffsrn_tf.upscaler.beam import BeamConfig, _earlier_errors_file, _put_errors
 
-    monkeypatch.chdir(tmp_path)
-    config = BeamConfig(input_pattern="imgs/*.png", output_dir="o")
+    config = BeamConfig(input_pattern=str(tmp_path / "imgs/*.png"), output_dir="o",
+                        errors_path=str(tmp_path / "e.txt"))  # fmt: skip
     e = tmp_path / "e.txt"
-    for text, ours in [
-        ("", True),
-        ("imgs/a.png: cannot read imgs/a.png as an image (x)\n", True),
-        ("imgs/a: b.png: output exists: o/a: b_x2.png (pass --overwrite to replace it)\n", True),
-        ("imgs/new\\nline.png: x\nimgs/bad\\xff.png: y\n", True),
-        (f"{tmp_path}/imgs/a.png: x\n", True),  # the same files, named from another folder
-        ("precious\n", False),
-        ("imgs/a.png: x", False),  # not ended as an errors file ends
-        ("imgs/a.png: x\nnotes: y\n", False),
-        ("imgs/a.jpg: x\n", False),
-        ("other/a.png: x\n", False),
-    ]:
+    for text in ("imgs/a.png: Grandma at the beach, 1987\n", ""):  # shaped as one: a user's
         e.write_text(text)
-        assert _earlier_errors_file(str(e), config) is ours, text
-    e.write_text("")
+        assert _earlier_errors_file(str(e), config) is False, text
+    e.unlink()
+    for text in ("imgs/a.png: cannot read imgs/a.png as an image (x)\n", ""):
+        assert _put_errors(config, text, None) == (str(e), False)
+        assert _earlier_errors_file(str(e), config) is True, text
+        assert (tmp_path / ".e.txt.maffsrn-beam").is_file()
+        earlier = os.lstat(e)
+        assert _put_errors(config, "imgs/b.png: x\n", earlier) == (str(e), False)  # replaced
+        assert e.read_text() == "imgs/b.png: x\n" and _earlier_errors_file(str(e), config)
+        e.unlink()
+    _put_errors(config, "imgs/a.png: x\n", None)
+    e.write_text("imgs/a.png: x\nmy note\n")  # changed since: the user's now
+    assert _earlier_errors_file(str(e), config) is False
     os.symlink(e, tmp_path / "link.txt")
     assert _earlier_errors_file(str(tmp_path / "link.txt"), config) is False
-    e.write_bytes(b"imgs/a.png: \xff\n")  # not UTF-8: not written by a run
-    assert _earlier_errors_file(str(e), config) is False
 
 
 # 4. empty values of Beam's pipeline options

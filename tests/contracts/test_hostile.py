@@ -895,8 +895,8 @@ CASES = [
         "beam-default-errors-file-of-someone-else",
         ["beam", "--input_pattern", "col/*", "--output_dir", "o"],
         _make((folder, "col", ["a.png"]), (write, "o-errors.txt", b"precious\n")),
-        error="--errors o-errors.txt exists and is no errors file of an earlier run of this "
-        "pattern: it is never replaced; name another file (--errors FILE)",
+        error="--errors o-errors.txt exists and is no errors file an earlier run wrote (or it "
+        "was changed since): it is never replaced; name another file (--errors FILE)",
     ),
     Case(
         "upscale-undefok-would-hide-a-typo",
@@ -1089,7 +1089,7 @@ CASES = [
         "beam-errors-file-exists",
         ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "notes.txt"],
         _make((folder, "col", ["a.png"]), (garbage, "notes.txt", 10)),
-        error="--errors notes.txt exists and is no errors file of an earlier run",
+        error="--errors notes.txt exists and is no errors file an earlier run wrote",
     ),
     Case(  # --overwrite is the outputs': a file of the user's was emptied by a clean run
         "beam-errors-file-exists-with-overwrite",
@@ -1104,8 +1104,20 @@ CASES = [
             "--overwrite",
         ],
         _make((folder, "col", ["a.png"]), (garbage, "notes.txt", 10)),
-        error="--errors notes.txt exists and is no errors file of an earlier run of this "
-        "pattern: it is never replaced; name another file",
+        error="--errors notes.txt exists and is no errors file an earlier run wrote (or it "
+        "was changed since): it is never replaced; name another file",
+    ),
+    Case(  # shaped as an errors file (each line an input's name and ": "): the user's
+        "beam-errors-file-of-captions",
+        ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "cap.txt"],
+        _make((folder, "col", ["a.png"]), (write, "cap.txt", b"col/a.png: Grandma, 1987\n")),
+        error="--errors cap.txt exists and is no errors file an earlier run wrote",
+    ),
+    Case(
+        "beam-errors-file-empty-of-someone-else",
+        ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "mylock"],
+        _make((folder, "col", ["a.png"]), (write, "mylock", b"")),
+        error="--errors mylock exists and is no errors file an earlier run wrote",
     ),
     Case(
         "beam-errors-file-is-the-output-folder",
