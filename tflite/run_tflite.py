@@ -207,7 +207,8 @@ def upscale_rgb(model, rgb, tile=TILE, overlap=OVERLAP):
         np.round(rows, out=rows)
         np.clip(rows, 0, 255, out=rows)
         out[top:end] = rows
-        print(f"\rrows {end}/{h * scale}", end="", file=sys.stderr, flush=True)
+        done = min(end, h0 * scale)  # of the output's rows (the padding is not output)
+        print(f"\rrows {done}/{h0 * scale}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return out[: h0 * scale, : w0 * scale]
 

@@ -6,6 +6,7 @@ argument costs milliseconds and prints one line.
 """
 
 import atexit
+import contextlib
 import dataclasses
 import importlib.util
 import logging
@@ -24,7 +25,13 @@ from absl import app, flags
 from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
-from maffsrn_tf.io.paths import not_found, same_file_among, unreadable_entry, within
+from maffsrn_tf.io.paths import (
+    not_found,
+    remove_made_folders,
+    same_file_among,
+    unreadable_entry,
+    within,
+)
 from maffsrn_tf.model.presets import PRESETS, SCALES, preset_for_scale
 from maffsrn_tf.options import flag_name, value_type
 
@@ -383,6 +390,8 @@ def _last_words(message, code):
         error_line(message)
     except OSError:
         pass
+    with contextlib.suppress(Exception):  # no finally block runs after this: a folder the
+        remove_made_folders()  # run made and left empty goes now
     os._exit(code)  # no atexit handlers: TensorFlow's can hang or print after an interrupt
 
 

@@ -16,7 +16,7 @@ from maffsrn_tf.cli.common import (
     require_tensorflow,
     run,
 )
-from maffsrn_tf.model.presets import PRESETS, check_input_size
+from maffsrn_tf.model.presets import MIN_INPUT_SIZE, PRESETS
 
 FLAGS = flags.FLAGS
 define_model_flags()
@@ -33,7 +33,12 @@ def parse_size(text):
     if not match:  # ASCII digits only: int() would read "١٢٨" (Arabic-Indic) or " 1_0"
         raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}")
     h, w = int(match.group(1)), int(match.group(2))
-    check_input_size(h, w)
+    if min(h, w) < MIN_INPUT_SIZE:  # (check_input_size's fix is for an image)
+        raise ValueError(
+            f"--input {text} is below MAFFSRN's minimum of {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} "
+            f"(its attention branch downsamples by 2 and max-pools 7x7): pass --input of at "
+            f"least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}"
+        )
     if max(h, w) > MAX_SIDE:
         raise ValueError(
             f"--input {text} is too large to profile: at most {MAX_SIDE} pixels a side "

@@ -40,7 +40,9 @@ BMP     no           no    no   yes  no     pixels per metre (Pillow writes no I
 ======  ===========  ====  ===  ===  =====  ==================================================
 
 ("gamma": PNG's gAMA, cHRM and sRGB, which only PNG stores: another output is written
-without them, and shows as sRGB unless an ICC profile goes with it.) 16-bit outputs carry
+without them, and shows as sRGB unless an ICC profile goes with it.) Text (``text``: a PNG's
+tEXt, zTXt and iTXt chunks, a JPEG's comment as ``Comment``) is kept in PNG (every keyword)
+and JPEG (its Comment); the other formats have no place for it. 16-bit outputs carry
 the same. An ICC profile is written only where its colour space fits the pixels stored
 (GRAY for grey, RGB for colour; WebP stores grey as RGB), EXIF and XMP over JPEG's 64 KB
 segment are left out with a warning, and so is a DPI the format cannot store
@@ -147,8 +149,8 @@ def written_here(path):
             fmt = im.format
             if fmt == "PNG":
                 said = im.info.get("Software")
-            elif fmt == "JPEG":
-                said = im.info.get("comment")
+            elif fmt == "JPEG":  # a comment segment of its own (the user's comment kept)
+                return any(k == "COM" and v == SOFTWARE.encode() for k, v in im.applist)
             else:
                 return None
     except Exception:  # Pillow raises many kinds for what is not an image
@@ -177,8 +179,10 @@ MAX_SIDE = {"WEBP": 16383, "JPEG": 65500, "AVIF": 32768}
 MAX_AREA = {"AVIF": 16384 * 16384}
 # what each output format carries of ``read_image``'s info (the module's table)
 OUTPUT_METADATA = {
-    "PNG": frozenset({"icc_profile", "exif", "xmp", "dpi", "gamma", "chromaticity", "srgb"}),
-    "JPEG": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
+    "PNG": frozenset(
+        {"icc_profile", "exif", "xmp", "dpi", "gamma", "chromaticity", "srgb", "text"}
+    ),
+    "JPEG": frozenset({"icc_profile", "exif", "xmp", "dpi", "text"}),
     "WEBP": frozenset({"icc_profile", "exif", "xmp"}),
     "AVIF": frozenset({"icc_profile", "exif", "xmp"}),
     "TIFF": frozenset({"icc_profile", "exif", "xmp", "dpi"}),
@@ -507,7 +511,36 @@ def _metadata(im, name):
         "xmp": _xmp_upright(im.info.get("xmp")),
         "dpi": _dpi(im.info.get("dpi")) if _has_resolution(im) else None,
         **_colour_chunks(im.info),
+        "text": _text(im),
     }
+
+
+# PNG text keywords that are not the user's text: XMP and EXIF carried as text (read as
+# xmp/exif), and the program that wrote the file (an output names this one)
+_NOT_TEXT = ("XML:com.adobe.xmp", "Raw profile type exif", "Raw profile type APP1",
+             "Raw profile type xmp", "Software")  # fmt: skip
+
+
+def _text(im):
+    """A PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``: title, author, comment...) or a
+    JPEG's comment (as ``Comment``), ``{keyword: str}``, or None."""
+    if im.format == "PNG":
+        text = {k: str(v) for k, v in getattr(im, "text", {}).items() if k not in _NOT_TEXT}
+    elif im.format == "JPEG":  # its first comment segment that is not an output's mark
+        said = [bytes(v) for k, v in getattr(im, "applist", []) if k == "COM"]
+        said = [v for v in said if v and v != SOFTWARE.encode()]
+        text = {"Comment": _decoded(said[0])} if said else {}
+    else:
+        text = {}
+    return text or None
+
+
+def _decoded(raw):
+    """Text of a comment segment: UTF-8, else Latin-1 (every byte is one)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _has_resolution(im):
@@ -733,11 +766,12 @@ def _stored_dpi(fmt, dpi, name):
 
 
 def without_metadata(info):
-    """A copy of ``info`` (``read_image``'s) with EXIF and XMP dropped (set to None): the
-    camera, its settings, the place (GPS), the time, the software, any description. The ICC
+    """A copy of ``info`` (``read_image``'s) with EXIF, XMP and text (a PNG's text chunks, a
+    JPEG's comment) dropped (set to None): the camera, its settings, the place (GPS), the
+    time, the software, any description, title or author. The ICC
     profile and the DPI stay: the profile says what the pixel values mean (dropping it would
     change the colours shown) and the DPI the printed size; neither says anything else."""
-    return {**(info or {}), "exif": None, "xmp": None}
+    return {**(info or {}), "exif": None, "xmp": None, "text": None}
 
 
 def _icc_fits(icc, channels):
@@ -774,6 +808,11 @@ def _output_metadata(fmt, channels, info, name):
     dpi = _stored_dpi(fmt, _dpi(info.get("dpi")), name) if "dpi" in carried else None
     if dpi:
         out["dpi"] = dpi
+    text = info.get("text") if "text" in carried else None
+    if text and fmt == "JPEG":  # its one comment: a PNG's Comment, or a JPEG's comment
+        text = {"Comment": text["Comment"]} if "Comment" in text else None
+    if text:
+        out["text"] = dict(text)
     if "gamma" in carried:  # PNG: gAMA, cHRM, sRGB (io.png leaves sRGB out beside iCCP)
         out.update({k: v for k, v in _colour_chunks(info).items() if v is not None})
     return out
@@ -866,7 +905,7 @@ def _output_problem(ext, array=None, scale=1, suggest=True, flattens=False):
         need = "16-bit" if channels == 1 else "16-bit colour"
         what = "a 16-bit " + {1: "grayscale", 2: "grayscale+alpha", 3: "RGB", 4: "RGBA"}[channels]
         what += " image" + (" (flattened: its alpha left out)" if given != channels else "")
-    elif given in (2, 4) and not held & {"alpha", "drops alpha"}:
+    elif channels in (2, 4) and not held & {"alpha", "drops alpha"}:
         need, what = "alpha", "an image with transparency (alpha)"
     if need and need not in held:
         if not suggest:
@@ -942,6 +981,7 @@ def encode_image(array, ext, info=None, quality=None, name=None):
             gamma=meta.get("gamma"),
             chromaticity=meta.get("chromaticity"),
             srgb=meta.get("srgb"),
+            text=meta.get("text"),
             software=SOFTWARE,
         )
     im = Image.fromarray(array)
@@ -950,7 +990,6 @@ def encode_image(array, ext, info=None, quality=None, name=None):
         if im.mode in ("RGBA", "LA"):
             im = im.convert("RGB" if im.mode == "RGBA" else "L")
         kwargs["quality"] = quality or 95
-        kwargs["comment"] = SOFTWARE
     elif fmt in ("WEBP", "AVIF") and quality:
         kwargs["quality"] = quality
     # the channels stored: WebP stores grey as RGB, AVIF grey+alpha as RGBA
@@ -958,6 +997,9 @@ def encode_image(array, ext, info=None, quality=None, name=None):
     if fmt == "WEBP" or (fmt == "AVIF" and stored == 2):
         stored = 3 if stored == 1 else 4
     meta = _output_metadata(fmt, stored, info, name)
+    comment = meta.pop("text", {}).get("Comment") if fmt == "JPEG" else None
+    if comment is not None:
+        kwargs["comment"] = _jpeg_comment(comment, name)
     if fmt == "TIFF":
         tags = _tiff_tags(meta.pop("exif", None), meta.pop("xmp", None))
         if tags is not None:
@@ -967,7 +1009,28 @@ def encode_image(array, ext, info=None, quality=None, name=None):
         kwargs["dpi"] = (0, 0)
     out = io.BytesIO()
     im.save(out, format=fmt, **kwargs)
-    return out.getvalue()
+    return _with_mark(out.getvalue()) if fmt == "JPEG" else out.getvalue()
+
+
+def _with_mark(jpeg):
+    """A JPEG with the mark as a comment segment of its own, after its APPn segments (JFIF's
+    APP0 and EXIF's APP1 stay first, where readers look for them) and before the user's
+    comment (which readers that show one comment, Pillow's ``info``, show)."""
+    at = 2
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF and 0xE0 <= jpeg[at + 1] <= 0xEF:
+        at += 2 + struct.unpack(">H", jpeg[at + 2 : at + 4])[0]
+    mark = SOFTWARE.encode("ascii")
+    return jpeg[:at] + b"\xff\xfe" + struct.pack(">H", len(mark) + 2) + mark + jpeg[at:]
+
+
+def _jpeg_comment(text, name):
+    """A comment as a JPEG's comment segment holds it (UTF-8; at most 65533 bytes, longer
+    cut there with a warning)."""
+    data = text.encode("utf-8")
+    if len(data) > 65533:
+        log.warning("%s: a comment of %d bytes is over JPEG's 65533: cut there", name, len(data))
+        data = data[:65533].decode("utf-8", "ignore").encode("utf-8")
+    return data
 
 
 def write_image(path, array, info=None, overwrite=True, quality=None):

@@ -114,16 +114,35 @@ def made_folders(folder, prune=False):
         path = os.path.dirname(path)
     root = os.path.abspath(folder)
     before = _folders_under(root) if prune else set()
+    _MADE.append(missing)
     try:
         yield missing
     finally:
         if prune:
             _prune(root, before)
-        for path in missing:
-            try:
-                os.rmdir(path)  # only an empty folder goes
-            except OSError:
-                break
+        _remove_empty(missing)
+        with contextlib.suppress(ValueError):
+            _MADE.remove(missing)
+
+
+# the folders made_folders blocks in progress made: a process ended at once (os._exit, after
+# Ctrl-C where Python could not raise it) removes them with remove_made_folders
+_MADE = []
+
+
+def _remove_empty(missing):
+    for path in missing:
+        try:
+            os.rmdir(path)  # only an empty folder goes
+        except OSError:
+            break
+
+
+def remove_made_folders():
+    """Remove the still-empty folders that ``made_folders`` blocks in progress made: for a
+    process about to end without unwinding (``os._exit``), whose ``finally`` never runs."""
+    for missing in reversed(_MADE):
+        _remove_empty(missing)
 
 
 def _folders_under(root):

@@ -143,7 +143,7 @@ def _metadata_chunks(icc_profile, exif, xmp, dpi, gamma=None, chromaticity=None,
 
 def encode_png(
     array, icc_profile=None, threads=2, *, exif=None, xmp=None, dpi=None, gamma=None,
-    chromaticity=None, srgb=None, software=None,
+    chromaticity=None, srgb=None, text=None, software=None,
 ):  # fmt: skip
     """PNG bytes of a uint8 or uint16 ``H x W`` or ``H x W x C`` array (C: 1 grey, 2
     grey+alpha, 3 RGB, 4 RGBA; uint16 is written as 16-bit), with metadata chunks for what
@@ -152,8 +152,10 @@ def encode_png(
     ``dpi`` ((x, y) dots per inch: ``pHYs``), ``gamma`` (a number, as Pillow reads ``gAMA``:
     ``gAMA``), ``chromaticity`` (8 numbers, white point, red, green and blue x and y, as
     Pillow reads ``cHRM``: ``cHRM``) and ``srgb`` (a rendering intent, 0-3: ``sRGB``, left
-    out with an ICC profile) and ``software`` (Latin-1 text: ``tEXt Software``, the program
-    that wrote the file); ``threads`` deflate blocks in parallel."""
+    out with an ICC profile), ``text`` (``{keyword: str}``: ``tEXt``, or ``iTXt`` for text
+    beyond Latin-1; a keyword PNG does not allow is left out) and ``software`` (Latin-1:
+    ``tEXt Software``, the program that wrote the file); ``threads`` deflate blocks in
+    parallel."""
     array = np.asarray(array)
     if array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"encode_png writes uint8 or uint16 arrays, not {array.dtype}")
@@ -177,6 +179,8 @@ def encode_png(
     pieces = [_SIGNATURE]
     pieces += _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, COLOR_TYPES[c], 0, 0, 0))
     pieces += _metadata_chunks(icc_profile, exif, xmp, dpi, gamma, chromaticity, srgb)
+    for keyword, value in (text or {}).items():
+        pieces += _text_chunk(keyword, value)
     if software:  # keyword, NUL, text (PNG's registered keyword for the writing program)
         pieces += _chunk(b"tEXt", b"Software\0" + software.encode("latin-1"))
     pieces += _chunk(b"IDAT", b"\x78\x5e")  # zlib header: 32K window, "fast" level
@@ -185,6 +189,24 @@ def encode_png(
     pieces += _chunk(b"IDAT", struct.pack(">I", adler))
     pieces += _chunk(b"IEND", b"")
     return b"".join(pieces)
+
+
+def _text_chunk(keyword, value):
+    """A ``tEXt`` chunk (Latin-1 text), or an uncompressed ``iTXt`` (UTF-8) for text beyond
+    it; none for a keyword PNG does not allow (1-79 Latin-1 characters, printable, no
+    leading, trailing or double space)."""
+    try:
+        key = keyword.encode("latin-1")
+    except (UnicodeEncodeError, AttributeError):
+        return []
+    bad = any(c < 32 or 126 < c < 161 for c in key) or "  " in keyword
+    if not 1 <= len(key) <= 79 or bad or keyword != keyword.strip():
+        return []
+    value = str(value)
+    try:
+        return _chunk(b"tEXt", key + b"\0" + value.encode("latin-1"))
+    except UnicodeEncodeError:  # not compressed, no language tag, no translated keyword
+        return _chunk(b"iTXt", key + b"\0\0\0\0\0" + value.encode("utf-8", "replace"))
 
 
 # Adam7: each pass's (first row, first column, row step, column step)

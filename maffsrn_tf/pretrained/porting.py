@@ -14,7 +14,7 @@ import struct
 import keras
 import numpy as np
 
-from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.paths import not_a_file
 
@@ -139,6 +139,18 @@ def read_state_dict(path):
                 return {k: data[k] for k in data.files}
         except (ValueError, OSError, EOFError) as err:
             raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if suffix in (".h5", ".keras", ".hdf5") or head == b"\x89HDF\r\n\x1a\n":
+        raise MaffsrnError(
+            f"{path} holds Keras weights, not a PyTorch checkpoint: Keras weights convert the "
+            "other way (to='pytorch' with weights=FILE)"
+        )
+    if suffix not in (".pt", ".pth", ".bin", ".ckpt", ".tar", "") and not head.startswith(b"PK"):
+        raise MaffsrnError(
+            f"{path} is no checkpoint this reads: give the official PyTorch state dict "
+            "(.pt/.pth), .safetensors or .npz"
+        )
     try:
         import torch
     except ImportError as err:
@@ -149,10 +161,10 @@ def read_state_dict(path):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, RuntimeError for a non-checkpoint...
-        first = first_line(err, 160)
-        raise MaffsrnError(
-            f"{path} is not a weights-only PyTorch checkpoint: torch.load(weights_only=True) "
-            f"refused it ({type(err).__name__}: {first}); nothing in it was run"
+        raise MaffsrnError(  # (torch's own text runs to paragraphs: its kind says enough)
+            f"{path} is not a weights-only PyTorch checkpoint (torch.load(weights_only=True) "
+            f"refused it: {type(err).__name__}); nothing in it was run: give the official "
+            "state dict (.pt/.pth), .safetensors or .npz"
         ) from None
     for key in ("state_dict", "model", "params"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

@@ -228,5 +228,8 @@ def make_engine(options, preset=None, scale=None):
             engine = KerasEngine(model)
     if engine.scale is not None and engine.scale != scale:
         wanted = f"scale={scale}" if options.scale else f"x{scale} for the output size asked"
-        raise MaffsrnError(f"the model upscales x{engine.scale}, but {wanted}")
+        other = f", or scale={engine.scale}" if options.scale else ""
+        raise MaffsrnError(
+            f"the model upscales x{engine.scale}, but {wanted}: give a x{scale} model{other}"
+        )
     return engine

@@ -129,7 +129,8 @@ class UpscaleOptions:
     )
     strip_metadata: bool = option(
         False,
-        "Drop EXIF (camera, date, GPS) and XMP from outputs (the colour profile stays).",
+        "Drop EXIF (camera, date, GPS), XMP and text (PNG text, the JPEG comment) from outputs "
+        "(the colour profile stays).",
         group=GROUPS[3],
     )
     compare: bool = option(

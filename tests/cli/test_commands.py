@@ -54,6 +54,7 @@ CASES = {
     ],
     "profile": [
         (["--input", "360by640"], "--input must be HEIGHTxWIDTH"),
+        (["--input", "12x40"], "--input 12x40 is below MAFFSRN's minimum of 13x13 (its "),
         (["--input", "\u0661\u0662\u0668x\u0661\u0662\u0668"], "--input must be HEIGHTxWIDTH"),
         (["--preset", "maffsrn_x2", "--scale", "3"], "--preset maffsrn_x2 upscales x2, but"),
     ],

@@ -134,3 +134,18 @@ def test_package_description_has_no_relative_link():
                 ours += 1
                 assert os.path.exists(os.path.join(ROOT, target[len(prefix) :])), target
     assert ours >= 10
+
+
+def test_tflite_readme_lists_the_float16_x2_model_s_ops_as_its_report_does():
+    """tflite/README.md names the builtin ops of ``maffsrn_x2_float16.tflite``: the same
+    set as tflite/REPORT.json's ``ops`` for that file (it had named SLICE, not GATHER)."""
+    import json
+    import re
+
+    with open(os.path.join(ROOT, "tflite", "REPORT.json")) as f:
+        rows = json.load(f)
+    ops = next(r["ops"] for r in rows if r["file"] == "maffsrn_x2_float16.tflite")
+    with open(os.path.join(ROOT, "tflite", "README.md")) as f:
+        text = f.read()
+    listed = text[text.index("The float16 x2 model uses") : text.index("the full list per file")]
+    assert sorted(set(re.findall(r"`([A-Z0-9_]+)`", listed))) == sorted(set(ops))

@@ -598,6 +598,20 @@ CASES = [
         error="as a TFLite model",
     ),
     # maffsrn-convert-weights
+    Case(  # torch had been asked to load it: a paragraph of its own, cut mid-word
+        "convert-keras-weights-given-as-a-checkpoint",
+        ["convert_weights", "--checkpoint", "k.weights.h5", "--output", "o.weights.h5"],
+        _make((write, "k.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 64)),
+        error="k.weights.h5 holds Keras weights, not a PyTorch checkpoint: Keras weights "
+        "convert the other way (--to pytorch with --weights FILE)",
+    ),
+    Case(
+        "convert-text-given-as-a-checkpoint",
+        ["convert_weights", "--checkpoint", "notes.txt", "--output", "o.weights.h5"],
+        _make((write, "notes.txt", b"hello\n")),
+        error="notes.txt is no checkpoint this reads: give the official PyTorch state dict "
+        "(.pt/.pth), .safetensors or .npz",
+    ),
     Case(
         "convert-pickle-payload-not-run",
         ["convert_weights", "--checkpoint", "x.pt", "--output", "o.weights.h5"],

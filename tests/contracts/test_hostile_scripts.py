@@ -18,6 +18,7 @@ import sys
 
 import pytest
 from conftest import ROOT
+from PIL import Image
 
 PYTHON = sys.executable
 
@@ -481,3 +482,15 @@ def test_model_card_run_as_a_command_says_it_is_a_library(tmp_path, args):
         "python tools/ship_weights.py --render_only to rewrite docs/MODEL_CARD.md"
     )
     assert os.listdir(tmp_path) == []
+
+
+def test_run_tflite_counts_the_output_s_rows_not_the_padding(tmp_path):
+    """A 1x1 image is padded to the model's least input: the progress counts the 2 rows
+    written (it had said 26/26; 256/256 with a 128 px model)."""
+    pytest.importorskip("ai_edge_litert")
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(tmp_path / "one.png")
+    run = _run([RUN_TFLITE, FLOAT16, "one.png", "r.png"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    progress = [p for p in run.stderr.replace("\r", "\n").splitlines() if p.startswith("rows")]
+    assert progress == ["rows 2/2"], run.stderr
+    assert Image.open(tmp_path / "r.png").size == (2, 2)

@@ -378,7 +378,7 @@ def test_read_image_keeps_the_metadata_and_resets_the_orientation(tmp_path):
     array, info = read_image(str(path))
     _assert_upright(array)
     assert np.abs(array.astype(int) - upright).mean() < 4
-    assert set(info) == {"format", "icc_profile", "exif", "xmp", "dpi"} | COLOUR_KEYS
+    assert set(info) == {"format", "icc_profile", "exif", "xmp", "dpi", "text"} | COLOUR_KEYS
     assert info["format"] == "JPEG" and info["icc_profile"] == _srgb()
     assert {k: info[k] for k in COLOUR_KEYS} == dict.fromkeys(COLOUR_KEYS)  # PNG's only
     assert info["dpi"] == (300.0, 300.0)
@@ -451,9 +451,9 @@ def test_16_bit_grey_tiff_and_png_keep_the_metadata(tmp_path):
 def test_without_metadata_drops_exif_and_xmp_but_keeps_icc_and_dpi(tmp_path):
     array, info = read_image(str(_camera_jpeg_once(tmp_path)))
     kept = images.without_metadata(info)
-    assert kept == {**info, "exif": None, "xmp": None}
+    assert kept == {**info, "exif": None, "xmp": None, "text": None}
     assert info["exif"] and info["xmp"]  # a copy: the original is unchanged
-    assert images.without_metadata(None) == {"exif": None, "xmp": None}
+    assert images.without_metadata(None) == {"exif": None, "xmp": None, "text": None}
     for ext in (".png", ".jpg", ".webp", ".avif", ".tif"):
         data = images.encode_image(array, ext, kept)
         with Image.open(io.BytesIO(data)) as im:
@@ -540,7 +540,7 @@ def test_no_metadata_reads_as_none(tmp_path):
     _, info = read_image(str(tmp_path / "a.png"))
     assert info == {
         "format": "PNG", "icc_profile": None, "exif": None, "xmp": None, "dpi": None,
-        "gamma": None, "chromaticity": None, "srgb": None,
+        "gamma": None, "chromaticity": None, "srgb": None, "text": None,
     }  # fmt: skip
 
 
@@ -921,3 +921,42 @@ def test_a_format_refused_for_16_bits_suggests_only_formats_that_hold_the_image(
     assert images._output_problem(".bmp", la16[..., 0]) == (
         ".bmp cannot hold a 16-bit grayscale image; use .png or .tif/.tiff"
     )
+
+
+def test_png_text_and_the_jpeg_comment_are_kept_beside_the_mark(tmp_path):
+    """A PNG's text chunks (tEXt, zTXt, iTXt beyond Latin-1) and a JPEG's comment are kept
+    where the output holds them (a PNG's Comment is a JPEG's comment and back; WebP has no
+    place), its Software is the writer's, and the mark is a comment segment of its own
+    (the user's comment stays the one readers show); ``without_metadata`` drops them."""
+    from PIL import PngImagePlugin
+
+    picture = np.full((6, 8, 3), 40, np.uint8)
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_text("Title", "Holiday")
+    chunks.add_text("Comment", "note")
+    chunks.add_text("Author", "Zoë", zip=True)
+    chunks.add_itxt("Description", "日本語")
+    chunks.add_text("Software", "GIMP")
+    Image.fromarray(picture).save(tmp_path / "p.png", pnginfo=chunks)
+    Image.fromarray(picture).save(tmp_path / "c.jpg", comment=b"my caption")
+    text = {"Title": "Holiday", "Comment": "note", "Author": "Zoë", "Description": "日本語"}
+    _, info = read_image(str(tmp_path / "p.png"))
+    assert info["text"] == text
+    _, jpeg_info = read_image(str(tmp_path / "c.jpg"))
+    assert jpeg_info["text"] == {"Comment": "my caption"}
+    for source, ext, kept in ((info, ".png", text), (info, ".jpg", {"Comment": "note"}),
+                              (jpeg_info, ".png", {"Comment": "my caption"}),
+                              (jpeg_info, ".jpg", {"Comment": "my caption"}),
+                              (info, ".webp", None)):  # fmt: skip
+        out = str(tmp_path / f"out{len(os.listdir(tmp_path))}{ext}")
+        images.write_image(out, picture, source)
+        assert read_image(out)[1]["text"] == kept, (out, kept)
+        with Image.open(out) as im:
+            if ext == ".png":
+                assert im.text["Software"] == "maffsrn_tf"
+            if ext == ".jpg":
+                assert im.info["comment"] == kept["Comment"].encode()
+                assert ("COM", b"maffsrn_tf") in im.applist
+    out = str(tmp_path / "stripped.png")
+    images.write_image(out, picture, images.without_metadata(info))
+    assert read_image(out)[1]["text"] is None

@@ -154,3 +154,28 @@ def test_a_temporary_s_name_with_a_digit_int_cannot_read_is_left_alone(tmp_path)
     with atomic.atomic_folder(str(tmp_path / "sm")) as tmp:
         open(os.path.join(tmp, "f"), "w").close()
     assert sorted(os.listdir(tmp_path)) == sorted([*names, "out.png", "sm"])
+
+
+def test_a_process_ended_at_once_still_removes_the_empty_folders_it_made(tmp_path):
+    """Ctrl-C where Python cannot raise it (inside a TensorFlow callback) ends a command at
+    once (``os._exit``): no ``finally`` runs, and an export left its new --output_dir empty.
+    The last words remove the empty folders that ``made_folders`` blocks made."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from maffsrn_tf.cli.common import _last_words\n"
+        "from maffsrn_tf.io.paths import made_folders\n"
+        "with made_folders('keep'):\n"
+        "    os.makedirs('keep'); open('keep/done.txt', 'w').close()\n"
+        "    with made_folders('new/sub'):\n"
+        "        os.makedirs('new/sub')\n"
+        "        _last_words('interrupted', 130)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 130 and run.stderr.endswith("error: interrupted\n"), run.stderr
+    assert sorted(os.listdir(tmp_path)) == ["keep"]  # new/sub gone; keep holds a file
