@@ -123,7 +123,13 @@ class TrainConfig:
     decay_epochs: int = _opt(
         200, "Multiply the learning rate by the decay factor every this many epochs.", lower=1
     )
-    decay_factor: float = _opt(0.5, "Learning-rate decay factor.", lower=0.0)
+    decay_factor: float = _opt(
+        0.5,
+        "Learning-rate decay factor: the rate is multiplied by it at each decay (at most 1: a "
+        "larger factor would grow the rate).",
+        lower=0.0,
+        upper=1.0,
+    )
     max_decays: int | None = _opt(
         None, "Stop decaying after this many decays (official script: 1).", lower=0
     )
@@ -317,7 +323,7 @@ def recorded_config(model_dir):
     except (OSError, ValueError, TypeError) as err:  # MaffsrnError is a ValueError
         raise MaffsrnError(
             f"{path} is not a readable record of a run ({err}); move it away, or pass another "
-            "model_dir"
+            "model_dir=DIR"
         ) from None
 
 

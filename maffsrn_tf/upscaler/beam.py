@@ -582,6 +582,8 @@ def _check_errors_path(config, inputs):
     if "://" in errors:  # a remote file system: written by Beam, renamed at the end
         return
     what = f"errors_path={errors!r}"
+    if errors == "-":  # no standard output here: it had written a file named "-"
+        raise MaffsrnError(f"{what} would be a file named '-' (not standard output): name a file")
     if errors.endswith(("/", os.sep)) or os.path.isdir(errors):
         raise MaffsrnError(f"{what} is a folder: name a file (default: OUTPUT_DIR-errors.txt)")
     real = os.path.realpath(errors)

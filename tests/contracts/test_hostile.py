@@ -1121,6 +1121,12 @@ CASES = [
         error="--errors notes.txt exists and is no errors file an earlier run wrote (or it "
         "was changed since): it is never replaced; name another file",
     ),
+    Case(  # "-" is no standard output for Beam: it had written a file named "-"
+        "beam-errors-dash",
+        ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "-"],
+        _make((folder, "col", ["a.png"])),
+        error="--errors - would be a file named '-' (not standard output): name a file",
+    ),
     Case(  # shaped as an errors file (each line an input's name and ": "): the user's
         "beam-errors-file-of-captions",
         ["beam", "--input_pattern", "col/*.png", "--output_dir", "o", "--errors", "cap.txt"],

@@ -86,6 +86,7 @@ def test_multi_worker_without_a_cluster_is_refused_before_anything(work, monkeyp
     [
         ({"patch_size": 12}, "patch_size=12 is below 13"),  # failed inside the model, late
         ({"patch_size": 0}, "patch_size=0 is below 13"),
+        ({"decay_factor": 2.0}, "decay_factor=2.0 is above 1.0"),  # the rate had grown
         ({"data_source": "packed", "holdout": "h.txt"}, "holdout lists images of a data "
          "folder (data_source='folder'), not of data_source='packed': leave it out, or pass "
          "val_dir=DIR"),
