@@ -32,6 +32,10 @@ def parse_size(text):
     match = re.fullmatch(r"([0-9]+)x([0-9]+)", text.strip().lower())
     if not match:  # ASCII digits only: int() would read "١٢٨" (Arabic-Indic) or " 1_0"
         raise ValueError(f"--input must be HEIGHTxWIDTH, e.g. 360x640; got {text!r}")
+    if max(len(match.group(1)), len(match.group(2))) > 9:  # int() refuses 4300+ digits
+        raise ValueError(
+            f"--input {text[:40]}... is too large to profile: at most {MAX_SIDE} pixels a side"
+        )
     h, w = int(match.group(1)), int(match.group(2))
     if min(h, w) < MIN_INPUT_SIZE:  # (check_input_size's fix is for an image)
         raise ValueError(

@@ -6,6 +6,7 @@ import os
 import platform
 import time
 
+from maffsrn_tf.errors import one_line
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
 
@@ -23,8 +24,9 @@ def row_path(entry):
 
 
 def _cell(text):
-    """``text`` inside a markdown table cell (a ``|`` of a folder's name escaped)."""
-    return str(text).replace("|", "\\|")
+    """``text`` inside a markdown table cell: on one line (a newline of a folder's name
+    escaped, ``one_line``), a ``|`` escaped."""
+    return one_line(str(text)).replace("|", "\\|")
 
 
 def report_markdown(entries):
@@ -162,9 +164,9 @@ def write_report(base, entries, command, merge=False, overwrite=True, models_dir
     entries written. Whatever follows ``KEPT_MARKER`` in an existing ``base.md`` is kept at
     its end. ``overwrite=False``: an existing file is left alone (``io.atomic.OutputExists``).
     """
-    here = os.path.dirname(base) or "."
-    try:
-        folder = os.path.relpath(models_dir, here) if models_dir else "."
+    here = os.path.realpath(os.path.dirname(base) or ".")  # real paths: a link's spelling
+    try:  # would give a folder that is not there from the report's real place
+        folder = os.path.relpath(os.path.realpath(models_dir), here) if models_dir else "."
     except ValueError:  # another drive (Windows): no relative path
         folder = os.path.abspath(models_dir)
     entries = [{**e, "folder": folder.replace(os.sep, "/")} for e in entries]

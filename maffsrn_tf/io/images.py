@@ -68,7 +68,7 @@ import struct
 import warnings
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
@@ -83,6 +83,10 @@ Image.MAX_IMAGE_PIXELS = None
 # Pillow's bare "Corrupt EXIF data" (naming no file, shown once a process): read_image finds
 # such EXIF itself (``exif_problem``) and says so naming the file; set once, at import
 warnings.filterwarnings("ignore", message="Corrupt EXIF data", module="PIL.TiffImagePlugin")
+warnings.filterwarnings("ignore", message="Metadata Warning", module="PIL.TiffImagePlugin")
+# the text a PNG's chunks may decompress to, in all (Pillow's default, 64 MB, let a 63 KB
+# file of compressed text take 63 MB): set once, here
+PngImagePlugin.MAX_TEXT_MEMORY = 8 * 1024 * 1024
 log = logging.getLogger("maffsrn_tf")
 # what a folder run reads first among the files Pillow opens (also listed in messages)
 COMMON_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".avif")
@@ -468,10 +472,22 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
             return array, {"format": fmt, **_metadata(im, path)}
     except ImageError:
         raise
+    except ValueError as err:
+        if "MAX_TEXT_CHUNK" in str(err) or "text chunks" in str(err):  # a text bomb guard
+            raise ImageError(
+                f"{path}: its PNG text chunks decompress to more than this reads (over 1 MB "
+                "in one, or 8 MB in all): save it again without its text"
+            ) from None
+        raise _unreadable(path, err) from None
     except Exception as err:
-        name = repr(path)  # a function: \u200b or \xff in a name is not a regex escape
-        text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", lambda _: name, str(err))
-        raise ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})") from None
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path, err):
+    """The ``ImageError`` for a file Pillow could not read, with its own words."""
+    name = repr(path)  # a function: \u200b or \xff in a name is not a regex escape
+    text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", lambda _: name, str(err))
+    return ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})")
 
 
 # --- metadata: read upright, written where the format carries it ------------------------------
@@ -511,7 +527,7 @@ def _metadata(im, name):
         "xmp": _xmp_upright(im.info.get("xmp")),
         "dpi": _dpi(im.info.get("dpi")) if _has_resolution(im) else None,
         **_colour_chunks(im.info),
-        "text": _text(im),
+        "text": _text(im, name),
     }
 
 
@@ -521,11 +537,29 @@ _NOT_TEXT = ("XML:com.adobe.xmp", "Raw profile type exif", "Raw profile type APP
              "Raw profile type xmp", "Software")  # fmt: skip
 
 
-def _text(im):
+# text carried from an input to its outputs, in all (UTF-8 bytes): more is left out, with a
+# warning (a 63 KB PNG of compressed text had made a 63 MB output)
+MAX_TEXT_BYTES = 256 * 1024
+
+
+def _text(im, name="image"):
     """A PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``: title, author, comment...) or a
-    JPEG's comment (as ``Comment``), ``{keyword: str}``, or None."""
+    JPEG's comment (as ``Comment``), ``{keyword: str}``, or None; text over
+    ``MAX_TEXT_BYTES`` in all, and values holding a NUL (which no text chunk may), are left
+    out with a warning naming ``name``."""
     if im.format == "PNG":
         text = {k: str(v) for k, v in getattr(im, "text", {}).items() if k not in _NOT_TEXT}
+        bad = [k for k, v in text.items() if "\0" in v]
+        size = sum(len(k.encode("utf-8", "replace")) + len(v.encode("utf-8", "replace"))
+                   for k, v in text.items())  # fmt: skip
+        if size > MAX_TEXT_BYTES:
+            log.warning("%s: its text chunks hold %d bytes, over %d: left out of the output",
+                        name, size, MAX_TEXT_BYTES)  # fmt: skip
+            return None
+        if bad:
+            log.warning("%s: text %s holds a NUL, which a PNG text chunk cannot: left out",
+                        name, ", ".join(repr(k) for k in bad))  # fmt: skip
+            text = {k: v for k, v in text.items() if k not in bad}
     elif im.format == "JPEG":  # its first comment segment that is not an output's mark
         said = [bytes(v) for k, v in getattr(im, "applist", []) if k == "COM"]
         said = [v for v in said if v and v != SOFTWARE.encode()]
@@ -664,6 +698,8 @@ def exif_problem(raw):
             (offset,) = struct.unpack(order + "I", entry[8:])
             if size > 4 and offset + size > len(data):
                 return "a value of it lies past its end"
+            if tag == ORIENTATION and n != 1:  # Pillow: "Metadata Warning", naming no file
+                return f"its orientation holds {n} values"
             if tag in _SUB_IFDS and kind in (4, 13) and n == 1:
                 todo.append(offset)
     return ""

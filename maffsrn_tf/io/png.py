@@ -191,6 +191,9 @@ def encode_png(
     return b"".join(pieces)
 
 
+TEXT_COMPRESSED_FROM = 1024  # bytes: longer text is written compressed (zTXt, iTXt)
+
+
 def _text_chunk(keyword, value):
     """A ``tEXt`` chunk (Latin-1 text), or an uncompressed ``iTXt`` (UTF-8) for text beyond
     it; none for a keyword PNG does not allow (1-79 Latin-1 characters, printable, no
@@ -204,9 +207,16 @@ def _text_chunk(keyword, value):
         return []
     value = str(value)
     try:
-        return _chunk(b"tEXt", key + b"\0" + value.encode("latin-1"))
-    except UnicodeEncodeError:  # not compressed, no language tag, no translated keyword
-        return _chunk(b"iTXt", key + b"\0\0\0\0\0" + value.encode("utf-8", "replace"))
+        data, latin = value.encode("latin-1"), True
+    except UnicodeEncodeError:
+        data, latin = value.encode("utf-8", "replace"), False
+    if len(data) > TEXT_COMPRESSED_FROM:  # compressed: zTXt, or an iTXt flagged compressed
+        if latin:
+            return _chunk(b"zTXt", key + b"\0\0" + zlib.compress(data))
+        return _chunk(b"iTXt", key + b"\0\1\0\0\0" + zlib.compress(data))
+    if latin:
+        return _chunk(b"tEXt", key + b"\0" + data)
+    return _chunk(b"iTXt", key + b"\0\0\0\0\0" + data)  # no language, no translation
 
 
 # Adam7: each pass's (first row, first column, row step, column step)

@@ -141,10 +141,15 @@ def read_state_dict(path):
             raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
     with open(path, "rb") as f:
         head = f.read(8)
-    if suffix in (".h5", ".keras", ".hdf5") or head == b"\x89HDF\r\n\x1a\n":
+    if head == b"\x89HDF\r\n\x1a\n" or (suffix == ".keras" and head.startswith(b"PK")):
         raise MaffsrnError(
             f"{path} holds Keras weights, not a PyTorch checkpoint: Keras weights convert the "
             "other way (to='pytorch' with weights=FILE)"
+        )
+    if suffix in (".h5", ".keras", ".hdf5"):
+        raise MaffsrnError(
+            f"{path} is named as Keras weights but is none (no HDF5 or .keras file): give the "
+            "official PyTorch state dict (.pt/.pth), .safetensors or .npz"
         )
     if suffix not in (".pt", ".pth", ".bin", ".ckpt", ".tar", "") and not head.startswith(b"PK"):
         raise MaffsrnError(

@@ -648,8 +648,11 @@ def _earlier_errors_file(path, config):
             return False
         if os.lstat(path).st_size > _EARLIER_ERRORS_LIMIT:
             return False
-        with open(_record_of(path), encoding="ascii") as f:
-            recorded = f.read().strip()
+        record = _record_of(path)
+        if not os.path.isfile(record) or os.path.islink(record):  # a FIFO would block
+            return False
+        with open(record, encoding="ascii") as f:
+            recorded = f.read(100).strip()
         return recorded == _digest(path)
     except (OSError, UnicodeDecodeError):
         return False
@@ -657,8 +660,13 @@ def _earlier_errors_file(path, config):
 
 def _record_of(path):
     """The hidden file beside an errors file that records what a run wrote there."""
+    import hashlib
+
     folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}.maffsrn-beam")
+    record = f".{name}.maffsrn-beam"
+    if len(os.fsencode(record)) > 200:  # a long name: the record's would be over NAME_MAX
+        record = f".{hashlib.sha256(os.fsencode(name)).hexdigest()[:32]}.maffsrn-beam"
+    return os.path.join(folder, record)
 
 
 def _digest(path):

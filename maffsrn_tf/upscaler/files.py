@@ -420,6 +420,19 @@ def _check_video_run(jobs, options, video_options, single):
         return
     if not video.have_av():
         install = f"videos are read and written with PyAV: {video.VIDEO_INSTALL}"
+        for job in videos:  # a picture named as a video: said so, as PyAV would find
+            kind = _image_kind(job.source)
+            if kind:
+                job.problem = (
+                    f"{job.source} is a {kind} image, not a video: give it an image extension "
+                    "to upscale it as an image"
+                )
+                if single:
+                    raise UpscaleError(job.problem)
+                job.target = ""
+        videos = [job for job in videos if not job.problem]
+        if not videos:
+            return
         if single or len(videos) == len(jobs):
             names = ", ".join(one_line(j.label) for j in videos[:3]) + " ..." * (len(videos) > 3)
             what = names if single else f"{len(videos)} video(s) ({names})"
@@ -436,6 +449,15 @@ def _check_video_run(jobs, options, video_options, single):
             )
         if options.compare:
             raise UpscaleError("compare=True writes image comparisons; videos get none")
+
+
+def _image_kind(path):
+    """The format Pillow reads ``path`` as (``PNG``), or ``""`` for what it does not read."""
+    try:
+        with images.open_image(path, path) as im:
+            return im.format or ""
+    except Exception:  # Pillow raises many kinds for what is not an image
+        return ""
 
 
 def _image_only_notice(jobs, options):
@@ -683,25 +705,27 @@ def _earlier_sizes(job, writer, options, compare):
     return (w, h), want
 
 
-def _an_earlier_sample_output(job, options):
-    """Whether what lies at the sample run's outputs (``job``) is an earlier sample run's,
-    which it rewrites: nothing, or images of the sizes it writes (the output, and its
-    comparison: bicubic | 8 px | output) that do not say another program wrote them
-    (``images.written_here``). A picture of the user's own ``sample.png`` upscaled into
-    ``out/`` is another size, and is not replaced."""
+def _not_an_earlier_sample_output(job, options):
+    """What lies at the sample run's outputs (``job``) that is no earlier sample run's
+    (which it rewrites: nothing, or images of the sizes it writes, the output and its
+    comparison, bicubic | 8 px | output, that do not say another program wrote them,
+    ``images.written_here``): the first such path, or ``""``. A picture of the user's own
+    ``sample.png`` upscaled into ``out/`` is another size, and is not replaced."""
     size = _expected_size(job.source, options)
     comparison = os.path.splitext(job.target)[0] + "_compare.png"
-    wanted = [(job.target, size), (comparison, (2 * size[0] + 8, size[1]) if size else ())]
+    wanted = [(job.target, size)]
+    if options.compare:
+        wanted.append((comparison, (2 * size[0] + 8, size[1]) if size else ()))
     for path, want in wanted:
         if not os.path.lexists(path):
             continue
         if not want or not_a_regular_file(path) or os.path.islink(path):
-            return False
+            return path
         if existing_image_state(job.source, path, options, want)[0] == "other":
-            return False  # another size, or not an image: a file of the user's
+            return path  # another size, or not an image: a file of the user's
         if images.written_here(path) is False:  # a PNG/JPEG another program wrote
-            return False
-    return True
+            return path
+    return ""
 
 
 def _check_existing(jobs, options):
@@ -979,8 +1003,12 @@ def upscale_files(
             output = os.path.join("out", f"sample_{tag}{ext}") if tag else "out" + os.sep
             rewrite = not options.skip_existing  # skip_existing: kept, as for any output
     jobs, single = _plan(inputs, output, options, video)
-    if rewrite and all(_an_earlier_sample_output(job, options) for job in jobs):
-        options = options.replace(overwrite=True)  # else refused as any existing output
+    if rewrite:  # the earlier sample run's outputs are rewritten; a file of the user's not
+        theirs = [p for p in (_not_an_earlier_sample_output(j, options) for j in jobs) if p]
+        if not theirs:
+            options = options.replace(overwrite=True)
+        elif not options.overwrite:  # named: the one that is not the sample run's
+            raise UpscaleError(f"output exists: {theirs[0]} (pass overwrite=True to replace it)")
     _check_quality(jobs, options)
     _image_only_notice(jobs, options)
     runnable = [job for job in jobs if not job.problem]

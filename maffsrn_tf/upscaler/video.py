@@ -324,6 +324,9 @@ def probe(path, max_pixels=None, whole=True):
         end = _shown_end(times, durations)
         end = None if end is None else end * stream.time_base
         if whole:
+            if container.format.name == "avi" and times:  # its header counts frame slots,
+                # and an empty chunk (a slot repeating the frame before) is no packet
+                stored = max(stored, max(times) - min(times) + 1)
             _check_whole(path, stream, stored, end, rate)
             if "matroska" in container.format.name and (cut := _matroska_cut(path)):
                 raise UpscaleError(  # where no time says it (a cut among B-frames)

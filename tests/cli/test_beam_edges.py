@@ -221,6 +221,18 @@ def test_what_counts_as_an_earlier_runs_errors_file(tmp_path):
     assert _earlier_errors_file(str(e), config) is False
     os.symlink(e, tmp_path / "link.txt")
     assert _earlier_errors_file(str(tmp_path / "link.txt"), config) is False
+    # the record: a FIFO there is not read (it had blocked the run), a long name's is hashed
+    _put_errors(config, "", None) if not e.exists() else None
+    e.unlink()
+    _put_errors(config, "imgs/a.png: x\n", None)
+    record = tmp_path / ".e.txt.maffsrn-beam"
+    record.unlink()
+    os.mkfifo(record)
+    assert _earlier_errors_file(str(e), config) is False
+    long = BeamConfig(input_pattern=str(tmp_path / "imgs/*.png"), output_dir="o",
+                      errors_path=str(tmp_path / ("e" * 246 + ".txt")))  # fmt: skip
+    written, _ = _put_errors(long, "imgs/a.png: x\n", None)
+    assert _earlier_errors_file(written, long) is True  # its record written, and found
 
 
 # 4. empty values of Beam's pipeline options

@@ -55,6 +55,10 @@ CASES = {
     "profile": [
         (["--input", "360by640"], "--input must be HEIGHTxWIDTH"),
         (["--input", "12x40"], "--input 12x40 is below MAFFSRN's minimum of 13x13 (its "),
+        (
+            ["--input", "1" * 5000 + "x13"],
+            "--input 1111111111111111111111111111111111111111... is too large to profile",
+        ),  # int() refuses 4300+ digits, naming a Python function
         (["--input", "\u0661\u0662\u0668x\u0661\u0662\u0668"], "--input must be HEIGHTxWIDTH"),
         (["--preset", "maffsrn_x2", "--scale", "3"], "--preset maffsrn_x2 upscales x2, but"),
     ],

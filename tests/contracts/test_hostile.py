@@ -605,6 +605,12 @@ CASES = [
         error="k.weights.h5 holds Keras weights, not a PyTorch checkpoint: Keras weights "
         "convert the other way (--to pytorch with --weights FILE)",
     ),
+    Case(  # judged by its bytes, not its name
+        "convert-a-png-named-as-keras-weights",
+        ["convert_weights", "--checkpoint", "k.weights.h5", "--output", "o.weights.h5"],
+        _make((photo, "k.png"), (os.rename, "k.png", "k.weights.h5")),
+        error="k.weights.h5 is named as Keras weights but is none (no HDF5 or .keras file)",
+    ),
     Case(
         "convert-text-given-as-a-checkpoint",
         ["convert_weights", "--checkpoint", "notes.txt", "--output", "o.weights.h5"],

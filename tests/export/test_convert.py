@@ -357,6 +357,18 @@ def test_report_merge_keeps_the_other_files_rows(tmp_path):
     ]
     text = (tmp_path / "REPORT.md").read_text()
     assert text.count("| phone/a_x2.tflite |") == 2 and text.count("| a_x2.tflite |") == 2
+    # the same folder through a link is the same file (its row replaced), and a folder's
+    # name is shown on one line (a newline in it escaped)
+    os.symlink(tmp_path / "phone", tmp_path / "link")
+    (tmp_path / "phone").mkdir()
+    write_report(base, [entry("a_x2.tflite", 2, 0.4)], "fifth", merge=True,
+                 models_dir=str(tmp_path / "link"))  # fmt: skip
+    rows = json.loads((tmp_path / "REPORT.json").read_text())
+    assert [(r["folder"], r["accuracy"]["Set5"]["drop"]) for r in rows] == [
+        (".", 0.05), ("phone", 0.4)]  # fmt: skip
+    write_report(base, [entry("a_x2.tflite", 2, 0.5)], "sixth", merge=True,
+                 models_dir=str(tmp_path / "new\nline"))  # fmt: skip
+    assert "| new\\nline/a_x2.tflite |" in (tmp_path / "REPORT.md").read_text()
 
 
 def test_report_keeps_the_hand_written_part(tmp_path):

@@ -960,3 +960,32 @@ def test_png_text_and_the_jpeg_comment_are_kept_beside_the_mark(tmp_path):
     out = str(tmp_path / "stripped.png")
     images.write_image(out, picture, images.without_metadata(info))
     assert read_image(out)[1]["text"] is None
+
+
+def test_text_is_bounded_and_long_text_stays_compressed(tmp_path, caplog):
+    """A 63 KB PNG of compressed text had made a 63 MB output (each zTXt written back as
+    tEXt): long text is written compressed, text over MAX_TEXT_BYTES in all is left out with
+    a warning, a value holding a NUL too, and a text bomb beyond what Pillow is let decode
+    (8 MB in all, 1 MB a chunk) is one line naming the fix."""
+    from PIL import PngImagePlugin
+
+    def png(name, **texts):
+        chunks = PngImagePlugin.PngInfo()
+        for key, value in texts.items():
+            chunks.add_text(key, value, zip=True)
+        Image.new("RGB", (16, 16), (90, 90, 90)).save(tmp_path / name, pnginfo=chunks)
+        return str(tmp_path / name)
+
+    array, info = read_image(png("long.png", Description="x" * 5000, Title="t"))
+    out = str(tmp_path / "long_out.png")
+    images.write_image(out, array, info)
+    assert os.path.getsize(out) < 1000 and read_image(out)[1]["text"] == info["text"]
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        _, info = read_image(png("mid.png", a="x" * 200_000, b="y" * 200_000))
+    assert info["text"] is None
+    assert caplog.records[-1].getMessage().endswith("its text chunks hold 400002 bytes, over "
+                                                     "262144: left out of the output")  # fmt: skip
+    with pytest.raises(ImageError, match=r"bomb\.png: its PNG text chunks decompress to more "
+                       r"than this reads \(over 1 MB in one, or 8 MB in all\): save it again "
+                       r"without its text$"):  # fmt: skip
+        read_image(png("bomb.png", **{f"k{n}": "x" * 900_000 for n in range(10)}))

@@ -542,6 +542,13 @@ def test_the_sample_run_rewrites_only_its_own_earlier_output(tmp_path, monkeypat
     with pytest.raises(UpscaleError, match=r"^output exists: out/sample_x2\.png"):
         upscale_path(None, None, quantization="int8")
     assert (tmp_path / "out" / "sample_x2.png").read_bytes() == mine
+    # the comparison is the user's (saved by another program): named, not the output
+    os.unlink(tmp_path / "out" / "sample_x2.png")
+    upscale_path(None, None, quantization="int8", compare=True)
+    with Image.open(tmp_path / "out" / "sample_x2_compare.png") as im:
+        Image.fromarray(np.asarray(im)).save(tmp_path / "out" / "sample_x2_compare.png")
+    with pytest.raises(UpscaleError, match=r"^output exists: out/sample_x2_compare\.png \("):
+        upscale_path(None, None, quantization="int8", compare=True)
 
 
 def test_an_output_file_where_another_output_needs_a_folder_is_refused_first(tmp_path):

@@ -474,6 +474,32 @@ def test_avi_from_aac_that_starts_before_0_keeps_every_slot_and_the_sync(tmp_pat
             f.samples for f in b.decode(audio=0))  # fmt: skip
 
 
+def test_an_avi_with_an_empty_chunk_is_whole_and_one_cut_is_not(tmp_path):
+    """FFmpeg writes a skipped slot of AVI as an empty chunk, which its reader does not
+    return as a packet: the header's 9 frames for 8 packets is a whole file (it was refused
+    as cut short), its slots all there; cut before its last packet, it is refused."""
+    path = str(tmp_path / "gap.avi")
+    with av.open(path, "w") as out:
+        video = out.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 48, 40, "yuv420p"
+        for i, slot in enumerate((0, 1, 2, 4, 5, 6, 7, 8)):  # slot 3 skipped
+            frame = av.VideoFrame.from_ndarray(np.full((40, 48, 3), i * 30, np.uint8),
+                                               format="rgb24")  # fmt: skip
+            frame.pts, frame.time_base = slot, fractions.Fraction(1, 10)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    with av.open(path) as container:
+        assert container.streams.video[0].frames == 9
+        last = max(p.pos for p in container.demux(video=0) if p.size)
+    assert probe(path).frames == 8
+    times, _ = frames(upscale_video(path, tmp_path / "o.mkv", **FAST))
+    assert [round(t * 10) for t in times] == [0, 1, 2, 4, 5, 6, 7, 8]
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(open(path, "rb").read()[:last])
+    with pytest.raises(UpscaleError, match=r"cut\.avi is cut short: 8 of its 9 frames"):
+        probe(str(cut))
+
+
 def test_frames_that_avis_rate_cannot_place_are_refused_not_moved(tmp_path):
     """A variable-rate MP4 (frames at 0, 0.1, 0.15, 0.6, 0.65, 2 s; 2.86 frames/s on
     average): at AVI's constant rate the second frame falls in the first one's slot. It
