@@ -268,7 +268,7 @@ def _train(cwd, *words):
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=120,
+        timeout=300,  # a training start under a loaded machine took over 120 s
     )
 
 
