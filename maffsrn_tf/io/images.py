@@ -148,8 +148,8 @@ def written_here(path):
     """Whether the image at ``path`` says it was written by maffsrn_tf (``SOFTWARE``): True
     or False for PNG and JPEG, which carry the mark, None for other formats and for what
     cannot be read (the name and size are all there is to go by)."""
-    try:
-        with Image.open(path) as im:
+    try:  # through open_image, as every read: a program format is never opened
+        with open_image(path, path) as im:
             fmt = im.format
             if fmt == "PNG":
                 said = im.info.get("Software")
@@ -266,9 +266,8 @@ def image_size(path):
     try:
         with open_image(path, path) as im:
             w, h = im.size
-            raw = im.info.get("exif")
-            if isinstance(raw, (bytes, bytearray)) and raw and exif_problem(raw):
-                return h, w  # its orientation unreadable: as stored (read_image says why)
+            if _damaged_exif(im):  # its orientation unreadable: as stored (read_image says)
+                return h, w
             orientation = im.getexif().get(0x0112, 1)
     except ImageError:
         raise
@@ -705,16 +704,20 @@ def exif_problem(raw):
     return ""
 
 
+def _damaged_exif(im):
+    """``exif_problem`` of an opened image's EXIF bytes (``""``: none, or whole)."""
+    raw = im.info.get("exif")
+    return exif_problem(raw) if isinstance(raw, (bytes, bytearray)) and raw else ""
+
+
 def _drop_damaged_exif(im, name):
     """Leave out (with one warning naming ``name``) EXIF that cannot be read whole, before
     anything parses it: a picture is never refused for its EXIF."""
-    raw = im.info.get("exif")
-    if isinstance(raw, (bytes, bytearray)) and raw:
-        why = exif_problem(raw)
-        if why:
-            log.warning("%s: its EXIF is damaged (%s); it is left out", name, why)
-            del im.info["exif"]
-            im.getexif().clear()  # what Pillow parsed of it on opening (a JPEG's DPI) too
+    why = _damaged_exif(im)
+    if why:
+        log.warning("%s: its EXIF is damaged (%s); it is left out", name, why)
+        del im.info["exif"]
+        im.getexif().clear()  # what Pillow parsed of it on opening (a JPEG's DPI) too
 
 
 def _exif_upright(im, name):
