@@ -444,6 +444,7 @@ def check_paths(config):
     import fnmatch
     import glob
 
+    _check_file_systems(config)
     pattern = local_pattern(config.input_pattern)
     matched = FileSystems.match([pattern])[0].metadata_list
     paths = [m.path for m in matched]
@@ -489,6 +490,46 @@ def check_paths(config):
     _check_quality(config, paths)
     _check_existing_outputs(config, paths)
     return paths, unreadable, earlier
+
+
+# the remote file systems Beam has: the module each needs, and the extra that installs it
+REMOTE_FILE_SYSTEMS = {
+    "gs": ("google.cloud.storage", "apache-beam[gcp]"),
+    "s3": ("boto3", "apache-beam[aws]"),
+    "azfs": ("azure.storage.blob", "apache-beam[azure]"),
+    "hdfs": ("hdfs", "apache-beam[hadoop]"),
+}
+
+
+def _check_file_systems(config):
+    """Every path with a scheme (``gs://``...) names a file system Beam has, whose
+    client is installed here: found before the run (Beam finds out at the first file it
+    reads or writes, after work began)."""
+    import importlib.util
+
+    named = [("input_pattern", config.input_pattern), ("output_dir", config.output_dir)]
+    if config.errors_path:
+        named.append(("errors_path", config.errors_path))
+    for name, path in named:
+        if "://" not in path:
+            continue
+        scheme = path.split("://", 1)[0]
+        if scheme not in REMOTE_FILE_SYSTEMS:  # as Beam reads it: S3:// is none
+            known = ", ".join(f"{s}://" for s in REMOTE_FILE_SYSTEMS)
+            raise MaffsrnError(
+                f"{name}={path!r}: Beam has no file system for {scheme}:// paths (it has "
+                f"{known}; a local path takes no scheme)"
+            )
+        module, extra = REMOTE_FILE_SYSTEMS[scheme]
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package missing or broken
+            found = False
+        if not found:
+            raise MaffsrnError(
+                f"{name}={path!r}: Beam reaches {scheme}:// paths through {module}, which is "
+                f"not installed: pip install '{extra}'"
+            )
 
 
 def _check_existing_outputs(config, paths):
@@ -600,6 +641,12 @@ def _check_errors_path(config, inputs):
             "as an image): name a file the pattern does not reach"
         )
     if ".." in errors.replace(os.sep, "/").split("/") and not os.path.lexists(errors):
+        missing = _missing_before_dotdot(errors, config.output_dir)
+        if missing:  # the system walks the path as written: nodir/.. is no folder
+            raise MaffsrnError(
+                f"{what}: {missing!r} does not exist, so no path goes through it: name the "
+                f"file without it ({os.path.normpath(errors)!r}?)"
+            )
         # o/../e.txt before o/ is made: the file it will name once the run made o/
         errors = os.path.normpath(errors)
     earlier = os.lstat(errors) if os.path.lexists(errors) else None
@@ -626,6 +673,28 @@ def _check_errors_path(config, inputs):
     except OSError as err:
         raise MaffsrnError(f"{what}: its folder is not writable ({err.strerror})") from None
     return earlier
+
+
+def _missing_before_dotdot(path, output_dir):
+    """The first folder ``path`` goes up from (``nodir`` in ``nodir/../e.txt``) that does
+    not exist and that the run does not make (the output folder and every folder its name
+    goes through, made as ``mkdir -p`` makes them), or None."""
+
+    def parts_of(p):
+        return p.replace(os.sep, "/").split("/")
+
+    made = set()
+    if "://" not in output_dir:
+        out = parts_of(output_dir)
+        made = {os.path.abspath("/".join(out[:i]) or "/") for i in range(1, len(out) + 1)}
+    parts = parts_of(path)
+    for i in range(1, len(parts)):
+        if parts[i] != "..":
+            continue
+        before = "/".join(parts[:i])
+        if before and not os.path.isdir(before) and os.path.abspath(before) not in made:
+            return before
+    return None
 
 
 def _same_file_as_one_of(path, inputs):
