@@ -41,9 +41,11 @@ BMP     no           no    no   yes  no     pixels per metre (Pillow writes no I
 
 ("gamma": PNG's gAMA, cHRM and sRGB, which only PNG stores: another output is written
 without them, and shows as sRGB unless an ICC profile goes with it.) Text (``text``: a PNG's
-tEXt, zTXt and iTXt chunks, a JPEG's comment as ``Comment``) is kept in PNG (every keyword)
-and JPEG (its Comment); the other formats have no place for it. 16-bit outputs carry
-the same. An ICC profile is written only where its colour space fits the pixels stored
+tEXt, zTXt and iTXt chunks, a JPEG's comment as ``Comment``) is kept in PNG (every keyword
+PNG allows, an iTXt's language and translated keyword too; of a keyword given twice, its
+last value, with a warning) and JPEG (its Comment); the other formats have no place for
+it. 16-bit outputs carry the same. An ICC profile is written only where its colour space
+fits the pixels stored
 (GRAY for grey, RGB for colour; WebP stores grey as RGB), EXIF and XMP over JPEG's 64 KB
 segment are left out with a warning, and so is a DPI the format cannot store
 (``DPI_RANGE``: a DPI of 0, NaN or infinite is none at all), and TIFF's own layout tags
@@ -74,7 +76,7 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
 from maffsrn_tf.io.paths import not_found, unreadable_entry
 from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
-from maffsrn_tf.io.png import encode_png, image_data_shortfall
+from maffsrn_tf.io.png import encode_png, image_data_shortfall, text_keyword_problem, text_keywords
 
 # refuse larger inputs unless a call says otherwise (a decompression bomb, or a mistake)
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -468,7 +470,8 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
                 array = _oriented(_read_png16(path, data), im.getexif().get(ORIENTATION, 1))
             else:
                 array = _plain_array(ImageOps.exif_transpose(im), path)[0]
-            return array, {"format": fmt, **_metadata(im, path)}
+            keywords = text_keywords(path, data) if fmt == "PNG" else None
+            return array, {"format": fmt, **_metadata(im, path, keywords)}
     except ImageError:
         raise
     except ValueError as err:
@@ -515,10 +518,11 @@ def image_metadata(image, name="image"):
     return _metadata(image, name)
 
 
-def _metadata(im, name):
+def _metadata(im, name, keywords=None):
     """``read_image``'s metadata of an opened (and loaded) image, as stored (before the
     pixels are turned upright): ICC profile, EXIF and XMP with their orientation reset to
-    1, DPI, and PNG's gamma, chromaticities and sRGB intent (``_colour_chunks``)."""
+    1, DPI, PNG's gamma, chromaticities and sRGB intent (``_colour_chunks``), and text
+    (``_text``; ``keywords``: a PNG's, ``png.text_keywords``)."""
     icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
     return {
         "icc_profile": icc,
@@ -526,7 +530,7 @@ def _metadata(im, name):
         "xmp": _xmp_upright(im.info.get("xmp")),
         "dpi": _dpi(im.info.get("dpi")) if _has_resolution(im) else None,
         **_colour_chunks(im.info),
-        "text": _text(im, name),
+        "text": _text(im, name, keywords),
     }
 
 
@@ -541,13 +545,20 @@ _NOT_TEXT = ("XML:com.adobe.xmp", "Raw profile type exif", "Raw profile type APP
 MAX_TEXT_BYTES = 256 * 1024
 
 
-def _text(im, name="image"):
+def _text(im, name="image", keywords=None):
     """A PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``: title, author, comment...) or a
-    JPEG's comment (as ``Comment``), ``{keyword: str}``, or None; text over
-    ``MAX_TEXT_BYTES`` in all, and values holding a NUL (which no text chunk may), are left
-    out with a warning naming ``name``."""
+    JPEG's comment (as ``Comment``), ``{keyword: str}`` (an ``iTXt`` value that names its
+    language or translates its keyword is Pillow's ``iTXt``, which keeps both), or None;
+    text over ``MAX_TEXT_BYTES`` in all and values holding a NUL (which no text chunk may)
+    are left out, with a warning naming ``name``.
+    ``keywords``: the PNG's text keywords in file order (``png.text_keywords``): a keyword
+    given more than once, of which Pillow keeps the last value only, is said."""
     if im.format == "PNG":
-        text = {k: str(v) for k, v in getattr(im, "text", {}).items() if k not in _NOT_TEXT}
+        text = {k: v for k, v in getattr(im, "text", {}).items() if k not in _NOT_TEXT}
+        repeated = sorted({k for k in keywords or () if keywords.count(k) > 1 and k in text})
+        for k in repeated:
+            log.warning("%s: text %r is given %d times: only its last value is kept",
+                        name, k, keywords.count(k))  # fmt: skip
         bad = [k for k, v in text.items() if "\0" in v]
         size = sum(len(k.encode("utf-8", "replace")) + len(v.encode("utf-8", "replace"))
                    for k, v in text.items())  # fmt: skip
@@ -850,6 +861,11 @@ def _output_metadata(fmt, channels, info, name):
     text = info.get("text") if "text" in carried else None
     if text and fmt == "JPEG":  # its one comment: a PNG's Comment, or a JPEG's comment
         text = {"Comment": text["Comment"]} if "Comment" in text else None
+    if text and fmt == "PNG":
+        for k in [k for k in text if text_keyword_problem(k)]:
+            log.warning("%s: text %r is left out: PNG does not allow its keyword (%s)",
+                        name, k, text_keyword_problem(k))  # fmt: skip
+        text = {k: v for k, v in text.items() if not text_keyword_problem(k)}
     if text:
         out["text"] = dict(text)
     if "gamma" in carried:  # PNG: gAMA, cHRM, sRGB (io.png leaves sRGB out beside iCCP)

@@ -194,29 +194,71 @@ def encode_png(
 TEXT_COMPRESSED_FROM = 1024  # bytes: longer text is written compressed (zTXt, iTXt)
 
 
-def _text_chunk(keyword, value):
-    """A ``tEXt`` chunk (Latin-1 text), or an uncompressed ``iTXt`` (UTF-8) for text beyond
-    it; none for a keyword PNG does not allow (1-79 Latin-1 characters, printable, no
-    leading, trailing or double space)."""
+def text_keyword_problem(keyword):
+    """Why ``keyword`` cannot name a PNG text chunk (PNG allows 1-79 Latin-1 characters,
+    printable, with no leading, trailing or double space), or None."""
     try:
         key = keyword.encode("latin-1")
     except (UnicodeEncodeError, AttributeError):
+        return "it is not Latin-1 text"
+    if not 1 <= len(key) <= 79:
+        return f"it is {len(key)} characters long, not 1-79"
+    if any(c < 32 or 126 < c < 161 for c in key):
+        return "it holds a control character"
+    if "  " in keyword or keyword != keyword.strip():
+        return "it has a leading, trailing or double space"
+    return None
+
+
+def _text_chunk(keyword, value):
+    """A ``tEXt`` chunk (Latin-1 text), or an ``iTXt`` (UTF-8) for text beyond it or text
+    that names its language or translates its keyword (Pillow's ``iTXt`` value: ``lang``,
+    ``tkey``); compressed (``zTXt``, a compressed ``iTXt``) beyond ``TEXT_COMPRESSED_FROM``
+    bytes; none for a keyword PNG does not allow (``text_keyword_problem``)."""
+    if text_keyword_problem(keyword):
         return []
-    bad = any(c < 32 or 126 < c < 161 for c in key) or "  " in keyword
-    if not 1 <= len(key) <= 79 or bad or keyword != keyword.strip():
-        return []
+    key = keyword.encode("latin-1")
+    lang, tkey = (getattr(value, a, None) or "" for a in ("lang", "tkey"))
     value = str(value)
     try:
-        data, latin = value.encode("latin-1"), True
+        value.encode("latin-1")
+        latin = not (lang or tkey)  # tEXt and zTXt hold neither
     except UnicodeEncodeError:
-        data, latin = value.encode("utf-8", "replace"), False
-    if len(data) > TEXT_COMPRESSED_FROM:  # compressed: zTXt, or an iTXt flagged compressed
-        if latin:
-            return _chunk(b"zTXt", key + b"\0\0" + zlib.compress(data))
-        return _chunk(b"iTXt", key + b"\0\1\0\0\0" + zlib.compress(data))
+        latin = False
+    data = value.encode("latin-1" if latin else "utf-8", "replace")
+    compressed = len(data) > TEXT_COMPRESSED_FROM
     if latin:
+        if compressed:
+            return _chunk(b"zTXt", key + b"\0\0" + zlib.compress(data))
         return _chunk(b"tEXt", key + b"\0" + data)
-    return _chunk(b"iTXt", key + b"\0\0\0\0\0" + data)  # no language, no translation
+    names = b"\0".join(str(t).replace("\0", "").encode("utf-8", "replace") for t in (lang, tkey))
+    head = key + (b"\0\1\0" if compressed else b"\0\0\0") + names + b"\0"
+    return _chunk(b"iTXt", head + (zlib.compress(data) if compressed else data))
+
+
+def text_keywords(path=None, data=None):
+    """The keywords of a PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``), in the file's
+    order, repeats too (Pillow's ``text`` keeps a keyword's last value only): the file at
+    ``path``, or ``data`` (its bytes); only chunk headers and keywords are read. ``[]``
+    for what is not a PNG; as far as it goes for a damaged one."""
+    found = []
+    with open(path, "rb") if data is None else io.BytesIO(data) as f:
+        if f.read(8) != _SIGNATURE:
+            return found
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IEND":
+                break
+            if kind in (b"tEXt", b"zTXt", b"iTXt"):
+                key = f.read(min(length, 80)).split(b"\0", 1)[0]
+                found.append(key.decode("latin-1"))
+                f.seek(length - min(length, 80) + 4, io.SEEK_CUR)
+            else:
+                f.seek(length + 4, io.SEEK_CUR)
+    return found
 
 
 # Adam7: each pass's (first row, first column, row step, column step)

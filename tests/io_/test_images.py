@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from maffsrn_tf.io import images
+from maffsrn_tf.io import images, png
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, ORIENTATION, ImageError, read_image
 
 
@@ -960,6 +960,45 @@ def test_png_text_and_the_jpeg_comment_are_kept_beside_the_mark(tmp_path):
     out = str(tmp_path / "stripped.png")
     images.write_image(out, picture, images.without_metadata(info))
     assert read_image(out)[1]["text"] is None
+
+
+def test_itxt_language_is_kept_and_what_png_text_cannot_hold_is_said(tmp_path, caplog):
+    """An iTXt chunk's language and translated keyword go to the output with its text (also
+    compressed); a keyword given twice (Pillow keeps the last) and a keyword PNG does not
+    allow (left out of the output) are each a warning naming the file, never silent."""
+    from PIL import PngImagePlugin
+
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_itxt("Title", "Bonjour", lang="fr", tkey="Titre")
+    chunks.add_itxt("Description", "été " * 400, lang="fr-CA", tkey="Légende", zip=True)
+    chunks.add_text("Comment", "first")
+    chunks.add_text("Comment", "second")
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "in.png", pnginfo=chunks)
+    assert png.text_keywords(str(tmp_path / "in.png")) == [
+        "Title", "Description", "Comment", "Comment"
+    ]  # fmt: skip
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        array, info = read_image(str(tmp_path / "in.png"))
+    assert caplog.messages == [f"{tmp_path / 'in.png'}: text 'Comment' is given 2 times: only "
+                               "its last value is kept"]  # fmt: skip
+    info["text"]["bad  key"] = "x"  # as a library caller may give it
+    caplog.clear()
+    out = str(tmp_path / "out.png")
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        images.write_image(out, array, info)
+    assert caplog.messages == [f"{out}: text 'bad  key' is left out: PNG does not allow its "
+                               "keyword (it has a leading, trailing or double space)"]  # fmt: skip
+    with Image.open(out) as im:
+        im.load()
+        title, description = im.text["Title"], im.text["Description"]
+        assert (title, title.lang, title.tkey) == ("Bonjour", "fr", "Titre")
+        assert (description, description.lang, description.tkey) == ("été " * 400, "fr-CA",
+                                                                     "Légende")  # fmt: skip
+        assert im.text["Comment"] == "second" and "bad  key" not in im.text
+    assert os.path.getsize(out) < 1000  # the long iTXt stayed compressed
+    assert png.text_keyword_problem("k" * 80) == "it is 80 characters long, not 1-79"
+    assert png.text_keyword_problem("Zoë") is None
+    assert png.text_keyword_problem("日本") == "it is not Latin-1 text"
 
 
 def test_text_is_bounded_and_long_text_stays_compressed(tmp_path, caplog):
