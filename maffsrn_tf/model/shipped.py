@@ -52,8 +52,9 @@ def weights_path(name):
     if not path.is_file():
         shipped = ", ".join(available()) or "none"
         raise MaffsrnError(
-            f"no pretrained weights are shipped for {name!r} (shipped: {shipped}); train them "
-            "and load the file with model.load_weights() or weights=PATH"
+            f"no pretrained weights are shipped for {name!r} (shipped: {shipped}): train them "
+            f"(maffsrn-train --preset {name}) and pass the file they are saved to "
+            "(weights=PATH)"
         )
     return str(path)
 

@@ -42,6 +42,68 @@ def weight_format(path):
     return "h5" if lower.endswith(".h5") else None
 
 
+# the first bytes of files someone may pass as weights, and what they are
+_SIGNATURES = (
+    (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "a zip archive"),  # an empty one
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "a RIFF file (WebP, WAV, AVI)"),
+    (b"\x93NUMPY", "one NumPy array (.npy)"),
+    (b"\x80", "a Python pickle (an old PyTorch checkpoint?)"),
+)
+# what each weight format is inside: a .keras model and an .npz are zip archives
+_CONTAINER = {"keras": "a zip archive", "npz": "a zip archive", "h5": "an HDF5 file"}
+_NAMED = {"keras": "a .keras model", "npz": "an .npz file", "h5": "Keras weights"}
+TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
+
+
+def _content(path):
+    """What the file at ``path`` is by its first bytes (``_SIGNATURES``; None: none of
+    them): an HDF5 file also where its signature follows a user block (at 512, 1024, 2048
+    or 4096 bytes)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if not head:
+            return "empty"
+        for offset in (512, 1024, 2048, 4096):
+            f.seek(offset)
+            if f.read(8) == b"\x89HDF\r\n\x1a\n":
+                return "an HDF5 file"
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            return what
+    return None
+
+
+def check_weights_file(path):
+    """``weight_format(path)`` after the file's bytes were found to be what its name says
+    (a ``.keras`` file and an ``.npz`` are zip archives, Keras weights an HDF5 file): Keras
+    and NumPy would otherwise answer with their own words for a picture named ``w.keras``.
+    ``MaffsrnError`` naming what the file is, or what names weights take."""
+    import os
+
+    kind = weight_format(path)
+    if kind is None:
+        suffix = os.path.splitext(str(path))[1].lower()
+        hint = ""
+        if suffix in TORCH_SUFFIXES:
+            hint = " (a PyTorch state dict converts first: to='keras' with checkpoint=FILE)"
+        raise MaffsrnError(
+            f"{path}: weights are read from .weights.h5, .keras or .npz files, and this one "
+            f"is named {suffix or 'without a suffix'}{hint}"
+        )
+    content = _content(path)
+    if content != _CONTAINER[kind]:
+        what = f"{content}, not {_CONTAINER[kind]}" if content else f"not {_CONTAINER[kind]}"
+        raise MaffsrnError(
+            f"{path} is named as {_NAMED[kind]} but is {what}: name the weights file itself"
+        )
+    return kind
+
+
 def _key(model, variable):
     """The variable's file key: its path in the model with the official ``body.{i}`` (the
     Keras layers are named ``body_{i}``, see ``MAFFSRN``)."""
@@ -162,7 +224,7 @@ def load_weights_file(model, path):
     ``MaffsrnError`` when the file's variables do not match the model's (Keras itself loads
     a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs).
     """
-    kind = weight_format(path)
+    kind = check_weights_file(path)
     if kind == "npz":
         load_npz(model, path)
         return

@@ -13,7 +13,11 @@ from maffsrn_tf.io.paths import not_a_file
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
 from maffsrn_tf.model.shipped import available, weights_path
-from maffsrn_tf.model.weight_files import load_npz, load_weights_file, weight_format
+from maffsrn_tf.model.weight_files import (
+    check_weights_file,
+    load_npz,
+    load_weights_file,
+)
 
 
 def load_pretrained(name="maffsrn_x2"):
@@ -51,7 +55,7 @@ def load_model_for(scale, weights=None, preset=None):
         raise FileNotFoundError(f"weights file not found: {weights}")
     if not_a_file(weights):  # a FIFO would block, /dev/zero never end
         raise MaffsrnError(f"weights {weights} is {not_a_file(weights)}: name a weights file")
-    if weight_format(weights) == "keras":
+    if check_weights_file(weights) == "keras":
         model = load_keras_file(weights)
         if model.scale != scale:
             raise MaffsrnError(f"{weights} is an x{model.scale} model, but scale={scale}")
@@ -73,7 +77,7 @@ def load_initial_weights(model, path, skip_tail=None):
     """
     if not os.path.exists(path) and path in available():
         path = weights_path(path)
-    if weight_format(path) == "keras":
+    if check_weights_file(path) == "keras":
         source = load_keras_file(path)
     else:
         source, errors = None, []

@@ -110,7 +110,7 @@ class UpscaleOptions:
     overwrite: bool = option(False, "Replace existing outputs.", group=GROUPS[0])
     fmt: str = option(
         "",
-        "Output format (default: the input's; PNG for 16-bit colour).",
+        "Output format, and the extension written (default: the input's; PNG for 16-bit colour).",
         choices=("", *OUTPUT_FORMATS, "jpeg", "tif"),  # as the extensions: one set
         flag="format",
         group=GROUPS[3],
@@ -163,9 +163,8 @@ class UpscaleOptions:
     def __post_init__(self):
         if isinstance(self.model, os.PathLike):  # a pathlib.Path works as its string
             object.__setattr__(self, "model", os.fspath(self.model))
-        if isinstance(self.fmt, str):  # jpeg, tif and capitals name the same formats
-            fmt = self.fmt.lower()
-            object.__setattr__(self, "fmt", {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt))
+        if isinstance(self.fmt, str):  # capitals name the same formats; jpeg and tif stay
+            object.__setattr__(self, "fmt", self.fmt.lower())  # the extension written
         check_fields(self)
         if self.model is not None and not isinstance(self.model, str) and not callable(self.model):
             raise MaffsrnError(

@@ -471,13 +471,13 @@ CASES = [
         "upscale-garbage-weights-h5",
         [UP, *IN, "--model", "w.weights.h5"],
         _make((photo, "in.png"), (garbage, "w.weights.h5")),
-        error="is not a readable Keras weights file",
+        error="is named as Keras weights but is not an HDF5 file: name the weights file itself",
     ),
     Case(
         "upscale-garbage-npz",
         [UP, *IN, "--model", "w.npz"],
         _make((photo, "in.png"), (garbage, "w.npz")),
-        error="is not a readable .npz file",
+        error="is named as an .npz file but is not a zip archive: name the weights file itself",
     ),
     Case(
         "upscale-npz-header-claims-4-tib",
@@ -569,7 +569,7 @@ CASES = [
             "1",
         ],
         _make((folder, "col", ["a.png"], (40, 32)), (garbage, "w.npz")),  # 13-pixel patches
-        error="is not a readable .npz file",
+        error="is named as an .npz file but is not a zip archive: name the weights file itself",
     ),
     # maffsrn-evaluate
     Case(
@@ -647,7 +647,7 @@ CASES = [
             "out",
         ],
         _make((garbage, "w.npz")),
-        error="is not a readable .npz file",
+        error="is named as an .npz file but is not a zip archive: name the weights file itself",
     ),
     Case(
         "export-tiny-tile",

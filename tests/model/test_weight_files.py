@@ -44,3 +44,43 @@ def test_weight_files_are_recognized_in_any_case(tmp_path):
         (tmp_path / name).write_bytes(b"x")
         with pytest.raises(MaffsrnError, match=f"rename it to .*{right}$"):
             load_model_for(2, str(tmp_path / name))
+
+
+def test_weights_are_judged_by_their_bytes_before_keras_reads_them(tmp_path):
+    """A picture named ``w.keras`` had shown Keras' "File not found ... accessible `.keras`
+    zip file", and one named ``w.pt`` Keras' list of formats: the error says what the
+    file is, or which names weights take (a PyTorch checkpoint converts first)."""
+    from PIL import Image
+
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.model.weight_files import check_weights_file, load_weights_file
+    from maffsrn_tf.pretrained.loading import load_model_for
+
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "picture.png")
+    picture = (tmp_path / "picture.png").read_bytes()
+    cases = {
+        "w.keras": "is named as a .keras model but is a PNG image, not a zip archive",
+        "w.weights.h5": "is named as Keras weights but is a PNG image, not an HDF5 file",
+        "w.npz": "is named as an .npz file but is a PNG image, not a zip archive",
+    }
+    for name, says in cases.items():
+        (tmp_path / name).write_bytes(picture)
+        message = f"{tmp_path / name} {says}: name the weights file itself"
+        with pytest.raises(MaffsrnError) as info:
+            load_model_for(2, str(tmp_path / name))
+        assert str(info.value) == message
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(MaffsrnError, match=r"empty\.npz is named as an \.npz file but is empty"):
+        load_weights_file(build_model("maffsrn_x2", n_ffgs=1), str(tmp_path / "empty.npz"))
+    (tmp_path / "w.pt").write_bytes(picture)
+    with pytest.raises(MaffsrnError) as info:
+        load_model_for(2, str(tmp_path / "w.pt"))
+    assert str(info.value) == (
+        f"{tmp_path / 'w.pt'}: weights are read from .weights.h5, .keras or .npz files, and "
+        "this one is named .pt (a PyTorch state dict converts first: to='keras' with "
+        "checkpoint=FILE)"
+    )
+    # an HDF5 signature after a user block is an HDF5 file still
+    (tmp_path / "block.h5").write_bytes(b"\0" * 512 + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    assert check_weights_file(str(tmp_path / "block.h5")) == "h5"

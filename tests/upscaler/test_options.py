@@ -103,6 +103,23 @@ def test_bad_values_are_refused_with_the_names_users_pass(kwargs, message):
         UpscaleOptions(**kwargs)
 
 
+def test_the_format_is_the_extension_written_in_the_users_spelling(tmp_path):
+    """``fmt='tif'`` writes ``.tif`` and ``fmt='jpeg'`` ``.jpeg`` (``--format tif`` had
+    written ``.tiff``, and an error had said ``--format tiff``); capitals are the same."""
+    from maffsrn_tf.upscaler.files import output_path_for
+
+    for given, ext in (("tif", ".tif"), ("JPEG", ".jpeg"), ("Tiff", ".tiff"), ("jpg", ".jpg")):
+        fmt = UpscaleOptions(fmt=given).fmt
+        assert output_path_for("in/a.png", str(tmp_path), 2, fmt=fmt) == str(
+            tmp_path / f"a_x2{ext}"
+        )
+    with pytest.raises(
+        MaffsrnError, match=r"^output='x\.png' does not end in \.tif \(fmt='tif'\)$"
+    ):
+        output_path_for("a.png", "x.png", 2, fmt="tif")
+    assert output_path_for("a.png", "x.tiff", 2, fmt="tif") == "x.tiff"  # one format, either name
+
+
 def test_options_are_frozen_and_replace_checks_again():
     options = UpscaleOptions(scale=4, tile=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
