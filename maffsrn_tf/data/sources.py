@@ -220,7 +220,10 @@ def tfds_dataset(scale, split="train", data_dir=None, patch=None):
         import tensorflow_datasets as tfds
     except ImportError as err:
         raise DataError(tfds_import_error(err)) from err
-    ds = tfds.load(f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir)
+    try:  # TensorFlow Datasets imports much of itself only here (array_record, etils...)
+        ds = tfds.load(f"div2k/bicubic_x{scale}", split=split, data_dir=data_dir)
+    except ImportError as err:
+        raise DataError(tfds_import_error(err)) from err
 
     def to_pair(example):
         return example["lr"], example["hr"]

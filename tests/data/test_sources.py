@@ -2,6 +2,7 @@
 the errors that name the file. (The patches drawn from them: test_patches.py.)"""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -193,3 +194,24 @@ def test_benchmark_lr_folder_pairs_by_name_and_refuses_ambiguity(tmp_path):
     Image.fromarray(hr).save(hr_dir / "a.bmp")
     with pytest.raises(data.DataError, match="two images named 'a'"):
         data.load_benchmark(str(hr_dir), 2)
+
+
+def test_tfds_that_imports_a_missing_module_at_load_names_it(monkeypatch):
+    """TensorFlow Datasets imports much of itself only in ``tfds.load``: a module missing
+    there is the same one line as at its import (it had been an unexpected
+    ModuleNotFoundError), naming the module and the install that fixes it."""
+    import types
+
+    from maffsrn_tf.data.sources import DataError, tfds_dataset
+
+    def load(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'array_record'", name="array_record")
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(load=load))
+    with pytest.raises(DataError) as info:
+        tfds_dataset(2)
+    assert str(info.value) == (
+        "data_source='tfds' reads DIV2K through TensorFlow Datasets, which cannot be imported "
+        '(its module array_record is missing): pip install "maffsrn_tf[tfds]" to install what '
+        "it needs"
+    )
