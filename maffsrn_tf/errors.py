@@ -27,6 +27,13 @@ def one_line(text):
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in raw)
 
 
+def listed(names, last="and"):
+    """Names for a message: ``a``, ``a and b``, ``a, b and c`` (``last``: the word before the
+    last name, ``or`` for choices)."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {last} " + names[-1]
+
+
 def reraise_signal(error):
     """Raise again the Ctrl-C or SIGTERM (any ``BaseException`` that is not an ``Exception``)
     that ``error`` wraps as its cause or context: an import interrupted by a signal can

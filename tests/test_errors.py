@@ -22,3 +22,11 @@ def test_an_import_error_from_a_signal_is_the_signal_again():
             raise ImportError("no runtime") from cause
     except ImportError as err:
         assert reraise_signal(err) is None  # a real missing package: the caller says so
+
+
+def test_names_are_listed_as_a_sentence_lists_them():
+    from maffsrn_tf.errors import listed
+
+    assert listed(["a.png"]) == "a.png"
+    assert listed(["a", "b"]) == "a and b"
+    assert listed(iter(["a", "b", "c"]), "or") == "a, b or c"

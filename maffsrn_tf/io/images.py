@@ -72,7 +72,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, listed
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
 from maffsrn_tf.io.paths import not_found, unreadable_entry
 from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
@@ -930,7 +930,7 @@ def _extensions(holds=None, where=None):
         if (holds is None or holds in held) and (where is None or where(fmt, ext)):
             by_format.setdefault(fmt, []).append(ext)
     names = ["/".join(sorted(exts, key=len)) for exts in by_format.values()]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return listed(names, "or")
 
 
 def _output_problem(ext, array=None, scale=1, suggest=True, flattens=False):

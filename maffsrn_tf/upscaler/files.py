@@ -22,7 +22,7 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw
 
-from maffsrn_tf.errors import MaffsrnError, one_line
+from maffsrn_tf.errors import MaffsrnError, listed, one_line
 from maffsrn_tf.io import images
 from maffsrn_tf.io.atomic import (
     OUR_TEMPORARY,
@@ -476,11 +476,6 @@ def _image_only_notice(jobs, options):
 _EARLIER = re.compile(r"^(.+)_(?:x(\d+(?:\.\d+)?)|(\d+)x(\d+))(_compare)?$")
 
 
-def _listed(names):
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _check_output_folder(output, inputs):
     out_dir = output or "out"
     problem = folder_problem(out_dir)
@@ -567,7 +562,7 @@ def _drop_earlier_outputs(jobs, options):
         sources = [s for s in sources if s not in earlier]
         if len(sources) > 1:
             raise UpscaleError(
-                f"{_listed([one_line(os.fsdecode(s.source)) for s in sources])} would "
+                f"{listed([one_line(os.fsdecode(s.source)) for s in sources])} would "
                 f"{'both' if len(sources) == 2 else 'all'} be written to "
                 f"{os.path.relpath(target)}; rename one, or upscale them into separate folders"
             )

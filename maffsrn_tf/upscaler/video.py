@@ -545,6 +545,14 @@ def _tag_rotation(stream):
     return degrees - 360 if degrees > 180 else degrees
 
 
+def _stored_box(options, info):
+    """The ``width``/``height`` box (the displayed size) as ``(width, height)`` of the
+    stored frames: its sides swapped for a video players turn by 90 degrees."""
+    if info.quarter_turn:
+        return options.height, options.width
+    return options.width, options.height
+
+
 def frame_options(options, info):
     """``options`` for the stored frames of a video (``info``: its ``VideoInfo``): a
     ``width``/``height`` box is the displayed size, so its sides swap for a video players
@@ -554,9 +562,7 @@ def frame_options(options, info):
     to x16 of the displayed frame."""
     if not (options.sized and options.outscale is None):
         return options
-    width, height = options.width, options.height
-    if info.quarter_turn:
-        width, height = height, width
+    width, height = _stored_box(options, info)
     if not info.sar:
         return options.replace(width=width, height=height)
     shown_w = info.width * info.sar
@@ -582,9 +588,7 @@ def name_tag(options, info=None):
     if options.outscale is not None:
         return f"x{factor_name(options.outscale)}"
     frame_options(options, info).plan(info.height, info.width)  # its range, checked
-    width, height = options.width, options.height
-    if info.quarter_turn:
-        width, height = height, width
+    width, height = _stored_box(options, info)
     out_h, out_w, _ = fit_size(info.height, info.width * (info.sar or 1), width, height)
     return f"{out_h}x{out_w}" if info.quarter_turn else f"{out_w}x{out_h}"
 
