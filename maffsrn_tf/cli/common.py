@@ -52,6 +52,44 @@ SEPARATORS = tuple(s for s in (os.sep, os.altsep) if s)  # on Windows both \ and
 _SCALE_WORDS = ", ".join(map(str, SCALES[:-1])) + f" or {SCALES[-1]}"
 
 
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(
+    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.I
+)
+
+
+class _DecimalParser(flags.IntegerParser):
+    """absl's integer flag parser, of decimal ASCII digits only: absl reads 0x40 as 64,
+    0o17 as 15, and Python's int takes 1_000 and other scripts' digits."""
+
+    def convert(self, argument):
+        if isinstance(argument, str) and not _DECIMAL.fullmatch(argument.strip()):
+            raise ValueError(f"{argument!r} is not a whole number in the digits 0-9")
+        return super().convert(argument)
+
+
+class _NumberParser(flags.FloatParser):
+    """absl's float flag parser, of ASCII digits only (Python's float takes 1_000.5 and
+    other scripts' digits); inf and nan pass, for the flags' own checks to name."""
+
+    def convert(self, argument):
+        if isinstance(argument, str) and not _NUMBER.fullmatch(argument.strip()):
+            raise ValueError(f"{argument!r} is not a number in the digits 0-9")
+        return super().convert(argument)
+
+
+def define_integer(name, default, text, lower_bound=None, upper_bound=None, **args):
+    """``flags.DEFINE_integer`` in decimal ASCII digits (``_DecimalParser``)."""
+    parser = _DecimalParser(lower_bound, upper_bound)
+    return flags.DEFINE(parser, name, default, text, serializer=flags.ArgumentSerializer(), **args)
+
+
+def define_float(name, default, text, lower_bound=None, upper_bound=None, **args):
+    """``flags.DEFINE_float`` in ASCII digits (``_NumberParser``)."""
+    parser = _NumberParser(lower_bound, upper_bound)
+    return flags.DEFINE(parser, name, default, text, serializer=flags.ArgumentSerializer(), **args)
+
+
 def define_model_flags(preset=True, short=False):
     """``--scale`` (and ``--preset``) for a command that runs one model; a command module
     calls it at import. MAFFSRN-L presets ship no weights: a command that needs shipped
@@ -59,7 +97,7 @@ def define_model_flags(preset=True, short=False):
     # a process runs one command, but one that imports several command modules (a test)
     # must not define the flags twice
     if "scale" not in FLAGS:
-        flags.DEFINE_integer(
+        define_integer(
             "scale", 2, f"Upscaling factor: {_SCALE_WORDS}.", short_name="s" if short else None
         )
         flags.register_validator(
@@ -110,7 +148,7 @@ def define_option_flags(cls, names, defaults=None, short=None):
         if default != field.default:  # the command's own default: the help's is not it
             text = re.sub(r" ?\(default: [^)]*\)", "", text)
         if per != 1:  # a flag in other units (--max_megapixels for max_pixels)
-            flags.DEFINE_float(name, default / per, text)
+            define_float(name, default / per, text)
             flags.register_validator(  # finite, and at least 1 in the field's units
                 name,
                 lambda v, per=per: v is not None and math.isfinite(v) and v * per >= 1,
@@ -123,7 +161,7 @@ def define_option_flags(cls, names, defaults=None, short=None):
         elif kind is bool:
             flags.DEFINE_bool(name, default, text, **one)
         elif kind is int:
-            flags.DEFINE_integer(name, default, text, meta["lower"], meta["upper"], **one)
+            define_integer(name, default, text, meta["lower"], meta["upper"], **one)
             if choices:
                 flags.register_validator(
                     name,
@@ -131,7 +169,7 @@ def define_option_flags(cls, names, defaults=None, short=None):
                     message=f"--{name} must be one of {', '.join(map(str, choices))}",
                 )
         elif kind is float:
-            flags.DEFINE_float(name, default, text, meta["lower"], meta["upper"], **one)
+            define_float(name, default, text, meta["lower"], meta["upper"], **one)
         else:  # str, and paths of open type ("": none)
             flags.DEFINE_string(name, default or "", text, **one)
 
@@ -659,6 +697,8 @@ def _flag_error(err):
     name, value, why = match.groups()
     kinds = (
         ("invalid literal for int()", "an integer"),
+        ("is not a whole number in the digits 0-9", "a whole number in the digits 0-9"),
+        ("is not a number in the digits 0-9", "a number in the digits 0-9"),
         ("could not convert string to float", "a number"),
         ("Non-boolean argument", "no value (--NAME or --noNAME; =true/=false also work)"),
     )

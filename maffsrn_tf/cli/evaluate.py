@@ -23,6 +23,7 @@ from absl import flags
 
 from maffsrn_tf.cli.common import (
     check_output_file,
+    define_integer,
     define_model_flags,
     fail,
     fail_with,
@@ -73,7 +74,7 @@ flags.DEFINE_bool("self_ensemble", False, "Geometric self-ensemble (x8).")
 flags.DEFINE_string("json", "", "Write the results to this JSON file.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --json file.")
 flags.DEFINE_bool("per_image", False, "Include per-image numbers (table and JSON).")
-flags.DEFINE_integer(
+define_integer(
     "num_threads",
     _default_num_threads(),
     "LiteRT threads of the TFLite model evaluated (--tflite or --quantization); default: the "

@@ -51,6 +51,8 @@ import tempfile
 from absl import flags
 
 from maffsrn_tf.cli.common import (
+    define_float,
+    define_integer,
     fail,
     flag_words,
     require_path,
@@ -98,16 +100,16 @@ flags.DEFINE_list(
 flags.DEFINE_string(
     "calibration_dir", "", "HR images whose patches calibrate int8/int16x8 (e.g. the training set)."
 )
-flags.DEFINE_integer("calibration_patches", 128, "Number of calibration patches.")
-flags.DEFINE_integer(
+define_integer("calibration_patches", 128, "Number of calibration patches.")
+define_integer(
     "calibration_size", 64, "Calibration patch size (LR pixels; edge-padded to fixed tiles)."
 )
-flags.DEFINE_float(
+define_float(
     "calibration_percentile",
     DEFAULT_CALIBRATION_PERCENTILE,
     "int8 activation ranges: this percentile of the per-patch extremes (100: plain min/max).",
 )
-flags.DEFINE_integer(
+define_integer(
     "calibration_graphics_patches",
     DEFAULT_WIDE_PATCHES,
     "int8: graphics patches (the stress set at seeds 1 and 2, half of them halved) whose "
@@ -119,12 +121,12 @@ flags.DEFINE_list(
     "int8: tensor groups widened for graphics: regions esa, cea, body, or region/OP "
     "(e.g. body/CONV_2D), or all; empty: none.",
 )
-flags.DEFINE_float(
+define_float(
     "calibration_wide_percentile",
     DEFAULT_WIDE_PERCENTILE,
     "int8: the widened groups cover this percentile of the graphics patches' extremes.",
 )
-flags.DEFINE_float(
+define_float(
     "calibration_max_widening",
     DEFAULT_MAX_WIDENING or 0.0,
     "int8: a widened range is at most this many times its natural width (1 or more; 0: it "
@@ -141,7 +143,7 @@ flags.DEFINE_bool(
     "int8: the equalization's channel ranges also cover the graphics patches' "
     "(--calibration_graphics_patches), so no channel is scaled up past what graphics reach.",
 )
-flags.DEFINE_float(
+define_float(
     "serving_max_megapixels",
     DEFAULT_SERVING_MAX_PIXELS / 1e6,
     "The SavedModel refuses a call (upscale_uint8) or a file (serving_default) over this many "
@@ -154,10 +156,10 @@ flags.register_validator(
     message="--serving_max_megapixels must be a positive number",
 )
 flags.DEFINE_bool("verify", True, "Verify each model on --datasets before writing it.")
-flags.DEFINE_float(
+define_float(
     "max_drop", 0.5, "Refuse to write a model losing more dB than this on a dataset's mean."
 )
-flags.DEFINE_float(
+define_float(
     "max_image_drop",
     DEFAULT_MAX_IMAGE_DROP,
     "Refuse to write a model losing more dB than this on any one validation image.",

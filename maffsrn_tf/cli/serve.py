@@ -26,7 +26,6 @@ proxy in front, memory per worker).
 
 import logging
 import os
-import re
 import signal
 import sys
 
@@ -100,20 +99,7 @@ def _log_to_stderr():
         logger.propagate = False
 
 
-def _check_port_digits(argv):
-    """absl reads --port=0x10 as 16 (and 0o20, 1_6): a port is written in decimal digits."""
-    for i, word in enumerate(argv):
-        name, eq, value = word.partition("=")
-        if name not in ("--port", "-port"):
-            continue
-        if not eq:
-            value = argv[i + 1] if i + 1 < len(argv) else ""
-        if not re.fullmatch(r"[0-9]{1,5}", value.strip()):
-            fail(f"--port={value}: write the port in decimal digits (0-65535; 0: any free one)")
-
-
 def main(argv):
-    _check_port_digits(sys.argv[1:])
     if not FLAGS.host.strip():
         fail("--host is empty: name an address (127.0.0.1, 0.0.0.0, ::) or a host name")
     try:

@@ -200,6 +200,21 @@ class ImageError(MaffsrnError):
     """An input or output image problem, with the path and the fix in the message."""
 
 
+class TextTooLarge(ImageError):
+    """A PNG whose text chunks decompress to more than Pillow is let read (a text bomb)."""
+
+
+def _text_bomb(err, name):
+    """The ``TextTooLarge`` for Pillow's error ``err`` when it is its text bomb guard's
+    (``MAX_TEXT_CHUNK``, ``MAX_TEXT_MEMORY``), else None."""
+    if isinstance(err, ValueError) and ("MAX_TEXT_CHUNK" in str(err) or "text chunks" in str(err)):
+        return TextTooLarge(
+            f"{name}: its PNG text chunks decompress to more than this reads (over 1 MB in "
+            "one, or 8 MB in all): save it again without its text"
+        )
+    return None
+
+
 def list_images(folder):
     """Sorted image files of a folder (non-recursive); ``ImageError`` when there are none."""
     if not os.path.isdir(folder):
@@ -242,11 +257,12 @@ def open_image(source, name, formats=None):
     """``Image.open(source)`` (a path or a binary file object) as ``formats`` (Pillow's names;
     default: every format Pillow opens), never as one of ``PROGRAM_FORMATS``: such a file is
     an ``ImageError`` naming what it is and what to do (``program_format_problem``), whatever
-    its name; other failures are Pillow's errors. The one opener of this module (and of the
-    server): nothing opened here runs another program."""
+    its name, and a text bomb is a ``TextTooLarge``; other failures are Pillow's errors. The
+    one opener of this module (and of the server): nothing opened here runs another
+    program."""
     try:
         return Image.open(source, formats=readable_formats(formats))
-    except Exception:
+    except Exception as err:
         try:
             if isinstance(source, (str, bytes, os.PathLike)):
                 with open(source, "rb") as f:
@@ -259,6 +275,9 @@ def open_image(source, name, formats=None):
         problem = program_format_problem(head, name)
         if problem:
             raise ImageError(problem) from None
+        bomb = _text_bomb(err, name)  # text before the pixels is read here
+        if bomb:
+            raise bomb from None
         raise
 
 
@@ -475,12 +494,7 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
     except ImageError:
         raise
     except ValueError as err:
-        if "MAX_TEXT_CHUNK" in str(err) or "text chunks" in str(err):  # a text bomb guard
-            raise ImageError(
-                f"{path}: its PNG text chunks decompress to more than this reads (over 1 MB "
-                "in one, or 8 MB in all): save it again without its text"
-            ) from None
-        raise _unreadable(path, err) from None
+        raise (_text_bomb(err, path) or _unreadable(path, err)) from None
     except Exception as err:
         raise _unreadable(path, err) from None
 
@@ -555,6 +569,10 @@ def _text(im, name="image", keywords=None):
     given more than once, of which Pillow keeps the last value only, is said."""
     if im.format == "PNG":
         text = {k: v for k, v in getattr(im, "text", {}).items() if k not in _NOT_TEXT}
+        lost = sorted({k for k in keywords or () if k not in text and k not in _NOT_TEXT})
+        for k in lost:  # Pillow leaves such a chunk out without a word
+            log.warning("%s: text chunk %r cannot be read (damaged, not UTF-8, or no "
+                        "keyword): left out", name, k)  # fmt: skip
         repeated = sorted({k for k in keywords or () if keywords.count(k) > 1 and k in text})
         for k in repeated:
             log.warning("%s: text %r is given %d times: only its last value is kept",

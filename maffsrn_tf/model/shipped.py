@@ -53,7 +53,7 @@ def weights_path(name):
         shipped = ", ".join(available()) or "none"
         raise MaffsrnError(
             f"no pretrained weights are shipped for {name!r} (shipped: {shipped}): train them "
-            f"(maffsrn-train --preset {name}) and pass the file they are saved to "
+            f"(maffsrn-train, preset={name!r}) and pass the file they are saved to "
             "(weights=PATH)"
         )
     return str(path)

@@ -324,10 +324,16 @@ def input_extension(info, array):
 def check_header(data, max_pixels):
     """``(width, height)`` from the image's header, before anything is decoded:
     ``ServeError`` 415 when the bytes are no image in ``INPUT_FORMATS``, 413 when its pixels
-    are over ``max_pixels`` (a decompression bomb is refused without decoding it)."""
+    are over ``max_pixels`` (a decompression bomb is refused without decoding it) or its PNG
+    text over what may be read, 422 for an image of several frames (an animated GIF or PNG,
+    a TIFF of pages: one picture comes back)."""
     try:
         with images.open_image(io.BytesIO(data), "the body", INPUT_FORMATS) as im:
             width, height = im.size
+            frames = getattr(im, "n_frames", 1) if im.format != "MPO" else 1  # MPO: a photo
+            fmt = im.format
+    except images.TextTooLarge as err:  # a text bomb: an image, over what text may take
+        raise ServeError(413, str(err)) from None
     except images.ImageError as err:  # a format handed to another program (EPS), named
         raise ServeError(415, f"{err} (this server reads {_READ_NAMES})") from None
     except Image.UnidentifiedImageError:  # Pillow's "cannot identify image file"
@@ -341,6 +347,12 @@ def check_header(data, max_pixels):
             415, f"the body is not an image this server reads ({type(err).__name__}: {why}); "
             f"send one of {_READ_NAMES}",
         ) from None  # fmt: skip
+    if frames > 1:  # the result would be its first frame alone, without a word
+        raise ServeError(
+            422, f"the body is a {fmt} of {frames} frames (an animation, or pages): this "
+            "server upscales one picture; send one frame (maffsrn-upscale reads a file's "
+            "first frame, with a warning)",
+        )  # fmt: skip
     if width * height > max_pixels:
         raise ServeError(
             413, f"the image is {width}x{height} = {width * height:,} pixels, over this "
@@ -405,6 +417,8 @@ def upscale_bytes(
         array, info = images.read_image(
             "the body", data=data, max_pixels=options.max_pixels, formats=INPUT_FORMATS
         )
+    except images.TextTooLarge as err:  # text after the pixels is read with them
+        raise ServeError(413, str(err)) from None
     except images.ImageError as err:
         raise ServeError(415, _unreadable(err)) from None
     h, w = array.shape[:2]

@@ -171,13 +171,27 @@ def _is_the_input(in_path, out_path):
         return False
 
 
+def _broken_link(path):
+    """The line for an output that is a broken or looping symbolic link (``overwrite``
+    replaces the link, never what it names), or None."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return (
+            f"output {path} is a broken or looping link: remove it, or pass overwrite=True to "
+            "replace it"
+        )
+    return None
+
+
 def _check_output(in_path, out_path, overwrite):
     if _is_the_input(in_path, out_path):  # never, even with overwrite: inputs are not changed
         raise UpscaleError(f"output {out_path} is the input; choose another output")
     if not_a_regular_file(out_path):  # /dev/null, a FIFO: never replaced, even with overwrite
         raise UpscaleError(f"output {out_path} exists and is not a regular file: name another")
-    if os.path.exists(out_path) and not overwrite:
-        raise UpscaleError(f"output exists: {out_path} (pass overwrite=True to replace it)")
+    if os.path.lexists(out_path) and not overwrite:
+        raise UpscaleError(
+            _broken_link(out_path)
+            or f"output exists: {out_path} (pass overwrite=True to replace it)"
+        )
     directory = os.path.dirname(os.path.abspath(out_path))
     problem = folder_problem(directory)
     if problem:
@@ -596,11 +610,8 @@ def _skip_existing(jobs, options):
         if job.target and not_a_regular_file(job.target):  # a FIFO: never read (it blocks);
             todo.append(job)  # refused as without skip_existing
             continue
-        if job.target and os.path.islink(job.target) and not os.path.exists(job.target):
-            job.problem = (
-                f"output {job.target} is a broken link: remove it, or pass overwrite=True to "
-                "replace it"
-            )
+        if job.target and _broken_link(job.target):
+            job.problem = _broken_link(job.target)
             todo.append(job)
             continue
         if job.target and os.path.exists(job.target):
@@ -735,6 +746,9 @@ def _check_existing(jobs, options):
             if options.compare and not job.video:  # a comparison is not redone: checked
                 paths.append(os.path.splitext(job.target)[0] + "_compare.png")
             found += [p for p in paths if os.path.lexists(p) and not not_a_regular_file(p)]
+    for path in found:
+        if _broken_link(path):
+            raise UpscaleError(_broken_link(path))
     if found:
         raise UpscaleError(outputs_exist(found))
 
@@ -831,10 +845,13 @@ def upscale_file(
         raise UpscaleError(f"{in_path}: {err}") from None
     if flatten:
         result = composite(result, options.background_rgb)
+    ext = os.path.splitext(out_path)[1]
     if no_alpha:
-        ext = os.path.splitext(out_path)[1]
         _note(notes, "flatten", f"{ext} has no transparency: it is flattened onto "
               f"background={options.background}")  # fmt: skip
+    if array.dtype == np.uint16 and "as 8-bit" in images.OUTPUT_EXTENSIONS[ext.lower()][1]:
+        _note(notes, f"8-bit {ext.lower()}", f"{ext} holds 8 bits a sample: 16-bit images are "
+              "written as 8-bit (.png keeps 16)")  # fmt: skip
     try:  # the output's folder is made once there is something to write
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     except OSError as err:
@@ -883,9 +900,9 @@ def _nothing_to_flatten(jobs, options, notes):
     """A notice when ``background`` was given and no image of the run had transparency:
     the colour changed nothing (a word of the command line that did nothing is said)."""
     if options.flattens_everywhere and "transparent" not in notes and jobs:
-        if not any(job.video for job in jobs):
-            log.warning("background=%s changed nothing: no image of this run has "
-                        "transparency", options.background)  # fmt: skip
+        what = "image or video" if any(job.video for job in jobs) else "image"
+        log.warning("background=%s changed nothing: no %s of this run has transparency",
+                    options.background, what)  # fmt: skip
 
 
 def _note(notes, key, message):

@@ -883,6 +883,8 @@ def upscale_video_file(
     video = video or VideoOptions()
     av = import_av()
     info = probe(in_path, options.max_pixels)
+    if info.alpha and notes is not None:
+        notes.add("transparent")  # background= has something to flatten
     sized = frame_options(options, info)
     try:
         scale, out_h, out_w = sized.plan(info.height, info.width)

@@ -358,3 +358,26 @@ def test_damaged_exif_is_one_warning_line_naming_the_file(tmp_path):
     assert lines == [
         "warning: g.jpg: its EXIF is damaged (a directory of it runs past its end); it is left out"
     ], run.stderr
+
+
+def test_number_flags_take_ascii_digits_only(tmp_path):
+    """absl had read --width 0x40 as 64 (0o17 as 15), and Python's int and float take 1_000
+    and other scripts' digits (٤٠): a number flag takes the digits 0-9 (inf and nan reach
+    the flags' own checks, which name them)."""
+    values = flags.FlagValues()
+    common.define_integer("count", 1, "a count", 0, flag_values=values)
+    common.define_float("factor", 1.0, "a factor", flag_values=values)
+    values(["prog", "--count", " +12", "--factor", "-2.5e1"])
+    assert (values.count, values.factor) == (12, -25.0)
+    for flag, word in (("count", "0x40"), ("count", "0o17"), ("count", "1_000"),
+                       ("count", "٤٠"), ("count", "1.0"), ("factor", "0x2"),
+                       ("factor", "1_0.5"), ("factor", "٢")):  # fmt: skip
+        with pytest.raises(flags.IllegalFlagValueError, match=f"'{word}' is not a "):
+            values(["prog", f"--{flag}", word])
+    values(["prog", "--factor", "nan"])
+    _image(tmp_path / "a.png")
+    run = _run(["a.png", "-o", "b.png", "--width", "0x40", *FAST], tmp_path)
+    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1] == (
+        "error: --width takes a whole number in the digits 0-9, not '0x40' (see --help)"
+    )
+    assert _listing(tmp_path) == ["a.png"]

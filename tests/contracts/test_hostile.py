@@ -830,7 +830,7 @@ CASES = [
         "upscale-empty-integer",
         [UP, *IN, "--scale="],
         _make((photo, "in.png")),
-        error="--scale takes an integer, not ''",
+        error="--scale takes a whole number in the digits 0-9, not ''",
     ),  # fmt: skip
     Case(
         "upscale-negated-boolean-with-a-value",

@@ -1001,6 +1001,30 @@ def test_itxt_language_is_kept_and_what_png_text_cannot_hold_is_said(tmp_path, c
     assert png.text_keyword_problem("日本") == "it is not Latin-1 text"
 
 
+def test_text_chunks_pillow_cannot_read_are_each_a_warning(tmp_path, caplog):
+    """An iTXt that is not UTF-8, a compressed iTXt whose stream is damaged and a tEXt with
+    no keyword: Pillow leaves each out without a word; each is a warning naming the file
+    and the keyword, and the readable text is kept."""
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, "PNG")
+    data = buffer.getvalue()
+    at = data.index(b"IDAT") - 4
+    extra = (chunk(b"iTXt", b"Title\0\0\0\0\0\xff\xfe") + chunk(b"iTXt", b"Desc\0\1\0\0\0not zlib")
+             + chunk(b"tEXt", b"\0no keyword") + chunk(b"tEXt", b"Good\0yes"))  # fmt: skip
+    path = tmp_path / "damaged_text.png"
+    path.write_bytes(data[:at] + extra + data[at:])
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        _, info = read_image(str(path))
+    assert info["text"] == {"Good": "yes"}
+    said = "cannot be read (damaged, not UTF-8, or no keyword): left out"
+    assert caplog.messages == [f"{path}: text chunk {k!r} {said}" for k in ("", "Desc", "Title")]
+
+
 def test_text_is_bounded_and_long_text_stays_compressed(tmp_path, caplog):
     """A 63 KB PNG of compressed text had made a 63 MB output (each zTXt written back as
     tEXt): long text is written compressed, text over MAX_TEXT_BYTES in all is left out with

@@ -287,6 +287,41 @@ def test_malformed_bodies_and_wrong_types_are_refused(server, data, content_type
     assert words in json.loads(body)["error"]
 
 
+def _animated_gif():
+    frames = [Image.new("RGB", (16, 16), c) for c in ("red", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    return buffer.getvalue()
+
+
+def _text_bomb():
+    """A small PNG whose one zTXt chunk inflates to 40 MB, over what Pillow is let read."""
+    png = png_bytes(photo(16, 16))
+    data = b"Comment\0\0" + zlib.compress(b"x" * (40 << 20), 9)
+    chunk = struct.pack(">I", len(data)) + b"zTXt" + data
+    chunk += struct.pack(">I", zlib.crc32(b"zTXt" + data) & 0xFFFFFFFF)
+    at = png.index(b"IDAT") - 4
+    return png[:at] + chunk + png[at:]
+
+
+def test_an_animation_and_a_text_bomb_are_named_not_half_answered(server):
+    """An animated GIF had come back as its first frame alone, 200 and no word; a PNG whose
+    text inflates past the limit had been "not an image" in Pillow's words: each is its own
+    status and the line maffsrn-upscale gives."""
+    got, _, body = server.post(_animated_gif(), content_type="image/gif")
+    assert got == 422, body
+    assert json.loads(body)["error"] == (
+        "the body is a GIF of 2 frames (an animation, or pages): this server upscales one "
+        "picture; send one frame (maffsrn-upscale reads a file's first frame, with a warning)"
+    )
+    got, _, body = server.post(_text_bomb())
+    assert got == 413, body
+    assert json.loads(body)["error"] == (
+        "the body: its PNG text chunks decompress to more than this reads (over 1 MB in one, "
+        "or 8 MB in all): save it again without its text"
+    )
+
+
 def test_compressed_bodies_are_refused_and_untyped_ones_taken(server):
     png = png_bytes(photo(32, 32))
     headers = {"Content-Type": "image/png", "Content-Encoding": "gzip"}

@@ -490,10 +490,22 @@ def test_earlier_outputs_are_told_by_their_size_and_broken_links_fail_alone(tmp_
     with pytest.raises(UpscaleError, match="1 of 2 images failed: .*b.png"):
         upscale_path([str(tmp_path / "a.png"), str(tmp_path / "b.png")], str(out),
                      skip_existing=True, quantization="int8", on_error=failures.append)  # fmt: skip
-    assert str(failures[0]) == (
-        f"output {out / 'b_x2.png'} is a broken link: remove it, or pass overwrite=True to "
-        "replace it"
+    broken = (
+        f"output {out / 'b_x2.png'} is a broken or looping link: remove it, or pass "
+        "overwrite=True to replace it"
     )
+    assert str(failures[0]) == broken
+    assert os.readlink(out / "b_x2.png") == "nowhere"
+    # without skip_existing, a folder run and a one-file run say the same before any work
+    # (they had said the output "was written by another run meanwhile", after the work)
+    for inputs, output in (([str(tmp_path / "b.png"), str(tmp_path / "a.png")], str(out)),
+                           ([str(tmp_path / "b.png")], str(out / "b_x2.png"))):  # fmt: skip
+        with pytest.raises(UpscaleError) as info:
+            upscale_path(inputs, output, overwrite=False, quantization="int8")
+        assert str(info.value) == broken
+    os.symlink("loop.png", out / "loop.png")
+    with pytest.raises(UpscaleError, match=r"loop\.png is a broken or looping link: remove it"):
+        upscale_path([str(tmp_path / "b.png")], str(out / "loop.png"), quantization="int8")
     assert os.readlink(out / "b_x2.png") == "nowhere"
 
 
@@ -578,3 +590,28 @@ def test_a_file_named_after_its_folder_is_an_input_in_any_order(tmp_path):
         with pytest.raises(UpscaleError, match=r"would replace the input .*a_x2\.png"):
             upscale_path(inputs, folder, overwrite=True, quantization="int8")
     assert (tmp_path / "d5" / "a_x2.png").read_bytes() == mine
+
+
+def test_a_16_bit_image_written_as_8_bit_is_said_once(tmp_path, caplog):
+    """A 16-bit PNG asked for as JPEG or WebP had lost its low bits without a word (an image
+    with transparency flattened for JPEG is said): once per run and extension; PNG keeps
+    the 16 bits and says nothing."""
+    import logging
+
+    deep = (photo(20, 24).astype(np.uint16) * 257) + 3
+    for name in ("a.png", "b.png"):
+        images.write_image(str(tmp_path / name), deep)
+    inputs = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    for fmt in ("jpg", "webp", "png"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+            upscale_path(inputs, str(tmp_path / fmt) + "/", fmt=fmt, quantization="int8")
+        said = [m for m in caplog.messages if "8 bits" in m]
+        if fmt == "png":
+            assert (
+                said == []
+                and images.read_image(str(tmp_path / "png/a_x2.png"))[0].dtype == np.uint16
+            )
+        else:
+            assert said == [f".{fmt} holds 8 bits a sample: 16-bit images are written as 8-bit "
+                            "(.png keeps 16)"]  # fmt: skip

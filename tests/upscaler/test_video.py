@@ -576,6 +576,23 @@ def test_vp9_alpha_is_decoded_and_flattened_without_its_tag(tmp_path, caplog):
         assert "alpha_mode" not in tags
 
 
+def test_a_background_that_changed_no_video_is_said(tmp_path, caplog):
+    """``background`` on an opaque video had been taken without a word; on one with
+    transparency it is used (flattened onto it), and nothing more is said."""
+    opaque = tiny(tmp_path / "opaque.mp4")
+    with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+        upscale_path(opaque, str(tmp_path / "o1") + "/", background="red", **FAST)
+    assert caplog.messages[-1] == (
+        "background=red changed nothing: no image or video of this run has transparency"
+    )
+    caplog.clear()
+    alpha = tiny(tmp_path / "alpha.webm", codec="libvpx-vp9", pix_fmt="yuva420p")
+    with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+        upscale_path(alpha, str(tmp_path / "o2") + "/", background="red", **FAST)
+    assert "transparency is flattened onto background=red" in caplog.text
+    assert "changed nothing" not in caplog.text
+
+
 def test_a_tile_too_small_for_its_overlap_is_an_upscale_error_before_any_frame(tmp_path):
     clip = tiny(tmp_path / "a.mp4")
     with pytest.raises(UpscaleError, match=r"overlap=8 is not below half of tile=16"):
