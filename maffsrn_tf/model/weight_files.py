@@ -97,10 +97,11 @@ def check_weights_file(path):
         )
     content = _content(path)
     if content != _CONTAINER[kind]:
-        what = f"{content}, not {_CONTAINER[kind]}" if content else f"not {_CONTAINER[kind]}"
-        raise MaffsrnError(
-            f"{path} is named as {_NAMED[kind]} but is {what}: name the weights file itself"
-        )
+        if content:
+            what = f"{content}, not {_CONTAINER[kind]}: name the weights file itself"
+        else:
+            what = f"not {_CONTAINER[kind]}: it is damaged, or another kind of file"
+        raise MaffsrnError(f"{path} is named as {_NAMED[kind]} but is {what}")
     return kind
 
 
@@ -175,6 +176,13 @@ def load_npz(model, path):
         for k, w in wanted.items()
         if k in stored and stored[k][0] != tuple(w.shape)
     ]
+    if shapes and not missing and not unexpected:  # the tail alone: another scale's
+        other = _tail_scale(stored, model)
+        if other:
+            raise MaffsrnError(
+                f"{path} holds x{other} weights, and {model.name} is x{model.scale}: pass "
+                f"scale={other}"
+            )
     if missing or unexpected or shapes:
         raise MaffsrnError(
             f"{path} does not fit {model.name}: missing {missing[:5]}, unexpected "
@@ -186,6 +194,17 @@ def load_npz(model, path):
                 w.assign(data[k])
     except (ValueError, OSError, EOFError) as err:
         raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+
+
+def _tail_scale(stored, model):
+    """The scale a weights file's tail is for (its 3x3 convolution gives ``n_colors *
+    scale**2`` channels to the pixel shuffle), when only the tail differs from ``model``'s;
+    else None."""
+    shape = stored.get("tail/tail_k3/v", ((),))[0]
+    if len(shape) != 4 or shape[-1] % model.n_colors:
+        return None
+    scale = round((shape[-1] // model.n_colors) ** 0.5)
+    return scale if scale * scale * model.n_colors == shape[-1] and scale != model.scale else None
 
 
 def _h5_shapes(path):

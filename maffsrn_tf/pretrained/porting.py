@@ -9,6 +9,7 @@ so the authors' code and tools that load SR checkpoints by key read them as they
 
 import json
 import os
+import re
 import struct
 
 import keras
@@ -179,6 +180,12 @@ def read_state_dict(path):
     return {k: v.detach().cpu().numpy() for k, v in obj.items()}
 
 
+def _some(names, shown=8):
+    """The first ``shown`` of ``names``, and how many more (a message stays one line)."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def load_pytorch_weights(model, path_or_state_dict):
     """Copy an official PyTorch state dict into ``model`` (a built MAFFSRN); returns model.
 
@@ -194,14 +201,27 @@ def load_pytorch_weights(model, path_or_state_dict):
     if isinstance(path_or_state_dict, (str, os.PathLike)):
         state = read_state_dict(os.fspath(path_or_state_dict))
     state = {k.removeprefix("module."): np.asarray(v) for k, v in state.items()}
+    if state and all("/" in k for k in state):  # head/v, body.0/...: variable paths
+        raise MaffsrnError(
+            "checkpoint holds maffsrn_tf's own weights (Keras variable paths such as "
+            f"{sorted(state)[0]!r}), not a PyTorch state dict: load them as weights=FILE"
+        )
     entries = torch_name_map(model)
     missing = sorted(set(entries) - set(state))
     unexpected = sorted(set(state) - set(entries))
+    groups = {int(m.group(1)) for k in state if (m := re.match(r"body\.(\d+)\.", k))}
+    if groups and len(groups) != model.n_ffgs:
+        presets = "MAFFSRN-L (maffsrn_l_x*)" if len(groups) == 8 else "MAFFSRN (maffsrn_x*)"
+        raise MaffsrnError(
+            f"checkpoint has {len(groups)} FFGs (body.{min(groups)}-body.{max(groups)}) and "
+            f"{model.name} has {model.n_ffgs}"
+            + (f": pass a preset of {presets}" if len(groups) in (4, 8) else "")
+        )
     problems = []
     if missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
+        problems.append(f"missing keys: {_some(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        problems.append(f"unexpected keys: {_some(unexpected)}")
     values = {}
     mis_shaped = []
     for key, (variable, transform, _) in entries.items():
@@ -218,7 +238,7 @@ def load_pytorch_weights(model, path_or_state_dict):
     if mis_shaped:
         problems.append(
             f"mis-shaped keys (checkpoint shape; model {model.name}, scale x{model.scale}, "
-            f"{model.n_ffgs} FFGs): {', '.join(mis_shaped)}"
+            f"{model.n_ffgs} FFGs): {_some(mis_shaped)}"
         )
     if problems:
         raise MaffsrnError(

@@ -402,15 +402,16 @@ def check_run(config, model_dir=None):
     """What a run of ``config`` would do in ``model_dir`` (default ``config.model_dir``),
     checked before anything is written.
 
-    ``MaffsrnError`` when ``model_dir`` is (or lies inside) ``data_dir`` or ``val_dir``,
-    when ``check_inputs`` refuses ``val_dir`` or ``cache_dir``, when ``cache_dir`` cannot
-    be written (a file, a read-only or pseudo file system), or when ``model_dir`` holds a
-    run (``flags.json``) whose options differ from ``config``'s other than
-    ``RESUME_MAY_CHANGE`` (a ``RunConflict`` naming each; ``flags.json`` is left as it is),
-    or when that run would train on other data than it began with (``check_data``: its
-    ``data.json``), or when it holds no run but files a run writes (``RUN_OUTPUTS``: a new
-    run would replace them). Returns a line saying so when that run already finished
-    ``config.epochs`` epochs (nothing to train), else None: a new run, or one to resume.
+    ``MaffsrnError`` when ``model_dir`` is (or lies inside) ``data_dir`` or ``val_dir``, is
+    ``cache_dir`` or one of them lies inside the other, when ``check_inputs`` refuses
+    ``val_dir`` or ``cache_dir``, when ``cache_dir`` cannot be written (a file, a read-only
+    or pseudo file system), or when ``model_dir`` holds a run (``flags.json``) whose options
+    differ from ``config``'s other than ``RESUME_MAY_CHANGE`` (a ``RunConflict`` naming
+    each; ``flags.json`` is left as it is), or when that run would train on other data than
+    it began with (``check_data``: its ``data.json``), or when it holds no run but files a
+    run writes (``RUN_OUTPUTS``: a new run would replace them). Returns a line saying so
+    when that run already finished ``config.epochs`` epochs (nothing to train), else None: a
+    new run, or one to resume.
     """
     model_dir = model_dir or config.model_dir
     if config.strategy == "multi_worker" and not os.environ.get("TF_CONFIG"):
@@ -433,6 +434,13 @@ def check_run(config, model_dir=None):
                 f"model_dir={model_dir!r} is (or lies inside) {name}={folder!r}: the run's "
                 "checkpoints and logs would mix with its images; pass model_dir=DIR outside it"
             )
+    cache = config.cache_dir
+    if cache and (_inside(model_dir, cache) or _inside(cache, model_dir)):
+        raise MaffsrnError(
+            f"model_dir={model_dir!r} and cache_dir={cache!r} are one folder, or one lies "
+            "inside the other: clearing the cache would delete the run (or the run's files "
+            "would mix with the cache); pass them apart"
+        )
     check_inputs(config)
     recorded = recorded_config(model_dir)
     if recorded is None:  # a new run: it must not replace (or append to) another's files

@@ -471,13 +471,15 @@ CASES = [
         "upscale-garbage-weights-h5",
         [UP, *IN, "--model", "w.weights.h5"],
         _make((photo, "in.png"), (garbage, "w.weights.h5")),
-        error="is named as Keras weights but is not an HDF5 file: name the weights file itself",
+        error="is named as Keras weights but is not an HDF5 file: it is damaged, or another "
+        "kind of file",
     ),
     Case(
         "upscale-garbage-npz",
         [UP, *IN, "--model", "w.npz"],
         _make((photo, "in.png"), (garbage, "w.npz")),
-        error="is named as an .npz file but is not a zip archive: name the weights file itself",
+        error="is named as an .npz file but is not a zip archive: it is damaged, or another "
+        "kind of file",
     ),
     Case(
         "upscale-npz-header-claims-4-tib",
@@ -569,7 +571,8 @@ CASES = [
             "1",
         ],
         _make((folder, "col", ["a.png"], (40, 32)), (garbage, "w.npz")),  # 13-pixel patches
-        error="is named as an .npz file but is not a zip archive: name the weights file itself",
+        error="is named as an .npz file but is not a zip archive: it is damaged, or another "
+        "kind of file",
     ),
     # maffsrn-evaluate
     Case(
@@ -647,7 +650,8 @@ CASES = [
             "out",
         ],
         _make((garbage, "w.npz")),
-        error="is named as an .npz file but is not a zip archive: name the weights file itself",
+        error="is named as an .npz file but is not a zip archive: it is damaged, or another "
+        "kind of file",
     ),
     Case(
         "export-tiny-tile",

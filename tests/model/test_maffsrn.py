@@ -72,8 +72,21 @@ def test_checkpoint_errors_name_the_keys():
         maffsrn_tf.load_pytorch_weights(build_model("maffsrn_x2"), broken)
     assert "missing keys: body.1.b2.conv01.0.weight" in str(err.value)
     assert "unexpected keys: extra.weight" in str(err.value)
-    with pytest.raises(ValueError, match="missing keys: body.4"):
+    with pytest.raises(ValueError) as err:  # one line naming the depths, not 270 keys
         maffsrn_tf.load_pytorch_weights(build_model("maffsrn_l_x2"), state)
+    assert str(err.value) == (
+        "checkpoint has 4 FFGs (body.0-body.3) and maffsrn_l_x2 has 8: pass a preset of "
+        "MAFFSRN (maffsrn_x*)"
+    )
+    many = {f"extra{i}.weight": np.zeros(1) for i in range(30)}
+    with pytest.raises(ValueError) as err:
+        maffsrn_tf.load_pytorch_weights(build_model("maffsrn_x2"), {**state, **many})
+    assert "unexpected keys: extra0.weight, extra1.weight, " in str(err.value)
+    assert " and 22 more." in str(err.value) and len(str(err.value)) < 400
+    ours = {f"head/{k}": np.zeros(1) for k in ("v", "g")}  # maffsrn_tf's own variable paths
+    with pytest.raises(ValueError, match=r"^checkpoint holds maffsrn_tf's own weights .* load "
+                       r"them as weights=FILE$"):  # fmt: skip
+        maffsrn_tf.load_pytorch_weights(build_model("maffsrn_x2"), ours)
 
 
 def test_convert_weights_cli(tmp_path):

@@ -84,3 +84,17 @@ def test_weights_are_judged_by_their_bytes_before_keras_reads_them(tmp_path):
     # an HDF5 signature after a user block is an HDF5 file still
     (tmp_path / "block.h5").write_bytes(b"\0" * 512 + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
     assert check_weights_file(str(tmp_path / "block.h5")) == "h5"
+
+
+def test_weights_of_another_scale_name_the_scale():
+    """x3 weights loaded for x2 had listed "missing [], unexpected [], mis-shaped [...]":
+    the tail tells the scale, and the message says to pass it."""
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.model.shipped import weights_path
+    from maffsrn_tf.pretrained.loading import load_model_for
+
+    with pytest.raises(MaffsrnError) as info:
+        load_model_for(2, weights_path("maffsrn_x3"))
+    assert str(info.value) == (
+        f"{weights_path('maffsrn_x3')} holds x3 weights, and maffsrn_x2 is x2: pass scale=3"
+    )

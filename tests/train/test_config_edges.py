@@ -121,6 +121,19 @@ def test_a_cache_dir_among_the_images_is_refused(work, cache_dir, val_dir, insid
     )
 
 
+@pytest.mark.parametrize("cache_dir, model_dir", [("c", "c"), ("c", "c/run"), ("run/c", "run")])
+def test_a_cache_dir_that_is_or_holds_the_run_is_refused(work, cache_dir, model_dir):
+    """The run's files had been written beside lr/ and decoded/ (clearing the cache deleted
+    the trained run): the two folders are kept apart, in either direction."""
+    config = TrainConfig(data_dir="tr", cache_dir=cache_dir, model_dir=model_dir)
+    _refused(
+        config,
+        f"model_dir={model_dir!r} and cache_dir={cache_dir!r} are one folder, or one lies "
+        "inside the other: clearing the cache would delete the run (or the run's files would "
+        "mix with the cache); pass them apart",
+    )
+
+
 def test_a_cache_dir_beside_the_images_is_taken_and_nothing_is_made(work):
     config = TrainConfig(data_dir="tr", val_dir="val", cache_dir="cache/x2", model_dir="run")
     before = tree(".")
