@@ -188,6 +188,14 @@ def main(argv):
                 num_threads=FLAGS.num_threads,
             )
             engine = make_engine(options, preset=None if tflite else FLAGS.preset)
+            if getattr(engine, "fixed_size", None):  # whole images: found at the first one
+                h, w = engine.fixed_size
+                kind = "int8" if "int8" in os.path.basename(FLAGS.tflite) else DEFAULT_VARIANT
+                fail(
+                    f"--tflite {FLAGS.tflite} takes {h}x{w} inputs only (a model for tiles; "
+                    "maffsrn-upscale tiles with it): evaluate a model of any input size, e.g. "
+                    f"the shipped one (--quantization {kind})"
+                )
             if shipped:
                 from maffsrn_tf.model.shipped import tflite_name
 

@@ -573,6 +573,13 @@ def main(argv):
     tflite = "tflite" in formats
     needs_calibration = tflite and any(q in ("int8", "int16x8") for q in FLAGS.quantizations)
     if needs_calibration:
+        if not FLAGS.calibration_dir:
+            quantized = [q for q in FLAGS.quantizations if q in ("int8", "int16x8")]
+            fail(
+                f"--calibration_dir is required: {' and '.join(quantized)} models are "
+                "calibrated on HR images (e.g. the training set); pass --calibration_dir DIR, "
+                f"or leave {' and '.join(quantized)} out of --quantizations"
+            )
         require_path(FLAGS.calibration_dir, "--calibration_dir", folder=True)
         inputs.append(("--calibration_dir", FLAGS.calibration_dir))
     check_outputs(scales, formats, tiles, inputs)

@@ -93,6 +93,7 @@ def read_holdout(path, folder):
         raise DataError(f"{not_a_list}: it is not UTF-8 text") from None
     if "\0" in text:
         raise DataError(f"{not_a_list}: it holds binary data")
+    text = text.removeprefix("\ufeff")  # the byte order mark Windows editors put first
     names = [line.split("#")[0].strip() for line in text.splitlines()]
     names = [n for n in names if n]
     if not names:
@@ -103,9 +104,10 @@ def read_holdout(path, folder):
         shown = ", ".join(missing[:3]) + (
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
+        counted = f"{len(names)} images, {len(missing)} of them" if len(names) > 1 else "1 image"
         raise DataError(
-            f"holdout={path!r} names {len(names)} images, {len(missing)} of them not in "
-            f"{folder}: {shown}; list file names of that folder"
+            f"holdout={path!r} names {counted} not in {folder}: {shown}; list file names of "
+            "that folder"
         )
     return names
 

@@ -217,7 +217,21 @@ def atomic_folder(path):
         if old:
             shutil.rmtree(old, ignore_errors=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
+
+
+def _remove_tree(path, tries=10, wait=0.1):
+    """Remove the folder ``path`` if it is there, again while it still is: a writer's own
+    threads (TensorFlow's, saving a SavedModel) may still add files as an interrupted run
+    removes it, which one ``rmtree`` had left behind."""
+    import shutil
+    import time
+
+    for _ in range(tries):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(wait)
 
 
 def _recover_folders(parent, older_than=STALE_SECONDS):

@@ -141,7 +141,9 @@ def read_state_dict(path):
         except (ValueError, OSError, EOFError) as err:
             raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
     with open(path, "rb") as f:
-        head = f.read(8)
+        head, brace = f.read(8), f.read(1)
+    if len(head) == 8 and brace == b"{" and struct.unpack("<Q", head)[0] < os.path.getsize(path):
+        return read_safetensors(path)  # a .safetensors file by its bytes, whatever its name
     if head == b"\x89HDF\r\n\x1a\n" or (suffix == ".keras" and head.startswith(b"PK")):
         raise MaffsrnError(
             f"{path} holds Keras weights, not a PyTorch checkpoint: Keras weights convert the "
@@ -337,7 +339,10 @@ def convert_checkpoint(checkpoint, preset, output):
     from maffsrn_tf.model.maffsrn import build_model
 
     if not (output.endswith(".weights.h5") or output.endswith(".keras")):
-        raise MaffsrnError(f"output={output!r} must end in .weights.h5 or .keras")
+        raise MaffsrnError(
+            f"output={output!r} must end in .weights.h5 or .keras (a checkpoint converts to "
+            "Keras weights; to='pytorch' writes .pt or .safetensors from weights=FILE)"
+        )
     model = load_pytorch_weights(build_model(preset), checkpoint)
     with atomic_output(output) as tmp:
         if output.endswith(".keras"):

@@ -151,7 +151,10 @@ class TrainConfig:
     jit_compile: bool = _opt(False, "XLA-compile the train step.")
     backup_every_steps: int = _opt(0, "Also back up every N steps (0: each epoch).", lower=0)
     verbose: int = _opt(
-        1, "Keras progress: 0 silent, 1 progress bar, 2 one line/epoch.", choices=(0, 1, 2)
+        1,
+        "Keras progress: 0 silent, 1 progress bar (one line/epoch where the output is not a "
+        "terminal), 2 one line/epoch.",
+        choices=(0, 1, 2),
     )
 
     def __post_init__(self):

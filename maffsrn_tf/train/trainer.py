@@ -17,6 +17,7 @@ import contextlib
 import csv
 import json
 import os
+import sys
 
 import keras
 
@@ -109,15 +110,25 @@ def training_input(c, start_step, exclude=()):
 
 
 def _fit(model, c, dataset, epochs, steps, callbacks, initial_epoch):
+    verbose = c.verbose
+    if verbose == 1 and not _is_terminal(sys.stdout):  # Keras' bar writes colour codes and
+        verbose = 2  # redraws: a log or a pipe gets one plain line an epoch
     return model.fit(
         dataset,
         epochs=epochs,
         steps_per_epoch=steps,
         initial_epoch=initial_epoch,
         callbacks=callbacks,
-        verbose=c.verbose,
+        verbose=verbose,
         shuffle=False,  # both streams are already random and must keep their order to resume
     )
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
 
 
 def _check_writable(model_dir):

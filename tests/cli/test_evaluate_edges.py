@@ -163,3 +163,20 @@ def test_one_lr_folder_for_two_datasets_is_refused(work):
         "error: LR folder elr is listed for two datasets (ehr and ehr2): list each dataset's "
         "own LR folder\n"
     )
+
+
+def test_a_fixed_size_tflite_model_is_refused_before_any_image(work):
+    """A 128 px model (for tiles) had failed at the first image, naming no fix: it is
+    refused with the model a whole image takes, before anything is evaluated or written."""
+    from maffsrn_tf.model.shipped import tflite_path
+
+    model = tflite_path(2, "int8").replace("_int8.tflite", "_int8_128px.tflite")
+    before = tree(work)
+    out = _evaluate(work, "--datasets", "ehr", "--tflite", model, "--json", "out.json")
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        f"error: --tflite {model} takes 128x128 inputs only (a model for tiles; maffsrn-upscale "
+        "tiles with it): evaluate a model of any input size, e.g. the shipped one "
+        "(--quantization int8)\n"
+    )
+    assert tree(work) == before

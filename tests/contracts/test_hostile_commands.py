@@ -391,6 +391,13 @@ CASES += [
         ["export", "--weights=", "--noverify", "--output_dir", "o"],
         error="--weights is empty: give it a value, or leave the flag out",
     ),
+    Case(  # the default --quantizations float16,int8 is why (a 17th fuzz pass)
+        "export-int8-without-calibration-names-both-ways",
+        ["export", "--noverify", "--output_dir", "o"],
+        error="--calibration_dir is required: int8 models are calibrated on HR images (e.g. "
+        "the training set); pass --calibration_dir DIR, or leave int8 out of --quantizations",
+        check=lambda d, err: not os.path.exists(os.path.join(d, "o")),
+    ),
     Case(
         "export-empty-report-dir",
         ["export", "--report_dir=", "--noverify", "--output_dir", "o"],

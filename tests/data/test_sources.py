@@ -103,6 +103,12 @@ def test_holdout_images_leave_training_and_become_validation(tmp_path):
     listing.write_text("b.png\nzzz.png\n")
     with pytest.raises(data.DataError, match="1 of them not in"):
         data.read_holdout(str(listing), str(folder))
+    # a list Windows Notepad saved: its byte order mark had made "\ufeffb.png" not found
+    listing.write_bytes(b"\xef\xbb\xbfb.png\r\n")
+    assert data.read_holdout(str(listing), str(folder)) == ["b.png"]
+    listing.write_text("zzz.png\n")
+    with pytest.raises(data.DataError, match="names 1 image not in"):
+        data.read_holdout(str(listing), str(folder))
     with pytest.raises(data.DataError, match="needs data_source='folder'"):
         data.training_store("div2k", str(folder), 2, 8, exclude=holdout)
 

@@ -1,8 +1,12 @@
 """``io.paths.within``: an output refused when it is an input or lies inside one, however
 either path is spelled, and a sibling folder (``in2`` beside ``in``) accepted."""
 
+import contextlib
 import os
 
+import pytest
+
+from maffsrn_tf.io import atomic
 from maffsrn_tf.io.paths import not_found, within
 
 
@@ -179,3 +183,32 @@ def test_a_process_ended_at_once_still_removes_the_empty_folders_it_made(tmp_pat
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 130 and run.stderr.endswith("error: interrupted\n"), run.stderr
     assert sorted(os.listdir(tmp_path)) == ["keep"]  # new/sub gone; keep holds a file
+
+
+def test_an_interrupted_folder_is_removed_even_while_a_thread_still_writes(tmp_path):
+    """Ctrl-C while TensorFlow saved a SavedModel had once left the temporary folder: a
+    thread of the writer still adding files as one ``rmtree`` ran. The folder is removed
+    again until it is gone."""
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def writer(folder):
+        for i in range(400):  # about 0.4 s of new files, as a slow writer's threads
+            if stop.is_set():
+                return
+            with contextlib.suppress(OSError):
+                with open(os.path.join(folder, f"shard{i}"), "w") as f:
+                    f.write("x")
+            time.sleep(0.001)
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.atomic_folder(str(tmp_path / "sm")) as tmp:
+            thread = threading.Thread(target=writer, args=(tmp,))
+            thread.start()
+            time.sleep(0.05)
+            raise KeyboardInterrupt
+    stop.set()
+    thread.join()
+    assert os.listdir(tmp_path) == []

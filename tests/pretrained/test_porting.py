@@ -69,3 +69,16 @@ def test_cli_to_pytorch(tmp_path):
     assert os.path.exists(out) and "tail.tail_k5.weight_g" in read_safetensors(str(out))
     bad = subprocess.run([*cmd[:-1], str(tmp_path / "x.h5")], capture_output=True, text=True)
     assert bad.returncode == 1 and "ending in .pt or .safetensors" in bad.stderr
+
+
+def test_a_safetensors_file_under_another_name_is_read_by_its_bytes(tmp_path):
+    """A .safetensors file renamed .pt had been "not a weights-only PyTorch checkpoint
+    (UnpicklingError)": its header says what it is, and it is read as one."""
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.pretrained.porting import read_state_dict
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    path = export_pytorch(model, str(tmp_path / "w.safetensors"))
+    os.rename(path, tmp_path / "w.pt")
+    state = read_state_dict(str(tmp_path / "w.pt"))
+    assert state.keys() == read_safetensors(str(tmp_path / "w.pt")).keys() and len(state) > 10

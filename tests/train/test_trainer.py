@@ -297,3 +297,24 @@ def test_resume_after_a_step_backup_trains_each_step_once(tmp_path, monkeypatch,
     resumed.load_weights(tmp_path / "killed" / "final.weights.h5")
     for a, b in zip(whole.weights, resumed.weights):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
+
+
+def test_a_progress_bar_is_one_plain_line_an_epoch_off_a_terminal(monkeypatch):
+    """Keras' bar (verbose 1) writes colour codes and redraws: in a log or a pipe they had
+    shown as "[1m1/1[0m [32m━━━": there it is Keras' one line an epoch (verbose 2)."""
+    import io
+    import types
+
+    from maffsrn_tf.train import trainer
+
+    seen = []
+    model = types.SimpleNamespace(fit=lambda *a, **k: seen.append(k["verbose"]))
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, verbose in ((io.StringIO(), 1), (Terminal(), 1), (io.StringIO(), 0)):
+        monkeypatch.setattr(sys, "stdout", stream)
+        trainer._fit(model, types.SimpleNamespace(verbose=verbose), None, 1, 1, [], 0)
+    assert seen == [2, 1, 0]
