@@ -13,9 +13,11 @@ body is the image's bytes, the answer the upscaled image's bytes, in the format 
 for, else the input's. GET /v1/models lists the models; GET /healthz reports health.
 Refusals are JSON ({"error": ..., "status": ...}): 400 a parameter, 406 Accept, 408 a body
 too slow, 413 over --max_body_mb, --max_megapixels or --max_output_megapixels, 415 not an
-image (PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF, ICO, TGA, PPM), 422 not possible as asked, 503
+image (PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF, ICO, TGA, PPM), 413 or 422 an image this
+cannot answer in one (its text too large, or several frames), 422 not possible as asked, 503
 (with Retry-After) when --uploads bodies are being received or --workers + --queue requests
-are in, 504 past --timeout.
+are in, 504 past --timeout. A request that is not HTTP (a Content-Length that is not a
+number) is refused by uvicorn's parser before it reaches the server: a plain-text 400.
 
 The same reading, tiling, metadata and alpha handling as maffsrn-upscale, on the shipped
 TFLite models (no TensorFlow). SIGTERM or Ctrl-C: no new connections, the requests in
