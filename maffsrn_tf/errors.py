@@ -34,6 +34,14 @@ def listed(names, last="and"):
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {last} " + names[-1]
 
 
+def a_or_an(word):
+    """``word`` with its article, by how a format name is said: ``a PNG``, ``an AVIF``,
+    ``an MPEG`` (a name read as letters: F, H, L, M, N, R, S, X begin with a vowel sound)."""
+    initial = word[:1].upper()
+    vowel = initial in "AEIOU" or (word.isupper() and initial in "FHLMNRSX")
+    return f"{'an' if vowel else 'a'} {word}"
+
+
 def reraise_signal(error):
     """Raise again the Ctrl-C or SIGTERM (any ``BaseException`` that is not an ``Exception``)
     that ``error`` wraps as its cause or context: an import interrupted by a signal can

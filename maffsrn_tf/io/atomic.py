@@ -109,6 +109,8 @@ def folder_problem(directory):
         return "it is a file, not a folder"
     parent = os.path.abspath(directory)
     while not os.path.exists(parent):
+        if os.path.lexists(parent):  # a broken or looping link: no folder is made through it
+            return f"it cannot be made: {parent} is a broken or looping link; remove it"
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         return f"it cannot be made: {parent} is a file"

@@ -76,7 +76,13 @@ from maffsrn_tf.errors import MaffsrnError, listed
 from maffsrn_tf.io.atomic import NotARegularFile, OutputExists, atomic_output
 from maffsrn_tf.io.paths import not_found, unreadable_entry
 from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
-from maffsrn_tf.io.png import encode_png, image_data_shortfall, text_keyword_problem, text_keywords
+from maffsrn_tf.io.png import (
+    damaged_chunk,
+    encode_png,
+    image_data_shortfall,
+    text_chunks,
+    text_keyword_problem,
+)
 
 # refuse larger inputs unless a call says otherwise (a decompression bomb, or a mistake)
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -278,7 +284,39 @@ def open_image(source, name, formats=None):
         bomb = _text_bomb(err, name)  # text before the pixels is read here
         if bomb:
             raise bomb from None
+        damage = _png_damage(source, head, name)
+        if damage:
+            raise ImageError(damage) from None
         raise
+
+
+def _png_damage(source, head, name):
+    """Why Pillow refused a PNG as "cannot identify image file", when it is a chunk it
+    found damaged (a CRC that does not match, a text chunk of a compression method PNG
+    does not define), else None."""
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    try:
+        if isinstance(source, (str, bytes, os.PathLike)):
+            path, data = source, None
+        else:
+            source.seek(0)
+            path, data = None, source.read()
+        bad = damaged_chunk(path, data)
+        text = [(k, p) for k, p in text_chunks(path, data) if p and "method" in p]
+    except OSError:
+        return None
+    if bad:
+        return (
+            f"{name} is a damaged PNG: its {bad[0]} chunk (chunk {bad[1]}) does not match its "
+            "checksum (CRC); save it again from where it came"
+        )
+    if text:
+        return (
+            f"{name}: its text chunk {text[0][0]!r} has a {text[0][1]}, which the reader "
+            "refuses; save it again without that text"
+        )
+    return None
 
 
 def image_size(path):
@@ -489,8 +527,8 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
                 array = _oriented(_read_png16(path, data), im.getexif().get(ORIENTATION, 1))
             else:
                 array = _plain_array(ImageOps.exif_transpose(im), path)[0]
-            keywords = text_keywords(path, data) if fmt == "PNG" else None
-            return array, {"format": fmt, **_metadata(im, path, keywords)}
+            chunks = text_chunks(path, data) if fmt == "PNG" else None
+            return array, {"format": fmt, **_metadata(im, path, chunks)}
     except ImageError:
         raise
     except ValueError as err:
@@ -532,11 +570,11 @@ def image_metadata(image, name="image"):
     return _metadata(image, name)
 
 
-def _metadata(im, name, keywords=None):
+def _metadata(im, name, chunks=None):
     """``read_image``'s metadata of an opened (and loaded) image, as stored (before the
     pixels are turned upright): ICC profile, EXIF and XMP with their orientation reset to
     1, DPI, PNG's gamma, chromaticities and sRGB intent (``_colour_chunks``), and text
-    (``_text``; ``keywords``: a PNG's, ``png.text_keywords``)."""
+    (``_text``; ``chunks``: a PNG's text chunks, ``png.text_chunks``)."""
     icc = None if im.mode == "CMYK" else im.info.get("icc_profile") or None
     return {
         "icc_profile": icc,
@@ -544,7 +582,7 @@ def _metadata(im, name, keywords=None):
         "xmp": _xmp_upright(im.info.get("xmp")),
         "dpi": _dpi(im.info.get("dpi")) if _has_resolution(im) else None,
         **_colour_chunks(im.info),
-        "text": _text(im, name, keywords),
+        "text": _text(im, name, chunks),
     }
 
 
@@ -559,21 +597,31 @@ _NOT_TEXT = ("XML:com.adobe.xmp", "Raw profile type exif", "Raw profile type APP
 MAX_TEXT_BYTES = 256 * 1024
 
 
-def _text(im, name="image", keywords=None):
+def _text(im, name="image", chunks=None):
     """A PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``: title, author, comment...) or a
     JPEG's comment (as ``Comment``), ``{keyword: str}`` (an ``iTXt`` value that names its
     language or translates its keyword is Pillow's ``iTXt``, which keeps both), or None;
     text over ``MAX_TEXT_BYTES`` in all and values holding a NUL (which no text chunk may)
     are left out, with a warning naming ``name``.
-    ``keywords``: the PNG's text keywords in file order (``png.text_keywords``): a keyword
-    given more than once, of which Pillow keeps the last value only, is said."""
+    ``chunks``: the PNG's text chunks in file order (``png.text_chunks``): a keyword
+    given more than once, of which Pillow keeps the last value only, is said, and a chunk
+    that holds no text to read is left out, with a warning."""
     if im.format == "PNG":
         text = {k: v for k, v in getattr(im, "text", {}).items() if k not in _NOT_TEXT}
-        lost = sorted({k for k in keywords or () if k not in text and k not in _NOT_TEXT})
+        chunks = chunks or ()
+        keywords = [k for k, _ in chunks]
+        said = set()
+        for i, (k, problem) in enumerate(chunks):  # Pillow gives it an empty value, or none
+            if problem and k not in _NOT_TEXT:
+                log.warning("%s: text chunk %r cannot be read (%s): left out", name, k, problem)
+                said.add(k)
+                if k not in keywords[i + 1 :]:  # the value Pillow kept is this chunk's
+                    text.pop(k, None)
+        lost = sorted({k for k in keywords if k not in text and k not in _NOT_TEXT} - said)
         for k in lost:  # Pillow leaves such a chunk out without a word
             log.warning("%s: text chunk %r cannot be read (damaged, not UTF-8, or no "
                         "keyword): left out", name, k)  # fmt: skip
-        repeated = sorted({k for k in keywords or () if keywords.count(k) > 1 and k in text})
+        repeated = sorted({k for k in keywords if keywords.count(k) > 1 and k in text})
         for k in repeated:
             log.warning("%s: text %r is given %d times: only its last value is kept",
                         name, k, keywords.count(k))  # fmt: skip

@@ -203,8 +203,10 @@ def text_keyword_problem(keyword):
         return "it is not Latin-1 text"
     if not 1 <= len(key) <= 79:
         return f"it is {len(key)} characters long, not 1-79"
-    if any(c < 32 or 126 < c < 161 for c in key):
+    if any(c < 32 or 126 < c < 160 for c in key):
         return "it holds a control character"
+    if 160 in key:
+        return "it holds a no-break space"
     if "  " in keyword or keyword != keyword.strip():
         return "it has a leading, trailing or double space"
     return None
@@ -236,29 +238,73 @@ def _text_chunk(keyword, value):
     return _chunk(b"iTXt", head + (zlib.compress(data) if compressed else data))
 
 
-def text_keywords(path=None, data=None):
-    """The keywords of a PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``), in the file's
-    order, repeats too (Pillow's ``text`` keeps a keyword's last value only): the file at
-    ``path``, or ``data`` (its bytes); only chunk headers and keywords are read. ``[]``
-    for what is not a PNG; as far as it goes for a damaged one."""
+def _chunks(f):
+    """``(kind, length)`` of each chunk of the PNG file object ``f`` after its signature,
+    positioned at the chunk's data; the caller reads what it needs of it (``f`` is moved to
+    the next chunk after each)."""
+    while True:
+        head = f.read(8)
+        if len(head) < 8:
+            return
+        length, kind = struct.unpack(">I4s", head)
+        start = f.tell()
+        yield kind, length
+        if kind == b"IEND":
+            return
+        f.seek(start + length + 4)
+
+
+def text_chunks(path=None, data=None):
+    """``(keyword, problem)`` of each of a PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``)
+    in the file's order, repeats too (Pillow's ``text`` keeps a keyword's last value only):
+    ``problem`` says why the chunk holds no text to read (no NUL after its keyword, a
+    compression method or flag PNG does not define, for which Pillow gives an empty value
+    without a word), else None. The file at ``path``, or ``data`` (its bytes); only chunk
+    headers and the first bytes of text chunks are read. ``[]`` for what is not a PNG."""
     found = []
     with open(path, "rb") if data is None else io.BytesIO(data) as f:
         if f.read(8) != _SIGNATURE:
             return found
-        while True:
-            head = f.read(8)
-            if len(head) < 8:
-                break
-            length, kind = struct.unpack(">I4s", head)
-            if kind == b"IEND":
-                break
-            if kind in (b"tEXt", b"zTXt", b"iTXt"):
-                key = f.read(min(length, 80)).split(b"\0", 1)[0]
-                found.append(key.decode("latin-1"))
-                f.seek(length - min(length, 80) + 4, io.SEEK_CUR)
-            else:
-                f.seek(length + 4, io.SEEK_CUR)
+        for kind, length in _chunks(f):
+            if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+                continue
+            body = f.read(min(length, 84))
+            key, nul, rest = body.partition(b"\0")
+            problem = None
+            if not nul:
+                problem = "no NUL ends its keyword"
+            elif kind == b"zTXt" and rest[:1] != b"\0":
+                problem = f"compression method {rest[:1].hex() or 'missing'} (PNG has 0 only)"
+            elif kind == b"iTXt" and (rest[:1] not in (b"\0", b"\1") or rest[1:2] != b"\0"):
+                problem = "a compression flag or method PNG does not define"
+            found.append((key.decode("latin-1"), problem))
     return found
+
+
+def text_keywords(path=None, data=None):
+    """The keywords of a PNG's text chunks in the file's order (``text_chunks``)."""
+    return [keyword for keyword, _ in text_chunks(path, data)]
+
+
+def damaged_chunk(path=None, data=None):
+    """The first chunk of a PNG whose CRC does not match its bytes, as ``(kind, index)``
+    (``index``: its place among the file's chunks, from 1), or None (every CRC right, or
+    not a PNG). Pillow refuses such a file as "cannot identify image file"."""
+    with open(path, "rb") if data is None else io.BytesIO(data) as f:
+        if f.read(8) != _SIGNATURE:
+            return None
+        for index, (kind, length) in enumerate(_chunks(f), 1):
+            crc = zlib.crc32(kind)
+            left = length
+            while left:
+                piece = f.read(min(left, 1 << 20))
+                if not piece:
+                    return None  # cut short: the decoder says so itself
+                crc, left = zlib.crc32(piece, crc), left - len(piece)
+            stored = f.read(4)
+            if len(stored) == 4 and struct.unpack(">I", stored)[0] != crc & 0xFFFFFFFF:
+                return kind.decode("latin-1"), index
+    return None
 
 
 # Adam7: each pass's (first row, first column, row step, column step)

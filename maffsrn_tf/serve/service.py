@@ -30,7 +30,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from maffsrn_tf.errors import MaffsrnError, first_line
+from maffsrn_tf.errors import MaffsrnError, a_or_an, first_line
 from maffsrn_tf.io import images
 from maffsrn_tf.model.presets import SCALES
 from maffsrn_tf.model.shipped import SHIPPED_VARIANTS, tflite_name, tflite_path
@@ -131,8 +131,9 @@ def _value(name, text, kind):
             what, example = ("an integer", "2") if kind is int else ("a number", "1.5")
             space = "; a + in a query is a space" if " " in text else ""
             raise ServeError(
-                400, f"{name}={text!r} is not {what} in ASCII digits: write it as {example} "
-                f"(no sign, space, exponent or leading zero{space})",
+                400, f"{name}={text!r} is not {what} in ASCII digits: write it in plain "
+                f"digits, like {example} (no sign, space, underscore, exponent or leading "
+                f"zero{space})",
             )  # fmt: skip
         if len(text.partition(".")[0]) > _MAX_DIGITS:
             raise ServeError(400, f"{name}={text[:_MAX_DIGITS]}... is too large")
@@ -349,7 +350,7 @@ def check_header(data, max_pixels):
         ) from None  # fmt: skip
     if frames > 1:  # the result would be its first frame alone, without a word
         raise ServeError(
-            422, f"the body is a {fmt} of {frames} frames (an animation, or pages): this "
+            422, f"the body is {a_or_an(fmt)} of {frames} frames (an animation, or pages): this "
             "server upscales one picture; send one frame (maffsrn-upscale reads a file's "
             "first frame, with a warning)",
         )  # fmt: skip
@@ -440,6 +441,9 @@ def upscale_bytes(
             f"{MEDIA_TYPES[ext]}: ask for one with Accept, or leave quality out",
         )  # fmt: skip
     flatten = _flattens(ext, array, options)
+    if array.dtype == np.uint16 and "as 8-bit" in images.OUTPUT_EXTENSIONS[ext][1]:
+        log.warning("a 16-bit image is answered as %s, which holds 8 bits a sample (PNG keeps "
+                    "16)", MEDIA_TYPES[ext])  # fmt: skip
     _stop_if(deadline, cancelled)
     engine = (engine_for or _make_engine)(options, scale)
     watched = deadline is not None or cancelled is not None

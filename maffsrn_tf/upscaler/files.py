@@ -22,7 +22,7 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw
 
-from maffsrn_tf.errors import MaffsrnError, listed, one_line
+from maffsrn_tf.errors import MaffsrnError, a_or_an, listed, one_line
 from maffsrn_tf.io import images
 from maffsrn_tf.io.atomic import (
     OUR_TEMPORARY,
@@ -438,8 +438,8 @@ def _check_video_run(jobs, options, video_options, single):
             kind = _image_kind(job.source)
             if kind:
                 job.problem = (
-                    f"{job.source} is a {kind} image, not a video: give it an image extension "
-                    "to upscale it as an image"
+                    f"{job.source} is {a_or_an(kind)} image, not a video: give it an image "
+                    "extension to upscale it as an image"
                 )
                 if single:
                     raise UpscaleError(job.problem)

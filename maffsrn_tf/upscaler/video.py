@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from maffsrn_tf.errors import MaffsrnError, first_line, one_line
+from maffsrn_tf.errors import MaffsrnError, a_or_an, first_line, one_line
 from maffsrn_tf.io.atomic import OutputExists, atomic_output
 from maffsrn_tf.io.images import IMAGE_EXTENSIONS
 from maffsrn_tf.io.progress import progress_bar
@@ -272,7 +272,7 @@ def probe(path, max_pixels=None, whole=True):
         if _still(container.format.name):  # never a one-frame "video" of a picture
             kind = container.format.name.removesuffix("_pipe").upper()
             raise UpscaleError(
-                f"{path} is a {kind} image, not a video: give it an image extension to "
+                f"{path} is {a_or_an(kind)} image, not a video: give it an image extension to "
                 "upscale it as an image"
             )
         stream = _video_stream(container, path)

@@ -999,6 +999,8 @@ def test_itxt_language_is_kept_and_what_png_text_cannot_hold_is_said(tmp_path, c
     assert png.text_keyword_problem("k" * 80) == "it is 80 characters long, not 1-79"
     assert png.text_keyword_problem("Zoë") is None
     assert png.text_keyword_problem("日本") == "it is not Latin-1 text"
+    assert png.text_keyword_problem("k\x7fb") == "it holds a control character"
+    assert png.text_keyword_problem("k\xa0b") == "it holds a no-break space"
 
 
 def test_text_chunks_pillow_cannot_read_are_each_a_warning(tmp_path, caplog):
@@ -1023,6 +1025,51 @@ def test_text_chunks_pillow_cannot_read_are_each_a_warning(tmp_path, caplog):
     assert info["text"] == {"Good": "yes"}
     said = "cannot be read (damaged, not UTF-8, or no keyword): left out"
     assert caplog.messages == [f"{path}: text chunk {k!r} {said}" for k in ("", "Desc", "Title")]
+
+
+def test_a_png_whose_chunk_is_damaged_is_named_and_empty_text_is_said(tmp_path, caplog):
+    """A text chunk whose CRC does not match, or a zTXt of a compression method PNG does
+    not define, had been "cannot identify image file" (and 415 "not an image" from the
+    server): the line names the chunk. A tEXt with no NUL and an iTXt with an undefined
+    flag had become empty text without a word: each is a warning, and left out."""
+
+    def chunk(kind, data, crc=None):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF if crc is None else crc
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, "PNG")
+    data = buffer.getvalue()
+    at = data.index(b"IDAT") - 4
+
+    def png(name, *chunks):
+        (tmp_path / name).write_bytes(data[:at] + b"".join(chunks) + data[at:])
+        return str(tmp_path / name)
+
+    bad_crc = png("crc.png", chunk(b"tEXt", b"Title\0x", crc=1))
+    with pytest.raises(ImageError) as info:
+        read_image(bad_crc)
+    assert str(info.value) == (
+        f"{bad_crc} is a damaged PNG: its tEXt chunk (chunk 2) does not match its checksum "
+        "(CRC); save it again from where it came"
+    )
+    method = png("method.png", chunk(b"zTXt", b"Comment\0\5xx"))
+    with pytest.raises(
+        ImageError,
+        match=r"method\.png: its text chunk 'Comment' has a "
+        r"compression method 05 \(PNG has 0 only\), which the reader refuses",
+    ):
+        read_image(method)  # fmt: skip
+    empty = png("empty.png", chunk(b"tEXt", b"nonull"), chunk(b"iTXt", b"Comment\0\2\0\0\0x"),
+                chunk(b"tEXt", b"Good\0yes"))  # fmt: skip
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        _, info = read_image(empty)
+    assert info["text"] == {"Good": "yes"}
+    assert caplog.messages == [
+        f"{empty}: text chunk 'nonull' cannot be read (no NUL ends its keyword): left out",
+        f"{empty}: text chunk 'Comment' cannot be read (a compression flag or method PNG does "
+        "not define): left out",
+    ]
 
 
 def test_text_is_bounded_and_long_text_stays_compressed(tmp_path, caplog):

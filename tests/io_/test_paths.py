@@ -212,3 +212,16 @@ def test_an_interrupted_folder_is_removed_even_while_a_thread_still_writes(tmp_p
     stop.set()
     thread.join()
     assert os.listdir(tmp_path) == []
+
+
+def test_an_output_folder_through_a_broken_or_looping_link_is_named(tmp_path):
+    """ "cannot make the folder of bdir/a_x2.png: File exists" had been the OS's words for
+    an output folder that is a broken link: the link is named, and what to do."""
+    os.symlink("nowhere", tmp_path / "bdir")
+    os.symlink("ldir", tmp_path / "ldir")
+    for name in ("bdir", "ldir"):
+        for folder in (tmp_path / name, tmp_path / name / "sub"):
+            assert atomic.folder_problem(str(folder)) == (
+                f"it cannot be made: {tmp_path / name} is a broken or looping link; remove it"
+            )
+    assert atomic.folder_problem(str(tmp_path / "new" / "sub")) is None
