@@ -152,7 +152,7 @@ def define_option_flags(cls, names, defaults=None, short=None):
             flags.register_validator(  # finite, and at least 1 in the field's units
                 name,
                 lambda v, per=per: v is not None and math.isfinite(v) and v * per >= 1,
-                message=f"--{name} must be a positive number (at least {1 / per:g})",
+                message=f"--{name} must be a positive number (finite, at least {1 / per:g})",
             )
         elif kind is str and choices:
             real = [c for c in choices if c != ""]  # "": the flag left out

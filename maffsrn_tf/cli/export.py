@@ -651,7 +651,7 @@ def main(argv):
                  "replace it)")  # fmt: skip
         except (ValueError, RuntimeError) as err:  # RuntimeError: TFLite's converter/calibrator
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            fail(flag_words(first, {"equalize": "int8_equalization"}))
+            fail(flag_words(first, {"equalize": "int8_equalization", "scale": "scales"}))
         finally:
             if stress_dir is not None:
                 stress_dir.cleanup()

@@ -24,6 +24,7 @@ import numpy as np
 
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.images import read_rgb
+from maffsrn_tf.io.paths import default_cache_root
 
 log = logging.getLogger("maffsrn_tf")
 
@@ -45,7 +46,7 @@ def fits_patch(name, lr_size, patch):
 
 def default_store_dir(cache_dir, source, path, scale):
     """Where the store of one training source lives (keyed by the source's absolute path)."""
-    root = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf")
+    root = cache_dir or default_cache_root()
     key = hashlib.sha1(os.fsencode(f"{source}:{os.path.abspath(path or source)}")).hexdigest()[:12]
     return os.path.join(root, "decoded", f"{key}_x{scale}")
 

@@ -28,6 +28,7 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging.matlab import imresize, mod_crop
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.images import ImageError, list_images, read_image, read_rgb, to_uint8
+from maffsrn_tf.io.paths import default_cache_root
 
 
 class DataError(MaffsrnError):
@@ -67,7 +68,7 @@ def div2k_pairs(root, scale, split="train", patch=None):
 
 
 def default_cache_dir():
-    return os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf", "lr")
+    return os.path.join(default_cache_root(), "lr")
 
 
 MAX_HOLDOUT_BYTES = 10_000_000  # a list of names; anything larger is not one

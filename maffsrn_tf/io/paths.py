@@ -175,3 +175,9 @@ def dotdot_after_link(path):
         if part not in ("", ".", "..") and os.path.islink(prefix) and ".." in parts[i + 1 :]:
             return prefix
     return ""
+
+
+def default_cache_root():
+    """Where training caches what it makes when no ``cache_dir`` is given
+    (``~/.cache/maffsrn_tf``: ``lr/``, ``decoded/``), as ``HOME`` says now."""
+    return os.path.join(os.path.expanduser("~"), ".cache", "maffsrn_tf")

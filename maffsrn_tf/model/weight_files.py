@@ -75,6 +75,8 @@ def _content(path):
     for signature, what in _SIGNATURES:
         if head.startswith(signature):
             return what
+    if head[4:8] == b"TFL3":  # a FlatBuffer with TFLite's file identifier
+        return "a TFLite model (a LiteRT model, run as one)"
     return None
 
 
@@ -90,7 +92,10 @@ def check_weights_file(path):
         suffix = os.path.splitext(str(path))[1].lower()
         hint = ""
         if suffix in TORCH_SUFFIXES:
-            hint = " (a PyTorch state dict converts first: to='keras' with checkpoint=FILE)"
+            hint = (
+                " (a PyTorch state dict converts first: the maffsrn-convert-weights command, "
+                "or maffsrn_tf.load_pytorch_weights)"
+            )
         raise MaffsrnError(
             f"{path}: weights are read from .weights.h5, .keras or .npz files, and this one "
             f"is named {suffix or 'without a suffix'}{hint}"
@@ -229,6 +234,19 @@ def _h5_shapes(path):
     return shapes, groups
 
 
+def file_depth(path):
+    """The number of FFGs of the model whose weights ``path`` holds (``.npz`` or Keras
+    ``.weights.h5``, from its keys or groups; nothing is loaded), or None (a ``.keras``
+    model, or none found). ``MaffsrnError`` for a file that is not what its name says."""
+    kind = check_weights_file(path)
+    if kind == "h5":
+        return len(_h5_shapes(path)[1]) or None
+    if kind == "npz":
+        groups = {m.group(1) for k in npz_headers(path) if (m := re.match(r"body\.(\d+)/", k))}
+        return len(groups) or None
+    return None
+
+
 def _shape_difference(have, want):
     """Shapes in ``have`` but not ``want`` (as multisets), and the other way round."""
     from collections import Counter
@@ -257,6 +275,13 @@ def load_weights_file(model, path):
                 f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1})"
             )
         extra, lacking = _shape_difference(shapes, wanted)
+        tails = {s[-1] for s in extra if len(s) == 4 and s[:2] == (3, 3)}
+        other = [r for r in range(2, 9) if r != model.scale and r * r * model.n_colors in tails]
+        if extra and other:  # the tail alone differs: another scale's
+            raise MaffsrnError(
+                f"{path} holds x{other[0]} weights, and {model.name} is x{model.scale}: pass "
+                f"scale={other[0]}"
+            )
         if extra:
             raise MaffsrnError(
                 f"{path} does not fit {model.name} (x{model.scale}): its {len(shapes)} "

@@ -65,6 +65,23 @@ def load_model_for(scale, weights=None, preset=None):
     return model
 
 
+def check_initial_weights(path, preset):
+    """``MaffsrnError``, before any work, for initial weights (a file, or a shipped preset's
+    name) of a model of another depth than ``preset``'s (MAFFSRN has 4 FFGs, MAFFSRN-L 8)
+    or a file that is not what its name says."""
+    from maffsrn_tf.model.presets import preset_config
+    from maffsrn_tf.model.weight_files import file_depth
+
+    if not os.path.exists(path) and path in available():
+        path = weights_path(path)
+    depth, want = file_depth(path), preset_config(preset)["n_ffgs"]
+    if depth and depth != want:
+        raise MaffsrnError(
+            f"init_weights={path!r} holds a model of {depth} FFGs, and preset={preset!r} has "
+            f"{want}: pass the weights of a {want}-FFG model, or a preset of {depth} FFGs"
+        )
+
+
 def load_initial_weights(model, path, skip_tail=None):
     """Initialize from a ``.weights.h5``/``.npz``/``.keras`` of another run (x3 from a trained x2),
     or from shipped weights by their preset's name (``"maffsrn_x2"``; a file of that name wins).

@@ -127,7 +127,11 @@ def read_state_dict(path):
         raise MaffsrnError(f"checkpoint {path} is {not_a_file(path)}: name a checkpoint file")
     suffix = os.path.splitext(path)[1].lower()  # W.NPZ is an .npz too
     if suffix == ".safetensors":
-        return read_safetensors(path)
+        with open(path, "rb") as f:
+            first = f.read(2)
+        if not first.startswith((b"PK", b"\x80")):
+            return read_safetensors(path)
+        suffix = ".pt"  # a PyTorch file (a zip, or an old pickle) under that name: read as one
     if suffix == ".npz":
         from maffsrn_tf.model.weight_files import npz_headers
 
@@ -167,7 +171,8 @@ def read_state_dict(path):
             "(or convert the state dict to .npz elsewhere)"
         ) from err
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:  # by its bytes: torch reads a .safetensors name as one
+            obj = torch.load(f, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, RuntimeError for a non-checkpoint...
         raise MaffsrnError(  # (torch's own text runs to paragraphs: its kind says enough)
             f"{path} is not a weights-only PyTorch checkpoint (torch.load(weights_only=True) "
@@ -180,6 +185,16 @@ def read_state_dict(path):
     if not isinstance(obj, dict):
         raise MaffsrnError(f"{path} does not hold a state dict (found {type(obj).__name__})")
     return {k: v.detach().cpu().numpy() for k, v in obj.items()}
+
+
+def _checkpoint_scale(state, model):
+    """The scale of a state dict's tail (its 3x3 convolution gives ``n_colors * scale**2``
+    channels to the pixel shuffle) where it is not ``model``'s, else None."""
+    shape = np.shape(state.get("tail.tail_k3.weight_v", ()))
+    if not shape or shape[0] % model.n_colors:
+        return None
+    scale = round((shape[0] // model.n_colors) ** 0.5)
+    return scale if scale * scale * model.n_colors == shape[0] and scale != model.scale else None
 
 
 def _some(names, shown=8):
@@ -226,17 +241,23 @@ def load_pytorch_weights(model, path_or_state_dict):
         problems.append(f"unexpected keys: {_some(unexpected)}")
     values = {}
     mis_shaped = []
-    for key, (variable, transform, _) in entries.items():
+    for key, (variable, transform, to_torch) in entries.items():
         if key not in state:
             continue
-        try:
-            value = transform(state[key].astype(np.float32))
-        except (IndexError, ValueError):
-            value = None
-        if value is None or tuple(value.shape) != tuple(variable.shape):
+        # the checkpoint's own shape against the model's in PyTorch's layout: a transform
+        # that selects channels (the tail's pixel-shuffle order) would cut an x3 tail's 27
+        # outputs to x2's 12 and match
+        wanted = to_torch(np.zeros(tuple(variable.shape), np.float32)).shape
+        if tuple(state[key].shape) != tuple(wanted):
             mis_shaped.append(f"{key} {tuple(state[key].shape)}")
             continue
-        values[key] = value
+        values[key] = transform(state[key].astype(np.float32))
+    other = _checkpoint_scale(state, model)
+    if mis_shaped and other and all(k.startswith("tail.") for k in mis_shaped):
+        raise MaffsrnError(
+            f"checkpoint is an x{other} model's, and {model.name} is x{model.scale}: pass "
+            f"scale={other}"
+        )
     if mis_shaped:
         problems.append(
             f"mis-shaped keys (checkpoint shape; model {model.name}, scale x{model.scale}, "

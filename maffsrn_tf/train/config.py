@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import folder_problem
-from maffsrn_tf.io.paths import within
+from maffsrn_tf.io.paths import default_cache_root, within
 from maffsrn_tf.model.presets import (
     MIN_INPUT_SIZE,
     PRESETS,
@@ -437,12 +437,13 @@ def check_run(config, model_dir=None):
                 f"model_dir={model_dir!r} is (or lies inside) {name}={folder!r}: the run's "
                 "checkpoints and logs would mix with its images; pass model_dir=DIR outside it"
             )
-    cache = config.cache_dir
-    if cache and (_inside(model_dir, cache) or _inside(cache, model_dir)):
+    cache = config.cache_dir or default_cache_root()
+    if config.data_source != "packed" and (_inside(model_dir, cache) or _inside(cache, model_dir)):
+        named = f"cache_dir={cache!r}" if config.cache_dir else f"the cache folder {cache}"
         raise MaffsrnError(
-            f"model_dir={model_dir!r} and cache_dir={cache!r} are one folder, or one lies "
-            "inside the other: clearing the cache would delete the run (or the run's files "
-            "would mix with the cache); pass them apart"
+            f"model_dir={model_dir!r} and {named} are one folder, or one lies inside the "
+            "other: clearing the cache would delete the run (or the run's files would mix "
+            "with the cache); pass them apart"
         )
     check_inputs(config)
     recorded = recorded_config(model_dir)

@@ -26,7 +26,7 @@ from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import atomic_output, folder_problem
 from maffsrn_tf.io.paths import made_folders
 from maffsrn_tf.model.maffsrn import build_model
-from maffsrn_tf.pretrained.loading import load_initial_weights
+from maffsrn_tf.pretrained.loading import check_initial_weights, load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
 from maffsrn_tf.train.config import (
     DATA_RECORD,
@@ -216,6 +216,8 @@ def train(config, callbacks=()):
         print(finished)
         return None
     _check_writable(model_dir)
+    if c.init_weights:  # its depth, before the data is prepared (a minute for DIV2K)
+        check_initial_weights(c.init_weights, c.preset)
     holdout = data_lib.read_holdout(c.holdout, c.data_dir) if c.holdout else ()
     keras.utils.set_random_seed(c.seed)
     if c.mixed_precision:

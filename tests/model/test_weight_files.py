@@ -11,7 +11,8 @@ def test_npz_weights_name_the_mismatch(tmp_path):
     from maffsrn_tf.model.weight_files import load_npz, save_npz
 
     x3 = build_model("maffsrn_x3")
-    with pytest.raises(ValueError, match=r"mis-shaped \['tail/tail_k3/v: file"):
+    with pytest.raises(ValueError, match=r"maffsrn_x2\.npz holds x2 weights, and maffsrn_x3 "
+                       r"is x3: pass scale=2$"):  # fmt: skip
         load_npz(x3, weights_path("maffsrn_x2"))
     small = build_model("maffsrn_x2", n_ffgs=1)
     with pytest.raises(ValueError, match=r"unexpected \['body.1/"):
@@ -78,8 +79,8 @@ def test_weights_are_judged_by_their_bytes_before_keras_reads_them(tmp_path):
         load_model_for(2, str(tmp_path / "w.pt"))
     assert str(info.value) == (
         f"{tmp_path / 'w.pt'}: weights are read from .weights.h5, .keras or .npz files, and "
-        "this one is named .pt (a PyTorch state dict converts first: to='keras' with "
-        "checkpoint=FILE)"
+        "this one is named .pt (a PyTorch state dict converts first: the "
+        "maffsrn-convert-weights command, or maffsrn_tf.load_pytorch_weights)"
     )
     # an HDF5 signature after a user block is an HDF5 file still
     (tmp_path / "block.h5").write_bytes(b"\0" * 512 + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
@@ -98,3 +99,33 @@ def test_weights_of_another_scale_name_the_scale():
     assert str(info.value) == (
         f"{weights_path('maffsrn_x3')} holds x3 weights, and maffsrn_x2 is x2: pass scale=3"
     )
+
+
+def test_keras_weights_of_another_scale_or_depth_name_the_fix(tmp_path):
+    """An x3 .weights.h5 for x2 had said "(weights of another scale or width?)"; 4-FFG
+    initial weights for an 8-FFG run had named the wrong preset, after the data was
+    prepared: both name the fix, the depth before any work."""
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.model.weight_files import file_depth, load_weights_file
+    from maffsrn_tf.pretrained.loading import check_initial_weights
+
+    path = str(tmp_path / "x3.weights.h5")
+    build_model("maffsrn_x3", n_ffgs=2).save_weights(path)
+    with pytest.raises(MaffsrnError) as info:
+        load_weights_file(build_model("maffsrn_x2", n_ffgs=2), path)
+    assert str(info.value) == f"{path} holds x3 weights, and maffsrn_x2 is x2: pass scale=3"
+    assert file_depth(path) == 2 and file_depth(_shipped("maffsrn_x2")) == 4
+    with pytest.raises(MaffsrnError) as info:
+        check_initial_weights("maffsrn_x2", "maffsrn_l_x2")
+    assert str(info.value) == (
+        f"init_weights={_shipped('maffsrn_x2')!r} holds a model of 4 FFGs, and "
+        "preset='maffsrn_l_x2' has 8: pass the weights of a 8-FFG model, or a preset of 4 FFGs"
+    )
+    check_initial_weights("maffsrn_x3", "maffsrn_x2")  # another scale: its tail is skipped
+
+
+def _shipped(name):
+    from maffsrn_tf.model.shipped import weights_path
+
+    return weights_path(name)

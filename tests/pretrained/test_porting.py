@@ -82,3 +82,16 @@ def test_a_safetensors_file_under_another_name_is_read_by_its_bytes(tmp_path):
     os.rename(path, tmp_path / "w.pt")
     state = read_state_dict(str(tmp_path / "w.pt"))
     assert state.keys() == read_safetensors(str(tmp_path / "w.pt")).keys() and len(state) > 10
+
+
+def test_a_pytorch_file_named_safetensors_is_read_as_pytorch(tmp_path):
+    """A .pt renamed .safetensors had been "not a readable .safetensors file (header of
+    578,712,552,184,433,488 bytes ...)": its bytes say it is PyTorch's, and it is read."""
+    pytest.importorskip("torch")
+    from maffsrn_tf.pretrained.porting import read_state_dict
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    path = export_pytorch(model, str(tmp_path / "w.pt"))
+    os.rename(path, tmp_path / "w.safetensors")
+    state = read_state_dict(str(tmp_path / "w.safetensors"))
+    assert state.keys() == read_state_dict(export_pytorch(model, str(tmp_path / "v.pt"))).keys()

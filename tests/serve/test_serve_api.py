@@ -153,8 +153,8 @@ def test_bad_parameters_get_their_status_and_a_json_reason(server, query, status
 
 INT = "is not an integer in ASCII digits: write it in plain digits, like 2"
 NUM = "is not a number in ASCII digits: write it in plain digits, like 1.5"
-DIGITS = "(no sign, space, exponent or leading zero)"
-SPACE = "(no sign, space, exponent or leading zero; a + in a query is a space)"
+DIGITS = "(no sign, space, underscore, exponent or leading zero)"
+SPACE = "(no sign, space, underscore, exponent or leading zero; a + in a query is a space)"
 
 
 @pytest.mark.parametrize(

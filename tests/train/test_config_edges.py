@@ -134,6 +134,20 @@ def test_a_cache_dir_that_is_or_holds_the_run_is_refused(work, cache_dir, model_
     )
 
 
+@pytest.mark.parametrize("model_dir", ["home/.cache", "home/.cache/maffsrn_tf/run"])
+def test_the_default_cache_folder_is_kept_apart_from_the_run_too(work, monkeypatch, model_dir):
+    """Without cache_dir the cache is ~/.cache/maffsrn_tf: a run folder that holds it or
+    lies in it had been taken (the cache written into the run folder)."""
+    monkeypatch.setenv("HOME", str(work / "home"))
+    root = os.path.join(str(work / "home"), ".cache", "maffsrn_tf")
+    _refused(
+        TrainConfig(data_dir="tr", model_dir=model_dir),
+        f"model_dir={model_dir!r} and the cache folder {root} are one folder, or one lies "
+        "inside the other: clearing the cache would delete the run (or the run's files would "
+        "mix with the cache); pass them apart",
+    )
+
+
 def test_a_cache_dir_beside_the_images_is_taken_and_nothing_is_made(work):
     config = TrainConfig(data_dir="tr", val_dir="val", cache_dir="cache/x2", model_dir="run")
     before = tree(".")
