@@ -284,10 +284,24 @@ def open_image(source, name, formats=None):
         bomb = _text_bomb(err, name)  # text before the pixels is read here
         if bomb:
             raise bomb from None
-        damage = _png_damage(source, head, name)
+        damage = _png_damage(source, head, name) or _heif_problem(head, name)
         if damage:
             raise ImageError(damage) from None
         raise
+
+
+# HEIC/HEIF (iPhone photos): not read by Pillow itself
+HEIF_EXTENSIONS = (".heic", ".heif", ".hif")
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+HEIF_FIX = "this reads no HEIC/HEIF; convert them to JPEG or PNG first (e.g. on the phone)"
+
+
+def _heif_problem(head, name):
+    """The line for a HEIC/HEIF file (an ISO box ``ftyp`` of a HEIF brand; AVIF, which is
+    read, has its own), else None."""
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return f"{name} is a HEIC/HEIF photo: {HEIF_FIX.replace('them', 'it')}"
+    return None
 
 
 def _png_damage(source, head, name):
@@ -636,7 +650,7 @@ def _text(im, name="image", chunks=None):
             log.warning("%s: text %s holds a NUL, which a PNG text chunk cannot: left out",
                         name, ", ".join(repr(k) for k in bad))  # fmt: skip
             text = {k: v for k, v in text.items() if k not in bad}
-    elif im.format == "JPEG":  # its first comment segment that is not an output's mark
+    elif im.format in ("JPEG", "MPO"):  # its first comment segment that is not our mark
         said = [bytes(v) for k, v in getattr(im, "applist", []) if k == "COM"]
         said = [v for v in said if v and v != SOFTWARE.encode()]
         text = {"Comment": _decoded(said[0])} if said else {}
@@ -661,7 +675,7 @@ def _has_resolution(im):
     tags = getattr(im, "tag_v2", None)
     if tags is not None:
         return 282 in tags and 283 in tags
-    if im.format == "JPEG" and im.info.get("jfif_unit", 0) == 0 and "exif" in im.info:
+    if im.format in ("JPEG", "MPO") and im.info.get("jfif_unit", 0) == 0 and "exif" in im.info:
         try:
             exif = im.getexif()
             return 282 in exif and 283 in exif  # where Pillow read the DPI from
@@ -1125,6 +1139,9 @@ def encode_image(array, ext, info=None, quality=None, name=None):
         tags = _tiff_tags(meta.pop("exif", None), meta.pop("xmp", None))
         if tags is not None:
             kwargs["exif"] = tags
+        # lossless Deflate (Pillow's default writes raw pixels: a 600 DPI A4 scan upscaled
+        # x2 took hundreds of MB); every TIFF reader decodes it
+        kwargs["compression"] = "tiff_adobe_deflate"
     kwargs.update(meta)
     if fmt == "BMP" and "dpi" not in kwargs:  # 0: none (Pillow's default writes 96 DPI)
         kwargs["dpi"] = (0, 0)

@@ -200,6 +200,8 @@ class _Plan(beam.DoFn):
 
     def process(self, metadata):
         path = metadata.path
+        if _basename(path).startswith("._"):  # a Mac's resource fork: check_paths said so
+            return
         target = _target_of(path, self._config)
         yield _as_bytes(target), _as_bytes(path)  # any name a file system allows
 
@@ -449,8 +451,14 @@ def check_paths(config):
     matched = FileSystems.match([pattern])[0].metadata_list
     paths = [m.path for m in matched]
     unreadable = []
+    known = {os.path.abspath(p) for p in paths}
+    forks = [p for p in paths if _basename(p).startswith("._")]  # a Mac's resource forks
+    if forks:
+        paths = [p for p in paths if p not in forks]
+        print(one_line(f"skipping {len(forks)} macOS metadata file(s) (._NAME, e.g. "
+                       f"{forks[0]}: a copy's resource fork, not a picture)"),
+              file=sys.stderr, flush=True)  # fmt: skip
     if "://" not in pattern:  # entries Beam's match leaves out without a word
-        known = {os.path.abspath(p) for p in paths}
         for entry in sorted(glob.glob(pattern, recursive=True)):
             if os.path.abspath(entry) in known:
                 continue
@@ -530,6 +538,11 @@ def _check_file_systems(config):
                 f"{name}={path!r}: Beam reaches {scheme}:// paths through {module}, which is "
                 f"not installed: pip install '{extra}'"
             )
+
+
+def _basename(path):
+    """The last part of a local or remote path."""
+    return path.rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
 
 
 def _check_existing_outputs(config, paths):

@@ -272,6 +272,9 @@ def _walk(folder, recursive, exclude):
                 if recursive:
                     visit(full, sub)
                 continue
+            if name.startswith("._"):  # a Mac's resource fork of NAME (AppleDouble)
+                apple.append(sub)
+                continue
             image = name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
             if not image and name.startswith("."):
                 continue
@@ -289,7 +292,12 @@ def _walk(folder, recursive, exclude):
             else:
                 (found if is_video(full) else others).append(sub)
 
+    apple = []
     visit(folder, "")
+    if apple:
+        log.warning("skipping %d macOS metadata file%s (._NAME, e.g. %s: a copy's resource "
+                    "fork, not a picture)", len(apple), "s" if len(apple) > 1 else "",
+                    one_line(os.path.join(folder, apple[0])))  # fmt: skip
     return found, others, broken
 
 
@@ -350,6 +358,11 @@ def _plan(inputs, output, options, video_options=None):
             target = os.path.join(output or "out", os.path.dirname(rel), "")
             jobs.append(_Job(os.path.join(given, rel), target, rel))
     jobs = _once_each(jobs)
+    heif = [o for o in others if o.lower().endswith(images.HEIF_EXTENSIONS)]
+    if heif:  # iPhone photos: named, with what to do
+        others = [o for o in others if o not in heif]
+        log.warning("skipping %d HEIC/HEIF photo%s (e.g. %s): %s", len(heif),
+                    "s" if len(heif) > 1 else "", one_line(heif[0]), images.HEIF_FIX)  # fmt: skip
     if others:
         names = ", ".join(one_line(o) for o in others[:5])
         more = " ..." if len(others) > 5 else ""

@@ -1099,3 +1099,30 @@ def test_text_is_bounded_and_long_text_stays_compressed(tmp_path, caplog):
                        r"than this reads \(over 1 MB in one, or 8 MB in all\): save it again "
                        r"without its text$"):  # fmt: skip
         read_image(png("bomb.png", **{f"k{n}": "x" * 900_000 for n in range(10)}))
+
+
+def test_mpo_comments_heif_photos_and_tiff_compression(tmp_path):
+    """A camera's MPO (a JPEG with more frames) had lost its comment without a word (its
+    format is "MPO", not "JPEG"); a HEIC photo had been "cannot identify image file"; TIFF
+    outputs had been raw pixels: kept, named, Deflate-compressed (and read back exactly)."""
+    picture = np.full((16, 16, 3), 90, np.uint8)
+    frames = [Image.fromarray(picture), Image.fromarray(picture[::-1])]
+    frames[0].save(tmp_path / "cam.mpo", "MPO", save_all=True, append_images=frames[1:],
+                   comment=b"Fujifilm")  # fmt: skip
+    with Image.open(tmp_path / "cam.mpo") as im:
+        assert im.format == "MPO"
+    array, info = read_image(str(tmp_path / "cam.mpo"))
+    assert info["text"] == {"Comment": "Fujifilm"}
+    images.write_image(str(tmp_path / "out.jpg"), array, info)
+    assert read_image(str(tmp_path / "out.jpg"))[1]["text"] == {"Comment": "Fujifilm"}
+    (tmp_path / "IMG_1.HEIC").write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64)
+    with pytest.raises(ImageError) as err:
+        read_image(str(tmp_path / "IMG_1.HEIC"))
+    assert str(err.value) == (
+        f"{tmp_path / 'IMG_1.HEIC'} is a HEIC/HEIF photo: this reads no HEIC/HEIF; convert it "
+        "to JPEG or PNG first (e.g. on the phone)"
+    )
+    flat = np.zeros((64, 64, 3), np.uint8)
+    data = images.encode_image(flat, ".tif")
+    assert len(data) < flat.nbytes // 10
+    assert np.array_equal(read_image("x.tif", data=data)[0], flat)

@@ -70,3 +70,10 @@ def test_an_errors_file_behind_a_folder_that_is_not_there_is_refused(folder):
         assert (paths, unreadable, earlier) == (["in/a.png"], [], None)
     # the default file beside an output folder named through a new folder, as mkdir -p makes
     assert check_paths(BeamConfig(input_pattern="in/*.png", output_dir="n/../o"))[2] is None
+
+
+def test_a_macs_resource_forks_are_no_inputs(folder, capsys):
+    (folder / "in" / "._a.png").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 80)
+    paths, unreadable, _ = check_paths(BeamConfig(input_pattern="in/*", output_dir="o"))
+    assert [os.path.basename(p) for p in paths] == ["a.png"] and unreadable == []
+    assert "skipping 1 macOS metadata file(s) (._NAME, e.g. " in capsys.readouterr().err

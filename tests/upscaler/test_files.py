@@ -615,3 +615,24 @@ def test_a_16_bit_image_written_as_8_bit_is_said_once(tmp_path, caplog):
         else:
             assert said == [f".{fmt} holds 8 bits a sample: 16-bit images are written as 8-bit "
                             "(.png keeps 16)"]  # fmt: skip
+
+
+def test_a_macs_resource_forks_are_skipped_with_one_warning(tmp_path, caplog):
+    """A folder copied from a Mac holds ._NAME.JPG files (AppleDouble resource forks): the
+    whole run had failed on them ("1 of 3 images failed"); they are skipped, said once."""
+    import logging
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write(folder / "a.png", photo(20, 24))
+    (folder / "._a.png").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 80)
+    with caplog.at_level(logging.WARNING, "maffsrn_tf"):
+        written = upscale_path(str(folder), str(tmp_path / "out") + "/", quantization="int8")
+    assert [os.path.basename(p) for p in written] == ["a_x2.png"]
+    assert (
+        caplog.messages.count(
+            f"skipping 1 macOS metadata file (._NAME, e.g. {folder / '._a.png'}: a copy's resource "
+            "fork, not a picture)"
+        )
+        == 1
+    )
