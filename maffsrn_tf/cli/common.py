@@ -338,6 +338,20 @@ def training_run_record(path):
     return None
 
 
+def training_run_file(path):
+    """The folder of the training run (a folder holding ``flags.json``) whose own file
+    ``path`` is (its weights, records, backup: ``train.config.RUN_OUTPUTS``), or None. A
+    file there replaced by another command would no longer be what the run's records say
+    (``best.json``'s PSNR, a resume from ``backup/``)."""
+    from maffsrn_tf.train.config import written_by_run
+
+    folder = os.path.dirname(os.path.abspath(path))
+    for run in (folder, os.path.dirname(folder)):  # the run's folder, or its backup/
+        if os.path.isfile(os.path.join(run, "flags.json")) and written_by_run(path, run):
+            return run
+    return None
+
+
 def _hard_linked_input(path, inputs):
     """The input file (one of ``inputs``, or a file directly in one of those folders) that
     ``path`` is a hard link to, or ``""``. Only a file with more than one link is looked

@@ -200,8 +200,10 @@ def main(argv):
                 from maffsrn_tf.model.shipped import tflite_name
 
                 label = f"{tflite_name(FLAGS.scale, shipped)} (shipped)"
-            else:
-                label = FLAGS.tflite or engine.model.name
+            else:  # a file's name says which weights (a model's own name is its preset's)
+                label = FLAGS.tflite or (
+                    f"{engine.model.name} ({FLAGS.weights})" if FLAGS.weights else engine.model.name
+                )
         results = evaluation.evaluate(
             FLAGS.datasets,
             FLAGS.scale,
@@ -225,6 +227,8 @@ def main(argv):
             "model": name,
             "self_ensemble": FLAGS.self_ensemble,
             "datasets": FLAGS.datasets,
+            "weights": FLAGS.weights or None,  # None: the shipped ones (or --tflite's)
+            "lr_dirs": FLAGS.lr_dirs or None,  # None: LR made by MATLAB bicubic
         }
         evaluation.write_json(FLAGS.json, results, meta, FLAGS.per_image)
     return 0

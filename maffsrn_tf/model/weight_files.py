@@ -185,8 +185,8 @@ def load_npz(model, path):
         other = _tail_scale(stored, model)
         if other:
             raise MaffsrnError(
-                f"{path} holds x{other} weights, and {model.name} is x{model.scale}: pass "
-                f"scale={other}"
+                f"{path} holds x{other} weights, and {model.name} is x{model.scale}: load them "
+                f"into an x{other} model (scale={other})"
             )
     if missing or unexpected or shapes:
         raise MaffsrnError(
@@ -279,8 +279,8 @@ def load_weights_file(model, path):
         other = [r for r in range(2, 9) if r != model.scale and r * r * model.n_colors in tails]
         if extra and other:  # the tail alone differs: another scale's
             raise MaffsrnError(
-                f"{path} holds x{other[0]} weights, and {model.name} is x{model.scale}: pass "
-                f"scale={other[0]}"
+                f"{path} holds x{other[0]} weights, and {model.name} is x{model.scale}: load "
+                f"them into an x{other[0]} model (scale={other[0]})"
             )
         if extra:
             raise MaffsrnError(

@@ -58,7 +58,9 @@ def load_model_for(scale, weights=None, preset=None):
     if check_weights_file(weights) == "keras":
         model = load_keras_file(weights)
         if model.scale != scale:
-            raise MaffsrnError(f"{weights} is an x{model.scale} model, but scale={scale}")
+            raise MaffsrnError(
+                f"{weights} is an x{model.scale} model, but scale={scale}: pass scale={model.scale}"
+            )
         return model
     model = build_model(name)
     load_weights_file(model, weights)  # its errors name the file and the model
@@ -120,6 +122,12 @@ def load_initial_weights(model, path, skip_tail=None):
         )
     if skip_tail is None:
         skip_tail = source.scale != model.scale
+    elif not skip_tail and source.scale != model.scale:  # its tail has another shape
+        raise MaffsrnError(
+            f"init_weights={path!r} holds x{source.scale} weights and the model is "
+            f"x{model.scale}: their tails differ in shape and cannot be copied; leave out "
+            "(init_skip_tail), and the tail is trained anew"
+        )
     copied = 0
     for layer, src in zip(
         [model.head, *model.body, model.tail], [source.head, *source.body, source.tail]

@@ -255,8 +255,8 @@ def load_pytorch_weights(model, path_or_state_dict):
     other = _checkpoint_scale(state, model)
     if mis_shaped and other and all(k.startswith("tail.") for k in mis_shaped):
         raise MaffsrnError(
-            f"checkpoint is an x{other} model's, and {model.name} is x{model.scale}: pass "
-            f"scale={other}"
+            f"checkpoint is an x{other} model's, and {model.name} is x{model.scale}: load it "
+            f"into an x{other} model (scale={other})"
         )
     if mis_shaped:
         problems.append(

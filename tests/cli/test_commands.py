@@ -183,12 +183,31 @@ def test_evaluate_quantization_runs_the_shipped_tflite_with_plain_progress_lines
     assert "(3/3 images, " in lines[-1], lines
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["meta"]["model"] == "maffsrn_x2_int8.tflite (shipped)"
+    assert result["meta"]["weights"] is None and result["meta"]["lr_dirs"] is None
     by_path = _run("evaluate", [*args, "--tflite", tflite_path(2, "int8")], tmp_path)
     assert by_path.returncode == 0, by_path.stderr[-2000:]
     rows = [line for line in by_path.stdout.splitlines() if line.startswith("| tiny | /")]
     model = result["datasets"]["tiny"]["model"]
     assert rows == [f"| tiny | {tflite_path(2, 'int8')} | {model['psnr']:.2f} | "
                     f"{model['ssim']:.4f} | 3 |"], by_path.stdout  # fmt: skip
+
+
+def test_evaluate_names_the_weights_it_ran(tmp_path):
+    """With --weights the row and the JSON had read "maffsrn_x2", as for the shipped
+    weights: a one-step run's numbers looked like the release's. The file is named."""
+    import json
+    import shutil
+
+    from maffsrn_tf.model.shipped import weights_path
+
+    data = _images(tmp_path / "tiny", [(40, 40)])
+    shutil.copy(weights_path("maffsrn_x2"), tmp_path / "mine.npz")
+    args = ["--datasets", data, "--weights", "mine.npz", "--json", "r.json"]
+    proc = _run("evaluate", args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| tiny | maffsrn_x2 (mine.npz) |" in proc.stdout, proc.stdout
+    meta = json.loads((tmp_path / "r.json").read_text())["meta"]
+    assert (meta["model"], meta["weights"]) == ("maffsrn_x2 (mine.npz)", "mine.npz")
 
 
 @pytest.mark.parametrize("columns", [100, 0])

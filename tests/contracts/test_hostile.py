@@ -497,7 +497,7 @@ CASES = [
         "upscale-x4-weights-for-x2",
         [UP, *IN, "--model", "x4.weights.h5"],
         _make((photo, "in.png"), (keras_weights, "x4.weights.h5", "@maffsrn_x4")),
-        error="where the model has",
+        error="holds x4 weights, and maffsrn_x2 is x2: load them into an x4 model (--scale 4)",
     ),
     Case(
         "upscale-other-keras-model",

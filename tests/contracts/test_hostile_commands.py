@@ -659,3 +659,23 @@ def test_a_folder_run_that_all_fails_leaves_no_output_folder_it_made(tmp_path, m
     assert proc.stderr.splitlines()[-1] == "error: 1 of 1 images failed: x.png", proc.stderr
     assert os.path.exists(tmp_path / "o2") == made
     assert sorted(os.listdir(tmp_path)) == (["col", "o2"] if made else ["col"])
+
+
+@pytest.mark.parametrize("output", ["run/best.weights.h5", "run/backup/latest.weights.h5"])
+def test_convert_weights_never_replaces_a_training_runs_file(tmp_path, output):
+    """--overwrite had replaced a run's best.weights.h5 (best.json's PSNR then described
+    other weights) and its backup (a resume would go on from them): refused before any work."""
+    (tmp_path / "run" / "backup").mkdir(parents=True)
+    (tmp_path / "run" / "flags.json").write_text("{}")
+    (tmp_path / output).write_bytes(b"the run's weights")
+    (tmp_path / "x.pt").write_bytes(b"a checkpoint")
+    cmd = [sys.executable, "-m", "maffsrn_tf.cli.convert_weights", "--checkpoint", "x.pt",
+           "--output", output, "--overwrite"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr == (
+        f"error: --output {output} is a file of the training run in {tmp_path / 'run'} (its "
+        "records and resume rely on it): it is never replaced, even with --overwrite; name "
+        "another file\n"
+    )
+    assert (tmp_path / output).read_bytes() == b"the run's weights"

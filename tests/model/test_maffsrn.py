@@ -64,7 +64,7 @@ def test_checkpoint_errors_name_the_keys():
     }
     model = build_model("maffsrn_x4")
     with pytest.raises(ValueError, match=r"^checkpoint is an x2 model's, and maffsrn_x4 is "
-                       r"x4: pass scale=2$"):  # fmt: skip
+                       r"x4: load it into an x2 model \(scale=2\)$"):  # fmt: skip
         maffsrn_tf.load_pytorch_weights(model, state)
     # an x3 tail had loaded into x2 without a word (the pixel-shuffle order picked 12 of its
     # 27 channels), a model 2.2 dB worse on Set5
@@ -72,7 +72,7 @@ def test_checkpoint_errors_name_the_keys():
 
     x3 = pytorch_state_dict(build_model("maffsrn_x3"))
     with pytest.raises(ValueError, match=r"^checkpoint is an x3 model's, and maffsrn_x2 is "
-                       r"x2: pass scale=3$"):  # fmt: skip
+                       r"x2: load it into an x3 model \(scale=3\)$"):  # fmt: skip
         maffsrn_tf.load_pytorch_weights(build_model("maffsrn_x2"), x3)
     x3["body.0.b0.conv00.0.weight"] = x3["body.0.b0.conv00.0.weight"][:, :-1]
     with pytest.raises(ValueError, match=r"mis-shaped keys .*body\.0\.b0\.conv00\.0\.weight "):

@@ -12,7 +12,7 @@ def test_npz_weights_name_the_mismatch(tmp_path):
 
     x3 = build_model("maffsrn_x3")
     with pytest.raises(ValueError, match=r"maffsrn_x2\.npz holds x2 weights, and maffsrn_x3 "
-                       r"is x3: pass scale=2$"):  # fmt: skip
+                       r"is x3: load them into an x2 model \(scale=2\)$"):  # fmt: skip
         load_npz(x3, weights_path("maffsrn_x2"))
     small = build_model("maffsrn_x2", n_ffgs=1)
     with pytest.raises(ValueError, match=r"unexpected \['body.1/"):
@@ -97,7 +97,8 @@ def test_weights_of_another_scale_name_the_scale():
     with pytest.raises(MaffsrnError) as info:
         load_model_for(2, weights_path("maffsrn_x3"))
     assert str(info.value) == (
-        f"{weights_path('maffsrn_x3')} holds x3 weights, and maffsrn_x2 is x2: pass scale=3"
+        f"{weights_path('maffsrn_x3')} holds x3 weights, and maffsrn_x2 is x2: load them "
+        "into an x3 model (scale=3)"
     )
 
 
@@ -114,7 +115,10 @@ def test_keras_weights_of_another_scale_or_depth_name_the_fix(tmp_path):
     build_model("maffsrn_x3", n_ffgs=2).save_weights(path)
     with pytest.raises(MaffsrnError) as info:
         load_weights_file(build_model("maffsrn_x2", n_ffgs=2), path)
-    assert str(info.value) == f"{path} holds x3 weights, and maffsrn_x2 is x2: pass scale=3"
+    assert (
+        str(info.value)
+        == f"{path} holds x3 weights, and maffsrn_x2 is x2: load them into an x3 model (scale=3)"
+    )
     assert file_depth(path) == 2 and file_depth(_shipped("maffsrn_x2")) == 4
     with pytest.raises(MaffsrnError) as info:
         check_initial_weights("maffsrn_x2", "maffsrn_l_x2")

@@ -10,6 +10,7 @@ import pytest
 from conftest import ROOT, shared_path
 
 from maffsrn_tf import load_pretrained
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.evaluation.protocol import evaluate
 from maffsrn_tf.model import build_model
 from maffsrn_tf.model.shipped import available, model_card
@@ -191,6 +192,13 @@ def test_finetune_init_copies_all_but_the_tail(tmp_path, fmt):
     np.testing.assert_array_equal(x3.head.v, x2.head.v)
     for before, w in zip(tail_before, x3.tail.weights):
         np.testing.assert_array_equal(before, w.numpy())
+    # the tail asked for (skip_tail=False) had been an unexpected ValueError of assign()
+    with pytest.raises(MaffsrnError) as info:
+        load_initial_weights(x3, path, skip_tail=False)
+    assert str(info.value) == (
+        f"init_weights={path!r} holds x2 weights and the model is x3: their tails differ in "
+        "shape and cannot be copied; leave out (init_skip_tail), and the tail is trained anew"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["weights.h5", "npz"])
