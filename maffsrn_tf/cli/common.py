@@ -316,6 +316,17 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
     for given in inputs:
         if within(path, given):
             fail(f"{flag} {path} is (or lies inside) the input {given}: write it elsewhere")
+    run = training_run_record(path)
+    if run:  # a run's records, weights or backup: what it says and resumes from
+        fail(
+            f"{flag} {path} is a record of the training run in {run}: it is never replaced, "
+            "even with --overwrite; name another file"
+        )
+    if package_file(path):
+        fail(
+            f"{flag} {path} lies in the maffsrn_tf package ({PACKAGE_DIR}): its shipped files "
+            "are never replaced, even with --overwrite; write it elsewhere"
+        )
     linked = _hard_linked_input(path, inputs)
     if linked:  # one file under two names: the output's name is an input's
         fail(f"{flag} {path} is a hard link to the input {linked}: write it elsewhere")
@@ -331,11 +342,21 @@ RUN_RECORDS = ("flags.json", "workdir.json", "data.json", "final.json", "best.js
 
 def training_run_record(path):
     """The folder of the training run whose record ``path`` would replace (its name one of
-    ``RUN_RECORDS``, in a folder holding ``flags.json``), or None: never an output."""
+    ``RUN_RECORDS``, in a folder holding ``flags.json``; or another of its files, its
+    weights and its ``backup/``: ``training_run_file``), or None: never an output."""
     folder, name = os.path.split(path)
     if name in RUN_RECORDS and os.path.isfile(os.path.join(folder, "flags.json")):
         return folder or "."
-    return None
+    return training_run_file(path)
+
+
+# the package's own folder: its shipped weights, model cards and samples
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def package_file(path):
+    """Whether ``path`` lies in the installed package (its shipped files: never an output)."""
+    return within(path, PACKAGE_DIR)
 
 
 def training_run_file(path):

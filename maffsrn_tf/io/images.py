@@ -222,11 +222,15 @@ def _text_bomb(err, name):
 
 
 def list_images(folder):
-    """Sorted image files of a folder (non-recursive); ``ImageError`` when there are none."""
+    """Sorted image files of a folder (non-recursive); ``ImageError`` when there are none.
+    A Mac's resource forks (``._NAME.png``, AppleDouble files a copy to another disk leaves
+    beside each file) are no images and are left out."""
     if not os.path.isdir(folder):
         raise ImageError(f"not a folder: {folder}")
     files = sorted(
-        os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
+        if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("._")
     )
     if not files:
         raise ImageError(
@@ -654,6 +658,8 @@ def _text(im, name="image", chunks=None):
         said = [bytes(v) for k, v in getattr(im, "applist", []) if k == "COM"]
         said = [v for v in said if v and v != SOFTWARE.encode()]
         text = {"Comment": _decoded(said[0])} if said else {}
+    elif im.format == "GIF" and im.info.get("comment"):  # its comment extension
+        text = {"Comment": _decoded(bytes(im.info["comment"]))}
     else:
         text = {}
     return text or None

@@ -269,10 +269,18 @@ def load_weights_file(model, path):
         shapes, groups = _h5_shapes(path)
         wanted = [tuple(w.shape) for w in model.weights]
         if len(shapes) != len(wanted):
+            presets = {4: "maffsrn_x", 8: "maffsrn_l_x"}
+            fix = ""
+            if len(groups) in presets and len(groups) != len(model.body):
+                fix = (
+                    f": weights of a {len(groups)}-FFG model; load them into one "
+                    f"(preset='{presets[len(groups)]}{model.scale}'), or pass the run's "
+                    "best.keras, which holds its own model"
+                )
             raise MaffsrnError(
                 f"{path} does not fit {model.name}: {len(shapes)} variables in "
                 f"{len(groups)} FFG groups ({', '.join(groups)}) against the model's "
-                f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1})"
+                f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1}){fix}"
             )
         extra, lacking = _shape_difference(shapes, wanted)
         tails = {s[-1] for s in extra if len(s) == 4 and s[:2] == (3, 3)}

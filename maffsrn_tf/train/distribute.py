@@ -68,9 +68,15 @@ def resume_point(backup_dir, previous=False):
     path = previous_path(path) if previous else path
     if not os.path.exists(path):
         return None if previous else (0, 0)
-    with open(path) as f:
-        metadata = json.load(f)
-    return int(metadata["epoch"]), int(metadata.get("steps_done", 0))
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f)
+        return int(metadata["epoch"]), int(metadata.get("steps_done", 0))
+    except (OSError, ValueError, KeyError, TypeError) as err:  # replaced, cut, edited
+        raise MaffsrnError(
+            f"{path} is not the backup record a run writes ({type(err).__name__}: {err}): "
+            "the run cannot resume from it; restore it, or pass model_dir=DIR for a new run"
+        ) from None
 
 
 def _minimum_over_workers(strategy, value):

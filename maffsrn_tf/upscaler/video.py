@@ -952,6 +952,28 @@ def _check_tiles(in_path, options, info):
         raise UpscaleError(f"{in_path}: overlap={options.overlap} is not below half of tile={tile}")
 
 
+# the muxers that write chapters (FFmpeg's Matroska and MP4 family)
+CHAPTER_MUXERS = ("matroska", "webm", "mp4", "mov")
+
+
+def _copy_chapters(inp, out, in_path):
+    """The input's chapters (their times and titles) into the output, before its header is
+    written; a container that cannot hold them is said, not silent."""
+    chapters = inp.chapters() if hasattr(inp, "chapters") else []
+    if not chapters:
+        return
+    if out.format.name not in CHAPTER_MUXERS:  # its muxer takes them and writes nothing
+        log.warning("%s: its %d chapters are not kept: .%s has no chapters (.mkv and .mp4 keep "
+                    "them)", one_line(in_path), len(chapters), out.format.extensions and
+                    sorted(out.format.extensions)[0] or out.format.name)  # fmt: skip
+        return
+    try:
+        out.set_chapters(chapters)
+    except Exception as err:  # a muxer without chapters (AVI), an older PyAV
+        log.warning("%s: its %d chapters are not kept (%s)", one_line(in_path), len(chapters),
+                    first_line(err, 100) or type(err).__name__)  # fmt: skip
+
+
 def _notices(info, plan, options, out_w, out_h):
     """What is worth a notice about this video."""
     if plan.pad != (0, 0):
@@ -993,6 +1015,7 @@ def _transcode(av, in_path, tmp, info, plan, engine, sized, options, meter, done
         out = av.open(tmp, "w", format=plan.muxer, container_options=options_out)
         try:
             vout, copies = _output_streams(out, inp, vin, audio, info, plan, options, time_base)
+            _copy_chapters(inp, out, in_path)
             out.start_encoding()  # the encoder opens here: its errors come before any work
             last, step, result = None, max(1, round(1 / (rate * time_base))), None
             shifts = {}  # constant rate: each audio stream's start moved to 0 (_audio_at_0)

@@ -381,3 +381,22 @@ def test_number_flags_take_ascii_digits_only(tmp_path):
         "error: --width takes a whole number in the digits 0-9, not '0x40' (see --help)"
     )
     assert _listing(tmp_path) == ["a.png"]
+
+
+def test_an_output_never_replaces_a_shipped_file_or_a_runs_backup(tmp_path, capsys):
+    """pack --overwrite had replaced the shipped maffsrn_x2.npz (every Keras upscale then
+    failed), and evaluate --json a run's backup record (its resume then failed): every
+    command's output file check refuses both, even with --overwrite."""
+    from maffsrn_tf.model.shipped import weights_path
+
+    (tmp_path / "run" / "backup").mkdir(parents=True)
+    (tmp_path / "run" / "flags.json").write_text("{}")
+    record = tmp_path / "run" / "backup" / "training_metadata.json"
+    record.write_text('{"epoch": 1}')
+    for path, said in ((weights_path("maffsrn_x2"), "lies in the maffsrn_tf package ("),
+                       (str(record), f"is a record of the training run in {tmp_path / 'run'}: "
+                        "it is never replaced, even with --overwrite")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            common.check_output_file(path, "--output", overwrite=True)
+        assert said in capsys.readouterr().err
+    assert record.read_text() == '{"epoch": 1}'

@@ -1122,7 +1122,16 @@ def test_mpo_comments_heif_photos_and_tiff_compression(tmp_path):
         f"{tmp_path / 'IMG_1.HEIC'} is a HEIC/HEIF photo: this reads no HEIC/HEIF; convert it "
         "to JPEG or PNG first (e.g. on the phone)"
     )
+    Image.new("P", (8, 8), 1).save(tmp_path / "c.gif", comment=b"gif comment")  # kept too
+    assert read_image(str(tmp_path / "c.gif"))[1]["text"] == {"Comment": "gif comment"}
     flat = np.zeros((64, 64, 3), np.uint8)
     data = images.encode_image(flat, ".tif")
     assert len(data) < flat.nbytes // 10
     assert np.array_equal(read_image("x.tif", data=data)[0], flat)
+
+
+def test_list_images_leaves_out_a_macs_resource_forks(tmp_path):
+    """evaluate, train and pack had failed on ._NAME.png (AppleDouble) files a Mac leaves."""
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 40)
+    assert images.list_images(str(tmp_path)) == [str(tmp_path / "a.png")]

@@ -64,3 +64,20 @@ def test_the_tpu_strategy_without_a_tpu_is_one_error_naming_the_fix():
                        r"pass tpu=ADDRESS \(a TPU name or grpc://HOST:PORT\), or another "
                        r"strategy$"):  # fmt: skip
         make_strategy("tpu", "")
+
+
+def test_a_backup_record_that_is_not_one_is_named(tmp_path):
+    """A backup record replaced by another command's output had been "unexpected KeyError:
+    'epoch'" on resume: one line naming the file and the way on."""
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.train.distribute import resume_point
+
+    record = tmp_path / "training_metadata.json"
+    for text in ('{"datasets": {}}', '{"epoch": 1', "[1, 2]"):
+        record.write_text(text)
+        with pytest.raises(MaffsrnError, match=r"training_metadata\.json is not the backup "
+                           r"record a run writes \(.*\): the run cannot resume from it; restore "
+                           r"it, or pass model_dir=DIR for a new run$"):  # fmt: skip
+            resume_point(str(tmp_path))
+    record.write_text('{"epoch": 3, "steps_done": 2}')
+    assert resume_point(str(tmp_path)) == (3, 2)

@@ -593,6 +593,34 @@ def test_a_background_that_changed_no_video_is_said(tmp_path, caplog):
     assert "changed nothing" not in caplog.text
 
 
+def test_chapters_are_kept_and_a_container_without_them_says_so(tmp_path, caplog):
+    """A Matroska's chapters had been left out without a word: they are copied where the
+    container holds them (.mkv, .mp4) and said lost where it does not (.avi)."""
+    rng = np.random.default_rng(0)
+    source = str(tmp_path / "chapters.mkv")
+    with av.open(source, "w") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        out.set_chapters([
+            {"id": 1, "start": 0, "end": 150, "time_base": fractions.Fraction(1, 1000),
+             "metadata": {"title": "Intro"}},
+            {"id": 2, "start": 150, "end": 300, "time_base": fractions.Fraction(1, 1000),
+             "metadata": {"title": "Main"}},
+        ])  # fmt: skip
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (24, 32, 3), np.uint8))
+            frame.pts, frame.time_base = i, fractions.Fraction(1, 10)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    for ext in ("mkv", "mp4"):
+        result = upscale_video(source, tmp_path / f"out.{ext}", **FAST)
+        with av.open(result) as container:
+            assert [c["metadata"]["title"] for c in container.chapters()] == ["Intro", "Main"]
+    with caplog.at_level(logging.WARNING, logger="maffsrn_tf"):
+        upscale_video(source, tmp_path / "out.avi", **FAST)
+    assert f"{source}: its 2 chapters are not kept: .avi has no chapters" in caplog.text
+
+
 def test_a_tile_too_small_for_its_overlap_is_an_upscale_error_before_any_frame(tmp_path):
     clip = tiny(tmp_path / "a.mp4")
     with pytest.raises(UpscaleError, match=r"overlap=8 is not below half of tile=16"):
