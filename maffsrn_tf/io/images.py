@@ -1146,13 +1146,21 @@ def encode_image(array, ext, info=None, quality=None, name=None):
         if tags is not None:
             kwargs["exif"] = tags
         # lossless Deflate (Pillow's default writes raw pixels: a 600 DPI A4 scan upscaled
-        # x2 took hundreds of MB); every TIFF reader decodes it
+        # x2 took hundreds of MB); every TIFF reader decodes it. (Where libtiff refuses an
+        # EXIF tag, uncompressed, the metadata kept.)
         kwargs["compression"] = "tiff_adobe_deflate"
     kwargs.update(meta)
     if fmt == "BMP" and "dpi" not in kwargs:  # 0: none (Pillow's default writes 96 DPI)
         kwargs["dpi"] = (0, 0)
     out = io.BytesIO()
-    im.save(out, format=fmt, **kwargs)
+    try:
+        im.save(out, format=fmt, **kwargs)
+    except RuntimeError:  # libtiff (the compressed TIFF writer) refuses some EXIF tags
+        if "compression" not in kwargs:
+            raise
+        kwargs.pop("compression")  # Pillow's own writer takes them: uncompressed, all kept
+        out = io.BytesIO()
+        im.save(out, format=fmt, **kwargs)
     return _with_mark(out.getvalue()) if fmt == "JPEG" else out.getvalue()
 
 
