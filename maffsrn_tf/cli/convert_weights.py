@@ -25,7 +25,6 @@ from maffsrn_tf.cli.common import (
     require_path,
     require_tensorflow,
     run,
-    training_run_file,
 )
 
 FLAGS = flags.FLAGS
@@ -68,7 +67,6 @@ def main(argv):
             require_path(FLAGS.weights, "--weights", folder=False)
         inputs = [FLAGS.weights] if FLAGS.weights else []
         check_output_file(FLAGS.output, "--output", FLAGS.overwrite, inputs)
-        refuse_run_file(FLAGS.output)
         require_tensorflow("maffsrn-convert-weights")
         from maffsrn_tf.model.presets import PRESETS
         from maffsrn_tf.pretrained.loading import load_model_for
@@ -84,7 +82,6 @@ def main(argv):
     if not FLAGS.output:
         fail("--output is required (a .weights.h5 or .keras file)")
     check_output_file(FLAGS.output, "--output", FLAGS.overwrite, [FLAGS.checkpoint])
-    refuse_run_file(FLAGS.output)
     require_tensorflow("maffsrn-convert-weights")
     from maffsrn_tf.pretrained.porting import convert_checkpoint
 
@@ -92,16 +89,6 @@ def main(argv):
         print(convert_checkpoint(FLAGS.checkpoint, preset, FLAGS.output))
     except (ValueError, FileNotFoundError, ImportError) as err:
         fail_with(err)
-
-
-def refuse_run_file(output):
-    """One line for an --output that is a training run's own file (never replaced)."""
-    run = training_run_file(output)
-    if run:
-        fail(
-            f"--output {output} is a file of the training run in {run} (its records and "
-            "resume rely on it): it is never replaced, even with --overwrite; name another file"
-        )
 
 
 def cli():

@@ -674,8 +674,7 @@ def test_convert_weights_never_replaces_a_training_runs_file(tmp_path, output):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and proc.stderr == (
-        f"error: --output {output} is a file of the training run in {tmp_path / 'run'} (its "
-        "records and resume rely on it): it is never replaced, even with --overwrite; name "
-        "another file\n"
+        f"error: --output {output} is a record of the training run in {tmp_path / 'run'}: it "
+        "is never replaced, even with --overwrite; name another file\n"
     )
     assert (tmp_path / output).read_bytes() == b"the run's weights"
