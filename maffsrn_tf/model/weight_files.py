@@ -182,7 +182,8 @@ def load_npz(model, path):
         if k in stored and stored[k][0] != tuple(w.shape)
     ]
     if shapes and not missing and not unexpected:  # the tail alone: another scale's
-        other = _tail_scale(stored, model)
+        shape = stored.get("tail/tail_k3/v", ((),))[0]
+        other = other_scale(shape[-1], model) if len(shape) == 4 else None
         if other:
             raise MaffsrnError(
                 f"{path} holds x{other} weights, and {model.name} is x{model.scale}: load them "
@@ -201,15 +202,14 @@ def load_npz(model, path):
         raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
 
 
-def _tail_scale(stored, model):
-    """The scale a weights file's tail is for (its 3x3 convolution gives ``n_colors *
-    scale**2`` channels to the pixel shuffle), when only the tail differs from ``model``'s;
-    else None."""
-    shape = stored.get("tail/tail_k3/v", ((),))[0]
-    if len(shape) != 4 or shape[-1] % model.n_colors:
+def other_scale(channels, model):
+    """The scale whose tail gives ``channels`` outputs to the pixel shuffle (``n_colors *
+    scale**2``), when that is not ``model``'s; else None. Weights and checkpoints of
+    another scale differ from ``model`` there alone."""
+    if not channels or channels % model.n_colors:
         return None
-    scale = round((shape[-1] // model.n_colors) ** 0.5)
-    return scale if scale * scale * model.n_colors == shape[-1] and scale != model.scale else None
+    scale = round((channels // model.n_colors) ** 0.5)
+    return scale if scale * scale * model.n_colors == channels and scale != model.scale else None
 
 
 def _h5_shapes(path):
@@ -283,8 +283,8 @@ def load_weights_file(model, path):
                 f"{len(wanted)} in {len(model.body)} (body.0-body.{len(model.body) - 1}){fix}"
             )
         extra, lacking = _shape_difference(shapes, wanted)
-        tails = {s[-1] for s in extra if len(s) == 4 and s[:2] == (3, 3)}
-        other = [r for r in range(2, 9) if r != model.scale and r * r * model.n_colors in tails]
+        tails = sorted({s[-1] for s in extra if len(s) == 4 and s[:2] == (3, 3)})
+        other = [r for c in tails if (r := other_scale(c, model)) and 2 <= r <= 8]
         if extra and other:  # the tail alone differs: another scale's
             raise MaffsrnError(
                 f"{path} holds x{other[0]} weights, and {model.name} is x{model.scale}: load "

@@ -18,6 +18,7 @@ import numpy as np
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.paths import not_a_file
+from maffsrn_tf.model.weight_files import other_scale
 
 
 class CheckpointNotFound(MaffsrnError, FileNotFoundError):
@@ -187,16 +188,6 @@ def read_state_dict(path):
     return {k: v.detach().cpu().numpy() for k, v in obj.items()}
 
 
-def _checkpoint_scale(state, model):
-    """The scale of a state dict's tail (its 3x3 convolution gives ``n_colors * scale**2``
-    channels to the pixel shuffle) where it is not ``model``'s, else None."""
-    shape = np.shape(state.get("tail.tail_k3.weight_v", ()))
-    if not shape or shape[0] % model.n_colors:
-        return None
-    scale = round((shape[0] // model.n_colors) ** 0.5)
-    return scale if scale * scale * model.n_colors == shape[0] and scale != model.scale else None
-
-
 def _some(names, shown=8):
     """The first ``shown`` of ``names``, and how many more (a message stays one line)."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
@@ -252,7 +243,8 @@ def load_pytorch_weights(model, path_or_state_dict):
             mis_shaped.append(f"{key} {tuple(state[key].shape)}")
             continue
         values[key] = transform(state[key].astype(np.float32))
-    other = _checkpoint_scale(state, model)
+    shape = np.shape(state.get("tail.tail_k3.weight_v", ()))
+    other = other_scale(shape[0], model) if shape else None
     if mis_shaped and other and all(k.startswith("tail.") for k in mis_shaped):
         raise MaffsrnError(
             f"checkpoint is an x{other} model's, and {model.name} is x{model.scale}: load it "
