@@ -221,6 +221,12 @@ def _text_bomb(err, name):
     return None
 
 
+def is_resource_fork(name):
+    """Whether a file name is a Mac's resource fork of another file (``._NAME``: the
+    AppleDouble file a copy to another disk leaves beside each file), never a picture."""
+    return os.path.basename(name).startswith("._")
+
+
 def list_images(folder):
     """Sorted image files of a folder (non-recursive); ``ImageError`` when there are none.
     A Mac's resource forks (``._NAME.png``, AppleDouble files a copy to another disk leaves
@@ -230,7 +236,7 @@ def list_images(folder):
     files = sorted(
         os.path.join(folder, f)
         for f in os.listdir(folder)
-        if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("._")
+        if f.lower().endswith(IMAGE_EXTENSIONS) and not is_resource_fork(f)
     )
     if not files:
         raise ImageError(

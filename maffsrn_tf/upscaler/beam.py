@@ -200,7 +200,7 @@ class _Plan(beam.DoFn):
 
     def process(self, metadata):
         path = metadata.path
-        if _basename(path).startswith("._"):  # a Mac's resource fork: check_paths said so
+        if images.is_resource_fork(_basename(path)):  # check_paths said so
             return
         target = _target_of(path, self._config)
         yield _as_bytes(target), _as_bytes(path)  # any name a file system allows
@@ -452,7 +452,7 @@ def check_paths(config):
     paths = [m.path for m in matched]
     unreadable = []
     known = {os.path.abspath(p) for p in paths}
-    forks = [p for p in paths if _basename(p).startswith("._")]  # a Mac's resource forks
+    forks = [p for p in paths if images.is_resource_fork(_basename(p))]
     if forks:
         paths = [p for p in paths if p not in forks]
         print(one_line(f"skipping {len(forks)} macOS metadata file(s) (._NAME, e.g. "

@@ -272,7 +272,7 @@ def _walk(folder, recursive, exclude):
                 if recursive:
                     visit(full, sub)
                 continue
-            if name.startswith("._"):  # a Mac's resource fork of NAME (AppleDouble)
+            if images.is_resource_fork(name):
                 apple.append(sub)
                 continue
             image = name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
