@@ -339,14 +339,11 @@ def image_data_shortfall(path=None, data=None, step=1 << 20):
         if f.read(8) != _SIGNATURE:
             return None
         inflate, have, want, seen = zlib.decompressobj(), 0, None, False
-        while not inflate.eof:
-            head = f.read(8)
-            if len(head) < 8:
+        for kind, length in _chunks(f):
+            if inflate.eof:
                 break
-            length, kind = struct.unpack(">I4s", head)
             if kind == b"IDAT":
                 seen, rest = True, f.read(length)
-                f.seek(4, io.SEEK_CUR)  # its CRC
                 try:
                     while rest and not inflate.eof:
                         have += len(inflate.decompress(rest, step))
@@ -356,8 +353,7 @@ def image_data_shortfall(path=None, data=None, step=1 << 20):
                 continue
             if seen or kind == b"IEND":  # the image data is one run of IDAT chunks
                 break
-            body = f.read(length + 4)
             if kind == b"IHDR" and length >= 13:
-                w, h, depth, colour, _, _, interlaced = struct.unpack(">IIBBBBB", body[:13])
+                w, h, depth, colour, _, _, interlaced = struct.unpack(">IIBBBBB", f.read(13))
                 want = _raw_size(w, h, depth, colour, interlaced)
     return (have, want) if want is not None and have < want else None
