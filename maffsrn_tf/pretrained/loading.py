@@ -67,6 +67,14 @@ def load_model_for(scale, weights=None, preset=None):
     return model
 
 
+def _initial_path(path):
+    """The file of initial weights: ``path``, or the shipped weights of the preset it names
+    (``"maffsrn_x2"``; a file of that name wins)."""
+    if not os.path.exists(path) and path in available():
+        return weights_path(path)
+    return path
+
+
 def check_initial_weights(path, preset):
     """``MaffsrnError``, before any work, for initial weights (a file, or a shipped preset's
     name) of a model of another depth than ``preset``'s (MAFFSRN has 4 FFGs, MAFFSRN-L 8)
@@ -74,8 +82,7 @@ def check_initial_weights(path, preset):
     from maffsrn_tf.model.presets import preset_config
     from maffsrn_tf.model.weight_files import file_depth
 
-    if not os.path.exists(path) and path in available():
-        path = weights_path(path)
+    path = _initial_path(path)
     depth, want = file_depth(path), preset_config(preset)["n_ffgs"]
     if depth and depth != want:
         raise MaffsrnError(
@@ -94,8 +101,7 @@ def load_initial_weights(model, path, skip_tail=None):
     architecture (e.g. MAFFSRN-L weights for MAFFSRN) is a ``MaffsrnError`` naming the layers.
     Returns the number of variables copied.
     """
-    if not os.path.exists(path) and path in available():
-        path = weights_path(path)
+    path = _initial_path(path)
     if check_weights_file(path) == "keras":
         source = load_keras_file(path)
     else:
