@@ -79,7 +79,7 @@ from maffsrn_tf.io.png import MAX_VALUE as MAX_PNG_VALUE
 from maffsrn_tf.io.png import (
     damaged_chunk,
     encode_png,
-    image_data_shortfall,
+    survey,
     text_chunks,
     text_keyword_problem,
 )
@@ -540,7 +540,7 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
             im.load()
             _drop_damaged_exif(im, path)
             fmt = im.format
-            short = image_data_shortfall(path, data) if fmt == "PNG" else None
+            short, chunks = survey(path, data) if fmt == "PNG" else (None, None)
             if short:  # Pillow leaves the missing rows black, without a word
                 raise ImageError(
                     f"{path} is cut short or damaged: its image data holds {short[0]:,} of "
@@ -551,7 +551,6 @@ def read_image(path, data=None, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
                 array = _oriented(_read_png16(path, data), im.getexif().get(ORIENTATION, 1))
             else:
                 array = _plain_array(ImageOps.exif_transpose(im), path)[0]
-            chunks = text_chunks(path, data) if fmt == "PNG" else None
             return array, {"format": fmt, **_metadata(im, path, chunks)}
     except ImageError:
         raise

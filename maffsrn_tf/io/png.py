@@ -254,6 +254,23 @@ def _chunks(f):
         f.seek(start + length + 4)
 
 
+def _text_entry(kind, body):
+    """``(keyword, problem)`` of a text chunk (``tEXt``, ``zTXt``, ``iTXt``) from its first
+    bytes ``body`` (``text_chunks`` says what ``problem`` holds)."""
+    key, nul, rest = body.partition(b"\0")
+    problem = None
+    if not nul:
+        problem = "no NUL ends its keyword"
+    elif kind == b"zTXt" and rest[:1] != b"\0":
+        problem = f"compression method {rest[:1].hex() or 'missing'} (PNG has 0 only)"
+    elif kind == b"iTXt" and (rest[:1] not in (b"\0", b"\1") or rest[1:2] != b"\0"):
+        problem = "a compression flag or method PNG does not define"
+    return key.decode("latin-1"), problem
+
+
+_TEXT_KINDS = (b"tEXt", b"zTXt", b"iTXt")
+
+
 def text_chunks(path=None, data=None):
     """``(keyword, problem)`` of each of a PNG's text chunks (``tEXt``, ``zTXt``, ``iTXt``)
     in the file's order, repeats too (Pillow's ``text`` keeps a keyword's last value only):
@@ -266,18 +283,8 @@ def text_chunks(path=None, data=None):
         if f.read(8) != _SIGNATURE:
             return found
         for kind, length in _chunks(f):
-            if kind not in (b"tEXt", b"zTXt", b"iTXt"):
-                continue
-            body = f.read(min(length, 84))
-            key, nul, rest = body.partition(b"\0")
-            problem = None
-            if not nul:
-                problem = "no NUL ends its keyword"
-            elif kind == b"zTXt" and rest[:1] != b"\0":
-                problem = f"compression method {rest[:1].hex() or 'missing'} (PNG has 0 only)"
-            elif kind == b"iTXt" and (rest[:1] not in (b"\0", b"\1") or rest[1:2] != b"\0"):
-                problem = "a compression flag or method PNG does not define"
-            found.append((key.decode("latin-1"), problem))
+            if kind in _TEXT_KINDS:
+                found.append(_text_entry(kind, f.read(min(length, 84))))
     return found
 
 
@@ -335,25 +342,33 @@ def image_data_shortfall(path=None, data=None, step=1 << 20):
     when the compressed stream itself ends cleanly (a file cut and re-deflated, a broken
     encoder). The file at ``path``, or ``data`` (its bytes); inflated ``step`` bytes at a
     time (memory stays small)."""
+    return survey(path, data, step)[0]
+
+
+def survey(path=None, data=None, step=1 << 20):
+    """``(shortfall, texts)`` of a PNG in one walk over its chunks, what ``read_image``
+    checks of every PNG it reads: ``image_data_shortfall``'s answer and ``text_chunks``'
+    list. ``(None, [])`` for what is not a PNG."""
+    texts = []
     with open(path, "rb") if data is None else io.BytesIO(data) as f:
         if f.read(8) != _SIGNATURE:
-            return None
-        inflate, have, want, seen = zlib.decompressobj(), 0, None, False
+            return None, texts
+        inflate, have, want, state = zlib.decompressobj(), 0, None, "before"
         for kind, length in _chunks(f):
-            if inflate.eof:
-                break
-            if kind == b"IDAT":
-                seen, rest = True, f.read(length)
+            if kind in _TEXT_KINDS:
+                texts.append(_text_entry(kind, f.read(min(length, 84))))
+            elif kind == b"IDAT" and state != "after":
+                state, rest = "in", f.read(length)
                 try:
                     while rest and not inflate.eof:
                         have += len(inflate.decompress(rest, step))
                         rest = inflate.unconsumed_tail
                 except zlib.error:  # damaged: the decoder says so itself
-                    return None
-                continue
-            if seen or kind == b"IEND":  # the image data is one run of IDAT chunks
-                break
-            if kind == b"IHDR" and length >= 13:
+                    state, want = "after", None
+            elif state == "in":  # the image data is one run of IDAT chunks
+                state = "after"
+            elif kind == b"IHDR" and length >= 13 and state == "before":
                 w, h, depth, colour, _, _, interlaced = struct.unpack(">IIBBBBB", f.read(13))
                 want = _raw_size(w, h, depth, colour, interlaced)
-    return (have, want) if want is not None and have < want else None
+    short = (have, want) if want is not None and have < want else None
+    return short, texts

@@ -224,3 +224,30 @@ def test_image_data_shortfall_counts_the_rows_the_header_declares():
     with Image.open(io.BytesIO(short + data[end - 4 :])) as im:
         im.load()  # Pillow: no error (the rows after are black)
     assert image_data_shortfall(data=b"not a png") is None
+
+
+def test_survey_answers_shortfall_and_text_in_one_walk():
+    """``survey`` (what ``read_image`` checks of each PNG) gives the same shortfall as
+    ``image_data_shortfall`` and the same text chunks as ``text_chunks``, those before and
+    after the image data alike, damaged ones named."""
+    out = io.BytesIO()
+    png.Writer(5, 6, greyscale=False).write(out, np.zeros((6, 15), int).tolist())
+    whole = out.getvalue()  # one IDAT chunk
+    start, end = whole.index(b"IDAT") - 4, whole.index(b"IEND") - 4
+
+    def chunk(kind, body):
+        return b"".join(pngwriter._chunk(kind, body))
+
+    before = chunk(b"tEXt", b"Title\0a")
+    after = chunk(b"zTXt", b"Comment\0\x07xx") + chunk(b"tEXt", b"Bare")
+    data = whole[:start] + before + whole[start:end] + after + whole[end:]
+    assert pngwriter.survey(data=data) == (None, pngwriter.text_chunks(data=data))
+    assert pngwriter.text_chunks(data=data) == [
+        ("Title", None),
+        ("Comment", "compression method 07 (PNG has 0 only)"),
+        ("Bare", "no NUL ends its keyword"),
+    ]
+    body = zlib.compress(zlib.decompress(whole[start + 8 : end - 4])[:16])  # 1 of 6 rows
+    cut = whole[:start] + len(body).to_bytes(4, "big") + b"IDAT" + body + b"\0" * 4
+    assert pngwriter.survey(data=cut + after + whole[end:])[0] == (16, 6 * 16)
+    assert pngwriter.survey(data=b"not a png") == (None, [])
