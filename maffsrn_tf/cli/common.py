@@ -26,7 +26,9 @@ from maffsrn_tf import __version__
 from maffsrn_tf.errors import first_line, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
 from maffsrn_tf.io.paths import (
+    PACKAGE_DIR,
     not_found,
+    package_file,
     remove_made_folders,
     same_file_among,
     unreadable_entry,
@@ -348,15 +350,6 @@ def training_run_record(path):
     if name in RUN_RECORDS and os.path.isfile(os.path.join(folder, "flags.json")):
         return folder or "."
     return training_run_file(path)
-
-
-# the package's own folder: its shipped weights, model cards and samples
-PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def package_file(path):
-    """Whether ``path`` lies in the installed package (its shipped files: never an output)."""
-    return within(path, PACKAGE_DIR)
 
 
 def training_run_file(path):

@@ -74,8 +74,8 @@ def main(argv):
 
         try:
             model = load_model_for(PRESETS[preset]["scale"], FLAGS.weights or None, preset)
-            print(export_pytorch(model, FLAGS.output))
-        except (ValueError, FileNotFoundError, ImportError) as err:
+            print(export_pytorch(model, FLAGS.output, FLAGS.overwrite))
+        except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
             fail_with(err)
         return
     require_path(FLAGS.checkpoint, "--checkpoint", folder=False)
@@ -86,8 +86,8 @@ def main(argv):
     from maffsrn_tf.pretrained.porting import convert_checkpoint
 
     try:
-        print(convert_checkpoint(FLAGS.checkpoint, preset, FLAGS.output))
-    except (ValueError, FileNotFoundError, ImportError) as err:
+        print(convert_checkpoint(FLAGS.checkpoint, preset, FLAGS.output, FLAGS.overwrite))
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
         fail_with(err)
 
 

@@ -15,8 +15,10 @@ Every file is opened and verified up front, so a corrupt file stops the run at o
 error naming it, never mid-epoch; images smaller than a patch are skipped with a warning.
 """
 
+import collections
 import hashlib
 import json
+import logging
 import os
 import stat
 
@@ -29,6 +31,8 @@ from maffsrn_tf.imaging.matlab import imresize, mod_crop
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.images import ImageError, list_images, read_image, read_rgb, to_uint8
 from maffsrn_tf.io.paths import default_cache_root
+
+log = logging.getLogger("maffsrn_tf")
 
 
 class DataError(MaffsrnError):
@@ -97,6 +101,10 @@ def read_holdout(path, folder):
     text = text.removeprefix("\ufeff")  # the byte order mark Windows editors put first
     names = [line.split("#")[0].strip() for line in text.splitlines()]
     names = [n for n in names if n]
+    repeated = sorted(n for n, count in collections.Counter(names).items() if count > 1)
+    if repeated:
+        log.warning("holdout=%r lists %s more than once", path, ", ".join(repeated[:3]))
+        names = list(dict.fromkeys(names))
     if not names:
         raise DataError(f"holdout={path!r} names no images; list file names of {folder}")
     present = {os.path.basename(p) for p in list_images(folder)}
@@ -157,6 +165,11 @@ def folder_pairs(folder, scale, cache_dir=None, patch=None, progress=True, exclu
             if progress and made % 25 == 0:
                 print(f"  made LR x{scale}: {i + 1}/{len(files)}", flush=True)
         pairs.append((lr_path, hr_path))
+    if not pairs and not files and exclude:
+        raise DataError(
+            f"no training images left in {folder}: the holdout list names every image of it "
+            "(held out for validation); list fewer images in the holdout file"
+        )
     if not pairs:
         raise DataError(f"no usable images in {folder} (all smaller than the patch?)")
     return pairs
@@ -303,6 +316,15 @@ def load_benchmark(folder, scale, lr_folder=None, only=None):
                     f" ({found}): keep one of them"
                 )
             lr = _gray_or_rgb(candidates[0])
+            if hr.ndim != lr.ndim:  # a mistake more likely than a choice: say it
+                log.warning(
+                    "LR image %s is %s and its HR image %s %s: the LR is read as %s",
+                    candidates[0],
+                    "grayscale" if lr.ndim == 2 else "colour",
+                    path,
+                    "grayscale" if hr.ndim == 2 else "colour",
+                    "grey RGB (the model sees no colour)" if lr.ndim == 2 else "grayscale",
+                )
             if hr.ndim == 2 and lr.ndim == 3:
                 lr = np.array(Image.fromarray(lr).convert("L"))
             elif hr.ndim == 3 and lr.ndim == 2:

@@ -12,6 +12,7 @@ from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.errors import MaffsrnError, one_line
 from maffsrn_tf.imaging import metrics
 from maffsrn_tf.imaging.matlab import imresize
+from maffsrn_tf.imaging.metrics import SSIM_WINDOW, min_hr_side
 from maffsrn_tf.io.atomic import atomic_output, not_a_regular_file
 from maffsrn_tf.io.images import ImageError, image_size, list_images
 from maffsrn_tf.io.progress import progress_bar
@@ -116,15 +117,6 @@ def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, pr
     finally:
         if bar is not None:
             bar.close()
-
-
-SSIM_WINDOW = 11  # imaging.metrics: SSIM's gaussian window
-
-
-def min_hr_side(scale):
-    """The smallest HR side evaluated at ``scale``: mod-cropped to the scale, ``scale``
-    pixels shaved from each border, at least SSIM's 11x11 window left."""
-    return scale * math.ceil((SSIM_WINDOW + 2 * scale) / scale)
 
 
 def _check_sizes(folder, scale):

@@ -83,7 +83,12 @@ def imresize(image, scale):
         raise MaffsrnError(f"imresize expects a uint8 image array, got {image.dtype}")
     if image.ndim not in (2, 3):
         raise MaffsrnError(f"imresize expects HxW or HxWxC, got shape {image.shape}")
-    if not isinstance(scale, numbers.Real) or not math.isfinite(scale) or not scale > 0:
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, numbers.Real)
+        or not math.isfinite(scale)
+        or not scale > 0
+    ):
         raise MaffsrnError(f"scale={scale!r} is not a positive finite number")
     out_h = output_size(image.shape[0], scale)
     out_w = output_size(image.shape[1], scale)

@@ -6,6 +6,8 @@ Wang et al. (2004): 11x11 gaussian window, sigma 1.5, K1=0.01, K2=0.03, 'valid' 
 A single-channel image is evaluated on its own values, as the MATLAB scripts do.
 """
 
+import math
+
 import numpy as np
 
 _Y = np.array([65.481, 128.553, 24.966]) / 255.0
@@ -36,6 +38,15 @@ def _prepare(hr, sr, scale):
     return y_hr, y_sr
 
 
+SSIM_WINDOW = 11  # ssim's gaussian window
+
+
+def min_hr_side(scale):
+    """The smallest HR side measured at ``scale``: mod-cropped to the scale, ``scale``
+    pixels shaved from each border, at least SSIM's 11x11 window left."""
+    return scale * math.ceil((SSIM_WINDOW + 2 * scale) / scale)
+
+
 def psnr(hr, sr, scale):
     """PSNR (dB) of uint8 ``sr`` against ``hr`` on Y, ``scale`` border pixels shaved."""
     y_hr, y_sr = _prepare(hr, sr, scale)
@@ -63,7 +74,7 @@ def _filter_valid(image, window):
 def ssim(hr, sr, scale):
     """SSIM of uint8 ``sr`` against ``hr`` on Y, ``scale`` border pixels shaved."""
     y_hr, y_sr = _prepare(hr, sr, scale)
-    window = _gaussian_window()
+    window = _gaussian_window(SSIM_WINDOW)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu1, mu2 = _filter_valid(y_hr, window), _filter_valid(y_sr, window)
     s11 = _filter_valid(y_hr * y_hr, window) - mu1 * mu1

@@ -564,6 +564,11 @@ def _unreadable(path, err):
     """The ``ImageError`` for a file Pillow could not read, with its own words."""
     name = repr(path)  # a function: \u200b or \xff in a name is not a regex escape
     text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", lambda _: name, str(err))
+    if isinstance(err, OSError) and "truncated" in text.lower():  # JPEG, WebP, TIFF...
+        return ImageError(
+            f"{path} is cut short: its data ends before the picture does "
+            f"({type(err).__name__}: {text}); use the whole file"
+        )
     return ImageError(f"cannot read {path} as an image ({type(err).__name__}: {text})")
 
 

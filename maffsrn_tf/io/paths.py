@@ -13,6 +13,16 @@ def within(path, folder):
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
+# the package's own folder: its shipped weights, model cards and samples
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def package_file(path):
+    """Whether ``path`` lies in the installed package (its shipped files: never an output;
+    ``maffsrn-upscale`` with no input reads its sample photo there)."""
+    return within(path, PACKAGE_DIR)
+
+
 def name_too_long(path):
     """A sentence when the last part of ``path`` is longer than its file system allows
     (``NAME_MAX``, in bytes, of the nearest folder that exists; 255 where it cannot be

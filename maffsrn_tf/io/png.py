@@ -269,6 +269,9 @@ def _text_entry(kind, body):
 
 
 _TEXT_KINDS = (b"tEXt", b"zTXt", b"iTXt")
+# the first bytes of a text chunk read for its keyword: enough for one longer than the 79
+# characters PNG allows, which Pillow reads (the writer says it cannot write it)
+_TEXT_HEAD = 4096
 
 
 def text_chunks(path=None, data=None):
@@ -277,14 +280,15 @@ def text_chunks(path=None, data=None):
     ``problem`` says why the chunk holds no text to read (no NUL after its keyword, a
     compression method or flag PNG does not define, for which Pillow gives an empty value
     without a word), else None. The file at ``path``, or ``data`` (its bytes); only chunk
-    headers and the first bytes of text chunks are read. ``[]`` for what is not a PNG."""
+    headers and the first bytes of text chunks are read (``_TEXT_HEAD``). ``[]`` for what
+    is not a PNG."""
     found = []
     with open(path, "rb") if data is None else io.BytesIO(data) as f:
         if f.read(8) != _SIGNATURE:
             return found
         for kind, length in _chunks(f):
             if kind in _TEXT_KINDS:
-                found.append(_text_entry(kind, f.read(min(length, 84))))
+                found.append(_text_entry(kind, f.read(min(length, _TEXT_HEAD))))
     return found
 
 
@@ -356,7 +360,7 @@ def survey(path=None, data=None, step=1 << 20):
         inflate, have, want, state = zlib.decompressobj(), 0, None, "before"
         for kind, length in _chunks(f):
             if kind in _TEXT_KINDS:
-                texts.append(_text_entry(kind, f.read(min(length, 84))))
+                texts.append(_text_entry(kind, f.read(min(length, _TEXT_HEAD))))
             elif kind == b"IDAT" and state != "after":
                 state, rest = "in", f.read(length)
                 try:

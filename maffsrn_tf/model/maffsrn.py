@@ -8,6 +8,7 @@ import json
 
 import keras
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.model.convolutions import WeightNormConv2D
 from maffsrn_tf.model.layers import FFG, Tail
 from maffsrn_tf.model.presets import (
@@ -134,8 +135,18 @@ class MAFFSRN(keras.Model):
 
 
 def build_model(name="maffsrn_x2", **overrides):
-    """Build a preset (``maffsrn_x2`` ... ``maffsrn_l_x4``) with built weights."""
+    """Build a preset (``maffsrn_x2`` ... ``maffsrn_l_x4``) with built weights;
+    ``overrides``: architecture arguments of ``MAFFSRN`` that replace the preset's (an
+    ablation: ``n_ffgs=1``, ``cea=False``...), anything else a ``MaffsrnError``."""
     config = preset_config(name)
+    known = ("scale", "n_ffgs", "n_feats", "n_colors", "fusion", "cea", "shuffle", "esa_branch",
+             "dtype")  # fmt: skip
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise MaffsrnError(
+            f"unknown option{'s' if len(unknown) > 1 else ''} of build_model: "
+            f"{', '.join(unknown)}; it takes {', '.join(known)}"
+        )
     config.update(overrides)
     model = MAFFSRN(**config, name=name)
     model.build((None, None, None, config.get("n_colors", 3)))

@@ -107,7 +107,25 @@ def check_weights_file(path):
         else:
             what = f"not {_CONTAINER[kind]}: it is damaged, or another kind of file"
         raise MaffsrnError(f"{path} is named as {_NAMED[kind]} but is {what}")
+    if kind == "npz" and _is_pack(path):
+        raise MaffsrnError(
+            f"{path} is a pack of training images (maffsrn-pack), not weights: train on it "
+            f"(data_dir={str(path)!r}), and name a weights file here"
+        )
     return kind
+
+
+def _is_pack(path):
+    """Whether the ``.npz`` at ``path`` is a pack of training images (``data.packed``: its
+    ``meta`` member and ``hr/NAME`` images), read from the zip's directory alone."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False  # reading it says what is wrong
+    return "meta.npy" in names and any(n.startswith("hr/") for n in names)
 
 
 def _key(model, variable):
@@ -169,6 +187,30 @@ def npz_headers(path):
     return headers
 
 
+def bad_values(named):
+    """``(name, problem)`` of the first of ``named`` (``(name, array)`` pairs) that cannot be
+    a weight: not floating point (a file of strings or integers), or holding NaN or infinite
+    values (a run that diverged, a damaged file), which would make every output NaN without
+    a word; None when all are sound."""
+    for name, value in named:
+        value = np.asarray(value)
+        if not np.issubdtype(value.dtype, np.floating):
+            return name, f"is {value.dtype}, not floating point"
+        if not np.isfinite(value).all():
+            return name, "holds NaN or infinite values"
+    return None
+
+
+def check_values(named, source):
+    """``MaffsrnError`` naming ``source`` (a file) and its first unsound weight
+    (``bad_values``)."""
+    bad = bad_values(named)
+    if bad:
+        raise MaffsrnError(
+            f"{source}: {bad[0]} {bad[1]} (a diverged run or a damaged file); use other weights"
+        )
+
+
 def load_npz(model, path):
     """Load a ``save_npz`` file; ``MaffsrnError`` naming missing, unexpected or mis-shaped
     keys. Names and shapes are checked from the headers before any array is read."""
@@ -196,10 +238,12 @@ def load_npz(model, path):
         )
     try:
         with np.load(path, allow_pickle=False) as data:
-            for k, w in wanted.items():
-                w.assign(data[k])
+            values = {k: data[k] for k in wanted}
     except (ValueError, OSError, EOFError) as err:
         raise MaffsrnError(f"{path} is not a readable .npz file ({err})") from None
+    check_values(values.items(), path)  # before any is assigned
+    for k, w in wanted.items():
+        w.assign(values[k])
 
 
 def other_scale(channels, model):
@@ -259,7 +303,9 @@ def load_weights_file(model, path):
     """Load ``.npz`` (``save_npz``) or Keras ``.weights.h5`` weights into a built model.
 
     ``MaffsrnError`` when the file's variables do not match the model's (Keras itself loads
-    a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs).
+    a MAFFSRN-L file into MAFFSRN without a word, dropping four FFGs), or one of them is not
+    finite floating point (``check_values``: a ``.weights.h5`` is checked once loaded, so the
+    model then holds them).
     """
     kind = check_weights_file(path)
     if kind == "npz":
@@ -302,3 +348,4 @@ def load_weights_file(model, path):
         raise MaffsrnError(
             f"{path} is not a readable Keras weights file ({type(err).__name__}: {err})"
         ) from None
+    check_values(((w.path, w.numpy()) for w in model.weights), path)

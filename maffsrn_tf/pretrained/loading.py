@@ -14,6 +14,7 @@ from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.model.presets import SCALES, check_scale, preset_for_scale
 from maffsrn_tf.model.shipped import available, weights_path
 from maffsrn_tf.model.weight_files import (
+    check_values,
     check_weights_file,
     load_npz,
     load_weights_file,
@@ -42,6 +43,7 @@ def load_keras_file(path):
         ) from None
     if not isinstance(model, MAFFSRN):
         raise MaffsrnError(f"{path} holds a {type(model).__name__}, not a MAFFSRN model")
+    check_values(((w.path, w.numpy()) for w in model.weights), path)
     return model
 
 

@@ -16,9 +16,9 @@ import keras
 import numpy as np
 
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.io.atomic import atomic_output
+from maffsrn_tf.io.atomic import OutputExists, atomic_output
 from maffsrn_tf.io.paths import not_a_file
-from maffsrn_tf.model.weight_files import other_scale
+from maffsrn_tf.model.weight_files import check_values, other_scale
 
 
 class CheckpointNotFound(MaffsrnError, FileNotFoundError):
@@ -197,7 +197,8 @@ def _some(names, shown=8):
 def load_pytorch_weights(model, path_or_state_dict):
     """Copy an official PyTorch state dict into ``model`` (a built MAFFSRN); returns model.
 
-    Raises ``ValueError`` naming every missing, unexpected or mis-shaped key; nothing is
+    Raises ``MaffsrnError`` (a ``ValueError``) naming every missing, unexpected or mis-shaped
+    key, or the first value that is not finite floating point (``check_values``); nothing is
     assigned unless every key matches.
     """
     if not hasattr(model, "body") or not hasattr(model, "head"):
@@ -212,7 +213,8 @@ def load_pytorch_weights(model, path_or_state_dict):
     if state and all("/" in k for k in state):  # head/v, body.0/...: variable paths
         raise MaffsrnError(
             "checkpoint holds maffsrn_tf's own weights (Keras variable paths such as "
-            f"{sorted(state)[0]!r}), not a PyTorch state dict: load them as weights=FILE"
+            f"{sorted(state)[0]!r}), not a PyTorch state dict: nothing to convert; pass them as "
+            "weights=FILE where weights are read, or export them with to='pytorch'"
         )
     entries = torch_name_map(model)
     missing = sorted(set(entries) - set(state))
@@ -230,6 +232,11 @@ def load_pytorch_weights(model, path_or_state_dict):
         problems.append(f"missing keys: {_some(missing)}")
     if unexpected:
         problems.append(f"unexpected keys: {_some(unexpected)}")
+    source = path_or_state_dict if isinstance(path_or_state_dict, (str, os.PathLike)) else None
+    check_values(  # before a string or NaN is turned into a weight
+        ((k, state[k]) for k in entries if k in state),
+        f"checkpoint {os.fspath(source)}" if source is not None else "state dict",
+    )
     values = {}
     mis_shaped = []
     for key, (variable, transform, to_torch) in entries.items():
@@ -324,13 +331,22 @@ def read_safetensors(path):
     return out
 
 
-def export_pytorch(model, output):
+def _refuse_existing(output, overwrite):
+    """``OutputExists`` for an ``output`` that exists, unless ``overwrite``."""
+    if not overwrite and os.path.lexists(output):
+        raise OutputExists(f"output={output!r} exists: pass overwrite=True to replace it")
+
+
+def export_pytorch(model, output, overwrite=False):
     """Write ``model``'s weights as the official state dict: ``.pt`` (needs PyTorch) or
-    ``.safetensors`` (NumPy only)."""
+    ``.safetensors`` (NumPy only). An existing ``output`` is replaced only with
+    ``overwrite=True`` (``OutputExists``, also when another process writes it meanwhile)."""
+    output = os.fspath(output)
     if not (output.endswith(".pt") or output.endswith(".safetensors")):
         raise MaffsrnError(f"output={output!r} must end in .pt or .safetensors")
+    _refuse_existing(output, overwrite)
     state = pytorch_state_dict(model)
-    with atomic_output(output) as tmp:
+    with atomic_output(output, overwrite) as tmp:
         if output.endswith(".safetensors"):
             write_safetensors(tmp, state)
         else:
@@ -347,17 +363,20 @@ def export_pytorch(model, output):
     return output
 
 
-def convert_checkpoint(checkpoint, preset, output):
-    """Convert ``checkpoint`` to Keras weights (``.weights.h5``) or a ``.keras`` model."""
+def convert_checkpoint(checkpoint, preset, output, overwrite=False):
+    """Convert ``checkpoint`` to Keras weights (``.weights.h5``) or a ``.keras`` model. An
+    existing ``output`` is replaced only with ``overwrite=True`` (``OutputExists``)."""
     from maffsrn_tf.model.maffsrn import build_model
 
+    output = os.fspath(output)
     if not (output.endswith(".weights.h5") or output.endswith(".keras")):
         raise MaffsrnError(
             f"output={output!r} must end in .weights.h5 or .keras (a checkpoint converts to "
             "Keras weights; to='pytorch' writes .pt or .safetensors from weights=FILE)"
         )
+    _refuse_existing(output, overwrite)
     model = load_pytorch_weights(build_model(preset), checkpoint)
-    with atomic_output(output) as tmp:
+    with atomic_output(output, overwrite) as tmp:
         if output.endswith(".keras"):
             model.save(tmp)
         else:

@@ -490,6 +490,8 @@ def _unreadable(err):
     outside [0, 1]); for a decoder's failure (``cannot read ... as an image``), that the file
     is cut short or damaged, and what to send."""
     text = str(err)
+    if text.endswith("; use the whole file"):  # cut short (read_image says so)
+        return text.removesuffix("use the whole file") + "send the whole file"
     if not text.startswith("cannot read "):
         return text
     hint = "send the whole file" if "truncated" in text else "send another image"

@@ -51,7 +51,7 @@ from maffsrn_tf.io.atomic import (
     remove_stale_temporaries,
     temporary_suffix,
 )
-from maffsrn_tf.io.paths import made_folders, same_file_among, within
+from maffsrn_tf.io.paths import PACKAGE_DIR, made_folders, package_file, same_file_among, within
 from maffsrn_tf.upscaler.files import existing_image_state, output_path_for, outputs_exist
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
 
@@ -618,6 +618,11 @@ def _check_output_dir(output_dir):
     problem = folder_problem(output_dir)
     if problem:
         raise MaffsrnError(f"output_dir={output_dir!r}: {problem}")
+    if package_file(output_dir):
+        raise MaffsrnError(
+            f"output_dir={output_dir!r} lies in the maffsrn_tf package ({PACKAGE_DIR}): its "
+            "shipped files are never replaced; write it elsewhere"
+        )
 
 
 def _pattern_root(pattern):
@@ -640,6 +645,11 @@ def _check_errors_path(config, inputs):
         raise MaffsrnError(f"{what} would be a file named '-' (not standard output): name a file")
     if errors.endswith(("/", os.sep)) or os.path.isdir(errors):
         raise MaffsrnError(f"{what} is a folder: name a file (default: OUTPUT_DIR-errors.txt)")
+    if package_file(errors):
+        raise MaffsrnError(
+            f"{what} lies in the maffsrn_tf package ({PACKAGE_DIR}): its shipped files are never "
+            "replaced; write it elsewhere"
+        )
     real = os.path.realpath(errors)
     local = [p for p in inputs if "://" not in p]
     if real in {os.path.realpath(p) for p in local} or _same_file_as_one_of(errors, local):

@@ -33,10 +33,12 @@ from maffsrn_tf.io.atomic import (
 )
 from maffsrn_tf.io.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from maffsrn_tf.io.paths import (
+    PACKAGE_DIR,
     dotdot_after_link,
     made_folders,
     name_too_long,
     not_found,
+    package_file,
     unreadable_entry,
     within,
 )
@@ -45,7 +47,7 @@ from maffsrn_tf.model.shipped import DEFAULT_VARIANT, sample_photo_path
 from maffsrn_tf.upscaler.arrays import composite, upscale_with
 from maffsrn_tf.upscaler.engines import make_engine
 from maffsrn_tf.upscaler.options import UpscaleOptions
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, fixed_tile_problem
 
 log = logging.getLogger("maffsrn_tf")
 
@@ -334,6 +336,11 @@ def _plan(inputs, output, options, video_options=None):
     if options.recursive and not any(os.path.isdir(p) for p in inputs):
         raise UpscaleError("recursive=True walks folders, and every input is a file")
     single = len(inputs) == 1 and not os.path.isdir(inputs[0])
+    if package_file(output or "out"):  # its sample photo is what a run without input reads
+        raise UpscaleError(
+            f"output={output or 'out'!r} lies in the maffsrn_tf package ({PACKAGE_DIR}): its "
+            "shipped files are never replaced, even with overwrite=True; write it elsewhere"
+        )
     if not single:
         _check_output_folder(output, inputs)
     out_real = os.path.realpath(output) if output else os.path.realpath("out")
@@ -526,7 +533,8 @@ def _drop_earlier_outputs(jobs, options):
     ``UpscaleError``; inputs that are outputs of an earlier run (``a_x2.png`` beside
     ``a.jpg`` when the output folder is the input folder) are left out, with one notice.
     With ``overwrite``, such a file that does not carry the mark of our outputs
-    (``images.written_here``) is not replaced: its input fails, naming it."""
+    (``images.written_here``: PNG and JPEG carry it) is not replaced: its input fails,
+    naming it."""
     targets, compares = {}, set()
     for job in jobs:
         if not job.target:
@@ -561,12 +569,19 @@ def _drop_earlier_outputs(jobs, options):
                 "write the outputs elsewhere, or rename that image"
             )
             writer.target = ""
-        elif options.overwrite and images.written_here(job.source) is False:
-            # its name and size, but not our mark: a picture of the user's is never replaced
+        elif options.overwrite and (ours := images.written_here(job.source)) is not True:
+            # its name and size, but not our mark: a picture of the user's is never replaced;
+            # nor one of a format that carries no mark (WebP, TIFF, AVIF, BMP): it may be one
             writer.problem = (
                 f"{writer.source}: its output would replace {job.source}, which has that "
-                "output's name and size but was not written by maffsrn_tf (a picture of "
-                "yours?): rename it, or delete it if it is an earlier output"
+                + (
+                    "output's name and size but was not written by maffsrn_tf (a picture of "
+                    "yours?): rename it, or delete it if it is an earlier output"
+                    if ours is False
+                    else "output's name and size, in a format that does not say what wrote "
+                    "it (only PNG and JPEG outputs carry maffsrn_tf's mark): delete it if it "
+                    "is an earlier output, or rename it"
+                )
             )
             writer.target = ""
     # outputs of runs at other sizes, beside their input in a folder written into
@@ -795,9 +810,13 @@ class _Engines:
     def __call__(self, scale):
         if scale not in self.made:
             try:
-                self.made[scale] = make_engine(self.options, scale=scale)
+                engine = make_engine(self.options, scale=scale)
             except (MaffsrnError, FileNotFoundError) as err:
                 raise UpscaleError(str(err)) from None
+            tile, fixed = self.options.tile, engine.fixed_size
+            if fixed and tile is not None and tile != fixed[0]:  # once, not at each image
+                raise UpscaleError(fixed_tile_problem(tile, fixed[0]))
+            self.made[scale] = engine
         return self.made[scale]
 
 
@@ -1022,10 +1041,12 @@ def upscale_files(
     rewrite = False
     if sample:  # the sample photo; its default output is rewritten at each run
         inputs = [sample_image_path()]
-        if not output:
+        # into ./out or a folder named (out/ as out): sample_x2.png, rewritten at each run
+        if not output or output.endswith(("/", os.sep)) or os.path.isdir(output):
+            folder = output or "out"
             tag = options.name_factor(1, 1) if not options.width and not options.height else ""
             ext = f".{options.fmt.lower()}" if options.fmt else ".png"  # fmt='jpg': .jpg
-            output = os.path.join("out", f"sample_{tag}{ext}") if tag else "out" + os.sep
+            output = os.path.join(folder, f"sample_{tag}{ext}") if tag else folder + os.sep
             rewrite = not options.skip_existing  # skip_existing: kept, as for any output
     jobs, single = _plan(inputs, output, options, video)
     if rewrite:  # the earlier sample run's outputs are rewritten; a file of the user's not

@@ -56,8 +56,10 @@ def run_engine(engine, x, self_ensemble=False):
 def predict_uint8(engine, lr, tile=0, overlap=DEFAULT_OVERLAP, self_ensemble=False):
     """uint8 SR of a uint8 LR (``H x W`` or ``H x W x 3``): grayscale runs as RGB and comes
     back as the rounded mean of the three channels; the output is rounded and clipped as
-    ``maffsrn-upscale`` writes it. ``tile`` 0: the whole image at once; else tiled, images
-    smaller than a tile edge-padded to one (as a fixed-shape model needs).
+    ``maffsrn-upscale`` writes it. ``tile`` 0: the whole image at once (one under the model's
+    ``MIN_INPUT_SIZE`` edge-padded to it and cropped back, as ``upscale()`` does: the model
+    cannot run on it, or an engine without the check returns other values); else tiled,
+    images smaller than a tile edge-padded to one (as a fixed-shape model needs).
 
     Evaluation, the export's verification and training's validation all predict with this.
     """
@@ -69,12 +71,22 @@ def predict_uint8(engine, lr, tile=0, overlap=DEFAULT_OVERLAP, self_ensemble=Fal
         x = rgb.astype(np.float32) / 255.0
         sr = tiled_predict(engine, x, engine.scale, tile, overlap, self_ensemble)
         sr = sr[: h * engine.scale, : w * engine.scale]
-    else:
-        y = run_engine(engine, rgb[None].astype(np.float32) / 255.0, self_ensemble)[0]
+    else:  # below the model's minimum: edge-padded and cropped back, as upscale() does
+        pad = ((0, max(0, MIN_INPUT_SIZE - h)), (0, max(0, MIN_INPUT_SIZE - w)), (0, 0))
+        x = np.pad(rgb, pad, mode="edge")[None].astype(np.float32) / 255.0
+        y = run_engine(engine, x, self_ensemble)[0][: h * engine.scale, : w * engine.scale]
         sr = np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
     if gray:  # sum/3 is never halfway: (sum + 1) // 3 is the rounded mean
         sr = ((sr.sum(-1, dtype=np.uint32) + 1) // 3).astype(np.uint8)
     return sr
+
+
+def fixed_tile_problem(tile, fixed):
+    """The message for ``tile`` asked of a model fixed to ``fixed``-pixel tiles."""
+    return (
+        f"tile={tile}: the model is fixed to {fixed}-pixel tiles: pass tile={fixed}, or leave "
+        "it out"
+    )
 
 
 def tile_layout(length, tile, overlap, exact=False):
@@ -126,9 +138,7 @@ def tiled_predict(
     check_input_size(h, w)
     if engine.fixed_size:
         if tile is not None and tile != engine.fixed_size[0]:
-            raise MaffsrnError(
-                f"tile={tile}: the model is fixed to {engine.fixed_size[0]}-pixel tiles"
-            )
+            raise MaffsrnError(fixed_tile_problem(tile, engine.fixed_size[0]))
         tile = engine.fixed_size[0]
         if h < tile or w < tile:  # edge-pad up to one tile, crop the padding off the result
             pad = ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0))

@@ -67,6 +67,13 @@ def truncated_png(path):
         f.write(data[: len(data) // 2])
 
 
+def truncated_jpeg(path):  # fuzz pass 21: "OSError: Truncated File Read", not "cut short"
+    photo(path, (64, 64))
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+
+
 def half_rows_png(path):
     """A PNG whose complete zlib stream holds only the first half of its rows (a file cut
     and re-deflated): Pillow decodes it with the rest black, and no error."""
@@ -226,7 +233,18 @@ CASES = [
     # maffsrn-upscale: inputs
     Case("upscale-missing-input", [UP, "--input", "nope.png"], error="input not found"),
     Case("upscale-text-file-as-png", [UP, *IN], _make((garbage, "in.png")), error="cannot read"),
-    Case("upscale-truncated-png", [UP, *IN], _make((truncated_png, "in.png")), error="cannot read"),
+    Case(
+        "upscale-truncated-png",
+        [UP, *IN],
+        _make((truncated_png, "in.png")),
+        error="in.png is cut short: its data ends before the picture does",
+    ),  # fmt: skip
+    Case(
+        "upscale-truncated-jpeg",
+        [UP, "--input", "in.jpg"],
+        _make((truncated_jpeg, "in.jpg")),
+        error="in.jpg is cut short: its data ends before the picture does",
+    ),  # fmt: skip
     Case(
         "upscale-png-of-half-its-rows",
         [UP, *IN],

@@ -533,6 +533,14 @@ def test_sigterm_while_exporting_leaves_no_folder(tmp_path):
     assert (tmp_path / "out").exists(), "the export never made its folder"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
-    assert (proc.returncode, out) == (143, ""), err
+    assert proc.returncode == 143, err
     assert err == "error: terminated; finished outputs are kept, none is half-written\n"
-    assert os.listdir(tmp_path) == []
+    if not out:  # the signal came while the SavedModel was being written: nothing left
+        assert os.listdir(tmp_path) == []
+        return
+    # on a loaded machine the export can finish its one output before the signal lands
+    # (measured under CI beside other jobs): that output is whole and kept, nothing else
+    assert out == "wrote out/maffsrn_x2_saved_model: not verified (--noverify)\n"
+    assert os.listdir(tmp_path) == ["out"]
+    assert os.listdir(tmp_path / "out") == ["maffsrn_x2_saved_model"]
+    assert (tmp_path / "out" / "maffsrn_x2_saved_model" / "saved_model.pb").is_file()

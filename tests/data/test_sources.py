@@ -221,3 +221,45 @@ def test_tfds_that_imports_a_missing_module_at_load_names_it(monkeypatch):
         '(its module array_record is missing): pip install "maffsrn_tf[tfds]" to install what '
         "it needs"
     )
+
+
+def test_a_holdout_of_every_image_or_a_name_twice_is_named(tmp_path, caplog):
+    """A holdout list naming every training image was "no usable images (all smaller than
+    the patch?)"; a name listed twice passed without a word (fuzz pass 21)."""
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(smooth_image(np.random.default_rng(4), 40, 44)).save(folder / name)
+    listing = tmp_path / "holdout.txt"
+    listing.write_text("a.png\nb.png\na.png\n")
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        holdout = data.read_holdout(str(listing), str(folder))
+    assert holdout == ["a.png", "b.png"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"holdout={str(listing)!r} lists a.png more than once"
+    ]
+    with pytest.raises(data.DataError) as err:
+        data.folder_pairs(str(folder), 2, str(tmp_path / "cache"), patch=8, exclude=holdout)
+    assert str(err.value) == (
+        f"no training images left in {folder}: the holdout list names every image of it (held "
+        "out for validation); list fewer images in the holdout file"
+    )
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_grey_lr_for_a_colour_hr_is_warned(tmp_path, caplog):
+    """An LR folder whose image is grayscale where its HR image is colour (or the reverse)
+    was measured without a word: a mistake more likely than a choice (fuzz pass 21)."""
+    hr_dir, lr_dir = tmp_path / "hr", tmp_path / "lr"
+    hr_dir.mkdir()
+    lr_dir.mkdir()
+    hr = smooth_image(np.random.default_rng(5), 32, 32)
+    Image.fromarray(hr).save(hr_dir / "a.png")
+    Image.fromarray(imresize(hr, 0.5)).convert("L").save(lr_dir / "a.png")
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        ((_, _, lr),) = data.load_benchmark(str(hr_dir), 2, str(lr_dir))
+    assert lr.shape == (16, 16, 3)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"LR image {lr_dir / 'a.png'} is grayscale and its HR image {hr_dir / 'a.png'} colour: "
+        "the LR is read as grey RGB (the model sees no colour)"
+    ]

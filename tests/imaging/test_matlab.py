@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import ORACLE_NAMES, shared_image
 
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging.matlab import imresize, mod_crop
 
 
@@ -27,3 +28,10 @@ def test_imresize_contract_and_errors():
     assert (imresize(flat, 0.5) == 77).all() and (imresize(flat, 3) == 77).all()
     with pytest.raises(ValueError, match="uint8"):
         imresize(img.astype(np.float32), 0.5)
+
+
+@pytest.mark.parametrize("scale", [True, False, 0, -0.5, float("nan"), float("inf"), "2"])
+def test_imresize_refuses_a_scale_that_is_no_positive_number(scale):
+    """``True`` was taken as 1 (fuzz pass 21); the other public functions refuse a bool."""
+    with pytest.raises(MaffsrnError, match=r"^scale=.* is not a positive finite number$"):
+        imresize(np.zeros((4, 4), np.uint8), scale)

@@ -251,3 +251,16 @@ def test_survey_answers_shortfall_and_text_in_one_walk():
     cut = whole[:start] + len(body).to_bytes(4, "big") + b"IDAT" + body + b"\0" * 4
     assert pngwriter.survey(data=cut + after + whole[end:])[0] == (16, 6 * 16)
     assert pngwriter.survey(data=b"not a png") == (None, [])
+
+
+def test_a_keyword_over_79_characters_is_read_whole():
+    """A 100-character keyword (which Pillow reads) was cut at 84 bytes and reported as
+    "no NUL ends its keyword", then warned about again by the writer (fuzz pass 21): it is
+    read whole, without a problem; the writer alone says PNG does not allow it."""
+    out = io.BytesIO()
+    png.Writer(2, 2, greyscale=True).write(out, [[0, 0], [0, 0]])
+    data = out.getvalue()
+    at = data.index(b"IDAT") - 4
+    long_text = b"".join(pngwriter._chunk(b"tEXt", b"K" * 100 + b"\0v"))
+    assert pngwriter.text_chunks(data=data[:at] + long_text + data[at:]) == [("K" * 100, None)]
+    assert pngwriter.text_keyword_problem("K" * 100) == "it is 100 characters long, not 1-79"

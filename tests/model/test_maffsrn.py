@@ -9,6 +9,7 @@ import tensorflow as tf
 from conftest import shared_path
 
 import maffsrn_tf
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.model import build_model, convolutions, layers, resampling
 from maffsrn_tf.model.presets import PRESETS
 from maffsrn_tf.model.profiling import profile
@@ -96,8 +97,9 @@ def test_checkpoint_errors_name_the_keys():
     assert "unexpected keys: extra0.weight, extra1.weight, " in str(err.value)
     assert " and 22 more." in str(err.value) and len(str(err.value)) < 400
     ours = {f"head/{k}": np.zeros(1) for k in ("v", "g")}  # maffsrn_tf's own variable paths
-    with pytest.raises(ValueError, match=r"^checkpoint holds maffsrn_tf's own weights .* load "
-                       r"them as weights=FILE$"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"^checkpoint holds maffsrn_tf's own weights .*: "
+                       r"nothing to convert; pass them as weights=FILE where weights are read, "
+                       r"or export them with to='pytorch'$"):  # fmt: skip
         maffsrn_tf.load_pytorch_weights(build_model("maffsrn_x2"), ours)
 
 
@@ -236,3 +238,39 @@ def test_macs_match_official_figures():
     x4 = profile(build_model("maffsrn_x4"), 256, 256)["macs"]
     assert abs(x2 / 86.07e9 - 1) < 0.005
     assert abs(x4 / 27.05e9 - 1) < 0.005
+
+
+def test_a_checkpoint_of_nan_or_strings_is_refused_and_nothing_is_assigned():
+    """A diverged checkpoint (NaN) converted and evaluated without a word, every output NaN;
+    a state dict of strings was cut to floats ('-0.') (fuzz pass 21). Now the first such
+    key is named and the model keeps its weights."""
+    from maffsrn_tf.pretrained.porting import pytorch_state_dict
+
+    model = build_model("maffsrn_x2")
+    before = [w.numpy().copy() for w in model.weights]
+    state = pytorch_state_dict(model)
+    key = "body.2.b1.conv1.0.weight"
+    assert key in state
+    nan = {k: v.copy() for k, v in state.items()}
+    nan[key][0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError) as err:
+        maffsrn_tf.load_pytorch_weights(model, nan)
+    assert str(err.value) == (
+        f"state dict: {key} holds NaN or infinite values (a diverged run or a damaged file); "
+        "use other weights"
+    )
+    words = {k: v.astype("U3") for k, v in state.items()}
+    with pytest.raises(ValueError, match=r"^state dict: \S+ is <U3, not floating point "):
+        maffsrn_tf.load_pytorch_weights(model, words)
+    for w, old in zip(model.weights, before):
+        np.testing.assert_array_equal(w.numpy(), old)
+
+
+def test_build_model_names_an_unknown_override():
+    """Keras' "Unrecognized keyword arguments passed to MAFFSRN" had answered a typo."""
+    with pytest.raises(MaffsrnError) as err:
+        build_model("maffsrn_x2", n_ffg=2, bogus=1)
+    assert str(err.value) == (
+        "unknown options of build_model: bogus, n_ffg; it takes scale, n_ffgs, n_feats, "
+        "n_colors, fusion, cea, shuffle, esa_branch, dtype"
+    )

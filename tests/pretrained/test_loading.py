@@ -242,3 +242,53 @@ def test_a_run_s_best_keras_loads_for_inference(tmp_path):
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "best.keras")],
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0 and run.stdout.strip() == "2", run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("fmt", ["npz", "weights.h5", "keras"])
+def test_weights_holding_nan_are_refused_naming_the_variable(tmp_path, fmt):
+    """Weights of a diverged run (NaN) loaded without a word and evaluated to a PSNR of
+    6 dB as if measured (fuzz pass 21): every kind of weights file now names the file and
+    the variable."""
+    from maffsrn_tf.model.weight_files import save_npz
+    from maffsrn_tf.pretrained.loading import load_model_for
+
+    model = build_model("maffsrn_x2")
+    variable = model.body[1].blocks[2].conv01.kernel
+    value = variable.numpy()
+    value[0, 0, 0, 0] = np.inf
+    variable.assign(value)
+    path = str(tmp_path / f"diverged.{fmt}")
+    {"npz": save_npz, "keras": lambda m, p: m.save(p)}.get(fmt, lambda m, p: m.save_weights(p))(
+        model, path
+    )
+    with pytest.raises(MaffsrnError) as err:
+        load_model_for(2, path)
+    assert str(err.value) == (
+        f"{path}: {variable.path if fmt != 'npz' else 'body.1/b2/conv01/kernel'} holds NaN or "
+        "infinite values (a diverged run or a damaged file); use other weights"
+    )
+
+
+def test_a_pack_of_training_images_given_as_weights_is_named(tmp_path):
+    """A ``maffsrn-pack`` file is an ``.npz`` too: it was "missing [...] unexpected
+    ['hr/a.png', 'meta']", and only after the training data was prepared (fuzz pass 21)."""
+    from PIL import Image
+
+    from maffsrn_tf.data.packed import pack
+    from maffsrn_tf.pretrained.loading import check_initial_weights, load_model_for
+
+    (tmp_path / "tr").mkdir()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(tmp_path / "tr" / "a.png")
+    path = str(tmp_path / "p.npz")
+    assert pack(str(tmp_path / "tr"), path) == 1
+    message = (
+        f"{path} is a pack of training images (maffsrn-pack), not weights: train on it "
+        f"(data_dir={path!r}), and name a weights file here"
+    )
+    for call in (
+        lambda: load_model_for(2, path),
+        lambda: check_initial_weights(path, "maffsrn_x2"),
+    ):
+        with pytest.raises(MaffsrnError) as err:
+            call()
+        assert str(err.value) == message

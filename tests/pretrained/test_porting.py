@@ -95,3 +95,30 @@ def test_a_pytorch_file_named_safetensors_is_read_as_pytorch(tmp_path):
     os.rename(path, tmp_path / "w.safetensors")
     state = read_state_dict(str(tmp_path / "w.safetensors"))
     assert state.keys() == read_state_dict(export_pytorch(model, str(tmp_path / "v.pt"))).keys()
+
+
+def test_exports_replace_an_existing_file_only_when_asked(tmp_path):
+    """``export_pytorch`` and ``convert_checkpoint`` replaced an existing file without a
+    word where every other writer needs ``overwrite=True`` (fuzz pass 21)."""
+    from maffsrn_tf.io.atomic import OutputExists
+    from maffsrn_tf.pretrained.porting import convert_checkpoint
+
+    model = build_model("maffsrn_x2")
+    for name in ("w.safetensors", "k.weights.h5"):
+        (tmp_path / name).write_bytes(b"mine")
+    target = str(tmp_path / "w.safetensors")
+    with pytest.raises(OutputExists, match=r"^output='.*w\.safetensors' exists: pass "
+                       r"overwrite=True to replace it$"):  # fmt: skip
+        export_pytorch(model, target)
+    with pytest.raises(OutputExists, match="overwrite=True"):
+        convert_checkpoint(target, "maffsrn_x2", str(tmp_path / "k.weights.h5"))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        "w.safetensors": b"mine",
+        "k.weights.h5": b"mine",
+    }
+    export_pytorch(model, target, overwrite=True)
+    out = convert_checkpoint(target, "maffsrn_x2", str(tmp_path / "k.weights.h5"), overwrite=True)
+    back = build_model("maffsrn_x2")
+    back.load_weights(out)
+    for a, b in zip(model.weights, back.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

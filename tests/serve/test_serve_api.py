@@ -267,7 +267,7 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\nshowpa
          "format it reads recognizes it: another kind of file, or one cut short); send one of "
          "PNG"),
         (b"GIF89a", "image/gif", 415, "another kind of file, or one cut short"),
-        ("truncated", "image/png", 415, "image file is truncated): the image is cut short"),
+        ("truncated", "image/png", 415, "is cut short: its data ends before the picture does"),
         ("truncated", "image/png", 415, "send the whole file"),
         (EPS, "image/x-eps", 415, "the body is PostScript (EPS), which Pillow reads by running "
          "Ghostscript: convert it to PNG first (this server reads PNG, JPEG, WEBP, GIF, BMP, "

@@ -511,3 +511,22 @@ def test_a_trained_run_records_its_data_and_refuses_other_data(work):
         f"the run in --model_dir run began: {DATA_FIX}\n"
     )
     assert _contents(work / "run") == before
+
+
+def test_train_refuses_a_validation_image_too_small_to_measure_before_any_work(work):
+    """A validation image under SSIM's window after the shave (14x14 at x2: at least 16)
+    ended the run at its first epoch's validation, the epoch trained and the run folder
+    written (fuzz pass 21); now one line first, nothing written, no cache made. (One whose
+    LR is under the model's 13x13 is measured edge-padded, as upscale() does it.)"""
+    os.makedirs(work / "small")
+    Image.new("RGB", (14, 15), (10, 100, 200)).save(work / "small" / "s.png")
+    before = tree(work)
+    out = _train(work, "--data_dir", "tr", "--val_dir", "small", "--model_dir", "run",
+                 "--cache_dir", "cache", *SHORT)  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        "error: validation image 's' of --val_dir small is 14x14 (mod-cropped): too small to "
+        "validate at x2 (at least 16x16: 2 pixels are shaved from each border, and SSIM needs "
+        "11x11); leave it out of the validation images\n"
+    )
+    assert tree(work) == before

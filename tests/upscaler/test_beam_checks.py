@@ -77,3 +77,21 @@ def test_a_macs_resource_forks_are_no_inputs(folder, capsys):
     paths, unreadable, _ = check_paths(BeamConfig(input_pattern="in/*", output_dir="o"))
     assert [os.path.basename(p) for p in paths] == ["a.png"] and unreadable == []
     assert "skipping 1 macOS metadata file(s) (._NAME, e.g. " in capsys.readouterr().err
+
+
+def test_an_output_folder_or_errors_file_in_the_package_is_refused(folder):
+    """The package's files (its sample photo, which a run without input reads; its weights)
+    are never an output (fuzz pass 21: upscale replaced the sample with --overwrite)."""
+    from maffsrn_tf.io.paths import PACKAGE_DIR
+
+    inside = os.path.join(PACKAGE_DIR, "samples")
+    assert _refusal(output_dir=inside) == (
+        f"output_dir={inside!r} lies in the maffsrn_tf package ({PACKAGE_DIR}): its shipped "
+        "files are never replaced; write it elsewhere"
+    )
+    errors = os.path.join(PACKAGE_DIR, "e.txt")
+    assert _refusal(errors_path=errors) == (
+        f"errors_path={errors!r} lies in the maffsrn_tf package ({PACKAGE_DIR}): its shipped "
+        "files are never replaced; write it elsewhere"
+    )
+    assert sorted(os.listdir(folder)) == ["in"]

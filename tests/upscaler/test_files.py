@@ -141,7 +141,7 @@ def test_bad_input_errors_and_no_damage(tiny, tmp_path):
             dict(input_path=str(tmp_path / "notes.png"), output=str(tmp_path / "o.png")),
             "cannot read",
         ),
-        (dict(input_path=str(tmp_path / "cut.png"), output=str(tmp_path / "o.png")), "cannot read"),
+        (dict(input_path=str(tmp_path / "cut.png"), output=str(tmp_path / "o.png")), "cut short"),
         (dict(input_path=bomb, output=str(tmp_path / "o.png")), "refusing"),
         (dict(input_path=good, output=good), "is the input"),
         (dict(input_path=good, output=str(tmp_path / "notes.png" / "o.png")), "is a file"),
@@ -287,8 +287,9 @@ def test_a_picture_with_an_output_s_name_is_an_input_not_an_earlier_output(tmp_p
 def test_overwrite_replaces_only_earlier_outputs_that_carry_our_mark(tmp_path):
     """In a folder upscaled into itself with overwrite, a file with an output's name AND
     size is replaced only when it says maffsrn_tf wrote it (PNG ``tEXt Software``, JPEG's
-    comment, TIFF's Software tag): a user's picture of that name and size (made by another
-    upscaler, say) is kept byte for byte, and its input fails alone, naming it."""
+    comment): a user's picture of that name and size (made by another upscaler, say) is kept
+    byte for byte, and its input fails alone, naming it. So is one of a format that carries
+    no mark (a WebP: it had been taken for an earlier output and replaced, fuzz pass 21)."""
     folder = tmp_path / "d"
     folder.mkdir()
     write(folder / "a.png", photo(16, 16))
@@ -314,6 +315,21 @@ def test_overwrite_replaces_only_earlier_outputs_that_carry_our_mark(tmp_path):
     assert images.written_here(str(folder / "a_x2.png")) is True
     assert upscale_path(str(folder), str(folder), **fast) == [
         str(folder / "a_x2.png"), str(folder / "b_x2.jpg")]  # fmt: skip
+    webp = tmp_path / "w"
+    webp.mkdir()
+    write(webp / "p.png", photo(16, 16))
+    Image.fromarray(photo(32, 32, seed=3)).save(webp / "p_x2.webp", lossless=True)
+    mine = (webp / "p_x2.webp").read_bytes()
+    failures = []
+    with pytest.raises(UpscaleError, match=r"^1 of 1 images failed: p.png$"):
+        upscale_path(str(webp), str(webp), fmt="webp", on_error=failures.append, **fast)
+    assert (webp / "p_x2.webp").read_bytes() == mine
+    assert str(failures[0]) == (
+        f"{webp / 'p.png'}: its output would replace {webp / 'p_x2.webp'}, which has that "
+        "output's name and size, in a format that does not say what wrote it (only PNG and "
+        "JPEG outputs carry maffsrn_tf's mark): delete it if it is an earlier output, or "
+        "rename it"
+    )
 
 
 def test_paths_as_bytes_and_checked_arguments(tmp_path, monkeypatch):
@@ -636,3 +652,47 @@ def test_a_macs_resource_forks_are_skipped_with_one_warning(tmp_path, caplog):
         )
         == 1
     )
+
+
+def test_an_output_in_the_package_is_refused_even_with_overwrite(tmp_path, monkeypatch):
+    """``-o .../maffsrn_tf/samples/grace_hopper.jpg --overwrite`` replaced the sample photo
+    that a run without input upscales (fuzz pass 21); a folder there, or the default
+    ``out`` from inside the package, is refused too. Nothing is written."""
+    from maffsrn_tf.io.paths import PACKAGE_DIR
+    from maffsrn_tf.model.shipped import sample_photo_path
+
+    sample = sample_photo_path()
+    before = open(sample, "rb").read()
+    write(tmp_path / "a.png", photo(16, 16))
+    for source, output in ((str(tmp_path / "a.png"), sample), (str(tmp_path), PACKAGE_DIR)):
+        with pytest.raises(UpscaleError) as err:
+            upscale_path(source, output, overwrite=True, quantization="int8")
+        assert str(err.value) == (
+            f"output={output!r} lies in the maffsrn_tf package ({PACKAGE_DIR}): its shipped "
+            "files are never replaced, even with overwrite=True; write it elsewhere"
+        )
+    monkeypatch.chdir(os.path.dirname(sample))
+    with pytest.raises(UpscaleError, match=r"^output='out' lies in the maffsrn_tf package"):
+        upscale_path(str(tmp_path / "a.png"), None, quantization="int8")
+    assert open(sample, "rb").read() == before
+    assert not os.path.exists(os.path.join(os.path.dirname(sample), "out"))
+
+
+def test_a_tile_a_fixed_shape_model_cannot_take_is_refused_once_before_any_image(tmp_path):
+    """A 128-pixel model with tile=256 failed each image of a folder with the same line
+    (fuzz pass 21); it is one refusal before any work, nothing written."""
+    from maffsrn_tf.model.shipped import tflite_path
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        write(folder / name, photo(16, 16))
+    fixed = os.path.join(os.path.dirname(tflite_path(2)), "maffsrn_x2_float16_128px.tflite")
+    failures = []
+    with pytest.raises(UpscaleError) as err:
+        upscale_path(str(folder), str(tmp_path / "o") + "/", model=fixed, tile=256,
+                     on_error=failures.append)  # fmt: skip
+    assert str(err.value) == (
+        "tile=256: the model is fixed to 128-pixel tiles: pass tile=128, or leave it out"
+    )
+    assert failures == [] and not (tmp_path / "o").exists()

@@ -12,7 +12,7 @@ from maffsrn_tf.data.sources import load_benchmark
 from maffsrn_tf.imaging import metrics
 from maffsrn_tf.model.presets import MIN_INPUT_SIZE
 from maffsrn_tf.upscaler.engines import KerasEngine
-from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, tile_layout, tiled_predict
+from maffsrn_tf.upscaler.tiling import DEFAULT_OVERLAP, predict_uint8, tile_layout, tiled_predict
 
 
 def test_tiles_agree_with_whole_image(tiny):
@@ -25,6 +25,25 @@ def test_tiles_agree_with_whole_image(tiny):
     assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-12)) >= 45
     with pytest.raises(ValueError, match="overlap"):
         tiled_predict(backend, x, 2, tile=32, overlap=16)
+
+
+def test_predict_uint8_pads_an_image_under_the_minimum_as_upscale_does(tiny):
+    """Evaluation, validation and the export's check predict with ``predict_uint8``: a LR
+    under 13 pixels a side failed on the Keras engine at the model's check (a training run
+    at its first validation, after an epoch) and ran unpadded on TFLite, up to 5 levels
+    from what ``upscale()`` returns (fuzz pass 21). Both now give ``upscale()``'s values."""
+    import maffsrn_tf
+    from maffsrn_tf.upscaler import UpscaleOptions, make_engine
+
+    model, _ = tiny
+    for lr in (photo(12, 9), photo(9, 40)[..., 0], photo(40, 5)):
+        want = maffsrn_tf.upscale(lr, model=model, tile=0).astype(int)
+        got = predict_uint8(KerasEngine(model), lr)
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 1  # float32 graphs traced apart round apart
+    lr = photo(12, 12)
+    engine = make_engine(UpscaleOptions(scale=2))  # the shipped float16 TFLite file
+    np.testing.assert_array_equal(predict_uint8(engine, lr), maffsrn_tf.upscale(lr, scale=2))
 
 
 class _Nearest:
