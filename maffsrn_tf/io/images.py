@@ -920,6 +920,28 @@ def without_metadata(info):
     return {**(info or {}), "exif": None, "xmp": None, "text": None}
 
 
+# read_image's metadata keys as a notice names them (gamma, chromaticity and srgb: PNG's)
+_METADATA_NAMES = {"icc_profile": "ICC profile", "exif": "EXIF", "xmp": "XMP", "dpi": "DPI",
+                   "text": "text", "gamma": "gamma", "chromaticity": "chromaticities",
+                   "srgb": "sRGB intent"}  # fmt: skip
+
+
+def metadata_dropped(ext, info):
+    """The names of what ``info`` (``read_image``'s) holds that an output of extension
+    ``ext`` cannot carry (``OUTPUT_METADATA``: a BMP no ICC profile, EXIF or XMP; a WebP no
+    DPI or text), in a fixed order; ``[]`` when it carries all, or for an unknown ``ext``.
+    What a run says once it has written such a file, naming a format that keeps them."""
+    fmt = OUTPUT_EXTENSIONS.get(str(ext).lower(), (None,))[0]
+    if fmt is None or not info:
+        return []
+    carried = OUTPUT_METADATA.get(fmt, frozenset())
+    dropped = [n for key, n in _METADATA_NAMES.items() if info.get(key) and key not in carried]
+    text = info.get("text") or {}
+    if fmt == "JPEG" and set(text) - {"Comment"}:  # its one comment segment holds Comment
+        dropped.append("text other than a Comment")
+    return dropped
+
+
 def _icc_fits(icc, channels):
     """Whether an ICC profile's colour space (bytes 16-20 of its header) is that of pixels
     with ``channels`` channels: GRAY for grey (+alpha), RGB for RGB(A)."""

@@ -146,12 +146,18 @@ def _value(name, text, kind):
     return text
 
 
+def _shown(name, limit=100):
+    """``name`` quoted for an answer, cut to ``limit`` characters: an answer never echoes a
+    100 KB query back."""
+    return repr(name) if len(name) <= limit else f"{name[:limit]!r}... ({len(name):,} characters)"
+
+
 def check_no_parameters(items, what):
     """``ServeError`` 400 for any query parameter of a request that takes none (``what``:
     ``GET /healthz``), as for an unknown one of ``POST /v1/upscale``."""
     names = [name for name, _ in items]
     if names:
-        raise ServeError(400, f"unknown parameter {names[0]!r}; {what} takes no parameters")
+        raise ServeError(400, f"unknown parameter {_shown(names[0])}; {what} takes no parameters")
 
 
 def request_options(items, serve_options):
@@ -164,7 +170,7 @@ def request_options(items, serve_options):
     for name, text in items:
         if name not in PARAMETERS:
             raise ServeError(
-                400, f"unknown parameter {name!r}; the parameters are {', '.join(PARAMETERS)}"
+                400, f"unknown parameter {_shown(name)}; the parameters are {', '.join(PARAMETERS)}"
             )
         if name in given:
             raise ServeError(400, f"{name} is given twice: pass it once")

@@ -54,6 +54,7 @@ from maffsrn_tf.io.atomic import (
 from maffsrn_tf.io.paths import PACKAGE_DIR, made_folders, package_file, same_file_among, within
 from maffsrn_tf.upscaler.files import existing_image_state, output_path_for, outputs_exist
 from maffsrn_tf.upscaler.options import BEAM_WORKER_THREADS, UpscaleOptions
+from maffsrn_tf.upscaler.video import VIDEO_EXTENSIONS
 
 NAMESPACE = "maffsrn"
 
@@ -269,7 +270,16 @@ class _Decode(beam.DoFn):
                 raise MaffsrnError("not a regular file (a pipe or a device?)")
             with FileSystems.open(path) as f:
                 data = f.read()
-            array, info = images.read_image(path, data, self._config.options.max_pixels)
+            try:
+                array, info = images.read_image(path, data, self._config.options.max_pixels)
+            except images.ImageError:
+                if path.lower().endswith(VIDEO_EXTENSIONS):  # not "cannot identify image"
+                    raise MaffsrnError(
+                        f"named as a video ({os.path.splitext(path)[1]}): a Beam pipeline "
+                        "upscales images only; upscale videos with upscale_path "
+                        "(maffsrn-upscale)"
+                    ) from None
+                raise
         except (MaffsrnError, OSError) as err:
             _count("failed").inc()
             # every line begins with its input (a rerun knows an earlier run's errors file)

@@ -210,8 +210,8 @@ def _is_16bit_color(path):
 
 def _is_whole(path, size):
     """Whether an existing output is a whole image of ``size`` (width, height): decodable
-    to its end (a file cut short by a crash of another tool is not). Only a regular file is
-    read: a FIFO would block."""
+    to its end (a file cut short by a crash of another tool is not), a PNG ending in its
+    ``IEND`` chunk. Only a regular file is read: a FIFO would block."""
     if not os.path.isfile(path):
         return False
     try:
@@ -219,9 +219,17 @@ def _is_whole(path, size):
             if im.size != size:
                 return False
             im.load()
+            png = im.format == "PNG"
+        if png:  # the pixels can all be there and the file cut before its IEND chunk
+            with open(path, "rb") as f:
+                f.seek(-12, os.SEEK_END)
+                return f.read() == _PNG_END
         return True
     except Exception:
         return False
+
+
+_PNG_END = b"\0\0\0\0IEND\xaeB`\x82"  # a PNG's last chunk: IEND, empty, and its CRC
 
 
 @dataclasses.dataclass
@@ -890,6 +898,10 @@ def upscale_file(
         raise UpscaleError(f"cannot make the folder of {out_path}: {err.strerror}") from None
     if options.strip_metadata and info:
         info = images.without_metadata(info)
+    dropped = images.metadata_dropped(ext, info)
+    if dropped:  # the format cannot hold them: said once a run for each format
+        _note(notes, f"metadata {ext.lower()}", f"{ext} cannot hold the input's "
+              f"{listed(dropped)}: left out (.png keeps them)")  # fmt: skip
     try:
         written = [images.write_image(out_path, result, info, overwrite, options.quality)]
         if options.compare:
@@ -1022,6 +1034,15 @@ def upscale_files(
         output = os.fsdecode(output) if output is not None else ""
     except TypeError as err:
         raise UpscaleError(f"inputs and output are paths ({err})") from None
+    if not isinstance(options, UpscaleOptions):
+        raise UpscaleError(
+            f"options must be an UpscaleOptions (UpscaleOptions(scale=2, ...)), not "
+            f"{type(options).__name__}; or call upscale_path with keyword arguments"
+        )
+    from maffsrn_tf.upscaler.video import VideoOptions
+
+    if video is not None and not isinstance(video, VideoOptions):
+        raise UpscaleError(f"video must be a VideoOptions or None, not {type(video).__name__}")
     if on_error is not None and not callable(on_error):
         raise UpscaleError(f"on_error must be a function of the error, not {on_error!r}")
     if not (isinstance(progress, bool) or callable(progress)):
@@ -1138,6 +1159,14 @@ def _check_quality(jobs, options):
         raise UpscaleError(
             f"quality={options.quality} applies to lossy outputs ({', '.join(images.LOSSY)}), "
             "and no image of this run is written as one (pass fmt='jpg' or fmt='webp')"
+        )
+    lossless = sorted(exts - set(images.LOSSY))
+    if lossless:  # a mixed run: said, as the image-only options of a run with videos are
+        log.warning(
+            "quality=%s applies to the %s outputs of this run only; %s outputs are lossless",
+            options.quality,
+            ", ".join(sorted(exts & set(images.LOSSY))),
+            ", ".join(lossless),
         )
 
 

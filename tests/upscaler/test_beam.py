@@ -135,23 +135,26 @@ def test_every_matched_entry_is_an_output_or_one_line_of_errors(tmp_path):
     os.symlink("loop.png", folder / "loop.png")
     (folder / "back\\slash.png").write_bytes(data)  # Beam's match drops it too
     (folder / "z\u200bw.png").write_bytes(b"x")  # its repr escapes once broke the message
+    (folder / "clip.MP4").write_bytes(b"\0\0\0\x18ftypmp42")  # "cannot identify" (fuzz 22)
     run = _beam(["--input_pattern", "in/*", "--output_dir", "out"], tmp_path)
     assert run.returncode == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1] == (
-        "error: 4 of 7 files failed; listed in out-errors.txt"
+        "error: 5 of 8 files failed; listed in out-errors.txt"
     )
     written = sorted(os.listdir(os.fsencode(tmp_path / "out")))
     assert written == [b"a_x2.png", b"bad\xff_x2.png", b"new\nline_x2.png"]
     text = (tmp_path / "out-errors.txt").read_text("utf-8")
     lines = sorted(text.splitlines())  # the pipeline's lines come in any order
-    assert text.endswith("\n") and lines[:3] == [
+    assert text.endswith("\n") and lines[:4] == [
         "in/back\\slash.png: Beam's file system does not read this name (a backslash in it?): "
         "rename the file, or upscale it with maffsrn-upscale",
+        "in/clip.MP4: named as a video (.MP4): a Beam pipeline upscales images only; upscale "
+        "videos with upscale_path (maffsrn-upscale)",
         "in/dangling.png: a broken or looping symbolic link, not a file",
         "in/loop.png: a broken or looping symbolic link, not a file",
     ]
-    assert len(lines) == 4 and lines[3].startswith("in/z\\u200bw.png: cannot read")
+    assert len(lines) == 5 and lines[4].startswith("in/z\\u200bw.png: cannot read")
 
 
 def test_output_folders_are_compared_by_real_path(tmp_path):

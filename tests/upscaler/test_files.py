@@ -14,7 +14,7 @@ from conftest import photo
 from PIL import Image, ImageCms
 
 from maffsrn_tf.io import images
-from maffsrn_tf.upscaler import UpscaleError, arrays, upscale, upscale_path
+from maffsrn_tf.upscaler import UpscaleError, UpscaleOptions, arrays, upscale, upscale_path
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -388,6 +388,10 @@ def test_skip_existing_never_replaces_a_file_that_is_not_an_earlier_output(tmp_p
         str(out / f"{n}_x2.png") for n in "abc"
     ]
     assert (out / "c_x2.png").read_bytes() == whole
+    # every pixel there, the file cut before its IEND chunk: not whole (fuzz pass 22)
+    (out / "c_x2.png").write_bytes(whole[:-12])
+    assert upscale_path(str(folder), str(out), **fast) == [str(out / "c_x2.png")]
+    assert (out / "c_x2.png").read_bytes() == whole
     # compare=True: an output without its comparison is not taken as done (it was skipped,
     # the comparison never written), nor replaced (a retouched picture of that size was)
     upscale_path(str(folder / "a.png"), str(out) + "/", compare=True, overwrite=True,
@@ -696,3 +700,56 @@ def test_a_tile_a_fixed_shape_model_cannot_take_is_refused_once_before_any_image
         "tile=256: the model is fixed to 128-pixel tiles: pass tile=128, or leave it out"
     )
     assert failures == [] and not (tmp_path / "o").exists()
+
+
+def test_upscale_files_names_options_of_the_wrong_kind():
+    """``upscale_files(inputs, output, None)`` raised AttributeError (fuzz pass 22)."""
+    from maffsrn_tf.upscaler import upscale_files
+
+    for options in (None, {"quantization": "int8"}, "int8"):
+        with pytest.raises(UpscaleError) as err:
+            upscale_files(["a.png"], "o/", options)
+        assert str(err.value) == (
+            "options must be an UpscaleOptions (UpscaleOptions(scale=2, ...)), not "
+            f"{type(options).__name__}; or call upscale_path with keyword arguments"
+        )
+    with pytest.raises(UpscaleError, match="^video must be a VideoOptions or None, not dict$"):
+        upscale_files(["a.png"], "o/", UpscaleOptions(), video={"crf": 20})
+
+
+def test_what_an_output_format_cannot_hold_is_said_once_a_run(tmp_path, caplog):
+    """A PNG with ICC, EXIF, XMP, DPI and text written as BMP lost all but the DPI without a
+    word (fuzz pass 22); a JPEG keeps a Comment only. One warning a run and format; a mixed
+    run's quality, which the PNG outputs do not take, is said too."""
+    from PIL import PngImagePlugin
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "T")
+    exif = Image.Exif()
+    exif[0x010F] = "Cam"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(photo(16, 18)).save(folder / name, pnginfo=info, exif=exif, dpi=(300, 300),
+                                            icc_profile=icc)  # fmt: skip
+    Image.fromarray(photo(16, 18)).save(folder / "c.jpg")
+    fast = dict(quantization="int8")
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        upscale_path(str(folder), str(tmp_path / "bmp") + "/", fmt="bmp", **fast)
+    assert [r.getMessage() for r in caplog.records] == [
+        ".bmp cannot hold the input's ICC profile, EXIF and text: left out (.png keeps them)"
+    ]
+    assert images.metadata_dropped(".webp", {"dpi": (300, 300), "text": {"Title": "T"}}) == [
+        "DPI", "text"]  # fmt: skip
+    assert images.metadata_dropped(".jpg", {"text": {"Comment": "c"}}) == []
+    assert images.metadata_dropped(".JPG", {"text": {"Title": "T"}}) == [
+        "text other than a Comment"
+    ]
+    assert images.metadata_dropped(".png", {"icc_profile": icc, "text": {"Title": "T"}}) == []
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="maffsrn_tf"):
+        upscale_path(str(folder), str(tmp_path / "q") + "/", quality=50, **fast)
+    assert [r.getMessage() for r in caplog.records] == [
+        "quality=50 applies to the .jpg outputs of this run only; .png outputs are lossless"
+    ]
