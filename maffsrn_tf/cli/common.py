@@ -314,6 +314,11 @@ def check_output_file(path, flag, overwrite=False, inputs=()):
         fail(f"{flag} {path} is a folder: name a file")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        part = directory  # the nearest part that exists: a file there is not a folder
+        while not os.path.lexists(part) and os.path.dirname(part) != part:
+            part = os.path.dirname(part)
+        if os.path.lexists(part) and not os.path.isdir(part):
+            fail(f"{flag} {path}: {part} is a file, not a folder: name a file in a folder")
         fail(f"{flag} {path}: its folder does not exist: {directory}")
     for given in inputs:
         if within(path, given):

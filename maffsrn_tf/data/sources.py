@@ -28,9 +28,11 @@ from PIL import Image, PngImagePlugin
 from maffsrn_tf.data.patches import file_signature, fits_patch
 from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging.matlab import imresize, mod_crop
+from maffsrn_tf.imaging.metrics import SSIM_WINDOW, min_hr_side
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.io.images import ImageError, list_images, read_image, read_rgb, to_uint8
 from maffsrn_tf.io.paths import default_cache_root
+from maffsrn_tf.model.presets import check_scale
 
 log = logging.getLogger("maffsrn_tf")
 
@@ -286,6 +288,8 @@ def load_benchmark(folder, scale, lr_folder=None, only=None):
     by the MATLAB-exact ``imresize``. ``only``: file names to keep (a holdout list).
     Grayscale HR stays 2-D (evaluated on its own values).
     """
+    scale = check_scale(scale)
+    least = min_hr_side(scale)
     items = []
     stems = {}
     for path in list_images(folder):
@@ -300,7 +304,15 @@ def load_benchmark(folder, scale, lr_folder=None, only=None):
         stems[name] = path
     lr_images = list_images(lr_folder) if lr_folder else []
     for name, path in stems.items():
-        hr = mod_crop(_gray_or_rgb(path), scale)
+        hr = _gray_or_rgb(path)
+        if min(hr.shape[:2]) < least:  # imresize would shrink it to nothing, or SSIM fail
+            h, w = hr.shape[:2]
+            raise DataError(
+                f"{path} is {w}x{h}: too small to measure at x{scale} (at least {least}x{least}: "
+                f"{scale} pixels are shaved from each border, and SSIM needs "
+                f"{SSIM_WINDOW}x{SSIM_WINDOW}); leave it out of {folder}"
+            )
+        hr = mod_crop(hr, scale)
         if lr_folder:
             candidates = [
                 f

@@ -16,6 +16,7 @@ from maffsrn_tf.imaging.metrics import SSIM_WINDOW, min_hr_side
 from maffsrn_tf.io.atomic import atomic_output, not_a_regular_file
 from maffsrn_tf.io.images import ImageError, image_size, list_images
 from maffsrn_tf.io.progress import progress_bar
+from maffsrn_tf.model.presets import check_scale
 from maffsrn_tf.upscaler.tiling import predict_uint8
 
 
@@ -97,6 +98,42 @@ def check_datasets(datasets, scale, lr_dirs=None):
             _check_lr_sizes(folder, lr_dirs[folder], scale)
 
 
+def _checked_arguments(datasets, scale, engine, self_ensemble, lr_dirs):
+    """``(datasets, scale)`` of an ``evaluate`` call, checked before any image is read: one
+    folder or a list of them; a scale of ``SCALES``; an engine (``make_engine``) of that
+    scale; ``self_ensemble`` a bool; ``lr_dirs`` a dict whose keys are among the datasets
+    (an LR folder under another key was not used, the LR made by bicubic without a word).
+    ``MaffsrnError`` naming the argument."""
+    if isinstance(datasets, (str, bytes, os.PathLike)):
+        datasets = [datasets]
+    if not isinstance(datasets, (list, tuple)) or not datasets:
+        raise MaffsrnError(f"datasets={datasets!r} must be a folder or a list of folders")
+    datasets = [os.fsdecode(folder) for folder in datasets]
+    scale = check_scale(scale)
+    if engine is not None and not (callable(engine) and hasattr(engine, "scale")):
+        raise MaffsrnError(
+            f"engine={engine!r} is not an engine: make one with "
+            "maffsrn_tf.upscaler.make_engine(UpscaleOptions(...)), or leave it out (bicubic)"
+        )
+    if engine is not None and engine.scale != scale:
+        raise MaffsrnError(
+            f"engine is an x{engine.scale} model's, and scale={scale}: pass scale={engine.scale}"
+        )
+    if not isinstance(self_ensemble, bool):
+        raise MaffsrnError(f"self_ensemble={self_ensemble!r} must be True or False")
+    if lr_dirs is not None and not isinstance(lr_dirs, dict):
+        raise MaffsrnError(
+            f"lr_dirs must be a dict of dataset folder to LR folder, not {type(lr_dirs).__name__}"
+        )
+    unknown = [key for key in (lr_dirs or {}) if key not in datasets]
+    if unknown:
+        raise MaffsrnError(
+            f"lr_dirs names {unknown[0]!r}, which is not one of the datasets "
+            f"({', '.join(map(repr, datasets))}): key each LR folder by its dataset as given"
+        )
+    return datasets, scale
+
+
 def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, progress=True):
     """PSNR/SSIM per dataset for bicubic and (when ``engine`` is given) the model.
 
@@ -107,6 +144,7 @@ def evaluate(datasets, scale, engine=None, self_ensemble=False, lr_dirs=None, pr
     checked before any image is evaluated (``check_datasets``). A PSNR of an output
     identical to its HR image is ``inf``.
     """
+    datasets, scale = _checked_arguments(datasets, scale, engine, self_ensemble, lr_dirs)
     check_datasets(datasets, scale, lr_dirs)
     bar = None
     if progress:

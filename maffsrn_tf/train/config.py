@@ -401,6 +401,21 @@ def _check_cache(config):
             )
 
 
+def _run_holding(path):
+    """The folder of a training run (holding ``flags.json`` and ``workdir.json``, which
+    every run writes first) that ``path`` is or lies in, else None (an empty ``path`` too)."""
+    if not path:
+        return None
+    folder = os.path.abspath(path)
+    while True:
+        if all(os.path.isfile(os.path.join(folder, n)) for n in ("flags.json", WORKDIR_RECORD)):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
 def check_run(config, model_dir=None):
     """What a run of ``config`` would do in ``model_dir`` (default ``config.model_dir``),
     checked before anything is written.
@@ -444,6 +459,13 @@ def check_run(config, model_dir=None):
             f"model_dir={model_dir!r} and {named} are one folder, or one lies inside the "
             "other: clearing the cache would delete the run (or the run's files would mix "
             "with the cache); pass them apart"
+        )
+    run = _run_holding(config.cache_dir) if config.data_source != "packed" else None
+    if run:  # another run's folder: its files and the cache would mix
+        raise MaffsrnError(
+            f"cache_dir={config.cache_dir!r} is (or lies inside) the training run in {run!r} "
+            "(its flags.json): the cache would mix with that run's files; pass cache_dir=DIR "
+            "elsewhere"
         )
     check_inputs(config)
     recorded = recorded_config(model_dir)

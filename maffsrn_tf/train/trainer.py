@@ -23,8 +23,7 @@ import keras
 
 from maffsrn_tf.data import sources as data_lib
 from maffsrn_tf.errors import MaffsrnError
-from maffsrn_tf.imaging.metrics import SSIM_WINDOW, min_hr_side
-from maffsrn_tf.io.atomic import atomic_output, folder_problem
+from maffsrn_tf.io.atomic import atomic_output, folder_problem, remove_stale_temporaries
 from maffsrn_tf.io.paths import made_folders
 from maffsrn_tf.model.maffsrn import build_model
 from maffsrn_tf.pretrained.loading import check_initial_weights, load_initial_weights
@@ -188,22 +187,6 @@ def _as_config(config):
     return TrainConfig.from_dict(config)  # a dict, e.g. an older run's flags.json
 
 
-def _check_validation_sizes(images, scale, name, value):
-    """``MaffsrnError``, before the run starts, for a validation image too small to measure
-    at ``scale`` (``min_hr_side``: SSIM's window after the shave), which would otherwise end
-    the run at its first epoch's validation."""
-    least = min_hr_side(scale)
-    for image, hr, _ in images:
-        h, w = hr.shape[:2]
-        if min(h, w) < least:
-            raise MaffsrnError(
-                f"validation image {image!r} of {name}={value!r} is {w}x{h} (mod-cropped): too "
-                f"small to validate at x{scale} (at least {least}x{least}: {scale} pixels are "
-                f"shaved from each border, and SSIM needs {SSIM_WINDOW}x{SSIM_WINDOW}); leave "
-                "it out of the validation images"
-            )
-
-
 def train(config, callbacks=()):
     """Train from a ``TrainConfig`` (or a dict of its fields, such as a run's ``flags.json``);
     returns the History. ``callbacks``: more Keras callbacks (e.g. a notebook's progress bar),
@@ -252,15 +235,13 @@ def train(config, callbacks=()):
     if done >= steps:  # a backup of another steps_per_epoch: restart its epoch
         done = 0
     val = None
-    if c.val_dir and not holdout:  # before the data is prepared, which may take long
+    if c.val_dir and not holdout:  # before the data is prepared (its sizes checked there)
         val = data_lib.load_benchmark(c.val_dir, scale)
-        _check_validation_sizes(val, scale, "val_dir", c.val_dir)
     # checks the data; a cache folder it made and left empty (refused, failed) goes again
     with _cache_folders(c):
         dataset = training_input(c, epoch * steps + done, exclude=holdout)
     if holdout:
         val = data_lib.load_benchmark(c.data_dir, scale, only=holdout)
-        _check_validation_sizes(val, scale, "holdout", c.holdout)
     with scope:
         model = build_model(c.preset)
         if c.init_weights:
@@ -278,6 +259,8 @@ def train(config, callbacks=()):
         )
     # the inputs are valid: record the run, and forget log rows of epochs it trains again
     _make_folder(model_dir)
+    for folder in (model_dir, backup_dir):  # what a killed run left half-written (a backup)
+        remove_stale_temporaries(folder)
     new_run = not os.path.exists(os.path.join(model_dir, "flags.json"))
     # flags.json first: a folder with files of a run and no flags.json is not a run's
     # (config.check_run refuses it), even when this one is killed right here

@@ -400,3 +400,20 @@ def test_an_output_never_replaces_a_shipped_file_or_a_runs_backup(tmp_path, caps
             common.check_output_file(path, "--output", overwrite=True)
         assert said in capsys.readouterr().err
     assert record.read_text() == '{"epoch": 1}'
+
+
+def test_an_output_under_a_file_is_named_as_such(tmp_path, capsys):
+    """``--json afile/x.json`` said "its folder does not exist" of a path that exists, a
+    file (fuzz pass 22)."""
+    (tmp_path / "afile").write_text("mine")
+    for path in (tmp_path / "afile" / "x.json", tmp_path / "afile" / "deeper" / "x.json"):
+        with pytest.raises(SystemExit):
+            common.check_output_file(str(path), "--json")
+        assert capsys.readouterr().err == (
+            f"error: --json {path}: {tmp_path / 'afile'} is a file, not a folder: name a file "
+            "in a folder\n"
+        )
+    with pytest.raises(SystemExit):
+        common.check_output_file(str(tmp_path / "nod" / "x.json"), "--json")
+    assert "its folder does not exist" in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "mine"

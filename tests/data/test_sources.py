@@ -12,6 +12,7 @@ from PIL import Image
 
 from maffsrn_tf.data import patches
 from maffsrn_tf.data import sources as data
+from maffsrn_tf.errors import MaffsrnError
 from maffsrn_tf.imaging.matlab import imresize
 
 SCALE = DIV2K_SCALE
@@ -263,3 +264,19 @@ def test_a_grey_lr_for_a_colour_hr_is_warned(tmp_path, caplog):
         f"LR image {lr_dir / 'a.png'} is grayscale and its HR image {hr_dir / 'a.png'} colour: "
         "the LR is read as grey RGB (the model sees no colour)"
     ]
+
+
+def test_a_benchmark_image_too_small_to_measure_is_named(tmp_path):
+    """A 1x1 validation image was "imresize by 0.5 shrinks a 0x0 image to nothing", naming
+    neither the file nor the fix (fuzz pass 22); scale=0 a ZeroDivisionError."""
+    (tmp_path / "v").mkdir()
+    Image.new("RGB", (1, 1)).save(tmp_path / "v" / "t.png")
+    with pytest.raises(data.DataError) as err:
+        data.load_benchmark(str(tmp_path / "v"), 2)
+    assert str(err.value) == (
+        f"{tmp_path / 'v' / 't.png'} is 1x1: too small to measure at x2 (at least 16x16: 2 "
+        f"pixels are shaved from each border, and SSIM needs 11x11); leave it out of "
+        f"{tmp_path / 'v'}"
+    )
+    with pytest.raises(MaffsrnError, match=r"^scale=0 is not one of 2, 3, 4$"):
+        data.load_benchmark(str(tmp_path / "v"), 0)

@@ -118,3 +118,29 @@ def test_json_of_identical_images_is_valid_json(tmp_path):
     plain = evaluate([folder(tmp_path / "noisy", [(40, 40)])], 2, progress=False)
     write_json(str(tmp_path / "p.json"), plain, {"scale": 2})
     assert json.loads((tmp_path / "p.json").read_text())["meta"] == {"scale": 2}
+
+
+def test_arguments_of_the_wrong_kind_are_named_before_any_image(tmp_path):
+    """scale=0 was a ZeroDivisionError, a list for lr_dirs an AttributeError, a string
+    engine a TypeError midway, and an lr_dirs key naming no dataset was ignored (the LR made
+    by bicubic without a word) (fuzz pass 22); a single folder is a list of one."""
+    one = folder(tmp_path / "one", [(40, 40)])
+    lr = folder(tmp_path / "lr", [(20, 20)])
+    cases = [
+        (dict(scale=0), "scale=0 is not one of 2, 3, 4"),
+        (dict(scale=1), "scale=1 is not one of 2, 3, 4"),
+        (dict(lr_dirs=[lr]), "lr_dirs must be a dict of dataset folder to LR folder, not list"),
+        (dict(lr_dirs={"Nope": lr}), "lr_dirs names 'Nope', which is not one of the datasets"),
+        (dict(engine="maffsrn_x2"), "engine='maffsrn_x2' is not an engine: make one with"),
+        (dict(self_ensemble="no"), "self_ensemble='no' must be True or False"),
+    ]
+    for kwargs, words in cases:
+        with pytest.raises(MaffsrnError) as err:
+            evaluate([one], **{"scale": 2, "progress": False, **kwargs})
+        assert str(err.value).startswith(words), str(err.value)
+    with pytest.raises(MaffsrnError, match=r"^datasets=\[\] must be a folder or a list"):
+        evaluate([], 2, progress=False)
+    assert evaluate(one, 2, progress=False)["one"]["images"] == 1
+    paired = evaluate([one], 2, lr_dirs={one: lr}, progress=False)["one"]["per_image"][0]
+    made = evaluate([one], 2, progress=False)["one"]["per_image"][0]
+    assert paired["bicubic_psnr"] != made["bicubic_psnr"]  # the LR folder's images were used

@@ -525,8 +525,24 @@ def test_train_refuses_a_validation_image_too_small_to_measure_before_any_work(w
                  "--cache_dir", "cache", *SHORT)  # fmt: skip
     assert out.returncode == 1, out.stderr
     assert out.stderr == (
-        "error: validation image 's' of --val_dir small is 14x14 (mod-cropped): too small to "
-        "validate at x2 (at least 16x16: 2 pixels are shaved from each border, and SSIM needs "
-        "11x11); leave it out of the validation images\n"
+        "error: small/s.png is 14x15: too small to measure at x2 (at least 16x16: 2 pixels are "
+        "shaved from each border, and SSIM needs 11x11); leave it out of small\n"
     )
     assert tree(work) == before
+
+
+def test_a_cache_dir_in_another_runs_folder_is_refused(work):
+    """``cache_dir`` inside a finished run's folder wrote ``decoded/`` and ``lr/`` among its
+    checkpoints (fuzz pass 22). A folder with a ``flags.json`` but no ``workdir.json`` is no
+    run (a project of the user's): taken."""
+    (work / "r1").mkdir()
+    for name in ("flags.json", "workdir.json"):
+        (work / "r1" / name).write_text("{}")
+    _refused(
+        TrainConfig(data_dir="tr", model_dir="r2", cache_dir="r1/cache"),
+        "cache_dir='r1/cache' is (or lies inside) the training run in "
+        f"{str(work / 'r1')!r} (its flags.json): the cache would mix with that run's files; "
+        "pass cache_dir=DIR elsewhere",
+    )
+    (work / "r1" / "workdir.json").unlink()
+    assert check_run(TrainConfig(data_dir="tr", model_dir="r2", cache_dir="r1/cache")) is None

@@ -179,6 +179,19 @@ def test_killed_run_resumes_from_backup(tmp_path):
     proc.wait()
     assert json.loads(meta.read_text())["epoch"] >= 2, "no backup before the kill"
     assert not (run / "final.json").exists()
+    # a backup the kill cut mid-write (its writer gone): the resumed run removes it (fuzz
+    # pass 22 found one left behind, 4 MB)
+    from maffsrn_tf.io.atomic import own_prefix
+
+    cut = (
+        run
+        / "backup"
+        / (
+            own_prefix().replace(f"-p{os.getpid()}-", f"-p{proc.pid}-")
+            + "abcdefgh-latest.weights.h5"
+        )
+    )
+    cut.write_bytes(b"\x89HDF half")
     resumed = subprocess.run(
         train_command(tmp_path, 4), env=ENV, capture_output=True, text=True, timeout=600
     )
