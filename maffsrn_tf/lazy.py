@@ -13,11 +13,29 @@ from maffsrn_tf.native_logs import filtered, start_tensorflow
 TENSORFLOW_INSTALL = 'pip install "maffsrn_tf[tensorflow]"'
 
 
+class _MissingClass(type):
+    """The kind of a class's stand-in on an install without Keras: calling it or reading one
+    of its public attributes (``MAFFSRN.from_preset``) raises ``_message``; private ones
+    (``__wrapped__``, which introspection probes) are plainly absent."""
+
+    def __call__(cls, *args, **kwargs):
+        raise MaffsrnError(cls._message)
+
+    def __getattr__(cls, attribute):
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        raise MaffsrnError(cls._message)
+
+
 def _needs_tensorflow(name):
-    """What a name that needs Keras is on an install without it: a callable that says so."""
+    """What a name that needs Keras is on an install without it: a callable that says so
+    (a class, for a class's name: its attributes say so too)."""
+    message = f"{name} needs TensorFlow and Keras: {TENSORFLOW_INSTALL}"
+    if name[:1].isupper():
+        return _MissingClass(name, (), {"_message": message, "__module__": __name__})
 
     def missing(*args, **kwargs):
-        raise MaffsrnError(f"{name} needs TensorFlow and Keras: {TENSORFLOW_INSTALL}")
+        raise MaffsrnError(message)
 
     missing.__name__ = missing.__qualname__ = name
     return missing

@@ -23,6 +23,22 @@ def test_a_name_that_needs_keras_says_what_to_install(monkeypatch):
         get("nope")
 
 
+def test_a_class_that_needs_keras_says_so_from_its_attributes_too(monkeypatch):
+    """``MAFFSRN.from_preset(...)`` on the light install was "AttributeError: 'function'
+    object has no attribute 'from_preset'" (fuzz pass 23)."""
+    package = types.ModuleType("lazy_probe3")
+    monkeypatch.setitem(sys.modules, "lazy_probe3", package)
+    monkeypatch.setitem(sys.modules, "keras", None)  # as on the light install
+    monkeypatch.delitem(sys.modules, "maffsrn_tf.model.maffsrn", raising=False)
+    get, _ = lazy_names("lazy_probe3", {"MAFFSRN": "maffsrn_tf.model.maffsrn"})
+    cls = get("MAFFSRN")
+    message = r'^MAFFSRN needs TensorFlow and Keras: pip install "maffsrn_tf\[tensorflow\]"$'
+    for use in (lambda: cls.from_preset("maffsrn_x4"), lambda: cls(scale=2)):
+        with pytest.raises(MaffsrnError, match=message):
+            use()
+    assert not isinstance(object(), cls) and not hasattr(cls, "__wrapped__")
+
+
 def test_other_missing_modules_are_not_hidden(monkeypatch):
     package = types.ModuleType("lazy_probe2")
     monkeypatch.setitem(sys.modules, "lazy_probe2", package)

@@ -32,15 +32,20 @@ def _stopped_while_starting(signum, frame):
     os._exit(128 + signum)
 
 
+# what stops a run with one line (SIGHUP: its terminal closed; not on Windows)
+_STOPS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
 if __name__ == "__main__":  # from the first moment; not when imported (tests, an app)
-    for _signal in (signal.SIGINT, signal.SIGTERM):
+    for _signal in _STOPS:
         signal.signal(_signal, _stopped_while_starting)
 
 import argparse  # noqa: E402
 import errno  # noqa: E402
 import re  # noqa: E402
+import struct  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import zlib  # noqa: E402
 
 # what this script needs beyond Python, by the name pip installs it under
 REQUIREMENTS = {"ai_edge_litert": "ai-edge-litert", "numpy": "numpy", "PIL": "pillow"}
@@ -50,6 +55,8 @@ try:
     import numpy as np  # noqa: E402
     from ai_edge_litert.interpreter import Interpreter  # noqa: E402
     from PIL import Image, ImageOps  # noqa: E402
+
+    Image.MAX_IMAGE_PIXELS = None  # MAX_PIXELS is checked from the header instead
 except ImportError as _err:
     if __name__ != "__main__":  # imported by an app: its own ImportError, as any module's
         raise
@@ -61,6 +68,7 @@ except ImportError as _err:
     )
 
 # maffsrn_tf/model/tiling.json's numbers, copied so this file stands alone (tests hold them equal)
+MAX_PIXELS = 200_000_000  # larger inputs refused from their header (maffsrn-upscale's default)
 MIN_SIZE = 13  # smallest LR side the model accepts (ESA's stride-2 conv + 7x7/3 max-pool)
 TILE = 256  # the default largest tile in LR pixels
 OVERLAP = 8  # the default tile overlap in LR pixels
@@ -178,38 +186,40 @@ def upscale_rgb(model, rgb, tile=TILE, overlap=OVERLAP):
     exact = bool(model.fixed)
     (th, ys), (tw, xs) = layout(h, tile, overlap, exact), layout(w, tile, overlap, exact)
     scale = out = acc = None
-    for r, y0 in enumerate(ys):
-        if r:  # move rows shared with the previous strip up, clear the rest
-            keep = overlaps(ys, r, th)[0] * scale
-            acc[:keep] = acc[acc.shape[0] - keep :]
-            acc[keep:] = 0
-        for c, x0 in enumerate(xs):
-            lr = np.multiply(
-                x[None, y0 : y0 + th, x0 : x0 + tw], np.float32(1 / 255), dtype=np.float32
-            )
-            sr = model(lr)
-            if scale is None:  # the first tile tells the scale
-                scale = sr.shape[0] // th
-                out = np.empty((h * scale, w * scale, 3), np.uint8)
-                acc = np.zeros((th * scale, w * scale, 3), np.float32)
-                (wys, wy_sum), (wxs, wx_sum) = (
-                    weight_sums(h, th, ys, scale),
-                    weight_sums(w, tw, xs, scale),
+    try:
+        for r, y0 in enumerate(ys):
+            if r:  # move rows shared with the previous strip up, clear the rest
+                keep = overlaps(ys, r, th)[0] * scale
+                acc[:keep] = acc[acc.shape[0] - keep :]
+                acc[keep:] = 0
+            for c, x0 in enumerate(xs):
+                lr = np.multiply(
+                    x[None, y0 : y0 + th, x0 : x0 + tw], np.float32(1 / 255), dtype=np.float32
                 )
-            weighted = sr * wys[r][:, None, None]
-            weighted *= wxs[c][None, :, None]
-            acc[:, x0 * scale : (x0 + tw) * scale] += weighted
-        top, end = y0 * scale, (ys[r + 1] if r + 1 < len(ys) else y0 + th) * scale
-        rows = acc[: end - top]  # finished rows, normalized in place
-        rows /= wy_sum[top:end, None, None]
-        rows /= wx_sum[None, :, None]
-        rows *= 255
-        np.round(rows, out=rows)
-        np.clip(rows, 0, 255, out=rows)
-        out[top:end] = rows
-        done = min(end, h0 * scale)  # of the output's rows (the padding is not output)
-        print(f"\rrows {done}/{h0 * scale}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+                sr = model(lr)
+                if scale is None:  # the first tile tells the scale
+                    scale = sr.shape[0] // th
+                    out = np.empty((h * scale, w * scale, 3), np.uint8)
+                    acc = np.zeros((th * scale, w * scale, 3), np.float32)
+                    (wys, wy_sum), (wxs, wx_sum) = (
+                        weight_sums(h, th, ys, scale),
+                        weight_sums(w, tw, xs, scale),
+                    )
+                weighted = sr * wys[r][:, None, None]
+                weighted *= wxs[c][None, :, None]
+                acc[:, x0 * scale : (x0 + tw) * scale] += weighted
+            top, end = y0 * scale, (ys[r + 1] if r + 1 < len(ys) else y0 + th) * scale
+            rows = acc[: end - top]  # finished rows, normalized in place
+            rows /= wy_sum[top:end, None, None]
+            rows /= wx_sum[None, :, None]
+            rows *= 255
+            np.round(rows, out=rows)
+            np.clip(rows, 0, 255, out=rows)
+            out[top:end] = rows
+            done = min(end, h0 * scale)  # of the output's rows (the padding is not output)
+            print(f"\rrows {done}/{h0 * scale}", end="", file=sys.stderr, flush=True)
+    finally:  # the progress line ends, also when a signal stops the run
+        print(file=sys.stderr)
     return out[: h0 * scale, : w0 * scale]
 
 
@@ -254,6 +264,45 @@ OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 # Pillow's raw modes of more than 8 bits a sample, which it opens as an 8-bit mode (a 16-bit
 # RGB PNG or TIFF is "RGB" cut to its high bytes); "BGR;16", "RGB;16" are packed 5-6-5 pixels
 _DEEP_RAWMODE = re.compile(r";(16[BLN]|32)|^L;16$")
+
+
+def png_rows_missing(path):
+    """``(have, want)`` when a PNG's image data (its IDAT chunks, inflated) ends before the
+    rows its header declares, else None: Pillow decodes such a file (cut and re-deflated,
+    or from a broken encoder) with the missing rows black and no error. (The package's
+    ``maffsrn_tf.io.png.survey`` makes the same check; this file imports no package.)"""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+    inflate, have, want, seen = zlib.decompressobj(), 0, None, False
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        while not inflate.eof:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            length, kind = struct.unpack(">I4s", head)
+            body = f.read(length)
+            f.seek(4, os.SEEK_CUR)  # its CRC (Pillow checks it)
+            if kind == b"IHDR" and length >= 13:
+                w, h, depth, colour, _, _, laced = struct.unpack(">IIBBBBB", body[:13])
+                bits = depth * channels.get(colour, 4)
+                passes = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2),
+                          (0, 1, 2, 2), (1, 0, 2, 1)) if laced else ((0, 0, 1, 1),)  # fmt: skip
+                want = 0
+                for y, x, dy, dx in passes:  # a filter byte and the packed samples of each row
+                    pw, ph = (w - x + dx - 1) // dx, (h - y + dy - 1) // dy
+                    want += ph * (1 + (pw * bits + 7) // 8) if pw and ph else 0
+            elif kind == b"IDAT":
+                seen = True
+                try:
+                    while body and not inflate.eof:
+                        have += len(inflate.decompress(body, 1 << 20))
+                        body = inflate.unconsumed_tail
+                except zlib.error:  # damaged: Pillow says so itself
+                    return None
+            elif seen or kind == b"IEND":
+                break
+    return (have, want) if want is not None and have < want else None
 
 
 def deeper_than_8_bits(image):
@@ -366,7 +415,7 @@ class _Terminated(BaseException):
 
 
 def _terminate(signum, frame):
-    raise _Terminated()
+    raise _Terminated(signum)
 
 
 def parser():
@@ -431,7 +480,8 @@ def main(argv=None):
               file=sys.stderr)  # fmt: skip
         return 1
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the start's handlers: replaced
-    signal.signal(signal.SIGTERM, _terminate)
+    for stop in _STOPS[1:]:  # SIGTERM, SIGHUP
+        signal.signal(stop, _terminate)
     try:
         for path, what in ((a.model, "model"), (a.input, "input")):
             _check_file(path, what)
@@ -490,13 +540,25 @@ def main(argv=None):
             )
         try:
             with Image.open(a.input) as im:
-                deep = deeper_than_8_bits(im)
+                if im.size[0] * im.size[1] > MAX_PIXELS:  # from the header, before decoding
+                    raise ValueError(
+                        f"{a.input} is {im.size[0]}x{im.size[1]}, over this script's "
+                        f"{MAX_PIXELS // 10**6} megapixels: maffsrn-upscale --max_megapixels "
+                        "reads larger images"
+                    )
+                deep, fmt = deeper_than_8_bits(im), im.format
                 frames = frame_count(im)
                 if not deep:
                     im.load()
                     image = im.copy()
         except (OSError, Image.DecompressionBombError) as err:
             raise ValueError(f"cannot read {a.input} as an image: {err}") from None
+        short = not deep and fmt == "PNG" and png_rows_missing(a.input)
+        if short:  # Pillow leaves the missing rows black, without a word
+            raise ValueError(
+                f"{a.input} is cut short or damaged: its image data holds {short[0]:,} of the "
+                f"{short[1]:,} bytes its header declares (the rows after are missing)"
+            )
         if deep:
             raise ValueError(
                 f"{a.input} is a {deep} image (16-bit or floating point): this script "
@@ -552,9 +614,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("error: interrupted; no output was written", file=sys.stderr)
         return 130
-    except _Terminated:
+    except _Terminated as stop:
         print("error: terminated; no output was written", file=sys.stderr)
-        return 143
+        return 128 + (stop.args[0] if stop.args else signal.SIGTERM)
     print(
         f"{a.input} {image.size[0]}x{image.size[1]} -> {a.output} {result.size[0]}x{result.size[1]}"
     )

@@ -295,6 +295,17 @@ def main(argv):
     from maffsrn_tf.model.shipped import available, model_card
 
     check_flags()
+    import importlib.util
+
+    try:
+        plots = importlib.util.find_spec("matplotlib")
+    except ImportError:
+        plots = None
+    if plots is None:  # the plots: said before anything is written
+        raise SystemExit(
+            "error: the training plots need matplotlib, which this install lacks: "
+            'pip install "maffsrn_tf[dev]"'
+        )
     if not FLAGS.render_only:
         ship(FLAGS.run_dir, FLAGS.name, FLAGS.datasets, FLAGS.hardware)
     cards = [model_card(n) for n in available() if model_card(n)]

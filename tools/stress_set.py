@@ -19,6 +19,7 @@ so none is ever half-written. Bad input is one ``error:`` line and exit 1.
 import argparse
 import math
 import os
+import signal
 import sys
 import tempfile
 
@@ -29,6 +30,7 @@ from maffsrn_tf.evaluation.stress import (  # noqa: F401 (the script's module AP
     stress_images,
     write_stress_set,
 )
+from maffsrn_tf.io.paths import PACKAGE_DIR, package_file
 
 MIN_SCALE, MAX_SCALE = 0.25, 4.0  # 4: canvases of up to about 2000 pixels a side
 TEMPORARY = ".tmp-stress-"
@@ -68,6 +70,11 @@ def check_out_dir(out_dir, overwrite=False):
     folder that exists, an empty one, or one of the set's PNGs only (``overwrite``: any)."""
     if not out_dir:
         raise SystemExit("error: OUT_DIR is empty: name the folder the PNGs go to")
+    if package_file(out_dir):
+        raise SystemExit(
+            f"error: OUT_DIR {out_dir} lies in the maffsrn_tf package ({PACKAGE_DIR}): name a "
+            "folder outside it"
+        )
     if os.path.lexists(out_dir) and not os.path.exists(out_dir):
         raise SystemExit(f"error: OUT_DIR {out_dir} is a broken link or a link loop: name a folder")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -137,6 +144,14 @@ def write(out_dir, images):
     return paths
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised where the script is, so that the temporary PNG goes."""
+
+
+def _stopped(signum, frame):
+    raise _Stopped(signum)
+
+
 def main(argv=None):
     parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", help="folder the PNGs go to (made if missing)")
@@ -160,11 +175,14 @@ def main(argv=None):
         )
     if not (math.isfinite(args.scale) and MIN_SCALE <= args.scale <= MAX_SCALE):
         raise SystemExit(
-            f"error: --scale {args.scale:g}: the canvas size factor is {MIN_SCALE:g} to "
+            f"error: --scale {args.scale:.15g}: the canvas size factor is {MIN_SCALE:g} to "
             f"{MAX_SCALE:g} (1: the evaluation set's size)"
         )
     check_out_dir(args.out_dir, args.overwrite)
     made = not os.path.exists(args.out_dir)
+    for stop in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # as Ctrl-C: temporaries go
+        if stop is not None:
+            signal.signal(stop, _stopped)
     try:
         images = stress_images(args.seed, args.scale, args.bundled_font_only)
         if not args.overwrite:
@@ -173,6 +191,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("error: interrupted; the PNGs written so far are whole", file=sys.stderr)
         sys.exit(130)
+    except _Stopped as stop:
+        print("error: terminated; the PNGs written so far are whole", file=sys.stderr)
+        sys.exit(128 + stop.args[0])
     except OSError as err:
         if made and os.path.isdir(args.out_dir) and not os.listdir(args.out_dir):
             os.rmdir(args.out_dir)  # nothing written: the folder it made goes too

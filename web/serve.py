@@ -58,6 +58,13 @@ def allowed(url_path):
     return False
 
 
+def inside_root(local):
+    """Whether the file at ``local`` is, by its real path, inside the repository: a symbolic
+    link among the served files (``web/dist/x.js -> /etc/passwd``) is never followed out."""
+    real, root = os.path.realpath(local), os.path.realpath(ROOT)
+    return real.startswith(root.rstrip(os.sep) + os.sep)
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
@@ -79,7 +86,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
-        if not allowed(path) or not os.path.isfile(self.translate_path(self.path)):
+        local = self.translate_path(self.path)
+        if not allowed(path) or not os.path.isfile(local) or not inside_root(local):
             self.send_error(404, "Not Found")
             return None
         return super().send_head()

@@ -23,7 +23,7 @@ import warnings
 from absl import app, flags
 
 from maffsrn_tf import __version__
-from maffsrn_tf.errors import first_line, one_line
+from maffsrn_tf.errors import first_line, listed, one_line
 from maffsrn_tf.io.atomic import not_a_regular_file
 from maffsrn_tf.io.paths import (
     PACKAGE_DIR,
@@ -724,6 +724,10 @@ def _refuse_twice_given(argv):
 def _flag_error(err):
     """absl's message for a value of the wrong kind, in the command's words."""
     text = str(err)
+    missing = re.findall(r"Flag --(\w+) must have a value other than None", text)
+    if missing:  # required flags left out: absl joins one line per flag
+        names = [f"--{name}" for name in missing]
+        return f"{listed(names)} {'is' if len(names) == 1 else 'are'} required"
     match = re.match(r"flag --(\w+)=(.*?): (.*)$", text, re.S)
     if not match:
         return text
@@ -816,6 +820,10 @@ def run(main, pass_through=False, positional=None, groups=None, empty=None):
     in its own words; any other string flag given empty is refused (None: no such check)."""
 
     _stand_in_for_closed_streams()
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # relative paths would fail deep inside, "unexpected"
+        fail("the current folder no longer exists (deleted?): cd to a folder that exists")
     program = os.path.basename(sys.argv[0])
     if program.endswith(".py"):  # python -m maffsrn_tf.cli.NAME: the console script's name
         program = "maffsrn-" + program[: -len(".py")].replace("_", "-")

@@ -388,7 +388,16 @@ def _check_cache(config):
     """``MaffsrnError`` unless ``cache_dir`` (when given: never with a pack, which the
     config refuses) and its ``lr/`` and ``decoded/`` are, or can be made, folders this
     process can write. Nothing is created."""
-    if not config.cache_dir:
+    if not config.cache_dir:  # the default cache folder (HOME a file, read-only: named)
+        if config.data_source == "packed":  # a pack caches nothing
+            return
+        root = default_cache_root()
+        problem = folder_problem(root)
+        if problem:
+            raise MaffsrnError(
+                f"the cache folder {root} (the default) is not a folder this process can "
+                f"write: {problem}; pass cache_dir=DIR"
+            )
         return
     for name in ("", *CACHE_FOLDERS):
         path = os.path.join(config.cache_dir, name) if name else config.cache_dir
@@ -401,7 +410,7 @@ def _check_cache(config):
             )
 
 
-def _run_holding(path):
+def run_holding(path):
     """The folder of a training run (holding ``flags.json`` and ``workdir.json``, which
     every run writes first) that ``path`` is or lies in, else None (an empty ``path`` too)."""
     if not path:
@@ -460,7 +469,7 @@ def check_run(config, model_dir=None):
             "other: clearing the cache would delete the run (or the run's files would mix "
             "with the cache); pass them apart"
         )
-    run = _run_holding(config.cache_dir) if config.data_source != "packed" else None
+    run = run_holding(config.cache_dir) if config.data_source != "packed" else None
     if run:  # another run's folder: its files and the cache would mix
         raise MaffsrnError(
             f"cache_dir={config.cache_dir!r} is (or lies inside) the training run in {run!r} "

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.io.atomic import atomic_output
 from maffsrn_tf.train.keras_compat import previous_path
 
@@ -76,6 +76,25 @@ def resume_point(backup_dir, previous=False):
         raise MaffsrnError(
             f"{path} is not the backup record a run writes ({type(err).__name__}: {err}): "
             "the run cannot resume from it; restore it, or pass model_dir=DIR for a new run"
+        ) from None
+
+
+def check_backup_weights(backup_dir):
+    """``MaffsrnError`` when the backup a rerun resumes from holds weights that cannot be
+    read (cut short by a full disk, a partial copy, edited): said before any training, with
+    what to do, where Keras failed mid-start with h5py's words."""
+    path = os.path.join(backup_dir, "latest.weights.h5")
+    if not os.path.exists(path):
+        return
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visit(lambda name: None)  # every group and dataset header read
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise MaffsrnError(
+            f"{path} is damaged ({first_line(err, 160)}): the run cannot resume from it; "
+            f"restore it, or pass model_dir=DIR for a new run"
         ) from None
 
 

@@ -34,6 +34,7 @@ from maffsrn_tf.train.config import (
     TrainConfig,
     check_run,
     record_data,
+    run_holding,
 )
 from maffsrn_tf.train.keras_compat import AtomicBackupAndRestore, is_multi_worker, multi_worker_fit
 from maffsrn_tf.train.optimizers import StepDecay, channel_axes, make_optimizer
@@ -210,12 +211,53 @@ def train(config, callbacks=()):
     worker = _worker_suffix()
     if worker:  # non-chief workers of a multi-worker run keep their files apart from the chief's
         model_dir = os.path.join(model_dir, "workers", worker)
-    scale, steps = c.scale, c.steps_per_epoch
+    if not worker:  # inside another run's folder (its backup/, tensorboard/): mixed
+        run = run_holding(os.path.dirname(os.path.abspath(model_dir)))
+        if run:
+            raise MaffsrnError(
+                f"model_dir={c.model_dir!r} lies inside the training run in {run!r} (its "
+                "flags.json): the runs' files would mix; pass model_dir=DIR elsewhere"
+            )
     finished = check_run(c, model_dir)  # before anything is written
     if finished:
         print(finished)
         return None
     _check_writable(model_dir)
+    with _held(model_dir):  # a second run into it meanwhile would mix their records
+        return _train_held(c, model_dir, tensorflow, callbacks)
+
+
+@contextlib.contextmanager
+def _held(model_dir):
+    """The block of a run that holds ``model_dir``: another run into the same folder while
+    this one lasts is a ``MaffsrnError`` (both had run, their log rows, TensorBoard events and
+    checkpoints mixed). The lock is the folder's own (``flock``, released when the process
+    ends however it ends); the folder is made here and removed again when a refused run
+    leaves it empty (``made_folders``). No lock where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with made_folders(model_dir):
+        _make_folder(model_dir)
+        fd = os.open(model_dir, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise MaffsrnError(
+                    f"model_dir={model_dir!r} is in use by another training run (still going): "
+                    "wait for it to end, or pass model_dir=DIR elsewhere"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+
+def _train_held(c, model_dir, tensorflow, callbacks):
+    """``train``'s work once ``model_dir`` is held (``_held``)."""
+    scale, steps = c.scale, c.steps_per_epoch
     if c.init_weights:  # its depth, before the data is prepared (a minute for DIV2K)
         check_initial_weights(c.init_weights, c.preset)
     holdout = data_lib.read_holdout(c.holdout, c.data_dir) if c.holdout else ()
@@ -234,6 +276,10 @@ def train(config, callbacks=()):
         scope, (epoch, done) = contextlib.nullcontext(), resume_point(backup_dir)
     if done >= steps:  # a backup of another steps_per_epoch: restart its epoch
         done = 0
+    if epoch or done:  # a resume: its weights readable, before the data is prepared
+        from maffsrn_tf.train.distribute import check_backup_weights
+
+        check_backup_weights(backup_dir)
     val = None
     if c.val_dir and not holdout:  # before the data is prepared (its sizes checked there)
         val = data_lib.load_benchmark(c.val_dir, scale)

@@ -417,3 +417,36 @@ def test_an_output_under_a_file_is_named_as_such(tmp_path, capsys):
         common.check_output_file(str(tmp_path / "nod" / "x.json"), "--json")
     assert "its folder does not exist" in capsys.readouterr().err
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_required_flags_left_out_are_one_line():
+    """absl joins one line per required flag left out; the error line showed them with a
+    literal \\n between (fuzz pass 23): now one sentence naming them."""
+    from absl.flags import IllegalFlagValueError
+
+    text = "\n".join(
+        f"flag --{name}=None: Flag --{name} must have a value other than None."
+        for name in ("input_pattern", "output_dir")
+    )
+    assert common._flag_error(IllegalFlagValueError(text)) == (
+        "--input_pattern and --output_dir are required"
+    )
+    one = "flag --output_dir=None: Flag --output_dir must have a value other than None."
+    assert common._flag_error(IllegalFlagValueError(one)) == "--output_dir is required"
+
+
+def test_a_command_run_from_a_deleted_folder_is_one_line(tmp_path):
+    """From a folder deleted meanwhile, maffsrn-upscale ended in "unexpected
+    FileNotFoundError" at the first relative path (fuzz pass 23)."""
+    from conftest import ROOT
+
+    script = f'cd "{tmp_path}/gone" && rmdir ../gone && exec "{sys.executable}" -m ' + (
+        "maffsrn_tf.cli.upscale in.png --quantization int8"
+    )
+    (tmp_path / "gone").mkdir()
+    run = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=ROOT))  # fmt: skip
+    assert (run.returncode, run.stdout) == (1, ""), run.stderr
+    assert run.stderr == (
+        "error: the current folder no longer exists (deleted?): cd to a folder that exists\n"
+    )

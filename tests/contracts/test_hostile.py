@@ -1570,6 +1570,21 @@ def test_web_server_serves_the_page_and_nothing_else():
                      "/web/%2e%2e/setup.py", "/web//index.html", "/web/dist/../../setup.py",
                      "/web/node_modules/@litertjs/core/package.json", "/tests/"):  # fmt: skip
             assert get(path)[0] == 404, path
+        # a link among the served files to a file outside the repository: never followed
+        # (fuzz pass 23 read /etc/passwd through web/dist/evil.js)
+        dist = os.path.join(ROOT, "web", "dist")
+        if os.path.isdir(dist):
+            link = os.path.join(dist, f"link-{os.getpid()}.js")
+            os.symlink(os.path.abspath(__file__), link)  # a file that exists, outside: 200
+            outside = os.path.join(dist, f"out-{os.getpid()}.js")
+            os.symlink("/etc/hostname" if os.path.exists("/etc/hostname") else "/etc/passwd",
+                       outside)  # fmt: skip
+            try:
+                assert get(f"/web/dist/{os.path.basename(link)}")[0] == 200
+                assert get(f"/web/dist/{os.path.basename(outside)}")[0] == 404
+            finally:
+                os.unlink(link)
+                os.unlink(outside)
     finally:
         server.shutdown()
 

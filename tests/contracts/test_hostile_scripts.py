@@ -249,7 +249,8 @@ def _stress(args, cwd):
     [
         (["ss2", "--scale", "nan"], f"error: --scale nan: {SCALE_RANGE}"),
         (["ss2", "--scale", "inf"], f"error: --scale inf: {SCALE_RANGE}"),
-        (["ss2", "--scale", "1e9"], f"error: --scale 1e+09: {SCALE_RANGE}"),
+        (["ss2", "--scale", "1e9"], f"error: --scale 1000000000: {SCALE_RANGE}"),
+        (["ss2", "--scale", "4.0000001"], f"error: --scale 4.0000001: {SCALE_RANGE}"),
         (["ss2", "--scale", "0.2"], f"error: --scale 0.2: {SCALE_RANGE}"),
         (["ss2", "--seed", "-1"],
          "error: --seed -1: the seed is 0 or more (0: the evaluation set)"),
@@ -494,3 +495,71 @@ def test_run_tflite_counts_the_output_s_rows_not_the_padding(tmp_path):
     progress = [p for p in run.stderr.replace("\r", "\n").splitlines() if p.startswith("rows")]
     assert progress == ["rows 2/2"], run.stderr
     assert Image.open(tmp_path / "r.png").size == (2, 2)
+
+
+def _png(width, height, have_rows):
+    """A colour PNG of ``width`` x ``height`` declared, whose one complete zlib stream holds
+    only ``have_rows`` rows (as a file cut and re-deflated)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = zlib.compress((b"\0" + b"\x80" * 3 * width) * have_rows)
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def test_run_tflite_refuses_missing_rows_and_a_huge_header_from_the_file(tmp_path):
+    """A PNG whose image data ends cleanly before its last row came out half black with
+    exit 0; a 10000x10000 header printed Pillow's DecompressionBombWarning and ground on
+    (fuzz pass 23). Both are one line now, as maffsrn-upscale says them."""
+    pytest.importorskip("ai_edge_litert")
+    (tmp_path / "short.png").write_bytes(_png(40, 40, 20))
+    (tmp_path / "big.png").write_bytes(_png(20000, 20000, 1))
+    before = _snapshot(tmp_path)
+    assert _one_error(_run([RUN_TFLITE, FLOAT16, "short.png", "o.png"], tmp_path)) == (
+        "error: short.png is cut short or damaged: its image data holds 2,420 of the 4,840 "
+        "bytes its header declares (the rows after are missing)"
+    )
+    assert _one_error(_run([RUN_TFLITE, FLOAT16, "big.png", "o.png"], tmp_path)) == (
+        "error: big.png is 20000x20000, over this script's 200 megapixels: maffsrn-upscale "
+        "--max_megapixels reads larger images"
+    )
+    assert _snapshot(tmp_path) == before
+
+
+def test_run_tflite_stops_on_sighup_with_one_line(tmp_path):
+    """SIGHUP (the terminal closed) killed it without a word; it is 129 and one line, and
+    nothing is written, as for SIGTERM (fuzz pass 23)."""
+    import signal
+    import time
+
+    pytest.importorskip("ai_edge_litert")
+    Image.new("RGB", (1200, 800), (90, 120, 200)).save(tmp_path / "in.png")
+    proc = subprocess.Popen([PYTHON, RUN_TFLITE, FLOAT16, "in.png", "o.png", "--tile", "64"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    time.sleep(3)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 129, err
+    assert err.splitlines()[-1] == "error: terminated; no output was written"  # own line
+    assert sorted(os.listdir(tmp_path)) == ["in.png"]
+
+
+def test_ship_weights_without_matplotlib_is_one_line_before_writing(tmp_path):
+    """On the light install ``--render_only`` rewrote docs/MODEL_CARD.md, then failed with
+    a ModuleNotFoundError traceback at the plots (fuzz pass 23)."""
+    docs = _snapshot(os.path.join(ROOT, "docs"))
+    path = os.pathsep.join((ROOT, os.path.dirname(SHIP)))  # run_path adds not its folder
+    run = _run(["-c", _WITHOUT, "matplotlib", SHIP, "--render_only"], tmp_path,
+               env=dict(os.environ, PYTHONPATH=path))  # fmt: skip
+    assert _one_error(run) == (
+        "error: the training plots need matplotlib, which this install lacks: "
+        'pip install "maffsrn_tf[dev]"'
+    )
+    assert _snapshot(os.path.join(ROOT, "docs")) == docs

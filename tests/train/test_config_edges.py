@@ -546,3 +546,40 @@ def test_a_cache_dir_in_another_runs_folder_is_refused(work):
     )
     (work / "r1" / "workdir.json").unlink()
     assert check_run(TrainConfig(data_dir="tr", model_dir="r2", cache_dir="r1/cache")) is None
+
+
+def test_a_held_model_dir_another_runs_folder_or_an_unusable_home_are_refused(work, monkeypatch):
+    """Fuzz pass 23: two trainings into one model_dir both ran, mixing log rows, TensorBoard
+    events and checkpoints; a model_dir inside another run's backup/ trained; HOME a file
+    ended in "unexpected NotADirectoryError". Each is one line now, nothing left behind."""
+    from maffsrn_tf.train.trainer import _held, train
+
+    short = dict(data_dir="tr", epochs=1, steps_per_epoch=1, batch_size=1, patch_size=16,
+                 verbose=0, cache_dir="cache")  # fmt: skip
+    before = tree(".")
+    with _held("run"):
+        with pytest.raises(MaffsrnError) as err:
+            train(TrainConfig(model_dir="run", **short))
+        assert str(err.value) == (
+            "model_dir='run' is in use by another training run (still going): wait for it to "
+            "end, or pass model_dir=DIR elsewhere"
+        )
+    assert tree(".") == before  # the folder the lock made: gone with the refusal
+    (work / "r1" / "backup").mkdir(parents=True)
+    for name in ("flags.json", "workdir.json"):
+        (work / "r1" / name).write_text("{}")
+    with pytest.raises(MaffsrnError) as err:
+        train(TrainConfig(model_dir="r1/backup/r2", **short))
+    assert str(err.value) == (
+        f"model_dir='r1/backup/r2' lies inside the training run in {str(work / 'r1')!r} (its "
+        "flags.json): the runs' files would mix; pass model_dir=DIR elsewhere"
+    )
+    from maffsrn_tf.io.atomic import folder_problem
+
+    monkeypatch.setenv("HOME", str(work / "keep.txt"))  # a file
+    root = work / "keep.txt" / ".cache" / "maffsrn_tf"
+    _refused(
+        TrainConfig(data_dir="tr", model_dir="new"),
+        f"the cache folder {root} (the default) is not a folder this process can write: "
+        f"{folder_problem(str(root))}; pass cache_dir=DIR",
+    )

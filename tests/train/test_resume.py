@@ -408,3 +408,28 @@ def test_an_unreadable_data_record_is_named(began):
         open("run/data.json", "w").write(text)
         with pytest.raises(MaffsrnError, match=unreadable):
             check_run(began)
+
+
+def test_a_damaged_backup_is_named_before_the_run(tmp_path):
+    """A backup cut short (a full disk, a partial copy) failed 15 s into the resume as
+    "unexpected OSError" with h5py's words (fuzz pass 23)."""
+    import h5py
+    import numpy as np
+
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.train.distribute import check_backup_weights
+
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    check_backup_weights(str(backup))  # none: nothing to check
+    path = backup / "latest.weights.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("w", data=np.zeros((256, 256), np.float32))
+    check_backup_weights(str(backup))  # whole
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(MaffsrnError) as err:
+        check_backup_weights(str(backup))
+    assert str(err.value).startswith(f"{path} is damaged (")
+    assert str(err.value).endswith(
+        "): the run cannot resume from it; restore it, or pass model_dir=DIR for a new run"
+    )
