@@ -61,6 +61,7 @@ from maffsrn_tf.cli.common import (
     scales_list,
     training_run_record,
 )
+from maffsrn_tf.errors import listed
 from maffsrn_tf.export import recipe
 from maffsrn_tf.export.recipe import (
     ARTIFACTS,
@@ -524,9 +525,12 @@ def main(argv):
     for name in ("quantizations", "tiles"):  # an empty list would export nothing
         if "tflite" in formats and not FLAGS[name].value:
             fail(f"--{name} is empty: name at least one (see --help)")
+    if "" in FLAGS.quantizations:  # ",float32", "float16,,int8": a comma too many
+        fail(f"--quantizations has an empty item in {','.join(FLAGS.quantizations)!r}: "
+             "leave out the extra comma")  # fmt: skip
     bad = [q for q in FLAGS.quantizations if q not in QUANTIZATIONS]
     if bad:
-        fail(f"unknown quantization {bad}; use {', '.join(QUANTIZATIONS)}")
+        fail(f"unknown quantization {listed(map(repr, bad))}; use {', '.join(QUANTIZATIONS)}")
     check_once("quantizations", FLAGS.quantizations)
     try:
         tiles = sorted({int(t) for t in FLAGS.tiles})

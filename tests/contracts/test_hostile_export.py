@@ -349,6 +349,16 @@ CASES = [
         ["export", "--quantizations", "float16,float16", "--noverify"],
         error="--quantizations lists float16 twice",
     ),
+    Case(  # it said "unknown quantization ['']" (fuzz pass 22)
+        "export-quantizations-with-an-empty-item",
+        ["export", "--quantizations", ",float32", "--noverify"],
+        error="--quantizations has an empty item in ',float32': leave out the extra comma",
+    ),
+    Case(
+        "export-unknown-quantization",
+        ["export", "--quantizations", "float16,int4", "--noverify"],
+        error="unknown quantization 'int4'; use ",
+    ),
     Case(
         "export-tile-twice",
         ["export", "--tiles", "0,128,128", "--noverify"],
