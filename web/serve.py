@@ -59,10 +59,13 @@ def allowed(url_path):
 
 
 def inside_root(local):
-    """Whether the file at ``local`` is, by its real path, inside the repository: a symbolic
-    link among the served files (``web/dist/x.js -> /etc/passwd``) is never followed out."""
+    """Whether the file at ``local`` is, by its real path, one of the served files: a symbolic
+    link among them (``web/dist/x.js -> /etc/passwd``, or ``-> ../../.git/config``) is never
+    followed out of them."""
     real, root = os.path.realpath(local), os.path.realpath(ROOT)
-    return real.startswith(root.rstrip(os.sep) + os.sep)
+    if not real.startswith(root.rstrip(os.sep) + os.sep):
+        return False
+    return allowed("/" + os.path.relpath(real, root).replace(os.sep, "/"))
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):

@@ -198,6 +198,10 @@ def bad_values(named):
             return name, f"is {value.dtype}, not floating point"
         if not np.isfinite(value).all():
             return name, "holds NaN or infinite values"
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf in the model
+            stored = value.astype(np.float32)
+        if not np.isfinite(stored).all():
+            return name, "holds values too large for float32, the model's type"
     return None
 
 

@@ -185,7 +185,18 @@ def read_state_dict(path):
             obj = obj[key]
     if not isinstance(obj, dict):
         raise MaffsrnError(f"{path} does not hold a state dict (found {type(obj).__name__})")
-    return {k: v.detach().cpu().numpy() for k, v in obj.items()}
+    return {k: _tensor_array(k, v, path) for k, v in obj.items()}
+
+
+def _tensor_array(key, value, path):
+    """A state dict's tensor as NumPy: bfloat16 widened to float32 (NumPy has no bfloat16;
+    exact), anything that is no tensor named."""
+    if not hasattr(value, "detach"):
+        raise MaffsrnError(f"{path}: {key} is a {type(value).__name__}, not a tensor")
+    value = value.detach().cpu()
+    if str(value.dtype) == "torch.bfloat16":
+        value = value.float()
+    return value.numpy()
 
 
 def _some(names, shown=8):

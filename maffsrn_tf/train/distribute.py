@@ -81,21 +81,37 @@ def resume_point(backup_dir, previous=False):
 
 def check_backup_weights(backup_dir):
     """``MaffsrnError`` when the backup a rerun resumes from holds weights that cannot be
-    read (cut short by a full disk, a partial copy, edited): said before any training, with
-    what to do, where Keras failed mid-start with h5py's words."""
+    read (cut short by a full disk, a partial copy, edited), holds NaN or infinite values, or
+    is missing beside the record of where the run stopped: said before any training, with
+    what to do (Keras failed mid-start with h5py's words, trained on NaN, or restarted from
+    fresh weights at the recorded epoch)."""
     path = os.path.join(backup_dir, "latest.weights.h5")
-    if not os.path.exists(path):
+    fix = "the run cannot resume from it; restore it, or pass model_dir=DIR for a new run"
+    if not os.path.exists(path):  # a record of where it stopped, and no weights: Keras had
+        if os.path.exists(os.path.join(backup_dir, "training_metadata.json")):  # gone on
+            raise MaffsrnError(  # from fresh weights at the recorded epoch, without a word
+                f"{backup_dir} is incomplete: its record says where the run stopped, and "
+                f"latest.weights.h5 is {'a broken link' if os.path.islink(path) else 'missing'}; "
+                + fix
+            )
         return
     import h5py
+    import numpy as np
+
+    found = []
+
+    def check(name, item):
+        if isinstance(item, h5py.Dataset) and item.dtype.kind == "f" and not found:
+            if not np.isfinite(item[()]).all():
+                found.append(name)
 
     try:
         with h5py.File(path, "r") as f:
-            f.visit(lambda name: None)  # every group and dataset header read
+            f.visititems(check)  # every dataset read: a few MB
     except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise MaffsrnError(
-            f"{path} is damaged ({first_line(err, 160)}): the run cannot resume from it; "
-            f"restore it, or pass model_dir=DIR for a new run"
-        ) from None
+        raise MaffsrnError(f"{path} is damaged ({first_line(err, 160)}): {fix}") from None
+    if found:  # a run that diverged, or an edited file: training on would spread NaN
+        raise MaffsrnError(f"{path} holds NaN or infinite values (in {found[0]}): {fix}")
 
 
 def _minimum_over_workers(strategy, value):

@@ -22,10 +22,11 @@ import sys
 import keras
 
 from maffsrn_tf.data import sources as data_lib
-from maffsrn_tf.errors import MaffsrnError
+from maffsrn_tf.errors import MaffsrnError, first_line
 from maffsrn_tf.io.atomic import atomic_output, folder_problem, remove_stale_temporaries
 from maffsrn_tf.io.paths import made_folders
 from maffsrn_tf.model.maffsrn import build_model
+from maffsrn_tf.model.weight_files import bad_values
 from maffsrn_tf.pretrained.loading import check_initial_weights, load_initial_weights
 from maffsrn_tf.train.callbacks import SaveBest, StepTimer, Validation, iterations
 from maffsrn_tf.train.config import (
@@ -114,15 +115,31 @@ def _fit(model, c, dataset, epochs, steps, callbacks, initial_epoch):
     verbose = c.verbose
     if verbose == 1 and not _is_terminal(sys.stdout):  # Keras' bar writes colour codes and
         verbose = 2  # redraws: a log or a pipe gets one plain line an epoch
-    return model.fit(
-        dataset,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # both streams are already random and must keep their order to resume
-    )
+    try:
+        history = model.fit(
+            dataset,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # both streams are already random and must keep their order
+        )
+    except ValueError as err:  # the backup Keras restores at the start does not fit the model
+        if "could not be loaded" not in str(err):
+            raise
+        backup = os.path.join(c.model_dir, "backup", "latest.weights.h5")
+        raise MaffsrnError(
+            f"{backup} is damaged (it does not fit the model: {first_line(err, 120)}): the run "
+            "cannot resume from it; restore it, or pass model_dir=DIR for a new run"
+        ) from None
+    bad = bad_values((w.path, w.numpy()) for w in model.weights)
+    if bad:  # TerminateOnNaN stopped it: never final weights, nor exit 0
+        raise MaffsrnError(
+            f"training diverged: {bad[0]} {bad[1]} (loss NaN); no final weights are written. "
+            "Lower learning_rate, or resume from a run's earlier backup"
+        )
+    return history
 
 
 def _is_terminal(stream):
@@ -218,6 +235,13 @@ def train(config, callbacks=()):
                 f"model_dir={c.model_dir!r} lies inside the training run in {run!r} (its "
                 "flags.json): the runs' files would mix; pass model_dir=DIR elsewhere"
             )
+        inner = _run_within(model_dir)
+        if inner:  # a new run around an older one: that one could no longer resume
+            raise MaffsrnError(
+                f"model_dir={c.model_dir!r} holds the training run in {inner!r}: the runs' "
+                "files would mix, and that run could no longer resume; pass model_dir=DIR "
+                "elsewhere"
+            )
     finished = check_run(c, model_dir)  # before anything is written
     if finished:
         print(finished)
@@ -225,6 +249,26 @@ def train(config, callbacks=()):
     _check_writable(model_dir)
     with _held(model_dir):  # a second run into it meanwhile would mix their records
         return _train_held(c, model_dir, tensorflow, callbacks)
+
+
+def _run_within(model_dir, depth=3, most=2000):
+    """A training run's folder inside ``model_dir`` (not ``model_dir`` itself, nor its
+    ``workers/``), looked for ``depth`` levels down among at most ``most`` folders; None."""
+    top = os.path.abspath(model_dir)
+    if not os.path.isdir(top) or run_holding(top) == top:
+        return None
+    seen = 0
+    for folder, dirs, _ in os.walk(top):
+        seen += 1
+        if seen > most:
+            return None
+        if folder == top:  # a multi-worker run's other workers keep their runs there
+            dirs[:] = [d for d in dirs if d != "workers"]
+        elif run_holding(folder) == folder:
+            return folder
+        if folder[len(top) :].count(os.sep) >= depth:
+            dirs[:] = []
+    return None
 
 
 @contextlib.contextmanager
@@ -276,10 +320,9 @@ def _train_held(c, model_dir, tensorflow, callbacks):
         scope, (epoch, done) = contextlib.nullcontext(), resume_point(backup_dir)
     if done >= steps:  # a backup of another steps_per_epoch: restart its epoch
         done = 0
-    if epoch or done:  # a resume: its weights readable, before the data is prepared
-        from maffsrn_tf.train.distribute import check_backup_weights
+    from maffsrn_tf.train.distribute import check_backup_weights
 
-        check_backup_weights(backup_dir)
+    check_backup_weights(backup_dir)  # a resume's weights readable, before the data is prepared
     val = None
     if c.val_dir and not holdout:  # before the data is prepared (its sizes checked there)
         val = data_lib.load_benchmark(c.val_dir, scale)

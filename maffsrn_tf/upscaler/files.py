@@ -1070,6 +1070,13 @@ def upscale_files(
             output = os.path.join(folder, f"sample_{tag}{ext}") if tag else folder + os.sep
             rewrite = not options.skip_existing  # skip_existing: kept, as for any output
     jobs, single = _plan(inputs, output, options, video)
+    inside = [j.target for j in jobs if j.target and package_file(j.target)]
+    if inside:  # a folder of the output reached through a link (recursive=True)
+        raise UpscaleError(
+            f"output {inside[0]} lies in the maffsrn_tf package ({PACKAGE_DIR}) (through a "
+            "link in the output folder?): its shipped files are never replaced, even with "
+            "overwrite=True; write it elsewhere"
+        )
     if rewrite:  # the earlier sample run's outputs are rewritten; a file of the user's not
         theirs = [p for p in (_not_an_earlier_sample_output(j, options) for j in jobs) if p]
         if not theirs:

@@ -1574,17 +1574,22 @@ def test_web_server_serves_the_page_and_nothing_else():
         # (fuzz pass 23 read /etc/passwd through web/dist/evil.js)
         dist = os.path.join(ROOT, "web", "dist")
         if os.path.isdir(dist):
-            link = os.path.join(dist, f"link-{os.getpid()}.js")
-            os.symlink(os.path.abspath(__file__), link)  # a file that exists, outside: 200
-            outside = os.path.join(dist, f"out-{os.getpid()}.js")
-            os.symlink("/etc/hostname" if os.path.exists("/etc/hostname") else "/etc/passwd",
-                       outside)  # fmt: skip
+            links = {  # a served file: 200; outside, or a file of the repository not served
+                "served": ("../app.js", 200),
+                "out": ("/etc/hostname" if os.path.exists("/etc/hostname") else "/etc/passwd", 404),
+                "git": ("../../.git/config", 404),  # fuzz pass 24
+                "test": (os.path.abspath(__file__), 404),
+            }
+            made = []
             try:
-                assert get(f"/web/dist/{os.path.basename(link)}")[0] == 200
-                assert get(f"/web/dist/{os.path.basename(outside)}")[0] == 404
+                for name, (target, _) in links.items():
+                    made.append(os.path.join(dist, f"{name}-{os.getpid()}.js"))
+                    os.symlink(target, made[-1])
+                for path, (_, status) in zip(made, links.values()):
+                    assert get(f"/web/dist/{os.path.basename(path)}")[0] == status, path
             finally:
-                os.unlink(link)
-                os.unlink(outside)
+                for path in made:
+                    os.unlink(path)
     finally:
         server.shutdown()
 

@@ -274,3 +274,14 @@ def test_build_model_names_an_unknown_override():
         "unknown options of build_model: bogus, n_ffg; it takes scale, n_ffgs, n_feats, "
         "n_colors, fusion, cea, shuffle, esa_branch, dtype"
     )
+
+
+def test_float64_weights_beyond_float32_are_refused():
+    """A float64 value of 1e300 passed the NaN check and became inf in the model (an image of
+    0s and 255s, fuzz pass 24)."""
+    from maffsrn_tf.model.weight_files import bad_values
+
+    big = np.array([1.0, 1e300])
+    assert bad_values([("w", big)]) == ("w", "holds values too large for float32, the model's type")
+    assert bad_values([("w", np.array([1.0, np.inf]))]) == ("w", "holds NaN or infinite values")
+    assert bad_values([("w", np.array([1.0, 3e38]))]) is None

@@ -122,3 +122,18 @@ def test_exports_replace_an_existing_file_only_when_asked(tmp_path):
     back.load_weights(out)
     for a, b in zip(model.weights, back.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_a_bfloat16_checkpoint_is_read_widened(tmp_path):
+    """A bfloat16 tensor (common in checkpoints) was "unexpected TypeError: Got unsupported
+    ScalarType BFloat16" (fuzz pass 24): widened to float32, which holds it exactly."""
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    state = pytorch_state_dict(build_model("maffsrn_x2"))
+    key = "tail.scale_k5.scale"
+    tensors = {k: torch.from_numpy(v) for k, v in state.items()}
+    tensors[key] = tensors[key].bfloat16()
+    torch.save(tensors, tmp_path / "bf.pt")
+    read = read_state_dict(str(tmp_path / "bf.pt"))
+    assert read[key].dtype == np.float32
+    np.testing.assert_array_equal(read[key], tensors[key].float().numpy())
+    maffsrn_tf.load_pytorch_weights(build_model("maffsrn_x2"), read)

@@ -576,6 +576,12 @@ def test_a_held_model_dir_another_runs_folder_or_an_unusable_home_are_refused(wo
     )
     from maffsrn_tf.io.atomic import folder_problem
 
+    with pytest.raises(MaffsrnError) as err:  # a new run around r1: r1 could not resume
+        train(TrainConfig(model_dir=".", **short))
+    assert str(err.value) == (
+        f"model_dir='.' holds the training run in {str(work / 'r1')!r}: the runs' files would "
+        "mix, and that run could no longer resume; pass model_dir=DIR elsewhere"
+    )
     monkeypatch.setenv("HOME", str(work / "keep.txt"))  # a file
     root = work / "keep.txt" / ".cache" / "maffsrn_tf"
     _refused(

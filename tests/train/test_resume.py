@@ -433,3 +433,51 @@ def test_a_damaged_backup_is_named_before_the_run(tmp_path):
     assert str(err.value).endswith(
         "): the run cannot resume from it; restore it, or pass model_dir=DIR for a new run"
     )
+    # NaN in it (a diverged run, an edited file): it had trained on, exit 0 (fuzz pass 24)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("w", data=np.full((4, 4), np.nan, np.float32))
+        f.create_dataset("iterations", data=np.int64(3))
+    with pytest.raises(MaffsrnError) as err:
+        check_backup_weights(str(backup))
+    assert str(err.value) == (
+        f"{path} holds NaN or infinite values (in w): the run cannot resume from it; restore "
+        "it, or pass model_dir=DIR for a new run"
+    )
+    # the record of where it stopped, and no weights: it had gone on from fresh weights
+    path.unlink()
+    (backup / "training_metadata.json").write_text('{"epoch": 1}')
+    with pytest.raises(MaffsrnError) as err:
+        check_backup_weights(str(backup))
+    assert str(err.value) == (
+        f"{backup} is incomplete: its record says where the run stopped, and latest.weights.h5 "
+        "is missing; the run cannot resume from it; restore it, or pass model_dir=DIR for a new "
+        "run"
+    )
+    os.symlink("gone.h5", path)
+    with pytest.raises(MaffsrnError, match="latest.weights.h5 is a broken link; "):
+        check_backup_weights(str(backup))
+
+
+def test_a_run_that_diverges_writes_no_final_weights_and_fails(tmp_path):
+    """TerminateOnNaN stopped a diverged run, and it ended with exit 0 and NaN final weights
+    (fuzz pass 24): the fit now ends in a MaffsrnError saying so."""
+    import types
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from maffsrn_tf.errors import MaffsrnError
+    from maffsrn_tf.model.maffsrn import build_model
+    from maffsrn_tf.train.trainer import _fit
+
+    model = build_model("maffsrn_x2", n_ffgs=1)
+    model.compile(keras.optimizers.SGD(0.1), "mae")
+    kernel = model.head.weights[0]
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    x = np.zeros((1, 16, 16, 3), np.float32)
+    data = tf.data.Dataset.from_tensors((x, np.zeros((1, 32, 32, 3), np.float32))).repeat()
+    config = types.SimpleNamespace(verbose=0, model_dir=str(tmp_path))
+    with pytest.raises(MaffsrnError, match=r"^training diverged: .* holds NaN or infinite "
+                       r"values \(loss NaN\); no final weights are written\. Lower "):  # fmt: skip
+        _fit(model, config, data, 1, 1, [keras.callbacks.TerminateOnNaN()], 0)

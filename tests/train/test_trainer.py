@@ -321,7 +321,7 @@ def test_a_progress_bar_is_one_plain_line_an_epoch_off_a_terminal(monkeypatch):
     from maffsrn_tf.train import trainer
 
     seen = []
-    model = types.SimpleNamespace(fit=lambda *a, **k: seen.append(k["verbose"]))
+    model = types.SimpleNamespace(fit=lambda *a, **k: seen.append(k["verbose"]), weights=[])
 
     class Terminal(io.StringIO):
         def isatty(self):

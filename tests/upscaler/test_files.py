@@ -753,3 +753,26 @@ def test_what_an_output_format_cannot_hold_is_said_once_a_run(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "quality=50 applies to the .jpg outputs of this run only; .png outputs are lossless"
     ]
+
+
+def test_a_recursive_run_never_writes_into_the_package_through_a_link(tmp_path):
+    """With recursive=True, a subfolder of the output that is a link to the package's
+    samples/ took outputs there (fuzz pass 24): refused before any work."""
+    from maffsrn_tf.io.paths import PACKAGE_DIR
+    from maffsrn_tf.model.shipped import sample_photo_path
+
+    samples = os.path.dirname(sample_photo_path())
+    before = sorted(os.listdir(samples))
+    (tmp_path / "in" / "pk").mkdir(parents=True)
+    write(tmp_path / "in" / "pk" / "a.png", photo(16, 16))
+    (tmp_path / "out").mkdir()
+    os.symlink(samples, tmp_path / "out" / "pk")
+    with pytest.raises(UpscaleError) as err:
+        upscale_path(str(tmp_path / "in"), str(tmp_path / "out"), recursive=True,
+                     quantization="int8")  # fmt: skip
+    assert str(err.value) == (
+        f"output {tmp_path / 'out' / 'pk' / 'a_x2.png'} lies in the maffsrn_tf package "
+        f"({PACKAGE_DIR}) (through a link in the output folder?): its shipped files are never "
+        "replaced, even with overwrite=True; write it elsewhere"
+    )
+    assert sorted(os.listdir(samples)) == before
