@@ -10,12 +10,19 @@ from maffsrn_tf import MaffsrnError
 from maffsrn_tf.lazy import lazy_names
 
 
+def _light_install_getter(monkeypatch, package, name, module):
+    """``lazy_names``' getter of a probe ``package`` exporting ``name`` from ``module``, with
+    Keras missing as on the light install (``module`` imported afresh)."""
+    monkeypatch.setitem(sys.modules, package, types.ModuleType(package))
+    monkeypatch.setitem(sys.modules, "keras", None)
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    return lazy_names(package, {name: module})[0]
+
+
 def test_a_name_that_needs_keras_says_what_to_install(monkeypatch):
-    package = types.ModuleType("lazy_probe")
-    monkeypatch.setitem(sys.modules, "lazy_probe", package)
-    monkeypatch.setitem(sys.modules, "keras", None)  # as on the light install
-    monkeypatch.delitem(sys.modules, "maffsrn_tf.pretrained.loading", raising=False)
-    get, _ = lazy_names("lazy_probe", {"load_pretrained": "maffsrn_tf.pretrained.loading"})
+    get = _light_install_getter(
+        monkeypatch, "lazy_probe", "load_pretrained", "maffsrn_tf.pretrained.loading"
+    )
     load_pretrained = get("load_pretrained")
     with pytest.raises(MaffsrnError, match=r"^load_pretrained needs TensorFlow and Keras: pip"):
         load_pretrained("maffsrn_x2")
@@ -26,11 +33,7 @@ def test_a_name_that_needs_keras_says_what_to_install(monkeypatch):
 def test_a_class_that_needs_keras_says_so_from_its_attributes_too(monkeypatch):
     """``MAFFSRN.from_preset(...)`` on the light install was "AttributeError: 'function'
     object has no attribute 'from_preset'" (fuzz pass 23)."""
-    package = types.ModuleType("lazy_probe3")
-    monkeypatch.setitem(sys.modules, "lazy_probe3", package)
-    monkeypatch.setitem(sys.modules, "keras", None)  # as on the light install
-    monkeypatch.delitem(sys.modules, "maffsrn_tf.model.maffsrn", raising=False)
-    get, _ = lazy_names("lazy_probe3", {"MAFFSRN": "maffsrn_tf.model.maffsrn"})
+    get = _light_install_getter(monkeypatch, "lazy_probe3", "MAFFSRN", "maffsrn_tf.model.maffsrn")
     cls = get("MAFFSRN")
     message = r'^MAFFSRN needs TensorFlow and Keras: pip install "maffsrn_tf\[tensorflow\]"$'
     for use in (lambda: cls.from_preset("maffsrn_x4"), lambda: cls(scale=2)):
